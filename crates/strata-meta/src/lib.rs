@@ -1,1 +1,16 @@
-//! strata-meta
+//! strata-meta: cluster metadata for Strata.
+//!
+//! - [`records`]: the records of the metadata log (plain serde types).
+//! - [`image`]: the in-memory image the records are applied to, shared as `Arc` snapshots.
+//! - [`topic_config`]: the topic configs we support, their validation and effective values.
+//! - [`controller`]: sans-I/O decisions (create/delete topics, partitions, configs) that
+//!   produce records.
+//! - [`store`]: the single-node, file-backed metadata log.
+
+pub mod image;
+pub mod records;
+
+pub use image::{
+    ApplyError, BatchApplyError, BrokerImage, MetadataImage, PartitionImage, TopicImage,
+};
+pub use records::MetadataRecord;

@@ -1,0 +1,370 @@
+//! The in-memory metadata image: the result of applying the metadata log in order.
+//!
+//! Readers share an image as `Arc<MetadataImage>` and never lock: the writer clones
+//! the current image, applies a batch to the clone and swaps the `Arc`. Cloning is
+//! O(1) because every map sits behind an `Arc`; the first write to a map after a
+//! clone copies that map's spine (pointers, not topics), and changing a topic copies
+//! only that topic (`Arc::make_mut`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::records::MetadataRecord;
+
+/// A registered broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerImage {
+    /// The broker's `node.id`.
+    pub node_id: i32,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: i32,
+    /// `broker.rack`, if set.
+    pub rack: Option<String>,
+    /// The incarnation of the latest registration.
+    pub incarnation: Uuid,
+}
+
+/// One partition of a topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionImage {
+    /// Partition index.
+    pub partition: i32,
+    /// Replica broker ids, preferred leader first.
+    pub replicas: Vec<i32>,
+    /// In-sync replicas.
+    pub isr: Vec<i32>,
+    /// Leader broker id, or -1 when the partition has no leader.
+    pub leader: i32,
+    /// Current leader epoch.
+    pub leader_epoch: i32,
+}
+
+/// A topic with its partitions and config overrides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicImage {
+    /// Topic name.
+    pub name: String,
+    /// Topic id (never nil).
+    pub topic_id: Uuid,
+    /// Partitions; `partitions[i].partition == i` always holds.
+    pub partitions: Vec<PartitionImage>,
+    /// Topic-level config overrides (defaults are not stored).
+    pub configs: BTreeMap<String, String>,
+}
+
+impl TopicImage {
+    /// The partition with index `partition`, if it exists.
+    pub fn partition(&self, partition: i32) -> Option<&PartitionImage> {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+    }
+}
+
+/// Why a record could not be applied. The image is unchanged when `apply` fails.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ApplyError {
+    /// The record names a topic id the image does not know.
+    #[error("unknown topic id {0}")]
+    UnknownTopicId(Uuid),
+    /// A topic with this name already exists.
+    #[error("a topic named '{0}' already exists")]
+    TopicNameExists(String),
+    /// A topic with this id already exists.
+    #[error("a topic with id {0} already exists")]
+    TopicIdExists(Uuid),
+    /// Topic ids must not be the nil UUID.
+    #[error("the nil UUID is not a valid topic id")]
+    NilTopicId,
+    /// Topic names must not be empty.
+    #[error("empty topic name")]
+    EmptyTopicName,
+    /// Partitions must be created in order 0, 1, 2, ...
+    #[error("topic {topic_id}: expected partition {expected}, got {got}")]
+    PartitionOutOfOrder {
+        /// The topic.
+        topic_id: Uuid,
+        /// The next partition index the topic accepts.
+        expected: i32,
+        /// The partition index in the record.
+        got: i32,
+    },
+    /// The partition's replicas/ISR/leader are inconsistent.
+    #[error("topic {topic_id} partition {partition}: {reason}")]
+    InvalidPartition {
+        /// The topic.
+        topic_id: Uuid,
+        /// The partition index.
+        partition: i32,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The record names a broker that is not registered.
+    #[error("unknown broker {0}")]
+    UnknownBroker(i32),
+}
+
+/// A batch failed to apply: which record and why.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("record {index} of the batch: {error}")]
+pub struct BatchApplyError {
+    /// Index of the failing record within the batch.
+    pub index: usize,
+    /// The failure.
+    pub error: ApplyError,
+}
+
+/// The cluster metadata as of some offset of the metadata log.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetadataImage {
+    brokers: Arc<BTreeMap<i32, Arc<BrokerImage>>>,
+    topics_by_id: Arc<BTreeMap<Uuid, Arc<TopicImage>>>,
+    topic_ids_by_name: Arc<BTreeMap<String, Uuid>>,
+    /// Kept up to date by `apply` so placement can rotate without scanning all topics.
+    partition_count: usize,
+}
+
+impl MetadataImage {
+    /// An empty image (no brokers, no topics).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one record. Deterministic and pure: the same records in the same
+    /// order always give the same image. On error the image is left unchanged.
+    pub fn apply(&mut self, record: &MetadataRecord) -> Result<(), ApplyError> {
+        match record {
+            MetadataRecord::RegisterBroker {
+                node_id,
+                host,
+                port,
+                rack,
+                incarnation,
+            } => {
+                let broker = BrokerImage {
+                    node_id: *node_id,
+                    host: host.clone(),
+                    port: *port,
+                    rack: rack.clone(),
+                    incarnation: *incarnation,
+                };
+                Arc::make_mut(&mut self.brokers).insert(*node_id, Arc::new(broker));
+                Ok(())
+            }
+            MetadataRecord::UnregisterBroker { node_id } => {
+                if !self.brokers.contains_key(node_id) {
+                    return Err(ApplyError::UnknownBroker(*node_id));
+                }
+                Arc::make_mut(&mut self.brokers).remove(node_id);
+                Ok(())
+            }
+            MetadataRecord::CreateTopic {
+                name,
+                topic_id,
+                configs,
+            } => self.create_topic(name, *topic_id, configs),
+            MetadataRecord::CreatePartition {
+                topic_id,
+                partition,
+                replicas,
+                isr,
+                leader,
+                leader_epoch,
+            } => {
+                let topic = self.existing_topic(topic_id)?;
+                let expected = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+                if *partition != expected {
+                    return Err(ApplyError::PartitionOutOfOrder {
+                        topic_id: *topic_id,
+                        expected,
+                        got: *partition,
+                    });
+                }
+                check_partition(replicas, isr, *leader, *leader_epoch).map_err(|reason| {
+                    ApplyError::InvalidPartition {
+                        topic_id: *topic_id,
+                        partition: *partition,
+                        reason,
+                    }
+                })?;
+                let image = PartitionImage {
+                    partition: *partition,
+                    replicas: replicas.clone(),
+                    isr: isr.clone(),
+                    leader: *leader,
+                    leader_epoch: *leader_epoch,
+                };
+                self.topic_mut(topic_id)?.partitions.push(image);
+                self.partition_count += 1;
+                Ok(())
+            }
+            MetadataRecord::DeleteTopic { topic_id } => {
+                let topic = self.existing_topic(topic_id)?;
+                let (name, removed) = (topic.name.clone(), topic.partitions.len());
+                Arc::make_mut(&mut self.topics_by_id).remove(topic_id);
+                Arc::make_mut(&mut self.topic_ids_by_name).remove(&name);
+                self.partition_count = self.partition_count.saturating_sub(removed);
+                Ok(())
+            }
+            MetadataRecord::SetTopicConfig {
+                topic_id,
+                key,
+                value,
+            } => {
+                let topic = self.topic_mut(topic_id)?;
+                match value {
+                    Some(v) => {
+                        topic.configs.insert(key.clone(), v.clone());
+                    }
+                    None => {
+                        topic.configs.remove(key);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies a batch to a copy of this image and returns the copy; `self` is not
+    /// touched, so a batch is all-or-nothing.
+    pub fn applied<'a, I>(&self, records: I) -> Result<MetadataImage, BatchApplyError>
+    where
+        I: IntoIterator<Item = &'a MetadataRecord>,
+    {
+        let mut next = self.clone();
+        for (index, record) in records.into_iter().enumerate() {
+            next.apply(record)
+                .map_err(|error| BatchApplyError { index, error })?;
+        }
+        Ok(next)
+    }
+
+    fn create_topic(
+        &mut self,
+        name: &str,
+        topic_id: Uuid,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), ApplyError> {
+        if topic_id.is_nil() {
+            return Err(ApplyError::NilTopicId);
+        }
+        if name.is_empty() {
+            return Err(ApplyError::EmptyTopicName);
+        }
+        if self.topic_ids_by_name.contains_key(name) {
+            return Err(ApplyError::TopicNameExists(name.to_string()));
+        }
+        if self.topics_by_id.contains_key(&topic_id) {
+            return Err(ApplyError::TopicIdExists(topic_id));
+        }
+        let topic = TopicImage {
+            name: name.to_string(),
+            topic_id,
+            partitions: Vec::new(),
+            configs: configs.clone(),
+        };
+        Arc::make_mut(&mut self.topics_by_id).insert(topic_id, Arc::new(topic));
+        Arc::make_mut(&mut self.topic_ids_by_name).insert(name.to_string(), topic_id);
+        Ok(())
+    }
+
+    fn existing_topic(&self, topic_id: &Uuid) -> Result<&Arc<TopicImage>, ApplyError> {
+        self.topics_by_id
+            .get(topic_id)
+            .ok_or(ApplyError::UnknownTopicId(*topic_id))
+    }
+
+    fn topic_mut(&mut self, topic_id: &Uuid) -> Result<&mut TopicImage, ApplyError> {
+        Arc::make_mut(&mut self.topics_by_id)
+            .get_mut(topic_id)
+            .map(Arc::make_mut)
+            .ok_or(ApplyError::UnknownTopicId(*topic_id))
+    }
+
+    /// The broker with `node_id`, if registered.
+    pub fn broker(&self, node_id: i32) -> Option<&Arc<BrokerImage>> {
+        self.brokers.get(&node_id)
+    }
+
+    /// All registered brokers, ordered by id.
+    pub fn brokers(&self) -> impl Iterator<Item = &Arc<BrokerImage>> {
+        self.brokers.values()
+    }
+
+    /// The topic named `name`, if it exists.
+    pub fn topic(&self, name: &str) -> Option<&Arc<TopicImage>> {
+        self.topic_ids_by_name
+            .get(name)
+            .and_then(|id| self.topics_by_id.get(id))
+    }
+
+    /// The topic with id `topic_id`, if it exists.
+    pub fn topic_by_id(&self, topic_id: &Uuid) -> Option<&Arc<TopicImage>> {
+        self.topics_by_id.get(topic_id)
+    }
+
+    /// All topics, ordered by name.
+    pub fn topics(&self) -> impl Iterator<Item = &Arc<TopicImage>> {
+        self.topic_ids_by_name
+            .values()
+            .filter_map(|id| self.topics_by_id.get(id))
+    }
+
+    /// Number of topics.
+    pub fn topic_count(&self) -> usize {
+        self.topics_by_id.len()
+    }
+
+    /// Total number of partitions over all topics.
+    pub fn partition_count(&self) -> usize {
+        self.partition_count
+    }
+
+    /// One partition of a topic, by name.
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionImage> {
+        self.topic(topic).and_then(|t| t.partition(partition))
+    }
+}
+
+/// Structural checks on a partition's assignment; returns the reason on failure.
+fn check_partition(
+    replicas: &[i32],
+    isr: &[i32],
+    leader: i32,
+    leader_epoch: i32,
+) -> Result<(), String> {
+    if replicas.is_empty() {
+        return Err("empty replica list".into());
+    }
+    if replicas.iter().any(|&r| r < 0) {
+        return Err(format!("negative broker id in replicas {replicas:?}"));
+    }
+    if has_duplicates(replicas) {
+        return Err(format!("duplicate broker in replicas {replicas:?}"));
+    }
+    if has_duplicates(isr) {
+        return Err(format!("duplicate broker in isr {isr:?}"));
+    }
+    if let Some(r) = isr.iter().find(|r| !replicas.contains(r)) {
+        return Err(format!("isr member {r} is not a replica"));
+    }
+    if leader != -1 && !isr.contains(&leader) {
+        return Err(format!("leader {leader} is not in the isr {isr:?}"));
+    }
+    if leader_epoch < 0 {
+        return Err(format!("negative leader epoch {leader_epoch}"));
+    }
+    Ok(())
+}
+
+fn has_duplicates(ids: &[i32]) -> bool {
+    ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id))
+}
+
+#[cfg(test)]
+mod tests;

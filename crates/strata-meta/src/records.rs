@@ -1,0 +1,77 @@
+//! The records of the cluster metadata log.
+//!
+//! Every change to cluster metadata is one of these records. They are plain serde
+//! types so the same values can be written to the local metadata file today and
+//! replicated through openraft later. New kinds of record (ISR changes, ACLs, SCRAM
+//! credentials, quotas, ...) are added as new variants; existing variants never
+//! change shape, because old logs must keep replaying.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One change to the cluster metadata.
+///
+/// Serialized internally tagged (`{"type": "CreateTopic", ...}`) so the on-disk JSON
+/// reads naturally and new variants do not disturb old ones.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type")]
+pub enum MetadataRecord {
+    /// A broker joined (or re-joined with a new incarnation) the cluster.
+    RegisterBroker {
+        /// The broker's `node.id`.
+        node_id: i32,
+        /// The host clients should connect to.
+        host: String,
+        /// The port clients should connect to.
+        port: i32,
+        /// The broker's `broker.rack`, if set.
+        rack: Option<String>,
+        /// Random id chosen at each broker start, to tell restarts apart.
+        incarnation: Uuid,
+    },
+    /// A broker was removed from the cluster.
+    UnregisterBroker {
+        /// The broker's `node.id`.
+        node_id: i32,
+    },
+    /// A topic was created (its partitions follow as [`MetadataRecord::CreatePartition`]).
+    CreateTopic {
+        /// The topic name.
+        name: String,
+        /// The topic's id; never the nil UUID.
+        topic_id: Uuid,
+        /// Topic-level config overrides.
+        configs: BTreeMap<String, String>,
+    },
+    /// A partition of an existing topic was created.
+    CreatePartition {
+        /// The id of the topic the partition belongs to.
+        topic_id: Uuid,
+        /// The partition index; partitions are created in order 0, 1, 2, ...
+        partition: i32,
+        /// Replica broker ids, preferred leader first.
+        replicas: Vec<i32>,
+        /// In-sync replicas, a subset of `replicas`.
+        isr: Vec<i32>,
+        /// The leader broker id, or -1 for none.
+        leader: i32,
+        /// The leader epoch.
+        leader_epoch: i32,
+    },
+    /// A topic and all its partitions were deleted.
+    DeleteTopic {
+        /// The id of the deleted topic.
+        topic_id: Uuid,
+    },
+    /// A topic config override was set (`Some`) or removed (`None`).
+    SetTopicConfig {
+        /// The id of the topic.
+        topic_id: Uuid,
+        /// The config name, e.g. `retention.ms`.
+        key: String,
+        /// The new value, or `None` to fall back to the default.
+        value: Option<String>,
+    },
+}
