@@ -9,6 +9,7 @@
 
 pub mod image;
 pub mod records;
+pub mod topic_config;
 
 pub use image::{
     ApplyError, BatchApplyError, BrokerImage, MetadataImage, PartitionImage, TopicImage,

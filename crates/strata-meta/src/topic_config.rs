@@ -1,0 +1,528 @@
+//! Topic-level configs: the Kafka names we support, their types, defaults,
+//! validation and documentation; the effective typed [`TopicConfig`]; and the
+//! listing DescribeConfigs needs.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+/// The type of a config, as DescribeConfigs reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigType {
+    /// A 32-bit integer.
+    Int,
+    /// A 64-bit integer.
+    Long,
+    /// A floating point number.
+    Double,
+    /// A string (here always one of a fixed set of choices).
+    String,
+    /// A comma-separated list.
+    List,
+}
+
+impl ConfigType {
+    /// The `config_type` code of DescribeConfigs responses (v3+).
+    pub fn kafka_code(self) -> i8 {
+        match self {
+            ConfigType::String => 2,
+            ConfigType::Int => 3,
+            ConfigType::Long => 5,
+            ConfigType::Double => 6,
+            ConfigType::List => 7,
+        }
+    }
+}
+
+/// Where a config's effective value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// The built-in default.
+    Default,
+    /// A topic-level override.
+    TopicOverride,
+}
+
+impl ConfigSource {
+    /// The `config_source` code of DescribeConfigs responses (v1+).
+    pub fn kafka_code(self) -> i8 {
+        match self {
+            ConfigSource::TopicOverride => 1,
+            ConfigSource::Default => 5,
+        }
+    }
+}
+
+/// A rejected config; the message names the key and the reason, and is what the
+/// broker puts in the INVALID_CONFIG error message.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// Not a topic config we know.
+    #[error("unknown topic config '{key}'")]
+    Unknown {
+        /// The config name.
+        key: String,
+    },
+    /// A config was given without a value where one is required.
+    #[error("topic config '{key}' needs a value (null is not allowed)")]
+    NullValue {
+        /// The config name.
+        key: String,
+    },
+    /// The value does not parse or is out of range.
+    #[error("invalid value '{value}' for topic config '{key}': {reason}")]
+    InvalidValue {
+        /// The config name.
+        key: String,
+        /// The rejected value.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// Values that are each valid but contradict each other.
+    #[error("conflicting topic configs: {0}")]
+    Conflict(String),
+}
+
+/// How a config's value is checked.
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    Long { min: i64 },
+    Int { min: i32 },
+    Double { min: f64, max: f64 },
+    OneOf(&'static [&'static str]),
+    ListOf(&'static [&'static str]),
+}
+
+/// The definition of one supported topic config.
+#[derive(Clone, Copy, Debug)]
+pub struct ConfigDef {
+    /// Kafka's name, e.g. `retention.ms`.
+    pub name: &'static str,
+    /// The value type.
+    pub config_type: ConfigType,
+    /// The default, as a string.
+    pub default: &'static str,
+    /// One-line documentation.
+    pub doc: &'static str,
+    check: Check,
+}
+
+const LONG_MAX: &str = "9223372036854775807";
+
+/// Every supported topic config, sorted by name.
+static DEFS: &[ConfigDef] = &[
+    ConfigDef {
+        name: "cleanup.policy",
+        config_type: ConfigType::List,
+        default: "delete",
+        doc: "What happens to old segments: 'delete' removes them by retention time/size, \
+              'compact' keeps the latest record per key; both may be given.",
+        check: Check::ListOf(&["compact", "delete"]),
+    },
+    ConfigDef {
+        name: "compression.type",
+        config_type: ConfigType::String,
+        default: "producer",
+        doc: "Compression of stored batches; 'producer' keeps what the producer sent.",
+        check: Check::OneOf(&["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]),
+    },
+    ConfigDef {
+        name: "delete.retention.ms",
+        config_type: ConfigType::Long,
+        default: "86400000",
+        doc: "How long delete markers (tombstones) are kept in compacted topics.",
+        check: Check::Long { min: 0 },
+    },
+    ConfigDef {
+        name: "flush.messages",
+        config_type: ConfigType::Long,
+        default: LONG_MAX,
+        doc: "Force an fsync after this many messages (normally left to the flush policy).",
+        check: Check::Long { min: 1 },
+    },
+    ConfigDef {
+        name: "flush.ms",
+        config_type: ConfigType::Long,
+        default: LONG_MAX,
+        doc: "Force an fsync when data is older than this (normally left to the flush policy).",
+        check: Check::Long { min: 0 },
+    },
+    ConfigDef {
+        name: "index.interval.bytes",
+        config_type: ConfigType::Int,
+        default: "4096",
+        doc: "Bytes of log between two entries of the offset index.",
+        check: Check::Int { min: 0 },
+    },
+    ConfigDef {
+        name: "max.compaction.lag.ms",
+        config_type: ConfigType::Long,
+        default: LONG_MAX,
+        doc: "Longest time a record may stay uncompacted.",
+        check: Check::Long { min: 1 },
+    },
+    ConfigDef {
+        name: "max.message.bytes",
+        config_type: ConfigType::Int,
+        default: "1048588",
+        doc: "Largest record batch the topic accepts, in bytes.",
+        check: Check::Int { min: 0 },
+    },
+    ConfigDef {
+        name: "message.timestamp.type",
+        config_type: ConfigType::String,
+        default: "CreateTime",
+        doc: "Whether record timestamps are the producer's (CreateTime) or the broker's \
+              append time (LogAppendTime).",
+        check: Check::OneOf(&["CreateTime", "LogAppendTime"]),
+    },
+    ConfigDef {
+        name: "min.cleanable.dirty.ratio",
+        config_type: ConfigType::Double,
+        default: "0.5",
+        doc: "Share of uncompacted log above which the log is eligible for compaction.",
+        check: Check::Double { min: 0.0, max: 1.0 },
+    },
+    ConfigDef {
+        name: "min.compaction.lag.ms",
+        config_type: ConfigType::Long,
+        default: "0",
+        doc: "Shortest time a record stays uncompacted.",
+        check: Check::Long { min: 0 },
+    },
+    ConfigDef {
+        name: "min.insync.replicas",
+        config_type: ConfigType::Int,
+        default: "1",
+        doc: "Fewest in-sync replicas for an acks=all produce to succeed.",
+        check: Check::Int { min: 1 },
+    },
+    ConfigDef {
+        name: "retention.bytes",
+        config_type: ConfigType::Long,
+        default: "-1",
+        doc: "Largest size a partition may grow to before old segments are deleted; -1 = no limit.",
+        check: Check::Long { min: -1 },
+    },
+    ConfigDef {
+        name: "retention.ms",
+        config_type: ConfigType::Long,
+        default: "604800000",
+        doc: "How long records are kept before old segments are deleted; -1 = no limit.",
+        check: Check::Long { min: -1 },
+    },
+    ConfigDef {
+        name: "segment.bytes",
+        config_type: ConfigType::Int,
+        default: "1073741824",
+        doc: "Size at which the active segment is rolled.",
+        check: Check::Int { min: 14 },
+    },
+    ConfigDef {
+        name: "segment.index.bytes",
+        config_type: ConfigType::Int,
+        default: "10485760",
+        doc: "Maximum size of a segment's offset index.",
+        check: Check::Int { min: 4 },
+    },
+    ConfigDef {
+        name: "segment.ms",
+        config_type: ConfigType::Long,
+        default: "604800000",
+        doc: "Age at which the active segment is rolled even if not full.",
+        check: Check::Long { min: 1 },
+    },
+];
+
+/// Every supported topic config, sorted by name.
+pub fn config_defs() -> &'static [ConfigDef] {
+    DEFS
+}
+
+/// The definition of `name`, if it is a supported topic config.
+pub fn config_def(name: &str) -> Option<&'static ConfigDef> {
+    DEFS.iter().find(|d| d.name == name)
+}
+
+/// A parsed, validated config value.
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Long(i64),
+    Int(i32),
+    Double(f64),
+    Choice(&'static str),
+    List(Vec<&'static str>),
+}
+
+impl ConfigDef {
+    fn parse(&self, raw: &str) -> Result<Value, ConfigError> {
+        let invalid = |reason: String| ConfigError::InvalidValue {
+            key: self.name.to_string(),
+            value: raw.to_string(),
+            reason,
+        };
+        let text = raw.trim();
+        match self.check {
+            Check::Long { min } => {
+                let v: i64 = text
+                    .parse()
+                    .map_err(|_| invalid("not a 64-bit integer".into()))?;
+                if v < min {
+                    return Err(invalid(format!("must be at least {min}")));
+                }
+                Ok(Value::Long(v))
+            }
+            Check::Int { min } => {
+                let v: i32 = text
+                    .parse()
+                    .map_err(|_| invalid("not a 32-bit integer".into()))?;
+                if v < min {
+                    return Err(invalid(format!("must be at least {min}")));
+                }
+                Ok(Value::Int(v))
+            }
+            Check::Double { min, max } => {
+                let v: f64 = text.parse().map_err(|_| invalid("not a number".into()))?;
+                // Written so NaN fails too.
+                if !(v >= min && v <= max) {
+                    return Err(invalid(format!("must be between {min} and {max}")));
+                }
+                Ok(Value::Double(v))
+            }
+            Check::OneOf(choices) => choices
+                .iter()
+                .find(|c| **c == text)
+                .map(|c| Value::Choice(c))
+                .ok_or_else(|| invalid(format!("must be one of {}", choices.join(", ")))),
+            Check::ListOf(choices) => {
+                let mut items = Vec::new();
+                for item in text.split(',').map(str::trim) {
+                    let known = choices.iter().find(|c| **c == item).ok_or_else(|| {
+                        invalid(format!("'{item}' is not one of {}", choices.join(", ")))
+                    })?;
+                    if items.contains(known) {
+                        return Err(invalid(format!("'{item}' is listed twice")));
+                    }
+                    items.push(*known);
+                }
+                Ok(Value::List(items))
+            }
+        }
+    }
+}
+
+/// Checks one topic config: the key must be supported and the value valid for it.
+pub fn validate(key: &str, value: &str) -> Result<(), ConfigError> {
+    let def = config_def(key).ok_or_else(|| ConfigError::Unknown {
+        key: key.to_string(),
+    })?;
+    def.parse(value).map(|_| ())
+}
+
+/// Which cleanup a topic gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    /// Old segments are deleted by retention time/size.
+    pub delete: bool,
+    /// The log is compacted by key.
+    pub compact: bool,
+}
+
+/// `message.timestamp.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimestampType {
+    /// The producer's timestamp is kept.
+    CreateTime,
+    /// The broker stamps its append time.
+    LogAppendTime,
+}
+
+/// `compression.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompressionType {
+    /// Keep the producer's compression.
+    Producer,
+    /// Store uncompressed.
+    Uncompressed,
+    /// gzip.
+    Gzip,
+    /// snappy.
+    Snappy,
+    /// lz4.
+    Lz4,
+    /// zstd.
+    Zstd,
+}
+
+/// The effective, typed configuration of a topic: defaults overlaid by overrides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicConfig {
+    /// `cleanup.policy`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `compression.type`.
+    pub compression_type: CompressionType,
+    /// `delete.retention.ms`.
+    pub delete_retention_ms: i64,
+    /// `flush.messages`.
+    pub flush_messages: i64,
+    /// `flush.ms`.
+    pub flush_ms: i64,
+    /// `index.interval.bytes`.
+    pub index_interval_bytes: i32,
+    /// `max.compaction.lag.ms`.
+    pub max_compaction_lag_ms: i64,
+    /// `max.message.bytes`.
+    pub max_message_bytes: i32,
+    /// `message.timestamp.type`.
+    pub message_timestamp_type: TimestampType,
+    /// `min.cleanable.dirty.ratio`.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`.
+    pub min_compaction_lag_ms: i64,
+    /// `min.insync.replicas`.
+    pub min_insync_replicas: i32,
+    /// `retention.bytes`; negative = no limit.
+    pub retention_bytes: i64,
+    /// `retention.ms`; negative = no limit.
+    pub retention_ms: i64,
+    /// `segment.bytes`.
+    pub segment_bytes: i32,
+    /// `segment.index.bytes`.
+    pub segment_index_bytes: i32,
+    /// `segment.ms`.
+    pub segment_ms: i64,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        TopicConfig {
+            cleanup_policy: CleanupPolicy {
+                delete: true,
+                compact: false,
+            },
+            compression_type: CompressionType::Producer,
+            delete_retention_ms: 86_400_000,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
+            index_interval_bytes: 4096,
+            max_compaction_lag_ms: i64::MAX,
+            max_message_bytes: 1_048_588,
+            message_timestamp_type: TimestampType::CreateTime,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            min_insync_replicas: 1,
+            retention_bytes: -1,
+            retention_ms: 604_800_000,
+            segment_bytes: 1_073_741_824,
+            segment_index_bytes: 10_485_760,
+            segment_ms: 604_800_000,
+        }
+    }
+}
+
+impl TopicConfig {
+    /// The effective config for a topic with these overrides. Fails on an unknown
+    /// key, an invalid value, or values that contradict each other.
+    pub fn from_overrides(overrides: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut config = TopicConfig::default();
+        for (key, raw) in overrides {
+            let def = config_def(key).ok_or_else(|| ConfigError::Unknown { key: key.clone() })?;
+            config.set(def.name, def.parse(raw)?);
+        }
+        if config.min_compaction_lag_ms > config.max_compaction_lag_ms {
+            return Err(ConfigError::Conflict(format!(
+                "min.compaction.lag.ms ({}) is larger than max.compaction.lag.ms ({})",
+                config.min_compaction_lag_ms, config.max_compaction_lag_ms
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Stores a value that `DEFS` has already parsed for `name`; the kinds match
+    /// by construction (a test checks every config), anything else is ignored.
+    fn set(&mut self, name: &str, value: Value) {
+        use Value::*;
+        match (name, value) {
+            ("cleanup.policy", List(items)) => {
+                self.cleanup_policy = CleanupPolicy {
+                    delete: items.contains(&"delete"),
+                    compact: items.contains(&"compact"),
+                }
+            }
+            ("compression.type", Choice(c)) => {
+                self.compression_type = match c {
+                    "uncompressed" => CompressionType::Uncompressed,
+                    "gzip" => CompressionType::Gzip,
+                    "snappy" => CompressionType::Snappy,
+                    "lz4" => CompressionType::Lz4,
+                    "zstd" => CompressionType::Zstd,
+                    _ => CompressionType::Producer,
+                }
+            }
+            ("delete.retention.ms", Long(v)) => self.delete_retention_ms = v,
+            ("flush.messages", Long(v)) => self.flush_messages = v,
+            ("flush.ms", Long(v)) => self.flush_ms = v,
+            ("index.interval.bytes", Int(v)) => self.index_interval_bytes = v,
+            ("max.compaction.lag.ms", Long(v)) => self.max_compaction_lag_ms = v,
+            ("max.message.bytes", Int(v)) => self.max_message_bytes = v,
+            ("message.timestamp.type", Choice(c)) => {
+                self.message_timestamp_type = if c == "LogAppendTime" {
+                    TimestampType::LogAppendTime
+                } else {
+                    TimestampType::CreateTime
+                }
+            }
+            ("min.cleanable.dirty.ratio", Double(v)) => self.min_cleanable_dirty_ratio = v,
+            ("min.compaction.lag.ms", Long(v)) => self.min_compaction_lag_ms = v,
+            ("min.insync.replicas", Int(v)) => self.min_insync_replicas = v,
+            ("retention.bytes", Long(v)) => self.retention_bytes = v,
+            ("retention.ms", Long(v)) => self.retention_ms = v,
+            ("segment.bytes", Int(v)) => self.segment_bytes = v,
+            ("segment.index.bytes", Int(v)) => self.segment_index_bytes = v,
+            ("segment.ms", Long(v)) => self.segment_ms = v,
+            _ => {}
+        }
+    }
+}
+
+/// One config as DescribeConfigs reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigEntry {
+    /// The config name.
+    pub name: &'static str,
+    /// The effective value, as a string.
+    pub value: String,
+    /// Where the value comes from.
+    pub source: ConfigSource,
+    /// The value type.
+    pub config_type: ConfigType,
+    /// Documentation.
+    pub doc: &'static str,
+    /// The default value.
+    pub default: &'static str,
+}
+
+/// Every supported config with its effective value and source, sorted by name.
+/// Override keys that are not supported configs are not listed.
+pub fn describe(overrides: &BTreeMap<String, String>) -> Vec<ConfigEntry> {
+    DEFS.iter()
+        .map(|def| {
+            let (value, source) = match overrides.get(def.name) {
+                Some(v) => (v.clone(), ConfigSource::TopicOverride),
+                None => (def.default.to_string(), ConfigSource::Default),
+            };
+            ConfigEntry {
+                name: def.name,
+                value,
+                source,
+                config_type: def.config_type,
+                doc: def.doc,
+                default: def.default,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
