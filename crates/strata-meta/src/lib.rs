@@ -9,6 +9,7 @@
 
 pub mod image;
 pub mod records;
+pub mod store;
 pub mod topic_config;
 
 pub use image::{
