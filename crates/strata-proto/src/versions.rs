@@ -1,0 +1,96 @@
+//! The API versions Strata advertises in ApiVersions, and which of them it can decode.
+//!
+//! Invariant: every key listed here has a handler in the broker. A version in
+//! `advertised_min..decode_min` is one Kafka 4 removed: we still advertise it because
+//! librdkafka only enables features (e.g. compression) when the advertised range overlaps
+//! the one it expects, but a request that actually uses it is rejected with
+//! `UNSUPPORTED_VERSION`.
+
+use kafka_protocol::messages::ApiKey;
+
+/// One row of the advertised table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiSupport {
+    /// The API.
+    pub key: ApiKey,
+    /// Lowest version advertised to clients.
+    pub advertised_min: i16,
+    /// Lowest version we can actually decode and serve.
+    pub decode_min: i16,
+    /// Highest version advertised and served.
+    pub max: i16,
+}
+
+const fn row(key: ApiKey, advertised_min: i16, decode_min: i16, max: i16) -> ApiSupport {
+    ApiSupport {
+        key,
+        advertised_min,
+        decode_min,
+        max,
+    }
+}
+
+/// The APIs this broker serves. Maxima stop where a newer version needs semantics we do
+/// not implement yet (e.g. Produce v13 addresses topics by id only).
+pub const SUPPORTED: &[ApiSupport] = &[
+    row(ApiKey::Produce, 0, 3, 11),
+    row(ApiKey::Fetch, 0, 4, 16),
+    row(ApiKey::ListOffsets, 0, 1, 8),
+    row(ApiKey::Metadata, 0, 0, 12),
+    row(ApiKey::ApiVersions, 0, 0, 4),
+    row(ApiKey::CreateTopics, 2, 2, 7),
+    row(ApiKey::DeleteTopics, 1, 1, 6),
+    row(ApiKey::CreatePartitions, 0, 0, 3),
+    row(ApiKey::DescribeConfigs, 1, 1, 4),
+    row(ApiKey::DescribeCluster, 0, 0, 1),
+];
+
+/// Looks up the row for a raw API key, if we serve it.
+pub fn support_for(key: i16) -> Option<&'static ApiSupport> {
+    SUPPORTED.iter().find(|s| s.key as i16 == key)
+}
+
+/// What the broker should do with a request of the given key and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionCheck {
+    /// Decode and serve it.
+    Serve(ApiKey),
+    /// Advertised (or too new) but not servable: reply `UNSUPPORTED_VERSION` where the
+    /// protocol lets us, else close.
+    Unsupported(ApiKey),
+    /// An API key we do not serve at all.
+    UnknownKey,
+}
+
+/// Classifies a request by its header's key and version.
+pub fn check(key: i16, version: i16) -> VersionCheck {
+    match support_for(key) {
+        None => VersionCheck::UnknownKey,
+        Some(s) if version >= s.decode_min && version <= s.max => VersionCheck::Serve(s.key),
+        Some(s) => VersionCheck::Unsupported(s.key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodable_range_is_within_the_crate_range() {
+        for s in SUPPORTED {
+            let crate_range = s.key.valid_versions();
+            assert!(s.advertised_min <= s.decode_min, "{:?}", s.key);
+            assert!(s.decode_min >= crate_range.min, "{:?}", s.key);
+            assert!(s.max <= crate_range.max, "{:?}", s.key);
+        }
+    }
+
+    #[test]
+    fn produce_is_advertised_from_zero_but_served_from_three() {
+        assert_eq!(check(0, 0), VersionCheck::Unsupported(ApiKey::Produce));
+        assert_eq!(check(0, 2), VersionCheck::Unsupported(ApiKey::Produce));
+        assert_eq!(check(0, 3), VersionCheck::Serve(ApiKey::Produce));
+        assert_eq!(check(0, 99), VersionCheck::Unsupported(ApiKey::Produce));
+        assert_eq!(check(9999, 0), VersionCheck::UnknownKey);
+    }
+}
