@@ -7,12 +7,16 @@
 //!   produce records.
 //! - [`store`]: the single-node, file-backed metadata log.
 
+pub mod controller;
 pub mod image;
 pub mod records;
 pub mod store;
 pub mod topic_config;
 
+pub use controller::{BrokerDefaults, TopicError};
 pub use image::{
     ApplyError, BatchApplyError, BrokerImage, MetadataImage, PartitionImage, TopicImage,
 };
 pub use records::MetadataRecord;
+pub use store::MetadataStore;
+pub use topic_config::{ConfigError, TopicConfig};

@@ -1,0 +1,246 @@
+//! Controller decisions, sans-I/O: given the current image and a request, produce
+//! the metadata records that carry it out (or the Kafka error that refuses it).
+//!
+//! Nothing here applies or writes the records. That is the caller's job, and it is
+//! also how `validate_only` requests are served: decide, then drop the records.
+//! Deciding is kept apart from applying so that the same decisions can later be
+//! made by the Raft leader and replicated, while every node only applies.
+
+mod configs;
+mod create;
+mod names;
+mod placement;
+
+use std::collections::BTreeSet;
+
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::image::MetadataImage;
+use crate::records::MetadataRecord;
+
+pub use configs::{alter_topic_config, replace_topic_configs, AlterConfigOp, ConfigOpKind};
+pub use create::{create_partitions, create_topics, CreateTopicRequest, ReplicaAssignment};
+pub use names::validate_topic_name;
+pub use placement::place_replicas;
+
+/// Most partitions one request may create for one topic; keeps a single batch
+/// (and the memory to build it) bounded.
+pub const MAX_NEW_PARTITIONS_PER_TOPIC: i32 = 10_000;
+
+/// Why a topic operation was refused. Each kind maps to a Kafka error code; the
+/// message is meant for the response's error message field.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum TopicError {
+    /// UNKNOWN_TOPIC_OR_PARTITION (3).
+    #[error("{0}")]
+    UnknownTopicOrPartition(String),
+    /// INVALID_TOPIC_EXCEPTION (17).
+    #[error("{0}")]
+    InvalidTopic(String),
+    /// TOPIC_ALREADY_EXISTS (36).
+    #[error("{0}")]
+    TopicAlreadyExists(String),
+    /// INVALID_PARTITIONS (37).
+    #[error("{0}")]
+    InvalidPartitions(String),
+    /// INVALID_REPLICATION_FACTOR (38).
+    #[error("{0}")]
+    InvalidReplicationFactor(String),
+    /// INVALID_REPLICA_ASSIGNMENT (39).
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
+    /// INVALID_CONFIG (40).
+    #[error("{0}")]
+    InvalidConfig(String),
+    /// INVALID_REQUEST (42).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// POLICY_VIOLATION (44).
+    #[error("{0}")]
+    PolicyViolation(String),
+    /// UNKNOWN_TOPIC_ID (100).
+    #[error("{0}")]
+    UnknownTopicId(String),
+    /// UNKNOWN_SERVER_ERROR (-1): the controller itself failed (a bug).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl TopicError {
+    /// Kafka's numeric error code for this error.
+    pub fn kafka_code(&self) -> i16 {
+        match self {
+            TopicError::UnknownTopicOrPartition(_) => 3,
+            TopicError::InvalidTopic(_) => 17,
+            TopicError::TopicAlreadyExists(_) => 36,
+            TopicError::InvalidPartitions(_) => 37,
+            TopicError::InvalidReplicationFactor(_) => 38,
+            TopicError::InvalidReplicaAssignment(_) => 39,
+            TopicError::InvalidConfig(_) => 40,
+            TopicError::InvalidRequest(_) => 42,
+            TopicError::PolicyViolation(_) => 44,
+            TopicError::UnknownTopicId(_) => 100,
+            TopicError::Internal(_) => -1,
+        }
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        match self {
+            TopicError::UnknownTopicOrPartition(m)
+            | TopicError::InvalidTopic(m)
+            | TopicError::TopicAlreadyExists(m)
+            | TopicError::InvalidPartitions(m)
+            | TopicError::InvalidReplicationFactor(m)
+            | TopicError::InvalidReplicaAssignment(m)
+            | TopicError::InvalidConfig(m)
+            | TopicError::InvalidRequest(m)
+            | TopicError::PolicyViolation(m)
+            | TopicError::UnknownTopicId(m)
+            | TopicError::Internal(m) => m,
+        }
+    }
+}
+
+/// Broker-level defaults that topic creation falls back to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerDefaults {
+    /// `num.partitions`: used when a request asks for -1 partitions.
+    pub num_partitions: i32,
+    /// `default.replication.factor`: used when a request asks for -1.
+    pub default_replication_factor: i16,
+}
+
+impl Default for BrokerDefaults {
+    fn default() -> Self {
+        BrokerDefaults {
+            num_partitions: 1,
+            default_replication_factor: 1,
+        }
+    }
+}
+
+/// A fresh random (v4) topic id. Pass `&mut random_topic_id` where an id
+/// supplier is asked for; tests pass a deterministic one.
+pub fn random_topic_id() -> Uuid {
+    Uuid::new_v4()
+}
+
+/// Draws ids until one is usable: not nil, not taken, and not one whose base64
+/// form starts with '-' (such ids read as options on command lines, so Kafka
+/// never hands them out either).
+fn fresh_topic_id(
+    image: &MetadataImage,
+    new_id: &mut dyn FnMut() -> Uuid,
+) -> Result<Uuid, TopicError> {
+    for _ in 0..64 {
+        let id = new_id();
+        let dash_first = (id.as_bytes()[0] >> 2) == 62;
+        if !id.is_nil() && !dash_first && image.topic_by_id(&id).is_none() {
+            return Ok(id);
+        }
+    }
+    Err(TopicError::Internal(
+        "the topic id supplier keeps returning unusable ids".into(),
+    ))
+}
+
+/// Decides DeleteTopics by name. One result per requested name, in order; a name
+/// given twice fails with INVALID_REQUEST for every occurrence.
+pub fn delete_topics(
+    image: &MetadataImage,
+    names: &[String],
+) -> Vec<Result<Vec<MetadataRecord>, TopicError>> {
+    let duplicates = duplicated(names.iter().map(String::as_str));
+    names
+        .iter()
+        .map(|name| {
+            if duplicates.contains(name.as_str()) {
+                return Err(TopicError::InvalidRequest(format!(
+                    "topic '{name}' is listed more than once"
+                )));
+            }
+            let topic = image.topic(name).ok_or_else(|| {
+                TopicError::UnknownTopicOrPartition(format!("topic '{name}' does not exist"))
+            })?;
+            Ok(vec![MetadataRecord::DeleteTopic {
+                topic_id: topic.topic_id,
+            }])
+        })
+        .collect()
+}
+
+/// Decides the deletion of one topic by id (DeleteTopics v6+).
+pub fn delete_topic_by_id(
+    image: &MetadataImage,
+    topic_id: Uuid,
+) -> Result<Vec<MetadataRecord>, TopicError> {
+    if image.topic_by_id(&topic_id).is_none() {
+        return Err(TopicError::UnknownTopicId(format!(
+            "no topic with id {topic_id}"
+        )));
+    }
+    Ok(vec![MetadataRecord::DeleteTopic { topic_id }])
+}
+
+/// The items that occur more than once.
+fn duplicated<'a>(items: impl Iterator<Item = &'a str>) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    let mut dup = BTreeSet::new();
+    for item in items {
+        if !seen.insert(item) {
+            dup.insert(item);
+        }
+    }
+    dup
+}
+
+/// Checks a manual assignment for one partition: non-empty, no broker twice,
+/// every broker live.
+fn check_replicas(partition: i32, replicas: &[i32], live: &[i32]) -> Result<(), TopicError> {
+    let bad =
+        |why: String| TopicError::InvalidReplicaAssignment(format!("partition {partition}: {why}"));
+    if replicas.is_empty() {
+        return Err(bad("the replica list is empty".into()));
+    }
+    let mut seen = BTreeSet::new();
+    for &b in replicas {
+        if !seen.insert(b) {
+            return Err(bad(format!("broker {b} is listed twice")));
+        }
+        if !live.contains(&b) {
+            return Err(bad(format!("broker {b} is not a live broker")));
+        }
+    }
+    Ok(())
+}
+
+/// Sorted, de-duplicated, non-negative broker ids.
+fn normalize_brokers(live_brokers: &[i32]) -> Vec<i32> {
+    let set: BTreeSet<i32> = live_brokers.iter().copied().filter(|&b| b >= 0).collect();
+    set.into_iter().collect()
+}
+
+/// The records for new partitions: leader = first replica, ISR = all replicas.
+fn partition_records(
+    topic_id: Uuid,
+    first_partition: i32,
+    assignments: Vec<Vec<i32>>,
+) -> impl Iterator<Item = MetadataRecord> {
+    (first_partition..)
+        .zip(assignments)
+        .map(
+            move |(partition, replicas)| MetadataRecord::CreatePartition {
+                topic_id,
+                partition,
+                leader: replicas[0],
+                isr: replicas.clone(),
+                replicas,
+                leader_epoch: 0,
+            },
+        )
+}
+
+#[cfg(test)]
+mod tests;
