@@ -1,0 +1,141 @@
+"""Start, stop and kill a real `strata server` process for the interop tests."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def strata_bin() -> pathlib.Path:
+    """The broker binary: $STRATA_BIN, else the release build in this checkout."""
+    env = os.environ.get("STRATA_BIN")
+    path = pathlib.Path(env) if env else ROOT / "target" / "release" / "strata"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"strata binary not found at {path}: run `cargo build --release -p strata-cli` "
+            "or set STRATA_BIN")
+    return path
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BrokerError(AssertionError):
+    """The broker process misbehaved (did not start, did not stop, bad exit code)."""
+
+
+class Broker:
+    """One `strata server` process with its own data dir, Kafka port and HTTP port.
+
+    Ports and data dir stay the same across `restart()`, as they would for an operator.
+    stderr and stdout go to a log file whose tail is attached to failing tests' reports.
+    """
+
+    def __init__(self, workdir: pathlib.Path, name: str = "broker"):
+        self.workdir = pathlib.Path(workdir)
+        self.name = name
+        self.data_dir = self.workdir / "data"
+        self.log_path = self.workdir / f"{name}.log"
+        self.port = free_port()
+        self.http_port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def http_base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def command(self) -> list[str]:
+        return [str(strata_bin()), "server",
+                "--data-dir", str(self.data_dir),
+                "--listen", f"127.0.0.1:{self.port}",
+                "--http", f"127.0.0.1:{self.http_port}"]
+
+    def start(self, timeout: float = 30.0) -> "Broker":
+        if self.proc is not None and self.proc.poll() is None:
+            raise BrokerError("broker already running")
+        self.starts += 1
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "info")
+        env.setdefault("RUST_BACKTRACE", "1")
+        log = open(self.log_path, "ab")
+        log.write(f"\n----- start #{self.starts}: {' '.join(self.command())}\n".encode())
+        log.flush()
+        try:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
+        finally:
+            log.close()
+        self._wait_listening(timeout)
+        return self
+
+    def _wait_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.proc.poll()
+            if code is not None:
+                raise BrokerError(f"strata exited with code {code} during startup\n{self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.kill()
+        raise BrokerError(f"strata did not listen on {self.bootstrap} within {timeout}s\n"
+                          f"{self.log_tail()}")
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM, wait; returns the exit code. A broker that ignores SIGTERM is killed and fails."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise BrokerError(f"strata did not exit within {timeout}s of SIGTERM; killed\n"
+                                  f"{self.log_tail()}")
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush or clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def restart(self, timeout: float = 30.0) -> "Broker":
+        if self.running():
+            raise BrokerError("restart() of a running broker; stop() or kill() it first")
+        return self.start(timeout)
+
+    def assert_alive(self) -> None:
+        if not self.running():
+            code = None if self.proc is None else self.proc.returncode
+            raise BrokerError(f"strata is not running (exit code {code})\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 80) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no broker log)"
+        tail = text.splitlines()[-lines:]
+        return f"--- last {len(tail)} lines of {self.log_path} ---\n" + "\n".join(tail)

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The one test command: Rust tests (nextest) + interop tests against a real `strata` process.
+#
+# Usage: scripts/test.sh [--no-rust] [--no-interop] [-- PYTEST_ARGS...]
+#
+# On a fresh Debian machine (root, CI=true, no stdin) it installs what it needs (kcat, a Python
+# venv in .venv with the pinned packages of interop/requirements.txt), builds the release binary,
+# runs `cargo nextest run --workspace --release` and then the pytest suite in interop/.
+# A second run skips every install already done. Exits non-zero if anything failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+run_rust=1
+run_interop=1
+pytest_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-rust) run_rust=0 ;;
+        --no-interop) run_interop=0 ;;
+        --) shift; pytest_args=("$@"); break ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+LOG_DIR="$TARGET_DIR/test-logs"
+mkdir -p "$LOG_DIR"
+VENV="$ROOT/.venv"
+REQ="$ROOT/interop/requirements.txt"
+
+# --- system packages ------------------------------------------------------------------------
+# Only what is missing gets installed; `apt-get update` runs only when something must be.
+apt_install() {
+    if [ "$#" -eq 0 ]; then return 0; fi
+    step "installing Debian packages: $*"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo=(sudo -n); else
+            echo "need root (or sudo) to install: $*" >&2; exit 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" </dev/null
+}
+
+PYTHON="${PYTHON:-python3}"
+if [ "$run_interop" -eq 1 ]; then
+    missing=()
+    command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+    command -v "$PYTHON" >/dev/null 2>&1 || missing+=(python3)
+    # Debian's own python3 ships venv/ensurepip separately.
+    if command -v "$PYTHON" >/dev/null 2>&1 && ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        missing+=(python3-venv)
+    fi
+    if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+fi
+
+# --- Python venv ----------------------------------------------------------------------------
+# Stamp = hash of the requirements + the interpreter version, so an unchanged setup is a no-op.
+if [ "$run_interop" -eq 1 ]; then
+    stamp_want="$( { cat "$REQ"; "$PYTHON" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+    stamp_file="$VENV/.strata-requirements.sha256"
+    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'pass' >/dev/null 2>&1 \
+        || [ "$(cat "$stamp_file" 2>/dev/null || true)" != "$stamp_want" ]; then
+        step "creating Python venv in .venv"
+        "$PYTHON" -m venv --clear "$VENV"
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip </dev/null
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ" </dev/null
+        echo "$stamp_want" >"$stamp_file"
+    else
+        step "Python venv up to date (.venv)"
+    fi
+fi
+
+# --- build ----------------------------------------------------------------------------------
+# Release everywhere: the interop suite needs the release binary anyway, so nextest in release
+# reuses the same compiled dependencies instead of building the whole tree a second time.
+step "cargo build --release -p strata-cli"
+cargo build --release -p strata-cli
+
+rust_status=0
+interop_status=0
+nextest_summary="(not run)"
+pytest_summary="(not run)"
+
+# --- Rust tests -----------------------------------------------------------------------------
+if [ "$run_rust" -eq 1 ]; then
+    profile=default
+    if [ "${CI:-}" = "true" ] || [ "${CI:-}" = "1" ]; then profile=ci; fi
+    step "cargo nextest run --workspace --release --profile $profile"
+    set +e
+    cargo nextest run --workspace --release --profile "$profile" 2>&1 | tee "$LOG_DIR/nextest.log"
+    rust_status=${PIPESTATUS[0]}
+    set -e
+    nextest_summary="$(grep -E '^ *Summary \[' "$LOG_DIR/nextest.log" | tail -n1 | sed 's/^ *//' || true)"
+    [ -n "$nextest_summary" ] || nextest_summary="(no summary line; exit code $rust_status)"
+fi
+
+# --- interop tests --------------------------------------------------------------------------
+if [ "$run_interop" -eq 1 ]; then
+    export STRATA_BIN="$TARGET_DIR/release/strata"
+    step "pytest interop (STRATA_BIN=$STRATA_BIN)"
+    set +e
+    "$VENV/bin/python" -m pytest interop "${pytest_args[@]}" </dev/null 2>&1 | tee "$LOG_DIR/interop.log"
+    interop_status=${PIPESTATUS[0]}
+    set -e
+    # pytest's closing line looks like "==== 3 failed, 40 passed in 61.2s ====".
+    pytest_summary="$(grep -E '^=+ .*(passed|failed|error|no tests ran).* in [0-9.]+s' "$LOG_DIR/interop.log" | tail -n1 || true)"
+    [ -n "$pytest_summary" ] || pytest_summary="(no summary line; exit code $interop_status)"
+    # Exit 5 = no tests collected: that is a broken suite, not a pass.
+fi
+
+step "summary"
+# The runners' own closing lines, repeated verbatim so they are the last thing in the log.
+echo "[nextest, exit $rust_status]"
+echo "$nextest_summary"
+echo "[pytest, exit $interop_status]"
+echo "$pytest_summary"
+if [ "$rust_status" -ne 0 ] || [ "$interop_status" -ne 0 ]; then
+    echo "FAILED (logs in $LOG_DIR)"
+    exit 1
+fi
+echo "OK"
