@@ -1,0 +1,378 @@
+//! Shared cluster state: bootstrap, the connection pool and the metadata cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use parking_lot::Mutex;
+use uuid::Uuid;
+
+use crate::connection::Connection;
+use crate::error::{codes, ClientError, Result};
+
+/// Settings common to every client type.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `host:port` addresses used to discover the cluster.
+    pub bootstrap: Vec<String>,
+    /// Sent in every request header; shows up in broker logs and quotas.
+    pub client_id: String,
+    /// How long to wait for a TCP connection.
+    pub connect_timeout: Duration,
+    /// How long to wait for any single response.
+    pub request_timeout: Duration,
+    /// Pause between retries of a retriable failure.
+    pub retry_backoff: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            bootstrap: vec!["127.0.0.1:9092".to_string()],
+            client_id: "strata-client".to_string(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            retry_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// A config for the given comma-separated bootstrap list, other settings default.
+    pub fn new(bootstrap: &str) -> Self {
+        ClientConfig {
+            bootstrap: parse_bootstrap(bootstrap),
+            ..ClientConfig::default()
+        }
+    }
+}
+
+/// Splits `a:1,b:2` into addresses, dropping blanks.
+pub fn parse_bootstrap(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// One partition as the metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionMetadata {
+    /// Partition index.
+    pub partition: i32,
+    /// Broker id of the leader, or -1 when there is none.
+    pub leader: i32,
+    /// Current leader epoch, -1 when unknown.
+    pub leader_epoch: i32,
+    /// All replicas' broker ids.
+    pub replicas: Vec<i32>,
+    /// In-sync replicas' broker ids.
+    pub isr: Vec<i32>,
+    /// Replicas that are offline.
+    pub offline_replicas: Vec<i32>,
+    /// Per-partition error code from the metadata response (0 = none).
+    pub error_code: i16,
+}
+
+/// One topic as the metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMetadata {
+    /// Topic name.
+    pub name: String,
+    /// Topic id (nil when the broker's Metadata version predates ids).
+    pub id: Uuid,
+    /// Whether this is an internal topic such as `__consumer_offsets`.
+    pub internal: bool,
+    /// Partitions sorted by index.
+    pub partitions: Vec<PartitionMetadata>,
+}
+
+#[derive(Default)]
+struct Cache {
+    brokers: HashMap<i32, String>,
+    controller: i32,
+    topics: HashMap<String, Arc<TopicMetadata>>,
+}
+
+/// Connection pool plus metadata cache, shared by a producer, consumer or admin.
+pub(crate) struct Cluster {
+    pub(crate) config: ClientConfig,
+    cache: Mutex<Cache>,
+    conns: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+}
+
+impl Cluster {
+    pub(crate) fn new(config: ClientConfig) -> Result<Arc<Cluster>> {
+        if config.bootstrap.is_empty() {
+            return Err(ClientError::Config("bootstrap server list is empty".into()));
+        }
+        Ok(Arc::new(Cluster {
+            config,
+            cache: Mutex::new(Cache {
+                controller: -1,
+                ..Cache::default()
+            }),
+            conns: tokio::sync::Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// A connection to `addr`, reusing a live one.
+    pub(crate) async fn connection(&self, addr: &str) -> Result<Arc<Connection>> {
+        let mut conns = self.conns.lock().await;
+        if let Some(c) = conns.get(addr) {
+            if !c.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let c = Arc::new(
+            Connection::connect(
+                addr,
+                &self.config.client_id,
+                self.config.connect_timeout,
+                self.config.request_timeout,
+            )
+            .await?,
+        );
+        conns.insert(addr.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// A connection to any reachable broker: known brokers first, then bootstrap addresses.
+    pub(crate) async fn any_connection(&self) -> Result<Arc<Connection>> {
+        let mut candidates: Vec<String> = self.cache.lock().brokers.values().cloned().collect();
+        candidates.sort();
+        for b in &self.config.bootstrap {
+            if !candidates.contains(b) {
+                candidates.push(b.clone());
+            }
+        }
+        let mut last = None;
+        for addr in candidates {
+            match self.connection(&addr).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::Config("no brokers to connect to".into())))
+    }
+
+    /// A connection to the broker with `id`.
+    pub(crate) async fn broker_connection(&self, id: i32) -> Result<Arc<Connection>> {
+        let addr = self.cache.lock().brokers.get(&id).cloned();
+        match addr {
+            Some(a) => self.connection(&a).await,
+            None => Err(ClientError::from_code(
+                codes::LEADER_NOT_AVAILABLE,
+                None,
+                &format!("broker {id} is not in the cluster metadata"),
+            )),
+        }
+    }
+
+    /// A connection to the active controller (falls back to any broker).
+    pub(crate) async fn controller_connection(&self) -> Result<Arc<Connection>> {
+        let controller = self.cache.lock().controller;
+        if controller < 0 {
+            self.fetch_metadata(Some(&[])).await?;
+        }
+        let controller = self.cache.lock().controller;
+        if controller >= 0 {
+            if let Ok(c) = self.broker_connection(controller).await {
+                return Ok(c);
+            }
+        }
+        self.any_connection().await
+    }
+
+    /// Fetches metadata for `topics` (`None` = all topics) and updates the cache.
+    pub(crate) async fn fetch_metadata(
+        &self,
+        topics: Option<&[String]>,
+    ) -> Result<MetadataResponse> {
+        let conn = self.any_connection().await?;
+        // v1 is the first version where "no topics" and "all topics" differ on the wire.
+        let version = conn.version_for::<MetadataRequest>(None)?.max(1);
+        let mut req = MetadataRequest::default();
+        req.topics = topics.map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    MetadataRequestTopic::default()
+                        .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                })
+                .collect()
+        });
+        if version >= 4 {
+            // Creating topics is the admin's job; a typo must not create one.
+            req.allow_auto_topic_creation = false;
+        }
+        let resp = conn
+            .request(&req, version, self.config.request_timeout)
+            .await?;
+        self.update_cache(&resp);
+        Ok(resp)
+    }
+
+    fn update_cache(&self, resp: &MetadataResponse) {
+        let mut cache = self.cache.lock();
+        for b in &resp.brokers {
+            cache
+                .brokers
+                .insert(b.node_id.0, format!("{}:{}", b.host.as_str(), b.port));
+        }
+        cache.controller = resp.controller_id.0;
+        for t in &resp.topics {
+            let Some(name) = &t.name else { continue };
+            let name = name.0.as_str().to_string();
+            if t.error_code != 0 {
+                cache.topics.remove(&name);
+                continue;
+            }
+            cache
+                .topics
+                .insert(name.clone(), Arc::new(topic_from_response(name, t)));
+        }
+    }
+
+    /// The cached metadata for `topic`, fetching it when absent. Errors with the broker's code
+    /// when the topic is unknown.
+    pub(crate) async fn topic(&self, topic: &str) -> Result<Arc<TopicMetadata>> {
+        if let Some(t) = self.cache.lock().topics.get(topic) {
+            return Ok(t.clone());
+        }
+        let resp = self.fetch_metadata(Some(&[topic.to_string()])).await?;
+        if let Some(t) = resp
+            .topics
+            .iter()
+            .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(topic))
+        {
+            if t.error_code != 0 {
+                return Err(topic_error(t.error_code, topic));
+            }
+        }
+        self.cache
+            .lock()
+            .topics
+            .get(topic)
+            .cloned()
+            .ok_or_else(|| topic_error(codes::UNKNOWN_TOPIC_OR_PARTITION, topic))
+    }
+
+    /// Like [`Cluster::topic`], but retries retriable errors (a topic just created may not be
+    /// visible yet) until the request timeout has passed.
+    pub(crate) async fn topic_with_retry(&self, topic: &str) -> Result<Arc<TopicMetadata>> {
+        let deadline = tokio::time::Instant::now() + self.config.request_timeout;
+        loop {
+            match self.topic(topic).await {
+                Ok(t) => return Ok(t),
+                Err(e) if e.is_retriable() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(self.config.retry_backoff).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Forgets cached metadata for `topic` so the next lookup asks the cluster.
+    pub(crate) fn invalidate(&self, topic: &str) {
+        self.cache.lock().topics.remove(topic);
+    }
+
+    /// The connection to the leader of `topic`/`partition`.
+    pub(crate) async fn leader_connection(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(Arc<TopicMetadata>, Arc<Connection>)> {
+        let meta = self.topic(topic).await?;
+        let p = meta
+            .partitions
+            .iter()
+            .find(|p| p.partition == partition)
+            .ok_or_else(|| {
+                ClientError::from_code(
+                    codes::UNKNOWN_TOPIC_OR_PARTITION,
+                    None,
+                    &format!("partition {partition} of topic '{topic}' does not exist"),
+                )
+            })?;
+        if p.leader < 0 {
+            return Err(ClientError::from_code(
+                codes::LEADER_NOT_AVAILABLE,
+                None,
+                &format!("partition {topic}-{partition} has no leader"),
+            ));
+        }
+        let conn = self.broker_connection(p.leader).await?;
+        Ok((meta, conn))
+    }
+}
+
+fn topic_from_response(
+    name: String,
+    t: &kafka_protocol::messages::metadata_response::MetadataResponseTopic,
+) -> TopicMetadata {
+    let mut partitions: Vec<PartitionMetadata> = t
+        .partitions
+        .iter()
+        .map(|p| PartitionMetadata {
+            partition: p.partition_index,
+            leader: p.leader_id.0,
+            leader_epoch: p.leader_epoch,
+            replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
+            isr: p.isr_nodes.iter().map(|b| b.0).collect(),
+            offline_replicas: p.offline_replicas.iter().map(|b| b.0).collect(),
+            error_code: p.error_code,
+        })
+        .collect();
+    partitions.sort_by_key(|p| p.partition);
+    TopicMetadata {
+        name,
+        id: t.topic_id,
+        internal: t.is_internal,
+        partitions,
+    }
+}
+
+/// A topic-level error with a message naming the topic.
+pub(crate) fn topic_error(code: i16, topic: &str) -> ClientError {
+    let what = match code {
+        codes::UNKNOWN_TOPIC_OR_PARTITION => format!("topic '{topic}' does not exist"),
+        codes::TOPIC_ALREADY_EXISTS => format!("topic '{topic}' already exists"),
+        codes::INVALID_TOPIC_EXCEPTION => format!("invalid topic name '{topic}'"),
+        codes::LEADER_NOT_AVAILABLE => format!("topic '{topic}' has no leader yet"),
+        _ => format!("topic '{topic}'"),
+    };
+    ClientError::from_code(code, None, &what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_list_parsing() {
+        assert_eq!(parse_bootstrap("a:1, b:2,,"), vec!["a:1", "b:2"]);
+        assert!(parse_bootstrap(" ").is_empty());
+        assert!(Cluster::new(ClientConfig {
+            bootstrap: vec![],
+            ..ClientConfig::default()
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn topic_errors_name_the_topic() {
+        assert_eq!(
+            topic_error(36, "x").to_string(),
+            "topic 'x' already exists (TOPIC_ALREADY_EXISTS)"
+        );
+        assert_eq!(
+            topic_error(3, "y").to_string(),
+            "topic 'y' does not exist (UNKNOWN_TOPIC_OR_PARTITION)"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! One TCP connection to one broker: framing, request headers, pipelining and ApiVersions
+//! negotiation.
+//!
+//! Requests may be issued concurrently from many tasks; each gets a fresh correlation id and
+//! a oneshot slot, and a single reader task routes every response frame to the slot with the
+//! matching id. Kafka answers in request order per connection, but matching by id keeps us
+//! correct without relying on that and lets timed-out requests be forgotten.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, Request, StrBytes};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use crate::error::{codes, io_reason, ClientError, Result};
+
+/// Frames larger than this are treated as a protocol violation rather than allocated.
+const MAX_RESPONSE_BYTES: usize = 512 * 1024 * 1024;
+
+type Slot = oneshot::Sender<Result<Bytes>>;
+
+#[derive(Default)]
+struct Pending {
+    slots: HashMap<i32, Slot>,
+    /// Set once the reader has stopped; later requests fail fast with this reason.
+    closed: Option<String>,
+}
+
+/// A live connection to one broker.
+pub(crate) struct Connection {
+    addr: String,
+    client_id: StrBytes,
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    pending: Arc<Mutex<Pending>>,
+    next_correlation: AtomicI32,
+    /// Broker-supported version range per API key, from ApiVersions.
+    versions: HashMap<i16, (i16, i16)>,
+    closed: Arc<AtomicBool>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Connection {
+    /// Connects, starts the reader and negotiates API versions.
+    pub(crate) async fn connect(
+        addr: &str,
+        client_id: &str,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Result<Connection> {
+        let connect_err = |reason: String| ClientError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
+        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(connect_err("timed out".into())),
+            Ok(Err(e)) => return Err(connect_err(io_reason(&e))),
+            Ok(Ok(s)) => s,
+        };
+        // Small requests (metadata, acks) must not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let closed = Arc::new(AtomicBool::new(false));
+        let reader = tokio::spawn(read_loop(
+            read,
+            addr.to_string(),
+            pending.clone(),
+            closed.clone(),
+        ));
+        let mut conn = Connection {
+            addr: addr.to_string(),
+            client_id: StrBytes::from_string(client_id.to_string()),
+            writer: tokio::sync::Mutex::new(write),
+            pending,
+            next_correlation: AtomicI32::new(1),
+            versions: HashMap::new(),
+            closed,
+            reader,
+        };
+        conn.versions = conn.negotiate(request_timeout).await?;
+        Ok(conn)
+    }
+
+    /// Whether the connection has failed; a closed connection is replaced on next use.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The highest version of `R` that both we and the broker support, but not above `cap`.
+    pub(crate) fn version_for<R: Request>(&self, cap: Option<i16>) -> Result<i16> {
+        let unsupported = || ClientError::UnsupportedVersion {
+            api: api_name(R::KEY),
+        };
+        let (bmin, bmax) = *self.versions.get(&R::KEY).ok_or_else(unsupported)?;
+        let max = R::VERSIONS.max.min(bmax).min(cap.unwrap_or(i16::MAX));
+        let min = R::VERSIONS.min.max(bmin);
+        if min > max {
+            return Err(unsupported());
+        }
+        Ok(max)
+    }
+
+    /// Sends `req` at `version` and waits for its response.
+    pub(crate) async fn request<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        let (correlation_id, rx) = self.submit(req, version, true).await?;
+        let rx = rx.ok_or_else(|| ClientError::Protocol("no response slot".into()))?;
+        let frame = match tokio::time::timeout(timeout, rx).await {
+            Err(_) => {
+                self.pending.lock().slots.remove(&correlation_id);
+                return Err(ClientError::Timeout(format!(
+                    "{} to {} after {} ms",
+                    api_name(R::KEY),
+                    self.addr,
+                    timeout.as_millis()
+                )));
+            }
+            Ok(Err(_)) => return Err(self.network_error("connection closed")),
+            Ok(Ok(r)) => r?,
+        };
+        decode_response::<R>(frame, version)
+    }
+
+    /// Sends `req` without waiting for (or expecting) a response; used for `acks=0` produce.
+    pub(crate) async fn send_oneway<R: Request>(&self, req: &R, version: i16) -> Result<()> {
+        self.submit(req, version, false).await.map(|_| ())
+    }
+
+    async fn submit<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        expect_response: bool,
+    ) -> Result<(i32, Option<oneshot::Receiver<Result<Bytes>>>)> {
+        let correlation_id = self.next_correlation.fetch_add(1, Ordering::Relaxed);
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(self.client_id.clone()));
+        let mut buf = BytesMut::with_capacity(64);
+        buf.put_i32(0); // length placeholder, patched below
+        header
+            .encode(&mut buf, R::header_version(version))
+            .map_err(|e| ClientError::Protocol(format!("encoding request header: {e}")))?;
+        req.encode(&mut buf, version).map_err(|e| {
+            ClientError::Protocol(format!("encoding {} v{version}: {e}", api_name(R::KEY)))
+        })?;
+        let len = i32::try_from(buf.len() - 4)
+            .map_err(|_| ClientError::Protocol("request too large".into()))?;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+
+        let rx = if expect_response {
+            let (tx, rx) = oneshot::channel();
+            let mut pending = self.pending.lock();
+            if let Some(reason) = &pending.closed {
+                return Err(self.network_error(reason));
+            }
+            pending.slots.insert(correlation_id, tx);
+            Some(rx)
+        } else {
+            None
+        };
+        let mut writer = self.writer.lock().await;
+        if let Err(e) = writer.write_all(&buf).await {
+            drop(writer);
+            self.pending.lock().slots.remove(&correlation_id);
+            self.closed.store(true, Ordering::Release);
+            return Err(self.network_error(&io_reason(&e)));
+        }
+        Ok((correlation_id, rx))
+    }
+
+    fn network_error(&self, reason: &str) -> ClientError {
+        ClientError::Network {
+            addr: self.addr.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// ApiVersions handshake. We ask with our highest version; a broker that does not know it
+    /// answers UNSUPPORTED_VERSION in the v0 body layout, listing its own range, and we retry.
+    async fn negotiate(&self, timeout: Duration) -> Result<HashMap<i16, (i16, i16)>> {
+        let mut version = ApiVersionsRequest::VERSIONS.max;
+        for _ in 0..2 {
+            let mut req = ApiVersionsRequest::default();
+            if version >= 3 {
+                req.client_software_name = StrBytes::from_static_str("strata-client");
+                req.client_software_version = StrBytes::from_static_str(env!("CARGO_PKG_VERSION"));
+            }
+            let (cid, rx) = self.submit(&req, version, true).await?;
+            let rx = rx.ok_or_else(|| ClientError::Protocol("no response slot".into()))?;
+            let frame = match tokio::time::timeout(timeout, rx).await {
+                Err(_) => {
+                    self.pending.lock().slots.remove(&cid);
+                    return Err(ClientError::Timeout(format!(
+                        "ApiVersions to {}",
+                        self.addr
+                    )));
+                }
+                Ok(Err(_)) => return Err(self.network_error("connection closed")),
+                Ok(Ok(r)) => r?,
+            };
+            let mut body = frame;
+            ResponseHeader::decode(&mut body, ApiVersionsResponse::header_version(version))
+                .map_err(|e| ClientError::Protocol(format!("ApiVersions header: {e}")))?;
+            if body.len() >= 2
+                && i16::from_be_bytes([body[0], body[1]]) == codes::UNSUPPORTED_VERSION
+            {
+                let resp = ApiVersionsResponse::decode(&mut body, 0)
+                    .map_err(|e| ClientError::Protocol(format!("ApiVersions v0 body: {e}")))?;
+                let theirs = resp
+                    .api_keys
+                    .iter()
+                    .find(|k| k.api_key == ApiKey::ApiVersions as i16)
+                    .map(|k| k.max_version)
+                    .unwrap_or(0);
+                if theirs >= version {
+                    return Err(ClientError::Protocol(
+                        "broker rejected ApiVersions at a version it claims to support".into(),
+                    ));
+                }
+                version = theirs;
+                continue;
+            }
+            let resp = ApiVersionsResponse::decode(&mut body, version)
+                .map_err(|e| ClientError::Protocol(format!("ApiVersions body: {e}")))?;
+            if resp.error_code != 0 {
+                return Err(ClientError::from_code(
+                    resp.error_code,
+                    None,
+                    &format!("ApiVersions rejected by {}", self.addr),
+                ));
+            }
+            return Ok(resp
+                .api_keys
+                .iter()
+                .map(|k| (k.api_key, (k.min_version, k.max_version)))
+                .collect());
+        }
+        Err(ClientError::Protocol(format!(
+            "could not agree on an ApiVersions version with {}",
+            self.addr
+        )))
+    }
+}
+
+fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::Response> {
+    ResponseHeader::decode(&mut frame, R::Response::header_version(version))
+        .map_err(|e| ClientError::Protocol(format!("{} response header: {e}", api_name(R::KEY))))?;
+    R::Response::decode(&mut frame, version).map_err(|e| {
+        ClientError::Protocol(format!("{} v{version} response: {e}", api_name(R::KEY)))
+    })
+}
+
+/// Human name of an API key, e.g. `Produce`.
+pub(crate) fn api_name(key: i16) -> String {
+    match ApiKey::try_from(key) {
+        Ok(k) => format!("{k:?}"),
+        Err(_) => format!("api key {key}"),
+    }
+}
+
+async fn read_loop(
+    mut read: OwnedReadHalf,
+    addr: String,
+    pending: Arc<Mutex<Pending>>,
+    closed: Arc<AtomicBool>,
+) {
+    let reason = loop {
+        let len = match read.read_i32().await {
+            Ok(n) => n,
+            Err(e) => break io_reason(&e),
+        };
+        let Ok(len) = usize::try_from(len) else {
+            break format!("negative frame length {len}");
+        };
+        if !(4..=MAX_RESPONSE_BYTES).contains(&len) {
+            break format!("invalid frame length {len}");
+        }
+        let mut buf = vec![0u8; len];
+        if let Err(e) = read.read_exact(&mut buf).await {
+            break io_reason(&e);
+        }
+        let mut frame = Bytes::from(buf);
+        // Peek the correlation id; the header is decoded fully by the requester, which knows
+        // the header version.
+        let correlation_id = (&frame[..4]).get_i32();
+        let slot = pending.lock().slots.remove(&correlation_id);
+        match slot {
+            Some(tx) => {
+                let _ = tx.send(Ok(std::mem::take(&mut frame)));
+            }
+            None => {
+                tracing::debug!(%addr, correlation_id, "response for unknown or expired request")
+            }
+        }
+    };
+    closed.store(true, Ordering::Release);
+    let mut p = pending.lock();
+    p.closed = Some(reason.clone());
+    for (_, tx) in p.slots.drain() {
+        let _ = tx.send(Err(ClientError::Network {
+            addr: addr.clone(),
+            reason: reason.clone(),
+        }));
+    }
+}
