@@ -234,7 +234,9 @@ fn partition_records(
             move |(partition, replicas)| MetadataRecord::CreatePartition {
                 topic_id,
                 partition,
-                leader: replicas[0],
+                // Assignments are checked non-empty before this point; -1 (no leader)
+                // keeps the record valid even if that ever changes.
+                leader: replicas.first().copied().unwrap_or(-1),
                 isr: replicas.clone(),
                 replicas,
                 leader_epoch: 0,
@@ -242,5 +244,7 @@ fn partition_records(
         )
 }
 
+#[cfg(test)]
+mod config_tests;
 #[cfg(test)]
 mod tests;
