@@ -14,6 +14,9 @@ TIMEOUTS = {"request_timeout_ms": 15_000, "api_version_auto_timeout_ms": 10_000}
 
 
 def kp_producer(bootstrap: str, **conf) -> KafkaProducer:
+    # kafka-python 3 turns idempotence on by default; the codec tests switch it off so they
+    # test the codecs alone. test_default_producer_config covers the default.
+    conf.setdefault("enable_idempotence", False)
     return KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=15_000, **TIMEOUTS, **conf)
 
 
@@ -59,6 +62,18 @@ def test_produce_each_codec_and_read_back(broker, codec):
     assert [r.key for r in got] == [f"k{i}".encode() for i in range(200)]
     assert [r.value for r in got] == [(f"{codec}-{i}-" * 20).encode() for i in range(200)]
     assert [r.headers for r in got] == [[("n", str(i).encode())] for i in range(200)]
+
+
+def test_default_producer_config(broker):
+    """What a user gets with KafkaProducer(bootstrap_servers=...): idempotent, acks=all."""
+    topic = create_topic(broker.bootstrap)
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, max_block_ms=15_000, **TIMEOUTS)
+    try:
+        metas = [p.send(topic, value=f"d{i}".encode()).get(timeout=15) for i in range(5)]
+    finally:
+        p.close(timeout=10)
+    assert [(m.partition, m.offset) for m in metas] == [(0, i) for i in range(5)]
+    assert watermarks(broker.bootstrap, topic) == (0, 5)
 
 
 def test_offsets_lookup(broker):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: Rust tests (nextest) + interop tests against a real `strata` process.
 #
-# Usage: scripts/test.sh [--no-rust] [--no-interop] [-- PYTEST_ARGS...]
+# Usage: scripts/test.sh [--no-rust] [--no-interop] [--no-build] [-- PYTEST_ARGS...]
+#   --no-build uses the existing binary ($STRATA_BIN or target/release/strata) as it is.
 #
 # On a fresh Debian machine (root, CI=true, no stdin) it installs what it needs (kcat, a Python
 # venv in .venv with the pinned packages of interop/requirements.txt), builds the release binary,
@@ -14,13 +15,15 @@ cd "$ROOT"
 
 run_rust=1
 run_interop=1
+run_build=1
 pytest_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-rust) run_rust=0 ;;
         --no-interop) run_interop=0 ;;
+        --no-build) run_build=0 ;;
         --) shift; pytest_args=("$@"); break ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -82,8 +85,10 @@ fi
 # --- build ----------------------------------------------------------------------------------
 # Release everywhere: the interop suite needs the release binary anyway, so nextest in release
 # reuses the same compiled dependencies instead of building the whole tree a second time.
-step "cargo build --release -p strata-cli"
-cargo build --release -p strata-cli
+if [ "$run_build" -eq 1 ]; then
+    step "cargo build --release -p strata-cli"
+    cargo build --release -p strata-cli
+fi
 
 rust_status=0
 interop_status=0
@@ -105,14 +110,20 @@ fi
 
 # --- interop tests --------------------------------------------------------------------------
 if [ "$run_interop" -eq 1 ]; then
-    export STRATA_BIN="$TARGET_DIR/release/strata"
+    export STRATA_BIN="${STRATA_BIN:-$TARGET_DIR/release/strata}"
     step "pytest interop (STRATA_BIN=$STRATA_BIN)"
     set +e
-    "$VENV/bin/python" -m pytest interop "${pytest_args[@]}" </dev/null 2>&1 | tee "$LOG_DIR/interop.log"
+    # The whole suite unless the extra arguments name test files themselves.
+    targets=(interop)
+    for a in "${pytest_args[@]}"; do
+        case "$a" in interop/*) targets=() ;; esac
+    done
+    "$VENV/bin/python" -m pytest "${targets[@]}" "${pytest_args[@]}" </dev/null 2>&1 \
+        | tee "$LOG_DIR/interop.log"
     interop_status=${PIPESTATUS[0]}
     set -e
     # pytest's closing line looks like "==== 3 failed, 40 passed in 61.2s ====".
-    pytest_summary="$(grep -E '^=+ .*(passed|failed|error|no tests ran).* in [0-9.]+s' "$LOG_DIR/interop.log" | tail -n1 || true)"
+    pytest_summary="$(grep -E '(passed|failed|errors?|skipped|no tests ran).* in [0-9.]+s' "$LOG_DIR/interop.log" | tail -n1 || true)"
     [ -n "$pytest_summary" ] || pytest_summary="(no summary line; exit code $interop_status)"
     # Exit 5 = no tests collected: that is a broken suite, not a pass.
 fi
