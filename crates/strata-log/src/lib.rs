@@ -1,1 +1,32 @@
-//! strata-log
+//! strata-log: the storage engine of Strata — one [`Log`] per partition.
+//!
+//! A partition log is a directory of segments named by base offset (20 digits):
+//! `.log` holds record batches exactly as produced (base offset rewritten),
+//! `.index` maps relative offsets to file positions every `index.interval.bytes`,
+//! `.timeindex` maps max timestamps to relative offsets. Indexes stay on disk and are
+//! searched with positioned reads, so memory per partition stays small and does not
+//! grow with data. Synchronous `std::fs` code; no networking, no async runtime.
+//!
+//! Durability is split in two so fsync never runs under the partition lock:
+//! [`Log::prepare_flush`] (cheap, under the lock) → [`FlushTask::sync`] (no lock) →
+//! [`Log::complete_flush`] (under the lock, records the recovery point).
+
+mod checkpoint;
+mod config;
+mod error;
+mod index;
+mod log;
+mod read;
+mod recovery;
+mod retention;
+mod scan;
+mod segment;
+mod slice;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{LogConfig, TimestampType, SEVEN_DAYS_MS};
+pub use error::{LogError, ERROR_KAFKA_STORAGE_ERROR, ERROR_OFFSET_OUT_OF_RANGE};
+pub use log::Log;
+pub use slice::{AppendInfo, FileSlice, FlushTask, RetentionOutcome};

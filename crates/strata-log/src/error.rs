@@ -1,0 +1,63 @@
+//! Errors of the storage engine.
+
+use std::io;
+
+use strata_proto::batch::BatchError;
+
+/// Kafka error code `OFFSET_OUT_OF_RANGE`.
+pub const ERROR_OFFSET_OUT_OF_RANGE: i16 = 1;
+/// Kafka error code `KAFKA_STORAGE_ERROR`.
+pub const ERROR_KAFKA_STORAGE_ERROR: i16 = 56;
+
+/// Failure of a log operation.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The produce payload is not a valid set of record batches; nothing was stored.
+    #[error(transparent)]
+    Batch(BatchError),
+    /// A batch of the produce payload exceeds `max.message.bytes`; nothing was stored.
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    MessageTooLarge {
+        /// Size of the offending batch, log overhead included.
+        size: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The requested offset is outside `[log_start, log_end]`.
+    #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
+    OffsetOutOfRange {
+        /// The offset asked for.
+        offset: i64,
+        /// First offset still in the log.
+        log_start: i64,
+        /// Offset the next appended record will get.
+        log_end: i64,
+    },
+    /// Stored data is not what the log wrote (e.g. damaged after open).
+    #[error("log data is corrupt: {0}")]
+    Corrupt(String),
+    /// An operating-system I/O failure.
+    #[error("log I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl From<BatchError> for LogError {
+    fn from(err: BatchError) -> Self {
+        match err {
+            BatchError::MessageTooLarge { size, max } => LogError::MessageTooLarge { size, max },
+            other => LogError::Batch(other),
+        }
+    }
+}
+
+impl LogError {
+    /// The Kafka protocol error code a broker should answer with.
+    pub fn error_code(&self) -> i16 {
+        match self {
+            LogError::Batch(err) => err.error_code(),
+            LogError::MessageTooLarge { .. } => strata_proto::batch::ERROR_MESSAGE_TOO_LARGE,
+            LogError::OffsetOutOfRange { .. } => ERROR_OFFSET_OUT_OF_RANGE,
+            LogError::Corrupt(_) | LogError::Io(_) => ERROR_KAFKA_STORAGE_ERROR,
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Sparse on-disk indexes of a segment: `.index` (relative offset → file position) and
+//! `.timeindex` (max timestamp so far → relative offset).
+//!
+//! Entries live in the file; only a handful of not-yet-written entries are kept in
+//! memory, so heap use does not grow with the data. Lookups binary-search the file with
+//! positioned reads (`pread`), opening it on demand when no handle is kept.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Entries buffered in memory before they are written out with one `write`.
+const PENDING_MAX: usize = 32;
+
+/// A fixed-size index entry.
+pub(crate) trait IndexEntry: Copy {
+    /// Encoded size in bytes.
+    const SIZE: usize;
+    /// Writes the big-endian encoding into `out` (exactly `SIZE` bytes).
+    fn encode(&self, out: &mut Vec<u8>);
+    /// Decodes from exactly `SIZE` bytes.
+    fn decode(bytes: &[u8]) -> Self;
+}
+
+/// `.index` entry: a batch starting at `relative_offset` begins at byte `position`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OffsetEntry {
+    pub relative_offset: u32,
+    pub position: u32,
+}
+
+impl IndexEntry for OffsetEntry {
+    const SIZE: usize = 8;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.relative_offset.to_be_bytes());
+        out.extend_from_slice(&self.position.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        OffsetEntry {
+            relative_offset: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            position: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+        }
+    }
+}
+
+/// `.timeindex` entry: `timestamp` is the largest timestamp in the segment up to and
+/// including the batch starting at `relative_offset`, which is the first batch that
+/// reached it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeEntry {
+    pub timestamp: i64,
+    pub relative_offset: u32,
+}
+
+impl IndexEntry for TimeEntry {
+    const SIZE: usize = 12;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        out.extend_from_slice(&self.relative_offset.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&b[..8]);
+        TimeEntry {
+            timestamp: i64::from_be_bytes(ts),
+            relative_offset: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+        }
+    }
+}
+
+/// One sparse index file plus its unwritten tail.
+#[derive(Debug)]
+pub(crate) struct SparseIndex<E: IndexEntry> {
+    path: PathBuf,
+    /// Kept while the segment is active or has unflushed entries; `None` otherwise so
+    /// that sealed segments cost no file descriptor.
+    file: Option<Arc<File>>,
+    on_disk: u64,
+    pending: Vec<E>,
+    last: Option<E>,
+}
+
+impl<E: IndexEntry> SparseIndex<E> {
+    /// Creates (or empties) the index file and keeps it open for appends.
+    pub fn create(path: PathBuf) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .read(true)
+            .truncate(true)
+            .open(&path)?;
+        Ok(SparseIndex {
+            path,
+            file: Some(Arc::new(file)),
+            on_disk: 0,
+            pending: Vec::new(),
+            last: None,
+        })
+    }
+
+    /// Opens an existing index. Fails with `InvalidData` when the file size is not a
+    /// whole number of entries (the caller then rebuilds it).
+    pub fn open(path: PathBuf, keep_open: bool) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let len = file.metadata()?.len();
+        if len % E::SIZE as u64 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} has a partial entry", path.display()),
+            ));
+        }
+        let on_disk = len / E::SIZE as u64;
+        let last = if on_disk > 0 {
+            Some(read_entry::<E>(&file, on_disk - 1)?)
+        } else {
+            None
+        };
+        Ok(SparseIndex {
+            path,
+            file: keep_open.then(|| Arc::new(file)),
+            on_disk,
+            pending: Vec::new(),
+            last,
+        })
+    }
+
+    /// Number of entries, written or pending.
+    pub fn len(&self) -> u64 {
+        self.on_disk + self.pending.len() as u64
+    }
+
+    /// The newest entry.
+    pub fn last(&self) -> Option<E> {
+        self.last
+    }
+
+    /// Adds an entry; the caller guarantees keys are monotonic.
+    pub fn append(&mut self, entry: E) -> io::Result<()> {
+        self.pending.push(entry);
+        self.last = Some(entry);
+        if self.pending.len() >= PENDING_MAX {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Writes buffered entries to the file (one `write`), without syncing.
+    pub fn write_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::with_capacity(self.pending.len() * E::SIZE);
+        for entry in &self.pending {
+            entry.encode(&mut buf);
+        }
+        let file = self.handle()?;
+        // Positioned write: the file may have been opened without O_APPEND.
+        file.write_all_at(&buf, self.on_disk * E::SIZE as u64)?;
+        self.on_disk += self.pending.len() as u64;
+        self.pending = Vec::new();
+        Ok(())
+    }
+
+    /// Open handle for syncing (opening the file if it was closed).
+    pub fn handle(&mut self) -> io::Result<Arc<File>> {
+        if let Some(file) = &self.file {
+            return Ok(Arc::clone(file));
+        }
+        let file = Arc::new(OpenOptions::new().read(true).write(true).open(&self.path)?);
+        self.file = Some(Arc::clone(&file));
+        Ok(file)
+    }
+
+    /// Drops the kept handle (pending entries must have been written).
+    pub fn release_handle(&mut self) {
+        if self.pending.is_empty() {
+            self.file = None;
+        }
+    }
+
+    /// The last entry for which `is_at_or_before` holds, assuming it holds for a prefix
+    /// of the entries (keys are monotonic). `None` when it holds for none.
+    pub fn search(&self, is_at_or_before: impl Fn(&E) -> bool) -> io::Result<Option<E>> {
+        // Pending entries are the newest, so check them first; it also avoids touching
+        // the file for lookups near the tail of the active segment.
+        if let Some(first_pending) = self.pending.first() {
+            if is_at_or_before(first_pending) {
+                return Ok(self
+                    .pending
+                    .iter()
+                    .rev()
+                    .find(|e| is_at_or_before(e))
+                    .copied());
+            }
+        }
+        if self.on_disk == 0 {
+            return Ok(None);
+        }
+        let opened;
+        let file: &File = match &self.file {
+            Some(file) => file,
+            None => {
+                opened = File::open(&self.path)?;
+                &opened
+            }
+        };
+        // Invariant: entries < lo satisfy the predicate, entries >= hi do not.
+        let (mut lo, mut hi) = (0u64, self.on_disk);
+        let mut best = None;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let entry = read_entry::<E>(file, mid)?;
+            if is_at_or_before(&entry) {
+                best = Some(entry);
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(best)
+    }
+}
+
+fn read_entry<E: IndexEntry>(file: &File, index: u64) -> io::Result<E> {
+    let mut buf = [0u8; 16];
+    let buf = &mut buf[..E::SIZE];
+    file.read_exact_at(buf, index * E::SIZE as u64)?;
+    Ok(E::decode(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_spans_file_and_pending_entries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.index");
+        let mut index = SparseIndex::<OffsetEntry>::create(path.clone()).expect("create");
+        for i in 0..100u32 {
+            index
+                .append(OffsetEntry {
+                    relative_offset: i * 10,
+                    position: i * 1000,
+                })
+                .expect("append");
+        }
+        assert!(index.on_disk > 0 && !index.pending.is_empty());
+        let find = |idx: &SparseIndex<OffsetEntry>, off: u32| {
+            idx.search(|e| e.relative_offset <= off)
+                .expect("search")
+                .map(|e| e.position)
+        };
+        assert_eq!(find(&index, 0), Some(0));
+        assert_eq!(find(&index, 15), Some(1000));
+        assert_eq!(find(&index, 995), Some(99_000));
+        assert_eq!(find(&index, 335), Some(33_000));
+        index.write_pending().expect("write");
+        index.release_handle();
+        let reopened = SparseIndex::<OffsetEntry>::open(path, false).expect("open");
+        assert_eq!(reopened.len(), 100);
+        assert_eq!(find(&reopened, 335), Some(33_000));
+        assert_eq!(
+            reopened.last(),
+            Some(OffsetEntry {
+                relative_offset: 990,
+                position: 99_000
+            })
+        );
+    }
+
+    #[test]
+    fn partial_entry_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.timeindex");
+        std::fs::write(&path, [0u8; 13]).expect("write");
+        assert!(SparseIndex::<TimeEntry>::open(path, false).is_err());
+    }
+}

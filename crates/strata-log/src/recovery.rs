@@ -1,0 +1,159 @@
+//! Loading segments on open: cheap sanity checks for trusted segments, full scans
+//! (length + CRC + monotonic offsets) with truncation for untrusted ones.
+
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use strata_proto::batch::{BatchHeader, HEADER_SIZE};
+
+use crate::scan::{batch_crc_ok, HeaderScanner, Step};
+use crate::segment::Segment;
+
+/// Outcome of scanning a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanOutcome {
+    /// Every byte of the file is a valid batch.
+    Intact,
+    /// Damage was found; the file was truncated to `valid_bytes`.
+    Truncated { valid_bytes: u64 },
+}
+
+/// Rebuilds a segment's state and indexes (which must be fresh and empty) by scanning
+/// its whole `.log`. Stops at the first torn, corrupt (if `verify_crc`) or
+/// out-of-sequence batch and truncates the file there.
+///
+/// `expected_next` is the offset the segment's data should continue from.
+pub(crate) fn rebuild_segment(
+    segment: &mut Segment,
+    index_interval: u32,
+    expected_next: i64,
+    verify_crc: bool,
+) -> io::Result<ScanOutcome> {
+    let file_len = segment.log.metadata()?.len();
+    segment.size = 0;
+    segment.next_offset = segment.base_offset;
+    let mut expected = expected_next.max(segment.base_offset);
+    let log = std::sync::Arc::clone(&segment.log);
+    let mut scanner = HeaderScanner::new(&log, 0, file_len);
+    let valid_end = loop {
+        match scanner.next_step()? {
+            Step::End => break file_len,
+            Step::Damaged { position, .. } => break position,
+            Step::Batch { position, header } => {
+                // Offsets are contiguous (no compaction yet), so any other base offset
+                // means damage in the one header field the CRC does not cover.
+                let in_sequence = header.base_offset == expected && header.last_offset_delta >= 0;
+                if !in_sequence || (verify_crc && !batch_crc_ok(&log, position, &header)?) {
+                    break position;
+                }
+                segment.track_batch(position, &header, index_interval)?;
+                expected = header.next_offset();
+            }
+        }
+    };
+    segment.size = valid_end;
+    segment.roll_base_ms = first_batch_timestamp(segment)?;
+    segment.append_time_entry_if_newer()?;
+    segment.index.write_pending()?;
+    segment.time_index.write_pending()?;
+    if valid_end < file_len {
+        segment.log.set_len(valid_end)?;
+        return Ok(ScanOutcome::Truncated {
+            valid_bytes: valid_end,
+        });
+    }
+    Ok(ScanOutcome::Intact)
+}
+
+/// Cheap consistency check of a sealed segment opened with its indexes:
+/// the last index entries must point at real batches inside the file and below the
+/// next segment's base offset. Costs two small reads.
+pub(crate) fn sealed_segment_is_sane(segment: &Segment, next_base: i64) -> io::Result<bool> {
+    if segment.size == 0 {
+        return Ok(segment.index.len() == 0);
+    }
+    let Some(first) = read_header(segment, 0)? else {
+        return Ok(false);
+    };
+    if first.base_offset < segment.base_offset {
+        return Ok(false);
+    }
+    if let Some(entry) = segment.index.last() {
+        let position = u64::from(entry.position);
+        let header = read_header(segment, position)?;
+        let ok = header.is_some_and(|h| {
+            h.base_offset == segment.base_offset + i64::from(entry.relative_offset)
+                && position + h.total_size() as u64 <= segment.size
+                && h.next_offset() <= next_base
+        });
+        if !ok {
+            return Ok(false);
+        }
+    }
+    if let Some(entry) = segment.time_index.last() {
+        if segment.base_offset + i64::from(entry.relative_offset) >= next_base {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Loads the tail of a cleanly closed active segment: scans headers from the last
+/// indexed batch to the end of the file. Returns `false` when the tail is not a clean
+/// sequence of batches ending exactly at the file size (the caller then rebuilds).
+pub(crate) fn load_active_tail(segment: &mut Segment) -> io::Result<bool> {
+    let start = match segment.index.last() {
+        Some(entry) => {
+            let position = u64::from(entry.position);
+            match read_header(segment, position)? {
+                Some(h)
+                    if h.base_offset == segment.base_offset + i64::from(entry.relative_offset) =>
+                {
+                    position
+                }
+                _ => return Ok(false),
+            }
+        }
+        None => 0,
+    };
+    let log = std::sync::Arc::clone(&segment.log);
+    let mut scanner = HeaderScanner::new(&log, start, segment.size);
+    let mut next = segment.base_offset;
+    loop {
+        match scanner.next_step()? {
+            Step::End => break,
+            Step::Damaged { .. } => return Ok(false),
+            Step::Batch { header, .. } => {
+                if header.base_offset < next || header.last_offset_delta < 0 {
+                    return Ok(false);
+                }
+                next = header.next_offset();
+                if header.max_timestamp > segment.max_timestamp {
+                    segment.max_timestamp = header.max_timestamp;
+                    segment.offset_of_max_timestamp = header.base_offset;
+                }
+                segment.bytes_since_index += header.total_size() as u64;
+            }
+        }
+    }
+    segment.next_offset = next;
+    segment.roll_base_ms = first_batch_timestamp(segment)?;
+    Ok(true)
+}
+
+/// The first batch's max timestamp: what `segment.ms` is measured from after a reopen.
+fn first_batch_timestamp(segment: &Segment) -> io::Result<Option<i64>> {
+    Ok(read_header(segment, 0)?
+        .map(|h| h.max_timestamp)
+        .filter(|ts| *ts >= 0))
+}
+
+/// Parses the batch header at `position`, `None` if there is no valid header there.
+fn read_header(segment: &Segment, position: u64) -> io::Result<Option<BatchHeader>> {
+    if position + HEADER_SIZE as u64 > segment.size {
+        return Ok(None);
+    }
+    let mut buf = [0u8; HEADER_SIZE];
+    segment.log.read_exact_at(&mut buf, position)?;
+    Ok(BatchHeader::parse(&buf).ok())
+}

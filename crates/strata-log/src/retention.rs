@@ -1,0 +1,100 @@
+//! Removing data: retention by time and size, and truncation (for replication).
+
+use std::time::UNIX_EPOCH;
+
+use crate::checkpoint;
+use crate::error::LogError;
+use crate::log::Log;
+use crate::recovery::rebuild_segment;
+use crate::segment::Segment;
+use crate::slice::RetentionOutcome;
+
+impl Log {
+    /// Deletes whole sealed segments (never the active one), oldest first, while the
+    /// oldest is past `retention.ms` (judged by its newest timestamp, or its file's
+    /// modification time when it has none) or removing it keeps the log at or above
+    /// `retention.bytes`. Moves the log start offset.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<RetentionOutcome, LogError> {
+        let mut outcome = RetentionOutcome::default();
+        let retention_ms = self.config.retention_ms;
+        let retention_bytes = self.config.retention_bytes;
+        while self.segments.len() > 1 {
+            let oldest = &self.segments[0];
+            let expired =
+                retention_ms >= 0 && now_ms.saturating_sub(newest_timestamp(oldest)) > retention_ms;
+            let oversized =
+                retention_bytes >= 0 && self.size_bytes - oldest.size >= retention_bytes as u64;
+            if !(expired || oversized) {
+                break;
+            }
+            let segment = self.segments.remove(0);
+            segment.delete_files(&self.dir)?;
+            self.size_bytes -= segment.size;
+            outcome.deleted_segments += 1;
+            outcome.deleted_bytes += segment.size;
+        }
+        self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset);
+        self.recovery_point = self.recovery_point.max(self.log_start_offset);
+        outcome.log_start_offset = self.log_start_offset;
+        Ok(outcome)
+    }
+
+    /// Removes every batch at or after `offset`. A batch that straddles `offset` is
+    /// removed whole, so the new log end may be below `offset`. An `offset` at or below
+    /// the first segment's base empties the log and restarts it at `offset`.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        if offset <= self.segments[0].base_offset {
+            for segment in self.segments.drain(..) {
+                segment.delete_files(&self.dir)?;
+            }
+            self.segments.push(Segment::create(&self.dir, offset)?);
+            self.size_bytes = 0;
+            self.log_start_offset = offset;
+            self.recovery_point = offset;
+            checkpoint::write(&self.dir, offset)?;
+            return Ok(());
+        }
+        let keep = self.segment_index_for(offset);
+        for segment in self.segments.drain(keep + 1..) {
+            segment.delete_files(&self.dir)?;
+            self.size_bytes -= segment.size;
+        }
+        let segment = &self.segments[keep];
+        let cut = match segment.find_batch(offset)? {
+            Some((position, _)) => position,
+            None => segment.size,
+        };
+        segment.log.set_len(cut)?;
+        let old_size = segment.size;
+        let mut rebuilt = Segment::open_for_rebuild(&self.dir, segment.base_offset)?;
+        let base = rebuilt.base_offset;
+        // Bytes before `cut` were validated when written; only headers are needed.
+        rebuild_segment(&mut rebuilt, self.config.index_interval_bytes, base, false)?;
+        self.size_bytes = self.size_bytes - old_size + rebuilt.size;
+        self.segments[keep] = rebuilt;
+        let end = self.log_end_offset();
+        if self.recovery_point > end {
+            self.recovery_point = end;
+            checkpoint::write(&self.dir, end)?;
+        }
+        Ok(())
+    }
+}
+
+/// What `retention.ms` compares against for a segment.
+fn newest_timestamp(segment: &Segment) -> i64 {
+    if segment.max_timestamp >= 0 {
+        return segment.max_timestamp;
+    }
+    segment
+        .log
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(i64::MAX)
+}

@@ -1,0 +1,295 @@
+//! One segment: a `.log` file of record batches plus its sparse indexes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use strata_proto::batch::BatchHeader;
+
+use crate::index::{OffsetEntry, SparseIndex, TimeEntry};
+use crate::scan::{HeaderScanner, Step};
+
+/// File extension of segment data.
+pub(crate) const LOG_EXT: &str = "log";
+/// File extension of the offset index.
+pub(crate) const INDEX_EXT: &str = "index";
+/// File extension of the time index.
+pub(crate) const TIME_INDEX_EXT: &str = "timeindex";
+
+/// Path of a segment file: the base offset as 20 zero-padded digits plus `ext`.
+pub(crate) fn segment_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
+    dir.join(format!("{base_offset:020}.{ext}"))
+}
+
+/// Parses `00000000000000001234.log` into 1234.
+pub(crate) fn parse_log_file_name(name: &str) -> Option<i64> {
+    let stem = name.strip_suffix(".log")?;
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// In-memory state of one segment (a few hundred bytes).
+#[derive(Debug)]
+pub(crate) struct Segment {
+    /// Offset of the first record this segment may hold; also its file name.
+    pub base_offset: i64,
+    /// The data file, shared with outstanding [`crate::FileSlice`]s.
+    pub log: Arc<File>,
+    /// Bytes of complete, acknowledged batches in `log`.
+    pub size: u64,
+    /// Offset after the last batch in this segment.
+    pub next_offset: i64,
+    /// Largest batch `max_timestamp` seen, -1 if none.
+    pub max_timestamp: i64,
+    /// Base offset of the first batch that reached `max_timestamp`.
+    pub offset_of_max_timestamp: i64,
+    /// Clock value that `segment.ms` is measured from; set on first append if unknown.
+    pub roll_base_ms: Option<i64>,
+    /// Log bytes appended since the last offset-index entry.
+    pub bytes_since_index: u64,
+    /// Relative offset → position.
+    pub index: SparseIndex<OffsetEntry>,
+    /// Max timestamp → relative offset.
+    pub time_index: SparseIndex<TimeEntry>,
+}
+
+fn open_log_file(path: &Path, create: bool) -> io::Result<File> {
+    // O_APPEND: every write lands at the current end even after a truncation.
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(create)
+        .open(path)
+}
+
+impl Segment {
+    /// Creates a new, empty segment (truncating stale files of the same name).
+    pub fn create(dir: &Path, base_offset: i64) -> io::Result<Segment> {
+        let log_path = segment_path(dir, base_offset, LOG_EXT);
+        let log = open_log_file(&log_path, true)?;
+        log.set_len(0)?;
+        Ok(Segment {
+            base_offset,
+            log: Arc::new(log),
+            size: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            roll_base_ms: None,
+            bytes_since_index: 0,
+            index: SparseIndex::create(segment_path(dir, base_offset, INDEX_EXT))?,
+            time_index: SparseIndex::create(segment_path(dir, base_offset, TIME_INDEX_EXT))?,
+        })
+    }
+
+    /// Opens the `.log` of an existing segment with fresh, empty indexes
+    /// (used before a rebuild).
+    pub fn open_for_rebuild(dir: &Path, base_offset: i64) -> io::Result<Segment> {
+        let log = open_log_file(&segment_path(dir, base_offset, LOG_EXT), false)?;
+        let size = log.metadata()?.len();
+        let mut segment = Segment {
+            base_offset,
+            log: Arc::new(log),
+            size,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            roll_base_ms: None,
+            bytes_since_index: 0,
+            index: SparseIndex::create(segment_path(dir, base_offset, INDEX_EXT))?,
+            time_index: SparseIndex::create(segment_path(dir, base_offset, TIME_INDEX_EXT))?,
+        };
+        segment.size = size;
+        Ok(segment)
+    }
+
+    /// Opens an existing segment trusting its index files. Fails if an index is
+    /// missing or malformed; the caller then rebuilds.
+    pub fn open_existing(dir: &Path, base_offset: i64, keep_open: bool) -> io::Result<Segment> {
+        let log = open_log_file(&segment_path(dir, base_offset, LOG_EXT), false)?;
+        let size = log.metadata()?.len();
+        let index = SparseIndex::open(segment_path(dir, base_offset, INDEX_EXT), keep_open)?;
+        let time_index: SparseIndex<TimeEntry> =
+            SparseIndex::open(segment_path(dir, base_offset, TIME_INDEX_EXT), keep_open)?;
+        let (max_timestamp, offset_of_max_timestamp) = match time_index.last() {
+            Some(e) => (e.timestamp, base_offset + i64::from(e.relative_offset)),
+            None => (-1, -1),
+        };
+        Ok(Segment {
+            base_offset,
+            log: Arc::new(log),
+            size,
+            next_offset: base_offset,
+            max_timestamp,
+            offset_of_max_timestamp,
+            roll_base_ms: None,
+            bytes_since_index: 0,
+            index,
+            time_index,
+        })
+    }
+
+    /// Whether the segment holds no batch.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// `offset - base_offset` as stored in the indexes (saturating; callers keep
+    /// segments within 2^31 offsets).
+    pub fn relative(&self, offset: i64) -> u32 {
+        (offset - self.base_offset).clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// Records a batch that is now in the file at `position`: updates offsets,
+    /// timestamps and the sparse indexes.
+    pub fn track_batch(
+        &mut self,
+        position: u64,
+        header: &BatchHeader,
+        index_interval: u32,
+    ) -> io::Result<()> {
+        let size = header.total_size() as u64;
+        let indexed = self.bytes_since_index >= u64::from(index_interval);
+        if indexed {
+            self.index.append(OffsetEntry {
+                relative_offset: self.relative(header.base_offset),
+                position: position.min(u64::from(u32::MAX)) as u32,
+            })?;
+            self.bytes_since_index = 0;
+        }
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            self.offset_of_max_timestamp = header.base_offset;
+        }
+        if indexed {
+            self.append_time_entry_if_newer()?;
+        }
+        self.bytes_since_index += size;
+        self.next_offset = header.next_offset();
+        self.size = self.size.max(position + size);
+        Ok(())
+    }
+
+    /// Makes the time index's last entry reflect the segment's max timestamp, so that a
+    /// sealed segment's max timestamp can be read back from it.
+    pub fn append_time_entry_if_newer(&mut self) -> io::Result<()> {
+        if self.max_timestamp < 0 {
+            return Ok(());
+        }
+        let newer = self
+            .time_index
+            .last()
+            .is_none_or(|e| self.max_timestamp > e.timestamp);
+        if newer {
+            self.time_index.append(TimeEntry {
+                timestamp: self.max_timestamp,
+                relative_offset: self.relative(self.offset_of_max_timestamp),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Called when this segment stops being the active one.
+    pub fn seal(&mut self) -> io::Result<()> {
+        self.append_time_entry_if_newer()?;
+        self.index.write_pending()?;
+        self.time_index.write_pending()
+    }
+
+    /// Position of the indexed batch at or before `offset` (0 if none).
+    pub fn index_position_for(&self, offset: i64) -> io::Result<u64> {
+        if offset <= self.base_offset {
+            return Ok(0);
+        }
+        let rel = self.relative(offset);
+        let entry = self.index.search(|e| e.relative_offset <= rel)?;
+        // An entry past the known data can only come from a damaged index; the scan
+        // from 0 is always correct.
+        Ok(entry
+            .map(|e| u64::from(e.position))
+            .filter(|p| *p < self.size)
+            .unwrap_or(0))
+    }
+
+    /// The first batch whose last offset is >= `offset`, with its position; `None` if
+    /// no batch of the segment reaches `offset`.
+    pub fn find_batch(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let start = self.index_position_for(offset)?;
+        let mut scanner = HeaderScanner::new(&self.log, start, self.size);
+        loop {
+            match scanner.next_step()? {
+                Step::Batch { position, header } => {
+                    if header.last_offset() >= offset {
+                        return Ok(Some((position, header)));
+                    }
+                }
+                Step::End => return Ok(None),
+                Step::Damaged { position, reason } => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("segment {} at {position}: {reason}", self.base_offset),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// End position of the last whole batch that ends at or before `limit`, scanning
+    /// from the batch boundary `start` (or a later indexed boundary).
+    pub fn batch_end_at_or_before(&self, start: u64, limit: u64) -> io::Result<u64> {
+        let limit = limit.min(self.size);
+        let limit32 = limit.min(u64::from(u32::MAX)) as u32;
+        let from = self
+            .index
+            .search(|e| e.position <= limit32)?
+            .map(|e| u64::from(e.position))
+            .filter(|p| *p >= start && *p <= limit)
+            .unwrap_or(start);
+        let mut scanner = HeaderScanner::new(&self.log, from, self.size);
+        let mut end = from;
+        loop {
+            match scanner.next_step()? {
+                Step::Batch { header, position } => {
+                    let batch_end = position + header.total_size() as u64;
+                    if batch_end > limit {
+                        return Ok(end);
+                    }
+                    end = batch_end;
+                }
+                Step::End => return Ok(end),
+                Step::Damaged { position, reason } => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("segment {} at {position}: {reason}", self.base_offset),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Files that a flush must sync for this segment.
+    pub fn sync_handles(&mut self, with_indexes: bool) -> io::Result<Vec<Arc<File>>> {
+        let mut files = vec![Arc::clone(&self.log)];
+        if with_indexes {
+            self.index.write_pending()?;
+            self.time_index.write_pending()?;
+            files.push(self.index.handle()?);
+            files.push(self.time_index.handle()?);
+        }
+        Ok(files)
+    }
+
+    /// Removes the segment's files. Open slices keep reading the unlinked data.
+    pub fn delete_files(&self, dir: &Path) -> io::Result<()> {
+        for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
+            match fs::remove_file(segment_path(dir, self.base_offset, ext)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+//! Values handed out by the log: file slices for fetches, flush tasks, append and
+//! retention results.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+/// A byte range of a segment file holding whole record batches.
+///
+/// It refers only to bytes that were completely written when it was created, so it can
+/// be read after the partition lock is released; the `Arc<File>` keeps the data
+/// readable even if retention deletes the segment meanwhile.
+#[derive(Debug, Clone)]
+pub struct FileSlice {
+    /// The segment's data file.
+    pub file: Arc<File>,
+    /// Byte position of the first batch.
+    pub position: u64,
+    /// Length in bytes (whole batches).
+    pub len: usize,
+    /// Base offset of the first batch (may be below the requested offset).
+    pub first_offset: i64,
+    /// Last offset of the last batch.
+    pub last_offset: i64,
+}
+
+impl FileSlice {
+    /// Reads the slice into memory with positioned reads.
+    pub fn read(&self) -> io::Result<Bytes> {
+        let mut buf = BytesMut::zeroed(self.len);
+        self.file.read_exact_at(&mut buf, self.position)?;
+        Ok(buf.freeze())
+    }
+}
+
+/// Work for one group-commit flush, captured cheaply under the partition lock and run
+/// without it (see [`crate::Log::prepare_flush`]).
+#[derive(Debug)]
+pub struct FlushTask {
+    pub(crate) files: Vec<Arc<File>>,
+    pub(crate) target: i64,
+}
+
+impl FlushTask {
+    /// Offset up to which (exclusive) this task makes the log durable.
+    pub fn target_offset(&self) -> i64 {
+        self.target
+    }
+
+    /// Whether there is nothing to sync.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// `fdatasync`s every captured file; returns the offset now durable, to be passed
+    /// to [`crate::Log::complete_flush`].
+    pub fn sync(self) -> io::Result<i64> {
+        for file in &self.files {
+            file.sync_data()?;
+        }
+        Ok(self.target)
+    }
+}
+
+/// Result of a successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset assigned to the first record.
+    pub base_offset: i64,
+    /// Offset of the last record.
+    pub last_offset: i64,
+    /// Number of records appended.
+    pub record_count: i64,
+    /// Largest timestamp among the appended batches (the append time for
+    /// LogAppendTime topics).
+    pub max_timestamp: i64,
+    /// The log-append time stamped on the batches, -1 for CreateTime topics.
+    pub log_append_time: i64,
+    /// Log start offset after the append (for the produce response).
+    pub log_start_offset: i64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Result of [`crate::Log::apply_retention`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetentionOutcome {
+    /// Segments deleted.
+    pub deleted_segments: usize,
+    /// Bytes freed.
+    pub deleted_bytes: u64,
+    /// Log start offset afterwards.
+    pub log_start_offset: i64,
+}

@@ -1,0 +1,6 @@
+//! Tests of the storage engine against real files in temporary directories.
+
+mod append_read;
+mod helpers;
+mod recovery;
+mod time_retention;

@@ -1,0 +1,188 @@
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use strata_proto::batch::batches;
+
+use super::helpers::*;
+use crate::Log;
+
+/// A batch as found on disk: (segment file index, position, size, base, next offset).
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    file: usize,
+    position: usize,
+    size: usize,
+    base: i64,
+    next: i64,
+}
+
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn stored_batches(dir: &Path) -> Vec<Stored> {
+    let mut out = Vec::new();
+    for (file, path) in segment_files(dir).iter().enumerate() {
+        let bytes = fs::read(path).expect("read");
+        let mut position = 0;
+        for item in batches(&bytes) {
+            let (header, raw) = item.expect("intact before damage");
+            out.push(Stored {
+                file,
+                position,
+                size: raw.len(),
+                base: header.base_offset,
+                next: header.next_offset(),
+            });
+            position += raw.len();
+        }
+    }
+    out
+}
+
+/// Writes `payloads` and "crashes" (drops the log without closing).
+fn write_and_crash(dir: &Path, payloads: &[(usize, usize)]) {
+    let mut log = Log::open(dir, small_config(), false).expect("open");
+    for &(n, len) in payloads {
+        log.append(&batch(n, 1_000, len), 0).expect("append");
+    }
+    drop(log);
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    Truncate,
+    Flip(u8),
+}
+
+fn check_recovery(payloads: &[(usize, usize)], file_pick: usize, pos_pick: usize, damage: Damage) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_and_crash(dir.path(), payloads);
+    let stored = stored_batches(dir.path());
+    let files = segment_files(dir.path());
+    let file = file_pick % files.len();
+    let len = fs::metadata(&files[file]).expect("meta").len() as usize;
+    let pos = pos_pick % len.max(1);
+    let mut bytes = fs::read(&files[file]).expect("read");
+    match damage {
+        Damage::Truncate => bytes.truncate(pos),
+        Damage::Flip(mask) => bytes[pos] ^= mask,
+    }
+    fs::write(&files[file], &bytes).expect("write");
+
+    // Which batches must survive: everything before the damaged batch. A flip in the
+    // partition-leader-epoch field (outside the CRC, harmless) damages nothing.
+    let hit = stored
+        .iter()
+        .position(|b| b.file > file || (b.file == file && b.position + b.size > pos));
+    let epoch_flip = matches!(damage, Damage::Flip(_))
+        && hit.is_some_and(|i| {
+            let b = stored[i];
+            b.file == file && (12..16).contains(&(pos - b.position))
+        });
+    let survivors: Vec<Stored> = match hit {
+        Some(i) if !epoch_flip => stored[..i].to_vec(),
+        _ => stored.clone(),
+    };
+    let expected_end = survivors.last().map_or(0, |b| b.next);
+    let expected_offsets: Vec<i64> = survivors.iter().flat_map(|b| b.base..b.next).collect();
+
+    let mut log = Log::open(dir.path(), small_config(), false).expect("reopen");
+    assert_eq!(
+        log.log_end_offset(),
+        expected_end,
+        "damage {damage:?} at file {file} pos {pos}"
+    );
+    assert_eq!(read_all_offsets(&log), expected_offsets);
+    let info = log
+        .append(&batch(2, 5, 10), 0)
+        .expect("append after recovery");
+    assert_eq!(info.base_offset, expected_end);
+    let slice = log
+        .read(expected_end, 1 << 20, i64::MAX, true)
+        .expect("read")
+        .expect("new batch");
+    let records = decode_records(&slice.read().expect("bytes"));
+    assert_eq!(
+        records.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![expected_end, expected_end + 1]
+    );
+
+    // A second crash and an unclean open find the same state.
+    drop(log);
+    let log = Log::open(dir.path(), small_config(), false).expect("reopen twice");
+    assert_eq!(log.log_end_offset(), expected_end + 2);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn recovery_after_truncation_keeps_the_prefix(
+        payloads in prop::collection::vec((1usize..5, 1usize..120), 1..40),
+        file_pick in any::<usize>(),
+        pos_pick in any::<usize>(),
+    ) {
+        check_recovery(&payloads, file_pick, pos_pick, Damage::Truncate);
+    }
+
+    #[test]
+    fn recovery_after_corruption_keeps_the_prefix(
+        payloads in prop::collection::vec((1usize..5, 1usize..120), 1..40),
+        file_pick in any::<usize>(),
+        pos_pick in any::<usize>(),
+        mask in 1u8..=255,
+    ) {
+        check_recovery(&payloads, file_pick, pos_pick, Damage::Flip(mask));
+    }
+}
+
+#[test]
+fn torn_tail_after_a_flush_is_cut_and_the_flushed_part_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), small_config(), false).expect("open");
+    for _ in 0..30 {
+        log.append(&batch(2, 0, 50), 0).expect("append");
+    }
+    let task = log.prepare_flush();
+    let flushed = task.sync().expect("sync");
+    log.complete_flush(flushed).expect("complete");
+    for _ in 0..5 {
+        log.append(&batch(2, 0, 50), 0).expect("append");
+    }
+    drop(log);
+    // Tear the last batch in half.
+    let files = segment_files(dir.path());
+    let last = files.last().expect("segment");
+    let len = fs::metadata(last).expect("meta").len();
+    let file = fs::OpenOptions::new().write(true).open(last).expect("open");
+    file.set_len(len - 20).expect("tear");
+    let log = Log::open(dir.path(), small_config(), false).expect("reopen");
+    assert_eq!(log.log_end_offset(), 68);
+    assert_eq!(read_all_offsets(&log), (0..68).collect::<Vec<_>>());
+}
+
+#[test]
+fn clean_open_with_a_torn_active_segment_falls_back_to_the_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), small_config(), true).expect("open");
+    for _ in 0..10 {
+        log.append(&batch(2, 0, 50), 0).expect("append");
+    }
+    log.close().expect("close");
+    let files = segment_files(dir.path());
+    let last = files.last().expect("segment");
+    let mut bytes = fs::read(last).expect("read");
+    bytes.extend_from_slice(&[1, 2, 3]);
+    fs::write(last, &bytes).expect("write");
+    let log = Log::open(dir.path(), small_config(), true).expect("reopen");
+    assert_eq!(log.log_end_offset(), 20);
+    assert_eq!(read_all_offsets(&log), (0..20).collect::<Vec<_>>());
+}
