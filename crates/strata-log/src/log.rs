@@ -10,7 +10,7 @@ use crate::checkpoint;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::LogError;
 use crate::recovery::{load_active_tail, rebuild_segment, sealed_segment_is_sane, ScanOutcome};
-use crate::segment::{parse_log_file_name, Segment};
+use crate::segment::{delete_segment_files, parse_log_file_name, Segment};
 use crate::slice::{AppendInfo, FlushTask};
 
 /// The log of one partition: a directory of segments.
@@ -106,9 +106,7 @@ impl Log {
             if matches!(outcome, ScanOutcome::Truncated { .. }) && !is_last {
                 // Everything after the first damage is gone: drop later segments.
                 for &later in &bases[i + 1..] {
-                    if let Ok(segment) = Segment::open_for_rebuild(&self.dir, later) {
-                        segment.delete_files(&self.dir)?;
-                    }
+                    delete_segment_files(&self.dir, later)?;
                 }
                 break;
             }

@@ -90,7 +90,7 @@ impl Segment {
     pub fn open_for_rebuild(dir: &Path, base_offset: i64) -> io::Result<Segment> {
         let log = open_log_file(&segment_path(dir, base_offset, LOG_EXT), false)?;
         let size = log.metadata()?.len();
-        let mut segment = Segment {
+        Ok(Segment {
             base_offset,
             log: Arc::new(log),
             size,
@@ -101,9 +101,7 @@ impl Segment {
             bytes_since_index: 0,
             index: SparseIndex::create(segment_path(dir, base_offset, INDEX_EXT))?,
             time_index: SparseIndex::create(segment_path(dir, base_offset, TIME_INDEX_EXT))?,
-        };
-        segment.size = size;
-        Ok(segment)
+        })
     }
 
     /// Opens an existing segment trusting its index files. Fails if an index is
@@ -284,12 +282,17 @@ impl Segment {
 
     /// Removes the segment's files. Open slices keep reading the unlinked data.
     pub fn delete_files(&self, dir: &Path) -> io::Result<()> {
-        for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
-            match fs::remove_file(segment_path(dir, self.base_offset, ext)) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
-        Ok(())
+        delete_segment_files(dir, self.base_offset)
     }
+}
+
+/// Removes the `.log`, `.index` and `.timeindex` of the segment at `base_offset`.
+pub(crate) fn delete_segment_files(dir: &Path, base_offset: i64) -> io::Result<()> {
+    for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
+        match fs::remove_file(segment_path(dir, base_offset, ext)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
