@@ -1,0 +1,221 @@
+//! The command-line grammar (clap derive). Each command's own flags live with its code.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::bench::BenchArgs;
+use crate::consume::ConsumeArgs;
+use crate::produce::ProduceArgs;
+use crate::server::ServerArgs;
+use crate::topic::TopicCommand;
+
+/// Strata: a Kafka-protocol commit log. One binary: broker, admin tool, producer, consumer, bench.
+#[derive(Parser, Debug)]
+#[command(name = "strata", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Broker(s) to bootstrap from, HOST:PORT[,HOST:PORT...].
+    #[arg(
+        short = 'b',
+        long = "bootstrap-server",
+        env = "STRATA_BOOTSTRAP",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
+    pub bootstrap: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For scripts: JSON (one object per line for streams).
+    Json,
+}
+
+/// Top-level commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a broker.
+    Server(ServerArgs),
+    /// Manage topics.
+    Topic {
+        /// Topic action.
+        #[command(subcommand)]
+        command: TopicCommand,
+    },
+    /// Produce lines from stdin to a topic.
+    Produce(ProduceArgs),
+    /// Print records from a topic.
+    Consume(ConsumeArgs),
+    /// Measure throughput and latency.
+    Bench {
+        /// What to measure.
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+/// Benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Produce N records of B bytes as fast as possible.
+    Produce(BenchArgs),
+    /// Consume N records from the beginning of a topic.
+    Consume(BenchArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topic::TopicCommand;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("strata").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_anywhere() {
+        let cli = parse(&["topic", "list", "-b", "h:1", "--format", "json"]).expect("parse");
+        assert_eq!(cli.bootstrap, "h:1");
+        assert_eq!(cli.format, Format::Json);
+        let cli = parse(&["--bootstrap-server", "h:2", "topic", "list"]).expect("parse");
+        assert_eq!(cli.bootstrap, "h:2");
+        assert_eq!(cli.format, Format::Text);
+    }
+
+    #[test]
+    fn topic_create_flags() {
+        let cli = parse(&[
+            "topic",
+            "create",
+            "orders",
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "1",
+            "--config",
+            "retention.ms=1000",
+            "--config",
+            "cleanup.policy=compact",
+        ])
+        .expect("parse");
+        match cli.command {
+            Command::Topic {
+                command: TopicCommand::Create(a),
+            } => {
+                assert_eq!(a.name, "orders");
+                assert_eq!(a.partitions, Some(3));
+                assert_eq!(a.replication_factor, Some(1));
+                assert_eq!(a.config.len(), 2);
+                assert_eq!(a.config[1], ("cleanup.policy".into(), "compact".into()));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(parse(&["topic", "create", "x", "--config", "novalue"]).is_err());
+        assert!(parse(&["topic", "create"]).is_err());
+    }
+
+    #[test]
+    fn produce_and_consume_flags() {
+        let cli = parse(&[
+            "produce",
+            "t",
+            "--key-separator",
+            ":",
+            "--compression",
+            "zstd",
+            "--acks",
+            "1",
+            "--partition",
+            "2",
+        ])
+        .expect("parse");
+        let Command::Produce(p) = cli.command else {
+            panic!("not produce")
+        };
+        assert_eq!(p.key_separator.as_deref(), Some(":"));
+        assert_eq!(p.compression, "zstd");
+        assert_eq!(p.acks, "1");
+        assert_eq!(p.partition, Some(2));
+        assert!(parse(&["produce", "t", "--acks", "7"]).is_err());
+        assert!(parse(&["produce", "t", "--compression", "brotli"]).is_err());
+
+        let cli = parse(&[
+            "consume",
+            "t",
+            "--from-beginning",
+            "--partition",
+            "0",
+            "--count",
+            "5",
+            "--format",
+            "json",
+        ])
+        .expect("parse");
+        assert_eq!(cli.format, Format::Json);
+        let Command::Consume(c) = cli.command else {
+            panic!("not consume")
+        };
+        assert!(c.from_beginning);
+        assert_eq!(c.partition, Some(0));
+        assert_eq!(c.count, Some(5));
+        assert!(parse(&["consume", "t", "--from-beginning", "--offset", "3"]).is_err());
+    }
+
+    #[test]
+    fn bench_flags() {
+        let cli = parse(&[
+            "bench",
+            "produce",
+            "--topic",
+            "b",
+            "--records",
+            "1000",
+            "--record-size",
+            "64",
+            "--linger-ms",
+            "10",
+            "--batch-size",
+            "32768",
+            "--compression",
+            "lz4",
+            "--acks",
+            "all",
+        ])
+        .expect("parse");
+        let Command::Bench {
+            command: BenchCommand::Produce(b),
+        } = cli.command
+        else {
+            panic!("not bench produce")
+        };
+        assert_eq!(b.topic, "b");
+        assert_eq!(b.records, 1000);
+        assert_eq!(b.record_size, 64);
+        assert_eq!(b.linger_ms, 10);
+        assert_eq!(b.batch_size, 32768);
+        assert!(parse(&["bench", "consume"]).is_err(), "--topic is required");
+    }
+
+    #[test]
+    fn bootstrap_env_default() {
+        // clap reads the env var at parse time; only check the default without touching the
+        // process environment (tests run in parallel).
+        if std::env::var_os("STRATA_BOOTSTRAP").is_none() {
+            let cli = parse(&["topic", "list"]).expect("parse");
+            assert_eq!(cli.bootstrap, "127.0.0.1:9092");
+        }
+    }
+}
