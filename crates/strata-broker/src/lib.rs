@@ -1,1 +1,21 @@
-//! strata-broker
+//! The Strata broker: Kafka listener, request handlers (one file per API), partition
+//! replicas and the metadata they follow.
+//!
+//! Map:
+//! - [`network`]: sockets, framing, ordered responses.
+//! - [`handlers`]: one module per Kafka API; pure request → response over [`Broker`].
+//! - [`replica`]: partition logs and their offsets; the only place logs are touched.
+//! - [`metadata`]: the metadata image and its log.
+//! - [`Broker`]: ties them together; [`Broker::start`] / [`RunningBroker::shutdown`].
+
+mod broker;
+pub mod config;
+pub mod handlers;
+pub mod metadata;
+pub mod metrics;
+pub mod network;
+pub mod replica;
+mod topics;
+
+pub use broker::{Broker, RunningBroker};
+pub use config::{BrokerConfig, FlushPolicy};

@@ -214,7 +214,10 @@ mod tests {
         let unknown = Bytes::from_static(&[0x7f, 0x7f, 0, 0, 0, 0, 0, 9]);
         assert!(matches!(
             decode_request(unknown),
-            Err(RequestError::UnknownApiKey { correlation_id: 9, .. })
+            Err(RequestError::UnknownApiKey {
+                correlation_id: 9,
+                ..
+            })
         ));
         let body = RequestKind::Metadata(MetadataRequest::default());
         let mut f = frame_of(ApiKey::Metadata, 9, &body).to_vec();

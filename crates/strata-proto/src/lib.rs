@@ -1,3 +1,7 @@
-//! strata-proto: the Kafka wire-protocol layer of Strata (sans-I/O).
+//! strata-proto: the Kafka wire-protocol layer of Strata (sans-I/O): framing, the
+//! advertised API version table, and a zero-copy view of record batches. Nothing here
+//! opens a file or a socket.
 
 pub mod batch;
+pub mod frame;
+pub mod versions;

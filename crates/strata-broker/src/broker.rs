@@ -1,0 +1,301 @@
+//! Broker start-up, background tasks and clean shutdown.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use strata_meta::MetadataRecord;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::config::{BrokerConfig, FlushPolicy};
+use crate::metadata::MetadataManager;
+use crate::metrics::{Metrics, PartitionLabels};
+use crate::network;
+use crate::replica::ReplicaManager;
+
+/// Written at the end of a clean shutdown, removed at start: its presence means the logs
+/// need no recovery scan.
+const CLEAN_SHUTDOWN_FILE: &str = ".clean_shutdown";
+/// Holds `cluster.id` and `node.id` of this data directory.
+const META_PROPERTIES: &str = "meta.properties";
+
+/// Shared state of a running broker, handed to every request handler.
+pub struct Broker {
+    /// Configuration it was started with.
+    pub config: BrokerConfig,
+    /// Cluster id, fixed when the data directory was first used.
+    pub cluster_id: String,
+    /// Metadata image and log.
+    pub meta: MetadataManager,
+    /// Partition replicas hosted here.
+    pub replicas: ReplicaManager,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    // Controller decisions are made one at a time against the latest image, so two
+    // concurrent creations of one topic cannot both be decided.
+    pub(crate) controller: tokio::sync::Mutex<()>,
+}
+
+/// A started broker: its bound address and the handle to stop it.
+pub struct RunningBroker {
+    /// The shared broker state.
+    pub broker: Arc<Broker>,
+    /// The address the Kafka listener is bound to.
+    pub local_addr: std::net::SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    listener: JoinHandle<()>,
+}
+
+impl Broker {
+    /// Opens the data directory, recovers logs, binds the listener and starts serving.
+    pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
+        let node_id = config.node_id;
+        let (cluster_id, clean, meta) = {
+            let dir = data_dir.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let cluster_id = load_or_create_identity(&dir, node_id)?;
+                let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+                let clean = marker.exists();
+                if clean {
+                    std::fs::remove_file(&marker)?;
+                    sync_dir(&dir)?;
+                }
+                let meta = MetadataManager::open(&dir).context("cannot open the metadata log")?;
+                Ok((cluster_id, clean, meta))
+            })
+            .await??
+        };
+        tracing::info!(%cluster_id, node_id, clean_shutdown = clean, "opening data dir {}", data_dir.display());
+        let replicas =
+            ReplicaManager::new(data_dir.clone(), node_id, config.topic_defaults.clone());
+        let broker = Arc::new(Broker {
+            config,
+            cluster_id,
+            meta,
+            replicas,
+            metrics: Metrics::new(),
+            controller: tokio::sync::Mutex::new(()),
+        });
+        broker.register_self().await?;
+        {
+            let b = Arc::clone(&broker);
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let started = std::time::Instant::now();
+                b.replicas.sync_with_image(&b.meta.image(), clean)?;
+                b.replicas.remove_orphans()?;
+                tracing::info!(
+                    partitions = b.replicas.all().len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "logs loaded"
+                );
+                Ok(())
+            })
+            .await??;
+        }
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(flush_loop(Arc::clone(&broker), shutdown_rx.clone())),
+            tokio::spawn(retention_loop(Arc::clone(&broker), shutdown_rx.clone())),
+        ];
+        let listener = tokio::spawn(network::run_listener(
+            listener,
+            Arc::clone(&broker),
+            shutdown_rx,
+        ));
+        tracing::info!(%local_addr, "Kafka listener ready");
+        Ok(RunningBroker {
+            broker,
+            local_addr,
+            shutdown,
+            tasks,
+            listener,
+        })
+    }
+
+    /// Registers (or re-registers with new endpoints) this broker in the metadata.
+    async fn register_self(&self) -> anyhow::Result<()> {
+        let image = self.meta.image();
+        let c = &self.config;
+        let current = image.broker(c.node_id);
+        let same =
+            current.is_some_and(|b| b.host == c.advertise_host && b.port == c.advertise_port);
+        if !same {
+            self.meta
+                .commit(vec![MetadataRecord::RegisterBroker {
+                    node_id: c.node_id,
+                    host: c.advertise_host.clone(),
+                    port: c.advertise_port,
+                    rack: None,
+                    incarnation: Uuid::new_v4(),
+                }])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Commits metadata records and brings the hosted replicas in line with the result.
+    pub async fn apply_metadata(
+        self: &Arc<Self>,
+        records: Vec<MetadataRecord>,
+    ) -> anyhow::Result<()> {
+        let image = self.meta.commit(records).await?;
+        let b = Arc::clone(self);
+        tokio::task::spawn_blocking(move || b.replicas.sync_with_image(&image, true)).await??;
+        Ok(())
+    }
+
+    /// Refreshes the per-partition gauges and renders `/metrics`.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.log_size.clear();
+        self.metrics.log_end_offset.clear();
+        for p in self.replicas.all() {
+            let labels = PartitionLabels {
+                topic: p.topic.to_string(),
+                partition: p.index,
+            };
+            self.metrics
+                .log_size
+                .get_or_create(&labels)
+                .set(p.size_bytes() as i64);
+            self.metrics
+                .log_end_offset
+                .get_or_create(&labels)
+                .set(p.log_end_offset());
+        }
+        self.metrics.encode()
+    }
+}
+
+impl RunningBroker {
+    /// Stops accepting, lets in-flight requests finish, flushes and closes every log, and
+    /// writes the clean-shutdown marker.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        tracing::info!("shutting down");
+        let _ = self.shutdown.send(true);
+        let _ = self.listener.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let broker = self.broker;
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            broker.replicas.close_all()?;
+            let dir = &broker.config.data_dir;
+            std::fs::write(dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
+            sync_dir(dir)?;
+            Ok(())
+        })
+        .await??;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    // Under `batch` and `never` this only advances recovery checkpoints cheaply;
+    // under `interval` it is the durability mechanism.
+    if broker.config.flush_policy == FlushPolicy::Never {
+        return;
+    }
+    let mut tick = tokio::time::interval(broker.config.flush_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        for p in broker.replicas.all() {
+            if let Err(e) = p.wait_durable(p.log_end_offset() - 1).await {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
+            }
+        }
+    }
+}
+
+async fn retention_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(broker.config.retention_check_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = now_ms();
+        for p in broker.replicas.all() {
+            let r = p
+                .run(move |log| {
+                    log.maybe_roll(now)?;
+                    log.apply_retention(now)
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "retention failed");
+            }
+        }
+    }
+}
+
+/// Reads `meta.properties`, or writes it with a new cluster id on first use. Refuses a
+/// data dir that belongs to another node id.
+fn load_or_create_identity(dir: &Path, node_id: i32) -> anyhow::Result<String> {
+    let path: PathBuf = dir.join(META_PROPERTIES);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mut cluster_id = None;
+            let mut stored_node = None;
+            for line in text.lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    match k.trim() {
+                        "cluster.id" => cluster_id = Some(v.trim().to_string()),
+                        "node.id" => stored_node = v.trim().parse::<i32>().ok(),
+                        _ => {}
+                    }
+                }
+            }
+            if let Some(stored) = stored_node {
+                anyhow::ensure!(
+                    stored == node_id,
+                    "data dir {} belongs to node.id {stored}, not {node_id}",
+                    dir.display()
+                );
+            }
+            cluster_id.with_context(|| format!("{} has no cluster.id", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let cluster_id = Uuid::new_v4().simple().to_string();
+            let tmp = dir.join(format!("{META_PROPERTIES}.tmp"));
+            std::fs::write(
+                &tmp,
+                format!("cluster.id={cluster_id}\nnode.id={node_id}\n"),
+            )?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            sync_dir(dir)?;
+            Ok(cluster_id)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}

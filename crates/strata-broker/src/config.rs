@@ -1,0 +1,87 @@
+//! Broker configuration: the `strata server` flags, TOML file and `STRATA_*` variables
+//! all end up in one [`BrokerConfig`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// When the log is fsynced (DESIGN §4, `log.flush`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FlushPolicy {
+    /// Group commit: an `acks=all` produce is acknowledged only after an fsync covers it.
+    #[default]
+    Batch,
+    /// Background fsync every `log.flush.interval.ms`; acknowledgements do not wait.
+    Interval,
+    /// Only on clean shutdown (and segment roll); the page cache decides.
+    Never,
+}
+
+impl std::str::FromStr for FlushPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "batch" => Ok(Self::Batch),
+            "interval" => Ok(Self::Interval),
+            "never" => Ok(Self::Never),
+            other => Err(format!(
+                "invalid log.flush '{other}': expected batch, interval or never"
+            )),
+        }
+    }
+}
+
+/// Everything a broker needs to start.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id`.
+    pub node_id: i32,
+    /// Root of partition directories and the metadata log.
+    pub data_dir: PathBuf,
+    /// Kafka listener bind address.
+    pub listen: String,
+    /// Host and port given to clients in Metadata responses.
+    pub advertise_host: String,
+    /// See `advertise_host`.
+    pub advertise_port: i32,
+    /// Default partition count for auto-created topics and `num_partitions = -1`.
+    pub num_partitions: i32,
+    /// Default replication factor.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// `log.flush`.
+    pub flush_policy: FlushPolicy,
+    /// `log.flush.interval.ms` for [`FlushPolicy::Interval`]; also how often the recovery
+    /// checkpoint advances under the other policies.
+    pub flush_interval: Duration,
+    /// `socket.request.max.bytes`.
+    pub socket_request_max_bytes: usize,
+    /// How often retention and `segment.ms` rolls are checked.
+    pub retention_check_interval: Duration,
+    /// Broker-level defaults for topic configs (`log.segment.bytes` → `segment.bytes`, ...),
+    /// keyed by the topic config name.
+    pub topic_defaults: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            data_dir: PathBuf::from("./strata-data"),
+            listen: "127.0.0.1:9092".into(),
+            advertise_host: "127.0.0.1".into(),
+            advertise_port: 9092,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics: true,
+            flush_policy: FlushPolicy::Batch,
+            flush_interval: Duration::from_millis(1000),
+            socket_request_max_bytes: strata_proto::frame::DEFAULT_MAX_REQUEST_BYTES,
+            retention_check_interval: Duration::from_secs(30),
+            topic_defaults: Default::default(),
+        }
+    }
+}

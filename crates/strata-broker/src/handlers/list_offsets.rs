@@ -1,0 +1,71 @@
+//! ListOffsets: earliest, latest, max-timestamp, or the first offset at or after a
+//! timestamp (through the time index).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::ResponseError;
+
+use super::log_error_code;
+use crate::Broker;
+
+/// `timestamp` values with special meaning.
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+
+/// Serves ListOffsets v1–v8.
+pub async fn handle(broker: &Arc<Broker>, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for lp in t.partitions {
+            let base = ListOffsetsPartitionResponse::default()
+                .with_partition_index(lp.partition_index)
+                .with_timestamp(-1)
+                .with_offset(-1)
+                .with_leader_epoch(0);
+            let Some(p) = broker.replicas.get(t.name.0.as_str(), lp.partition_index) else {
+                partitions
+                    .push(base.with_error_code(ResponseError::UnknownTopicOrPartition.code()));
+                continue;
+            };
+            let resp = match lp.timestamp {
+                LATEST => Ok(base.clone().with_offset(p.high_watermark())),
+                EARLIEST | EARLIEST_LOCAL => Ok(base.clone().with_offset(p.log_start_offset())),
+                MAX_TIMESTAMP => p
+                    .run(|log| log.max_timestamp())
+                    .await
+                    .map(|found| match found {
+                        Some((ts, off)) => base.clone().with_timestamp(ts).with_offset(off),
+                        None => base.clone(),
+                    }),
+                ts if ts >= 0 => {
+                    p.run(move |log| log.offset_for_timestamp(ts))
+                        .await
+                        .map(|found| match found {
+                            Some((off, ts)) => base.clone().with_timestamp(ts).with_offset(off),
+                            None => base.clone(),
+                        })
+                }
+                _ => Ok(base
+                    .clone()
+                    .with_error_code(ResponseError::InvalidRequest.code())),
+            };
+            partitions.push(match resp {
+                Ok(r) => r,
+                Err(e) => base.with_error_code(log_error_code(&e).code()),
+            });
+        }
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions),
+        );
+    }
+    ListOffsetsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,160 @@
+//! Kafka API handlers, one module per API. Each takes the decoded request and returns
+//! the response body; dispatch, metrics and encoding live here.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use kafka_protocol::ResponseError;
+use strata_log::LogError;
+use strata_proto::frame::{self, Request};
+
+use crate::metrics::ApiLabels;
+use crate::Broker;
+
+mod api_versions;
+mod create_partitions;
+mod create_topics;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
+mod fetch;
+mod legacy;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+/// The connection's ordering turn: held while a request's side effects happen so they
+/// happen in request order; dropped once they are done.
+pub type Turn = tokio::sync::OwnedMutexGuard<()>;
+
+/// Serves one request; `Ok(None)` means no response is sent (Produce with `acks=0`).
+pub async fn handle(
+    broker: &Arc<Broker>,
+    req: Request,
+    turn: Turn,
+    received: Instant,
+) -> anyhow::Result<Option<Bytes>> {
+    let Request {
+        api_key,
+        header,
+        body,
+    } = req;
+    let v = header.request_api_version;
+    let response = match body {
+        RequestKind::ApiVersions(_) => {
+            drop(turn);
+            Some(ResponseKind::ApiVersions(api_versions::handle()))
+        }
+        RequestKind::Metadata(r) => {
+            Some(ResponseKind::Metadata(metadata::handle(broker, v, r).await))
+        }
+        RequestKind::Produce(r) => produce::handle(broker, r, turn)
+            .await
+            .map(ResponseKind::Produce),
+        RequestKind::Fetch(r) => {
+            drop(turn);
+            Some(ResponseKind::Fetch(
+                fetch::handle(broker, v, r, received).await,
+            ))
+        }
+        RequestKind::ListOffsets(r) => {
+            drop(turn);
+            Some(ResponseKind::ListOffsets(
+                list_offsets::handle(broker, r).await,
+            ))
+        }
+        RequestKind::CreateTopics(r) => Some(ResponseKind::CreateTopics(
+            create_topics::handle(broker, v, r).await,
+        )),
+        RequestKind::DeleteTopics(r) => Some(ResponseKind::DeleteTopics(
+            delete_topics::handle(broker, v, r).await,
+        )),
+        RequestKind::CreatePartitions(r) => Some(ResponseKind::CreatePartitions(
+            create_partitions::handle(broker, r).await,
+        )),
+        RequestKind::DescribeConfigs(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeConfigs(describe_configs::handle(
+                broker, v, r,
+            )))
+        }
+        RequestKind::DescribeCluster(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeCluster(describe_cluster::handle(
+                broker, r,
+            )))
+        }
+        other => anyhow::bail!("no handler for {api_key:?}: {other:?}"),
+    };
+    let labels = ApiLabels {
+        api: api_name(api_key),
+    };
+    broker.metrics.requests.get_or_create(&labels).inc();
+    broker
+        .metrics
+        .request_latency
+        .get_or_create(&labels)
+        .observe(received.elapsed().as_secs_f64());
+    match response {
+        Some(body) => Ok(Some(frame::encode_response(
+            api_key,
+            v,
+            header.correlation_id,
+            &body,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// Answers a request whose version we advertise but cannot serve (or that is newer
+/// than we know): `UNSUPPORTED_VERSION` where we can write the old format, else `None`
+/// (close the connection, as Kafka does for requests it cannot parse).
+pub fn reject_version(
+    broker: &Broker,
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    frame: Bytes,
+) -> Option<Bytes> {
+    let labels = ApiLabels { api: api_name(key) };
+    broker.metrics.request_errors.get_or_create(&labels).inc();
+    legacy::reject(key, version, correlation_id, frame)
+}
+
+/// The Kafka error code for a storage-engine error.
+pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
+    match e {
+        LogError::Batch(b) => batch_error_code(b),
+        LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        _ => ResponseError::KafkaStorageError,
+    }
+}
+
+fn batch_error_code(e: &strata_proto::batch::BatchError) -> ResponseError {
+    use strata_proto::batch::BatchError;
+    match e {
+        BatchError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+        BatchError::InvalidRecord(_) => ResponseError::InvalidRecord,
+        _ => ResponseError::CorruptMessage,
+    }
+}
+
+/// A stable, allocation-free metric label for an API.
+pub(crate) fn api_name(key: ApiKey) -> &'static str {
+    match key {
+        ApiKey::Produce => "Produce",
+        ApiKey::Fetch => "Fetch",
+        ApiKey::ListOffsets => "ListOffsets",
+        ApiKey::Metadata => "Metadata",
+        ApiKey::ApiVersions => "ApiVersions",
+        ApiKey::CreateTopics => "CreateTopics",
+        ApiKey::DeleteTopics => "DeleteTopics",
+        ApiKey::CreatePartitions => "CreatePartitions",
+        ApiKey::DescribeConfigs => "DescribeConfigs",
+        ApiKey::DescribeCluster => "DescribeCluster",
+        _ => "Other",
+    }
+}

@@ -1,0 +1,157 @@
+//! Produce: validate and append record batches; acknowledge per `acks`.
+//!
+//! `acks=0` gets no response; `acks=1` is acknowledged once the batches are in the log
+//! (page cache); `acks=-1` additionally waits for an fsync covering them under the
+//! `batch` flush policy (one broker: the ISR is this broker).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::join_all;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use strata_log::{AppendInfo, LogError};
+
+use super::{log_error_code, Turn};
+use crate::broker::now_ms;
+use crate::config::FlushPolicy;
+use crate::Broker;
+
+enum Outcome {
+    Appended(AppendInfo),
+    Failed(ResponseError, Option<String>),
+}
+
+/// Serves Produce v3–v11.
+pub async fn handle(
+    broker: &Arc<Broker>,
+    req: ProduceRequest,
+    turn: Turn,
+) -> Option<ProduceResponse> {
+    let acks = req.acks;
+    let now = now_ms();
+    // (topic index in response, partition index, future outcome)
+    let mut names = Vec::with_capacity(req.topic_data.len());
+    let mut slots: Vec<(usize, i32)> = Vec::new();
+    let mut appends = Vec::new();
+    let mut immediate: Vec<(usize, i32, Outcome)> = Vec::new();
+    for topic in req.topic_data {
+        let t = names.len();
+        let name = topic.name.0.as_str().to_string();
+        let topic_err = if !matches!(acks, -1..=1) {
+            Some((
+                ResponseError::InvalidRequiredAcks,
+                format!("acks must be -1, 0 or 1, not {acks}"),
+            ))
+        } else {
+            match broker
+                .topic_or_create(&name, broker.config.auto_create_topics)
+                .await
+            {
+                Ok(_) => None,
+                Err(e) => Some((e.code(), e.to_string())),
+            }
+        };
+        for pd in topic.partition_data {
+            let part = match &topic_err {
+                None => broker.replicas.get(&name, pd.index).ok_or_else(|| {
+                    (
+                        ResponseError::UnknownTopicOrPartition,
+                        format!("topic '{name}' has no partition {}", pd.index),
+                    )
+                }),
+                Some(e) => Err(e.clone()),
+            };
+            match (part, pd.records) {
+                (Err((code, msg)), _) => {
+                    immediate.push((t, pd.index, Outcome::Failed(code, Some(msg))))
+                }
+                (Ok(_), None) => immediate.push((
+                    t,
+                    pd.index,
+                    Outcome::Failed(ResponseError::CorruptMessage, Some("null records".into())),
+                )),
+                (Ok(p), Some(records)) => {
+                    slots.push((t, pd.index));
+                    appends.push(append_one(broker, p, records, now));
+                }
+            }
+        }
+        names.push(topic.name);
+    }
+    let appended = join_all(appends).await;
+    // Side effects are in place: the next request on this connection may start.
+    drop(turn);
+    let mut results: Vec<(usize, i32, Outcome)> = immediate;
+    let mut durable_waits = Vec::new();
+    for ((t, index), r) in slots.into_iter().zip(appended) {
+        match r {
+            Ok((p, info)) => {
+                if acks == -1 && broker.config.flush_policy == FlushPolicy::Batch {
+                    durable_waits.push((results.len(), p, info.last_offset));
+                }
+                results.push((t, index, Outcome::Appended(info)));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "produce rejected");
+                results.push((
+                    t,
+                    index,
+                    Outcome::Failed(log_error_code(&e), Some(e.to_string())),
+                ));
+            }
+        }
+    }
+    let waited = join_all(
+        durable_waits
+            .iter()
+            .map(|(_, p, last)| p.wait_durable(*last)),
+    )
+    .await;
+    for ((slot, _, _), w) in durable_waits.iter().zip(waited) {
+        if let Err(e) = w {
+            tracing::error!(error = %e, "fsync failed");
+            results[*slot].2 =
+                Outcome::Failed(ResponseError::KafkaStorageError, Some(e.to_string()));
+        }
+    }
+    if acks == 0 {
+        return None;
+    }
+    let mut topics: Vec<TopicProduceResponse> = names
+        .into_iter()
+        .map(|n| TopicProduceResponse::default().with_name(n))
+        .collect();
+    for (t, index, outcome) in results {
+        let pr = PartitionProduceResponse::default().with_index(index);
+        let pr = match outcome {
+            Outcome::Appended(info) => pr
+                .with_base_offset(info.base_offset)
+                .with_log_append_time_ms(info.log_append_time)
+                .with_log_start_offset(info.log_start_offset),
+            Outcome::Failed(code, msg) => pr
+                .with_error_code(code.code())
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1)
+                .with_log_start_offset(-1)
+                .with_error_message(msg.map(StrBytes::from_string)),
+        };
+        topics[t].partition_responses.push(pr);
+    }
+    Some(ProduceResponse::default().with_responses(topics))
+}
+
+async fn append_one(
+    broker: &Arc<Broker>,
+    p: Arc<crate::replica::Partition>,
+    records: Bytes,
+    now: i64,
+) -> Result<(Arc<crate::replica::Partition>, AppendInfo), LogError> {
+    let len = records.len() as u64;
+    let info = p.append(records, now).await?;
+    broker.metrics.records_in.inc_by(info.record_count as u64);
+    broker.metrics.produce_bytes.inc_by(len);
+    Ok((p, info))
+}

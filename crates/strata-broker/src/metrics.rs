@@ -1,0 +1,132 @@
+//! Prometheus metrics of the broker (`/metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of per-API series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    /// Kafka API name, e.g. `Produce`.
+    pub api: &'static str,
+}
+
+/// Labels of per-partition series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+}
+
+/// Every metric the broker exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests served, by API.
+    pub requests: Family<ApiLabels, Counter>,
+    /// Request latency in seconds, by API (receive to response queued).
+    pub request_latency: Family<ApiLabels, Histogram>,
+    /// Requests that got an error or closed the connection, by API.
+    pub request_errors: Family<ApiLabels, Counter>,
+    /// Request bytes received.
+    pub bytes_in: Counter,
+    /// Response bytes sent.
+    pub bytes_out: Counter,
+    /// Records appended.
+    pub records_in: Counter,
+    /// Produce payload bytes appended.
+    pub produce_bytes: Counter,
+    /// Fetch payload bytes served.
+    pub fetch_bytes: Counter,
+    /// Open client connections.
+    pub connections: Gauge,
+    /// Log size per partition, refreshed at scrape time.
+    pub log_size: Family<PartitionLabels, Gauge>,
+    /// Log end offset per partition, refreshed at scrape time.
+    pub log_end_offset: Family<PartitionLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("strata");
+        let requests = Family::<ApiLabels, Counter>::default();
+        let request_latency = Family::<ApiLabels, Histogram>::new_with_constructor(|| {
+            // 50 µs .. ~26 s
+            Histogram::new(exponential_buckets(0.00005, 2.0, 20))
+        });
+        let request_errors = Family::<ApiLabels, Counter>::default();
+        let m = Self {
+            requests,
+            request_latency,
+            request_errors,
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            records_in: Counter::default(),
+            produce_bytes: Counter::default(),
+            fetch_bytes: Counter::default(),
+            connections: Gauge::default(),
+            log_size: Family::default(),
+            log_end_offset: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("requests", "Kafka requests served", m.requests.clone());
+        registry.register(
+            "request_latency_seconds",
+            "Kafka request latency",
+            m.request_latency.clone(),
+        );
+        registry.register(
+            "request_errors",
+            "Kafka requests rejected or failed",
+            m.request_errors.clone(),
+        );
+        registry.register("bytes_in", "Request bytes received", m.bytes_in.clone());
+        registry.register("bytes_out", "Response bytes sent", m.bytes_out.clone());
+        registry.register("records_in", "Records appended", m.records_in.clone());
+        registry.register(
+            "produce_bytes",
+            "Record batch bytes appended",
+            m.produce_bytes.clone(),
+        );
+        registry.register(
+            "fetch_bytes",
+            "Record batch bytes served",
+            m.fetch_bytes.clone(),
+        );
+        registry.register(
+            "connections",
+            "Open client connections",
+            m.connections.clone(),
+        );
+        registry.register(
+            "log_size_bytes",
+            "Bytes on disk per partition",
+            m.log_size.clone(),
+        );
+        registry.register(
+            "log_end_offset",
+            "Log end offset per partition",
+            m.log_end_offset.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Renders the Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

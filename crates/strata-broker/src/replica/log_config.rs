@@ -1,0 +1,59 @@
+//! From topic configs (names as Kafka's) to the storage engine's [`LogConfig`].
+
+use std::collections::BTreeMap;
+
+use strata_log::{LogConfig, TimestampType};
+use strata_meta::topic_config::{self, TopicConfig};
+
+/// The log settings for a topic: its overrides over the broker's defaults over the
+/// built-in defaults. Values were validated when they were set; should a stored value
+/// still not parse (a hand-edited file), the topic falls back to the defaults rather
+/// than refusing to open.
+pub fn log_config_for(
+    broker_defaults: &BTreeMap<String, String>,
+    topic_overrides: &BTreeMap<String, String>,
+) -> LogConfig {
+    let mut merged = broker_defaults.clone();
+    merged.extend(topic_overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let tc = TopicConfig::from_overrides(&merged).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "ignoring invalid stored topic config");
+        TopicConfig::from_overrides(&BTreeMap::new()).unwrap_or_default()
+    });
+    LogConfig {
+        segment_bytes: tc.segment_bytes.max(1) as u64,
+        segment_ms: tc.segment_ms,
+        index_interval_bytes: tc.index_interval_bytes.max(0) as u32,
+        max_message_bytes: tc.max_message_bytes.max(0) as u32,
+        retention_ms: tc.retention_ms,
+        retention_bytes: tc.retention_bytes,
+        timestamp_type: match tc.message_timestamp_type {
+            topic_config::TimestampType::LogAppendTime => TimestampType::LogAppendTime,
+            topic_config::TimestampType::CreateTime => TimestampType::CreateTime,
+        },
+        ..LogConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_overrides_win_over_broker_defaults() {
+        let broker: BTreeMap<_, _> = [("segment.bytes".to_string(), "100000".to_string())].into();
+        let topic: BTreeMap<_, _> = [
+            ("segment.bytes".to_string(), "200000".to_string()),
+            (
+                "message.timestamp.type".to_string(),
+                "LogAppendTime".to_string(),
+            ),
+        ]
+        .into();
+        let c = log_config_for(&broker, &topic);
+        assert_eq!(c.segment_bytes, 200000);
+        assert_eq!(c.timestamp_type, TimestampType::LogAppendTime);
+        let c = log_config_for(&broker, &BTreeMap::new());
+        assert_eq!(c.segment_bytes, 100000);
+        assert_eq!(c.timestamp_type, TimestampType::CreateTime);
+    }
+}

@@ -1,0 +1,182 @@
+//! The set of partition replicas on this broker, opened, re-configured and deleted as
+//! the metadata image changes.
+//!
+//! Each partition directory holds `partition.metadata` with its topic id, so a topic
+//! deleted and re-created under the same name never serves the old topic's data.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use strata_log::{Log, LogError};
+use strata_meta::MetadataImage;
+use uuid::Uuid;
+
+use super::log_config::log_config_for;
+use super::partition::Partition;
+
+const TOPIC_ID_FILE: &str = "partition.metadata";
+
+/// Partition replicas by (topic name, partition index).
+pub struct ReplicaManager {
+    data_dir: PathBuf,
+    node_id: i32,
+    topic_defaults: BTreeMap<String, String>,
+    // Keyed by topic first so lookups borrow a `&str` without allocating.
+    partitions: RwLock<HashMap<Arc<str>, BTreeMap<i32, Arc<Partition>>>>,
+}
+
+impl ReplicaManager {
+    /// An empty manager rooted at `data_dir`.
+    pub fn new(data_dir: PathBuf, node_id: i32, topic_defaults: BTreeMap<String, String>) -> Self {
+        Self {
+            data_dir,
+            node_id,
+            topic_defaults,
+            partitions: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The replica of `topic`/`partition`, if this broker hosts it.
+    pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        self.partitions.read().get(topic)?.get(&partition).cloned()
+    }
+
+    /// Every hosted replica.
+    pub fn all(&self) -> Vec<Arc<Partition>> {
+        self.partitions
+            .read()
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect()
+    }
+
+    /// Opens logs for partitions this broker replicates and deletes those whose topic is
+    /// gone. Blocking: run it on a blocking thread. `clean_shutdown` says whether the
+    /// previous process stopped cleanly (logs then skip the recovery scan).
+    pub fn sync_with_image(
+        &self,
+        image: &MetadataImage,
+        clean_shutdown: bool,
+    ) -> Result<(), LogError> {
+        let mut wanted: HashMap<(Arc<str>, i32), (Uuid, &BTreeMap<String, String>)> =
+            HashMap::new();
+        for topic in image.topics() {
+            let name: Arc<str> = Arc::from(topic.name.as_str());
+            for p in &topic.partitions {
+                if p.replicas.contains(&self.node_id) {
+                    wanted.insert(
+                        (name.clone(), p.partition),
+                        (topic.topic_id, &topic.configs),
+                    );
+                }
+            }
+        }
+        // Drop replicas whose topic went away (or was re-created with a new id).
+        let stale: Vec<Arc<Partition>> = {
+            let mut map = self.partitions.write();
+            let mut stale = Vec::new();
+            for (name, parts) in map.iter_mut() {
+                parts.retain(|index, p| {
+                    let keep =
+                        wanted.get(&(name.clone(), *index)).map(|(id, _)| *id) == Some(p.topic_id);
+                    if !keep {
+                        stale.push(Arc::clone(p));
+                    }
+                    keep
+                });
+            }
+            map.retain(|_, parts| !parts.is_empty());
+            stale
+        };
+        for p in stale {
+            tracing::info!(topic = %p.topic, partition = p.index, "deleting partition log");
+            p.delete_blocking()?;
+        }
+        for ((name, index), (topic_id, configs)) in wanted {
+            if self.get(&name, index).is_none() {
+                {
+                    let dir = self.partition_dir(&name, index);
+                    prepare_dir(&dir, topic_id)?;
+                    let config = log_config_for(&self.topic_defaults, configs);
+                    let log = Log::open(&dir, config, clean_shutdown)?;
+                    let partition = Arc::new(Partition::new(name.clone(), topic_id, index, log));
+                    self.partitions
+                        .write()
+                        .entry(name)
+                        .or_default()
+                        .insert(index, partition);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective log config of a topic.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> strata_log::LogConfig {
+        log_config_for(&self.topic_defaults, overrides)
+    }
+
+    /// Removes directories that belong to no hosted partition (left by a crash between a
+    /// topic deletion and the removal of its files). Blocking.
+    pub fn remove_orphans(&self) -> io::Result<()> {
+        let hosted: Vec<PathBuf> = self
+            .all()
+            .iter()
+            .map(|p| self.partition_dir(&p.topic, p.index))
+            .collect();
+        for entry in std::fs::read_dir(&self.data_dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if path.join(TOPIC_ID_FILE).exists() && !hosted.contains(&path) {
+                tracing::info!(dir = %path.display(), "removing orphaned partition directory");
+                std::fs::remove_dir_all(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every log cleanly. Blocking.
+    pub fn close_all(&self) -> Result<(), LogError> {
+        let all: Vec<_> = self
+            .partitions
+            .write()
+            .drain()
+            .flat_map(|(_, m)| m.into_values())
+            .collect();
+        let mut first_err = None;
+        for p in all {
+            if let Err(e) = p.close_blocking() {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "close failed");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn partition_dir(&self, topic: &str, index: i32) -> PathBuf {
+        self.data_dir.join(format!("{topic}-{index}"))
+    }
+}
+
+/// Makes sure `dir` belongs to `topic_id`: a directory left by an older topic of the same
+/// name is removed first.
+fn prepare_dir(dir: &Path, topic_id: Uuid) -> Result<(), LogError> {
+    let id_file = dir.join(TOPIC_ID_FILE);
+    match std::fs::read_to_string(&id_file) {
+        Ok(text) if text.trim() == topic_id.to_string() => return Ok(()),
+        Ok(_) => {
+            tracing::info!(dir = %dir.display(), "removing data of an older topic with the same name");
+            std::fs::remove_dir_all(dir).map_err(LogError::Io)?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(LogError::Io(e)),
+    }
+    std::fs::create_dir_all(dir).map_err(LogError::Io)?;
+    let tmp = dir.join(format!("{TOPIC_ID_FILE}.tmp"));
+    std::fs::write(&tmp, topic_id.to_string()).map_err(LogError::Io)?;
+    std::fs::rename(&tmp, &id_file).map_err(LogError::Io)?;
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Partition replicas hosted by this broker, kept in step with the metadata image.
+
+mod log_config;
+mod manager;
+mod partition;
+
+pub use log_config::log_config_for;
+pub use manager::ReplicaManager;
+pub use partition::{Partition, ReadResult};

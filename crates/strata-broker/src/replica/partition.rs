@@ -1,0 +1,235 @@
+//! One partition replica hosted by this broker: its log plus the bookkeeping the
+//! request handlers need without taking the log's lock.
+//!
+//! Invariants:
+//! - The log's mutex is only ever taken on blocking-pool threads (appends write to disk,
+//!   reads may pread index files), never on the async runtime.
+//! - `log_end` and `durable_end` only grow, except through truncation (not yet used).
+//! - `durable_end` is exclusive: every offset below it has been fsynced.
+
+use std::io;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use strata_log::{AppendInfo, Log, LogConfig, LogError};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+/// A partition replica and its log.
+pub struct Partition {
+    /// Topic name.
+    pub topic: Arc<str>,
+    /// Topic id.
+    pub topic_id: Uuid,
+    /// Partition index.
+    pub index: i32,
+    log: Mutex<Option<Log>>,
+    log_end: AtomicI64,
+    log_start: AtomicI64,
+    size_bytes: AtomicU64,
+    durable_end: AtomicI64,
+    // Serialises fsyncs so that one covers every append that came before it (group commit).
+    flush_lock: tokio::sync::Mutex<()>,
+    appended: Notify,
+}
+
+/// Result of a read: the batches (whole, as stored) and the offsets a fetch reports.
+#[derive(Debug, Default)]
+pub struct ReadResult {
+    /// Record batches, possibly empty.
+    pub records: Bytes,
+    /// High-water mark at read time.
+    pub high_watermark: i64,
+    /// Log start offset at read time.
+    pub log_start_offset: i64,
+}
+
+impl Partition {
+    /// Wraps an opened log.
+    pub fn new(topic: Arc<str>, topic_id: Uuid, index: i32, log: Log) -> Self {
+        let end = log.log_end_offset();
+        Self {
+            topic,
+            topic_id,
+            index,
+            log_end: AtomicI64::new(end),
+            log_start: AtomicI64::new(log.log_start_offset()),
+            size_bytes: AtomicU64::new(log.size_bytes()),
+            // Whatever recovery accepted is on disk already.
+            durable_end: AtomicI64::new(end),
+            log: Mutex::new(Some(log)),
+            flush_lock: tokio::sync::Mutex::new(()),
+            appended: Notify::new(),
+        }
+    }
+
+    /// Next offset to be assigned.
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end.load(Ordering::Acquire)
+    }
+
+    /// First offset still in the log.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start.load(Ordering::Acquire)
+    }
+
+    /// The offset below which consumers may read. One replica: everything appended.
+    pub fn high_watermark(&self) -> i64 {
+        self.log_end_offset()
+    }
+
+    /// Bytes on disk in this partition's segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes.load(Ordering::Relaxed)
+    }
+
+    /// A future that completes at the next append; register it before checking for data.
+    pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.appended.notified()
+    }
+
+    /// Runs `f` on the log from a blocking-pool thread.
+    async fn with_log<T, F>(self: &Arc<Self>, f: F) -> Result<T, LogError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Log) -> Result<T, LogError> + Send + 'static,
+    {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = this.log.lock();
+            match guard.as_mut() {
+                Some(log) => f(log),
+                None => Err(LogError::Io(io::Error::other("partition is closed"))),
+            }
+        })
+        .await
+        .map_err(|e| LogError::Io(io::Error::other(e)))?
+    }
+
+    /// Appends one produce payload (one or more batches).
+    pub async fn append(
+        self: &Arc<Self>,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let this = Arc::clone(self);
+        let info = self
+            .with_log(move |log| {
+                let info = log.append(&records, now_ms)?;
+                this.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
+                this.log_start
+                    .store(log.log_start_offset(), Ordering::Release);
+                this.log_end.store(log.log_end_offset(), Ordering::Release);
+                Ok(info)
+            })
+            .await?;
+        self.appended.notify_waiters();
+        Ok(info)
+    }
+
+    /// Waits until every offset up to and including `offset` is fsynced, running the
+    /// fsync itself if no one else is (group commit).
+    pub async fn wait_durable(self: &Arc<Self>, offset: i64) -> Result<(), LogError> {
+        if self.durable_end.load(Ordering::Acquire) > offset {
+            return Ok(());
+        }
+        let _turn = self.flush_lock.lock().await;
+        if self.durable_end.load(Ordering::Acquire) > offset {
+            return Ok(());
+        }
+        self.flush().await
+    }
+
+    /// Fsyncs everything appended so far and advances the recovery checkpoint.
+    pub async fn flush(self: &Arc<Self>) -> Result<(), LogError> {
+        let this = Arc::clone(self);
+        let done = self
+            .with_log(move |log| {
+                let task = log.prepare_flush();
+                Ok(task)
+            })
+            .await?;
+        // The fsync runs without the log lock so appends continue meanwhile.
+        let upto = tokio::task::spawn_blocking(move || done.sync())
+            .await
+            .map_err(|e| LogError::Io(io::Error::other(e)))?
+            .map_err(LogError::Io)?;
+        self.with_log(move |log| log.complete_flush(upto)).await?;
+        this.durable_end.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Reads whole batches from `offset`, at most `max_bytes` unless `min_one_batch`.
+    /// Blocking (index lookups and the pread): call it from a blocking thread.
+    pub fn read_blocking(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, LogError> {
+        let high_watermark = self.high_watermark();
+        let slice = {
+            let guard = self.log.lock();
+            let log = guard
+                .as_ref()
+                .ok_or_else(|| LogError::Io(io::Error::other("partition is closed")))?;
+            log.read(offset, max_bytes, high_watermark, min_one_batch)?
+        };
+        // The slice covers bytes written before the lock was released, so the pread
+        // needs no lock.
+        let records = match slice {
+            Some(s) => s.read().map_err(LogError::Io)?,
+            None => Bytes::new(),
+        };
+        Ok(ReadResult {
+            records,
+            high_watermark,
+            log_start_offset: self.log_start_offset(),
+        })
+    }
+
+    /// Runs a closure against the log on a blocking thread (retention, rolls, queries),
+    /// then refreshes the cached offsets.
+    pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, LogError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Log) -> Result<T, LogError> + Send + 'static,
+    {
+        let this = Arc::clone(self);
+        self.with_log(move |log| {
+            let out = f(log);
+            this.log_start
+                .store(log.log_start_offset(), Ordering::Release);
+            this.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
+            out
+        })
+        .await
+    }
+
+    /// Applies new topic configs.
+    pub async fn set_config(self: &Arc<Self>, config: LogConfig) -> Result<(), LogError> {
+        self.with_log(move |log| {
+            log.set_config(config);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Closes the log cleanly (flush + indexes); later calls see a closed partition.
+    pub fn close_blocking(&self) -> Result<(), LogError> {
+        match self.log.lock().take() {
+            Some(log) => log.close(),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes and removes the log's directory.
+    pub fn delete_blocking(&self) -> Result<(), LogError> {
+        match self.log.lock().take() {
+            Some(log) => log.delete(),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Topic lookups with auto-creation, and the controller calls that change topics.
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+
+use strata_meta::controller::{self, BrokerDefaults, CreateTopicRequest, TopicError};
+use strata_meta::{MetadataRecord, TopicImage};
+
+use crate::Broker;
+
+/// Why a topic could not be found or auto-created.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TopicLookupError {
+    /// No such topic and auto-creation is off (or not allowed by the request).
+    #[error("unknown topic")]
+    Unknown,
+    /// The name is not a legal topic name.
+    #[error("{0}")]
+    InvalidName(String),
+    /// Auto-creation was attempted and failed.
+    #[error("auto-creation failed: {0}")]
+    CreateFailed(String),
+}
+
+impl TopicLookupError {
+    /// The Kafka error for this lookup failure.
+    pub(crate) fn code(&self) -> ResponseError {
+        match self {
+            TopicLookupError::Unknown => ResponseError::UnknownTopicOrPartition,
+            TopicLookupError::InvalidName(_) => ResponseError::InvalidTopicException,
+            TopicLookupError::CreateFailed(_) => ResponseError::LeaderNotAvailable,
+        }
+    }
+}
+
+impl Broker {
+    /// The topic named `name`, auto-creating it with the broker defaults if `allow_auto`
+    /// (the caller has already combined the broker's and the request's permission).
+    pub(crate) async fn topic_or_create(
+        self: &Arc<Self>,
+        name: &str,
+        allow_auto: bool,
+    ) -> Result<Arc<TopicImage>, TopicLookupError> {
+        if let Some(t) = self.meta.image().topic(name) {
+            return Ok(Arc::clone(t));
+        }
+        if let Err(e) = controller::validate_topic_name(name) {
+            return Err(TopicLookupError::InvalidName(e.to_string()));
+        }
+        if !allow_auto || !self.config.auto_create_topics {
+            return Err(TopicLookupError::Unknown);
+        }
+        let results = self
+            .create_topics(vec![CreateTopicRequest::new(name)], false)
+            .await;
+        match results.into_iter().next() {
+            Some(Ok(_)) | Some(Err(TopicError::TopicAlreadyExists(_))) => {}
+            Some(Err(e)) => return Err(TopicLookupError::CreateFailed(e.to_string())),
+            None => return Err(TopicLookupError::CreateFailed("no result".into())),
+        }
+        tracing::info!(topic = name, "auto-created topic");
+        self.meta
+            .image()
+            .topic(name)
+            .cloned()
+            .ok_or(TopicLookupError::Unknown)
+    }
+
+    /// Decides and (unless `validate_only`) commits topic creations, one result per
+    /// request, each with the records that created it.
+    pub(crate) async fn create_topics(
+        self: &Arc<Self>,
+        requests: Vec<CreateTopicRequest>,
+        validate_only: bool,
+    ) -> Vec<Result<Vec<MetadataRecord>, TopicError>> {
+        let _decider = self.controller.lock().await;
+        let image = self.meta.image();
+        let live: Vec<i32> = image.brokers().map(|b| b.node_id).collect();
+        let defaults = BrokerDefaults {
+            num_partitions: self.config.num_partitions,
+            default_replication_factor: self.config.default_replication_factor,
+        };
+        let decided = controller::create_topics(
+            &image,
+            &requests,
+            &defaults,
+            &live,
+            &mut controller::random_topic_id,
+        );
+        if validate_only {
+            return decided;
+        }
+        let records: Vec<MetadataRecord> = decided
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .flatten()
+            .cloned()
+            .collect();
+        if records.is_empty() {
+            return decided;
+        }
+        match self.apply_metadata(records).await {
+            Ok(()) => decided,
+            Err(e) => {
+                tracing::error!(error = %e, "topic creation failed");
+                decided
+                    .into_iter()
+                    .map(|r| r.and(Err(TopicError::Internal(e.to_string()))))
+                    .collect()
+            }
+        }
+    }
+
+    /// Decides and commits a change made by `decide` under the controller lock.
+    pub(crate) async fn decide_and_commit<F>(self: &Arc<Self>, decide: F) -> Result<(), TopicError>
+    where
+        F: FnOnce(&strata_meta::MetadataImage, &[i32]) -> Result<Vec<MetadataRecord>, TopicError>,
+    {
+        let _decider = self.controller.lock().await;
+        let image = self.meta.image();
+        let live: Vec<i32> = image.brokers().map(|b| b.node_id).collect();
+        let records = decide(&image, &live)?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.apply_metadata(records)
+            .await
+            .map_err(|e| TopicError::Internal(e.to_string()))
+    }
+}
