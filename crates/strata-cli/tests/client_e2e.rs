@@ -134,9 +134,14 @@ async fn unkeyed_records_stick_to_one_partition_per_batch() {
     assert_eq!(offsets, (0..40).collect::<Vec<i64>>());
 
     // Awaiting each record means each one is its own batch, so the partition changes every time.
+    let eager = Producer::builder()
+        .bootstrap(&b.addr)
+        .linger(Duration::ZERO)
+        .build()
+        .expect("producer");
     let mut last = None;
     for i in 0..20 {
-        let m = producer
+        let m = eager
             .send("sticky", None, Some(Bytes::from(format!("w{i}"))))
             .await
             .expect("send");
@@ -282,4 +287,90 @@ async fn errors_carry_kafka_code_names() {
         .await
         .expect_err("bad partition");
     assert_eq!(e.code_name(), Some("UNKNOWN_TOPIC_OR_PARTITION"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_fetch_sizes_still_make_progress_in_order() {
+    let b = Broker::start();
+    let admin = Admin::new(client(&b)).expect("admin");
+    admin
+        .create_topic("small", Some(1), Some(1), &[])
+        .await
+        .expect("create");
+    // Many batches of ~1 KiB each.
+    let producer = Producer::builder()
+        .bootstrap(&b.addr)
+        .batch_size(1024)
+        .linger(Duration::from_millis(20))
+        .build()
+        .expect("producer");
+    let mut futs = Vec::new();
+    for i in 0..300 {
+        let value = format!("{i:04}-{}", "x".repeat(90));
+        futs.push(
+            producer
+                .enqueue(ProducerRecord::new("small", value))
+                .await
+                .expect("enqueue"),
+        );
+    }
+    for (i, f) in futs.into_iter().enumerate() {
+        assert_eq!(f.await.expect("delivered").offset, i as i64);
+    }
+    // Fetch limits smaller than a couple of batches: the broker may cut the response inside a
+    // batch; the consumer must drop the fragment and ask again from the right offset.
+    let mut c = Consumer::new(ConsumerConfig {
+        client: client(&b),
+        auto_offset_reset: OffsetReset::Earliest,
+        fetch_max_bytes: 1500,
+        max_partition_fetch_bytes: 1500,
+        ..ConsumerConfig::default()
+    })
+    .expect("consumer");
+    c.assign(vec![("small".to_string(), 0)]);
+    let recs = consume_n(&mut c, 300).await;
+    assert_eq!(recs.len(), 300);
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(r.offset, i as i64);
+        assert!(r
+            .value
+            .as_deref()
+            .is_some_and(|v| v.starts_with(format!("{i:04}-").as_bytes())));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_reconnect_after_a_broker_restart() {
+    let mut b = Broker::start();
+    let admin = Admin::new(client(&b)).expect("admin");
+    admin
+        .create_topic("rs", Some(1), Some(1), &[])
+        .await
+        .expect("create");
+    let producer = Producer::builder()
+        .bootstrap(&b.addr)
+        .acks(Acks::All)
+        .build()
+        .expect("producer");
+    let m = producer
+        .send("rs", None, Some(Bytes::from("before")))
+        .await
+        .expect("send");
+    assert_eq!(m.offset, 0);
+    let mut c = consumer(&b, "rs", 1);
+    assert_eq!(
+        consume_n(&mut c, 1).await[0].value.as_deref(),
+        Some(&b"before"[..])
+    );
+
+    // The pooled connections are now dead; both clients must notice and reconnect.
+    b.kill_and_restart();
+    let m = producer
+        .send("rs", None, Some(Bytes::from("after")))
+        .await
+        .expect("send after restart");
+    assert_eq!(m.offset, 1);
+    let recs = consume_n(&mut c, 1).await;
+    assert_eq!(recs[0].offset, 1);
+    assert_eq!(recs[0].value.as_deref(), Some(&b"after"[..]));
 }

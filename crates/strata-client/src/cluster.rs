@@ -194,8 +194,14 @@ impl Cluster {
         topics: Option<&[String]>,
     ) -> Result<MetadataResponse> {
         let conn = self.any_connection().await?;
-        // v1 is the first version where "no topics" and "all topics" differ on the wire.
-        let version = conn.version_for::<MetadataRequest>(None)?.max(1);
+        let version = conn.version_for::<MetadataRequest>(None)?;
+        if version < 1 {
+            // v0 cannot say "no topics" (an empty list means all), which the controller lookup
+            // relies on.
+            return Err(ClientError::UnsupportedVersion {
+                api: "Metadata v1+".into(),
+            });
+        }
         let mut req = MetadataRequest::default();
         req.topics = topics.map(|ts| {
             ts.iter()

@@ -44,31 +44,34 @@ impl Broker {
     fn try_start() -> Result<Broker, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let addr = format!("127.0.0.1:{}", free_port());
-        let http = format!("127.0.0.1:{}", free_port());
-        let log =
-            std::fs::File::create(dir.path().join("server.log")).map_err(|e| e.to_string())?;
-        let child = Command::new(strata_bin())
-            .args(["server", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["--listen", &addr, "--http", &http])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot spawn strata: {e}"))?;
+        let child = spawn_server(dir.path(), &addr)?;
         let mut broker = Broker { child, addr, dir };
+        broker.wait_ready()?;
+        Ok(broker)
+    }
+
+    /// Kills the broker with SIGKILL and starts it again on the same port and data.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_server(self.dir.path(), &self.addr).expect("respawn strata server");
+        if let Err(log) = self.wait_ready() {
+            panic!("strata server did not restart: {log}");
+        }
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(Some(status)) = broker.child.try_wait() {
-                return Err(format!("exited with {status}\n{}", broker.log()));
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status}\n{}", self.log()));
             }
-            if TcpStream::connect(&broker.addr).is_ok() {
-                return Ok(broker);
+            if TcpStream::connect(&self.addr).is_ok() {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!("not listening after 30 s\n{}", broker.log()))
+        Err(format!("not listening after 30 s\n{}", self.log()))
     }
 
     /// The server's stderr so far.
@@ -100,6 +103,26 @@ impl Broker {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+}
+
+fn spawn_server(dir: &Path, addr: &str) -> Result<Child, String> {
+    let http = format!("127.0.0.1:{}", free_port());
+    // Append, so a restarted server's log follows the first one's.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .map_err(|e| e.to_string())?;
+    Command::new(strata_bin())
+        .args(["server", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--listen", addr, "--http", &http])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot spawn strata: {e}"))
 }
 
 impl Drop for Broker {
