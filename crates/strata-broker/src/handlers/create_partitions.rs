@@ -17,7 +17,8 @@ pub async fn handle(
     let mut results = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let name = t.name.0.to_string();
-        let assignments: Option<Vec<Vec<i32>>> = t.assignments.map(|a| {
+        // An empty list means the same as none: place the new partitions ourselves.
+        let assignments: Option<Vec<Vec<i32>>> = t.assignments.filter(|a| !a.is_empty()).map(|a| {
             a.into_iter()
                 .map(|x| x.broker_ids.into_iter().map(|b| b.0).collect())
                 .collect()

@@ -74,7 +74,9 @@ fn describe_created(
             MetadataRecord::CreateTopic {
                 topic_id, configs, ..
             } => {
-                out.topic_id = *topic_id;
+                if version >= 7 {
+                    out.topic_id = *topic_id;
+                }
                 if version >= 5 {
                     out.configs = Some(
                         topic_config::describe(configs)
@@ -96,6 +98,11 @@ fn describe_created(
             _ => {}
         }
     }
-    out.num_partitions = partitions;
+    if version >= 5 {
+        out.num_partitions = partitions;
+    } else {
+        out.num_partitions = -1;
+        out.replication_factor = -1;
+    }
     out
 }

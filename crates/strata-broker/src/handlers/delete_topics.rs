@@ -41,12 +41,12 @@ pub async fn handle(
             .await;
         let entry = DeletableTopicResult::default()
             .with_name(name)
-            .with_topic_id(id);
+            .with_topic_id(if version >= 6 { id } else { Uuid::nil() });
         responses.push(match result {
             Ok(()) => entry,
-            Err(e) => entry
-                .with_error_code(e.kafka_code())
-                .with_error_message(Some(StrBytes::from_string(e.message().to_string()))),
+            Err(e) => entry.with_error_code(e.kafka_code()).with_error_message(
+                (version >= 5).then(|| StrBytes::from_string(e.message().to_string())),
+            ),
         });
     }
     DeleteTopicsResponse::default().with_responses(responses)

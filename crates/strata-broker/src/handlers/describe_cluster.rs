@@ -31,7 +31,6 @@ pub fn handle(broker: &Arc<Broker>, req: DescribeClusterRequest) -> DescribeClus
         })
         .collect();
     DescribeClusterResponse::default()
-        .with_endpoint_type(1)
         .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
         .with_controller_id(BrokerId(broker.config.node_id))
         .with_brokers(brokers)

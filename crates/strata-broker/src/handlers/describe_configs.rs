@@ -37,7 +37,8 @@ pub fn handle(
             let wanted = |name: &str| {
                 res.configuration_keys
                     .as_ref()
-                    .is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
+                    // As in Kafka, no keys (null or empty) means every config.
+                    .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
             };
             match res.resource_type {
                 RESOURCE_TOPIC => match image.topic(res.resource_name.as_str()) {
@@ -68,12 +69,18 @@ pub fn handle(
                                 if req.include_synonyms {
                                     synonyms.push(synonym(e.name, &value, source));
                                 }
-                                entry(e.name, value, source, version, synonyms)
-                                    .with_config_type(e.config_type.kafka_code())
-                                    .with_documentation(
-                                        req.include_documentation
-                                            .then(|| StrBytes::from_static_str(e.doc)),
-                                    )
+                                let described = entry(e.name, value, source, version, synonyms);
+                                // Types and documentation are on the wire from v3.
+                                if version >= 3 {
+                                    described
+                                        .with_config_type(e.config_type.kafka_code())
+                                        .with_documentation(
+                                            req.include_documentation
+                                                .then(|| StrBytes::from_static_str(e.doc)),
+                                        )
+                                } else {
+                                    described
+                                }
                             })
                             .collect(),
                     ),

@@ -121,9 +121,12 @@ pub async fn handle(
     let mut responses: Vec<FetchableTopicResponse> = topics
         .into_iter()
         .map(|t| {
-            FetchableTopicResponse::default()
-                .with_topic(t.name)
-                .with_topic_id(t.id)
+            // v13+ names topics by id only.
+            if version >= 13 {
+                FetchableTopicResponse::default().with_topic_id(t.id)
+            } else {
+                FetchableTopicResponse::default().with_topic(t.name)
+            }
         })
         .collect();
     for (w, r) in wanted.iter().zip(results) {
@@ -133,7 +136,7 @@ pub async fn handle(
                 .with_error_code(r.error)
                 .with_high_watermark(r.high_watermark)
                 .with_last_stable_offset(r.high_watermark)
-                .with_log_start_offset(r.log_start_offset)
+                .with_log_start_offset(if version >= 5 { r.log_start_offset } else { -1 })
                 .with_aborted_transactions(Some(Vec::new()))
                 .with_preferred_read_replica(BrokerId(-1))
                 .with_records(Some(r.records)),

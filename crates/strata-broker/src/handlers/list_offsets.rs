@@ -19,7 +19,11 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 
 /// Serves ListOffsets v1–v8.
-pub async fn handle(broker: &Arc<Broker>, req: ListOffsetsRequest) -> ListOffsetsResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    version: i16,
+    req: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let mut partitions = Vec::with_capacity(t.partitions.len());
@@ -28,7 +32,8 @@ pub async fn handle(broker: &Arc<Broker>, req: ListOffsetsRequest) -> ListOffset
                 .with_partition_index(lp.partition_index)
                 .with_timestamp(-1)
                 .with_offset(-1)
-                .with_leader_epoch(0);
+                // Leader epochs are on the wire from v4.
+                .with_leader_epoch(if version >= 4 { 0 } else { -1 });
             let Some(p) = broker.replicas.get(t.name.0.as_str(), lp.partition_index) else {
                 partitions
                     .push(base.with_error_code(ResponseError::UnknownTopicOrPartition.code()));

@@ -25,7 +25,7 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
     match requested {
         None => {
             for t in broker.meta.image().topics() {
-                topics.push(topic_entry(t));
+                topics.push(topic_entry(t, version));
             }
         }
         Some(list) => {
@@ -33,19 +33,30 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
                 let entry = match (&rt.name, rt.topic_id.is_nil()) {
                     (Some(name), _) => {
                         match broker.topic_or_create(name.0.as_str(), allow_auto).await {
-                            Ok(t) => topic_entry(&t),
-                            Err(e) => error_entry(Some(name.clone()), rt.topic_id, e.code().code()),
+                            Ok(t) => topic_entry(&t, version),
+                            Err(e) => error_entry(
+                                Some(name.clone()),
+                                rt.topic_id,
+                                e.code().code(),
+                                version,
+                            ),
                         }
                     }
                     (None, false) => match broker.meta.image().topic_by_id(&rt.topic_id) {
-                        Some(t) => topic_entry(t),
-                        None => {
-                            error_entry(None, rt.topic_id, ResponseError::UnknownTopicId.code())
-                        }
+                        Some(t) => topic_entry(t, version),
+                        None => error_entry(
+                            None,
+                            rt.topic_id,
+                            ResponseError::UnknownTopicId.code(),
+                            version,
+                        ),
                     },
-                    (None, true) => {
-                        error_entry(None, rt.topic_id, ResponseError::InvalidRequest.code())
-                    }
+                    (None, true) => error_entry(
+                        None,
+                        rt.topic_id,
+                        ResponseError::InvalidRequest.code(),
+                        version,
+                    ),
                 };
                 topics.push(entry);
             }
@@ -59,26 +70,41 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
                 .with_node_id(BrokerId(b.node_id))
                 .with_host(StrBytes::from_string(b.host.clone()))
                 .with_port(b.port)
-                .with_rack(b.rack.clone().map(StrBytes::from_string))
+                .with_rack(
+                    b.rack
+                        .clone()
+                        .filter(|_| version >= 1)
+                        .map(StrBytes::from_string),
+                )
         })
         .collect();
+    // Fields appear by version: controller v1, cluster id v2, cluster operations v8–v10.
     MetadataResponse::default()
         .with_brokers(brokers)
-        .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
-        .with_controller_id(BrokerId(broker.config.node_id))
+        .with_cluster_id((version >= 2).then(|| StrBytes::from_string(broker.cluster_id.clone())))
+        .with_controller_id(BrokerId(if version >= 1 {
+            broker.config.node_id
+        } else {
+            -1
+        }))
         .with_topics(topics)
         .with_cluster_authorized_operations(i32::MIN)
 }
 
-fn error_entry(name: Option<TopicName>, id: uuid::Uuid, code: i16) -> MetadataResponseTopic {
+fn error_entry(
+    name: Option<TopicName>,
+    id: uuid::Uuid,
+    code: i16,
+    version: i16,
+) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_error_code(code)
         .with_name(name)
-        .with_topic_id(id)
+        .with_topic_id(if version >= 10 { id } else { uuid::Uuid::nil() })
         .with_topic_authorized_operations(i32::MIN)
 }
 
-fn topic_entry(t: &TopicImage) -> MetadataResponseTopic {
+fn topic_entry(t: &TopicImage, version: i16) -> MetadataResponseTopic {
     let partitions = t
         .partitions
         .iter()
@@ -86,7 +112,7 @@ fn topic_entry(t: &TopicImage) -> MetadataResponseTopic {
             MetadataResponsePartition::default()
                 .with_partition_index(p.partition)
                 .with_leader_id(BrokerId(p.leader))
-                .with_leader_epoch(p.leader_epoch)
+                .with_leader_epoch(if version >= 7 { p.leader_epoch } else { -1 })
                 .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
                 .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
                 .with_error_code(if p.leader < 0 {
@@ -98,8 +124,12 @@ fn topic_entry(t: &TopicImage) -> MetadataResponseTopic {
         .collect();
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(StrBytes::from_string(t.name.clone()))))
-        .with_topic_id(t.topic_id)
-        .with_is_internal(t.name.starts_with("__"))
+        .with_topic_id(if version >= 10 {
+            t.topic_id
+        } else {
+            uuid::Uuid::nil()
+        })
+        .with_is_internal(version >= 1 && t.name.starts_with("__"))
         .with_partitions(partitions)
         .with_topic_authorized_operations(i32::MIN)
 }

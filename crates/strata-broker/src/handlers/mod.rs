@@ -50,7 +50,7 @@ pub async fn handle(
         RequestKind::Metadata(r) => {
             Some(ResponseKind::Metadata(metadata::handle(broker, v, r).await))
         }
-        RequestKind::Produce(r) => produce::handle(broker, r, turn)
+        RequestKind::Produce(r) => produce::handle(broker, v, r, turn)
             .await
             .map(ResponseKind::Produce),
         RequestKind::Fetch(r) => {
@@ -62,7 +62,7 @@ pub async fn handle(
         RequestKind::ListOffsets(r) => {
             drop(turn);
             Some(ResponseKind::ListOffsets(
-                list_offsets::handle(broker, r).await,
+                list_offsets::handle(broker, v, r).await,
             ))
         }
         RequestKind::CreateTopics(r) => Some(ResponseKind::CreateTopics(

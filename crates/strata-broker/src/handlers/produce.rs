@@ -27,6 +27,7 @@ enum Outcome {
 /// Serves Produce v3–v11.
 pub async fn handle(
     broker: &Arc<Broker>,
+    version: i16,
     req: ProduceRequest,
     turn: Turn,
 ) -> Option<ProduceResponse> {
@@ -130,13 +131,18 @@ pub async fn handle(
             Outcome::Appended(info) => pr
                 .with_base_offset(info.base_offset)
                 .with_log_append_time_ms(info.log_append_time)
-                .with_log_start_offset(info.log_start_offset),
+                // log_start_offset is on the wire from v5, error_message from v8.
+                .with_log_start_offset(if version >= 5 {
+                    info.log_start_offset
+                } else {
+                    -1
+                }),
             Outcome::Failed(code, msg) => pr
                 .with_error_code(code.code())
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1)
-                .with_error_message(msg.map(StrBytes::from_string)),
+                .with_error_message(msg.filter(|_| version >= 8).map(StrBytes::from_string)),
         };
         topics[t].partition_responses.push(pr);
     }

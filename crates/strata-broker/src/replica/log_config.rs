@@ -30,7 +30,6 @@ pub fn log_config_for(
             topic_config::TimestampType::LogAppendTime => TimestampType::LogAppendTime,
             topic_config::TimestampType::CreateTime => TimestampType::CreateTime,
         },
-        ..LogConfig::default()
     }
 }
 

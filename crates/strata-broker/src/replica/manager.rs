@@ -19,13 +19,18 @@ use super::partition::Partition;
 
 const TOPIC_ID_FILE: &str = "partition.metadata";
 
+/// Hosted replicas: topic name → partition index → replica.
+type ReplicaMap = HashMap<Arc<str>, BTreeMap<i32, Arc<Partition>>>;
+/// What the image says this broker should host: (topic, partition) → (topic id, configs).
+type Wanted<'a> = HashMap<(Arc<str>, i32), (Uuid, &'a BTreeMap<String, String>)>;
+
 /// Partition replicas by (topic name, partition index).
 pub struct ReplicaManager {
     data_dir: PathBuf,
     node_id: i32,
     topic_defaults: BTreeMap<String, String>,
     // Keyed by topic first so lookups borrow a `&str` without allocating.
-    partitions: RwLock<HashMap<Arc<str>, BTreeMap<i32, Arc<Partition>>>>,
+    partitions: RwLock<ReplicaMap>,
 }
 
 impl ReplicaManager {
@@ -61,8 +66,7 @@ impl ReplicaManager {
         image: &MetadataImage,
         clean_shutdown: bool,
     ) -> Result<(), LogError> {
-        let mut wanted: HashMap<(Arc<str>, i32), (Uuid, &BTreeMap<String, String>)> =
-            HashMap::new();
+        let mut wanted: Wanted = HashMap::new();
         for topic in image.topics() {
             let name: Arc<str> = Arc::from(topic.name.as_str());
             for p in &topic.partitions {

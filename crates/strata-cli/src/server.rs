@@ -1,0 +1,285 @@
+//! `strata server`: flags, `STRATA_*` variables and a TOML file become a
+//! [`BrokerConfig`]; then the broker and its HTTP listener run until SIGINT/SIGTERM.
+//!
+//! Precedence: flag or environment variable, then the config file, then the default.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use strata_broker::{Broker, BrokerConfig, FlushPolicy};
+use strata_meta::topic_config;
+
+/// Options of `strata server`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServerArgs {
+    /// TOML file with the same keys as the flags (`data-dir = "..."`) and Kafka-style
+    /// broker settings (`"num.partitions" = 3`).
+    #[arg(long, env = "STRATA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where partitions and metadata live [default: ./strata-data].
+    #[arg(long, env = "STRATA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Kafka listener address [default: 127.0.0.1:9092].
+    #[arg(long, env = "STRATA_LISTEN")]
+    pub listen: Option<String>,
+    /// Address given to clients in metadata [default: the listen address].
+    #[arg(long, env = "STRATA_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// HTTP listener (health, metrics) [default: 127.0.0.1:8080].
+    #[arg(long, env = "STRATA_HTTP")]
+    pub http: Option<String>,
+    /// This node's id [default: 1].
+    #[arg(long, env = "STRATA_NODE_ID")]
+    pub node_id: Option<i32>,
+    /// A broker setting by its Kafka name, e.g. `--set num.partitions=3`; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+}
+
+/// Everything `strata server` resolved before starting.
+#[derive(Debug)]
+pub struct ServerPlan {
+    /// The broker's configuration.
+    pub broker: BrokerConfig,
+    /// HTTP bind address.
+    pub http: String,
+}
+
+/// Runs the server until a signal; exits cleanly after a clean shutdown.
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    init_logging();
+    let plan = resolve(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("strata")
+        .build()?;
+    runtime.block_on(serve(plan))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(plan: ServerPlan) -> anyhow::Result<()> {
+    let http_listener = tokio::net::TcpListener::bind(&plan.http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", plan.http))?;
+    let running = Broker::start(plan.broker).await?;
+    tracing::info!(http = %http_listener.local_addr()?, "HTTP listener ready");
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(strata_http::serve(
+        http_listener,
+        Arc::clone(&running.broker),
+        async move {
+            let _ = http_stopped.await;
+        },
+    ));
+    wait_for_signal().await?;
+    running.shutdown().await?;
+    let _ = stop_http.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    Ok(())
+}
+
+/// Merges flags, environment, file and defaults into a plan, validating every value.
+pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
+    let mut file: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let table: toml::Table = text
+            .parse()
+            .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+        for (k, v) in table {
+            let v = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => bail!("config key '{k}': unsupported value {other}"),
+            };
+            file.insert(k.replace('_', "-"), v);
+        }
+    }
+    let mut c = BrokerConfig::default();
+    let pick = |flag: Option<String>, key: &str| flag.or_else(|| file.get(key).cloned());
+    if let Some(d) = pick(args.data_dir.map(|p| p.display().to_string()), "data-dir") {
+        c.data_dir = PathBuf::from(d);
+    }
+    if let Some(l) = pick(args.listen, "listen") {
+        c.listen = l;
+    }
+    if let Some(n) = pick(args.node_id.map(|n| n.to_string()), "node-id") {
+        c.node_id = n
+            .parse()
+            .with_context(|| format!("node-id '{n}' is not an integer"))?;
+    }
+    let advertise = pick(args.advertise, "advertise").unwrap_or_else(|| c.listen.clone());
+    let (host, port) = split_host_port(&advertise)
+        .with_context(|| format!("advertise address '{advertise}' is not HOST:PORT"))?;
+    split_host_port(&c.listen)
+        .with_context(|| format!("listen address '{}' is not HOST:PORT", c.listen))?;
+    c.advertise_host = host;
+    c.advertise_port = port;
+    let http = pick(args.http, "http").unwrap_or_else(|| "127.0.0.1:8080".into());
+    let mut settings: Vec<(String, String)> = file
+        .iter()
+        .filter(|(k, _)| k.contains('.'))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for s in &args.settings {
+        let (k, v) = s
+            .split_once('=')
+            .with_context(|| format!("--set '{s}' is not KEY=VALUE"))?;
+        settings.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    for (k, v) in settings {
+        apply_setting(&mut c, &k, &v)?;
+    }
+    for k in file.keys().filter(|k| !k.contains('.')) {
+        if !["data-dir", "listen", "advertise", "http", "node-id"].contains(&k.as_str()) {
+            bail!("config file: unknown key '{k}'");
+        }
+    }
+    Ok(ServerPlan { broker: c, http })
+}
+
+fn split_host_port(s: &str) -> Option<(String, i32)> {
+    let (h, p) = s.rsplit_once(':')?;
+    let port: u16 = p.parse().ok()?;
+    Some((
+        h.trim_start_matches('[').trim_end_matches(']').to_string(),
+        port as i32,
+    ))
+}
+
+/// Applies one Kafka-named broker setting.
+fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result<()> {
+    let int = |v: &str| -> anyhow::Result<i64> {
+        v.parse::<i64>()
+            .with_context(|| format!("setting '{key}': '{v}' is not an integer"))
+    };
+    match key {
+        "num.partitions" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                n >= 1 && n <= i32::MAX as i64,
+                "setting 'num.partitions' must be >= 1"
+            );
+            c.num_partitions = n as i32;
+        }
+        "default.replication.factor" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                (1..=i16::MAX as i64).contains(&n),
+                "setting 'default.replication.factor' must be >= 1"
+            );
+            c.default_replication_factor = n as i16;
+        }
+        "auto.create.topics.enable" => {
+            c.auto_create_topics = value
+                .parse()
+                .with_context(|| format!("setting '{key}': '{value}' is not true or false"))?;
+        }
+        "log.flush" => c.flush_policy = value.parse::<FlushPolicy>().map_err(anyhow::Error::msg)?,
+        "log.flush.interval.ms" => {
+            let n = int(value)?;
+            anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");
+            c.flush_interval = Duration::from_millis(n as u64);
+        }
+        "log.retention.check.interval.ms" => {
+            let n = int(value)?;
+            anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");
+            c.retention_check_interval = Duration::from_millis(n as u64);
+        }
+        "socket.request.max.bytes" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                n >= 1024 && n <= i32::MAX as i64,
+                "setting '{key}' must be between 1024 and 2147483647"
+            );
+            c.socket_request_max_bytes = n as usize;
+        }
+        _ => {
+            let topic_key = match key {
+                "log.segment.bytes" => "segment.bytes",
+                "log.roll.ms" => "segment.ms",
+                "log.retention.ms" => "retention.ms",
+                "log.retention.bytes" => "retention.bytes",
+                "message.max.bytes" => "max.message.bytes",
+                "log.message.timestamp.type" => "message.timestamp.type",
+                "log.index.interval.bytes" => "index.interval.bytes",
+                "log.cleanup.policy" => "cleanup.policy",
+                "log.segment.index.bytes" => "segment.index.bytes",
+                "min.insync.replicas" => "min.insync.replicas",
+                "compression.type" => "compression.type",
+                _ => bail!("unknown broker setting '{key}'"),
+            };
+            topic_config::validate(topic_key, value)
+                .map_err(|e| anyhow::anyhow!("setting '{key}': {e}"))?;
+            c.topic_defaults
+                .insert(topic_key.to_string(), value.to_string());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_and_settings_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:19092\"\nnode_id = 3\n\"num.partitions\" = 4\n\"log.segment.bytes\" = 1048576\n",
+        )
+        .unwrap();
+        let plan = resolve(ServerArgs {
+            config: Some(file.clone()),
+            listen: Some("127.0.0.1:29092".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(plan.broker.listen, "127.0.0.1:29092");
+        assert_eq!(plan.broker.advertise_port, 29092);
+        assert_eq!(plan.broker.node_id, 3);
+        assert_eq!(plan.broker.num_partitions, 4);
+        assert_eq!(plan.broker.topic_defaults["segment.bytes"], "1048576");
+
+        let err = resolve(ServerArgs {
+            settings: vec!["log.retention.ms=soon".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("log.retention.ms"), "{err:#}");
+        let err = resolve(ServerArgs {
+            settings: vec!["bogus.key=1".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("bogus.key"));
+    }
+}
