@@ -72,6 +72,7 @@ class Broker:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
+        env["NO_COLOR"] = "1"  # plain text in the log file
         log = open(self.log_path, "ab")
         log.write(f"\n----- start #{self.starts}: {' '.join(self.command())}\n".encode())
         log.flush()

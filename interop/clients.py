@@ -45,7 +45,8 @@ def create_topic(bootstrap: str, topic: str | None = None, partitions: int = 1,
                  config: dict[str, str] | None = None, timeout: float = 15.0) -> str:
     """Create a topic through CreateTopics and wait until it is usable; returns its name."""
     topic = topic or unique_topic()
-    fs = admin(bootstrap).create_topics(
+    a = admin(bootstrap)  # must outlive the futures: dropping the handle cancels them
+    fs = a.create_topics(
         [NewTopic(topic, num_partitions=partitions, replication_factor=1, config=config or {})],
         operation_timeout=timeout, request_timeout=timeout)
     fs[topic].result(timeout=timeout)

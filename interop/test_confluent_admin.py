@@ -15,7 +15,8 @@ T = 15  # seconds, for every admin future
 
 
 def create_error(bootstrap: str, new_topic: NewTopic) -> KafkaError:
-    fs = admin(bootstrap).create_topics([new_topic], operation_timeout=T, request_timeout=T)
+    a = admin(bootstrap)  # must outlive the futures: dropping the handle cancels them
+    fs = a.create_topics([new_topic], operation_timeout=T, request_timeout=T)
     with pytest.raises(KafkaException) as ei:
         fs[new_topic.topic].result(timeout=T)
     return ei.value.args[0]
@@ -66,7 +67,8 @@ def test_create_invalid_partition_count_fails(broker):
 
 def test_delete_unknown_topic_fails(broker):
     name = unique_topic("missing")
-    fs = admin(broker.bootstrap).delete_topics([name], operation_timeout=T, request_timeout=T)
+    a = admin(broker.bootstrap)
+    fs = a.delete_topics([name], operation_timeout=T, request_timeout=T)
     with pytest.raises(KafkaException) as ei:
         fs[name].result(timeout=T)
     assert ei.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, ei.value
@@ -77,8 +79,8 @@ def test_create_partitions(broker):
     p = producer(broker.bootstrap)
     produce_all(p, name, [(b"k", b"before", {"partition": 1})])
 
-    fs = admin(broker.bootstrap).create_partitions([NewPartitions(name, 5)],
-                                                   operation_timeout=T, request_timeout=T)
+    a = admin(broker.bootstrap)
+    fs = a.create_partitions([NewPartitions(name, 5)], operation_timeout=T, request_timeout=T)
     assert fs[name].result(timeout=T) is None
     wait_for_topic(broker.bootstrap, name, 5)
 
@@ -90,8 +92,7 @@ def test_create_partitions(broker):
     assert watermarks(broker.bootstrap, name, 4) == (0, 1)
 
     # Shrinking is not allowed.
-    fs = admin(broker.bootstrap).create_partitions([NewPartitions(name, 3)],
-                                                   operation_timeout=T, request_timeout=T)
+    fs = a.create_partitions([NewPartitions(name, 3)], operation_timeout=T, request_timeout=T)
     with pytest.raises(KafkaException) as ei:
         fs[name].result(timeout=T)
     assert ei.value.args[0].code() == KafkaError.INVALID_PARTITIONS, ei.value
