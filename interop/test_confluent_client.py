@@ -111,7 +111,9 @@ def test_explicit_timestamps_and_offsets_for_times(broker):
     c = consumer(broker.bootstrap)
     try:
         queries = [base - 5, base + 7_000, base + 7_500, base + 19_000, base + 60_000]
-        res = c.offsets_for_times([TopicPartition(topic, 0, ts) for ts in queries], timeout=10)
+        # One partition per call: a request may name each partition only once.
+        res = [c.offsets_for_times([TopicPartition(topic, 0, ts)], timeout=10)[0]
+               for ts in queries]
         # First offset with timestamp >= the query; past the end there is no such offset (-1).
         assert [tp.offset for tp in res] == [0, 7, 8, 19, -1]
         assert all(tp.error is None for tp in res)

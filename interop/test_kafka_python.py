@@ -10,7 +10,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from clients import create_topic, unique_topic, watermarks
 
-TIMEOUTS = {"request_timeout_ms": 15_000, "api_version_auto_timeout_ms": 10_000}
+TIMEOUTS = {"request_timeout_ms": 15_000}
 
 
 def kp_producer(bootstrap: str, **conf) -> KafkaProducer:
