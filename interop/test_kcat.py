@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from clients import create_topic, watermarks
+from clients import create_topic, unique_topic, watermarks
 
 KCAT = shutil.which("kcat") or shutil.which("kafkacat")
 
@@ -106,3 +106,16 @@ def test_json_output_multi_partition(broker):
         assert [m["payload"] for m in ms] == [f"p{part}v{i}" for i in range(5 + part)]
         # Create-time timestamps were stamped by the producer moments ago.
         assert all(m["ts"] > 1_600_000_000_000 for m in ms)
+
+
+def test_produce_to_unknown_topic_auto_creates_it(broker):
+    # auto.create.topics.enable defaults to true: the producer's Metadata request creates the
+    # topic with num.partitions (default 1) partitions.
+    topic = unique_topic("auto")
+    kcat(broker.bootstrap, "-P", "-t", topic, "-K:", stdin="a:1\nb:2\n")
+    msgs = consume_json(broker.bootstrap, topic)
+    assert [(m["partition"], m["offset"], m["key"], m["payload"]) for m in msgs] == [
+        (0, 0, "a", "1"), (0, 1, "b", "2")]
+    md = json.loads(kcat(broker.bootstrap, "-L", "-J", "-t", topic))
+    (t,) = [t for t in md["topics"] if t["topic"] == topic]
+    assert len(t["partitions"]) == 1
