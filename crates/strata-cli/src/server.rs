@@ -53,6 +53,12 @@ pub struct ServerPlan {
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     init_logging();
     let plan = resolve(args)?;
+    // Each partition keeps a few files open (active segment, its indexes, sealed logs);
+    // the usual soft limit of 1024 would cap a broker at a few hundred partitions.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("strata")
