@@ -38,6 +38,7 @@ pub struct Broker {
     // Controller decisions are made one at a time against the latest image, so two
     // concurrent creations of one topic cannot both be decided.
     pub(crate) controller: tokio::sync::Mutex<()>,
+    pub(crate) producer_ids: parking_lot::Mutex<crate::producer_ids::ProducerIdBlock>,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -87,6 +88,7 @@ impl Broker {
             replicas,
             metrics: Metrics::new(),
             controller: tokio::sync::Mutex::new(()),
+            producer_ids: Default::default(),
         });
         broker.register_self().await?;
         {

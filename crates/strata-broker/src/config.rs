@@ -61,6 +61,18 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     /// How often retention and `segment.ms` rolls are checked.
     pub retention_check_interval: Duration,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.retention.minutes`: committed offsets of an empty group expire after this.
+    pub offsets_retention: Duration,
+    /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members.
+    pub group_initial_rebalance_delay_ms: i64,
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: i32,
+    /// `group.max.size`.
+    pub group_max_size: usize,
     /// Broker-level defaults for topic configs (`log.segment.bytes` → `segment.bytes`, ...),
     /// keyed by the topic config name.
     pub topic_defaults: std::collections::BTreeMap<String, String>,
@@ -81,6 +93,12 @@ impl Default for BrokerConfig {
             flush_interval: Duration::from_millis(1000),
             socket_request_max_bytes: strata_proto::frame::DEFAULT_MAX_REQUEST_BYTES,
             retention_check_interval: Duration::from_secs(30),
+            offsets_topic_num_partitions: 50,
+            offsets_retention: Duration::from_secs(7 * 24 * 3600),
+            group_initial_rebalance_delay_ms: 3000,
+            group_min_session_timeout_ms: 6000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_max_size: usize::MAX,
             topic_defaults: Default::default(),
         }
     }

@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod metadata;
 pub mod metrics;
 pub mod network;
+mod producer_ids;
 pub mod replica;
 mod topics;
 

@@ -9,6 +9,9 @@ use strata_meta::{MetadataRecord, TopicImage};
 
 use crate::Broker;
 
+/// The internal topic holding committed offsets and group metadata.
+pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
 /// Why a topic could not be found or auto-created.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TopicLookupError {
@@ -45,6 +48,17 @@ impl Broker {
         if let Some(t) = self.meta.image().topic(name) {
             return Ok(Arc::clone(t));
         }
+        if name == OFFSETS_TOPIC {
+            self.ensure_offsets_topic()
+                .await
+                .map_err(|e| TopicLookupError::CreateFailed(e.to_string()))?;
+            return self
+                .meta
+                .image()
+                .topic(name)
+                .cloned()
+                .ok_or(TopicLookupError::Unknown);
+        }
         if let Err(e) = controller::validate_topic_name(name) {
             return Err(TopicLookupError::InvalidName(e.to_string()));
         }
@@ -65,6 +79,35 @@ impl Broker {
             .topic(name)
             .cloned()
             .ok_or(TopicLookupError::Unknown)
+    }
+
+    /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions`) unless it
+    /// exists, and loads the groups of every partition this broker leads.
+    pub(crate) async fn ensure_offsets_topic(self: &Arc<Self>) -> Result<(), TopicError> {
+        if self.meta.image().topic(OFFSETS_TOPIC).is_none() {
+            let mut req = CreateTopicRequest::new(OFFSETS_TOPIC);
+            req.num_partitions = self.config.offsets_topic_num_partitions;
+            req.configs = [
+                ("cleanup.policy".to_string(), Some("compact".to_string())),
+                ("segment.bytes".to_string(), Some("104857600".to_string())),
+            ]
+            .into();
+            match self
+                .create_topics(vec![req], false)
+                .await
+                .into_iter()
+                .next()
+            {
+                Some(Ok(_)) | Some(Err(TopicError::TopicAlreadyExists(_))) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Err(TopicError::Internal("no result".into())),
+            }
+            tracing::info!(
+                partitions = self.config.offsets_topic_num_partitions,
+                "created {OFFSETS_TOPIC}"
+            );
+        }
+        Ok(())
     }
 
     /// Decides and (unless `validate_only`) commits topic creations, one result per

@@ -124,6 +124,18 @@ async fn every_api_at_every_served_version() {
                 ApiKey::DescribeCluster => {
                     RequestKind::DescribeCluster(DescribeClusterRequest::default())
                 }
+                ApiKey::InitProducerId => RequestKind::InitProducerId(
+                    InitProducerIdRequest::default()
+                        .with_transactional_id(None)
+                        .with_transaction_timeout_ms(60_000),
+                ),
+                ApiKey::FindCoordinator => RequestKind::FindCoordinator(if v >= 4 {
+                    FindCoordinatorRequest::default()
+                        .with_coordinator_keys(vec![StrBytes::from_string(format!("g-{v}"))])
+                } else {
+                    FindCoordinatorRequest::default()
+                        .with_key(StrBytes::from_string(format!("g-{v}")))
+                }),
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -140,6 +152,18 @@ async fn every_api_at_every_served_version() {
                 ResponseKind::DescribeConfigs(r) => {
                     assert!(!r.results[0].configs.is_empty());
                     r.results[0].error_code
+                }
+                ResponseKind::InitProducerId(r) => {
+                    assert!(r.producer_id.0 >= 0, "{r:?}");
+                    r.error_code
+                }
+                ResponseKind::FindCoordinator(r) if v >= 4 => {
+                    assert_eq!(r.coordinators[0].node_id.0, 1);
+                    r.coordinators[0].error_code
+                }
+                ResponseKind::FindCoordinator(r) => {
+                    assert_eq!(r.node_id.0, 1);
+                    r.error_code
                 }
                 ResponseKind::DescribeCluster(r) => {
                     assert_eq!(r.brokers.len(), 1);

@@ -213,6 +213,41 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
             anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");
             c.flush_interval = Duration::from_millis(n as u64);
         }
+        "offsets.topic.num.partitions" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                (1..=10_000).contains(&n),
+                "setting '{key}' must be between 1 and 10000"
+            );
+            c.offsets_topic_num_partitions = n as i32;
+        }
+        "offsets.retention.minutes" => {
+            let n = int(value)?;
+            anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");
+            c.offsets_retention = Duration::from_secs(n as u64 * 60);
+        }
+        "group.initial.rebalance.delay.ms" => {
+            let n = int(value)?;
+            anyhow::ensure!(n >= 0, "setting '{key}' must be >= 0");
+            c.group_initial_rebalance_delay_ms = n;
+        }
+        "group.min.session.timeout.ms" | "group.max.session.timeout.ms" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                (1..=i32::MAX as i64).contains(&n),
+                "setting '{key}' must be a positive 32-bit integer"
+            );
+            if key == "group.min.session.timeout.ms" {
+                c.group_min_session_timeout_ms = n as i32;
+            } else {
+                c.group_max_session_timeout_ms = n as i32;
+            }
+        }
+        "group.max.size" => {
+            let n = int(value)?;
+            anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");
+            c.group_max_size = n as usize;
+        }
         "log.retention.check.interval.ms" => {
             let n = int(value)?;
             anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");

@@ -69,6 +69,14 @@ impl TopicImage {
 /// Why a record could not be applied. The image is unchanged when `apply` fails.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum ApplyError {
+    /// A producer-id allocation would hand out ids again.
+    #[error("producer id allocation goes back from {current} to {proposed}")]
+    ProducerIdsGoBack {
+        /// The image's current next id.
+        current: i64,
+        /// The record's next id.
+        proposed: i64,
+    },
     /// The record names a topic id the image does not know.
     #[error("unknown topic id {0}")]
     UnknownTopicId(Uuid),
@@ -127,6 +135,8 @@ pub struct MetadataImage {
     topic_ids_by_name: Arc<BTreeMap<String, Uuid>>,
     /// Kept up to date by `apply` so placement can rotate without scanning all topics.
     partition_count: usize,
+    /// First producer id not yet allocated (idempotent producers).
+    next_producer_id: i64,
 }
 
 impl MetadataImage {
@@ -227,7 +237,22 @@ impl MetadataImage {
                 }
                 Ok(())
             }
+            MetadataRecord::ProducerIdsAllocated { next_producer_id } => {
+                if *next_producer_id < self.next_producer_id {
+                    return Err(ApplyError::ProducerIdsGoBack {
+                        current: self.next_producer_id,
+                        proposed: *next_producer_id,
+                    });
+                }
+                self.next_producer_id = *next_producer_id;
+                Ok(())
+            }
         }
+    }
+
+    /// The first producer id not yet allocated.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
     }
 
     /// Applies a batch to a copy of this image and returns the copy; `self` is not

@@ -74,4 +74,9 @@ pub enum MetadataRecord {
         /// The new value, or `None` to fall back to the default.
         value: Option<String>,
     },
+    /// A block of producer ids was handed out: ids below `next_producer_id` are taken.
+    ProducerIdsAllocated {
+        /// The first id not yet allocated; only ever grows.
+        next_producer_id: i64,
+    },
 }

@@ -43,6 +43,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::CreatePartitions, 0, 0, 3),
     row(ApiKey::DescribeConfigs, 1, 1, 4),
     row(ApiKey::DescribeCluster, 0, 0, 1),
+    row(ApiKey::InitProducerId, 0, 0, 4),
+    row(ApiKey::FindCoordinator, 0, 0, 4),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

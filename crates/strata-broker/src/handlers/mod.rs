@@ -20,6 +20,8 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod fetch;
+mod find_coordinator;
+mod init_producer_id;
 mod legacy;
 mod list_offsets;
 mod metadata;
@@ -80,6 +82,18 @@ pub async fn handle(
                 broker, v, r,
             )))
         }
+        RequestKind::InitProducerId(r) => {
+            drop(turn);
+            Some(ResponseKind::InitProducerId(
+                init_producer_id::handle(broker, r).await,
+            ))
+        }
+        RequestKind::FindCoordinator(r) => {
+            drop(turn);
+            Some(ResponseKind::FindCoordinator(
+                find_coordinator::handle(broker, v, r).await,
+            ))
+        }
         RequestKind::DescribeCluster(r) => {
             drop(turn);
             Some(ResponseKind::DescribeCluster(describe_cluster::handle(
@@ -123,23 +137,9 @@ pub fn reject_version(
     legacy::reject(key, version, correlation_id, frame)
 }
 
-/// The Kafka error code for a storage-engine error.
+/// The Kafka error for a storage-engine error.
 pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
-    match e {
-        LogError::Batch(b) => batch_error_code(b),
-        LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
-        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
-        _ => ResponseError::KafkaStorageError,
-    }
-}
-
-fn batch_error_code(e: &strata_proto::batch::BatchError) -> ResponseError {
-    use strata_proto::batch::BatchError;
-    match e {
-        BatchError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
-        BatchError::InvalidRecord(_) => ResponseError::InvalidRecord,
-        _ => ResponseError::CorruptMessage,
-    }
+    ResponseError::try_from_code(e.error_code()).unwrap_or(ResponseError::UnknownServerError)
 }
 
 /// A stable, allocation-free metric label for an API.
@@ -155,6 +155,8 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::CreatePartitions => "CreatePartitions",
         ApiKey::DescribeConfigs => "DescribeConfigs",
         ApiKey::DescribeCluster => "DescribeCluster",
+        ApiKey::InitProducerId => "InitProducerId",
+        ApiKey::FindCoordinator => "FindCoordinator",
         _ => "Other",
     }
 }

@@ -17,6 +17,7 @@ use strata_log::{AppendInfo, LogError};
 use super::{log_error_code, Turn};
 use crate::broker::now_ms;
 use crate::config::FlushPolicy;
+use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 
 enum Outcome {
@@ -45,6 +46,11 @@ pub async fn handle(
             Some((
                 ResponseError::InvalidRequiredAcks,
                 format!("acks must be -1, 0 or 1, not {acks}"),
+            ))
+        } else if name == OFFSETS_TOPIC {
+            Some((
+                ResponseError::InvalidTopicException,
+                format!("cannot append to internal topic {name}"),
             ))
         } else {
             match broker

@@ -331,3 +331,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn producer_id_allocations_only_grow() {
+    let mut image = MetadataImage::new();
+    assert_eq!(image.next_producer_id(), 0);
+    image
+        .apply(&MetadataRecord::ProducerIdsAllocated {
+            next_producer_id: 1000,
+        })
+        .unwrap();
+    assert_eq!(image.next_producer_id(), 1000);
+    let err = image
+        .apply(&MetadataRecord::ProducerIdsAllocated {
+            next_producer_id: 10,
+        })
+        .unwrap_err();
+    assert!(matches!(err, ApplyError::ProducerIdsGoBack { .. }));
+    assert_eq!(image.next_producer_id(), 1000);
+}
