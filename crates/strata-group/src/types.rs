@@ -237,7 +237,9 @@ pub enum Effect {
     /// group's `__consumer_offsets` partition, then report the outcome with
     /// [`crate::Group::persisted`]. Answers that depend on the write (the
     /// SyncGroup answers of a new generation, a static member's rejoin) are
-    /// only emitted by that call, so they never precede the write.
+    /// only emitted by that call, so they never precede the write. Writes
+    /// nobody waits for (the group becoming `Empty`) need no report, but
+    /// reporting them is harmless.
     Persist {
         /// Pass back to [`crate::Group::persisted`].
         token: PersistToken,
