@@ -4,6 +4,10 @@ use std::io;
 
 use strata_proto::batch::BatchError;
 
+use crate::producer_state::{
+    ProducerError, ERROR_INVALID_PRODUCER_EPOCH, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+};
+
 /// Kafka error code `OFFSET_OUT_OF_RANGE`.
 pub const ERROR_OFFSET_OUT_OF_RANGE: i16 = 1;
 /// Kafka error code `KAFKA_STORAGE_ERROR`.
@@ -33,6 +37,30 @@ pub enum LogError {
         /// Offset the next appended record will get.
         log_end: i64,
     },
+    /// A batch's producer epoch is older than the producer's current one (the producer
+    /// is fenced); nothing was stored.
+    #[error("producer {producer_id} epoch {epoch} is older than the current epoch {current}")]
+    InvalidProducerEpoch {
+        /// The producer id.
+        producer_id: i64,
+        /// The batch's epoch.
+        epoch: i16,
+        /// The newest epoch seen for this producer.
+        current: i16,
+    },
+    /// A batch's sequence number does not continue the producer's last written batch;
+    /// nothing was stored.
+    #[error("out of order sequence for producer {producer_id} epoch {epoch}: first sequence {first_seq}, {detail}")]
+    OutOfOrderSequence {
+        /// The producer id.
+        producer_id: i64,
+        /// The batch's epoch.
+        epoch: i16,
+        /// The batch's first sequence.
+        first_seq: i32,
+        /// What was expected instead.
+        detail: String,
+    },
     /// Stored data is not what the log wrote (e.g. damaged after open).
     #[error("log data is corrupt: {0}")]
     Corrupt(String),
@@ -50,6 +78,33 @@ impl From<BatchError> for LogError {
     }
 }
 
+impl From<ProducerError> for LogError {
+    fn from(err: ProducerError) -> Self {
+        match err {
+            ProducerError::InvalidProducerEpoch {
+                producer_id,
+                epoch,
+                current,
+            } => LogError::InvalidProducerEpoch {
+                producer_id,
+                epoch,
+                current,
+            },
+            ProducerError::OutOfOrderSequence {
+                producer_id,
+                epoch,
+                first_seq,
+                detail,
+            } => LogError::OutOfOrderSequence {
+                producer_id,
+                epoch,
+                first_seq,
+                detail,
+            },
+        }
+    }
+}
+
 impl LogError {
     /// The Kafka protocol error code a broker should answer with.
     pub fn error_code(&self) -> i16 {
@@ -57,6 +112,8 @@ impl LogError {
             LogError::Batch(err) => err.error_code(),
             LogError::MessageTooLarge { .. } => strata_proto::batch::ERROR_MESSAGE_TOO_LARGE,
             LogError::OffsetOutOfRange { .. } => ERROR_OFFSET_OUT_OF_RANGE,
+            LogError::InvalidProducerEpoch { .. } => ERROR_INVALID_PRODUCER_EPOCH,
+            LogError::OutOfOrderSequence { .. } => ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
             LogError::Corrupt(_) | LogError::Io(_) => ERROR_KAFKA_STORAGE_ERROR,
         }
     }

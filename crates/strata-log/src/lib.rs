@@ -16,6 +16,7 @@ mod config;
 mod error;
 mod index;
 mod log;
+mod producer_state;
 mod read;
 mod recovery;
 mod retention;
@@ -29,4 +30,8 @@ mod tests;
 pub use config::{LogConfig, TimestampType, SEVEN_DAYS_MS};
 pub use error::{LogError, ERROR_KAFKA_STORAGE_ERROR, ERROR_OFFSET_OUT_OF_RANGE};
 pub use log::Log;
+pub use producer_state::{
+    last_sequence, BatchMetadata, ProducerEntry, ProducerError, ProducerStateTable, SequenceCheck,
+    BATCHES_TO_RETAIN, ERROR_INVALID_PRODUCER_EPOCH, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+};
 pub use slice::{AppendInfo, FileSlice, FlushTask, RetentionOutcome};

@@ -9,7 +9,10 @@ use strata_proto::batch::{self, BatchHeader, HEADER_SIZE};
 use crate::checkpoint;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::LogError;
-use crate::recovery::{load_active_tail, rebuild_segment, sealed_segment_is_sane, ScanOutcome};
+use crate::producer_state::{ProducerStateTable, SequenceCheck};
+use crate::recovery::{
+    load_active_tail, rebuild_segment, scan_producer_state, sealed_segment_is_sane, ScanOutcome,
+};
 use crate::segment::{delete_segment_files, parse_log_file_name, Segment};
 use crate::slice::{AppendInfo, FlushTask};
 
@@ -27,6 +30,8 @@ pub struct Log {
     /// Offsets below this are durable on disk (last completed flush).
     pub(crate) recovery_point: i64,
     pub(crate) size_bytes: u64,
+    /// Idempotent-producer state, rebuilt from batch headers on open and truncation.
+    pub(crate) producers: ProducerStateTable,
 }
 
 impl Log {
@@ -47,6 +52,7 @@ impl Log {
             log_start_offset: 0,
             recovery_point: 0,
             size_bytes: 0,
+            producers: ProducerStateTable::new(),
         };
         if bases.is_empty() {
             log.segments.push(Segment::create(dir, 0)?);
@@ -64,6 +70,7 @@ impl Log {
         log.log_start_offset = log.segments[0].base_offset;
         log.recovery_point = checkpoint.clamp(log.log_start_offset, log.log_end_offset());
         log.size_bytes = log.segments.iter().map(|s| s.size).sum();
+        log.rebuild_producer_state()?;
         Ok(log)
     }
 
@@ -102,8 +109,11 @@ impl Log {
                 segment.index.release_handle();
                 segment.time_index.release_handle();
             }
+            // A segment cut short exactly at a batch boundary scans as intact but no
+            // longer reaches the next segment's base: that gap is damage too.
+            let gap = !is_last && segment.next_offset != bases[i + 1];
             self.segments.push(segment);
-            if matches!(outcome, ScanOutcome::Truncated { .. }) && !is_last {
+            if (gap || matches!(outcome, ScanOutcome::Truncated { .. })) && !is_last {
                 // Everything after the first damage is gone: drop later segments.
                 for &later in &bases[i + 1..] {
                     delete_segment_files(&self.dir, later)?;
@@ -116,7 +126,10 @@ impl Log {
 
     /// Appends one produce payload (one or more batches).
     ///
-    /// All batches are validated first; on any error nothing is written. Offsets are
+    /// All batches are validated first, idempotent producers' sequence numbers
+    /// included; on any error nothing is written. A payload that retries batches
+    /// already written is not written again: the result carries the original offsets
+    /// and `duplicate = true`. Offsets are
     /// assigned by rewriting each batch's base offset; LogAppendTime topics get
     /// `now_ms` stamped. The active segment is rolled first if the payload would push it
     /// past `segment.bytes` or it is older than `segment.ms`. The payload is written with
@@ -149,8 +162,26 @@ impl Log {
             .sum();
         let base_offset = self.log_end_offset();
         let last_offset = base_offset + record_count - 1;
-        self.roll_if_needed(records.len() as u64, last_offset, now_ms)?;
         let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
+        if let SequenceCheck::Duplicate {
+            first_offset,
+            last_offset,
+            max_timestamp,
+        } = self.producers.check_payload(&headers, base_offset)?
+        {
+            return Ok(AppendInfo {
+                base_offset: first_offset,
+                last_offset,
+                record_count: headers.iter().map(|h| i64::from(h.records_count)).sum(),
+                max_timestamp,
+                // The stored max timestamp of a LogAppendTime batch is its append time.
+                log_append_time: if log_append_time { max_timestamp } else { -1 },
+                log_start_offset: self.log_start_offset,
+                bytes: 0,
+                duplicate: true,
+            });
+        }
+        self.roll_if_needed(records.len() as u64, last_offset, now_ms)?;
 
         let mut stamped: Vec<([u8; HEADER_SIZE], BatchHeader)> = Vec::with_capacity(headers.len());
         let mut pos = 0usize;
@@ -185,12 +216,18 @@ impl Log {
             pos += size;
         }
         let interval = self.config.index_interval_bytes;
-        let active = self.active_mut();
+        let last = self.segments.len() - 1;
+        let active = &mut self.segments[last];
         let start = active.size;
         if let Err(err) = write_all_vectored(&active.log, &mut slices) {
             // Undo a partial write so the file never holds a torn batch we know of.
             let _ = active.log.set_len(start);
             return Err(err.into());
+        }
+        // The batches are in the file now, so a retry must find them even if index
+        // bookkeeping below fails.
+        for (_, header) in &stamped {
+            self.producers.update(header, header.base_offset);
         }
         let mut position = start;
         for (_, header) in &stamped {
@@ -214,6 +251,7 @@ impl Log {
             log_append_time: if log_append_time { now_ms } else { -1 },
             log_start_offset: self.log_start_offset,
             bytes: records.len() as u64,
+            duplicate: false,
         })
     }
 
@@ -318,6 +356,21 @@ impl Log {
     /// The current configuration.
     pub fn config(&self) -> &LogConfig {
         &self.config
+    }
+
+    /// The idempotent-producer state (producer id → epoch and last batches).
+    pub fn producer_state(&self) -> &ProducerStateTable {
+        &self.producers
+    }
+
+    /// Rebuilds the producer state from the batch headers of every segment (headers
+    /// only: the data was validated when written or by recovery).
+    pub(crate) fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
+        self.producers.clear();
+        for segment in &self.segments {
+            scan_producer_state(segment, &mut self.producers)?;
+        }
+        Ok(())
     }
 
     /// The partition directory.

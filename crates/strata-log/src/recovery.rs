@@ -6,6 +6,7 @@ use std::os::unix::fs::FileExt;
 
 use strata_proto::batch::{BatchHeader, HEADER_SIZE};
 
+use crate::producer_state::ProducerStateTable;
 use crate::scan::{batch_crc_ok, HeaderScanner, Step};
 use crate::segment::Segment;
 
@@ -156,4 +157,18 @@ fn read_header(segment: &Segment, position: u64) -> io::Result<Option<BatchHeade
     let mut buf = [0u8; HEADER_SIZE];
     segment.log.read_exact_at(&mut buf, position)?;
     Ok(BatchHeader::parse(&buf).ok())
+}
+
+/// Feeds the headers of every batch of `segment` with a producer id into `table`, in
+/// log order. Stops quietly at bytes that do not parse: recovery has already cut the
+/// log at the first damage, so that only happens if the file changed under us.
+pub(crate) fn scan_producer_state(
+    segment: &Segment,
+    table: &mut ProducerStateTable,
+) -> io::Result<()> {
+    let mut scanner = HeaderScanner::new(&segment.log, 0, segment.size);
+    while let Step::Batch { header, .. } = scanner.next_step()? {
+        table.update(&header, header.base_offset);
+    }
+    Ok(())
 }

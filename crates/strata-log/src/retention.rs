@@ -41,7 +41,8 @@ impl Log {
 
     /// Removes every batch at or after `offset`. A batch that straddles `offset` is
     /// removed whole, so the new log end may be below `offset`. An `offset` at or below
-    /// the first segment's base empties the log and restarts it at `offset`.
+    /// the first segment's base empties the log and restarts it at `offset`. The
+    /// producer state is rebuilt from what remains.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         if offset >= self.log_end_offset() {
             return Ok(());
@@ -55,6 +56,7 @@ impl Log {
             self.log_start_offset = offset;
             self.recovery_point = offset;
             checkpoint::write(&self.dir, offset)?;
+            self.producers.clear();
             return Ok(());
         }
         let keep = self.segment_index_for(offset);
@@ -80,6 +82,8 @@ impl Log {
             self.recovery_point = end;
             checkpoint::write(&self.dir, end)?;
         }
+        // Truncated batches may have been the ones a producer's state pointed at.
+        self.rebuild_producer_state()?;
         Ok(())
     }
 }

@@ -81,8 +81,11 @@ pub struct AppendInfo {
     pub log_append_time: i64,
     /// Log start offset after the append (for the produce response).
     pub log_start_offset: i64,
-    /// Bytes written.
+    /// Bytes written (0 for a duplicate).
     pub bytes: u64,
+    /// The payload was a retry of batches already in the log: nothing was written and
+    /// the offsets are those of the original write.
+    pub duplicate: bool,
 }
 
 /// Result of [`crate::Log::apply_retention`].

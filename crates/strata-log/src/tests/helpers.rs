@@ -43,6 +43,49 @@ pub fn batch_with_timestamps(ts: &[i64], value_len: usize, compression: Compress
     buf.to_vec()
 }
 
+/// One uncompressed batch of `n` records from idempotent producer `producer_id` at
+/// `epoch`, record `i` carrying sequence `base_seq + i` (the encoder keeps records in
+/// one batch only while `offset - sequence` stays constant).
+pub fn idempotent_batch(
+    producer_id: i64,
+    epoch: i16,
+    base_seq: i32,
+    n: usize,
+    ts0: i64,
+) -> Vec<u8> {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: epoch,
+            timestamp_type: KTimestampType::Creation,
+            offset: i as i64,
+            sequence: base_seq + i as i32,
+            timestamp: ts0 + i as i64,
+            key: None,
+            value: Some(Bytes::from(format!(
+                "p{producer_id}-e{epoch}-s{}",
+                base_seq + i as i32
+            ))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode idempotent test batch");
+    buf.to_vec()
+}
+
 /// An uncompressed batch of `n` records with timestamps `ts0, ts0+1, ...`.
 pub fn batch(n: usize, ts0: i64, value_len: usize) -> Vec<u8> {
     let ts: Vec<i64> = (0..n as i64).map(|i| ts0 + i).collect();

@@ -2,5 +2,7 @@
 
 mod append_read;
 mod helpers;
+mod idempotence;
+mod producer_state;
 mod recovery;
 mod time_retention;

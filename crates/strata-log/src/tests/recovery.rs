@@ -186,3 +186,26 @@ fn clean_open_with_a_torn_active_segment_falls_back_to_the_scan() {
     assert_eq!(log.log_end_offset(), 20);
     assert_eq!(read_all_offsets(&log), (0..20).collect::<Vec<_>>());
 }
+
+#[test]
+fn sealed_segment_cut_at_a_batch_boundary_drops_the_later_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_and_crash(dir.path(), &[(2, 100); 40]);
+    let stored = stored_batches(dir.path());
+    assert!(segment_files(dir.path()).len() > 2);
+    // Cut the first segment right after its third batch: what remains scans clean, but
+    // the offsets after it are lost, so the later segments cannot be kept.
+    let third = stored[2];
+    assert_eq!(third.file, 0);
+    let files = segment_files(dir.path());
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(&files[0])
+        .expect("open");
+    file.set_len((third.position + third.size) as u64)
+        .expect("cut");
+    let log = Log::open(dir.path(), small_config(), false).expect("reopen");
+    assert_eq!(log.log_end_offset(), third.next);
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!(read_all_offsets(&log), (0..third.next).collect::<Vec<_>>());
+}
