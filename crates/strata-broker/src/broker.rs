@@ -12,10 +12,12 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::config::{BrokerConfig, FlushPolicy};
+use crate::group::GroupCoordinator;
 use crate::metadata::MetadataManager;
 use crate::metrics::{Metrics, PartitionLabels};
 use crate::network;
 use crate::replica::ReplicaManager;
+use strata_group::GroupConfig;
 
 /// Written at the end of a clean shutdown, removed at start: its presence means the logs
 /// need no recovery scan.
@@ -39,6 +41,8 @@ pub struct Broker {
     // concurrent creations of one topic cannot both be decided.
     pub(crate) controller: tokio::sync::Mutex<()>,
     pub(crate) producer_ids: parking_lot::Mutex<crate::producer_ids::ProducerIdBlock>,
+    /// Consumer groups and committed offsets.
+    pub groups: GroupCoordinator,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -79,6 +83,13 @@ impl Broker {
             .await??
         };
         tracing::info!(%cluster_id, node_id, clean_shutdown = clean, "opening data dir {}", data_dir.display());
+        let group_config = GroupConfig {
+            min_session_timeout_ms: config.group_min_session_timeout_ms,
+            max_session_timeout_ms: config.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+            max_size: config.group_max_size,
+            ..GroupConfig::default()
+        };
         let replicas =
             ReplicaManager::new(data_dir.clone(), node_id, config.topic_defaults.clone());
         let broker = Arc::new(Broker {
@@ -89,6 +100,7 @@ impl Broker {
             metrics: Metrics::new(),
             controller: tokio::sync::Mutex::new(()),
             producer_ids: Default::default(),
+            groups: GroupCoordinator::new(group_config),
         });
         broker.register_self().await?;
         {
@@ -97,6 +109,7 @@ impl Broker {
                 let started = std::time::Instant::now();
                 b.replicas.sync_with_image(&b.meta.image(), clean)?;
                 b.replicas.remove_orphans()?;
+                b.load_groups()?;
                 tracing::info!(
                     partitions = b.replicas.all().len(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -110,6 +123,7 @@ impl Broker {
         let tasks = vec![
             tokio::spawn(flush_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(retention_loop(Arc::clone(&broker), shutdown_rx.clone())),
+            tokio::spawn(group_loop(Arc::clone(&broker), shutdown_rx.clone())),
         ];
         let listener = tokio::spawn(network::run_listener(
             listener,
@@ -176,7 +190,39 @@ impl Broker {
                 .get_or_create(&labels)
                 .set(p.log_end_offset());
         }
+        self.metrics.consumer_lag.clear();
+        for (group, topic, partition, committed) in self.groups.committed_snapshot() {
+            if let Some(p) = self.replicas.get(&topic, partition) {
+                let lag = (p.high_watermark() - committed).max(0);
+                self.metrics
+                    .consumer_lag
+                    .get_or_create(&crate::metrics::LagLabels {
+                        group,
+                        topic,
+                        partition,
+                    })
+                    .set(lag);
+            }
+        }
+        self.metrics.rebalances.inner().store(
+            self.groups.rebalances.get(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.metrics.encode()
+    }
+
+    /// Rebuilds groups and committed offsets from `__consumer_offsets`. Blocking.
+    fn load_groups(&self) -> Result<(), strata_log::LogError> {
+        let mut records = Vec::new();
+        for p in self.replicas.all() {
+            if &*p.topic == crate::topics::OFFSETS_TOPIC {
+                records.extend(crate::group::store::read_all_blocking(&p)?);
+            }
+        }
+        if !records.is_empty() {
+            self.groups.load(records);
+        }
+        Ok(())
     }
 }
 
@@ -229,6 +275,26 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
             if let Err(e) = p.wait_durable(p.log_end_offset() - 1).await {
                 tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
             }
+        }
+    }
+}
+
+async fn group_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    // Session expiry and join deadlines need ~100 ms resolution; offsets expiry is
+    // checked once a minute.
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    let retention_ms = broker.config.offsets_retention.as_millis() as i64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        broker.groups.tick(&broker);
+        n += 1;
+        if n % 600 == 0 {
+            broker.groups.expire_offsets(&broker, retention_ms).await;
         }
     }
 }

@@ -23,6 +23,17 @@ pub struct PartitionLabels {
     pub partition: i32,
 }
 
+/// Labels of per-group, per-partition series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LagLabels {
+    /// Consumer group id.
+    pub group: String,
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+}
+
 /// Every metric the broker exports.
 pub struct Metrics {
     registry: Registry,
@@ -48,6 +59,10 @@ pub struct Metrics {
     pub log_size: Family<PartitionLabels, Gauge>,
     /// Log end offset per partition, refreshed at scrape time.
     pub log_end_offset: Family<PartitionLabels, Gauge>,
+    /// Committed offset behind the high-water mark, per group and partition.
+    pub consumer_lag: Family<LagLabels, Gauge>,
+    /// Group rebalances started.
+    pub rebalances: Counter,
 }
 
 impl Default for Metrics {
@@ -78,6 +93,8 @@ impl Metrics {
             connections: Gauge::default(),
             log_size: Family::default(),
             log_end_offset: Family::default(),
+            consumer_lag: Family::default(),
+            rebalances: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Kafka requests served", m.requests.clone());
@@ -118,6 +135,16 @@ impl Metrics {
             "log_end_offset",
             "Log end offset per partition",
             m.log_end_offset.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Messages between a group's committed offset and the high-water mark",
+            m.consumer_lag.clone(),
+        );
+        registry.register(
+            "group_rebalances",
+            "Consumer group rebalances started",
+            m.rebalances.clone(),
         );
         Self { registry, ..m }
     }

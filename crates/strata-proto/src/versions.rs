@@ -45,6 +45,16 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::DescribeCluster, 0, 0, 1),
     row(ApiKey::InitProducerId, 0, 0, 4),
     row(ApiKey::FindCoordinator, 0, 0, 4),
+    row(ApiKey::JoinGroup, 0, 0, 9),
+    row(ApiKey::SyncGroup, 0, 0, 5),
+    row(ApiKey::Heartbeat, 0, 0, 4),
+    row(ApiKey::LeaveGroup, 0, 0, 5),
+    row(ApiKey::OffsetCommit, 2, 2, 8),
+    row(ApiKey::OffsetFetch, 1, 1, 8),
+    row(ApiKey::OffsetDelete, 0, 0, 0),
+    row(ApiKey::ListGroups, 0, 0, 4),
+    row(ApiKey::DescribeGroups, 0, 0, 5),
+    row(ApiKey::DeleteGroups, 0, 0, 2),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

@@ -16,20 +16,39 @@ use crate::Broker;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod fetch;
 mod find_coordinator;
+mod heartbeat;
 mod init_producer_id;
+mod join_group;
+mod leave_group;
 mod legacy;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 
 /// The connection's ordering turn: held while a request's side effects happen so they
 /// happen in request order; dropped once they are done.
 pub type Turn = tokio::sync::OwnedMutexGuard<()>;
+
+/// Who sent a request, for handlers that record it (group membership).
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// `client.id` from the request header.
+    pub client_id: String,
+    /// The client's address, as DescribeGroups shows it (`/127.0.0.1`).
+    pub client_host: String,
+}
 
 /// Serves one request; `Ok(None)` means no response is sent (Produce with `acks=0`).
 pub async fn handle(
@@ -37,6 +56,7 @@ pub async fn handle(
     req: Request,
     turn: Turn,
     received: Instant,
+    peer: std::net::SocketAddr,
 ) -> anyhow::Result<Option<Bytes>> {
     let Request {
         api_key,
@@ -44,6 +64,14 @@ pub async fn handle(
         body,
     } = req;
     let v = header.request_api_version;
+    let ctx = RequestContext {
+        client_id: header
+            .client_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        client_host: format!("/{}", peer.ip()),
+    };
     let response = match body {
         RequestKind::ApiVersions(_) => {
             drop(turn);
@@ -94,6 +122,40 @@ pub async fn handle(
                 find_coordinator::handle(broker, v, r).await,
             ))
         }
+        RequestKind::JoinGroup(r) => {
+            drop(turn);
+            Some(ResponseKind::JoinGroup(
+                join_group::handle(broker, &ctx, v, r).await,
+            ))
+        }
+        RequestKind::SyncGroup(r) => {
+            drop(turn);
+            Some(ResponseKind::SyncGroup(
+                sync_group::handle(broker, v, r).await,
+            ))
+        }
+        RequestKind::Heartbeat(r) => Some(ResponseKind::Heartbeat(heartbeat::handle(broker, r))),
+        RequestKind::LeaveGroup(r) => {
+            Some(ResponseKind::LeaveGroup(leave_group::handle(broker, v, r)))
+        }
+        RequestKind::OffsetCommit(r) => Some(ResponseKind::OffsetCommit(
+            offset_commit::handle(broker, r).await,
+        )),
+        RequestKind::OffsetFetch(r) => Some(ResponseKind::OffsetFetch(offset_fetch::handle(
+            broker, v, r,
+        ))),
+        RequestKind::OffsetDelete(r) => Some(ResponseKind::OffsetDelete(
+            offset_delete::handle(broker, r).await,
+        )),
+        RequestKind::ListGroups(r) => {
+            Some(ResponseKind::ListGroups(list_groups::handle(broker, v, r)))
+        }
+        RequestKind::DescribeGroups(r) => Some(ResponseKind::DescribeGroups(
+            describe_groups::handle(broker, v, r),
+        )),
+        RequestKind::DeleteGroups(r) => Some(ResponseKind::DeleteGroups(
+            delete_groups::handle(broker, r).await,
+        )),
         RequestKind::DescribeCluster(r) => {
             drop(turn);
             Some(ResponseKind::DescribeCluster(describe_cluster::handle(
@@ -157,6 +219,16 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::InitProducerId => "InitProducerId",
         ApiKey::FindCoordinator => "FindCoordinator",
+        ApiKey::JoinGroup => "JoinGroup",
+        ApiKey::SyncGroup => "SyncGroup",
+        ApiKey::Heartbeat => "Heartbeat",
+        ApiKey::LeaveGroup => "LeaveGroup",
+        ApiKey::OffsetCommit => "OffsetCommit",
+        ApiKey::OffsetFetch => "OffsetFetch",
+        ApiKey::OffsetDelete => "OffsetDelete",
+        ApiKey::ListGroups => "ListGroups",
+        ApiKey::DescribeGroups => "DescribeGroups",
+        ApiKey::DeleteGroups => "DeleteGroups",
         _ => "Other",
     }
 }

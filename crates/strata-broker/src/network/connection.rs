@@ -67,7 +67,7 @@ pub async fn serve(
                 let my_turn = Arc::clone(&turn).lock_owned().await;
                 let b = Arc::clone(&broker);
                 Outgoing::Pending(tokio::spawn(async move {
-                    handlers::handle(&b, req, my_turn, received).await
+                    handlers::handle(&b, req, my_turn, received, peer).await
                 }))
             }
             Err(RequestError::UnsupportedVersion {

@@ -1,0 +1,338 @@
+//! Committed offsets: commit, fetch, delete, group deletion and retention.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use strata_group::{GroupError, GroupState, OffsetCommitKey, OffsetCommitValue, RecordKey};
+use strata_log::LogError;
+
+use super::coordinator::GroupCoordinator;
+use super::store;
+use crate::broker::now_ms;
+use crate::topics::OFFSETS_TOPIC;
+use crate::Broker;
+
+/// Kafka's GROUP_SUBSCRIBED_TO_TOPIC error code.
+const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+
+/// Kafka's `offset.metadata.max.bytes`.
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// Who is committing, as OffsetCommit carries it.
+pub struct Committer<'a> {
+    /// Member id ("" for admin/simple commits).
+    pub member_id: &'a str,
+    /// `group.instance.id`.
+    pub instance_id: Option<&'a str>,
+    /// Generation (-1 for simple commits).
+    pub generation: i32,
+}
+
+impl Broker {
+    /// Appends records to the `__consumer_offsets` partition that owns `group_id`.
+    pub(crate) async fn append_offsets_records(
+        self: &Arc<Self>,
+        group_id: &str,
+        records: Vec<store::KeyedRecord>,
+    ) -> Result<i64, LogError> {
+        let n = self
+            .meta
+            .image()
+            .topic(OFFSETS_TOPIC)
+            .map(|t| t.partitions.len() as i32)
+            .unwrap_or(0);
+        let partition = strata_group::partition_for(group_id, n);
+        let p = self.replicas.get(OFFSETS_TOPIC, partition).ok_or_else(|| {
+            LogError::Io(std::io::Error::other(format!(
+                "{OFFSETS_TOPIC}-{partition} is not hosted here"
+            )))
+        })?;
+        store::append(&p, records, now_ms(), self.config.flush_policy).await
+    }
+}
+
+impl GroupCoordinator {
+    /// Validates and durably stores commits; returns one result per input, in order.
+    pub async fn commit(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+        who: Committer<'_>,
+        commits: Vec<(String, i32, OffsetCommitValue)>,
+    ) -> Vec<Result<(), GroupError>> {
+        let check = {
+            let mut state = self.state.lock();
+            match state.groups.get(group_id) {
+                Some(e) => e
+                    .group
+                    .validate_commit(who.member_id, who.instance_id, who.generation),
+                // Kafka accepts "simple" commits (no membership) for unknown groups.
+                None if who.generation < 0 => {
+                    state.offsets.entry(group_id.to_string()).or_default();
+                    Ok(())
+                }
+                None => Err(GroupError::IllegalGeneration),
+            }
+        };
+        if let Err(e) = check {
+            return commits.iter().map(|_| Err(e)).collect();
+        }
+        let records = commits
+            .iter()
+            .map(|(topic, partition, value)| {
+                let key = RecordKey::OffsetCommit(OffsetCommitKey {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                });
+                (key.encode(), Some(value.encode()))
+            })
+            .collect();
+        let n = commits.len();
+        match broker.append_offsets_records(group_id, records).await {
+            Ok(_) => {
+                let mut state = self.state.lock();
+                let map = state.offsets.entry(group_id.to_string()).or_default();
+                for (topic, partition, value) in commits {
+                    map.insert((topic, partition), value);
+                }
+                vec![Ok(()); n]
+            }
+            Err(e) => {
+                tracing::error!(group = group_id, error = %e, "offset commit write failed");
+                vec![Err(GroupError::from_append_error(e.error_code())); n]
+            }
+        }
+    }
+
+    /// Committed offsets of a group: all of them, or those of the given partitions
+    /// (missing ones are absent from the map).
+    pub fn fetch(
+        &self,
+        group_id: &str,
+    ) -> Result<HashMap<(String, i32), OffsetCommitValue>, GroupError> {
+        let state = self.state.lock();
+        if let Some(e) = state.groups.get(group_id) {
+            e.group.validate_offset_fetch()?;
+        }
+        Ok(state.offsets.get(group_id).cloned().unwrap_or_default())
+    }
+
+    /// Deletes committed offsets of partitions (OffsetDelete). Partitions of topics a
+    /// live consumer group subscribes to are refused with `GROUP_SUBSCRIBED_TO_TOPIC`.
+    pub async fn delete_offsets(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<Vec<i16>, GroupError> {
+        let (results, doomed) = {
+            let state = self.state.lock();
+            let subscribed = match state.groups.get(group_id) {
+                Some(e) => {
+                    e.group.validate_offset_delete()?;
+                    if e.group.state() == GroupState::Empty {
+                        Vec::new()
+                    } else {
+                        e.group
+                            .describe()
+                            .members
+                            .iter()
+                            .flat_map(|m| subscription_topics(&m.metadata))
+                            .collect()
+                    }
+                }
+                None if state.offsets.contains_key(group_id) => Vec::new(),
+                None => return Err(GroupError::GroupIdNotFound),
+            };
+            let mut doomed = Vec::new();
+            let results = partitions
+                .iter()
+                .map(|(t, p)| {
+                    if subscribed.iter().any(|s| s == t) {
+                        GROUP_SUBSCRIBED_TO_TOPIC
+                    } else {
+                        doomed.push((t.clone(), *p));
+                        0
+                    }
+                })
+                .collect::<Vec<_>>();
+            (results, doomed)
+        };
+        self.write_tombstones(broker, group_id, doomed, false)
+            .await?;
+        Ok(results)
+    }
+
+    /// Deletes an empty group with its offsets (DeleteGroups).
+    pub async fn delete_group(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+    ) -> Result<(), GroupError> {
+        let offsets: Vec<(String, i32)> = {
+            let mut state = self.state.lock();
+            let known_offsets = state.offsets.contains_key(group_id);
+            match state.groups.get_mut(group_id) {
+                Some(e) => e.group.validate_delete()?,
+                None if known_offsets => {}
+                None => return Err(GroupError::GroupIdNotFound),
+            }
+            state
+                .offsets
+                .get(group_id)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        self.write_tombstones(broker, group_id, offsets, true)
+            .await?;
+        let mut state = self.state.lock();
+        if let Some(e) = state.groups.get_mut(group_id) {
+            let _ = e.group.delete(now_ms());
+        }
+        state.groups.remove(group_id);
+        state.offsets.remove(group_id);
+        Ok(())
+    }
+
+    /// Writes tombstones for offsets (and the group's metadata when `group_too`), then
+    /// forgets them in memory.
+    async fn write_tombstones(
+        &self,
+        broker: &Arc<Broker>,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+        group_too: bool,
+    ) -> Result<(), GroupError> {
+        let mut records: Vec<store::KeyedRecord> = partitions
+            .iter()
+            .map(|(t, p)| {
+                let key = RecordKey::OffsetCommit(OffsetCommitKey {
+                    group: group_id.to_string(),
+                    topic: t.clone(),
+                    partition: *p,
+                });
+                (key.encode(), None)
+            })
+            .collect();
+        if group_too {
+            records.push((
+                RecordKey::GroupMetadata(group_id.to_string()).encode(),
+                None,
+            ));
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        broker
+            .append_offsets_records(group_id, records)
+            .await
+            .map_err(|e| GroupError::from_append_error(e.error_code()))?;
+        let mut state = self.state.lock();
+        if let Some(map) = state.offsets.get_mut(group_id) {
+            for k in &partitions {
+                map.remove(k);
+            }
+        }
+        Ok(())
+    }
+
+    /// Expires offsets per `offsets.retention.minutes`: for an empty group, measured from
+    /// when it became empty; for offsets without a group, from each commit.
+    pub async fn expire_offsets(&self, broker: &Arc<Broker>, retention_ms: i64) {
+        let now = now_ms();
+        let expired: Vec<(String, Vec<(String, i32)>)> = {
+            let state = self.state.lock();
+            state
+                .offsets
+                .iter()
+                .filter_map(|(g, map)| {
+                    let since_empty = match state.groups.get(g) {
+                        Some(e) if e.group.state() != GroupState::Empty => return None,
+                        Some(e) => e.group.current_state_timestamp(),
+                        None => None,
+                    };
+                    let doomed: Vec<_> = map
+                        .iter()
+                        .filter(|(_, v)| {
+                            let base = since_empty
+                                .unwrap_or(v.commit_timestamp)
+                                .max(v.commit_timestamp);
+                            v.expire_timestamp.unwrap_or(base + retention_ms) <= now
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    (!doomed.is_empty()).then(|| (g.clone(), doomed))
+                })
+                .collect()
+        };
+        for (group, partitions) in expired {
+            tracing::info!(%group, partitions = partitions.len(), "expiring committed offsets");
+            if let Err(e) = self
+                .write_tombstones(broker, &group, partitions, false)
+                .await
+            {
+                tracing::warn!(%group, error = ?e, "offset expiry failed");
+            }
+        }
+    }
+
+    /// (group, topic, partition, committed offset) for every commit, for lag metrics.
+    pub fn committed_snapshot(&self) -> Vec<(String, String, i32, i64)> {
+        let state = self.state.lock();
+        state
+            .offsets
+            .iter()
+            .flat_map(|(g, m)| {
+                m.iter()
+                    .map(move |((t, p), v)| (g.clone(), t.clone(), *p, v.offset))
+            })
+            .collect()
+    }
+}
+
+/// Topics of a ConsumerProtocolSubscription (any version: they all start with
+/// version i16, then an array of topic strings). Unreadable metadata yields none.
+fn subscription_topics(metadata: &Bytes) -> Vec<String> {
+    let mut b: &[u8] = metadata;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, rest) = (b.get(..n)?, b.get(n..)?);
+        b = rest;
+        Some(head)
+    };
+    let mut out = Vec::new();
+    if take(2).is_none() {
+        return out;
+    }
+    let Some(count) = take(4).map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]])) else {
+        return out;
+    };
+    for _ in 0..count.max(0) {
+        let Some(len) = take(2).map(|l| i16::from_be_bytes([l[0], l[1]])) else {
+            break;
+        };
+        let Some(name) = take(len.max(0) as usize) else {
+            break;
+        };
+        out.push(String::from_utf8_lossy(name).into_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_topics_reads_the_topic_list_and_survives_garbage() {
+        let mut m = vec![0, 1, 0, 0, 0, 2];
+        for t in ["a", "bc"] {
+            m.extend_from_slice(&(t.len() as i16).to_be_bytes());
+            m.extend_from_slice(t.as_bytes());
+        }
+        assert_eq!(subscription_topics(&Bytes::from(m)), vec!["a", "bc"]);
+        assert!(subscription_topics(&Bytes::from_static(&[0, 1, 0, 0, 0, 9, 0])).is_empty());
+        assert!(subscription_topics(&Bytes::new()).is_empty());
+    }
+}

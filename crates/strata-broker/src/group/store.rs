@@ -1,0 +1,107 @@
+//! Durable keyed records in a partition of `__consumer_offsets`: append a set of
+//! key/value records as one batch, and read a whole partition back when loading.
+//!
+//! The record formats (Kafka's offset-commit and group-metadata keys and values) live in
+//! `strata-group`; this file only moves bytes.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use strata_log::LogError;
+
+use crate::config::FlushPolicy;
+use crate::replica::Partition;
+
+/// One keyed record; a `None` value is a tombstone.
+pub type KeyedRecord = (Bytes, Option<Bytes>);
+
+/// Appends `records` as one batch and waits until it is durable (under the `batch`
+/// flush policy), so an acknowledged commit survives `kill -9`.
+pub async fn append(
+    partition: &Arc<Partition>,
+    records: Vec<KeyedRecord>,
+    now_ms: i64,
+    policy: FlushPolicy,
+) -> Result<i64, LogError> {
+    if records.is_empty() {
+        return Ok(partition.log_end_offset() - 1);
+    }
+    let batch = encode_batch(records, now_ms)?;
+    let info = partition.append(batch, now_ms).await?;
+    if policy == FlushPolicy::Batch {
+        partition.wait_durable(info.last_offset).await?;
+    }
+    Ok(info.last_offset)
+}
+
+fn encode_batch(records: Vec<KeyedRecord>, now_ms: i64) -> Result<Bytes, LogError> {
+    let records: Vec<Record> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder starts a new batch whenever offset - sequence changes; this keeps
+            // one batch with base sequence -1 (no idempotence).
+            sequence: i as i32 - 1,
+            timestamp: now_ms,
+            key: Some(key),
+            value,
+            headers: Default::default(),
+            delete_horizon: false,
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .map_err(|e| LogError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(buf.freeze())
+}
+
+/// Reads every keyed record of `partition` from its start to its high-water mark, in
+/// offset order. Blocking: call it on a blocking thread.
+pub fn read_all_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, LogError> {
+    let mut out = Vec::new();
+    let mut offset = partition.log_start_offset();
+    let end = partition.high_watermark();
+    while offset < end {
+        let read = partition.read_blocking(offset, 1 << 20, true)?;
+        if read.records.is_empty() {
+            break;
+        }
+        let mut bytes = read.records;
+        let sets = RecordBatchDecoder::decode_all(&mut bytes)
+            .map_err(|e| LogError::Corrupt(format!("{}: {e}", partition.topic)))?;
+        let mut next = offset;
+        for set in sets {
+            for r in set.records {
+                // A fetch returns whole batches, which may start before `offset`.
+                if r.offset >= offset {
+                    if let Some(key) = r.key {
+                        out.push((key, r.value));
+                    }
+                }
+                next = next.max(r.offset + 1);
+            }
+        }
+        if next <= offset {
+            break;
+        }
+        offset = next;
+    }
+    Ok(out)
+}

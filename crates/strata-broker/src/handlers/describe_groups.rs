@@ -1,0 +1,64 @@
+//! DescribeGroups: state, protocol and members with their assignments.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use crate::Broker;
+
+/// Serves DescribeGroups v0–v5. An unknown group is described as `Dead` (as Kafka
+/// does before v6).
+pub fn handle(
+    broker: &Arc<Broker>,
+    version: i16,
+    req: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let groups = req
+        .groups
+        .into_iter()
+        .map(|gid| {
+            if let Err(e) = strata_group::validate_group_id(gid.0.as_str()) {
+                return DescribedGroup::default()
+                    .with_group_id(gid)
+                    .with_error_code(e.code());
+            }
+            let Some(d) = broker.groups.describe(gid.0.as_str()) else {
+                return DescribedGroup::default()
+                    .with_group_id(gid)
+                    .with_group_state(StrBytes::from_static_str("Dead"))
+                    .with_error_code(if version >= 6 {
+                        ResponseError::GroupIdNotFound.code()
+                    } else {
+                        0
+                    });
+            };
+            DescribedGroup::default()
+                .with_group_id(gid)
+                .with_group_state(StrBytes::from_static_str(d.state))
+                .with_protocol_type(StrBytes::from_string(d.protocol_type))
+                .with_protocol_data(StrBytes::from_string(d.protocol))
+                .with_members(
+                    d.members
+                        .into_iter()
+                        .map(|m| {
+                            DescribedGroupMember::default()
+                                .with_member_id(StrBytes::from_string(m.member_id))
+                                .with_group_instance_id(
+                                    m.group_instance_id
+                                        .filter(|_| version >= 4)
+                                        .map(StrBytes::from_string),
+                                )
+                                .with_client_id(StrBytes::from_string(m.client_id))
+                                .with_client_host(StrBytes::from_string(m.client_host))
+                                .with_member_metadata(m.metadata)
+                                .with_member_assignment(m.assignment)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}

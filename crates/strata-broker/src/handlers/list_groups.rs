@@ -1,0 +1,35 @@
+//! ListGroups: every group this coordinator knows, optionally filtered by state.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::Broker;
+
+/// Serves ListGroups v0–v4.
+pub fn handle(broker: &Arc<Broker>, version: i16, req: ListGroupsRequest) -> ListGroupsResponse {
+    let filter: Vec<String> = req
+        .states_filter
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let groups = broker
+        .groups
+        .list()
+        .into_iter()
+        .filter(|(_, state, _)| filter.is_empty() || filter.contains(&state.to_ascii_lowercase()))
+        .map(|(id, state, protocol_type)| {
+            ListedGroup::default()
+                .with_group_id(GroupId(StrBytes::from_string(id)))
+                .with_protocol_type(StrBytes::from_string(protocol_type))
+                .with_group_state(if version >= 4 {
+                    StrBytes::from_static_str(state)
+                } else {
+                    StrBytes::default()
+                })
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}

@@ -1,0 +1,146 @@
+//! OffsetFetch: committed offsets of one group (v1–v7) or several (v8+).
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::Broker;
+
+/// One partition's answer: (offset, leader epoch, metadata).
+type Found = (i64, i32, Option<StrBytes>);
+
+/// Serves OffsetFetch v1–v8.
+pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> OffsetFetchResponse {
+    if version >= 8 {
+        let groups = req
+            .groups
+            .iter()
+            .map(|g| {
+                let wanted = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.clone(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                match lookup(broker, g.group_id.0.as_str(), wanted, version) {
+                    Ok(topics) => OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_topics(
+                            topics
+                                .into_iter()
+                                .map(|(name, parts)| {
+                                    OffsetFetchResponseTopics::default()
+                                        .with_name(name)
+                                        .with_partitions(
+                                            parts
+                                                .into_iter()
+                                                .map(|(p, (off, epoch, meta))| {
+                                                    OffsetFetchResponsePartitions::default()
+                                                        .with_partition_index(p)
+                                                        .with_committed_offset(off)
+                                                        .with_committed_leader_epoch(epoch)
+                                                        .with_metadata(meta)
+                                                })
+                                                .collect(),
+                                        )
+                                })
+                                .collect(),
+                        ),
+                    Err(code) => OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(code),
+                }
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted = req.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.clone(), t.partition_indexes.clone()))
+            .collect()
+    });
+    match lookup(broker, req.group_id.0.as_str(), wanted, version) {
+        Ok(topics) => OffsetFetchResponse::default().with_topics(
+            topics
+                .into_iter()
+                .map(|(name, parts)| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(name)
+                        .with_partitions(
+                            parts
+                                .into_iter()
+                                .map(|(p, (off, epoch, meta))| {
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(off)
+                                        .with_committed_leader_epoch(if version >= 5 {
+                                            epoch
+                                        } else {
+                                            -1
+                                        })
+                                        .with_metadata(meta)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        ),
+        // The top-level error code exists from v2.
+        Err(code) => {
+            OffsetFetchResponse::default().with_error_code(if version >= 2 { code } else { 0 })
+        }
+    }
+}
+
+/// The committed offsets asked for (`None` = every committed partition); partitions
+/// without a commit answer offset -1, as Kafka does.
+fn lookup(
+    broker: &Arc<Broker>,
+    group_id: &str,
+    wanted: Option<Vec<(TopicName, Vec<i32>)>>,
+    version: i16,
+) -> Result<Vec<(TopicName, Vec<(i32, Found)>)>, i16> {
+    let committed = broker.groups.fetch(group_id).map_err(|e| e.code())?;
+    let found = |t: &str, p: i32| -> Found {
+        match committed.get(&(t.to_string(), p)) {
+            Some(v) => (
+                v.offset,
+                v.leader_epoch,
+                Some(StrBytes::from_string(v.metadata.clone())),
+            ),
+            None => (-1, -1, Some(StrBytes::default())),
+        }
+    };
+    let _ = version;
+    Ok(match wanted {
+        Some(list) => list
+            .into_iter()
+            .map(|(name, parts)| {
+                let t = name.0.to_string();
+                let parts = parts.into_iter().map(|p| (p, found(&t, p))).collect();
+                (name, parts)
+            })
+            .collect(),
+        None => {
+            let mut by_topic: std::collections::BTreeMap<String, Vec<(i32, Found)>> =
+                Default::default();
+            for ((t, p), _) in committed.iter() {
+                by_topic
+                    .entry(t.clone())
+                    .or_default()
+                    .push((*p, found(t, *p)));
+            }
+            by_topic
+                .into_iter()
+                .map(|(t, mut parts)| {
+                    parts.sort_by_key(|(p, _)| *p);
+                    (TopicName(StrBytes::from_string(t)), parts)
+                })
+                .collect()
+        }
+    })
+}
