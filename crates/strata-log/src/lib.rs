@@ -16,6 +16,7 @@ mod config;
 mod error;
 mod index;
 mod log;
+mod producer_snapshot;
 mod producer_state;
 mod read;
 mod recovery;

@@ -9,6 +9,7 @@ use strata_proto::batch::{self, BatchHeader, HEADER_SIZE};
 use crate::checkpoint;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::LogError;
+use crate::producer_snapshot;
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
 use crate::recovery::{
     load_active_tail, rebuild_segment, scan_producer_state, sealed_segment_is_sane, ScanOutcome,
@@ -42,8 +43,13 @@ impl Log {
     /// truncated at the first torn or corrupt batch, later segments are dropped and
     /// indexes are rebuilt. With `clean_shutdown = true` the files are trusted after
     /// cheap checks, falling back to the scan when something does not add up.
+    ///
+    /// The idempotent-producer state comes from the snapshot of a clean close when it
+    /// matches the log end, otherwise from a scan of every batch header.
     pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool) -> Result<Log, LogError> {
         fs::create_dir_all(dir)?;
+        // Taken (and removed) up front so it can never outlive the state it describes.
+        let snapshot = producer_snapshot::take(dir)?;
         let bases = list_segments(dir)?;
         let mut log = Log {
             dir: dir.to_path_buf(),
@@ -70,7 +76,11 @@ impl Log {
         log.log_start_offset = log.segments[0].base_offset;
         log.recovery_point = checkpoint.clamp(log.log_start_offset, log.log_end_offset());
         log.size_bytes = log.segments.iter().map(|s| s.size).sum();
-        log.rebuild_producer_state()?;
+        match snapshot {
+            // Written by a clean close at exactly this log end: nothing changed since.
+            Some((table, end)) if end == log.log_end_offset() => log.producers = table,
+            _ => log.rebuild_producer_state()?,
+        }
         Ok(log)
     }
 
@@ -403,8 +413,8 @@ impl Log {
         self.segments.len()
     }
 
-    /// Flushes data and indexes, writes the checkpoint at the log end. A later
-    /// `open(.., clean_shutdown = true)` then needs no scan.
+    /// Flushes data and indexes, writes the checkpoint and a producer-state snapshot at
+    /// the log end. A later `open(.., clean_shutdown = true)` then needs no scan.
     pub fn close(mut self) -> Result<(), LogError> {
         self.active_mut().seal()?;
         let end = self.log_end_offset();
@@ -418,6 +428,7 @@ impl Log {
             }
         }
         checkpoint::write(&self.dir, end)?;
+        producer_snapshot::write(&self.dir, &self.producers, end)?;
         Ok(())
     }
 

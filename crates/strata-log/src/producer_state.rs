@@ -167,6 +167,16 @@ impl ProducerStateTable {
         self.producers.get(&producer_id)
     }
 
+    /// Every tracked producer id with its state, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, entry)| (*id, entry))
+    }
+
+    /// Sets the state of one producer (loading a snapshot).
+    pub(crate) fn insert(&mut self, producer_id: i64, entry: ProducerEntry) {
+        self.producers.insert(producer_id, entry);
+    }
+
     /// Forgets every producer.
     pub fn clear(&mut self) {
         self.producers.clear();

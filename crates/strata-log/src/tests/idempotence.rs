@@ -2,6 +2,7 @@
 //! producer state surviving reopen and truncation.
 
 use super::helpers::{batch, idempotent_batch, read_all_offsets, small_config};
+use crate::producer_snapshot::SNAPSHOT_FILE;
 use crate::{
     AppendInfo, Log, LogConfig, LogError, TimestampType, ERROR_INVALID_PRODUCER_EPOCH,
     ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -237,4 +238,51 @@ fn duplicate_on_log_append_time_topic_reports_the_original_append_time() {
     assert!(retry.duplicate);
     assert_eq!(retry.log_append_time, 77_000);
     assert_eq!(retry.max_timestamp, 77_000);
+}
+
+#[test]
+fn clean_close_snapshot_restores_state_and_is_consumed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), small_config(), false).expect("open");
+    let written = append_sequence(&mut log, 0, 7);
+    let other = idempotent_batch(PID + 1, 3, 50, 2, 0);
+    log.append(&other, 0).expect("second producer");
+    let state = log.producer_state().clone();
+    log.close().expect("close");
+    let snapshot = dir.path().join(SNAPSHOT_FILE);
+    assert!(snapshot.exists());
+
+    let mut log = Log::open(dir.path(), small_config(), true).expect("reopen");
+    assert!(!snapshot.exists(), "an open consumes the snapshot");
+    assert_eq!(log.producer_state(), &state);
+    assert_duplicate(&mut log, &written[6].0, &written[6].1);
+    assert!(log.append(&other, 0).expect("retry").duplicate);
+}
+
+#[test]
+fn stale_or_corrupt_snapshot_falls_back_to_the_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snapshot = dir.path().join(SNAPSHOT_FILE);
+    let mut log = Log::open(dir.path(), small_config(), false).expect("open");
+    append_sequence(&mut log, 0, 2);
+    log.close().expect("close");
+    let stale = std::fs::read(&snapshot).expect("snapshot");
+
+    let mut log = Log::open(dir.path(), small_config(), true).expect("reopen");
+    let more = idempotent_batch(PID, 0, 6, 2, 0);
+    let info = log.append(&more, 0).expect("append");
+    log.close().expect("close");
+    // A snapshot taken at an older log end must not be believed.
+    std::fs::write(&snapshot, &stale).expect("plant stale snapshot");
+    let mut log = Log::open(dir.path(), small_config(), true).expect("reopen");
+    assert_eq!(log.producer_state().get(PID).map(|e| e.last_seq()), Some(7));
+    assert_duplicate(&mut log, &more, &info);
+    log.close().expect("close");
+
+    let mut bytes = std::fs::read(&snapshot).expect("snapshot");
+    bytes[10] ^= 0x40;
+    std::fs::write(&snapshot, &bytes).expect("corrupt snapshot");
+    let mut log = Log::open(dir.path(), small_config(), true).expect("reopen");
+    assert_eq!(log.producer_state().get(PID).map(|e| e.last_seq()), Some(7));
+    assert_duplicate(&mut log, &more, &info);
 }
