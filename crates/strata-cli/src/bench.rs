@@ -191,7 +191,7 @@ pub async fn consume(args: BenchArgs, client: ClientConfig, format: Format) -> R
         ..ConsumerConfig::default()
     })?;
     let n = consumer.partition_count(&args.topic).await?;
-    consumer.assign((0..n).map(|p| (args.topic.clone(), p)).collect());
+    consumer.assign((0..n).map(|p| (args.topic.clone(), p)).collect())?;
     consumer.seek_to_beginning(&[]);
     let bar = progress(args.records);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::bench::BenchArgs;
 use crate::consume::ConsumeArgs;
+use crate::group::GroupCommand;
 use crate::produce::ProduceArgs;
 use crate::server::ServerArgs;
 use crate::topic::TopicCommand;
@@ -48,6 +49,12 @@ pub enum Command {
         /// Topic action.
         #[command(subcommand)]
         command: TopicCommand,
+    },
+    /// Manage consumer groups.
+    Group {
+        /// Group action.
+        #[command(subcommand)]
+        command: GroupCommand,
     },
     /// Produce lines from stdin to a topic.
     Produce(ProduceArgs),
@@ -217,5 +224,153 @@ mod tests {
             let cli = parse(&["topic", "list"]).expect("parse");
             assert_eq!(cli.bootstrap, "127.0.0.1:9092");
         }
+    }
+
+    #[test]
+    fn group_commands() {
+        use crate::group::GroupCommand;
+        let cli =
+            parse(&["group", "list", "--state", "Stable", "--state", "Empty"]).expect("parse");
+        let Command::Group {
+            command: GroupCommand::List { state },
+        } = cli.command
+        else {
+            panic!("not group list")
+        };
+        assert_eq!(state, vec!["Stable", "Empty"]);
+        assert!(matches!(
+            parse(&["group", "describe", "g1", "--format", "json"]).expect("parse").command,
+            Command::Group { command: GroupCommand::Describe { group } } if group == "g1"
+        ));
+        assert!(matches!(
+            parse(&["group", "delete", "g1"]).expect("parse").command,
+            Command::Group { command: GroupCommand::Delete { group } } if group == "g1"
+        ));
+        assert!(parse(&["group", "describe"]).is_err(), "group id required");
+    }
+
+    #[test]
+    fn reset_offsets_needs_exactly_one_target() {
+        use crate::group::GroupCommand;
+        let cli = parse(&[
+            "group",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-datetime",
+            "2026-11-23T10:00:00Z",
+            "--execute",
+        ])
+        .expect("parse");
+        let Command::Group {
+            command: GroupCommand::ResetOffsets(r),
+        } = cli.command
+        else {
+            panic!("not reset-offsets")
+        };
+        assert_eq!(r.group, "g");
+        assert_eq!(r.topic, vec!["t"]);
+        assert_eq!(r.to_datetime.as_deref(), Some("2026-11-23T10:00:00Z"));
+        assert!(r.execute && !r.dry_run);
+        let dry = parse(&[
+            "group",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-offset",
+            "5",
+        ])
+        .expect("parse");
+        let Command::Group {
+            command: GroupCommand::ResetOffsets(r),
+        } = dry.command
+        else {
+            panic!("not reset-offsets")
+        };
+        assert_eq!(r.to_offset, Some(5));
+        assert!(!r.execute, "dry run by default");
+        assert!(
+            parse(&["group", "reset-offsets", "g", "--topic", "t"]).is_err(),
+            "no target"
+        );
+        assert!(parse(&[
+            "group",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-earliest",
+            "--to-latest"
+        ])
+        .is_err());
+        assert!(
+            parse(&["group", "reset-offsets", "g", "--to-earliest"]).is_err(),
+            "topic required"
+        );
+        assert!(parse(&[
+            "group",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-earliest",
+            "--dry-run",
+            "--execute"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn consume_with_group() {
+        let cli = parse(&[
+            "consume",
+            "t",
+            "--group",
+            "g",
+            "--from-beginning",
+            "-X",
+            "session.timeout.ms=10000",
+            "--consumer-property",
+            "partition.assignment.strategy=cooperative-sticky",
+            "--timeout-ms",
+            "2000",
+        ])
+        .expect("parse");
+        let Command::Consume(c) = cli.command else {
+            panic!("not consume")
+        };
+        assert_eq!(c.group.as_deref(), Some("g"));
+        assert_eq!(c.timeout_ms, Some(2000));
+        let config = crate::consume::consumer_config(&c, strata_client::ClientConfig::default())
+            .expect("config");
+        assert_eq!(config.group_id.as_deref(), Some("g"));
+        assert_eq!(config.session_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(
+            config.auto_offset_reset,
+            strata_client::OffsetReset::Earliest
+        );
+        assert_eq!(
+            config.partition_assignment_strategy,
+            vec![strata_client::AssignmentStrategy::CooperativeSticky]
+        );
+        assert!(parse(&["consume", "t", "--group", "g", "--partition", "1"]).is_err());
+        assert!(parse(&["consume", "t", "--group", "g", "--offset", "1"]).is_err());
+        let bad = parse(&[
+            "consume",
+            "t",
+            "--group",
+            "g",
+            "-X",
+            "auto.offset.reset=sideways",
+        ])
+        .expect("parse");
+        let Command::Consume(c) = bad.command else {
+            panic!("not consume")
+        };
+        let e = crate::consume::consumer_config(&c, strata_client::ClientConfig::default())
+            .expect_err("bad value");
+        assert!(e.to_string().contains("auto.offset.reset"), "{e}");
     }
 }

@@ -3,7 +3,9 @@
 mod bench;
 mod cli;
 mod consume;
+mod datetime;
 mod delivery;
+mod group;
 mod output;
 mod produce;
 mod server;
@@ -45,6 +47,7 @@ fn run_client(command: Command, bootstrap: &str, format: cli::Format) -> anyhow:
         match command {
             Command::Server(_) => unreachable!("handled in main"),
             Command::Topic { command } => topic::run(command, client, format).await,
+            Command::Group { command } => group::run(command, client, format).await,
             Command::Produce(args) => produce::run(args, client, format).await,
             Command::Consume(args) => consume::run(args, client, format).await,
             Command::Bench { command } => match command {

@@ -40,7 +40,8 @@ fn consumer(b: &Broker, topic: &str, partitions: i32) -> Consumer {
         ..ConsumerConfig::default()
     })
     .expect("consumer");
-    c.assign((0..partitions).map(|p| (topic.to_string(), p)).collect());
+    c.assign((0..partitions).map(|p| (topic.to_string(), p)).collect())
+        .expect("assign");
     c
 }
 
@@ -327,7 +328,7 @@ async fn small_fetch_sizes_still_make_progress_in_order() {
         ..ConsumerConfig::default()
     })
     .expect("consumer");
-    c.assign(vec![("small".to_string(), 0)]);
+    c.assign(vec![("small".to_string(), 0)]).expect("assign");
     let recs = consume_n(&mut c, 300).await;
     assert_eq!(recs.len(), 300);
     for (i, r) in recs.iter().enumerate() {

@@ -79,6 +79,11 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// The shared connection pool and metadata cache.
+    pub(crate) fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
     /// Creates an admin client; connects lazily.
     pub fn new(config: ClientConfig) -> Result<Admin> {
         Ok(Admin {

@@ -52,6 +52,10 @@ pub enum ClientError {
     /// The producer or consumer was closed.
     #[error("client is closed")]
     Closed,
+    /// A partition has no committed offset (or its position is out of range) and
+    /// `auto_offset_reset` is `none`.
+    #[error("no offset: {0}")]
+    NoOffset(String),
 }
 
 impl ClientError {
@@ -147,6 +151,34 @@ pub mod codes {
     pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
     /// The topic id is unknown.
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
+    /// The offset's metadata string is too long.
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+    /// The coordinator is still loading the group's state.
+    pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+    /// The group's coordinator is not available.
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    /// This broker is not the group's coordinator.
+    pub const NOT_COORDINATOR: i16 = 16;
+    /// The generation is not the group's current one.
+    pub const ILLEGAL_GENERATION: i16 = 22;
+    /// The member's protocols do not match the group's.
+    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+    /// The member id is not known to the coordinator.
+    pub const UNKNOWN_MEMBER_ID: i16 = 25;
+    /// The session timeout is outside the broker's allowed range.
+    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+    /// The group is rebalancing.
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
+    /// The group has members (it must be empty for this operation).
+    pub const NON_EMPTY_GROUP: i16 = 68;
+    /// The group does not exist.
+    pub const GROUP_ID_NOT_FOUND: i16 = 69;
+    /// JoinGroup must be repeated with the member id the coordinator returned.
+    pub const MEMBER_ID_REQUIRED: i16 = 79;
+    /// Another member joined with this static instance id.
+    pub const FENCED_INSTANCE_ID: i16 = 82;
+    /// The group still consumes the topic whose offsets should be deleted.
+    pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 }
 
 /// Whether the protocol marks this error code as retriable.

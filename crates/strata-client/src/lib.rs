@@ -2,28 +2,38 @@
 //!
 //! - [`Producer`]: batching per partition with linger and size limits, any codec, Java-compatible
 //!   partitioning (murmur2 for keys, sticky for unkeyed records), retries, in-order delivery.
-//! - [`Consumer`]: manual assignment, seeking, Fetch long-polls, decompression.
-//! - [`Admin`]: create/describe/delete/list topics, list offsets.
+//! - [`Consumer`]: manual assignment or consumer-group subscription (classic protocol,
+//!   range and cooperative-sticky assignors, static membership), seeking, Fetch long-polls,
+//!   decompression, sync/async/auto commits.
+//! - [`Admin`]: topics (create/describe/delete/list, offsets) and consumer groups (list,
+//!   describe, delete, offsets).
 //!
 //! Built on the `kafka-protocol` crate for message encoding; connection handling (framing,
 //! pipelining, version negotiation) and the metadata cache live here.
 
 mod accumulator;
 mod admin;
+mod admin_groups;
 mod batch;
 mod cluster;
 mod connection;
 mod consumer;
 pub mod error;
+pub mod group;
 mod offsets;
 pub mod partitioner;
 mod producer;
 
 pub use admin::{Admin, ConfigEntry, PartitionDescription, TopicDescription, TopicListing};
+pub use admin_groups::{GroupDescription, GroupListing, GroupMemberDescription};
 pub use batch::Header;
 pub use cluster::{parse_bootstrap, ClientConfig, PartitionMetadata, TopicMetadata};
-pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
+pub use consumer::{
+    CommitFuture, CommitResult, Consumer, ConsumerConfig, ConsumerRecord, Listener, OffsetReset,
+    RebalanceListener,
+};
 pub use error::{ClientError, Result};
+pub use group::{AssignmentStrategy, OffsetAndMetadata};
 pub use kafka_protocol::records::Compression;
 pub use offsets::{OffsetSpec, TopicPartition};
 pub use producer::{

@@ -1,63 +1,25 @@
-//! A consumer of manually assigned partitions, using Fetch long-polls.
+//! The consumer: manual assignment or group subscription, Fetch long-polls, offset commits.
+
+mod config;
+mod fetch;
+mod group;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
-use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::batch::{decode_fetched, Header};
-use crate::cluster::{ClientConfig, Cluster};
+use crate::batch::Header;
+use crate::cluster::Cluster;
 use crate::error::{codes, ClientError, Result};
 use crate::offsets::{list_offsets, OffsetSpec, TopicPartition};
+use fetch::{fetch_from, FetchOutcome};
 
-/// Fetch v13 addresses topics by id instead of name.
-const FIRST_FETCH_VERSION_WITH_TOPIC_IDS: i16 = 13;
-
-/// Where to start when a partition has no position or its position is out of range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OffsetReset {
-    /// Start from the oldest retained record.
-    Earliest,
-    /// Start after the newest record.
-    Latest,
-    /// Report an error.
-    None,
-}
-
-/// Consumer settings.
-#[derive(Debug, Clone)]
-pub struct ConsumerConfig {
-    /// Connection settings.
-    pub client: ClientConfig,
-    /// The broker answers as soon as this many bytes are available…
-    pub fetch_min_bytes: i32,
-    /// …or after this long.
-    pub fetch_max_wait: Duration,
-    /// Upper bound for a whole fetch response.
-    pub fetch_max_bytes: i32,
-    /// Upper bound per partition per fetch.
-    pub max_partition_fetch_bytes: i32,
-    /// Behaviour without a valid position.
-    pub auto_offset_reset: OffsetReset,
-}
-
-impl Default for ConsumerConfig {
-    fn default() -> Self {
-        ConsumerConfig {
-            client: ClientConfig::default(),
-            fetch_min_bytes: 1,
-            fetch_max_wait: Duration::from_millis(500),
-            fetch_max_bytes: 50 * 1024 * 1024,
-            max_partition_fetch_bytes: 1024 * 1024,
-            auto_offset_reset: OffsetReset::Latest,
-        }
-    }
-}
+pub use config::{ConsumerConfig, Listener, OffsetReset, RebalanceListener};
+pub(crate) use group::commit_with_retry;
+pub use group::{CommitFuture, CommitResult};
 
 /// A record read from a partition.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,8 +42,12 @@ pub struct ConsumerRecord {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Position {
+    /// The next offset to fetch.
     At(i64),
+    /// Look the offset up with ListOffsets.
     Reset(OffsetSpec),
+    /// Start at the group's committed offset, else per `auto_offset_reset`.
+    Committed,
 }
 
 /// Consumes assigned partitions. Not shared between tasks: `poll` takes `&mut self`.
@@ -89,16 +55,24 @@ pub struct Consumer {
     cluster: Arc<Cluster>,
     config: ConsumerConfig,
     positions: BTreeMap<TopicPartition, Position>,
+    /// Group membership and commit state; present when `group_id` is set.
+    group: Option<group::GroupState>,
 }
 
 impl Consumer {
     /// Creates a consumer; connects lazily.
     pub fn new(config: ConsumerConfig) -> Result<Consumer> {
+        config.validate()?;
         let cluster = Cluster::new(config.client.clone())?;
+        let group = config
+            .group_id
+            .as_deref()
+            .map(|g| group::GroupState::new(cluster.clone(), g, &config));
         Ok(Consumer {
             cluster,
             config,
             positions: BTreeMap::new(),
+            group,
         })
     }
 
@@ -108,24 +82,31 @@ impl Consumer {
         Ok(i32::try_from(meta.partitions.len()).unwrap_or(i32::MAX))
     }
 
-    /// Replaces the assignment. Partitions kept keep their position; new ones start according
-    /// to `auto_offset_reset` unless sought.
-    pub fn assign(&mut self, partitions: Vec<(String, i32)>) {
-        let reset = match self.config.auto_offset_reset {
-            OffsetReset::Earliest => Position::Reset(OffsetSpec::Earliest),
-            // With `None` there is no committed offset to fall back on (no groups yet); start
-            // at the end like Latest and let an out-of-range error surface later.
-            OffsetReset::Latest | OffsetReset::None => Position::Reset(OffsetSpec::Latest),
-        };
+    /// Replaces the assignment with these partitions (manual assignment, no group
+    /// membership). Partitions kept keep their position; new ones start at the group's
+    /// committed offset when `group_id` is set, else per `auto_offset_reset`, unless sought.
+    /// Fails while subscribed.
+    pub fn assign(&mut self, partitions: Vec<TopicPartition>) -> Result<()> {
+        if self.is_subscribed() {
+            return Err(ClientError::Config(
+                "cannot assign partitions manually while subscribed to topics; unsubscribe first"
+                    .into(),
+            ));
+        }
         let mut next = BTreeMap::new();
         for tp in partitions {
-            let pos = self.positions.get(&tp).copied().unwrap_or(reset);
+            let pos = self
+                .positions
+                .get(&tp)
+                .copied()
+                .unwrap_or(Position::Committed);
             next.insert(tp, pos);
         }
         self.positions = next;
+        Ok(())
     }
 
-    /// The current assignment.
+    /// The current assignment, sorted.
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.positions.keys().cloned().collect()
     }
@@ -157,9 +138,10 @@ impl Consumer {
         }
     }
 
-    /// The next offset that will be read from a partition, resolving a pending seek.
+    /// The next offset that will be read from a partition, resolving a pending seek or
+    /// committed-offset lookup.
     pub async fn position(&mut self, topic: &str, partition: i32) -> Result<i64> {
-        self.resolve_resets().await?;
+        self.resolve_positions().await?;
         match self.positions.get(&(topic.to_string(), partition)) {
             Some(Position::At(o)) => Ok(*o),
             _ => Err(ClientError::Config(format!(
@@ -168,7 +150,38 @@ impl Consumer {
         }
     }
 
-    async fn resolve_resets(&mut self) -> Result<()> {
+    fn reset_position(&self, tp: &TopicPartition, why: &str) -> Result<Position> {
+        match self.config.auto_offset_reset {
+            OffsetReset::Earliest => Ok(Position::Reset(OffsetSpec::Earliest)),
+            OffsetReset::Latest => Ok(Position::Reset(OffsetSpec::Latest)),
+            OffsetReset::None => Err(ClientError::NoOffset(format!(
+                "{}-{}: {why} and auto_offset_reset is none",
+                tp.0, tp.1
+            ))),
+        }
+    }
+
+    /// Turns `Committed` and `Reset` positions into offsets.
+    async fn resolve_positions(&mut self) -> Result<()> {
+        let pending: Vec<TopicPartition> = self
+            .positions
+            .iter()
+            .filter(|(_, p)| **p == Position::Committed)
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        if !pending.is_empty() {
+            let committed = match &self.group {
+                Some(g) => g.fetch_committed(&pending).await?,
+                None => BTreeMap::new(),
+            };
+            for tp in pending {
+                let pos = match committed.get(&tp).cloned().flatten() {
+                    Some(om) => Position::At(om.offset),
+                    None => self.reset_position(&tp, "no committed offset")?,
+                };
+                self.positions.insert(tp, pos);
+            }
+        }
         let mut by_spec: HashMap<OffsetSpec, Vec<TopicPartition>> = HashMap::new();
         for (tp, pos) in &self.positions {
             if let Position::Reset(spec) = pos {
@@ -186,16 +199,23 @@ impl Consumer {
         Ok(())
     }
 
-    /// Returns the records available now, waiting up to `timeout` for some to arrive.
+    /// Returns the records available now, waiting up to `timeout` for some to arrive. When
+    /// subscribed, joins the group first and takes part in rebalances (which may make a call
+    /// last longer than `timeout`), and auto-commits when due.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        if self.positions.is_empty() {
-            tokio::time::sleep(timeout).await;
-            return Ok(Vec::new());
-        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            self.resolve_resets().await?;
+            self.group_poll().await?;
+            self.resolve_positions().await?;
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if self.positions.is_empty() {
+                // Nothing assigned (yet): wait, but wake up for rebalances.
+                tokio::time::sleep(remaining.min(Duration::from_millis(100))).await;
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(Vec::new());
+                }
+                continue;
+            }
             let records = self
                 .fetch_once(remaining.min(self.config.fetch_max_wait))
                 .await?;
@@ -266,6 +286,10 @@ impl Consumer {
             for outcome in outcomes {
                 match outcome {
                     FetchOutcome::Records { tp, next, recs } => {
+                        // A rebalance may have taken the partition while we fetched.
+                        if !self.positions.contains_key(&tp) {
+                            continue;
+                        }
                         if let Some(next) = next {
                             self.positions.insert(tp.clone(), Position::At(next));
                         }
@@ -279,23 +303,10 @@ impl Consumer {
                             headers: r.headers,
                         }));
                     }
-                    FetchOutcome::OutOfRange(tp) => match self.config.auto_offset_reset {
-                        OffsetReset::Earliest => {
-                            self.positions
-                                .insert(tp, Position::Reset(OffsetSpec::Earliest));
-                        }
-                        OffsetReset::Latest => {
-                            self.positions
-                                .insert(tp, Position::Reset(OffsetSpec::Latest));
-                        }
-                        OffsetReset::None => {
-                            return Err(ClientError::from_code(
-                                codes::OFFSET_OUT_OF_RANGE,
-                                None,
-                                &format!("offset out of range for {}-{}", tp.0, tp.1),
-                            ))
-                        }
-                    },
+                    FetchOutcome::OutOfRange(tp) => {
+                        let pos = self.reset_position(&tp, "offset out of range")?;
+                        self.positions.insert(tp, pos);
+                    }
                     FetchOutcome::Retry(tp) => {
                         self.cluster.invalidate(&tp.0);
                         retry_pause = true;
@@ -308,122 +319,4 @@ impl Consumer {
         }
         Ok(records)
     }
-}
-
-enum FetchOutcome {
-    Records {
-        tp: TopicPartition,
-        next: Option<i64>,
-        recs: Vec<crate::batch::DecodedRecord>,
-    },
-    OutOfRange(TopicPartition),
-    Retry(TopicPartition),
-}
-
-async fn fetch_from(
-    cluster: &Cluster,
-    config: &ConsumerConfig,
-    leader: i32,
-    parts: Vec<(TopicPartition, i64, Uuid)>,
-    max_wait: Duration,
-) -> Result<Vec<FetchOutcome>> {
-    let conn = match cluster.broker_connection(leader).await {
-        Ok(c) => c,
-        Err(e) => {
-            for (tp, _, _) in &parts {
-                cluster.invalidate(&tp.0);
-            }
-            return Err(e);
-        }
-    };
-    let any_nil = parts.iter().any(|(_, _, id)| id.is_nil());
-    let cap = any_nil.then_some(FIRST_FETCH_VERSION_WITH_TOPIC_IDS - 1);
-    let version = conn.version_for::<FetchRequest>(cap)?;
-    let use_ids = version >= FIRST_FETCH_VERSION_WITH_TOPIC_IDS;
-
-    let mut topics: BTreeMap<&str, (Uuid, Vec<FetchPartition>)> = BTreeMap::new();
-    let mut offsets: HashMap<TopicPartition, i64> = HashMap::new();
-    let mut names_by_id: HashMap<Uuid, String> = HashMap::new();
-    for (tp, offset, id) in &parts {
-        let entry = topics
-            .entry(tp.0.as_str())
-            .or_insert_with(|| (*id, Vec::new()));
-        entry.1.push(
-            FetchPartition::default()
-                .with_partition(tp.1)
-                .with_fetch_offset(*offset)
-                .with_partition_max_bytes(config.max_partition_fetch_bytes),
-        );
-        offsets.insert(tp.clone(), *offset);
-        names_by_id.insert(*id, tp.0.clone());
-    }
-    let req = FetchRequest::default()
-        .with_max_wait_ms(i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX))
-        .with_min_bytes(config.fetch_min_bytes)
-        .with_max_bytes(config.fetch_max_bytes)
-        .with_topics(
-            topics
-                .into_iter()
-                .map(|(name, (id, ps))| {
-                    let t = FetchTopic::default().with_partitions(ps);
-                    if use_ids {
-                        t.with_topic_id(id)
-                    } else {
-                        t.with_topic(TopicName(StrBytes::from_string(name.to_string())))
-                    }
-                })
-                .collect(),
-        );
-    let resp: FetchResponse = conn
-        .request(&req, version, cluster.config.request_timeout + max_wait)
-        .await?;
-    if resp.error_code != 0 {
-        return Err(ClientError::from_code(
-            resp.error_code,
-            None,
-            "fetch failed",
-        ));
-    }
-    let mut out = Vec::new();
-    for t in resp.responses {
-        let name = if use_ids {
-            match names_by_id.get(&t.topic_id) {
-                Some(n) => n.clone(),
-                None => continue,
-            }
-        } else {
-            t.topic.0.as_str().to_string()
-        };
-        for p in t.partitions {
-            let tp = (name.clone(), p.partition_index);
-            let Some(&from) = offsets.get(&tp) else {
-                continue;
-            };
-            match p.error_code {
-                0 => {
-                    let data = p.records.unwrap_or_default();
-                    let decoded = decode_fetched(data, from)?;
-                    out.push(FetchOutcome::Records {
-                        tp,
-                        next: decoded.next_offset.filter(|n| *n > from),
-                        recs: decoded.records,
-                    });
-                }
-                codes::OFFSET_OUT_OF_RANGE => out.push(FetchOutcome::OutOfRange(tp)),
-                code if crate::error::is_retriable_code(code)
-                    || code == codes::UNKNOWN_TOPIC_ID =>
-                {
-                    out.push(FetchOutcome::Retry(tp))
-                }
-                code => {
-                    return Err(ClientError::from_code(
-                        code,
-                        None,
-                        &format!("fetching {}-{} failed", tp.0, tp.1),
-                    ))
-                }
-            }
-        }
-    }
-    Ok(out)
 }
