@@ -91,6 +91,19 @@ impl Broker {
         run_cli(&full, stdin)
     }
 
+    /// Starts `strata -b <this broker> ARGS` in the background (stdout/stderr discarded).
+    pub fn spawn_cli(&self, args: &[&str]) -> Child {
+        Command::new(strata_bin())
+            .args(["-b", self.addr.as_str()])
+            .args(args)
+            .env_remove("STRATA_BOOTSTRAP")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn strata")
+    }
+
     /// Like [`Broker::cli`] but asserts success and returns stdout.
     pub fn cli_ok(&self, args: &[&str], stdin: &str) -> String {
         let out = self.cli(args, stdin);
@@ -117,6 +130,10 @@ fn spawn_server(dir: &Path, addr: &str) -> Result<Child, String> {
         .args(["server", "--data-dir"])
         .arg(dir.join("data"))
         .args(["--listen", addr, "--http", &http])
+        // Groups form at once, and a small offsets topic keeps start-up quick.
+        .args(["--set", "group.initial.rebalance.delay.ms=0"])
+        .args(["--set", "offsets.topic.num.partitions=3"])
+        .args(["--set", "group.min.session.timeout.ms=1000"])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
