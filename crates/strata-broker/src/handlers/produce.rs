@@ -163,7 +163,10 @@ async fn append_one(
 ) -> Result<(Arc<crate::replica::Partition>, AppendInfo), LogError> {
     let len = records.len() as u64;
     let info = p.append(records, now).await?;
-    broker.metrics.records_in.inc_by(info.record_count as u64);
-    broker.metrics.produce_bytes.inc_by(len);
+    // A retried idempotent batch is answered with its original offsets, not stored again.
+    if !info.duplicate {
+        broker.metrics.records_in.inc_by(info.record_count as u64);
+        broker.metrics.produce_bytes.inc_by(len);
+    }
     Ok((p, info))
 }

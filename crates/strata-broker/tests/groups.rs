@@ -1,0 +1,232 @@
+//! Consumer groups over real sockets: membership, commits, persistence across restart.
+
+mod common;
+
+use common::*;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+fn gid(s: &str) -> GroupId {
+    GroupId(StrBytes::from_string(s.to_string()))
+}
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+async fn join(c: &mut RawClient, group: &str, member: &str) -> JoinGroupResponse {
+    let req = JoinGroupRequest::default()
+        .with_group_id(gid(group))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_member_id(s(member))
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default()
+            .with_name(s("range"))
+            .with_metadata(bytes::Bytes::from_static(b"meta"))]);
+    match c
+        .call(ApiKey::JoinGroup, 9, RequestKind::JoinGroup(req))
+        .await
+    {
+        ResponseKind::JoinGroup(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn commit(c: &mut RawClient, group: &str, member: &str, generation: i32, offset: i64) -> i16 {
+    let req = OffsetCommitRequest::default()
+        .with_group_id(gid(group))
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(s(member))
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(TopicName(s("gt")))
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(offset)
+                .with_committed_metadata(Some(s("note")))])]);
+    match c
+        .call(ApiKey::OffsetCommit, 8, RequestKind::OffsetCommit(req))
+        .await
+    {
+        ResponseKind::OffsetCommit(r) => r.topics[0].partitions[0].error_code,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn fetch_committed(c: &mut RawClient, group: &str) -> (i64, Option<String>) {
+    let req = OffsetFetchRequest::default()
+        .with_group_id(gid(group))
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(TopicName(s("gt")))
+            .with_partition_indexes(vec![0])]));
+    match c
+        .call(ApiKey::OffsetFetch, 7, RequestKind::OffsetFetch(req))
+        .await
+    {
+        ResponseKind::OffsetFetch(r) => {
+            let p = &r.topics[0].partitions[0];
+            (
+                p.committed_offset,
+                p.metadata.as_ref().map(|m| m.to_string()),
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn member_lifecycle_commits_and_restart() {
+    let b = TestBroker::start_in(tempfile::tempdir().unwrap(), |c| {
+        c.group_initial_rebalance_delay_ms = 0
+    })
+    .await;
+    let mut c = b.client().await;
+    let create = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+        .with_name(TopicName(s("gt")))
+        .with_num_partitions(1)
+        .with_replication_factor(1)]);
+    c.call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(create))
+        .await;
+
+    // KIP-394: the first join gets MEMBER_ID_REQUIRED and an id to use.
+    let first = join(&mut c, "g", "").await;
+    assert_eq!(first.error_code, 79);
+    let member = first.member_id.to_string();
+    let joined = join(&mut c, "g", &member).await;
+    assert_eq!(joined.error_code, 0);
+    assert_eq!(joined.leader.as_str(), member);
+    assert_eq!(joined.members.len(), 1);
+    let generation = joined.generation_id;
+
+    let sync = SyncGroupRequest::default()
+        .with_group_id(gid("g"))
+        .with_generation_id(generation)
+        .with_member_id(s(&member))
+        .with_protocol_type(Some(s("consumer")))
+        .with_protocol_name(Some(s("range")))
+        .with_assignments(vec![SyncGroupRequestAssignment::default()
+            .with_member_id(s(&member))
+            .with_assignment(bytes::Bytes::from_static(b"all"))]);
+    let ResponseKind::SyncGroup(sr) = c
+        .call(ApiKey::SyncGroup, 5, RequestKind::SyncGroup(sync))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!((sr.error_code, &sr.assignment[..]), (0, &b"all"[..]));
+
+    let hb = HeartbeatRequest::default()
+        .with_group_id(gid("g"))
+        .with_generation_id(generation)
+        .with_member_id(s(&member));
+    let ResponseKind::Heartbeat(h) = c
+        .call(ApiKey::Heartbeat, 4, RequestKind::Heartbeat(hb.clone()))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(h.error_code, 0);
+    let stale = hb.clone().with_generation_id(generation + 5);
+    let ResponseKind::Heartbeat(h) = c
+        .call(ApiKey::Heartbeat, 4, RequestKind::Heartbeat(stale))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(h.error_code, 22, "ILLEGAL_GENERATION");
+
+    assert_eq!(commit(&mut c, "g", &member, generation, 42).await, 0);
+    assert_eq!(commit(&mut c, "g", &member, generation + 1, 43).await, 22);
+    assert_eq!(commit(&mut c, "g", "stranger", generation, 44).await, 25);
+    assert_eq!(
+        fetch_committed(&mut c, "g").await,
+        (42, Some("note".into()))
+    );
+
+    let ResponseKind::DescribeGroups(d) = c
+        .call(
+            ApiKey::DescribeGroups,
+            5,
+            RequestKind::DescribeGroups(
+                DescribeGroupsRequest::default().with_groups(vec![gid("g")]),
+            ),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(d.groups[0].group_state.as_str(), "Stable");
+    assert_eq!(d.groups[0].members[0].client_id.as_str(), "test");
+
+    // A non-empty group cannot be deleted.
+    let del = DeleteGroupsRequest::default().with_groups_names(vec![gid("g")]);
+    let ResponseKind::DeleteGroups(r) = c
+        .call(
+            ApiKey::DeleteGroups,
+            2,
+            RequestKind::DeleteGroups(del.clone()),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.results[0].error_code, 68, "NON_EMPTY_GROUP");
+
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(gid("g"))
+        .with_members(vec![
+            leave_group_request::MemberIdentity::default().with_member_id(s(&member))
+        ]);
+    let ResponseKind::LeaveGroup(l) = c
+        .call(ApiKey::LeaveGroup, 5, RequestKind::LeaveGroup(leave))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(l.members[0].error_code, 0);
+
+    // Committed offsets and the group survive a restart.
+    drop(c);
+    let dir = b.stop().await;
+    let b = TestBroker::start_in(dir, |c| c.group_initial_rebalance_delay_ms = 0).await;
+    let mut c = b.client().await;
+    assert_eq!(
+        fetch_committed(&mut c, "g").await,
+        (42, Some("note".into()))
+    );
+    let ResponseKind::ListGroups(lg) = c
+        .call(
+            ApiKey::ListGroups,
+            4,
+            RequestKind::ListGroups(ListGroupsRequest::default()),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(lg.groups.len(), 1);
+    assert_eq!(lg.groups[0].group_state.as_str(), "Empty");
+
+    // Now empty: deletion removes the group and its offsets, also after a restart.
+    let ResponseKind::DeleteGroups(r) = c
+        .call(ApiKey::DeleteGroups, 2, RequestKind::DeleteGroups(del))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.results[0].error_code, 0);
+    assert_eq!(fetch_committed(&mut c, "g").await.0, -1);
+    drop(c);
+    let dir = b.stop().await;
+    let b = TestBroker::start_in(dir, |_| {}).await;
+    let mut c = b.client().await;
+    assert_eq!(fetch_committed(&mut c, "g").await.0, -1);
+    b.stop().await;
+}
