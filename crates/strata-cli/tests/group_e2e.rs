@@ -156,6 +156,17 @@ async fn two_members_split_the_topic_and_the_survivor_takes_over() {
         a.assignment().into_iter().chain(c.assignment()).collect();
     assert_eq!(union.len(), 4, "disjoint and complete: {union:?}");
 
+    // Offsets of an active group cannot be changed from outside (the coordinator refuses
+    // a commit without a member id).
+    let mut outside = BTreeMap::new();
+    outside.insert(("split".to_string(), 0), OffsetAndMetadata::new(0));
+    let err = Admin::new(client(&b))
+        .expect("admin")
+        .alter_group_offsets("g-split", outside)
+        .await
+        .expect_err("active group");
+    assert!(err.to_string().contains("must be inactive"), "{err}");
+
     produce(&b, "split", 4, 0..200).await;
     until("all 200 records", || {
         a.seen.lock().values.len() + c.seen.lock().values.len() >= 200
@@ -376,6 +387,40 @@ async fn cooperative_sticky_moves_only_what_it_must() {
             .expect("assigned");
         assert!(revoked_at < assigned_at, "{tp:?} owned twice: {events:?}");
     }
+    for r in [a, c] {
+        let (mut consumer, _) = r.stop().await;
+        consumer.close().await.expect("close");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn added_partitions_trigger_a_rebalance() {
+    let b = Broker::start();
+    create_topic(&b, "grow", 2).await;
+    let config = ConsumerConfig {
+        metadata_max_age: Duration::from_millis(300),
+        ..group_config(&b, "g-grow")
+    };
+    let a = Runner::start(Consumer::new(config.clone()).expect("consumer"), &["grow"]);
+    let c = Runner::start(Consumer::new(config).expect("consumer"), &["grow"]);
+    until("one partition each", || {
+        a.assignment().len() == 1 && c.assignment().len() == 1
+    })
+    .await;
+    Admin::new(client(&b))
+        .expect("admin")
+        .create_partitions("grow", 6)
+        .await
+        .expect("grow to 6");
+    until("the new partitions to be assigned", || {
+        a.assignment().len() == 3 && c.assignment().len() == 3
+    })
+    .await;
+    produce(&b, "grow", 6, 0..60).await;
+    until("all 60 records", || {
+        a.seen.lock().values.len() + c.seen.lock().values.len() >= 60
+    })
+    .await;
     for r in [a, c] {
         let (mut consumer, _) = r.stop().await;
         consumer.close().await.expect("close");

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::{
-    CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, TopicName,
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -124,6 +126,34 @@ impl Admin {
         let resp = conn.request(&req, version, timeout).await?;
         let r = resp
             .topics
+            .iter()
+            .find(|t| t.name.0.as_str() == name)
+            .ok_or_else(|| ClientError::Protocol(format!("no result for topic '{name}'")))?;
+        if r.error_code != 0 {
+            return Err(admin_error(
+                r.error_code,
+                r.error_message.as_ref().map(|m| m.as_str()),
+                name,
+            ));
+        }
+        self.cluster.invalidate(name);
+        Ok(())
+    }
+
+    /// Grows `name` to `total` partitions (CreatePartitions; partitions are never removed).
+    pub async fn create_partitions(&self, name: &str, total: i32) -> Result<()> {
+        let conn = self.cluster.controller_connection().await?;
+        let version = conn.version_for::<CreatePartitionsRequest>(None)?;
+        let timeout = self.cluster.config.request_timeout;
+        let req = CreatePartitionsRequest::default()
+            .with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(name.to_string())))
+                .with_count(total)
+                .with_assignments(None)])
+            .with_timeout_ms(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX));
+        let resp = conn.request(&req, version, timeout).await?;
+        let r = resp
+            .results
             .iter()
             .find(|t| t.name.0.as_str() == name)
             .ok_or_else(|| ClientError::Protocol(format!("no result for topic '{name}'")))?;
