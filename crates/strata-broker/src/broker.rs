@@ -293,7 +293,7 @@ async fn group_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         }
         broker.groups.tick(&broker);
         n += 1;
-        if n % 600 == 0 {
+        if n.is_multiple_of(600) {
             broker.groups.expire_offsets(&broker, retention_ms).await;
         }
     }

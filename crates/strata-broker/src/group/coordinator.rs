@@ -39,12 +39,16 @@ impl GroupEntry {
     }
 }
 
+/// A group's commits: (topic, partition) → (log offset of the record, committed offset).
+pub(super) type GroupOffsets = HashMap<(String, i32), (i64, OffsetCommitValue)>;
+
 /// Everything behind the coordinator's lock.
 #[derive(Default)]
 pub(super) struct State {
     pub(super) groups: HashMap<String, GroupEntry>,
-    /// group → (topic, partition) → committed offset.
-    pub(super) offsets: HashMap<String, HashMap<(String, i32), OffsetCommitValue>>,
+    /// group → (topic, partition) → (log offset of the commit record, committed offset).
+    /// The log offset orders commits whose durability waits finish out of order.
+    pub(super) offsets: HashMap<String, GroupOffsets>,
 }
 
 /// A group metadata write to carry out after the lock is released.
@@ -305,8 +309,9 @@ impl GroupCoordinator {
                 Ok(strata_group::Record::OffsetCommit(k, v)) => {
                     let group = state.offsets.entry(k.group.clone()).or_default();
                     match v {
+                        // Replayed commits precede every new one.
                         Some(v) => {
-                            group.insert((k.topic, k.partition), v);
+                            group.insert((k.topic, k.partition), (-1, v));
                         }
                         None => {
                             group.remove(&(k.topic, k.partition));

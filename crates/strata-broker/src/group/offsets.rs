@@ -50,6 +50,29 @@ impl Broker {
         })?;
         store::append(&p, records, now_ms(), self.config.flush_policy).await
     }
+
+    /// Like [`Broker::append_offsets_records`], but returns once the batch is in the
+    /// log; the caller waits for durability with the returned partition and offset.
+    async fn append_offsets_records_ordered(
+        self: &Arc<Self>,
+        group_id: &str,
+        records: Vec<store::KeyedRecord>,
+    ) -> Result<(Arc<crate::replica::Partition>, i64), LogError> {
+        let n = self
+            .meta
+            .image()
+            .topic(OFFSETS_TOPIC)
+            .map(|t| t.partitions.len() as i32)
+            .unwrap_or(0);
+        let partition = strata_group::partition_for(group_id, n);
+        let p = self.replicas.get(OFFSETS_TOPIC, partition).ok_or_else(|| {
+            LogError::Io(std::io::Error::other(format!(
+                "{OFFSETS_TOPIC}-{partition} is not hosted here"
+            )))
+        })?;
+        let last = store::append_only(&p, records, now_ms()).await?;
+        Ok((p, last))
+    }
 }
 
 impl GroupCoordinator {
@@ -60,6 +83,7 @@ impl GroupCoordinator {
         group_id: &str,
         who: Committer<'_>,
         commits: Vec<(String, i32, OffsetCommitValue)>,
+        turn: crate::handlers::Turn,
     ) -> Vec<Result<(), GroupError>> {
         let check = {
             let mut state = self.state.lock();
@@ -90,12 +114,30 @@ impl GroupCoordinator {
             })
             .collect();
         let n = commits.len();
-        match broker.append_offsets_records(group_id, records).await {
-            Ok(_) => {
+        let appended = broker
+            .append_offsets_records_ordered(group_id, records)
+            .await;
+        // The append is in the log in request order; later requests on this connection
+        // may start while this one waits for its fsync (as Produce does).
+        drop(turn);
+        let written = match appended {
+            Ok((p, last)) => store::wait_durable(&p, last, broker.config.flush_policy)
+                .await
+                .map(|()| last),
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(log_offset) => {
                 let mut state = self.state.lock();
                 let map = state.offsets.entry(group_id.to_string()).or_default();
                 for (topic, partition, value) in commits {
-                    map.insert((topic, partition), value);
+                    // Durability waits may finish out of order; keep the newest write.
+                    let newer = map
+                        .get(&(topic.clone(), partition))
+                        .is_none_or(|(at, _)| *at < log_offset);
+                    if newer {
+                        map.insert((topic, partition), (log_offset, value));
+                    }
                 }
                 vec![Ok(()); n]
             }
@@ -116,7 +158,11 @@ impl GroupCoordinator {
         if let Some(e) = state.groups.get(group_id) {
             e.group.validate_offset_fetch()?;
         }
-        Ok(state.offsets.get(group_id).cloned().unwrap_or_default())
+        Ok(state
+            .offsets
+            .get(group_id)
+            .map(|m| m.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
     }
 
     /// Deletes committed offsets of partitions (OffsetDelete). Partitions of topics a
@@ -255,7 +301,7 @@ impl GroupCoordinator {
                     };
                     let doomed: Vec<_> = map
                         .iter()
-                        .filter(|(_, v)| {
+                        .filter(|(_, (_, v))| {
                             let base = since_empty
                                 .unwrap_or(v.commit_timestamp)
                                 .max(v.commit_timestamp);
@@ -286,7 +332,7 @@ impl GroupCoordinator {
             .iter()
             .flat_map(|(g, m)| {
                 m.iter()
-                    .map(move |((t, p), v)| (g.clone(), t.clone(), *p, v.offset))
+                    .map(move |((t, p), (_, v))| (g.clone(), t.clone(), *p, v.offset))
             })
             .collect()
     }

@@ -26,14 +26,34 @@ pub async fn append(
     now_ms: i64,
     policy: FlushPolicy,
 ) -> Result<i64, LogError> {
+    let last = append_only(partition, records, now_ms).await?;
+    wait_durable(partition, last, policy).await?;
+    Ok(last)
+}
+
+/// Waits until `offset` is durable under the `batch` flush policy.
+pub async fn wait_durable(
+    partition: &Arc<Partition>,
+    offset: i64,
+    policy: FlushPolicy,
+) -> Result<(), LogError> {
+    if policy == FlushPolicy::Batch && offset >= 0 {
+        partition.wait_durable(offset).await?;
+    }
+    Ok(())
+}
+
+/// Appends `records` as one batch without waiting for durability; returns the last offset.
+pub async fn append_only(
+    partition: &Arc<Partition>,
+    records: Vec<KeyedRecord>,
+    now_ms: i64,
+) -> Result<i64, LogError> {
     if records.is_empty() {
         return Ok(partition.log_end_offset() - 1);
     }
     let batch = encode_batch(records, now_ms)?;
     let info = partition.append(batch, now_ms).await?;
-    if policy == FlushPolicy::Batch {
-        partition.wait_durable(info.last_offset).await?;
-    }
     Ok(info.last_offset)
 }
 

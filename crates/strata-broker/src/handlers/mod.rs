@@ -139,7 +139,7 @@ pub async fn handle(
             Some(ResponseKind::LeaveGroup(leave_group::handle(broker, v, r)))
         }
         RequestKind::OffsetCommit(r) => Some(ResponseKind::OffsetCommit(
-            offset_commit::handle(broker, r).await,
+            offset_commit::handle(broker, r, turn).await,
         )),
         RequestKind::OffsetFetch(r) => Some(ResponseKind::OffsetFetch(offset_fetch::handle(
             broker, v, r,

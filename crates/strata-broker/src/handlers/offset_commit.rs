@@ -9,12 +9,17 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use kafka_protocol::ResponseError;
 use strata_group::OffsetCommitValue;
 
+use super::Turn;
 use crate::broker::now_ms;
 use crate::group::offsets::{Committer, MAX_METADATA_BYTES};
 use crate::Broker;
 
 /// Serves OffsetCommit v2–v8.
-pub async fn handle(broker: &Arc<Broker>, req: OffsetCommitRequest) -> OffsetCommitResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    req: OffsetCommitRequest,
+    turn: Turn,
+) -> OffsetCommitResponse {
     let group_id = req.group_id.0.to_string();
     let now = now_ms();
     let image = broker.meta.image();
@@ -75,7 +80,7 @@ pub async fn handle(broker: &Arc<Broker>, req: OffsetCommitRequest) -> OffsetCom
         };
         broker
             .groups
-            .commit(broker, &group_id, who, to_commit)
+            .commit(broker, &group_id, who, to_commit, turn)
             .await
     }
     .into_iter();

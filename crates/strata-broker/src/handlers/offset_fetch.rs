@@ -13,6 +13,8 @@ use crate::Broker;
 
 /// One partition's answer: (offset, leader epoch, metadata).
 type Found = (i64, i32, Option<StrBytes>);
+/// Partitions with their answers, per topic.
+type TopicOffsets = Vec<(TopicName, Vec<(i32, Found)>)>;
 
 /// Serves OffsetFetch v1–v8.
 pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> OffsetFetchResponse {
@@ -103,7 +105,7 @@ fn lookup(
     group_id: &str,
     wanted: Option<Vec<(TopicName, Vec<i32>)>>,
     version: i16,
-) -> Result<Vec<(TopicName, Vec<(i32, Found)>)>, i16> {
+) -> Result<TopicOffsets, i16> {
     let committed = broker.groups.fetch(group_id).map_err(|e| e.code())?;
     let found = |t: &str, p: i32| -> Found {
         match committed.get(&(t.to_string(), p)) {
