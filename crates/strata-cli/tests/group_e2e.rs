@@ -318,10 +318,13 @@ async fn static_member_rejoin_keeps_its_assignment() {
     }
 }
 
+/// One callback: member, kind (`assigned`, `revoked`, `lost`), partitions.
+type Event = (&'static str, &'static str, Vec<TopicPartition>);
+
 /// Records every callback with the member's name, in one global order.
 struct Recorder {
     name: &'static str,
-    log: Arc<Mutex<Vec<(&'static str, &'static str, Vec<TopicPartition>)>>>,
+    log: Arc<Mutex<Vec<Event>>>,
 }
 
 impl RebalanceListener for Recorder {
