@@ -3,6 +3,7 @@
 
 pub mod assignor;
 pub(crate) mod coordinator;
+mod heartbeat;
 pub(crate) mod member;
 pub mod protocol;
 
