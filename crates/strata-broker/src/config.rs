@@ -33,6 +33,60 @@ impl std::str::FromStr for FlushPolicy {
     }
 }
 
+/// Broker settings that provide topic-config defaults (see [`topic_key_for`]).
+pub const TOPIC_DEFAULT_KEYS: &[&str] = &[
+    "log.segment.bytes",
+    "log.roll.ms",
+    "log.retention.ms",
+    "log.retention.bytes",
+    "message.max.bytes",
+    "log.message.timestamp.type",
+    "log.index.interval.bytes",
+    "log.cleanup.policy",
+    "log.segment.index.bytes",
+    "log.cleaner.delete.retention.ms",
+    "log.cleaner.min.cleanable.ratio",
+    "log.cleaner.min.compaction.lag.ms",
+    "log.cleaner.max.compaction.lag.ms",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "min.insync.replicas",
+    "compression.type",
+];
+
+/// The broker setting that provides the default of a topic config, if any.
+pub fn broker_key_for(topic_key: &str) -> Option<&'static str> {
+    TOPIC_DEFAULT_KEYS
+        .iter()
+        .copied()
+        .find(|k| topic_key_for(k) == Some(topic_key))
+}
+
+/// The topic config a broker-level setting provides the default for (`log.retention.ms`
+/// → `retention.ms`), as in Kafka. `None` for settings that are not topic defaults.
+pub fn topic_key_for(broker_key: &str) -> Option<&'static str> {
+    Some(match broker_key {
+        "log.segment.bytes" => "segment.bytes",
+        "log.roll.ms" => "segment.ms",
+        "log.retention.ms" => "retention.ms",
+        "log.retention.bytes" => "retention.bytes",
+        "message.max.bytes" => "max.message.bytes",
+        "log.message.timestamp.type" => "message.timestamp.type",
+        "log.index.interval.bytes" => "index.interval.bytes",
+        "log.cleanup.policy" => "cleanup.policy",
+        "log.segment.index.bytes" => "segment.index.bytes",
+        "log.cleaner.delete.retention.ms" => "delete.retention.ms",
+        "log.cleaner.min.cleanable.ratio" => "min.cleanable.dirty.ratio",
+        "log.cleaner.min.compaction.lag.ms" => "min.compaction.lag.ms",
+        "log.cleaner.max.compaction.lag.ms" => "max.compaction.lag.ms",
+        "log.flush.interval.messages" => "flush.messages",
+        "log.flush.interval.ms" => "flush.ms",
+        "min.insync.replicas" => "min.insync.replicas",
+        "compression.type" => "compression.type",
+        _ => return None,
+    })
+}
+
 /// Everything a broker needs to start.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {

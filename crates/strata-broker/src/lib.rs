@@ -10,6 +10,7 @@
 
 mod broker;
 pub mod config;
+mod dynamic_configs;
 mod group;
 pub mod handlers;
 pub mod metadata;

@@ -23,7 +23,10 @@ fn name(s: &str) -> TopicName {
 
 #[tokio::test]
 async fn every_api_at_every_served_version() {
-    let b = TestBroker::start().await;
+    let b = TestBroker::start_in(tempfile::tempdir().unwrap(), |c| {
+        c.group_initial_rebalance_delay_ms = 0
+    })
+    .await;
     let mut c = b.client().await;
     let mut served = 0;
     for s in SUPPORTED {
@@ -136,10 +139,110 @@ async fn every_api_at_every_served_version() {
                     FindCoordinatorRequest::default()
                         .with_key(StrBytes::from_string(format!("g-{v}")))
                 }),
+                ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(
+                    IncrementalAlterConfigsRequest::default().with_resources(vec![
+                        incremental_alter_configs_request::AlterConfigsResource::default()
+                            .with_resource_type(2)
+                            .with_resource_name(StrBytes::from_string(topic.clone()))
+                            .with_configs(vec![
+                                incremental_alter_configs_request::AlterableConfig::default()
+                                    .with_name(StrBytes::from_static_str("retention.ms"))
+                                    .with_value(Some(StrBytes::from_static_str("1000"))),
+                            ]),
+                    ]),
+                ),
+                ApiKey::AlterConfigs => {
+                    RequestKind::AlterConfigs(AlterConfigsRequest::default().with_resources(vec![
+                    alter_configs_request::AlterConfigsResource::default()
+                        .with_resource_type(2)
+                        .with_resource_name(StrBytes::from_string(topic.clone()))
+                        .with_configs(vec![alter_configs_request::AlterableConfig::default()
+                            .with_name(StrBytes::from_static_str("retention.ms"))
+                            .with_value(Some(StrBytes::from_static_str("1000")))]),
+                ]))
+                }
+                ApiKey::JoinGroup => RequestKind::JoinGroup(
+                    JoinGroupRequest::default()
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone())))
+                        .with_session_timeout_ms(10_000)
+                        .with_rebalance_timeout_ms(if v >= 1 { 10_000 } else { -1 })
+                        .with_protocol_type(StrBytes::from_static_str("consumer"))
+                        .with_protocols(vec![
+                            join_group_request::JoinGroupRequestProtocol::default()
+                                .with_name(StrBytes::from_static_str("range")),
+                        ]),
+                ),
+                ApiKey::SyncGroup => RequestKind::SyncGroup(
+                    SyncGroupRequest::default()
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone())))
+                        .with_member_id(StrBytes::from_static_str("nobody")),
+                ),
+                ApiKey::Heartbeat => RequestKind::Heartbeat(
+                    HeartbeatRequest::default()
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone())))
+                        .with_member_id(StrBytes::from_static_str("nobody")),
+                ),
+                ApiKey::LeaveGroup => RequestKind::LeaveGroup(if v >= 3 {
+                    LeaveGroupRequest::default()
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone())))
+                        .with_members(vec![leave_group_request::MemberIdentity::default()
+                            .with_member_id(StrBytes::from_static_str("nobody"))])
+                } else {
+                    LeaveGroupRequest::default()
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone())))
+                        .with_member_id(StrBytes::from_static_str("nobody"))
+                }),
+                ApiKey::OffsetCommit => RequestKind::OffsetCommit(
+                    OffsetCommitRequest::default()
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone())))
+                        .with_generation_id_or_member_epoch(-1)
+                        .with_topics(vec![
+                            offset_commit_request::OffsetCommitRequestTopic::default()
+                                .with_name(name(&topic))
+                                .with_partitions(vec![
+                                    offset_commit_request::OffsetCommitRequestPartition::default()
+                                        .with_committed_offset(1),
+                                ]),
+                        ]),
+                ),
+                ApiKey::OffsetFetch => RequestKind::OffsetFetch(if v >= 8 {
+                    OffsetFetchRequest::default().with_groups(vec![
+                        offset_fetch_request::OffsetFetchRequestGroup::default()
+                            .with_group_id(GroupId(StrBytes::from_string(topic.clone()))),
+                    ])
+                } else {
+                    OffsetFetchRequest::default()
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone())))
+                        .with_topics(Some(vec![
+                            offset_fetch_request::OffsetFetchRequestTopic::default()
+                                .with_name(name(&topic))
+                                .with_partition_indexes(vec![0]),
+                        ]))
+                }),
+                ApiKey::OffsetDelete => RequestKind::OffsetDelete(
+                    OffsetDeleteRequest::default()
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone()))),
+                ),
+                ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+                ApiKey::DescribeGroups => RequestKind::DescribeGroups(
+                    DescribeGroupsRequest::default()
+                        .with_groups(vec![GroupId(StrBytes::from_string(topic.clone()))]),
+                ),
+                ApiKey::DeleteGroups => RequestKind::DeleteGroups(
+                    DeleteGroupsRequest::default()
+                        .with_groups_names(vec![GroupId(StrBytes::from_string(topic.clone()))]),
+                ),
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
             let resp = c.call(s.key, v, req).await;
+            // Requests from a non-member get the errors Kafka gives them.
+            let expected: i16 = match s.key {
+                ApiKey::JoinGroup if v >= 4 => 79,
+                ApiKey::SyncGroup | ApiKey::Heartbeat | ApiKey::LeaveGroup => 25,
+                ApiKey::OffsetDelete | ApiKey::DeleteGroups => 69,
+                _ => 0,
+            };
             let error = match &resp {
                 ResponseKind::ApiVersions(r) => r.error_code,
                 ResponseKind::Metadata(r) => r.topics[0].error_code,
@@ -165,13 +268,27 @@ async fn every_api_at_every_served_version() {
                     assert_eq!(r.node_id.0, 1);
                     r.error_code
                 }
+                ResponseKind::IncrementalAlterConfigs(r) => r.responses[0].error_code,
+                ResponseKind::AlterConfigs(r) => r.responses[0].error_code,
+                ResponseKind::JoinGroup(r) => r.error_code,
+                ResponseKind::SyncGroup(r) => r.error_code,
+                ResponseKind::Heartbeat(r) => r.error_code,
+                ResponseKind::LeaveGroup(r) if v >= 3 => r.members[0].error_code,
+                ResponseKind::LeaveGroup(r) => r.error_code,
+                ResponseKind::OffsetCommit(r) => r.topics[0].partitions[0].error_code,
+                ResponseKind::OffsetFetch(r) if v >= 8 => r.groups[0].error_code,
+                ResponseKind::OffsetFetch(r) => r.topics[0].partitions[0].error_code,
+                ResponseKind::OffsetDelete(r) => r.error_code,
+                ResponseKind::ListGroups(r) => r.error_code,
+                ResponseKind::DescribeGroups(r) => r.groups[0].error_code,
+                ResponseKind::DeleteGroups(r) => r.results[0].error_code,
                 ResponseKind::DescribeCluster(r) => {
                     assert_eq!(r.brokers.len(), 1);
                     r.error_code
                 }
                 other => panic!("{other:?}"),
             };
-            assert_eq!(error, 0, "{:?} v{v}: {resp:?}", s.key);
+            assert_eq!(error, expected, "{:?} v{v}: {resp:?}", s.key);
             served += 1;
         }
     }

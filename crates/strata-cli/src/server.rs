@@ -262,20 +262,8 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
             c.socket_request_max_bytes = n as usize;
         }
         _ => {
-            let topic_key = match key {
-                "log.segment.bytes" => "segment.bytes",
-                "log.roll.ms" => "segment.ms",
-                "log.retention.ms" => "retention.ms",
-                "log.retention.bytes" => "retention.bytes",
-                "message.max.bytes" => "max.message.bytes",
-                "log.message.timestamp.type" => "message.timestamp.type",
-                "log.index.interval.bytes" => "index.interval.bytes",
-                "log.cleanup.policy" => "cleanup.policy",
-                "log.segment.index.bytes" => "segment.index.bytes",
-                "min.insync.replicas" => "min.insync.replicas",
-                "compression.type" => "compression.type",
-                _ => bail!("unknown broker setting '{key}'"),
-            };
+            let topic_key = strata_broker::config::topic_key_for(key)
+                .with_context(|| format!("unknown broker setting '{key}'"))?;
             topic_config::validate(topic_key, value)
                 .map_err(|e| anyhow::anyhow!("setting '{key}': {e}"))?;
             c.topic_defaults

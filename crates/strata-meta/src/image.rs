@@ -137,6 +137,8 @@ pub struct MetadataImage {
     partition_count: usize,
     /// First producer id not yet allocated (idempotent producers).
     next_producer_id: i64,
+    /// Dynamic broker configs: `None` = cluster-wide default, `Some(id)` = one broker.
+    broker_configs: Arc<BTreeMap<Option<i32>, BTreeMap<String, String>>>,
 }
 
 impl MetadataImage {
@@ -237,6 +239,26 @@ impl MetadataImage {
                 }
                 Ok(())
             }
+            MetadataRecord::SetBrokerConfig {
+                node_id,
+                key,
+                value,
+            } => {
+                let configs = Arc::make_mut(&mut self.broker_configs);
+                let scope = configs.entry(*node_id).or_default();
+                match value {
+                    Some(v) => {
+                        scope.insert(key.clone(), v.clone());
+                    }
+                    None => {
+                        scope.remove(key);
+                    }
+                }
+                if scope.is_empty() {
+                    configs.remove(node_id);
+                }
+                Ok(())
+            }
             MetadataRecord::ProducerIdsAllocated { next_producer_id } => {
                 if *next_producer_id < self.next_producer_id {
                     return Err(ApplyError::ProducerIdsGoBack {
@@ -248,6 +270,12 @@ impl MetadataImage {
                 Ok(())
             }
         }
+    }
+
+    /// Dynamic broker configs of one scope: `None` for the cluster-wide default,
+    /// `Some(node_id)` for one broker.
+    pub fn broker_configs(&self, node_id: Option<i32>) -> Option<&BTreeMap<String, String>> {
+        self.broker_configs.get(&node_id)
     }
 
     /// The first producer id not yet allocated.

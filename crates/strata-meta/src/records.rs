@@ -74,6 +74,17 @@ pub enum MetadataRecord {
         /// The new value, or `None` to fall back to the default.
         value: Option<String>,
     },
+    /// A dynamic broker config was set (`Some`) or removed (`None`), for one broker
+    /// (`node_id`) or as the cluster-wide default (`None`). Keys are Kafka's broker
+    /// config names (`log.retention.ms`, ...).
+    SetBrokerConfig {
+        /// The broker, or `None` for the cluster-wide default.
+        node_id: Option<i32>,
+        /// The config name.
+        key: String,
+        /// The new value, or `None` to remove the dynamic value.
+        value: Option<String>,
+    },
     /// A block of producer ids was handed out: ids below `next_producer_id` are taken.
     ProducerIdsAllocated {
         /// The first id not yet allocated; only ever grows.

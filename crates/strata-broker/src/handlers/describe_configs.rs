@@ -1,5 +1,6 @@
-//! DescribeConfigs (read-only for now): topic configs with their sources, and the
-//! broker's own settings.
+//! DescribeConfigs: effective topic and broker configs with their sources and, on
+//! request, synonyms — the chain Kafka resolves a value through: topic override,
+//! dynamic per-broker, dynamic cluster default, static broker setting, built-in default.
 
 use std::sync::Arc;
 
@@ -9,16 +10,24 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
-use strata_meta::topic_config::{self, ConfigSource};
+use strata_meta::{topic_config, MetadataImage};
 
+use crate::config::{broker_key_for, topic_key_for, TOPIC_DEFAULT_KEYS};
 use crate::Broker;
 
-const RESOURCE_TOPIC: i8 = 2;
-const RESOURCE_BROKER: i8 = 4;
+/// ConfigResource type of a topic.
+pub(crate) const RESOURCE_TOPIC: i8 = 2;
+/// ConfigResource type of a broker.
+pub(crate) const RESOURCE_BROKER: i8 = 4;
 /// `config_source` codes of DescribeConfigs v1+.
 const SOURCE_TOPIC: i8 = 1;
+const SOURCE_DYNAMIC_BROKER: i8 = 2;
+const SOURCE_DYNAMIC_DEFAULT: i8 = 3;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
+
+/// One link of the resolution chain: (config name at that level, value, source).
+type Synonym = (String, String, i8);
 
 /// Serves DescribeConfigs v1–v4.
 pub fn handle(
@@ -34,11 +43,48 @@ pub fn handle(
             let base = DescribeConfigsResult::default()
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name.clone());
+            // As in Kafka, no keys (null or empty) means every config.
             let wanted = |name: &str| {
                 res.configuration_keys
                     .as_ref()
-                    // As in Kafka, no keys (null or empty) means every config.
                     .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
+            };
+            let render = |name: &str,
+                          chain: Vec<Synonym>,
+                          read_only: bool,
+                          def: Option<&topic_config::ConfigDef>| {
+                let (value, source) = chain
+                    .first()
+                    .map(|(_, v, s)| (v.clone(), *s))
+                    .unwrap_or_default();
+                let mut e = DescribeConfigsResourceResult::default()
+                    .with_name(StrBytes::from_string(name.to_string()))
+                    .with_value(Some(StrBytes::from_string(value)))
+                    .with_read_only(read_only)
+                    .with_config_source(source);
+                if req.include_synonyms {
+                    e = e.with_synonyms(
+                        chain
+                            .into_iter()
+                            .map(|(n, v, s)| {
+                                DescribeConfigsSynonym::default()
+                                    .with_name(StrBytes::from_string(n))
+                                    .with_value(Some(StrBytes::from_string(v)))
+                                    .with_source(s)
+                            })
+                            .collect(),
+                    );
+                }
+                // Types and documentation are on the wire from v3.
+                if let (Some(def), true) = (def, version >= 3) {
+                    e = e
+                        .with_config_type(def.config_type.kafka_code())
+                        .with_documentation(
+                            req.include_documentation
+                                .then(|| StrBytes::from_static_str(def.doc)),
+                        );
+                }
+                e
             };
             match res.resource_type {
                 RESOURCE_TOPIC => match image.topic(res.resource_name.as_str()) {
@@ -49,61 +95,63 @@ pub fn handle(
                             res.resource_name.as_str()
                         )))),
                     Some(t) => base.with_configs(
-                        topic_config::describe(&t.configs)
-                            .into_iter()
-                            .filter(|e| wanted(e.name))
-                            .map(|e| {
-                                let static_default = broker.config.topic_defaults.get(e.name);
-                                let (value, source) = match (e.source, static_default) {
-                                    (ConfigSource::TopicOverride, _) => {
-                                        (e.value.clone(), SOURCE_TOPIC)
-                                    }
-                                    (ConfigSource::Default, Some(v)) => {
-                                        (v.clone(), SOURCE_STATIC_BROKER)
-                                    }
-                                    (ConfigSource::Default, None) => {
-                                        (e.value.clone(), SOURCE_DEFAULT)
-                                    }
-                                };
-                                let mut synonyms = Vec::new();
-                                if req.include_synonyms {
-                                    synonyms.push(synonym(e.name, &value, source));
+                        topic_config::config_defs()
+                            .iter()
+                            .filter(|d| wanted(d.name))
+                            .map(|d| {
+                                let mut chain = Vec::new();
+                                if let Some(v) = t.configs.get(d.name) {
+                                    chain.push((d.name.to_string(), v.clone(), SOURCE_TOPIC));
                                 }
-                                let described = entry(e.name, value, source, version, synonyms);
-                                // Types and documentation are on the wire from v3.
-                                if version >= 3 {
-                                    described
-                                        .with_config_type(e.config_type.kafka_code())
-                                        .with_documentation(
-                                            req.include_documentation
-                                                .then(|| StrBytes::from_static_str(e.doc)),
-                                        )
-                                } else {
-                                    described
+                                if let Some(bk) = broker_key_for(d.name) {
+                                    chain.extend(broker_chain(broker, &image, bk));
                                 }
+                                chain.push((
+                                    d.name.to_string(),
+                                    d.default.to_string(),
+                                    SOURCE_DEFAULT,
+                                ));
+                                render(d.name, chain, false, Some(d))
                             })
                             .collect(),
                     ),
                 },
                 RESOURCE_BROKER => {
-                    if res.resource_name.as_str() != broker.config.node_id.to_string()
-                        && !res.resource_name.is_empty()
-                    {
+                    let name = res.resource_name.as_str();
+                    if !name.is_empty() && name != broker.config.node_id.to_string() {
                         return base
                             .with_error_code(ResponseError::InvalidRequest.code())
                             .with_error_message(Some(StrBytes::from_string(format!(
-                                "this is broker {}, not '{}'",
-                                broker.config.node_id,
-                                res.resource_name.as_str()
+                                "this is broker {}, not '{name}'",
+                                broker.config.node_id
                             ))));
                     }
-                    base.with_configs(
-                        broker_configs(broker)
+                    let mut configs: Vec<DescribeConfigsResourceResult> = TOPIC_DEFAULT_KEYS
+                        .iter()
+                        .filter(|k| wanted(k))
+                        .map(|k| {
+                            let def = topic_key_for(k).and_then(topic_config::config_def);
+                            let mut chain = broker_chain(broker, &image, k);
+                            if let Some(d) = def {
+                                chain.push((k.to_string(), d.default.to_string(), SOURCE_DEFAULT));
+                            }
+                            render(k, chain, false, def)
+                        })
+                        .collect();
+                    configs.extend(
+                        static_only(broker)
                             .into_iter()
                             .filter(|(k, _)| wanted(k))
-                            .map(|(k, v)| entry(k, v, SOURCE_STATIC_BROKER, version, Vec::new()))
-                            .collect(),
-                    )
+                            .map(|(k, v)| {
+                                render(
+                                    k,
+                                    vec![(k.to_string(), v, SOURCE_STATIC_BROKER)],
+                                    true,
+                                    None,
+                                )
+                            }),
+                    );
+                    base.with_configs(configs)
                 }
                 other => base
                     .with_error_code(ResponseError::InvalidRequest.code())
@@ -116,30 +164,27 @@ pub fn handle(
     DescribeConfigsResponse::default().with_results(results)
 }
 
-fn entry(
-    name: &str,
-    value: String,
-    source: i8,
-    _version: i16,
-    synonyms: Vec<DescribeConfigsSynonym>,
-) -> DescribeConfigsResourceResult {
-    DescribeConfigsResourceResult::default()
-        .with_name(StrBytes::from_string(name.to_string()))
-        .with_value(Some(StrBytes::from_string(value)))
-        .with_read_only(true)
-        .with_config_source(source)
-        .with_synonyms(synonyms)
+/// The broker-level links for a broker setting: dynamic per-broker, dynamic default,
+/// static (flags / file).
+fn broker_chain(broker: &Broker, image: &MetadataImage, key: &str) -> Vec<Synonym> {
+    let mut chain = Vec::new();
+    let scopes = [
+        (Some(broker.config.node_id), SOURCE_DYNAMIC_BROKER),
+        (None, SOURCE_DYNAMIC_DEFAULT),
+    ];
+    for (scope, source) in scopes {
+        if let Some(v) = image.broker_configs(scope).and_then(|c| c.get(key)) {
+            chain.push((key.to_string(), v.clone(), source));
+        }
+    }
+    if let Some(v) = topic_key_for(key).and_then(|tk| broker.config.topic_defaults.get(tk)) {
+        chain.push((key.to_string(), v.clone(), SOURCE_STATIC_BROKER));
+    }
+    chain
 }
 
-fn synonym(name: &str, value: &str, source: i8) -> DescribeConfigsSynonym {
-    DescribeConfigsSynonym::default()
-        .with_name(StrBytes::from_string(name.to_string()))
-        .with_value(Some(StrBytes::from_string(value.to_string())))
-        .with_source(source)
-}
-
-/// The broker settings worth showing, by their Kafka names.
-fn broker_configs(broker: &Broker) -> Vec<(&'static str, String)> {
+/// Broker settings fixed at start.
+fn static_only(broker: &Broker) -> Vec<(&'static str, String)> {
     let c = &broker.config;
     vec![
         ("node.id", c.node_id.to_string()),
@@ -159,8 +204,12 @@ fn broker_configs(broker: &Broker) -> Vec<(&'static str, String)> {
         ("log.dirs", c.data_dir.display().to_string()),
         ("log.flush", format!("{:?}", c.flush_policy).to_lowercase()),
         (
-            "log.flush.interval.ms",
-            c.flush_interval.as_millis().to_string(),
+            "offsets.topic.num.partitions",
+            c.offsets_topic_num_partitions.to_string(),
+        ),
+        (
+            "group.initial.rebalance.delay.ms",
+            c.group_initial_rebalance_delay_ms.to_string(),
         ),
     ]
 }

@@ -24,7 +24,19 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: LeaveGroupRequest) -> Lea
     } else {
         vec![(Some(req.member_id.to_string()), None)]
     };
-    match broker.groups.leave(broker, &group_id, members) {
+    let n = members.len();
+    // As Kafka: an unknown group answers every leaving member UNKNOWN_MEMBER_ID.
+    let outcome = broker
+        .groups
+        .leave(broker, &group_id, members)
+        .or_else(|e| {
+            if version >= 3 && e == strata_group::GroupError::UnknownMemberId {
+                Ok(vec![Err(e); n])
+            } else {
+                Err(e)
+            }
+        });
+    match outcome {
         Err(e) => LeaveGroupResponse::default().with_error_code(e.code()),
         Ok(results) if version < 3 => LeaveGroupResponse::default().with_error_code(
             results

@@ -13,6 +13,7 @@ use strata_proto::frame::{self, Request};
 use crate::metrics::ApiLabels;
 use crate::Broker;
 
+mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
@@ -24,6 +25,7 @@ mod describe_groups;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
+mod incremental_alter_configs;
 mod init_producer_id;
 mod join_group;
 mod leave_group;
@@ -156,6 +158,12 @@ pub async fn handle(
         RequestKind::DeleteGroups(r) => Some(ResponseKind::DeleteGroups(
             delete_groups::handle(broker, r).await,
         )),
+        RequestKind::AlterConfigs(r) => Some(ResponseKind::AlterConfigs(
+            alter_configs::handle(broker, r).await,
+        )),
+        RequestKind::IncrementalAlterConfigs(r) => Some(ResponseKind::IncrementalAlterConfigs(
+            incremental_alter_configs::handle(broker, r).await,
+        )),
         RequestKind::DescribeCluster(r) => {
             drop(turn);
             Some(ResponseKind::DescribeCluster(describe_cluster::handle(
@@ -220,6 +228,8 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::InitProducerId => "InitProducerId",
         ApiKey::FindCoordinator => "FindCoordinator",
         ApiKey::JoinGroup => "JoinGroup",
+        ApiKey::AlterConfigs => "AlterConfigs",
+        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
         ApiKey::SyncGroup => "SyncGroup",
         ApiKey::Heartbeat => "Heartbeat",
         ApiKey::LeaveGroup => "LeaveGroup",

@@ -71,6 +71,25 @@ pub async fn handle(
                 }),
                 Some(e) => Err(e.clone()),
             };
+            // acks=all needs min.insync.replicas in-sync replicas (DESIGN §4).
+            let part = part.and_then(|p| {
+                let isr = broker
+                    .meta
+                    .image()
+                    .partition(&name, pd.index)
+                    .map_or(0, |pi| pi.isr.len() as i32);
+                if acks == -1 && p.settings().min_insync_replicas > isr {
+                    Err((
+                        ResponseError::NotEnoughReplicas,
+                        format!(
+                            "min.insync.replicas is {} but the in-sync replicas are {isr}",
+                            p.settings().min_insync_replicas
+                        ),
+                    ))
+                } else {
+                    Ok(p)
+                }
+            });
             match (part, pd.records) {
                 (Err((code, msg)), _) => {
                     immediate.push((t, pd.index, Outcome::Failed(code, Some(msg))))

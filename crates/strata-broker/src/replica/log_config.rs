@@ -5,6 +5,57 @@ use std::collections::BTreeMap;
 use strata_log::{LogConfig, TimestampType};
 use strata_meta::topic_config::{self, TopicConfig};
 
+/// Topic settings the broker (not the log) acts on, resolved once per metadata change
+/// so the produce path does not parse config strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSettings {
+    /// `min.insync.replicas`.
+    pub min_insync_replicas: i32,
+    /// `compression.type`.
+    pub compression: topic_config::CompressionType,
+    /// `cleanup.policy` includes `compact`.
+    pub compact: bool,
+    /// `flush.messages`: fsync after this many unflushed records.
+    pub flush_messages: i64,
+    /// `flush.ms`: fsync when the oldest unflushed record is this old.
+    pub flush_ms: i64,
+}
+
+impl Default for TopicSettings {
+    fn default() -> Self {
+        Self::from_configs(&BTreeMap::new(), &BTreeMap::new())
+    }
+}
+
+impl TopicSettings {
+    /// Resolves the settings like [`log_config_for`] resolves the log's.
+    pub fn from_configs(
+        broker_defaults: &BTreeMap<String, String>,
+        topic_overrides: &BTreeMap<String, String>,
+    ) -> Self {
+        let tc = effective(broker_defaults, topic_overrides);
+        Self {
+            min_insync_replicas: tc.min_insync_replicas,
+            compression: tc.compression_type,
+            compact: tc.cleanup_policy.compact,
+            flush_messages: tc.flush_messages,
+            flush_ms: tc.flush_ms,
+        }
+    }
+}
+
+fn effective(
+    broker_defaults: &BTreeMap<String, String>,
+    topic_overrides: &BTreeMap<String, String>,
+) -> TopicConfig {
+    let mut merged = broker_defaults.clone();
+    merged.extend(topic_overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    TopicConfig::from_overrides(&merged).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "ignoring invalid stored topic config");
+        TopicConfig::from_overrides(&BTreeMap::new()).unwrap_or_default()
+    })
+}
+
 /// The log settings for a topic: its overrides over the broker's defaults over the
 /// built-in defaults. Values were validated when they were set; should a stored value
 /// still not parse (a hand-edited file), the topic falls back to the defaults rather
@@ -13,12 +64,7 @@ pub fn log_config_for(
     broker_defaults: &BTreeMap<String, String>,
     topic_overrides: &BTreeMap<String, String>,
 ) -> LogConfig {
-    let mut merged = broker_defaults.clone();
-    merged.extend(topic_overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let tc = TopicConfig::from_overrides(&merged).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "ignoring invalid stored topic config");
-        TopicConfig::from_overrides(&BTreeMap::new()).unwrap_or_default()
-    });
+    let tc = effective(broker_defaults, topic_overrides);
     LogConfig {
         segment_bytes: tc.segment_bytes.max(1) as u64,
         segment_ms: tc.segment_ms,

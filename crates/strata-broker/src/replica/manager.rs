@@ -66,6 +66,7 @@ impl ReplicaManager {
         image: &MetadataImage,
         clean_shutdown: bool,
     ) -> Result<(), LogError> {
+        let defaults = self.effective_defaults(image);
         let mut wanted: Wanted = HashMap::new();
         for topic in image.topics() {
             let name: Arc<str> = Arc::from(topic.name.as_str());
@@ -100,13 +101,17 @@ impl ReplicaManager {
             p.delete_blocking()?;
         }
         for ((name, index), (topic_id, configs)) in wanted {
-            if self.get(&name, index).is_none() {
-                {
+            let config = log_config_for(&defaults, configs);
+            let settings = super::TopicSettings::from_configs(&defaults, configs);
+            match self.get(&name, index) {
+                // Dynamic config changes reach open logs here.
+                Some(p) => p.reconfigure_blocking(config, settings),
+                None => {
                     let dir = self.partition_dir(&name, index);
                     prepare_dir(&dir, topic_id)?;
-                    let config = log_config_for(&self.topic_defaults, configs);
                     let log = Log::open(&dir, config, clean_shutdown)?;
                     let partition = Arc::new(Partition::new(name.clone(), topic_id, index, log));
+                    partition.reconfigure_blocking(partition.log_config_blocking(), settings);
                     self.partitions
                         .write()
                         .entry(name)
@@ -118,9 +123,18 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// The effective log config of a topic.
-    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> strata_log::LogConfig {
-        log_config_for(&self.topic_defaults, overrides)
+    /// Topic-config defaults: the static broker settings, overlaid by the dynamic
+    /// cluster-wide ones, overlaid by this broker's dynamic ones (Kafka's precedence).
+    pub fn effective_defaults(&self, image: &MetadataImage) -> BTreeMap<String, String> {
+        let mut out = self.topic_defaults.clone();
+        for scope in [None, Some(self.node_id)] {
+            for (k, v) in image.broker_configs(scope).into_iter().flatten() {
+                if let Some(topic_key) = crate::config::topic_key_for(k) {
+                    out.insert(topic_key.to_string(), v.clone());
+                }
+            }
+        }
+        out
     }
 
     /// Removes directories that belong to no hosted partition (left by a crash between a

@@ -3,7 +3,8 @@
 mod log_config;
 mod manager;
 mod partition;
+mod prepare;
 
-pub use log_config::log_config_for;
+pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
 pub use partition::{Partition, ReadResult};

@@ -33,6 +33,7 @@ pub struct Partition {
     // Serialises fsyncs so that one covers every append that came before it (group commit).
     flush_lock: tokio::sync::Mutex<()>,
     appended: Notify,
+    settings: parking_lot::RwLock<Arc<super::TopicSettings>>,
 }
 
 /// Result of a read: the batches (whole, as stored) and the offsets a fetch reports.
@@ -62,6 +63,7 @@ impl Partition {
             log: Mutex::new(Some(log)),
             flush_lock: tokio::sync::Mutex::new(()),
             appended: Notify::new(),
+            settings: parking_lot::RwLock::new(Arc::new(super::TopicSettings::default())),
         }
     }
 
@@ -115,8 +117,10 @@ impl Partition {
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
         let this = Arc::clone(self);
+        let settings = self.settings();
         let info = self
             .with_log(move |log| {
+                let records = super::prepare::prepare(records, &settings)?;
                 let info = log.append(&records, now_ms)?;
                 this.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
                 this.log_start
@@ -206,6 +210,33 @@ impl Partition {
             out
         })
         .await
+    }
+
+    /// The topic settings the broker acts on (cheap: clones an `Arc`).
+    pub fn settings(&self) -> Arc<super::TopicSettings> {
+        Arc::clone(&self.settings.read())
+    }
+
+    /// The log's current config. Blocking (takes the log lock).
+    pub fn log_config_blocking(&self) -> LogConfig {
+        self.log
+            .lock()
+            .as_ref()
+            .map(|l| l.config().clone())
+            .unwrap_or_default()
+    }
+
+    /// Applies changed topic configs to the log and the broker-side settings. Blocking.
+    pub fn reconfigure_blocking(&self, config: LogConfig, settings: super::TopicSettings) {
+        if let Some(log) = self.log.lock().as_mut() {
+            if log.config() != &config {
+                tracing::info!(topic = %self.topic, partition = self.index, "log config changed");
+                log.set_config(config);
+            }
+        }
+        if **self.settings.read() != settings {
+            *self.settings.write() = Arc::new(settings);
+        }
     }
 
     /// Applies new topic configs.

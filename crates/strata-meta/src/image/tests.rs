@@ -350,3 +350,37 @@ fn producer_id_allocations_only_grow() {
     assert!(matches!(err, ApplyError::ProducerIdsGoBack { .. }));
     assert_eq!(image.next_producer_id(), 1000);
 }
+
+#[test]
+fn broker_configs_by_scope() {
+    let mut image = MetadataImage::new();
+    let set = |node_id, key: &str, value: Option<&str>| MetadataRecord::SetBrokerConfig {
+        node_id,
+        key: key.into(),
+        value: value.map(Into::into),
+    };
+    image
+        .apply(&set(None, "log.retention.ms", Some("1000")))
+        .unwrap();
+    image
+        .apply(&set(Some(1), "log.retention.ms", Some("2000")))
+        .unwrap();
+    assert_eq!(
+        image.broker_configs(None).unwrap()["log.retention.ms"],
+        "1000"
+    );
+    assert_eq!(
+        image.broker_configs(Some(1)).unwrap()["log.retention.ms"],
+        "2000"
+    );
+    let snapshot = image.clone();
+    image
+        .apply(&set(Some(1), "log.retention.ms", None))
+        .unwrap();
+    assert!(image.broker_configs(Some(1)).is_none());
+    // Snapshots taken before are unaffected.
+    assert_eq!(
+        snapshot.broker_configs(Some(1)).unwrap()["log.retention.ms"],
+        "2000"
+    );
+}

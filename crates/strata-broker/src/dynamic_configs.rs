@@ -1,0 +1,149 @@
+//! Dynamic broker configs (AlterConfigs / IncrementalAlterConfigs on a BROKER resource):
+//! which keys may change at run time, their validation, and the records that change them.
+
+use strata_meta::controller::{AlterConfigOp, ConfigOpKind, TopicError};
+use strata_meta::{topic_config, MetadataImage, MetadataRecord};
+
+use crate::config::topic_key_for;
+
+/// Broker settings that are not topic defaults but may still change at run time.
+const OTHER_DYNAMIC: &[&str] = &["log.cleaner.io.max.bytes.per.second"];
+
+/// Validates one broker config value; the error names the key and the reason.
+pub fn validate(key: &str, value: &str) -> Result<(), TopicError> {
+    if let Some(topic_key) = topic_key_for(key) {
+        return topic_config::validate(topic_key, value)
+            .map_err(|e| TopicError::InvalidConfig(format!("broker config '{key}': {e}")));
+    }
+    if OTHER_DYNAMIC.contains(&key) {
+        return match value.trim().parse::<f64>() {
+            Ok(v) if v > 0.0 => Ok(()),
+            _ => Err(TopicError::InvalidConfig(format!(
+                "broker config '{key}': '{value}' is not a positive number"
+            ))),
+        };
+    }
+    Err(TopicError::InvalidConfig(format!(
+        "broker config '{key}' cannot be changed at run time (or does not exist)"
+    )))
+}
+
+/// The scope a BROKER resource name addresses: "" is the cluster-wide default.
+pub fn scope(resource_name: &str, image: &MetadataImage) -> Result<Option<i32>, TopicError> {
+    if resource_name.is_empty() {
+        return Ok(None);
+    }
+    let id: i32 = resource_name
+        .parse()
+        .map_err(|_| TopicError::InvalidRequest(format!("'{resource_name}' is not a broker id")))?;
+    if image.broker(id).is_none() {
+        return Err(TopicError::InvalidRequest(format!(
+            "broker {id} does not exist"
+        )));
+    }
+    Ok(Some(id))
+}
+
+/// Records for a set of operations on one scope (incremental: only the keys named).
+pub fn alter(
+    image: &MetadataImage,
+    node_id: Option<i32>,
+    ops: &[AlterConfigOp],
+) -> Result<Vec<MetadataRecord>, TopicError> {
+    let current = image.broker_configs(node_id);
+    let mut out = Vec::new();
+    for op in ops {
+        let value = match &op.op {
+            ConfigOpKind::Set(v) => {
+                validate(&op.key, v)?;
+                Some(v.trim().to_string())
+            }
+            ConfigOpKind::Delete => None,
+            ConfigOpKind::Append(_) | ConfigOpKind::Subtract(_) => {
+                return Err(TopicError::InvalidRequest(format!(
+                    "APPEND and SUBTRACT are not supported for broker config '{}'",
+                    op.key
+                )))
+            }
+        };
+        if current.and_then(|c| c.get(&op.key)) != value.as_ref() {
+            out.push(MetadataRecord::SetBrokerConfig {
+                node_id,
+                key: op.key.clone(),
+                value,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Records that make the scope's dynamic configs exactly `configs` (legacy AlterConfigs).
+pub fn replace(
+    image: &MetadataImage,
+    node_id: Option<i32>,
+    configs: &[(String, Option<String>)],
+) -> Result<Vec<MetadataRecord>, TopicError> {
+    let mut ops = Vec::new();
+    for (k, v) in configs {
+        let v = v.clone().ok_or_else(|| {
+            TopicError::InvalidConfig(format!("broker config '{k}' needs a value"))
+        })?;
+        ops.push(AlterConfigOp {
+            key: k.clone(),
+            op: ConfigOpKind::Set(v),
+        });
+    }
+    for k in image
+        .broker_configs(node_id)
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+    {
+        if !configs.iter().any(|(c, _)| c == k) {
+            ops.push(AlterConfigOp {
+                key: k.clone(),
+                op: ConfigOpKind::Delete,
+            });
+        }
+    }
+    alter(image, node_id, &ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_key() {
+        assert!(validate("log.retention.ms", "1000").is_ok());
+        let e = validate("log.retention.ms", "soon").unwrap_err();
+        assert!(e.message().contains("log.retention.ms"), "{}", e.message());
+        assert!(validate("num.io.threads", "8").is_err());
+        assert!(validate("log.cleaner.io.max.bytes.per.second", "-1").is_err());
+    }
+
+    #[test]
+    fn alter_emits_only_changes() {
+        let mut image = MetadataImage::new();
+        let set = |v: &str| AlterConfigOp {
+            key: "log.retention.ms".into(),
+            op: ConfigOpKind::Set(v.into()),
+        };
+        let recs = alter(&image, None, &[set("5000")]).unwrap();
+        assert_eq!(recs.len(), 1);
+        for r in &recs {
+            image.apply(r).unwrap();
+        }
+        assert!(alter(&image, None, &[set("5000")]).unwrap().is_empty());
+        let del = alter(
+            &image,
+            None,
+            &[AlterConfigOp {
+                key: "log.retention.ms".into(),
+                op: ConfigOpKind::Delete,
+            }],
+        )
+        .unwrap();
+        assert_eq!(del.len(), 1);
+    }
+}
