@@ -37,11 +37,15 @@ class BrokerError(AssertionError):
 class Broker:
     """One `strata server` process with its own data dir, Kafka port and HTTP port.
 
+    `extra_args` are appended to the command line (e.g. `["--set", "k=v"]`) on every start.
+
     Ports and data dir stay the same across `restart()`, as they would for an operator.
     stderr and stdout go to a log file whose tail is attached to failing tests' reports.
     """
 
-    def __init__(self, workdir: pathlib.Path, name: str = "broker"):
+    def __init__(self, workdir: pathlib.Path, name: str = "broker",
+                 extra_args: list[str] | None = None):
+        self.extra_args = list(extra_args or [])
         self.workdir = pathlib.Path(workdir)
         self.name = name
         self.data_dir = self.workdir / "data"
@@ -63,7 +67,7 @@ class Broker:
         return [str(strata_bin()), "server",
                 "--data-dir", str(self.data_dir),
                 "--listen", f"127.0.0.1:{self.port}",
-                "--http", f"127.0.0.1:{self.http_port}"]
+                "--http", f"127.0.0.1:{self.http_port}", *self.extra_args]
 
     def start(self, timeout: float = 30.0) -> "Broker":
         if self.proc is not None and self.proc.poll() is None:

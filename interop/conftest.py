@@ -29,8 +29,8 @@ class BrokerFactory:
         self.tmp_path_factory = tmp_path_factory
         self.brokers: list[Broker] = []
 
-    def __call__(self, name: str = "broker") -> Broker:
-        b = Broker(self.tmp_path_factory.mktemp(name), name)
+    def __call__(self, name: str = "broker", extra_args: list[str] | None = None) -> Broker:
+        b = Broker(self.tmp_path_factory.mktemp(name), name, extra_args)
         self.brokers.append(b)
         return b.start()
 
