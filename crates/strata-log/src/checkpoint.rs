@@ -1,37 +1,129 @@
-//! The recovery-point checkpoint: the offset below which the log is known durable.
+//! Small offset checkpoint files of a partition directory, each written atomically
+//! (temp file + rename):
 //!
-//! Written atomically (temp file + rename). It is deliberately not fsynced: losing or
-//! tearing it only makes the next unclean open scan more, never less, because a
-//! missing or unreadable checkpoint means "scan everything".
+//! - `recovery-point-offset-checkpoint`: the offset below which the log is known
+//!   durable. Not fsynced: losing or tearing it only makes the next unclean open scan
+//!   more, never less, because a missing or unreadable checkpoint means "scan everything".
+//! - `cleaner-offset-checkpoint`: the log cleaner's progress (see [`CleanerCheckpoint`]).
+//! - `log-start-offset`: the log start offset moved by DeleteRecords; fsynced, because
+//!   losing it would bring deleted records back.
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+#[cfg(test)]
+use std::path::PathBuf;
 
-/// File name inside the partition directory.
+/// File name of the recovery point inside the partition directory.
 pub(crate) const CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
+/// File name of the cleaner checkpoint.
+pub(crate) const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
+/// File name of the log start offset checkpoint.
+pub(crate) const LOG_START_FILE: &str = "log-start-offset";
 const FORMAT_VERSION: &str = "0";
 
+/// Reads `count` non-negative offsets from `file`; `None` when absent or unreadable.
+fn read_values(dir: &Path, file: &str, count: usize) -> Option<Vec<i64>> {
+    let text = fs::read_to_string(dir.join(file)).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != FORMAT_VERSION {
+        return None;
+    }
+    let mut values = Vec::with_capacity(count);
+    for _ in 0..count {
+        let value: i64 = lines.next()?.trim().parse().ok()?;
+        if value < 0 {
+            return None;
+        }
+        values.push(value);
+    }
+    Some(values)
+}
+
+/// Atomically replaces `file` with `values`; with `durable`, the data and the rename
+/// are fsynced before returning.
+fn write_values(dir: &Path, file: &str, values: &[i64], durable: bool) -> io::Result<()> {
+    let tmp = dir.join(format!("{file}.tmp"));
+    let mut text = format!("{FORMAT_VERSION}\n");
+    for v in values {
+        text.push_str(&format!("{v}\n"));
+    }
+    let mut f = File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    if durable {
+        f.sync_all()?;
+    }
+    drop(f);
+    fs::rename(&tmp, dir.join(file))?;
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// fsyncs a directory so that renames and deletions in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
 fn path(dir: &Path) -> PathBuf {
     dir.join(CHECKPOINT_FILE)
 }
 
 /// Reads the recovery point; `None` when absent or unreadable.
 pub(crate) fn read(dir: &Path) -> Option<i64> {
-    let text = fs::read_to_string(path(dir)).ok()?;
-    let mut lines = text.lines();
-    if lines.next()? != FORMAT_VERSION {
-        return None;
-    }
-    let offset: i64 = lines.next()?.trim().parse().ok()?;
-    (offset >= 0).then_some(offset)
+    read_values(dir, CHECKPOINT_FILE, 1).map(|v| v[0])
 }
 
 /// Atomically replaces the recovery point.
 pub(crate) fn write(dir: &Path, offset: i64) -> io::Result<()> {
-    let tmp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    fs::write(&tmp, format!("{FORMAT_VERSION}\n{offset}\n"))?;
-    fs::rename(&tmp, path(dir))
+    write_values(dir, CHECKPOINT_FILE, &[offset], false)
+}
+
+/// Reads the log start offset checkpoint; `None` when absent or unreadable.
+pub(crate) fn read_log_start(dir: &Path) -> Option<i64> {
+    read_values(dir, LOG_START_FILE, 1).map(|v| v[0])
+}
+
+/// Atomically and durably replaces the log start offset checkpoint.
+pub(crate) fn write_log_start(dir: &Path, offset: i64) -> io::Result<()> {
+    write_values(dir, LOG_START_FILE, &[offset], true)
+}
+
+/// Progress of the log cleaner of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct CleanerCheckpoint {
+    /// Offsets below this have been through the key map of a completed clean; the
+    /// next clean maps keys from here on (Kafka's "first dirty offset").
+    pub first_dirty: i64,
+    /// Segments below this may have been rewritten by the cleaner, so recovery must
+    /// accept offset gaps there. Written before a clean commits (it may run ahead of
+    /// `first_dirty`), so a crash can never leave compacted segments that recovery
+    /// would mistake for damaged ones.
+    pub compacted_below: i64,
+}
+
+/// Reads the cleaner checkpoint; all zero when absent or unreadable (nothing cleaned:
+/// the whole log is dirty and must be contiguous).
+pub(crate) fn read_cleaner(dir: &Path) -> CleanerCheckpoint {
+    match read_values(dir, CLEANER_FILE, 2) {
+        Some(v) => CleanerCheckpoint {
+            first_dirty: v[0],
+            compacted_below: v[1].max(v[0]),
+        },
+        None => CleanerCheckpoint::default(),
+    }
+}
+
+/// Atomically and durably replaces the cleaner checkpoint.
+pub(crate) fn write_cleaner(dir: &Path, cp: CleanerCheckpoint) -> io::Result<()> {
+    write_values(
+        dir,
+        CLEANER_FILE,
+        &[cp.first_dirty, cp.compacted_below],
+        true,
+    )
 }
 
 #[cfg(test)]
@@ -46,5 +138,22 @@ mod tests {
         assert_eq!(read(dir.path()), Some(1234));
         fs::write(path(dir.path()), "0\nnot-a-number\n").expect("write");
         assert_eq!(read(dir.path()), None);
+    }
+
+    #[test]
+    fn cleaner_and_log_start_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(read_cleaner(dir.path()), CleanerCheckpoint::default());
+        assert_eq!(read_log_start(dir.path()), None);
+        let cp = CleanerCheckpoint {
+            first_dirty: 10,
+            compacted_below: 25,
+        };
+        write_cleaner(dir.path(), cp).expect("write");
+        assert_eq!(read_cleaner(dir.path()), cp);
+        write_log_start(dir.path(), 77).expect("write");
+        assert_eq!(read_log_start(dir.path()), Some(77));
+        fs::write(dir.path().join(CLEANER_FILE), "0\n5\n").expect("write");
+        assert_eq!(read_cleaner(dir.path()), CleanerCheckpoint::default());
     }
 }

@@ -7,11 +7,17 @@
 //! searched with positioned reads, so memory per partition stays small and does not
 //! grow with data. Synchronous `std::fs` code; no networking, no async runtime.
 //!
+//! Compacted topics (`cleanup.policy=compact`) are cleaned by [`Log::clean`], which
+//! keeps the latest record per key and leaves offset gaps; recovery and reads accept
+//! gaps in segments the cleaner may have rewritten. [`Log::delete_records_before`]
+//! moves the log start offset (DeleteRecords), persisted in `log-start-offset`.
+//!
 //! Durability is split in two so fsync never runs under the partition lock:
 //! [`Log::prepare_flush`] (cheap, under the lock) → [`FlushTask::sync`] (no lock) →
 //! [`Log::complete_flush`] (under the lock, records the recovery point).
 
 mod checkpoint;
+mod clean;
 mod config;
 mod error;
 mod index;
@@ -28,6 +34,7 @@ mod slice;
 #[cfg(test)]
 mod tests;
 
+pub use clean::{CleanStats, CleanStep};
 pub use config::{LogConfig, TimestampType, SEVEN_DAYS_MS};
 pub use error::{LogError, ERROR_KAFKA_STORAGE_ERROR, ERROR_OFFSET_OUT_OF_RANGE};
 pub use log::Log;

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use strata_proto::batch::{self, BatchHeader, HEADER_SIZE};
 
-use crate::checkpoint;
+use crate::checkpoint::{self, CleanerCheckpoint};
+use crate::clean::swap;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::LogError;
 use crate::producer_snapshot;
@@ -33,6 +34,12 @@ pub struct Log {
     pub(crate) size_bytes: u64,
     /// Idempotent-producer state, rebuilt from batch headers on open and truncation.
     pub(crate) producers: ProducerStateTable,
+    /// The log cleaner's progress (persisted in `cleaner-offset-checkpoint`).
+    pub(crate) cleaner: CleanerCheckpoint,
+    /// Earliest delete horizon of a tombstone the last clean kept, if any: once it
+    /// passes, a clean can remove that tombstone. Not persisted (a restart only delays
+    /// the removal until the next clean).
+    pub(crate) next_tombstone_horizon: Option<i64>,
 }
 
 impl Log {
@@ -48,6 +55,9 @@ impl Log {
     /// matches the log end, otherwise from a scan of every batch header.
     pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool) -> Result<Log, LogError> {
         fs::create_dir_all(dir)?;
+        // A clean interrupted by a crash is finished or rolled back before anything
+        // looks at the segment files.
+        swap::recover(dir)?;
         // Taken (and removed) up front so it can never outlive the state it describes.
         let snapshot = producer_snapshot::take(dir)?;
         let bases = list_segments(dir)?;
@@ -59,6 +69,8 @@ impl Log {
             recovery_point: 0,
             size_bytes: 0,
             producers: ProducerStateTable::new(),
+            cleaner: checkpoint::read_cleaner(dir),
+            next_tombstone_horizon: None,
         };
         if bases.is_empty() {
             log.segments.push(Segment::create(dir, 0)?);
@@ -73,7 +85,12 @@ impl Log {
                 .saturating_sub(1)
         };
         log.load_segments(&bases, scan_from, clean_shutdown)?;
-        log.log_start_offset = log.segments[0].base_offset;
+        let end = log.log_end_offset();
+        let first_base = log.segments[0].base_offset;
+        log.log_start_offset = checkpoint::read_log_start(dir)
+            .unwrap_or(first_base)
+            .clamp(first_base, end);
+        log.cleaner.first_dirty = log.cleaner.first_dirty.min(end);
         log.recovery_point = checkpoint.clamp(log.log_start_offset, log.log_end_offset());
         log.size_bytes = log.segments.iter().map(|s| s.size).sum();
         match snapshot {
@@ -94,6 +111,8 @@ impl Log {
         let mut expected_next = bases[0];
         for (i, &base) in bases.iter().enumerate() {
             let is_last = i + 1 == bases.len();
+            // Only segments the cleaner may have rewritten can have offset gaps.
+            let allow_gaps = base < self.cleaner.compacted_below;
             if i < scan_from {
                 let next_base = bases[i + 1];
                 if let Ok(mut segment) = Segment::open_existing(&self.dir, base, false) {
@@ -113,15 +132,26 @@ impl Log {
                 }
             }
             let mut segment = Segment::open_for_rebuild(&self.dir, base)?;
-            let outcome = rebuild_segment(&mut segment, interval, expected_next, true)?;
-            expected_next = segment.next_offset;
+            let outcome = rebuild_segment(&mut segment, interval, expected_next, true, allow_gaps)?;
             if !is_last {
                 segment.index.release_handle();
                 segment.time_index.release_handle();
             }
             // A segment cut short exactly at a batch boundary scans as intact but no
-            // longer reaches the next segment's base: that gap is damage too.
-            let gap = !is_last && segment.next_offset != bases[i + 1];
+            // longer reaches the next segment's base: that gap is damage too, unless
+            // the cleaner may have removed the segment's last batches.
+            let gap = !is_last
+                && if allow_gaps {
+                    segment.next_offset > bases[i + 1]
+                } else {
+                    segment.next_offset != bases[i + 1]
+                };
+            if !is_last && !gap && allow_gaps {
+                // A sealed segment covers offsets up to the next base, even if its tail
+                // was compacted away: fetches in that gap continue at the next segment.
+                segment.next_offset = bases[i + 1];
+            }
+            expected_next = segment.next_offset;
             self.segments.push(segment);
             if (gap || matches!(outcome, ScanOutcome::Truncated { .. })) && !is_last {
                 // Everything after the first damage is gone: drop later segments.
@@ -272,7 +302,7 @@ impl Log {
         now_ms: i64,
     ) -> Result<(), LogError> {
         let segment_bytes = self.config.effective_segment_bytes();
-        let segment_ms = self.config.segment_ms;
+        let segment_ms = self.config.effective_segment_ms();
         let active = self.active();
         if active.is_empty() {
             return Ok(());
@@ -303,7 +333,7 @@ impl Log {
 
     /// Rolls a non-empty active segment that is older than `segment.ms`.
     pub fn maybe_roll(&mut self, now_ms: i64) -> Result<(), LogError> {
-        let segment_ms = self.config.segment_ms;
+        let segment_ms = self.config.effective_segment_ms();
         let active = self.active();
         let old = active
             .roll_base_ms

@@ -65,9 +65,14 @@ impl Log {
     /// The per-segment max timestamp picks the segment, the time index and offset index
     /// pick the starting batch, batch headers narrow it to one batch, and only that batch
     /// is decoded (decompressed if needed) to find the exact record.
+    /// Records below the log start offset are never returned.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let log_start = self.log_start_offset;
         for segment in &self.segments {
-            if segment.max_timestamp < timestamp || segment.is_empty() {
+            if segment.max_timestamp < timestamp
+                || segment.is_empty()
+                || segment.next_offset <= log_start
+            {
                 continue;
             }
             // Entries older than the target mark batches that cannot hold a match.
@@ -83,12 +88,12 @@ impl Log {
             loop {
                 match scanner.next_step()? {
                     Step::Batch { position, header } => {
-                        if header.max_timestamp < timestamp {
+                        if header.max_timestamp < timestamp || header.last_offset() < log_start {
                             continue;
                         }
-                        if let Some(found) =
-                            first_record_at_or_after(segment, position, &header, timestamp)?
-                        {
+                        if let Some(found) = first_record_at_or_after(
+                            segment, position, &header, timestamp, log_start,
+                        )? {
                             return Ok(Some(found));
                         }
                     }
@@ -124,7 +129,7 @@ impl Log {
             return Ok(Some(fallback));
         };
         Ok(Some(
-            first_record_at_or_after(segment, position, &header, segment.max_timestamp)?
+            first_record_at_or_after(segment, position, &header, segment.max_timestamp, 0)?
                 .map(|(offset, ts)| (ts, offset))
                 .unwrap_or(fallback),
         ))
@@ -181,17 +186,19 @@ fn slice_from(
     }))
 }
 
-/// Within one batch, the first record with timestamp >= `timestamp`.
+/// Within one batch, the first record at or after `min_offset` with timestamp >=
+/// `timestamp`.
 fn first_record_at_or_after(
     segment: &Segment,
     position: u64,
     header: &BatchHeader,
     timestamp: i64,
+    min_offset: i64,
 ) -> Result<Option<(i64, i64)>, LogError> {
     if header.is_log_append_time() {
         // Every record of the batch carries the append time.
         return Ok((header.max_timestamp >= timestamp)
-            .then_some((header.base_offset, header.max_timestamp)));
+            .then_some((header.base_offset.max(min_offset), header.max_timestamp)));
     }
     let mut buf = vec![0u8; header.total_size()];
     segment.log.read_exact_at(&mut buf, position)?;
@@ -205,6 +212,6 @@ fn first_record_at_or_after(
     Ok(set
         .records
         .iter()
-        .find(|r| r.timestamp >= timestamp)
+        .find(|r| r.timestamp >= timestamp && r.offset >= min_offset)
         .map(|r| (r.offset, r.timestamp)))
 }

@@ -23,12 +23,17 @@ pub(crate) enum ScanOutcome {
 /// its whole `.log`. Stops at the first torn, corrupt (if `verify_crc`) or
 /// out-of-sequence batch and truncates the file there.
 ///
-/// `expected_next` is the offset the segment's data should continue from.
+/// `expected_next` is the offset the segment's data should continue from. Without
+/// `allow_gaps` every batch must start exactly where the previous one ended; that is how
+/// damage to the base offset (the one header field the CRC does not cover) is caught in
+/// a log that was never compacted. With `allow_gaps` (segments the cleaner may have
+/// rewritten) a batch may start later, but never earlier.
 pub(crate) fn rebuild_segment(
     segment: &mut Segment,
     index_interval: u32,
     expected_next: i64,
     verify_crc: bool,
+    allow_gaps: bool,
 ) -> io::Result<ScanOutcome> {
     let file_len = segment.log.metadata()?.len();
     segment.size = 0;
@@ -41,9 +46,11 @@ pub(crate) fn rebuild_segment(
             Step::End => break file_len,
             Step::Damaged { position, .. } => break position,
             Step::Batch { position, header } => {
-                // Offsets are contiguous (no compaction yet), so any other base offset
-                // means damage in the one header field the CRC does not cover.
-                let in_sequence = header.base_offset == expected && header.last_offset_delta >= 0;
+                let in_sequence = if allow_gaps {
+                    header.base_offset >= expected
+                } else {
+                    header.base_offset == expected
+                } && header.last_offset_delta >= 0;
                 if !in_sequence || (verify_crc && !batch_crc_ok(&log, position, &header)?) {
                     break position;
                 }
@@ -143,7 +150,7 @@ pub(crate) fn load_active_tail(segment: &mut Segment) -> io::Result<bool> {
 }
 
 /// The first batch's max timestamp: what `segment.ms` is measured from after a reopen.
-fn first_batch_timestamp(segment: &Segment) -> io::Result<Option<i64>> {
+pub(crate) fn first_batch_timestamp(segment: &Segment) -> io::Result<Option<i64>> {
     Ok(read_header(segment, 0)?
         .map(|h| h.max_timestamp)
         .filter(|ts| *ts >= 0))

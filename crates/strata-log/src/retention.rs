@@ -13,9 +13,14 @@ impl Log {
     /// Deletes whole sealed segments (never the active one), oldest first, while the
     /// oldest is past `retention.ms` (judged by its newest timestamp, or its file's
     /// modification time when it has none) or removing it keeps the log at or above
-    /// `retention.bytes`. Moves the log start offset.
+    /// `retention.bytes`. Moves the log start offset. Deletes nothing unless the
+    /// cleanup policy includes `delete`.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<RetentionOutcome, LogError> {
         let mut outcome = RetentionOutcome::default();
+        if !self.config.cleanup_delete {
+            outcome.log_start_offset = self.log_start_offset;
+            return Ok(outcome);
+        }
         let retention_ms = self.config.retention_ms;
         let retention_bytes = self.config.retention_bytes;
         while self.segments.len() > 1 {
@@ -56,6 +61,9 @@ impl Log {
             self.log_start_offset = offset;
             self.recovery_point = offset;
             checkpoint::write(&self.dir, offset)?;
+            // A persisted log start from DeleteRecords may lie above the new start.
+            checkpoint::write_log_start(&self.dir, offset)?;
+            self.reset_cleaner_to(offset)?;
             self.producers.clear();
             return Ok(());
         }
@@ -74,7 +82,14 @@ impl Log {
         let mut rebuilt = Segment::open_for_rebuild(&self.dir, segment.base_offset)?;
         let base = rebuilt.base_offset;
         // Bytes before `cut` were validated when written; only headers are needed.
-        rebuild_segment(&mut rebuilt, self.config.index_interval_bytes, base, false)?;
+        // Gaps allowed: the segment may have been compacted.
+        rebuild_segment(
+            &mut rebuilt,
+            self.config.index_interval_bytes,
+            base,
+            false,
+            true,
+        )?;
         self.size_bytes = self.size_bytes - old_size + rebuilt.size;
         self.segments[keep] = rebuilt;
         let end = self.log_end_offset();
@@ -82,8 +97,54 @@ impl Log {
             self.recovery_point = end;
             checkpoint::write(&self.dir, end)?;
         }
+        if self.log_start_offset > end {
+            self.log_start_offset = end;
+            checkpoint::write_log_start(&self.dir, end)?;
+        }
+        self.reset_cleaner_to(end)?;
         // Truncated batches may have been the ones a producer's state pointed at.
         self.rebuild_producer_state()?;
+        Ok(())
+    }
+
+    /// DeleteRecords: moves the log start offset up to `offset` (never down), deletes
+    /// sealed segments that lie entirely below it, and persists it (fsynced
+    /// `log-start-offset`), so that reads below it fail with `OffsetOutOfRange` now and
+    /// after a restart. `offset` may be the log end offset (everything is deleted);
+    /// above it is `OffsetOutOfRange`. Returns the log start offset afterwards. The
+    /// caller (broker) checks `offset` against the high watermark.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, LogError> {
+        let end = self.log_end_offset();
+        if offset > end || offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end: end,
+            });
+        }
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        // Persisted first: a crash after deleting segments but before this write
+        // would otherwise still serve the records of a partly deleted segment.
+        checkpoint::write_log_start(&self.dir, offset)?;
+        self.log_start_offset = offset;
+        while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
+            let segment = self.segments.remove(0);
+            segment.delete_files(&self.dir)?;
+            self.size_bytes -= segment.size;
+        }
+        self.recovery_point = self.recovery_point.max(offset);
+        Ok(offset)
+    }
+
+    /// Forgets cleaner progress past `offset` (after a truncation), so data appended
+    /// there later is treated as dirty.
+    fn reset_cleaner_to(&mut self, offset: i64) -> Result<(), LogError> {
+        if self.cleaner.first_dirty > offset {
+            self.cleaner.first_dirty = offset;
+            checkpoint::write_cleaner(&self.dir, self.cleaner)?;
+        }
         Ok(())
     }
 }

@@ -22,6 +22,17 @@ pub(crate) fn segment_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
     dir.join(format!("{base_offset:020}.{ext}"))
 }
 
+/// Path of a segment file with an extra suffix after the extension (the cleaner's
+/// `.cleaned` and `.swap` files).
+pub(crate) fn segment_path_suffixed(
+    dir: &Path,
+    base_offset: i64,
+    ext: &str,
+    suffix: &str,
+) -> PathBuf {
+    dir.join(format!("{base_offset:020}.{ext}{suffix}"))
+}
+
 /// Parses `00000000000000001234.log` into 1234.
 pub(crate) fn parse_log_file_name(name: &str) -> Option<i64> {
     let stem = name.strip_suffix(".log")?;
@@ -68,7 +79,13 @@ fn open_log_file(path: &Path, create: bool) -> io::Result<File> {
 impl Segment {
     /// Creates a new, empty segment (truncating stale files of the same name).
     pub fn create(dir: &Path, base_offset: i64) -> io::Result<Segment> {
-        let log_path = segment_path(dir, base_offset, LOG_EXT);
+        Segment::create_suffixed(dir, base_offset, "")
+    }
+
+    /// Like [`Segment::create`], with `suffix` appended to every file name (the
+    /// cleaner builds its output as `<base>.log.cleaned` etc.).
+    pub fn create_suffixed(dir: &Path, base_offset: i64, suffix: &str) -> io::Result<Segment> {
+        let log_path = segment_path_suffixed(dir, base_offset, LOG_EXT, suffix);
         let log = open_log_file(&log_path, true)?;
         log.set_len(0)?;
         Ok(Segment {
@@ -80,8 +97,13 @@ impl Segment {
             offset_of_max_timestamp: -1,
             roll_base_ms: None,
             bytes_since_index: 0,
-            index: SparseIndex::create(segment_path(dir, base_offset, INDEX_EXT))?,
-            time_index: SparseIndex::create(segment_path(dir, base_offset, TIME_INDEX_EXT))?,
+            index: SparseIndex::create(segment_path_suffixed(dir, base_offset, INDEX_EXT, suffix))?,
+            time_index: SparseIndex::create(segment_path_suffixed(
+                dir,
+                base_offset,
+                TIME_INDEX_EXT,
+                suffix,
+            ))?,
         })
     }
 
