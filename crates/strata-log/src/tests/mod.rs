@@ -1,6 +1,9 @@
 //! Tests of the storage engine against real files in temporary directories.
 
 mod append_read;
+mod compaction;
+mod compaction_crash;
+mod compaction_model;
 mod helpers;
 mod idempotence;
 mod producer_state;
