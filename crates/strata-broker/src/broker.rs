@@ -124,6 +124,10 @@ impl Broker {
             tokio::spawn(flush_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(retention_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(group_loop(Arc::clone(&broker), shutdown_rx.clone())),
+            tokio::spawn(crate::cleaner::cleaner_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
         ];
         let listener = tokio::spawn(network::run_listener(
             listener,
@@ -170,6 +174,27 @@ impl Broker {
         let b = Arc::clone(self);
         tokio::task::spawn_blocking(move || b.replicas.sync_with_image(&image, true)).await??;
         Ok(())
+    }
+
+    /// `log.cleaner.io.max.bytes.per.second`: dynamic value, else static, else unlimited.
+    pub(crate) fn cleaner_io_limit(&self) -> f64 {
+        const KEY: &str = "log.cleaner.io.max.bytes.per.second";
+        let image = self.meta.image();
+        [Some(self.config.node_id), None]
+            .into_iter()
+            .find_map(|scope| {
+                image
+                    .broker_configs(scope)
+                    .and_then(|c| c.get(KEY))
+                    .cloned()
+            })
+            .or_else(|| {
+                self.config
+                    .cleaner_io_max_bytes_per_second
+                    .map(|v| v.to_string())
+            })
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::INFINITY)
     }
 
     /// Refreshes the per-partition gauges and renders `/metrics`.

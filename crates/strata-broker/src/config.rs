@@ -127,6 +127,8 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: i32,
     /// `group.max.size`.
     pub group_max_size: usize,
+    /// `log.cleaner.io.max.bytes.per.second` (unlimited when `None`).
+    pub cleaner_io_max_bytes_per_second: Option<f64>,
     /// Broker-level defaults for topic configs (`log.segment.bytes` → `segment.bytes`, ...),
     /// keyed by the topic config name.
     pub topic_defaults: std::collections::BTreeMap<String, String>,
@@ -153,6 +155,7 @@ impl Default for BrokerConfig {
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
             group_max_size: usize::MAX,
+            cleaner_io_max_bytes_per_second: None,
             topic_defaults: Default::default(),
         }
     }

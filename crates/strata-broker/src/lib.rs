@@ -9,6 +9,7 @@
 //! - [`Broker`]: ties them together; [`Broker::start`] / [`RunningBroker::shutdown`].
 
 mod broker;
+mod cleaner;
 pub mod config;
 mod dynamic_configs;
 mod group;

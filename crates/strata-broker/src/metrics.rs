@@ -63,6 +63,8 @@ pub struct Metrics {
     pub consumer_lag: Family<LagLabels, Gauge>,
     /// Group rebalances started.
     pub rebalances: Counter,
+    /// Logs cleaned (compaction runs).
+    pub cleaner_runs: Counter,
 }
 
 impl Default for Metrics {
@@ -95,6 +97,7 @@ impl Metrics {
             log_end_offset: Family::default(),
             consumer_lag: Family::default(),
             rebalances: Counter::default(),
+            cleaner_runs: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Kafka requests served", m.requests.clone());
@@ -145,6 +148,11 @@ impl Metrics {
             "group_rebalances",
             "Consumer group rebalances started",
             m.rebalances.clone(),
+        );
+        registry.register(
+            "cleaner_runs",
+            "Compacted logs cleaned",
+            m.cleaner_runs.clone(),
         );
         Self { registry, ..m }
     }

@@ -232,6 +232,16 @@ async fn every_api_at_every_served_version() {
                     DeleteGroupsRequest::default()
                         .with_groups_names(vec![GroupId(StrBytes::from_string(topic.clone()))]),
                 ),
+                ApiKey::DeleteRecords => {
+                    RequestKind::DeleteRecords(DeleteRecordsRequest::default().with_topics(vec![
+                        delete_records_request::DeleteRecordsTopic::default()
+                            .with_name(name(&topic))
+                            .with_partitions(vec![
+                                delete_records_request::DeleteRecordsPartition::default()
+                                    .with_offset(-1),
+                            ]),
+                    ]))
+                }
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -282,6 +292,7 @@ async fn every_api_at_every_served_version() {
                 ResponseKind::ListGroups(r) => r.error_code,
                 ResponseKind::DescribeGroups(r) => r.groups[0].error_code,
                 ResponseKind::DeleteGroups(r) => r.results[0].error_code,
+                ResponseKind::DeleteRecords(r) => r.topics[0].partitions[0].error_code,
                 ResponseKind::DescribeCluster(r) => {
                     assert_eq!(r.brokers.len(), 1);
                     r.error_code

@@ -243,6 +243,13 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
                 c.group_max_session_timeout_ms = n as i32;
             }
         }
+        "log.cleaner.io.max.bytes.per.second" => {
+            let v: f64 = value
+                .parse()
+                .with_context(|| format!("setting '{key}': '{value}' is not a number"))?;
+            anyhow::ensure!(v > 0.0, "setting '{key}' must be > 0");
+            c.cleaner_io_max_bytes_per_second = Some(v);
+        }
         "group.max.size" => {
             let n = int(value)?;
             anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");

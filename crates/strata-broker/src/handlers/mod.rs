@@ -18,6 +18,7 @@ mod api_versions;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
+mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
@@ -164,6 +165,12 @@ pub async fn handle(
         RequestKind::IncrementalAlterConfigs(r) => Some(ResponseKind::IncrementalAlterConfigs(
             incremental_alter_configs::handle(broker, r).await,
         )),
+        RequestKind::DeleteRecords(r) => {
+            drop(turn);
+            Some(ResponseKind::DeleteRecords(
+                delete_records::handle(broker, r).await,
+            ))
+        }
         RequestKind::DescribeCluster(r) => {
             drop(turn);
             Some(ResponseKind::DescribeCluster(describe_cluster::handle(
@@ -228,6 +235,7 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::InitProducerId => "InitProducerId",
         ApiKey::FindCoordinator => "FindCoordinator",
         ApiKey::JoinGroup => "JoinGroup",
+        ApiKey::DeleteRecords => "DeleteRecords",
         ApiKey::AlterConfigs => "AlterConfigs",
         ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
         ApiKey::SyncGroup => "SyncGroup",

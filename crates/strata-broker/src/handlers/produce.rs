@@ -115,7 +115,9 @@ pub async fn handle(
     for ((t, index), r) in slots.into_iter().zip(appended) {
         match r {
             Ok((p, info)) => {
-                if acks == -1 && broker.config.flush_policy == FlushPolicy::Batch {
+                // flush.messages: fsync once this many records are unflushed (any acks).
+                let flush_due = p.unflushed_records() >= p.settings().flush_messages;
+                if flush_due || (acks == -1 && broker.config.flush_policy == FlushPolicy::Batch) {
                     durable_waits.push((results.len(), p, info.last_offset));
                 }
                 results.push((t, index, Outcome::Appended(info)));

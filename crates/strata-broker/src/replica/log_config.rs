@@ -72,6 +72,12 @@ pub fn log_config_for(
         max_message_bytes: tc.max_message_bytes.max(0) as u32,
         retention_ms: tc.retention_ms,
         retention_bytes: tc.retention_bytes,
+        cleanup_compact: tc.cleanup_policy.compact,
+        cleanup_delete: tc.cleanup_policy.delete,
+        delete_retention_ms: tc.delete_retention_ms,
+        min_compaction_lag_ms: tc.min_compaction_lag_ms,
+        max_compaction_lag_ms: tc.max_compaction_lag_ms,
+        min_cleanable_dirty_ratio: tc.min_cleanable_dirty_ratio,
         timestamp_type: match tc.message_timestamp_type {
             topic_config::TimestampType::LogAppendTime => TimestampType::LogAppendTime,
             topic_config::TimestampType::CreateTime => TimestampType::CreateTime,

@@ -82,6 +82,11 @@ impl Partition {
         self.log_end_offset()
     }
 
+    /// Records appended but not yet fsynced.
+    pub fn unflushed_records(&self) -> i64 {
+        self.log_end_offset() - self.durable_end.load(Ordering::Acquire)
+    }
+
     /// Bytes on disk in this partition's segments.
     pub fn size_bytes(&self) -> u64 {
         self.size_bytes.load(Ordering::Relaxed)
