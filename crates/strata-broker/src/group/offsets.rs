@@ -30,12 +30,11 @@ pub struct Committer<'a> {
 }
 
 impl Broker {
-    /// Appends records to the `__consumer_offsets` partition that owns `group_id`.
-    pub(crate) async fn append_offsets_records(
-        self: &Arc<Self>,
+    /// The `__consumer_offsets` partition that owns `group_id`.
+    fn offsets_partition(
+        &self,
         group_id: &str,
-        records: Vec<store::KeyedRecord>,
-    ) -> Result<i64, LogError> {
+    ) -> Result<Arc<crate::replica::Partition>, LogError> {
         let n = self
             .meta
             .image()
@@ -43,11 +42,20 @@ impl Broker {
             .map(|t| t.partitions.len() as i32)
             .unwrap_or(0);
         let partition = strata_group::partition_for(group_id, n);
-        let p = self.replicas.get(OFFSETS_TOPIC, partition).ok_or_else(|| {
+        self.replicas.get(OFFSETS_TOPIC, partition).ok_or_else(|| {
             LogError::Io(std::io::Error::other(format!(
                 "{OFFSETS_TOPIC}-{partition} is not hosted here"
             )))
-        })?;
+        })
+    }
+
+    /// Appends records to the `__consumer_offsets` partition that owns `group_id`.
+    pub(crate) async fn append_offsets_records(
+        self: &Arc<Self>,
+        group_id: &str,
+        records: Vec<store::KeyedRecord>,
+    ) -> Result<i64, LogError> {
+        let p = self.offsets_partition(group_id)?;
         store::append(&p, records, now_ms(), self.config.flush_policy).await
     }
 
@@ -58,18 +66,7 @@ impl Broker {
         group_id: &str,
         records: Vec<store::KeyedRecord>,
     ) -> Result<(Arc<crate::replica::Partition>, i64), LogError> {
-        let n = self
-            .meta
-            .image()
-            .topic(OFFSETS_TOPIC)
-            .map(|t| t.partitions.len() as i32)
-            .unwrap_or(0);
-        let partition = strata_group::partition_for(group_id, n);
-        let p = self.replicas.get(OFFSETS_TOPIC, partition).ok_or_else(|| {
-            LogError::Io(std::io::Error::other(format!(
-                "{OFFSETS_TOPIC}-{partition} is not hosted here"
-            )))
-        })?;
+        let p = self.offsets_partition(group_id)?;
         let last = store::append_only(&p, records, now_ms()).await?;
         Ok((p, last))
     }
