@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::bench::BenchArgs;
+use crate::broker::BrokerCommand;
 use crate::consume::ConsumeArgs;
 use crate::group::GroupCommand;
 use crate::produce::ProduceArgs;
@@ -55,6 +56,12 @@ pub enum Command {
         /// Group action.
         #[command(subcommand)]
         command: GroupCommand,
+    },
+    /// Show or change broker settings.
+    Broker {
+        /// Broker action.
+        #[command(subcommand)]
+        command: BrokerCommand,
     },
     /// Produce lines from stdin to a topic.
     Produce(ProduceArgs),
@@ -179,6 +186,40 @@ mod tests {
         assert_eq!(c.partition, Some(0));
         assert_eq!(c.count, Some(5));
         assert!(parse(&["consume", "t", "--from-beginning", "--offset", "3"]).is_err());
+    }
+
+    #[test]
+    fn config_flags() {
+        let cli = parse(&[
+            "topic",
+            "alter-config",
+            "t",
+            "--set",
+            "retention.ms=1",
+            "--delete",
+            "segment.ms",
+        ])
+        .expect("parse");
+        let Command::Topic {
+            command: TopicCommand::AlterConfig { name, changes },
+        } = cli.command
+        else {
+            panic!("not alter-config")
+        };
+        assert_eq!(name, "t");
+        assert_eq!(changes.set, vec![("retention.ms".into(), "1".into())]);
+        assert_eq!(changes.delete, vec!["segment.ms".to_string()]);
+        assert!(parse(&["topic", "alter-config", "t", "--set", "novalue"]).is_err());
+
+        let cli = parse(&["broker", "config", "--broker", "1"]).expect("parse");
+        let Command::Broker {
+            command: crate::broker::BrokerCommand::Config(a),
+        } = cli.command
+        else {
+            panic!("not broker config")
+        };
+        assert_eq!(a.broker, Some(1));
+        assert!(a.changes.is_empty());
     }
 
     #[test]

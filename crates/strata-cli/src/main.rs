@@ -1,7 +1,9 @@
 //! `strata`: the broker, admin tool, console producer/consumer and benchmark in one binary.
 
 mod bench;
+mod broker;
 mod cli;
+mod configs;
 mod consume;
 mod datetime;
 mod delivery;
@@ -48,6 +50,7 @@ fn run_client(command: Command, bootstrap: &str, format: cli::Format) -> anyhow:
             Command::Server(_) => unreachable!("handled in main"),
             Command::Topic { command } => topic::run(command, client, format).await,
             Command::Group { command } => group::run(command, client, format).await,
+            Command::Broker { command } => broker::run(command, client, format).await,
             Command::Produce(args) => produce::run(args, client, format).await,
             Command::Consume(args) => consume::run(args, client, format).await,
             Command::Bench { command } => match command {

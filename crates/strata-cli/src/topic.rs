@@ -1,4 +1,4 @@
-//! `strata topic create|list|describe|delete`.
+//! `strata topic create|list|describe|alter-config|delete`.
 
 use std::io::Write;
 
@@ -8,6 +8,7 @@ use serde_json::json;
 use strata_client::{Admin, ClientConfig, TopicDescription};
 
 use crate::cli::Format;
+use crate::configs::{config_json, write_config_line, ConfigChanges};
 
 /// Topic actions.
 #[derive(Subcommand, Debug)]
@@ -20,6 +21,14 @@ pub enum TopicCommand {
     Describe {
         /// Topic name.
         name: String,
+    },
+    /// Change the topic's config overrides (all changes apply together or not at all).
+    AlterConfig {
+        /// Topic name.
+        name: String,
+        /// The changes.
+        #[command(flatten)]
+        changes: ConfigChanges,
     },
     /// Delete a topic.
     Delete {
@@ -93,6 +102,15 @@ pub async fn run(cmd: TopicCommand, config: ClientConfig, format: Format) -> Res
                 Format::Json => writeln!(out, "{}", description_json(&d))?,
             }
         }
+        TopicCommand::AlterConfig { name, changes } => {
+            let ops = changes.into_ops()?;
+            let n = ops.len();
+            admin.alter_topic_config(&name, ops).await?;
+            match format {
+                Format::Text => writeln!(out, "altered {n} config(s) of topic '{name}'")?,
+                Format::Json => writeln!(out, "{}", json!({"topic": name, "altered": n}))?,
+            }
+        }
         TopicCommand::Delete { name } => {
             admin.delete_topic(&name).await?;
             match format {
@@ -137,12 +155,7 @@ fn write_description(out: &mut impl Write, d: &TopicDescription) -> std::io::Res
     }
     writeln!(out, "Configs:")?;
     for c in &d.configs {
-        let value = if c.sensitive {
-            "<sensitive>".to_string()
-        } else {
-            c.value.clone().unwrap_or_else(|| "<null>".into())
-        };
-        writeln!(out, "  {} = {}  ({})", c.name, value, c.source)?;
+        write_config_line(out, c)?;
     }
     Ok(())
 }
@@ -163,13 +176,7 @@ pub fn description_json(d: &TopicDescription) -> serde_json::Value {
             "earliest_offset": p.earliest_offset,
             "latest_offset": p.latest_offset,
         })).collect::<Vec<_>>(),
-        "configs": d.configs.iter().map(|c| json!({
-            "name": c.name,
-            "value": if c.sensitive { None } else { c.value.clone() },
-            "source": c.source,
-            "read_only": c.read_only,
-            "sensitive": c.sensitive,
-        })).collect::<Vec<_>>(),
+        "configs": d.configs.iter().map(config_json).collect::<Vec<_>>(),
     })
 }
 

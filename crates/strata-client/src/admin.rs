@@ -1,4 +1,4 @@
-//! Topic administration: create, describe, delete, list, offsets.
+//! Topic administration: create, describe, delete, list, offsets. Configs: `admin_configs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,20 +6,16 @@ use std::sync::Arc;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
-use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    TopicName,
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use crate::admin_configs::{ConfigEntry, ConfigResource};
 use crate::cluster::{topic_error, ClientConfig, Cluster, PartitionMetadata};
 use crate::error::{codes, ClientError, Result};
 use crate::offsets::{list_offsets, OffsetSpec, TopicPartition};
-
-/// DescribeConfigs resource type for topics.
-const RESOURCE_TOPIC: i8 = 2;
 
 /// A topic in a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,21 +39,6 @@ pub struct PartitionDescription {
     pub earliest_offset: i64,
     /// Log end offset (high-water mark).
     pub latest_offset: i64,
-}
-
-/// One config entry of a topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigEntry {
-    /// Config name, e.g. `retention.ms`.
-    pub name: String,
-    /// Value; `None` when sensitive or unset.
-    pub value: Option<String>,
-    /// Where the value comes from, e.g. `DYNAMIC_TOPIC_CONFIG`, `DEFAULT_CONFIG`.
-    pub source: String,
-    /// Whether it cannot be altered.
-    pub read_only: bool,
-    /// Whether the value is hidden.
-    pub sensitive: bool,
 }
 
 /// Everything `describe_topic` reports.
@@ -229,7 +210,9 @@ impl Admin {
             .collect();
         let earliest = list_offsets(&self.cluster, &tps, OffsetSpec::Earliest).await?;
         let latest = list_offsets(&self.cluster, &tps, OffsetSpec::Latest).await?;
-        let configs = self.describe_configs(name).await?;
+        let configs = self
+            .describe_configs(&ConfigResource::Topic(name.to_string()))
+            .await?;
         let partitions = meta
             .partitions
             .iter()
@@ -249,42 +232,6 @@ impl Admin {
             partitions,
             configs,
         })
-    }
-
-    /// The topic's configs via DescribeConfigs, sorted by name.
-    pub async fn describe_configs(&self, name: &str) -> Result<Vec<ConfigEntry>> {
-        let conn = self.cluster.any_connection().await?;
-        let version = conn.version_for::<DescribeConfigsRequest>(None)?;
-        let req = DescribeConfigsRequest::default().with_resources(vec![
-            DescribeConfigsResource::default()
-                .with_resource_type(RESOURCE_TOPIC)
-                .with_resource_name(StrBytes::from_string(name.to_string()))
-                .with_configuration_keys(None),
-        ]);
-        let resp = conn
-            .request(&req, version, self.cluster.config.request_timeout)
-            .await?;
-        let mut out = Vec::new();
-        for r in resp.results {
-            if r.error_code != 0 {
-                return Err(admin_error(
-                    r.error_code,
-                    r.error_message.as_ref().map(|m| m.as_str()),
-                    name,
-                ));
-            }
-            for c in r.configs {
-                out.push(ConfigEntry {
-                    name: c.name.as_str().to_string(),
-                    value: c.value.map(|v| v.as_str().to_string()),
-                    source: config_source_name(c.config_source).to_string(),
-                    read_only: c.read_only,
-                    sensitive: c.is_sensitive,
-                });
-            }
-        }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
     }
 
     /// Offsets for the given partitions.
@@ -318,21 +265,6 @@ fn admin_error(code: i16, broker_message: Option<&str>, topic: &str) -> ClientEr
     }
 }
 
-/// Kafka's names for DescribeConfigs `config_source` values.
-fn config_source_name(source: i8) -> &'static str {
-    match source {
-        1 => "DYNAMIC_TOPIC_CONFIG",
-        2 => "DYNAMIC_BROKER_CONFIG",
-        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
-        4 => "STATIC_BROKER_CONFIG",
-        5 => "DEFAULT_CONFIG",
-        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
-        7 => "CLIENT_METRICS_CONFIG",
-        8 => "GROUP_CONFIG",
-        _ => "UNKNOWN",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,7 +283,5 @@ mod tests {
             admin_error(38, None, "x").to_string(),
             "topic 'x': invalid replication factor (INVALID_REPLICATION_FACTOR)"
         );
-        assert_eq!(config_source_name(1), "DYNAMIC_TOPIC_CONFIG");
-        assert_eq!(config_source_name(5), "DEFAULT_CONFIG");
     }
 }

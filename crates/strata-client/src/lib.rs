@@ -5,7 +5,8 @@
 //! - [`Consumer`]: manual assignment or consumer-group subscription (classic protocol,
 //!   range and cooperative-sticky assignors, static membership), seeking, Fetch long-polls,
 //!   decompression, sync/async/auto commits.
-//! - [`Admin`]: topics (create/describe/delete/list, offsets) and consumer groups (list,
+//! - [`Admin`]: topics (create/describe/delete/list, offsets), topic and broker configs
+//!   (describe with sources and synonyms, incremental alter) and consumer groups (list,
 //!   describe, delete, offsets).
 //!
 //! Built on the `kafka-protocol` crate for message encoding; connection handling (framing,
@@ -13,6 +14,7 @@
 
 mod accumulator;
 mod admin;
+mod admin_configs;
 mod admin_groups;
 mod batch;
 mod cluster;
@@ -24,7 +26,10 @@ mod offsets;
 pub mod partitioner;
 mod producer;
 
-pub use admin::{Admin, ConfigEntry, PartitionDescription, TopicDescription, TopicListing};
+pub use admin::{Admin, PartitionDescription, TopicDescription, TopicListing};
+pub use admin_configs::{
+    ConfigAction, ConfigEntry, ConfigOp, ConfigResource, ConfigSource, ConfigSynonym,
+};
 pub use admin_groups::{GroupDescription, GroupListing, GroupMemberDescription};
 pub use batch::Header;
 pub use cluster::{parse_bootstrap, ClientConfig, PartitionMetadata, TopicMetadata};
