@@ -106,8 +106,10 @@ pub fn handle(
                                 if let Some(bk) = broker_key_for(d.name) {
                                     chain.extend(broker_chain(broker, &image, bk));
                                 }
+                                // Below the topic level Kafka names links by the broker key.
+                                let default_name = broker_key_for(d.name).unwrap_or(d.name);
                                 chain.push((
-                                    d.name.to_string(),
+                                    default_name.to_string(),
                                     d.default.to_string(),
                                     SOURCE_DEFAULT,
                                 ));
@@ -210,6 +212,10 @@ fn static_only(broker: &Broker) -> Vec<(&'static str, String)> {
         (
             "group.initial.rebalance.delay.ms",
             c.group_initial_rebalance_delay_ms.to_string(),
+        ),
+        (
+            "log.retention.check.interval.ms",
+            c.retention_check_interval.as_millis().to_string(),
         ),
     ]
 }
