@@ -34,6 +34,21 @@ pub struct Partition {
     flush_lock: tokio::sync::Mutex<()>,
     appended: Notify,
     settings: parking_lot::RwLock<Arc<super::TopicSettings>>,
+    append_queue: Mutex<AppendQueue>,
+}
+
+/// An append waiting for the drainer.
+struct PendingAppend {
+    records: Bytes,
+    now_ms: i64,
+    done: tokio::sync::oneshot::Sender<Result<AppendInfo, LogError>>,
+}
+
+/// Appends not yet written, and whether a drainer task is running.
+#[derive(Default)]
+struct AppendQueue {
+    pending: Vec<PendingAppend>,
+    draining: bool,
 }
 
 /// Result of a read: the batches (whole, as stored) and the offsets a fetch reports.
@@ -64,6 +79,7 @@ impl Partition {
             flush_lock: tokio::sync::Mutex::new(()),
             appended: Notify::new(),
             settings: parking_lot::RwLock::new(Arc::new(super::TopicSettings::default())),
+            append_queue: Mutex::new(AppendQueue::default()),
         }
     }
 
@@ -116,26 +132,71 @@ impl Partition {
     }
 
     /// Appends one produce payload (one or more batches).
+    ///
+    /// Appends queue up and one blocking task drains the queue under a single lock
+    /// acquisition, so many small concurrent appends (offset commits, tiny produce
+    /// batches) cost one blocking-pool hop instead of one each. Queue order is arrival
+    /// order; callers that need an order between their own appends (one connection)
+    /// wait for each append before the next.
     pub async fn append(
         self: &Arc<Self>,
         records: Bytes,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
-        let this = Arc::clone(self);
-        let settings = self.settings();
-        let info = self
-            .with_log(move |log| {
-                let records = super::prepare::prepare(records, &settings)?;
-                let info = log.append(&records, now_ms)?;
-                this.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
-                this.log_start
-                    .store(log.log_start_offset(), Ordering::Release);
-                this.log_end.store(log.log_end_offset(), Ordering::Release);
-                Ok(info)
-            })
-            .await?;
-        self.appended.notify_waiters();
-        Ok(info)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let start_drainer = {
+            let mut q = self.append_queue.lock();
+            q.pending.push(PendingAppend {
+                records,
+                now_ms,
+                done: tx,
+            });
+            !std::mem::replace(&mut q.draining, true)
+        };
+        if start_drainer {
+            let this = Arc::clone(self);
+            tokio::task::spawn_blocking(move || this.drain_appends());
+        }
+        rx.await
+            .map_err(|_| LogError::Io(io::Error::other("append task ended")))?
+    }
+
+    /// Runs on a blocking thread until the append queue is empty.
+    fn drain_appends(&self) {
+        loop {
+            let batch = {
+                let mut q = self.append_queue.lock();
+                if q.pending.is_empty() {
+                    q.draining = false;
+                    return;
+                }
+                std::mem::take(&mut q.pending)
+            };
+            let settings = self.settings();
+            let mut done = Vec::with_capacity(batch.len());
+            {
+                let mut guard = self.log.lock();
+                for p in batch {
+                    let result = match guard.as_mut() {
+                        None => Err(LogError::Io(io::Error::other("partition is closed"))),
+                        Some(log) => super::prepare::prepare(p.records, &settings)
+                            .and_then(|records| log.append(&records, p.now_ms)),
+                    };
+                    done.push((p.done, result));
+                }
+                if let Some(log) = guard.as_ref() {
+                    self.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
+                    self.log_start
+                        .store(log.log_start_offset(), Ordering::Release);
+                    self.log_end.store(log.log_end_offset(), Ordering::Release);
+                }
+            }
+            // Answer after the offsets are published, so a woken fetch sees the data.
+            self.appended.notify_waiters();
+            for (tx, result) in done {
+                let _ = tx.send(result);
+            }
+        }
     }
 
     /// Waits until every offset up to and including `offset` is fsynced, running the
