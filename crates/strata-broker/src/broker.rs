@@ -170,9 +170,14 @@ impl Broker {
         self: &Arc<Self>,
         records: Vec<MetadataRecord>,
     ) -> anyhow::Result<()> {
-        let image = self.meta.commit(records).await?;
         let b = Arc::clone(self);
-        tokio::task::spawn_blocking(move || b.replicas.sync_with_image(&image, true)).await??;
+        self.meta
+            .commit_then(records, move |image| {
+                b.replicas
+                    .sync_with_image(image, true)
+                    .map_err(std::io::Error::other)
+            })
+            .await?;
         Ok(())
     }
 

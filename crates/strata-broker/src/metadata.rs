@@ -51,6 +51,20 @@ impl MetadataManager {
         &self,
         records: Vec<MetadataRecord>,
     ) -> Result<Arc<MetadataImage>, CommitError> {
+        self.commit_then(records, |_| Ok(())).await
+    }
+
+    /// Like [`MetadataManager::commit`], but runs `before_publish` on a blocking thread
+    /// with the new image after it is durable and before anyone can see it — so, e.g.,
+    /// a topic's logs are open before any request can find the topic.
+    pub async fn commit_then<F>(
+        &self,
+        records: Vec<MetadataRecord>,
+        before_publish: F,
+    ) -> Result<Arc<MetadataImage>, CommitError>
+    where
+        F: FnOnce(&MetadataImage) -> std::io::Result<()> + Send + 'static,
+    {
         let _turn = self.write_turn.lock().await;
         let next = self
             .image()
@@ -61,6 +75,10 @@ impl MetadataManager {
             .await
             .map_err(std::io::Error::other)??;
         let next = Arc::new(next);
+        let staged = Arc::clone(&next);
+        tokio::task::spawn_blocking(move || before_publish(&staged))
+            .await
+            .map_err(std::io::Error::other)??;
         *self.image.write() = Arc::clone(&next);
         Ok(next)
     }
