@@ -289,19 +289,27 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    // Under `batch` and `never` this only advances recovery checkpoints cheaply;
-    // under `interval` it is the durability mechanism.
-    if broker.config.flush_policy == FlushPolicy::Never {
-        return;
-    }
-    let mut tick = tokio::time::interval(broker.config.flush_interval);
+    // A partition with unflushed records is fsynced once its oldest flush is older than
+    // its period: the topic's `flush.ms`, and (unless `log.flush=never`) the broker's
+    // `log.flush.interval.ms` — the durability mechanism under `interval`, and what
+    // advances recovery checkpoints under `batch`.
+    let broker_period = match broker.config.flush_policy {
+        FlushPolicy::Never => i64::MAX,
+        _ => broker.config.flush_interval.as_millis() as i64,
+    };
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        let now = now_ms();
         for p in broker.replicas.all() {
+            let period = broker_period.min(p.settings().flush_ms);
+            if p.unflushed_records() <= 0 || now.saturating_sub(p.last_flush_ms()) < period {
+                continue;
+            }
             if let Err(e) = p.wait_durable(p.log_end_offset() - 1).await {
                 tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
             }

@@ -35,6 +35,7 @@ pub struct Partition {
     appended: Notify,
     settings: parking_lot::RwLock<Arc<super::TopicSettings>>,
     append_queue: Mutex<AppendQueue>,
+    last_flush_ms: AtomicI64,
 }
 
 /// An append waiting for the drainer.
@@ -80,6 +81,7 @@ impl Partition {
             appended: Notify::new(),
             settings: parking_lot::RwLock::new(Arc::new(super::TopicSettings::default())),
             append_queue: Mutex::new(AppendQueue::default()),
+            last_flush_ms: AtomicI64::new(crate::broker::now_ms()),
         }
     }
 
@@ -96,6 +98,11 @@ impl Partition {
     /// The offset below which consumers may read. One replica: everything appended.
     pub fn high_watermark(&self) -> i64 {
         self.log_end_offset()
+    }
+
+    /// When the last fsync finished (ms since the epoch).
+    pub fn last_flush_ms(&self) -> i64 {
+        self.last_flush_ms.load(Ordering::Relaxed)
     }
 
     /// Records appended but not yet fsynced.
@@ -228,6 +235,8 @@ impl Partition {
             .map_err(LogError::Io)?;
         self.with_log(move |log| log.complete_flush(upto)).await?;
         this.durable_end.fetch_max(upto, Ordering::AcqRel);
+        this.last_flush_ms
+            .store(crate::broker::now_ms(), Ordering::Relaxed);
         Ok(())
     }
 
