@@ -12,7 +12,7 @@ mod broker;
 mod cleaner;
 pub mod config;
 mod dynamic_configs;
-mod group;
+pub mod group;
 pub mod handlers;
 pub mod metadata;
 pub mod metrics;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,6 +17,8 @@ pub fn router(broker: Arc<Broker>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/api/groups", get(groups))
+        .route("/api/groups/{group}", get(group))
         .fallback(not_found)
         .with_state(broker)
 }
@@ -51,9 +53,26 @@ async fn metrics(State(broker): State<Arc<Broker>>) -> Response {
         .into_response()
 }
 
+async fn groups(State(broker): State<Arc<Broker>>) -> Response {
+    Json(broker.group_summaries()).into_response()
+}
+
+async fn group(State(broker): State<Arc<Broker>>, Path(group): Path<String>) -> Response {
+    match broker.group_report(&group) {
+        Some(report) => Json(report).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": format!("no group '{group}'")})),
+        )
+            .into_response(),
+    }
+}
+
 async fn not_found() -> (StatusCode, Json<serde_json::Value>) {
     (
         StatusCode::NOT_FOUND,
-        Json(serde_json::json!({"error": "not found", "endpoints": ["/health", "/metrics"]})),
+        Json(
+            serde_json::json!({"error": "not found", "endpoints": ["/health", "/metrics", "/api/groups", "/api/groups/{group}"]}),
+        ),
     )
 }

@@ -12,6 +12,8 @@
 
 mod coordinator;
 pub(crate) mod offsets;
+mod report;
 pub(crate) mod store;
 
 pub use coordinator::GroupCoordinator;
+pub use report::{GroupReport, GroupSummary, MemberReport, PartitionLag};
