@@ -55,7 +55,7 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::ListGroups, 0, 0, 4),
     row(ApiKey::DescribeGroups, 0, 0, 5),
     row(ApiKey::DeleteGroups, 0, 0, 2),
-        row(ApiKey::AlterConfigs, 0, 0, 2),
+    row(ApiKey::AlterConfigs, 0, 0, 2),
     row(ApiKey::DeleteRecords, 0, 0, 2),
     row(ApiKey::IncrementalAlterConfigs, 0, 0, 1),
 ];
