@@ -318,12 +318,13 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
 }
 
 async fn group_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    // Session expiry and join deadlines need ~100 ms resolution; offsets expiry is
-    // checked once a minute.
+    // Session expiry and join deadlines need ~100 ms resolution.
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n: u64 = 0;
     let retention_ms = broker.config.offsets_retention.as_millis() as i64;
+    // Checked once a minute, or twice per retention period when that is shorter.
+    let expiry_every = (retention_ms / 200).clamp(1, 600) as u64;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -331,7 +332,7 @@ async fn group_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         }
         broker.groups.tick(&broker);
         n += 1;
-        if n.is_multiple_of(600) {
+        if n.is_multiple_of(expiry_every) {
             broker.groups.expire_offsets(&broker, retention_ms).await;
         }
     }

@@ -230,3 +230,66 @@ async fn member_lifecycle_commits_and_restart() {
     assert_eq!(fetch_committed(&mut c, "g").await.0, -1);
     b.stop().await;
 }
+
+async fn simple_commit(c: &mut RawClient, group: &str, offset: i64) -> i16 {
+    commit(c, group, "", -1, offset).await
+}
+
+#[tokio::test]
+async fn offset_delete_and_retention_of_empty_groups() {
+    let b = TestBroker::start_in(tempfile::tempdir().unwrap(), |c| {
+        c.group_initial_rebalance_delay_ms = 0;
+        c.offsets_retention = std::time::Duration::from_millis(1500);
+    })
+    .await;
+    let mut c = b.client().await;
+    let create = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+        .with_name(TopicName(s("gt")))
+        .with_num_partitions(1)
+        .with_replication_factor(1)]);
+    c.call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(create))
+        .await;
+
+    // OffsetDelete removes a committed offset of a group without members.
+    assert_eq!(simple_commit(&mut c, "od", 5).await, 0);
+    assert_eq!(fetch_committed(&mut c, "od").await.0, 5);
+    let del = OffsetDeleteRequest::default()
+        .with_group_id(gid("od"))
+        .with_topics(vec![
+            offset_delete_request::OffsetDeleteRequestTopic::default()
+                .with_name(TopicName(s("gt")))
+                .with_partitions(vec![
+                    offset_delete_request::OffsetDeleteRequestPartition::default(),
+                ]),
+        ]);
+    let ResponseKind::OffsetDelete(r) = c
+        .call(ApiKey::OffsetDelete, 0, RequestKind::OffsetDelete(del))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!((r.error_code, r.topics[0].partitions[0].error_code), (0, 0));
+    assert_eq!(fetch_committed(&mut c, "od").await.0, -1);
+
+    // offsets.retention: offsets of a group without members expire, durably.
+    assert_eq!(simple_commit(&mut c, "old", 9).await, 0);
+    assert_eq!(fetch_committed(&mut c, "old").await.0, 9);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while fetch_committed(&mut c, "old").await.0 != -1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "offsets did not expire"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    drop(c);
+    let dir = b.stop().await;
+    let b = TestBroker::start_in(dir, |_| {}).await;
+    let mut c = b.client().await;
+    assert_eq!(
+        fetch_committed(&mut c, "old").await.0,
+        -1,
+        "expiry survives restart"
+    );
+    b.stop().await;
+}
