@@ -42,6 +42,7 @@ pub struct Partition {
 struct PendingAppend {
     records: Bytes,
     now_ms: i64,
+    trusted: bool,
     done: tokio::sync::oneshot::Sender<Result<AppendInfo, LogError>>,
 }
 
@@ -150,12 +151,33 @@ impl Partition {
         records: Bytes,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        self.enqueue_append(records, now_ms, false).await
+    }
+
+    /// Appends batches the broker built itself (group metadata, offset commits): the
+    /// topic-settings rewrite (recompression, key checks) is skipped because the
+    /// writer already guarantees what it would check.
+    pub async fn append_trusted(
+        self: &Arc<Self>,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.enqueue_append(records, now_ms, true).await
+    }
+
+    async fn enqueue_append(
+        self: &Arc<Self>,
+        records: Bytes,
+        now_ms: i64,
+        trusted: bool,
+    ) -> Result<AppendInfo, LogError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let start_drainer = {
             let mut q = self.append_queue.lock();
             q.pending.push(PendingAppend {
                 records,
                 now_ms,
+                trusted,
                 done: tx,
             });
             !std::mem::replace(&mut q.draining, true)
@@ -186,6 +208,7 @@ impl Partition {
                 for p in batch {
                     let result = match guard.as_mut() {
                         None => Err(LogError::Io(io::Error::other("partition is closed"))),
+                        Some(log) if p.trusted => log.append(&p.records, p.now_ms),
                         Some(log) => super::prepare::prepare(p.records, &settings)
                             .and_then(|records| log.append(&records, p.now_ms)),
                     };
