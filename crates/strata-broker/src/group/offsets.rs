@@ -55,8 +55,11 @@ impl Broker {
         group_id: &str,
         records: Vec<store::KeyedRecord>,
     ) -> Result<i64, LogError> {
-        let p = self.offsets_partition(group_id)?;
-        store::append(&p, records, now_ms(), self.config.flush_policy).await
+        let (p, last) = self
+            .append_offsets_records_ordered(group_id, records)
+            .await?;
+        store::wait_durable(&p, last, self.config.flush_policy).await?;
+        Ok(last)
     }
 
     /// Like [`Broker::append_offsets_records`], but returns once the batch is in the

@@ -18,19 +18,6 @@ use crate::replica::Partition;
 /// One keyed record; a `None` value is a tombstone.
 pub type KeyedRecord = (Bytes, Option<Bytes>);
 
-/// Appends `records` as one batch and waits until it is durable (under the `batch`
-/// flush policy), so an acknowledged commit survives `kill -9`.
-pub async fn append(
-    partition: &Arc<Partition>,
-    records: Vec<KeyedRecord>,
-    now_ms: i64,
-    policy: FlushPolicy,
-) -> Result<i64, LogError> {
-    let last = append_only(partition, records, now_ms).await?;
-    wait_durable(partition, last, policy).await?;
-    Ok(last)
-}
-
 /// Waits until `offset` is durable under the `batch` flush policy.
 pub async fn wait_durable(
     partition: &Arc<Partition>,

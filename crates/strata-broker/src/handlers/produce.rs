@@ -73,17 +73,20 @@ pub async fn handle(
             };
             // acks=all needs min.insync.replicas in-sync replicas (DESIGN §4).
             let part = part.and_then(|p| {
+                if acks != -1 {
+                    return Ok(p);
+                }
+                let needed = p.settings().min_insync_replicas;
                 let isr = broker
                     .meta
                     .image()
                     .partition(&name, pd.index)
                     .map_or(0, |pi| pi.isr.len() as i32);
-                if acks == -1 && p.settings().min_insync_replicas > isr {
+                if needed > isr {
                     Err((
                         ResponseError::NotEnoughReplicas,
                         format!(
-                            "min.insync.replicas is {} but the in-sync replicas are {isr}",
-                            p.settings().min_insync_replicas
+                            "min.insync.replicas is {needed} but the in-sync replicas are {isr}"
                         ),
                     ))
                 } else {

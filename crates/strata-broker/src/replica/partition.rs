@@ -337,15 +337,6 @@ impl Partition {
         }
     }
 
-    /// Applies new topic configs.
-    pub async fn set_config(self: &Arc<Self>, config: LogConfig) -> Result<(), LogError> {
-        self.with_log(move |log| {
-            log.set_config(config);
-            Ok(())
-        })
-        .await
-    }
-
     /// Closes the log cleanly (flush + indexes); later calls see a closed partition.
     pub fn close_blocking(&self) -> Result<(), LogError> {
         match self.log.lock().take() {
