@@ -278,6 +278,14 @@ impl MetadataImage {
         self.broker_configs.get(&node_id)
     }
 
+    /// Every scope that has dynamic broker configs, with its configs: `None` is the
+    /// cluster-wide default, `Some(node_id)` one broker. Ordered with `None` first.
+    pub fn all_broker_configs(
+        &self,
+    ) -> impl Iterator<Item = (Option<i32>, &BTreeMap<String, String>)> {
+        self.broker_configs.iter().map(|(scope, configs)| (*scope, configs))
+    }
+
     /// The first producer id not yet allocated.
     pub fn next_producer_id(&self) -> i64 {
         self.next_producer_id
