@@ -283,7 +283,9 @@ impl MetadataImage {
     pub fn all_broker_configs(
         &self,
     ) -> impl Iterator<Item = (Option<i32>, &BTreeMap<String, String>)> {
-        self.broker_configs.iter().map(|(scope, configs)| (*scope, configs))
+        self.broker_configs
+            .iter()
+            .map(|(scope, configs)| (*scope, configs))
     }
 
     /// The first producer id not yet allocated.

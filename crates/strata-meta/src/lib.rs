@@ -10,6 +10,7 @@
 pub mod controller;
 pub mod image;
 pub mod records;
+pub mod snapshot;
 pub mod store;
 pub mod topic_config;
 
