@@ -1,0 +1,152 @@
+//! The controller port: accepts peers' connections and answers their requests one
+//! at a time per connection. Anything that is not a well-formed request (bad length,
+//! undecodable JSON) closes that connection and nothing else.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers};
+use parking_lot::RwLock;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use super::frame::{read_frame, write_frame};
+use super::messages::{ForwardReply, JoinReply, Request, Response};
+use crate::types::{NodeId, Raft};
+
+/// The application's handler for forwarded requests.
+pub type ForwardHandler = Arc<dyn Fn(Vec<u8>) -> BoxFuture<'static, Vec<u8>> + Send + Sync>;
+
+/// What the server needs to answer requests.
+pub(crate) struct ServerCtx {
+    /// The local Raft.
+    pub(crate) raft: Raft,
+    /// This node.
+    pub(crate) node_id: NodeId,
+    /// The registered forward handler, if any.
+    pub(crate) forward: RwLock<Option<ForwardHandler>>,
+}
+
+impl ServerCtx {
+    /// The leader as this node currently believes.
+    pub(crate) fn current_leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow().current_leader
+    }
+}
+
+/// Accepts connections until the task is aborted; aborting it also ends every
+/// connection it accepted.
+pub(crate) async fn serve(listener: TcpListener, ctx: Arc<ServerCtx>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tracing::trace!(%peer, "controller connection");
+                    conns.spawn(serve_connection(stream, Arc::clone(&ctx)));
+                }
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "controller accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
+    let _ = stream.set_nodelay(true);
+    loop {
+        let frame = match read_frame(&mut stream).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "closing controller connection");
+                return;
+            }
+        };
+        let request: Request = match serde_json::from_slice(&frame) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "undecodable controller request; closing");
+                return;
+            }
+        };
+        let response = dispatch(&ctx, request).await;
+        let bytes = match serde_json::to_vec(&response) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot encode controller response");
+                return;
+            }
+        };
+        if write_frame(&mut stream, &bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn dispatch(ctx: &ServerCtx, request: Request) -> Response {
+    match request {
+        Request::AppendEntries(rpc) => Response::AppendEntries(ctx.raft.append_entries(rpc).await),
+        Request::Vote(rpc) => Response::Vote(ctx.raft.vote(rpc).await),
+        Request::InstallSnapshot(rpc) => {
+            Response::InstallSnapshot(ctx.raft.install_snapshot(rpc).await)
+        }
+        Request::Forward(payload) => Response::Forward(forward(ctx, payload).await),
+        Request::JoinLearner { node_id, addr } => {
+            Response::JoinLearner(join_learner(ctx, node_id, addr).await)
+        }
+    }
+}
+
+async fn forward(ctx: &ServerCtx, payload: Vec<u8>) -> ForwardReply {
+    let leader = ctx.current_leader();
+    if leader != Some(ctx.node_id) {
+        return ForwardReply::NotLeader(leader);
+    }
+    let handler = ctx.forward.read().clone();
+    match handler {
+        Some(h) => ForwardReply::Ok(h(payload).await),
+        None => ForwardReply::NoHandler,
+    }
+}
+
+/// Adds `node_id` as a learner at `addr`, or updates its address; a no-op when it is
+/// already a member at that address.
+pub(crate) async fn join_learner(ctx: &ServerCtx, node_id: NodeId, addr: String) -> JoinReply {
+    let (leader, known) = {
+        let metrics = ctx.raft.metrics();
+        let m = metrics.borrow();
+        let membership = m.membership_config.membership();
+        let is_voter = membership.voter_ids().any(|v| v == node_id);
+        let known = membership
+            .get_node(&node_id)
+            .map(|n| (is_voter, n.addr == addr));
+        (m.current_leader, known)
+    };
+    if leader != Some(ctx.node_id) {
+        return JoinReply::NotLeader(leader);
+    }
+    let node = BasicNode::new(addr);
+    let result = match known {
+        // Voters come from the static voter list; joining is for everyone else.
+        Some((true, _)) | Some((false, true)) => return JoinReply::Ok,
+        Some((false, false)) => {
+            let change = ChangeMembers::SetNodes(BTreeMap::from([(node_id, node)]));
+            ctx.raft.change_membership(change, true).await
+        }
+        None => ctx.raft.add_learner(node_id, node, false).await,
+    };
+    match result {
+        Ok(_) => JoinReply::Ok,
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+            JoinReply::NotLeader(f.leader_id)
+        }
+        Err(e) => JoinReply::Failed(e.to_string()),
+    }
+}
