@@ -158,7 +158,10 @@ impl MetadataRaft {
         };
 
         if opts.is_voter() {
-            node.initialize(&opts, &advertised).await?;
+            if let Err(e) = node.initialize(&opts, &advertised).await {
+                node.shutdown().await;
+                return Err(e);
+            }
         } else {
             let joiner = tokio::spawn(join_as_learner(
                 node.clone_weak_parts(),
@@ -304,7 +307,11 @@ impl MetadataRaft {
         // briefly; wait for them to let go of the files so a restart from the same
         // directory cannot race a late write.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while Arc::strong_count(&self.inner.alive) > 1 && tokio::time::Instant::now() < deadline {
+        while Arc::strong_count(&self.inner.alive) > 1 {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("metadata raft storage still in use after shutdown");
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }

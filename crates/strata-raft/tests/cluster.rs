@@ -175,10 +175,16 @@ async fn leader_failover_then_the_old_leader_catches_up() {
     }
 
     let gone = nodes.remove((old_leader - 1) as usize);
+    let stopped = std::time::Instant::now();
     gone.node.shutdown().await;
     let rest: Vec<_> = nodes.iter().map(|n| &n.node).collect();
     let new_leader = agreed_leader(&rest).await;
     assert_ne!(new_leader, old_leader);
+    // Informational only (timing goals belong in benchmarks).
+    eprintln!(
+        "failover: new leader agreed {:?} after the old one stopped",
+        stopped.elapsed()
+    );
     let leader = &nodes.iter().find(|n| n.id == new_leader).unwrap().node;
     let mut last = 0;
     for i in 0..3 {

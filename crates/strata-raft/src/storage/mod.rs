@@ -10,3 +10,6 @@ pub(crate) mod state_machine;
 pub(crate) use log_store::LogStore;
 pub(crate) use snapshot_store::SnapshotStore;
 pub(crate) use state_machine::{Published, StateMachine};
+
+#[cfg(test)]
+mod suite_tests;
