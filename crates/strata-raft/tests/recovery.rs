@@ -252,6 +252,17 @@ async fn garbage_on_the_controller_port_is_survived() {
     expect_closed(&addr, &frame(br#"{"Vote":{"nonsense":true}}"#), false).await;
     expect_closed(&addr, &frame(br#"{"Forward":"not bytes"}"#), false).await;
     expect_closed(&addr, &[0, 0, 1, 0, b'{'], true).await;
+    // Well-formed JSON, but entries that do not follow each other.
+    let gappy = serde_json::json!({"AppendEntries": {
+        "vote": {"leader_id": {"term": 99, "node_id": 7}, "committed": true},
+        "prev_log_id": null,
+        "leader_commit": null,
+        "entries": [
+            {"log_id": {"leader_id": {"term": 99, "node_id": 7}, "index": 5}, "payload": "Blank"},
+            {"log_id": {"leader_id": {"term": 99, "node_id": 7}, "index": 3}, "payload": "Blank"}
+        ]
+    }});
+    expect_closed(&addr, &frame(gappy.to_string().as_bytes()), false).await;
 
     // The port still serves well-formed requests...
     let mut s = TcpStream::connect(&addr).await.unwrap();

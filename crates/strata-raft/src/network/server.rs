@@ -76,6 +76,10 @@ async fn serve_connection(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
                 return;
             }
         };
+        if let Err(why) = check(&request) {
+            tracing::debug!(why, "malformed controller request; closing");
+            return;
+        }
         let response = dispatch(&ctx, request).await;
         let bytes = match serde_json::to_vec(&response) {
             Ok(b) => b,
@@ -88,6 +92,33 @@ async fn serve_connection(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
             return;
         }
     }
+}
+
+/// Shape checks openraft assumes of its peers; a request failing them is garbage, and
+/// must not reach (and trip) openraft's internal assertions.
+fn check(request: &Request) -> Result<(), &'static str> {
+    if let Request::AppendEntries(rpc) = request {
+        let mut expected = rpc.prev_log_id.map_or(0, |p| p.index + 1);
+        for entry in &rpc.entries {
+            if entry.log_id.index != expected {
+                return Err("append-entries with non-consecutive entries");
+            }
+            expected += 1;
+        }
+        if let (Some(prev), Some(first)) = (rpc.prev_log_id, rpc.entries.first()) {
+            if first.log_id.leader_id < prev.leader_id {
+                return Err("append-entries with a term going back");
+            }
+        }
+        let terms_ordered = rpc
+            .entries
+            .windows(2)
+            .all(|w| w[0].log_id.leader_id <= w[1].log_id.leader_id);
+        if !terms_ordered {
+            return Err("append-entries with terms going back");
+        }
+    }
+    Ok(())
 }
 
 async fn dispatch(ctx: &ServerCtx, request: Request) -> Response {
@@ -148,5 +179,42 @@ pub(crate) async fn join_learner(ctx: &ServerCtx, node_id: NodeId, addr: String)
             JoinReply::NotLeader(f.leader_id)
         }
         Err(e) => JoinReply::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append(prev: Option<u64>, entries: &[(u64, u64)]) -> String {
+        let log_id = |term: u64, index: u64| serde_json::json!({"leader_id": {"term": term, "node_id": 7}, "index": index});
+        let entries: Vec<_> = entries
+            .iter()
+            .map(|&(term, index)| serde_json::json!({"log_id": log_id(term, index), "payload": "Blank"}))
+            .collect();
+        serde_json::json!({"AppendEntries": {
+            "vote": {"leader_id": {"term": 9, "node_id": 7}, "committed": true},
+            "prev_log_id": prev.map(|p| log_id(2, p)),
+            "leader_commit": null,
+            "entries": entries,
+        }})
+        .to_string()
+    }
+
+    fn parse(json: &str) -> Request {
+        serde_json::from_str(json).expect("well-formed request")
+    }
+
+    #[test]
+    fn append_entries_shape_is_checked() {
+        assert!(check(&parse(&append(None, &[(1, 0), (1, 1), (2, 2)]))).is_ok());
+        assert!(check(&parse(&append(Some(4), &[(2, 5), (3, 6)]))).is_ok());
+        assert!(check(&parse(&append(Some(4), &[]))).is_ok());
+        // Gaps, overlaps, a wrong start and terms going back are refused.
+        assert!(check(&parse(&append(None, &[(1, 5), (1, 3)]))).is_err());
+        assert!(check(&parse(&append(None, &[(1, 1)]))).is_err());
+        assert!(check(&parse(&append(Some(4), &[(2, 4)]))).is_err());
+        assert!(check(&parse(&append(Some(4), &[(1, 5)]))).is_err());
+        assert!(check(&parse(&append(None, &[(2, 0), (1, 1)]))).is_err());
     }
 }
