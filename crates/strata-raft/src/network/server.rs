@@ -98,12 +98,12 @@ async fn serve_connection(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
 /// must not reach (and trip) openraft's internal assertions.
 fn check(request: &Request) -> Result<(), &'static str> {
     if let Request::AppendEntries(rpc) = request {
-        let mut expected = rpc.prev_log_id.map_or(0, |p| p.index + 1);
-        for entry in &rpc.entries {
-            if entry.log_id.index != expected {
-                return Err("append-entries with non-consecutive entries");
-            }
-            expected += 1;
+        let first = rpc.prev_log_id.map_or(0, |p| p.index + 1);
+        let consecutive = (first..)
+            .zip(&rpc.entries)
+            .all(|(expected, entry)| entry.log_id.index == expected);
+        if !consecutive {
+            return Err("append-entries with non-consecutive entries");
         }
         if let (Some(prev), Some(first)) = (rpc.prev_log_id, rpc.entries.first()) {
             if first.log_id.leader_id < prev.leader_id {
