@@ -18,12 +18,18 @@ async fn single_voter_elects_itself_and_restores_from_disk() {
     eventually("the lone voter to lead", || n.node.is_leader()).await;
     assert_eq!(n.node.voters(), vec![1]);
 
+    let mut sub = n.node.subscribe();
+    sub.borrow_and_update();
     let mut last = 0;
     for name in ["a", "b", "c"] {
         let (index, image) = propose(&n.node, topic(name)).await;
         assert!(index > last, "indexes grow: {index} after {last}");
         last = index;
         assert!(image.topic(name).is_some());
+        // Subscribers already see it when the proposal returns.
+        assert!(sub.has_changed().unwrap());
+        let (seen, seen_image) = sub.borrow_and_update().clone();
+        assert_eq!((seen, &*seen_image), (index, &*image));
     }
     assert_eq!(n.node.applied_index(), last);
     assert_eq!(topic_names(&n.node.image()), vec!["a", "b", "c"]);
