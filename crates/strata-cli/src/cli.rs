@@ -82,6 +82,8 @@ pub enum BenchCommand {
     Produce(BenchArgs),
     /// Consume N records from the beginning of a topic.
     Consume(BenchArgs),
+    /// Offset commits per second (each acknowledged once durable).
+    Commit(crate::bench_commit::CommitBenchArgs),
 }
 
 #[cfg(test)]

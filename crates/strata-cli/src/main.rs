@@ -1,6 +1,8 @@
 //! `strata`: the broker, admin tool, console producer/consumer and benchmark in one binary.
 
 mod bench;
+mod bench_commit;
+
 mod broker;
 mod cli;
 mod configs;
@@ -56,6 +58,10 @@ fn run_client(command: Command, bootstrap: &str, format: cli::Format) -> anyhow:
             Command::Bench { command } => match command {
                 BenchCommand::Produce(args) => bench::produce(args, client, format).await,
                 BenchCommand::Consume(args) => bench::consume(args, client, format).await,
+                BenchCommand::Commit(args) => {
+                    let first = bootstrap.split(',').next().unwrap_or(bootstrap);
+                    bench_commit::commit(args, first.to_string(), format).await
+                }
             },
         }
     })

@@ -49,29 +49,27 @@ impl Broker {
         })
     }
 
-    /// Appends records to the `__consumer_offsets` partition that owns `group_id`.
+    /// Appends records to the `__consumer_offsets` partition that owns `group_id` and
+    /// waits until they are durable; returns the last offset.
     pub(crate) async fn append_offsets_records(
         self: &Arc<Self>,
         group_id: &str,
         records: Vec<store::KeyedRecord>,
     ) -> Result<i64, LogError> {
-        let (p, last) = self
-            .append_offsets_records_ordered(group_id, records)
-            .await?;
-        store::wait_durable(&p, last, self.config.flush_policy).await?;
-        Ok(last)
+        self.queue_offsets_records(group_id, records)?
+            .durable()
+            .await
     }
 
-    /// Like [`Broker::append_offsets_records`], but returns once the batch is in the
-    /// log; the caller waits for durability with the returned partition and offset.
-    async fn append_offsets_records_ordered(
+    /// Queues records for the `__consumer_offsets` partition that owns `group_id`;
+    /// their place in the log is fixed on return (see [`store::append`]).
+    fn queue_offsets_records(
         self: &Arc<Self>,
         group_id: &str,
         records: Vec<store::KeyedRecord>,
-    ) -> Result<(Arc<crate::replica::Partition>, i64), LogError> {
+    ) -> Result<store::PendingWrite, LogError> {
         let p = self.offsets_partition(group_id)?;
-        let last = store::append_only(&p, records, now_ms()).await?;
-        Ok((p, last))
+        store::append(&p, records, now_ms(), self.config.flush_policy)
     }
 }
 
@@ -114,16 +112,12 @@ impl GroupCoordinator {
             })
             .collect();
         let n = commits.len();
-        let appended = broker
-            .append_offsets_records_ordered(group_id, records)
-            .await;
-        // The append is in the log in request order; later requests on this connection
-        // may start while this one waits for its fsync (as Produce does).
+        let queued = broker.queue_offsets_records(group_id, records);
+        // The write has its place in the log; later requests on this connection may
+        // start while this one waits for its write and fsync (as Produce does).
         drop(turn);
-        let written = match appended {
-            Ok((p, last)) => store::wait_durable(&p, last, broker.config.flush_policy)
-                .await
-                .map(|()| last),
+        let written = match queued {
+            Ok(write) => write.durable().await,
             Err(e) => Err(e),
         };
         match written {

@@ -13,36 +13,57 @@ use kafka_protocol::records::{
 use strata_log::LogError;
 
 use crate::config::FlushPolicy;
-use crate::replica::Partition;
+use crate::replica::{Partition, QueuedAppend, SyncWait};
 
 /// One keyed record; a `None` value is a tombstone.
 pub type KeyedRecord = (Bytes, Option<Bytes>);
 
-/// Waits until `offset` is durable under the `batch` flush policy.
-pub async fn wait_durable(
-    partition: &Arc<Partition>,
-    offset: i64,
-    policy: FlushPolicy,
-) -> Result<(), LogError> {
-    if policy == FlushPolicy::Batch && offset >= 0 {
-        partition.wait_durable(offset).await?;
-    }
-    Ok(())
+/// A write of keyed records that has its place in the log; see [`append`].
+pub enum PendingWrite {
+    /// Nothing to write; the log's last offset at the time.
+    Empty(i64),
+    /// Queued for the log and, under the `batch` flush policy, for an fsync.
+    Queued(QueuedAppend, Option<SyncWait>),
 }
 
-/// Appends `records` as one batch without waiting for durability; returns the last offset.
-pub async fn append_only(
+impl PendingWrite {
+    /// Waits until the write is in the log and, if the policy asks, fsynced; returns
+    /// its last offset.
+    pub async fn durable(self) -> Result<i64, LogError> {
+        match self {
+            PendingWrite::Empty(last) => Ok(last),
+            PendingWrite::Queued(appended, sync) => {
+                let info = appended.appended().await?;
+                if let Some(sync) = sync {
+                    sync.wait().await?;
+                }
+                Ok(info.last_offset)
+            }
+        }
+    }
+}
+
+/// Queues `records` as one batch. The write's place in the log is fixed when this
+/// returns, so callers that must keep an order (one connection's commits) may move on
+/// and wait with [`PendingWrite::durable`] afterwards.
+pub fn append(
     partition: &Arc<Partition>,
     records: Vec<KeyedRecord>,
     now_ms: i64,
-) -> Result<i64, LogError> {
+    policy: FlushPolicy,
+) -> Result<PendingWrite, LogError> {
     if records.is_empty() {
-        return Ok(partition.log_end_offset() - 1);
+        return Ok(PendingWrite::Empty(partition.log_end_offset() - 1));
     }
     let batch = encode_batch(records, now_ms)?;
-    // Every record here has a key and is uncompressed by construction.
-    let info = partition.append_trusted(batch, now_ms).await?;
-    Ok(info.last_offset)
+    // Every record here has a key and is uncompressed by construction, so the append
+    // is "trusted" (no topic-settings rewrite).
+    Ok(if policy == FlushPolicy::Batch {
+        let (appended, sync) = partition.enqueue_trusted_synced(batch, now_ms);
+        PendingWrite::Queued(appended, Some(sync))
+    } else {
+        PendingWrite::Queued(partition.enqueue_trusted(batch, now_ms), None)
+    })
 }
 
 fn encode_batch(records: Vec<KeyedRecord>, now_ms: i64) -> Result<Bytes, LogError> {

@@ -1,5 +1,6 @@
 //! Partition replicas hosted by this broker, kept in step with the metadata image.
 
+mod coalesce;
 mod log_config;
 mod manager;
 mod partition;
@@ -7,4 +8,4 @@ mod prepare;
 
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
-pub use partition::{Partition, ReadResult};
+pub use partition::{Partition, QueuedAppend, ReadResult, SyncWait};
