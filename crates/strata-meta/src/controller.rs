@@ -8,6 +8,7 @@
 
 mod configs;
 mod create;
+pub mod election;
 mod names;
 mod placement;
 

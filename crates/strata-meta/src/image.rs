@@ -27,6 +27,9 @@ pub struct BrokerImage {
     pub rack: Option<String>,
     /// The incarnation of the latest registration.
     pub incarnation: Uuid,
+    /// Fenced brokers (missed heartbeats, shut down) lead nothing and are not listed
+    /// to clients.
+    pub fenced: bool,
 }
 
 /// One partition of a topic.
@@ -42,6 +45,8 @@ pub struct PartitionImage {
     pub leader: i32,
     /// Current leader epoch.
     pub leader_epoch: i32,
+    /// Grows on every change of leader or ISR.
+    pub partition_epoch: i32,
 }
 
 /// A topic with its partitions and config overrides.
@@ -164,8 +169,48 @@ impl MetadataImage {
                     port: *port,
                     rack: rack.clone(),
                     incarnation: *incarnation,
+                    fenced: false,
                 };
                 Arc::make_mut(&mut self.brokers).insert(*node_id, Arc::new(broker));
+                Ok(())
+            }
+            MetadataRecord::FenceBroker { node_id } => {
+                let brokers = Arc::make_mut(&mut self.brokers);
+                let broker = brokers
+                    .get_mut(node_id)
+                    .ok_or(ApplyError::UnknownBroker(*node_id))?;
+                Arc::make_mut(broker).fenced = true;
+                Ok(())
+            }
+            MetadataRecord::ChangePartition {
+                topic_id,
+                partition,
+                leader,
+                leader_epoch,
+                isr,
+                partition_epoch,
+            } => {
+                let topic = self.topic_mut(topic_id)?;
+                let invalid = |reason: String| ApplyError::InvalidPartition {
+                    topic_id: *topic_id,
+                    partition: *partition,
+                    reason,
+                };
+                let p = usize::try_from(*partition)
+                    .ok()
+                    .and_then(|i| topic.partitions.get_mut(i))
+                    .ok_or_else(|| invalid("no such partition".into()))?;
+                check_partition(&p.replicas, isr, *leader, *leader_epoch).map_err(invalid)?;
+                if *leader_epoch < p.leader_epoch || *partition_epoch <= p.partition_epoch {
+                    return Err(invalid(format!(
+                        "epochs go back: leader epoch {} -> {leader_epoch}, partition epoch {} -> {partition_epoch}",
+                        p.leader_epoch, p.partition_epoch
+                    )));
+                }
+                p.leader = *leader;
+                p.leader_epoch = *leader_epoch;
+                p.isr = isr.clone();
+                p.partition_epoch = *partition_epoch;
                 Ok(())
             }
             MetadataRecord::UnregisterBroker { node_id } => {
@@ -210,6 +255,7 @@ impl MetadataImage {
                     isr: isr.clone(),
                     leader: *leader,
                     leader_epoch: *leader_epoch,
+                    partition_epoch: 0,
                 };
                 self.topic_mut(topic_id)?.partitions.push(image);
                 self.partition_count += 1;

@@ -85,6 +85,28 @@ pub enum MetadataRecord {
         /// The new value, or `None` to remove the dynamic value.
         value: Option<String>,
     },
+    /// A broker missed its heartbeats (or shut down): it is fenced and leads nothing.
+    /// A later [`MetadataRecord::RegisterBroker`] of the same node unfences it.
+    FenceBroker {
+        /// The broker's `node.id`.
+        node_id: i32,
+    },
+    /// A partition's leader and/or ISR changed (election, ISR shrink or expand).
+    ChangePartition {
+        /// The id of the topic.
+        topic_id: Uuid,
+        /// The partition index.
+        partition: i32,
+        /// The new leader, or -1 for none (offline).
+        leader: i32,
+        /// The leader epoch: grows by one whenever the leader changes.
+        leader_epoch: i32,
+        /// The new in-sync replicas, a subset of the replicas.
+        isr: Vec<i32>,
+        /// Grows by one on every change of the partition, so a stale ISR request
+        /// (based on an older state) is recognised.
+        partition_epoch: i32,
+    },
     /// A block of producer ids was handed out: ids below `next_producer_id` are taken.
     ProducerIdsAllocated {
         /// The first id not yet allocated; only ever grows.

@@ -27,6 +27,11 @@ impl MetadataImage {
                 rack: broker.rack.clone(),
                 incarnation: broker.incarnation,
             });
+            if broker.fenced {
+                records.push(MetadataRecord::FenceBroker {
+                    node_id: broker.node_id,
+                });
+            }
         }
         for topic in self.topics() {
             records.push(MetadataRecord::CreateTopic {
@@ -43,6 +48,17 @@ impl MetadataImage {
                     leader: p.leader,
                     leader_epoch: p.leader_epoch,
                 });
+                // A created partition starts at partition epoch 0.
+                if p.partition_epoch > 0 {
+                    records.push(MetadataRecord::ChangePartition {
+                        topic_id: topic.topic_id,
+                        partition: p.partition,
+                        leader: p.leader,
+                        leader_epoch: p.leader_epoch,
+                        isr: p.isr.clone(),
+                        partition_epoch: p.partition_epoch,
+                    });
+                }
             }
         }
         for (scope, configs) in self.all_broker_configs() {
@@ -102,6 +118,28 @@ mod tests {
             broker
                 .clone()
                 .prop_map(|node_id| MetadataRecord::UnregisterBroker { node_id }),
+            broker
+                .clone()
+                .prop_map(|node_id| MetadataRecord::FenceBroker { node_id }),
+            (
+                topic_id.clone(),
+                0i32..4,
+                prop::sample::subsequence(vec![0, 1, 2, 3, 4], 0..4),
+                0i32..8,
+                1i32..8
+            )
+                .prop_map(
+                    |(topic_id, partition, isr, leader_epoch, partition_epoch)| {
+                        MetadataRecord::ChangePartition {
+                            topic_id,
+                            partition,
+                            leader: isr.last().copied().unwrap_or(-1),
+                            leader_epoch,
+                            isr,
+                            partition_epoch,
+                        }
+                    }
+                ),
             (
                 name,
                 topic_id.clone(),
