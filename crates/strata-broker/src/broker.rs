@@ -37,9 +37,13 @@ pub struct Broker {
     pub replicas: ReplicaManager,
     /// Prometheus metrics.
     pub metrics: Metrics,
-    // Controller decisions are made one at a time against the latest image, so two
-    // concurrent creations of one topic cannot both be decided.
-    pub(crate) controller: tokio::sync::Mutex<()>,
+    // This broker's decisions are made one at a time (fewer conflicts at the
+    // controller); the controller itself refuses any decided on a stale image.
+    pub(crate) decider: tokio::sync::Mutex<()>,
+    /// Leader-only controller state.
+    pub(crate) controller: crate::controller::ControllerState,
+    /// Identifies this run of the broker in its registration.
+    pub(crate) incarnation: Uuid,
     pub(crate) producer_ids: parking_lot::Mutex<crate::producer_ids::ProducerIdBlock>,
     /// Consumer groups and committed offsets.
     pub groups: GroupCoordinator,
@@ -67,21 +71,42 @@ impl Broker {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
         let node_id = config.node_id;
-        let (cluster_id, clean, meta) = {
+        let voters = if config.voters.is_empty() {
+            vec![(node_id, config.controller_listen.clone())]
+        } else {
+            config.voters.clone()
+        };
+        let (cluster_id, clean) = {
             let dir = data_dir.clone();
+            let seed = (!config.voters.is_empty()).then(|| format!("{voters:?}"));
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let cluster_id = load_or_create_identity(&dir, node_id)?;
+                let cluster_id = load_or_create_identity(&dir, node_id, seed.as_deref())?;
                 let marker = dir.join(CLEAN_SHUTDOWN_FILE);
                 let clean = marker.exists();
                 if clean {
                     std::fs::remove_file(&marker)?;
                     sync_dir(&dir)?;
                 }
-                let meta = MetadataManager::open(&dir).context("cannot open the metadata log")?;
-                Ok((cluster_id, clean, meta))
+                Ok((cluster_id, clean))
             })
             .await??
         };
+        let node = u64::try_from(node_id).context("node.id must not be negative")?;
+        let mut raft_opts = strata_raft::RaftOptions::new(
+            node,
+            config.controller_listen.clone(),
+            voters
+                .iter()
+                .map(|(id, addr)| (*id as u64, addr.clone()))
+                .collect(),
+            data_dir.join("__cluster_metadata").join("raft"),
+        );
+        if let Some((_, addr)) = voters.iter().find(|(id, _)| *id == node_id) {
+            raft_opts.advertised = Some(addr.clone());
+        }
+        let meta = MetadataManager::start(raft_opts)
+            .await
+            .context("cannot start the metadata quorum")?;
         tracing::info!(%cluster_id, node_id, clean_shutdown = clean, "opening data dir {}", data_dir.display());
         let group_config = GroupConfig {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
@@ -98,11 +123,24 @@ impl Broker {
             meta,
             replicas,
             metrics: Metrics::new(),
-            controller: tokio::sync::Mutex::new(()),
+            decider: tokio::sync::Mutex::new(()),
+            controller: Default::default(),
+            incarnation: Uuid::new_v4(),
             producer_ids: Default::default(),
             groups: GroupCoordinator::new(group_config),
         });
-        broker.register_self().await?;
+        broker.serve_controller_requests();
+        broker.meta.hook.attach(&broker);
+        // The quorum may still be forming (other voters starting): keep trying.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while let Err(e) = broker.register_self().await {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "cannot register with the controller: {e}"
+            );
+            tracing::info!(error = %e, "waiting for the metadata quorum");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
         {
             let b = Arc::clone(&broker);
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -122,6 +160,14 @@ impl Broker {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(flush_loop(Arc::clone(&broker), shutdown_rx.clone())),
+            tokio::spawn(crate::controller::controller_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(crate::controller::heartbeat_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
             tokio::spawn(retention_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(group_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(crate::cleaner::cleaner_loop(
@@ -144,24 +190,19 @@ impl Broker {
         })
     }
 
-    /// Registers (or re-registers with new endpoints) this broker in the metadata.
-    async fn register_self(&self) -> anyhow::Result<()> {
-        let image = self.meta.image();
+    /// Registers this run of the broker (endpoints, rack, incarnation); a fenced
+    /// broker is unfenced by it.
+    pub(crate) async fn register_self(&self) -> anyhow::Result<()> {
         let c = &self.config;
-        let current = image.broker(c.node_id);
-        let same =
-            current.is_some_and(|b| b.host == c.advertise_host && b.port == c.advertise_port);
-        if !same {
-            self.meta
-                .commit(vec![MetadataRecord::RegisterBroker {
-                    node_id: c.node_id,
-                    host: c.advertise_host.clone(),
-                    port: c.advertise_port,
-                    rack: None,
-                    incarnation: Uuid::new_v4(),
-                }])
-                .await?;
-        }
+        self.meta
+            .commit(vec![MetadataRecord::RegisterBroker {
+                node_id: c.node_id,
+                host: c.advertise_host.clone(),
+                port: c.advertise_port,
+                rack: c.rack.clone(),
+                incarnation: self.incarnation,
+            }])
+            .await?;
         Ok(())
     }
 
@@ -170,14 +211,8 @@ impl Broker {
         self: &Arc<Self>,
         records: Vec<MetadataRecord>,
     ) -> anyhow::Result<()> {
-        let b = Arc::clone(self);
-        self.meta
-            .commit_then(records, move |image| {
-                b.replicas
-                    .sync_with_image(image, true)
-                    .map_err(std::io::Error::other)
-            })
-            .await?;
+        // The apply hook opens new logs before the image is published.
+        self.meta.commit(records).await?;
         Ok(())
     }
 
@@ -256,17 +291,45 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Before stopping, asks the controller to move leadership away (when other
+    /// brokers can take it) and waits for that to be applied here.
+    async fn controlled_shutdown(&self) {
+        let image = self.meta.image();
+        let others = image
+            .brokers()
+            .any(|b| b.node_id != self.config.node_id && !b.fenced);
+        if !others {
+            return;
+        }
+        let req = crate::controller::ControllerRequest::ControlledShutdown {
+            node_id: self.config.node_id,
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(10), self.meta.request(&req))
+            .await
+        {
+            Ok(Ok(crate::controller::ControllerResponse::Committed { index })) => {
+                self.meta.raft().wait_applied(index).await;
+                tracing::info!("controlled shutdown: leadership moved away");
+            }
+            other => tracing::warn!(?other, "controlled shutdown did not complete"),
+        }
+    }
+}
+
 impl RunningBroker {
     /// Stops accepting, lets in-flight requests finish, flushes and closes every log, and
     /// writes the clean-shutdown marker.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down");
+        self.broker.controlled_shutdown().await;
         let _ = self.shutdown.send(true);
         let _ = self.listener.await;
         for t in self.tasks {
             let _ = t.await;
         }
         let broker = self.broker;
+        broker.meta.shutdown().await;
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             broker.replicas.close_all()?;
             let dir = &broker.config.data_dir;
@@ -363,7 +426,9 @@ async fn retention_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>
 
 /// Reads `meta.properties`, or writes it with a new cluster id on first use. Refuses a
 /// data dir that belongs to another node id.
-fn load_or_create_identity(dir: &Path, node_id: i32) -> anyhow::Result<String> {
+/// A new data dir of a cluster node takes its cluster id from `seed` (the voter list,
+/// the same on every node) so all nodes report one id; a lone node picks a random one.
+fn load_or_create_identity(dir: &Path, node_id: i32, seed: Option<&str>) -> anyhow::Result<String> {
     let path: PathBuf = dir.join(META_PROPERTIES);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
@@ -388,7 +453,17 @@ fn load_or_create_identity(dir: &Path, node_id: i32) -> anyhow::Result<String> {
             cluster_id.with_context(|| format!("{} has no cluster.id", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let cluster_id = Uuid::new_v4().simple().to_string();
+            let cluster_id = match seed {
+                Some(seed) => {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    seed.hash(&mut h);
+                    let a = h.finish();
+                    "strata".hash(&mut h);
+                    Uuid::from_u64_pair(a, h.finish()).simple().to_string()
+                }
+                None => Uuid::new_v4().simple().to_string(),
+            };
             let tmp = dir.join(format!("{META_PROPERTIES}.tmp"));
             std::fs::write(
                 &tmp,

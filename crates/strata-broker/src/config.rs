@@ -129,9 +129,50 @@ pub struct BrokerConfig {
     pub group_max_size: usize,
     /// `log.cleaner.io.max.bytes.per.second` (unlimited when `None`).
     pub cleaner_io_max_bytes_per_second: Option<f64>,
+    /// Controller (Raft) listener bind address; port 0 picks a free one.
+    pub controller_listen: String,
+    /// The metadata quorum's voters: (node id, controller address). Empty means this
+    /// node alone, at its own controller address.
+    pub voters: Vec<(i32, String)>,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+    /// How often this broker heartbeats to the active controller.
+    pub broker_heartbeat_interval: Duration,
+    /// `broker.session.timeout.ms`: a broker silent for this long is fenced and its
+    /// partitions get new leaders.
+    pub broker_session_timeout: Duration,
+    /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR.
+    pub replica_lag_time_max: Duration,
     /// Broker-level defaults for topic configs (`log.segment.bytes` → `segment.bytes`, ...),
     /// keyed by the topic config name.
     pub topic_defaults: std::collections::BTreeMap<String, String>,
+}
+
+/// Parses `--voters`: `1@host:port,2@host:port,...`.
+pub fn parse_voters(s: &str) -> Result<Vec<(i32, String)>, String> {
+    let mut voters = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part
+            .split_once('@')
+            .ok_or_else(|| format!("voter '{part}' is not ID@HOST:PORT"))?;
+        let id: i32 = id
+            .parse()
+            .map_err(|_| format!("voter '{part}': '{id}' is not a node id"))?;
+        if id < 0 {
+            return Err(format!("voter '{part}': node ids are not negative"));
+        }
+        if !addr.contains(':') {
+            return Err(format!("voter '{part}': '{addr}' is not HOST:PORT"));
+        }
+        if voters.iter().any(|(v, _)| *v == id) {
+            return Err(format!("node {id} appears twice in the voter list"));
+        }
+        voters.push((id, addr.to_string()));
+    }
+    if voters.is_empty() {
+        return Err("the voter list is empty".into());
+    }
+    Ok(voters)
 }
 
 impl Default for BrokerConfig {
@@ -157,6 +198,12 @@ impl Default for BrokerConfig {
             group_max_size: usize::MAX,
             cleaner_io_max_bytes_per_second: None,
             topic_defaults: Default::default(),
+            controller_listen: "127.0.0.1:0".into(),
+            voters: Vec::new(),
+            rack: None,
+            broker_heartbeat_interval: Duration::from_millis(200),
+            broker_session_timeout: Duration::from_millis(1500),
+            replica_lag_time_max: Duration::from_millis(10_000),
         }
     }
 }

@@ -11,9 +11,11 @@
 mod broker;
 mod cleaner;
 pub mod config;
+pub mod controller;
 mod dynamic_configs;
 pub mod group;
 pub mod handlers;
+mod leadership;
 pub mod metadata;
 pub mod metrics;
 pub mod network;

@@ -1,85 +1,188 @@
-//! The broker's view of cluster metadata: the current image (lock-free reads of an
-//! `Arc` snapshot) and the single writer that appends records to the metadata log.
+//! The broker's view of cluster metadata: the image replicated by the Raft quorum
+//! (`strata-raft`), and the way this broker asks the active controller for changes.
 //!
-//! Invariant: the image always equals the replay of the records in the store; a batch
-//! is written durably before its image is published, and a batch that does not apply
-//! is neither written nor published.
+//! Invariants:
+//! - The image only changes by applying committed Raft entries, in order, on every node.
+//! - The apply hook brings the hosted replicas in line with a new image before that
+//!   image is visible, so no request can see a partition whose log is not open.
+//! - Changes are decided against an image and sent with its index; the controller
+//!   commits them only if its image is still that one (optimistic concurrency), so a
+//!   decision never rests on a stale image. On a conflict the caller decides again.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
-use strata_meta::{MetadataImage, MetadataRecord, MetadataStore};
+use strata_meta::{MetadataImage, MetadataRecord};
+use strata_raft::{ApplyHook, MetadataRaft, RaftOptions};
+
+use crate::controller::{ControllerRequest, ControllerResponse};
+use crate::Broker;
+
+/// How long a request to the active controller may take (including a failover).
+const CONTROLLER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Why a metadata change was not committed.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
+    /// The controller's image moved past the one the change was decided on.
+    #[error("metadata changed meanwhile (controller at index {0})")]
+    Conflict(u64),
     /// The records contradict the image (a bug in the deciding code, or a race).
     #[error("metadata records do not apply: {0}")]
     Apply(String),
-    /// The metadata log could not be written.
-    #[error("metadata log write failed: {0}")]
-    Io(#[from] std::io::Error),
+    /// No controller could be reached, or it failed.
+    #[error("controller unavailable: {0}")]
+    Unavailable(String),
 }
 
-/// Holds the image and the store.
+/// The apply hook: hands each new image to the broker (once it exists).
+#[derive(Default)]
+pub(crate) struct BrokerHook {
+    broker: OnceLock<Weak<Broker>>,
+}
+
+impl BrokerHook {
+    pub(crate) fn attach(&self, broker: &Arc<Broker>) {
+        let _ = self.broker.set(Arc::downgrade(broker));
+    }
+}
+
+impl ApplyHook for BrokerHook {
+    fn before_publish(&self, image: &MetadataImage, _records: &[MetadataRecord]) {
+        if let Some(broker) = self.broker.get().and_then(Weak::upgrade) {
+            if let Err(e) = broker.replicas.sync_with_image(image, true) {
+                tracing::error!(error = %e, "cannot bring replicas in line with the metadata");
+            }
+        }
+    }
+}
+
+/// Holds the replicated metadata.
 pub struct MetadataManager {
-    image: RwLock<Arc<MetadataImage>>,
-    store: Arc<Mutex<MetadataStore>>,
-    // One writer at a time, in arrival order, without blocking the runtime.
-    write_turn: tokio::sync::Mutex<()>,
+    raft: MetadataRaft,
+    pub(crate) hook: Arc<BrokerHook>,
 }
 
 impl MetadataManager {
-    /// Opens (or creates) the metadata log under `dir` and replays it. Blocking.
-    pub fn open(dir: &Path) -> std::io::Result<Self> {
-        let (store, image, _last) = MetadataStore::open(dir)?;
-        Ok(Self {
-            image: RwLock::new(Arc::new(image)),
-            store: Arc::new(Mutex::new(store)),
-            write_turn: tokio::sync::Mutex::new(()),
-        })
+    /// Starts (or restarts from `opts.dir`) this node's part of the metadata quorum.
+    pub async fn start(opts: RaftOptions) -> anyhow::Result<Self> {
+        let hook = Arc::new(BrokerHook::default());
+        let raft = MetadataRaft::start(opts, Arc::clone(&hook) as Arc<dyn ApplyHook>).await?;
+        Ok(Self { raft, hook })
+    }
+
+    /// The Raft node (leadership, forwarding, metrics).
+    pub fn raft(&self) -> &MetadataRaft {
+        &self.raft
     }
 
     /// The current image. Cheap: clones an `Arc`.
     pub fn image(&self) -> Arc<MetadataImage> {
-        Arc::clone(&self.image.read())
+        self.raft.image()
     }
 
-    /// Appends `records` durably and publishes the resulting image.
+    /// The current image with the index of the last entry it includes.
+    pub fn current(&self) -> (u64, Arc<MetadataImage>) {
+        self.raft.subscribe().borrow().clone()
+    }
+
+    /// The active controller's node id, if known.
+    pub fn controller_id(&self) -> Option<i32> {
+        self.raft.leader().and_then(|l| i32::try_from(l).ok())
+    }
+
+    /// Sends a request to the active controller and returns its answer.
+    pub(crate) async fn request(
+        &self,
+        request: &ControllerRequest,
+    ) -> Result<ControllerResponse, CommitError> {
+        let payload =
+            serde_json::to_vec(request).map_err(|e| CommitError::Unavailable(e.to_string()))?;
+        let answer = self
+            .raft
+            .forward_to_leader(payload, CONTROLLER_TIMEOUT)
+            .await
+            .map_err(|e| CommitError::Unavailable(e.to_string()))?;
+        serde_json::from_slice(&answer).map_err(|e| CommitError::Unavailable(e.to_string()))
+    }
+
+    /// Commits `records` unconditionally and waits until this node has applied them.
     pub async fn commit(
         &self,
         records: Vec<MetadataRecord>,
     ) -> Result<Arc<MetadataImage>, CommitError> {
-        self.commit_then(records, |_| Ok(())).await
+        self.propose(None, records).await
     }
 
-    /// Like [`MetadataManager::commit`], but runs `before_publish` on a blocking thread
-    /// with the new image after it is durable and before anyone can see it — so, e.g.,
-    /// a topic's logs are open before any request can find the topic.
-    pub async fn commit_then<F>(
+    /// Commits `records`, decided against the image at `based_on`, unless the
+    /// controller's image has moved since ([`CommitError::Conflict`]: decide again).
+    pub async fn commit_at(
         &self,
+        based_on: u64,
         records: Vec<MetadataRecord>,
-        before_publish: F,
-    ) -> Result<Arc<MetadataImage>, CommitError>
-    where
-        F: FnOnce(&MetadataImage) -> std::io::Result<()> + Send + 'static,
-    {
-        let _turn = self.write_turn.lock().await;
-        let next = self
-            .image()
-            .applied(records.iter())
-            .map_err(|e| CommitError::Apply(e.to_string()))?;
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.lock().append(&records))
-            .await
-            .map_err(std::io::Error::other)??;
-        let next = Arc::new(next);
-        let staged = Arc::clone(&next);
-        tokio::task::spawn_blocking(move || before_publish(&staged))
-            .await
-            .map_err(std::io::Error::other)??;
-        *self.image.write() = Arc::clone(&next);
-        Ok(next)
+    ) -> Result<Arc<MetadataImage>, CommitError> {
+        self.propose(Some(based_on), records).await
     }
+
+    async fn propose(
+        &self,
+        based_on: Option<u64>,
+        records: Vec<MetadataRecord>,
+    ) -> Result<Arc<MetadataImage>, CommitError> {
+        match self
+            .request(&ControllerRequest::Propose { based_on, records })
+            .await?
+        {
+            ControllerResponse::Committed { index } => {
+                self.raft.wait_applied(index).await;
+                Ok(self.image())
+            }
+            ControllerResponse::Conflict { index } => {
+                // Catch up first, so the caller's next decision sees the newer image.
+                self.raft.wait_applied(index).await;
+                Err(CommitError::Conflict(index))
+            }
+            ControllerResponse::Rejected { reason } => Err(CommitError::Apply(reason)),
+            ControllerResponse::Unavailable { reason } => Err(CommitError::Unavailable(reason)),
+            other => Err(CommitError::Unavailable(format!(
+                "unexpected controller answer {other:?}"
+            ))),
+        }
+    }
+
+    /// Decides with `decide` on the current image and commits the result, deciding
+    /// again (up to a bound) when the image moved meanwhile. Returns the decision's
+    /// output along with the records committed.
+    pub async fn decide_and_commit<T, E, F>(&self, mut decide: F) -> Result<T, DecideError<E>>
+    where
+        F: FnMut(&MetadataImage) -> Result<(T, Vec<MetadataRecord>), E>,
+    {
+        let mut attempts = 0;
+        loop {
+            let (index, image) = self.current();
+            let (out, records) = decide(&image).map_err(DecideError::Refused)?;
+            if records.is_empty() {
+                return Ok(out);
+            }
+            match self.commit_at(index, records).await {
+                Ok(_) => return Ok(out),
+                Err(CommitError::Conflict(_)) if attempts < 20 => attempts += 1,
+                Err(e) => return Err(DecideError::Commit(e)),
+            }
+        }
+    }
+
+    /// Stops the Raft node.
+    pub async fn shutdown(&self) {
+        self.raft.shutdown().await;
+    }
+}
+
+/// Why [`MetadataManager::decide_and_commit`] did not commit.
+#[derive(Debug)]
+pub enum DecideError<E> {
+    /// The decision refused the change.
+    Refused(E),
+    /// The change was decided but could not be committed.
+    Commit(CommitError),
 }

@@ -27,14 +27,25 @@ impl Broker {
                 return Ok(block.next - 1);
             }
         }
-        // Serialized with other controller decisions so two blocks never overlap.
-        let _decider = self.controller.lock().await;
-        let start = self.meta.image().next_producer_id();
-        self.meta
-            .commit(vec![MetadataRecord::ProducerIdsAllocated {
-                next_producer_id: start + BLOCK,
-            }])
-            .await?;
+        // The controller refuses a block decided on a stale image, so two brokers
+        // never get overlapping blocks.
+        let _decider = self.decider.lock().await;
+        let start = self
+            .meta
+            .decide_and_commit(|image| {
+                let start = image.next_producer_id();
+                Ok::<_, std::convert::Infallible>((
+                    start,
+                    vec![MetadataRecord::ProducerIdsAllocated {
+                        next_producer_id: start + BLOCK,
+                    }],
+                ))
+            })
+            .await
+            .map_err(|e| match e {
+                crate::metadata::DecideError::Refused(never) => match never {},
+                crate::metadata::DecideError::Commit(e) => anyhow::Error::new(e),
+            })?;
         let mut block = self.producer_ids.lock();
         *block = ProducerIdBlock {
             next: start + 1,

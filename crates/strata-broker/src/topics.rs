@@ -7,6 +7,7 @@ use kafka_protocol::ResponseError;
 use strata_meta::controller::{self, BrokerDefaults, CreateTopicRequest, TopicError};
 use strata_meta::{MetadataRecord, TopicImage};
 
+use crate::metadata::DecideError;
 use crate::Broker;
 
 /// The internal topic holding committed offsets and group metadata.
@@ -110,6 +111,15 @@ impl Broker {
         Ok(())
     }
 
+    /// Unfenced brokers: where new replicas may go.
+    pub(crate) fn live_brokers(image: &strata_meta::MetadataImage) -> Vec<i32> {
+        image
+            .brokers()
+            .filter(|b| !b.fenced)
+            .map(|b| b.node_id)
+            .collect()
+    }
+
     /// Decides and (unless `validate_only`) commits topic creations, one result per
     /// request, each with the records that created it.
     pub(crate) async fn create_topics(
@@ -117,58 +127,61 @@ impl Broker {
         requests: Vec<CreateTopicRequest>,
         validate_only: bool,
     ) -> Vec<Result<Vec<MetadataRecord>, TopicError>> {
-        let _decider = self.controller.lock().await;
-        let image = self.meta.image();
-        let live: Vec<i32> = image.brokers().map(|b| b.node_id).collect();
+        let _decider = self.decider.lock().await;
         let defaults = BrokerDefaults {
             num_partitions: self.config.num_partitions,
             default_replication_factor: self.config.default_replication_factor,
         };
-        let decided = controller::create_topics(
-            &image,
-            &requests,
-            &defaults,
-            &live,
-            &mut controller::random_topic_id,
-        );
+        let decide = |image: &strata_meta::MetadataImage| {
+            controller::create_topics(
+                image,
+                &requests,
+                &defaults,
+                &Self::live_brokers(image),
+                &mut controller::random_topic_id,
+            )
+        };
         if validate_only {
-            return decided;
+            return decide(&self.meta.image());
         }
-        let records: Vec<MetadataRecord> = decided
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .flatten()
-            .cloned()
-            .collect();
-        if records.is_empty() {
-            return decided;
-        }
-        match self.apply_metadata(records).await {
-            Ok(()) => decided,
-            Err(e) => {
+        let outcome = self
+            .meta
+            .decide_and_commit(|image| {
+                let decided = decide(image);
+                let records: Vec<MetadataRecord> = decided
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .flatten()
+                    .cloned()
+                    .collect();
+                Ok::<_, TopicError>((decided, records))
+            })
+            .await;
+        match outcome {
+            Ok(decided) => decided,
+            Err(DecideError::Refused(e)) => requests.iter().map(|_| Err(e.clone())).collect(),
+            Err(DecideError::Commit(e)) => {
                 tracing::error!(error = %e, "topic creation failed");
-                decided
-                    .into_iter()
-                    .map(|r| r.and(Err(TopicError::Internal(e.to_string()))))
+                requests
+                    .iter()
+                    .map(|_| Err(TopicError::Internal(e.to_string())))
                     .collect()
             }
         }
     }
 
-    /// Decides and commits a change made by `decide` under the controller lock.
+    /// Decides (on the newest image) and commits a change made by `decide`.
     pub(crate) async fn decide_and_commit<F>(self: &Arc<Self>, decide: F) -> Result<(), TopicError>
     where
-        F: FnOnce(&strata_meta::MetadataImage, &[i32]) -> Result<Vec<MetadataRecord>, TopicError>,
+        F: Fn(&strata_meta::MetadataImage, &[i32]) -> Result<Vec<MetadataRecord>, TopicError>,
     {
-        let _decider = self.controller.lock().await;
-        let image = self.meta.image();
-        let live: Vec<i32> = image.brokers().map(|b| b.node_id).collect();
-        let records = decide(&image, &live)?;
-        if records.is_empty() {
-            return Ok(());
-        }
-        self.apply_metadata(records)
+        let _decider = self.decider.lock().await;
+        self.meta
+            .decide_and_commit(|image| Ok(((), decide(image, &Self::live_brokers(image))?)))
             .await
-            .map_err(|e| TopicError::Internal(e.to_string()))
+            .map_err(|e| match e {
+                DecideError::Refused(e) => e,
+                DecideError::Commit(e) => TopicError::Internal(e.to_string()),
+            })
     }
 }

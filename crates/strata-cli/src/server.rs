@@ -35,6 +35,18 @@ pub struct ServerArgs {
     /// This node's id [default: 1].
     #[arg(long, env = "STRATA_NODE_ID")]
     pub node_id: Option<i32>,
+    /// Controller (Raft) listener [default: 127.0.0.1:0 when this node is the only
+    /// voter, else its address in --voters].
+    #[arg(long, env = "STRATA_CONTROLLER_LISTEN")]
+    pub controller_listen: Option<String>,
+    /// The metadata quorum: `1@HOST:PORT,2@HOST:PORT,...` (node id @ controller
+    /// address). Nodes in the list are controllers and brokers; others join as
+    /// learners. [default: this node alone]
+    #[arg(long, env = "STRATA_VOTERS")]
+    pub voters: Option<String>,
+    /// This broker's rack, for rack-aware replica placement.
+    #[arg(long, env = "STRATA_RACK")]
+    pub rack: Option<String>,
     /// A broker setting by its Kafka name, e.g. `--set num.partitions=3`; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
@@ -68,7 +80,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -149,6 +161,23 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
         .with_context(|| format!("listen address '{}' is not HOST:PORT", c.listen))?;
     c.advertise_host = host;
     c.advertise_port = port;
+    if let Some(v) = pick(args.voters, "voters") {
+        c.voters = strata_broker::config::parse_voters(&v).map_err(anyhow::Error::msg)?;
+    }
+    match pick(args.controller_listen, "controller-listen") {
+        Some(l) => {
+            split_host_port(&l)
+                .with_context(|| format!("controller-listen address '{l}' is not HOST:PORT"))?;
+            c.controller_listen = l;
+        }
+        // A voter listens where the voter list says it does.
+        None => {
+            if let Some((_, addr)) = c.voters.iter().find(|(id, _)| *id == c.node_id) {
+                c.controller_listen = addr.clone();
+            }
+        }
+    }
+    c.rack = pick(args.rack, "rack");
     let http = pick(args.http, "http").unwrap_or_else(|| "127.0.0.1:8080".into());
     let mut settings: Vec<(String, String)> = file
         .iter()
@@ -165,7 +194,17 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
         apply_setting(&mut c, &k, &v)?;
     }
     for k in file.keys().filter(|k| !k.contains('.')) {
-        if !["data-dir", "listen", "advertise", "http", "node-id"].contains(&k.as_str()) {
+        let known = [
+            "data-dir",
+            "listen",
+            "advertise",
+            "http",
+            "node-id",
+            "controller-listen",
+            "voters",
+            "rack",
+        ];
+        if !known.contains(&k.as_str()) {
             bail!("config file: unknown key '{k}'");
         }
     }
@@ -256,6 +295,18 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
             let n = int(value)?;
             anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");
             c.group_max_size = n as usize;
+        }
+        "broker.session.timeout.ms"
+        | "broker.heartbeat.interval.ms"
+        | "replica.lag.time.max.ms" => {
+            let n = int(value)?;
+            anyhow::ensure!(n >= 10, "setting '{key}' must be >= 10");
+            let d = Duration::from_millis(n as u64);
+            match key {
+                "broker.session.timeout.ms" => c.broker_session_timeout = d,
+                "broker.heartbeat.interval.ms" => c.broker_heartbeat_interval = d,
+                _ => c.replica_lag_time_max = d,
+            }
         }
         "log.retention.check.interval.ms" => {
             let n = int(value)?;

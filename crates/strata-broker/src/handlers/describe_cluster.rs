@@ -22,6 +22,7 @@ pub fn handle(broker: &Arc<Broker>, req: DescribeClusterRequest) -> DescribeClus
     let image = broker.meta.image();
     let brokers = image
         .brokers()
+        .filter(|b| !b.fenced)
         .map(|b| {
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.node_id))
@@ -32,7 +33,7 @@ pub fn handle(broker: &Arc<Broker>, req: DescribeClusterRequest) -> DescribeClus
         .collect();
     DescribeClusterResponse::default()
         .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
-        .with_controller_id(BrokerId(broker.config.node_id))
+        .with_controller_id(BrokerId(broker.meta.controller_id().unwrap_or(-1)))
         .with_brokers(brokers)
         .with_cluster_authorized_operations(i32::MIN)
 }

@@ -34,10 +34,12 @@ pub async fn handle(
                 .with_offset(-1)
                 // Leader epochs are on the wire from v4.
                 .with_leader_epoch(if version >= 4 { 0 } else { -1 });
-            let Some(p) = broker.replicas.get(t.name.0.as_str(), lp.partition_index) else {
-                partitions
-                    .push(base.with_error_code(ResponseError::UnknownTopicOrPartition.code()));
-                continue;
+            let p = match broker.led_replica(t.name.0.as_str(), lp.partition_index) {
+                Ok(p) => p,
+                Err(code) => {
+                    partitions.push(base.with_error_code(code.code()));
+                    continue;
+                }
             };
             let resp = match lp.timestamp {
                 LATEST => Ok(base.clone().with_offset(p.high_watermark())),

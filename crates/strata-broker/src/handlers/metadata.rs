@@ -63,8 +63,10 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
         }
     }
     let image = broker.meta.image();
+    // Fenced brokers are down or stopping: clients must not be sent there.
     let brokers = image
         .brokers()
+        .filter(|b| !b.fenced)
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.node_id))
@@ -83,7 +85,7 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
         .with_brokers(brokers)
         .with_cluster_id((version >= 2).then(|| StrBytes::from_string(broker.cluster_id.clone())))
         .with_controller_id(BrokerId(if version >= 1 {
-            broker.config.node_id
+            broker.meta.controller_id().unwrap_or(-1)
         } else {
             -1
         }))

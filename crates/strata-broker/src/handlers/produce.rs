@@ -63,11 +63,14 @@ pub async fn handle(
         };
         for pd in topic.partition_data {
             let part = match &topic_err {
-                None => broker.replicas.get(&name, pd.index).ok_or_else(|| {
-                    (
-                        ResponseError::UnknownTopicOrPartition,
-                        format!("topic '{name}' has no partition {}", pd.index),
-                    )
+                None => broker.led_replica(&name, pd.index).map_err(|code| {
+                    let message = match code {
+                        ResponseError::UnknownTopicOrPartition => {
+                            format!("topic '{name}' has no partition {}", pd.index)
+                        }
+                        _ => format!("this broker does not lead {name}-{}", pd.index),
+                    };
+                    (code, message)
                 }),
                 Some(e) => Err(e.clone()),
             };
