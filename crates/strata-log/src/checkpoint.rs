@@ -2,8 +2,13 @@
 //! (temp file + rename):
 //!
 //! - `recovery-point-offset-checkpoint`: the offset below which the log is known
-//!   durable. Not fsynced: losing or tearing it only makes the next unclean open scan
-//!   more, never less, because a missing or unreadable checkpoint means "scan everything".
+//!   durable, then the high watermark. Not fsynced: losing or tearing it only makes the
+//!   next unclean open scan more, never less, because a missing or unreadable checkpoint
+//!   means "scan everything"; and a lost or stale high watermark only ever comes back
+//!   lower (at worst the log start), which hides committed records from consumers until
+//!   the leader's replication state raises it again, but never exposes uncommitted ones
+//!   (open caps it at the recovered log end). Files written before the high watermark
+//!   was added hold only the recovery point; they still read as one.
 //! - `cleaner-offset-checkpoint`: the log cleaner's progress (see [`CleanerCheckpoint`]).
 //! - `log-start-offset`: the log start offset moved by DeleteRecords; fsynced, because
 //!   losing it would bring deleted records back.
@@ -76,9 +81,15 @@ pub(crate) fn read(dir: &Path) -> Option<i64> {
     read_values(dir, CHECKPOINT_FILE, 1).map(|v| v[0])
 }
 
-/// Atomically replaces the recovery point.
-pub(crate) fn write(dir: &Path, offset: i64) -> io::Result<()> {
-    write_values(dir, CHECKPOINT_FILE, &[offset], false)
+/// Reads the high watermark stored after the recovery point; `None` when absent,
+/// unreadable or written before high watermarks were kept.
+pub(crate) fn read_high_watermark(dir: &Path) -> Option<i64> {
+    read_values(dir, CHECKPOINT_FILE, 2).map(|v| v[1])
+}
+
+/// Atomically replaces the recovery point and the high watermark.
+pub(crate) fn write(dir: &Path, offset: i64, high_watermark: i64) -> io::Result<()> {
+    write_values(dir, CHECKPOINT_FILE, &[offset, high_watermark], false)
 }
 
 /// Reads the log start offset checkpoint; `None` when absent or unreadable.
@@ -134,8 +145,14 @@ mod tests {
     fn round_trip_and_garbage() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(read(dir.path()), None);
-        write(dir.path(), 1234).expect("write");
+        assert_eq!(read_high_watermark(dir.path()), None);
+        write(dir.path(), 1234, 1000).expect("write");
         assert_eq!(read(dir.path()), Some(1234));
+        assert_eq!(read_high_watermark(dir.path()), Some(1000));
+        // A checkpoint from before high watermarks were kept.
+        fs::write(path(dir.path()), "0\n77\n").expect("write");
+        assert_eq!(read(dir.path()), Some(77));
+        assert_eq!(read_high_watermark(dir.path()), None);
         fs::write(path(dir.path()), "0\nnot-a-number\n").expect("write");
         assert_eq!(read(dir.path()), None);
     }

@@ -61,6 +61,35 @@ pub enum LogError {
         /// What was expected instead.
         detail: String,
     },
+    /// A replicated payload does not start at the log end offset (the follower must
+    /// truncate or fetch from elsewhere); nothing was stored.
+    #[error("replicated batches start at offset {first_offset} (last {last_offset}), expected the log end offset {expected}")]
+    UnexpectedAppendOffset {
+        /// The log end offset.
+        expected: i64,
+        /// Base offset of the first batch.
+        first_offset: i64,
+        /// Last offset of the first batch.
+        last_offset: i64,
+    },
+    /// A batch of a replicated payload does not start where the previous one ended;
+    /// nothing was stored.
+    #[error("replicated batch starts at offset {actual}, expected {expected}")]
+    NonContiguousOffsets {
+        /// Where the batch should have started.
+        expected: i64,
+        /// Where it starts.
+        actual: i64,
+    },
+    /// A leader epoch lower than the log's latest (or negative where one is
+    /// required); nothing was stored.
+    #[error("leader epoch {epoch} is older than the log's latest epoch {latest}")]
+    EpochRegression {
+        /// The epoch offered.
+        epoch: i32,
+        /// The log's latest epoch (-1 if none).
+        latest: i32,
+    },
     /// Stored data is not what the log wrote (e.g. damaged after open).
     #[error("log data is corrupt: {0}")]
     Corrupt(String),
@@ -114,6 +143,10 @@ impl LogError {
             LogError::OffsetOutOfRange { .. } => ERROR_OFFSET_OUT_OF_RANGE,
             LogError::InvalidProducerEpoch { .. } => ERROR_INVALID_PRODUCER_EPOCH,
             LogError::OutOfOrderSequence { .. } => ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+            LogError::UnexpectedAppendOffset { .. } => ERROR_OFFSET_OUT_OF_RANGE,
+            LogError::NonContiguousOffsets { .. } | LogError::EpochRegression { .. } => {
+                strata_proto::batch::ERROR_CORRUPT_MESSAGE
+            }
             LogError::Corrupt(_) | LogError::Io(_) => ERROR_KAFKA_STORAGE_ERROR,
         }
     }

@@ -12,6 +12,15 @@
 //! gaps in segments the cleaner may have rewritten. [`Log::delete_records_before`]
 //! moves the log start offset (DeleteRecords), persisted in `log-start-offset`.
 //!
+//! Replication support: every append keeps the leader epoch cache
+//! (`leader-epoch-checkpoint`) in step with the batches' partition leader epochs, and
+//! [`Log::end_offset_for_epoch`] answers `OffsetForLeaderEpoch` from it; followers
+//! store the leader's batches unchanged with [`Log::append_as_follower`] and cut
+//! divergent tails with [`Log::truncate_to`]; the high watermark
+//! ([`Log::high_watermark`], set by the broker) is kept in `[log start, log end]` and
+//! persisted with the recovery point. The rules themselves live in
+//! `strata-replication`.
+//!
 //! Durability is split in two so fsync never runs under the partition lock:
 //! [`Log::prepare_flush`] (cheap, under the lock) → [`FlushTask::sync`] (no lock) →
 //! [`Log::complete_flush`] (under the lock, records the recovery point).
@@ -19,7 +28,11 @@
 mod checkpoint;
 mod clean;
 mod config;
+mod epoch_file;
+mod epochs;
 mod error;
+mod follower;
+mod high_watermark;
 mod index;
 mod log;
 mod producer_snapshot;
@@ -43,3 +56,4 @@ pub use producer_state::{
     BATCHES_TO_RETAIN, ERROR_INVALID_PRODUCER_EPOCH, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
 };
 pub use slice::{AppendInfo, FileSlice, FlushTask, RetentionOutcome};
+pub use strata_replication::{EpochCache, EpochEntry};

@@ -5,6 +5,7 @@ use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 
 use strata_proto::batch::{self, BatchHeader, HEADER_SIZE};
+use strata_replication::EpochCache;
 
 use crate::checkpoint::{self, CleanerCheckpoint};
 use crate::clean::swap;
@@ -42,6 +43,12 @@ pub struct Log {
     pub(crate) next_tombstone_horizon: Option<i64>,
     /// When `complete_flush` last rewrote the recovery checkpoint file.
     pub(crate) checkpoint_written_at: Option<std::time::Instant>,
+    /// Leader epoch → start offset (persisted in `leader-epoch-checkpoint`).
+    pub(crate) epochs: EpochCache,
+    /// Offsets below this are committed; set by the broker (see `high_watermark.rs`).
+    pub(crate) high_watermark: i64,
+    /// The high watermark last written to the recovery checkpoint file.
+    pub(crate) hw_checkpointed: Option<i64>,
 }
 
 /// `complete_flush` rewrites the recovery checkpoint file at most this often. Why:
@@ -61,7 +68,10 @@ impl Log {
     /// cheap checks, falling back to the scan when something does not add up.
     ///
     /// The idempotent-producer state comes from the snapshot of a clean close when it
-    /// matches the log end, otherwise from a scan of every batch header.
+    /// matches the log end, otherwise from a scan of every batch header. The leader
+    /// epoch cache comes from `leader-epoch-checkpoint`, cut back to the recovered log
+    /// end (rebuilt from batch headers if the file is missing or damaged). The high
+    /// watermark is the stored one capped at the log end (see [`Log::high_watermark`]).
     pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool) -> Result<Log, LogError> {
         fs::create_dir_all(dir)?;
         // A clean interrupted by a crash is finished or rolled back before anything
@@ -81,6 +91,9 @@ impl Log {
             cleaner: checkpoint::read_cleaner(dir),
             next_tombstone_horizon: None,
             checkpoint_written_at: None,
+            epochs: EpochCache::new(),
+            high_watermark: 0,
+            hw_checkpointed: None,
         };
         if bases.is_empty() {
             log.segments.push(Segment::create(dir, 0)?);
@@ -103,6 +116,11 @@ impl Log {
         log.cleaner.first_dirty = log.cleaner.first_dirty.min(end);
         log.recovery_point = checkpoint.clamp(log.log_start_offset, log.log_end_offset());
         log.size_bytes = log.segments.iter().map(|s| s.size).sum();
+        // After an unclean stop the stored value may be past the recovered end.
+        log.hw_checkpointed = checkpoint::read_high_watermark(dir);
+        log.high_watermark = log.hw_checkpointed.unwrap_or(log.log_start_offset);
+        log.clamp_high_watermark();
+        log.load_epochs((!clean_shutdown).then_some(scan_from))?;
         match snapshot {
             // Written by a clean close at exactly this log end: nothing changed since.
             Some((table, end)) if end == log.log_end_offset() => log.producers = table,
@@ -184,6 +202,11 @@ impl Log {
     /// `now_ms` stamped. The active segment is rolled first if the payload would push it
     /// past `segment.bytes` or it is older than `segment.ms`. The payload is written with
     /// vectored I/O straight from `records` (only the 61-byte headers are copied).
+    ///
+    /// A batch whose partition leader epoch is newer than the log's latest starts that
+    /// epoch in the epoch cache (persisted before the data is written); negative
+    /// epochs are ignored. Without [`Log::append_with_epoch`] the epochs are whatever
+    /// the producer sent (normally -1).
     pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, LogError> {
         self.append_inner(records, now_ms, None)
     }
@@ -256,6 +279,8 @@ impl Log {
             next = new_header.next_offset();
             pos += size;
         }
+        // Before the data, so the epoch file is never behind the log.
+        self.assign_batch_epochs(stamped.iter().map(|(_, h)| h))?;
 
         let mut slices = Vec::with_capacity(stamped.len() * 2);
         let mut pos = 0usize;
@@ -305,7 +330,7 @@ impl Log {
         })
     }
 
-    fn roll_if_needed(
+    pub(crate) fn roll_if_needed(
         &mut self,
         incoming: u64,
         last_offset: i64,
@@ -392,7 +417,7 @@ impl Log {
             .checkpoint_written_at
             .is_none_or(|t| t.elapsed() >= CHECKPOINT_INTERVAL);
         if due {
-            checkpoint::write(&self.dir, point)?;
+            self.write_checkpoint(point)?;
             self.checkpoint_written_at = Some(std::time::Instant::now());
         }
         let last = self.segments.len() - 1;
@@ -460,8 +485,8 @@ impl Log {
         self.segments.len()
     }
 
-    /// Flushes data and indexes, writes the checkpoint and a producer-state snapshot at
-    /// the log end. A later `open(.., clean_shutdown = true)` then needs no scan.
+    /// Flushes data and indexes, writes the checkpoint (with the high watermark) and a
+    /// producer-state snapshot at the log end. A later `open(.., clean_shutdown = true)` then needs no scan.
     pub fn close(mut self) -> Result<(), LogError> {
         self.active_mut().seal()?;
         let end = self.log_end_offset();
@@ -474,7 +499,7 @@ impl Log {
                 }
             }
         }
-        checkpoint::write(&self.dir, end)?;
+        self.write_checkpoint(end)?;
         producer_snapshot::write(&self.dir, &self.producers, end)?;
         Ok(())
     }
@@ -525,7 +550,10 @@ fn list_segments(dir: &Path) -> io::Result<Vec<i64>> {
 
 /// `writev` until everything is written (the kernel may write less, and std caps the
 /// number of slices per call at `IOV_MAX`).
-fn write_all_vectored(mut file: &fs::File, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+pub(crate) fn write_all_vectored(
+    mut file: &fs::File,
+    mut slices: &mut [IoSlice<'_>],
+) -> io::Result<()> {
     IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         match file.write_vectored(slices) {

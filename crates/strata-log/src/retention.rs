@@ -40,32 +40,28 @@ impl Log {
         }
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset);
         self.recovery_point = self.recovery_point.max(self.log_start_offset);
+        self.truncate_epochs_from_start(self.log_start_offset)?;
+        self.clamp_high_watermark();
         outcome.log_start_offset = self.log_start_offset;
         Ok(outcome)
     }
 
     /// Removes every batch at or after `offset`. A batch that straddles `offset` is
     /// removed whole, so the new log end may be below `offset`. An `offset` at or below
-    /// the first segment's base empties the log and restarts it at `offset`. The
-    /// producer state is rebuilt from what remains.
+    /// the first segment's base empties the log and restarts it at `offset` (see
+    /// [`Log::truncate_fully_and_start_at`]). The producer state is rebuilt from what
+    /// remains, indexes are rebuilt, leader epochs starting at or after the new end are
+    /// forgotten and the high watermark is lowered to the new end if above it.
+    ///
+    /// An `offset` at or past the log end removes no data, but still drops an epoch
+    /// that starts at the log end with no batches yet (one this replica began as
+    /// leader): as a follower it must not keep an epoch the new leader may never have.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         if offset >= self.log_end_offset() {
-            return Ok(());
+            return self.truncate_epochs_from_end(self.log_end_offset());
         }
         if offset <= self.segments[0].base_offset {
-            for segment in self.segments.drain(..) {
-                segment.delete_files(&self.dir)?;
-            }
-            self.segments.push(Segment::create(&self.dir, offset)?);
-            self.size_bytes = 0;
-            self.log_start_offset = offset;
-            self.recovery_point = offset;
-            checkpoint::write(&self.dir, offset)?;
-            // A persisted log start from DeleteRecords may lie above the new start.
-            checkpoint::write_log_start(&self.dir, offset)?;
-            self.reset_cleaner_to(offset)?;
-            self.producers.clear();
-            return Ok(());
+            return self.truncate_fully_and_start_at(offset);
         }
         let keep = self.segment_index_for(offset);
         for segment in self.segments.drain(keep + 1..) {
@@ -93,17 +89,51 @@ impl Log {
         self.size_bytes = self.size_bytes - old_size + rebuilt.size;
         self.segments[keep] = rebuilt;
         let end = self.log_end_offset();
-        if self.recovery_point > end {
-            self.recovery_point = end;
-            checkpoint::write(&self.dir, end)?;
-        }
         if self.log_start_offset > end {
             self.log_start_offset = end;
             checkpoint::write_log_start(&self.dir, end)?;
         }
+        let lowered = self.recovery_point > end || self.high_watermark > end;
+        self.recovery_point = self.recovery_point.min(end);
+        self.clamp_high_watermark();
+        if lowered {
+            self.write_checkpoint(self.recovery_point)?;
+        }
+        self.truncate_epochs_from_end(end)?;
         self.reset_cleaner_to(end)?;
         // Truncated batches may have been the ones a producer's state pointed at.
         self.rebuild_producer_state()?;
+        Ok(())
+    }
+
+    /// Deletes every segment and restarts the log, empty, at `offset` (which may lie
+    /// beyond the current log end: a follower whose leader's log starts past its own
+    /// end). Log start, recovery point and high watermark all become `offset`; the
+    /// producer state and the leader epoch cache are emptied.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
+        if offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end: self.log_end_offset(),
+            });
+        }
+        for segment in self.segments.drain(..) {
+            segment.delete_files(&self.dir)?;
+        }
+        self.segments.push(Segment::create(&self.dir, offset)?);
+        self.size_bytes = 0;
+        self.log_start_offset = offset;
+        self.recovery_point = offset;
+        self.high_watermark = offset;
+        self.write_checkpoint(offset)?;
+        // A persisted log start from DeleteRecords may lie above the new start.
+        checkpoint::write_log_start(&self.dir, offset)?;
+        self.reset_cleaner_to(offset)?;
+        self.producers.clear();
+        // Last: if a crash comes first, open cuts the stale entries back to the new
+        // (empty) log anyway.
+        self.update_epochs(|cache| cache.clear())?;
         Ok(())
     }
 
@@ -112,7 +142,8 @@ impl Log {
     /// `log-start-offset`), so that reads below it fail with `OffsetOutOfRange` now and
     /// after a restart. `offset` may be the log end offset (everything is deleted);
     /// above it is `OffsetOutOfRange`. Returns the log start offset afterwards. The
-    /// caller (broker) checks `offset` against the high watermark.
+    /// caller (broker) checks `offset` against the high watermark. The leader epoch in
+    /// force at `offset` is clamped to start there.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, LogError> {
         let end = self.log_end_offset();
         if offset > end || offset < 0 {
@@ -135,6 +166,8 @@ impl Log {
             self.size_bytes -= segment.size;
         }
         self.recovery_point = self.recovery_point.max(offset);
+        self.truncate_epochs_from_start(offset)?;
+        self.clamp_high_watermark();
         Ok(offset)
     }
 
