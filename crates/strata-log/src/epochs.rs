@@ -65,24 +65,25 @@ impl Log {
         self.update_epochs(|cache| cache.assign(epoch, end))
     }
 
-    /// Records the epochs of batches about to be written (a batch whose epoch is new
-    /// starts it at its base offset), persisting the cache first when it changes, so
-    /// the file is never behind the data. Cheap when nothing changes.
+    /// Records the epochs of batches about to be written at the log end (see
+    /// `EpochCache::append_batch_epoch`: a newer epoch starts at its first batch, an
+    /// older one is ignored), persisting the cache first when it changes, so the file
+    /// is never behind the data. Cheap when nothing changes.
     pub(crate) fn assign_batch_epochs<'a>(
         &mut self,
         headers: impl Iterator<Item = &'a BatchHeader> + Clone,
     ) -> Result<(), LogError> {
-        let latest = self.latest_epoch();
-        let changes = headers
-            .clone()
-            .any(|h| h.partition_leader_epoch >= 0 && Some(h.partition_leader_epoch) != latest);
+        let changes = headers.clone().any(|h| {
+            self.epochs
+                .would_change_on_append(h.partition_leader_epoch, h.base_offset)
+        });
         if !changes {
             return Ok(());
         }
         self.update_epochs(|cache| {
             let mut changed = false;
             for h in headers {
-                changed |= cache.assign(h.partition_leader_epoch, h.base_offset);
+                changed |= cache.append_batch_epoch(h.partition_leader_epoch, h.base_offset);
             }
             changed
         })
@@ -125,13 +126,16 @@ impl Log {
         Ok(())
     }
 
-    /// Assigns the epoch of every batch in the segments from index `from` on.
+    /// Applies the epoch of every batch in the segments from index `from` on, in log
+    /// order, with the same rule as appends (so what they say replaces any entry the
+    /// file has from their first batch on).
     fn fold_epochs(&self, cache: &mut EpochCache, from: usize) -> Result<bool, LogError> {
         let mut changed = false;
         for segment in self.segments.iter().skip(from) {
             let mut scanner = HeaderScanner::new(&segment.log, 0, segment.size);
             while let Step::Batch { header, .. } = scanner.next_step()? {
-                changed |= cache.assign(header.partition_leader_epoch, header.base_offset);
+                changed |=
+                    cache.append_batch_epoch(header.partition_leader_epoch, header.base_offset);
             }
         }
         Ok(changed)

@@ -165,6 +165,35 @@ impl EpochCache {
         true
     }
 
+    /// A batch stamped with `epoch` was appended at `base_offset`, the log end: the
+    /// rule the storage engine applies to every batch it writes or recovers. Negative
+    /// epochs are ignored. Entries starting at or after `base_offset` cannot have data
+    /// (an epoch a leader started without writing) and are dropped first; then the
+    /// batch starts its epoch if it is newer than the latest. An older epoch changes
+    /// nothing: only a bug or a producer-supplied epoch can bring one, and unlike
+    /// [`EpochCache::assign`] it must not wipe out epochs that have data. Returns
+    /// whether the cache changed.
+    pub fn append_batch_epoch(&mut self, epoch: i32, base_offset: i64) -> bool {
+        if epoch < 0 || base_offset < 0 {
+            return false;
+        }
+        let mut changed = self.truncate_from_end(base_offset);
+        if self.latest_epoch().is_none_or(|latest| epoch > latest) {
+            self.entries.push(EpochEntry::new(epoch, base_offset));
+            changed = true;
+        }
+        changed
+    }
+
+    /// Whether [`EpochCache::append_batch_epoch`] would change anything (cheap).
+    pub fn would_change_on_append(&self, epoch: i32, base_offset: i64) -> bool {
+        epoch >= 0
+            && base_offset >= 0
+            && self
+                .latest()
+                .is_none_or(|l| epoch > l.epoch || l.start_offset >= base_offset)
+    }
+
     /// Forgets every epoch that starts at or after `end_offset` (the log was truncated
     /// there). Returns whether the cache changed.
     pub fn truncate_from_end(&mut self, end_offset: i64) -> bool {
@@ -281,6 +310,35 @@ mod tests {
         let mut c = cache(&[(1, 0), (2, 10)]);
         assert!(c.assign(2, 8));
         assert_eq!(pairs(&c), vec![(1, 0), (2, 8)]);
+    }
+
+    #[test]
+    fn append_batch_epoch_only_moves_forward() {
+        let mut c = EpochCache::new();
+        assert!(!c.would_change_on_append(-1, 0));
+        assert!(!c.append_batch_epoch(-1, 0));
+        assert!(c.would_change_on_append(2, 0));
+        assert!(c.append_batch_epoch(2, 0));
+        assert!(!c.would_change_on_append(2, 5));
+        assert!(!c.append_batch_epoch(2, 5), "same epoch continues");
+        // An older epoch is ignored and keeps the epochs that have data.
+        assert!(!c.would_change_on_append(1, 10));
+        assert!(!c.append_batch_epoch(1, 10));
+        assert!(c.append_batch_epoch(4, 10));
+        assert_eq!(pairs(&c), vec![(2, 0), (4, 10)]);
+        // An epoch started at the log end without data gives way to whatever is
+        // appended there, even an older epoch.
+        c.assign(6, 20);
+        assert!(c.would_change_on_append(4, 20));
+        assert!(c.append_batch_epoch(4, 20));
+        assert_eq!(pairs(&c), vec![(2, 0), (4, 10)]);
+        c.assign(6, 20);
+        assert!(c.append_batch_epoch(5, 20));
+        assert_eq!(pairs(&c), vec![(2, 0), (4, 10), (5, 20)]);
+        // Kafka's assign would have wiped the epochs with data here.
+        let mut kafka = c.clone();
+        kafka.assign(3, 30);
+        assert_eq!(pairs(&kafka), vec![(2, 0), (3, 30)]);
     }
 
     #[test]

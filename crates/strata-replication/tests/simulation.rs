@@ -71,7 +71,7 @@ impl Replica {
 
     fn append(&mut self, epochs: &[i32]) {
         for &epoch in epochs {
-            self.cache.assign(epoch, self.leo());
+            self.cache.append_batch_epoch(epoch, self.leo());
             self.log.push(epoch);
         }
     }
@@ -349,7 +349,7 @@ impl Sim {
             // start at the log end with no records yet.
             let mut rebuilt = EpochCache::new();
             for (offset, epoch) in r.log.iter().enumerate() {
-                rebuilt.assign(*epoch, offset as i64);
+                rebuilt.append_batch_epoch(*epoch, offset as i64);
             }
             let mut cache = r.cache.clone();
             if cache.latest().is_some_and(|e| e.start_offset == r.leo()) {

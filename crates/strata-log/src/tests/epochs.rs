@@ -261,3 +261,33 @@ fn unclean_recovery_completes_a_file_that_lags_the_data() {
     let log = Log::open(dir.path(), small_config(), true).expect("reopen");
     assert_eq!(entries(&log), vec![(1, 0)]);
 }
+
+#[test]
+fn older_epochs_from_producers_do_not_disturb_the_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = three_epochs(dir.path());
+    // A producer-supplied epoch through the unstamped path, older than the latest.
+    let mut stale = batch(2, 0, 10);
+    strata_proto::batch::set_partition_leader_epoch(&mut stale, 2).expect("rewrite");
+    log.append(&stale, 0).expect("append");
+    assert_eq!(entries(&log), vec![(1, 0), (3, 10), (6, 30)]);
+    // A rebuild from the batches applies the same rule.
+    log.close().expect("close");
+    fs::remove_file(dir.path().join(EPOCH_FILE)).expect("remove");
+    let log = Log::open(dir.path(), small_config(), true).expect("reopen");
+    assert_eq!(entries(&log), vec![(1, 0), (3, 10), (6, 30)]);
+}
+
+#[test]
+fn an_unwritten_leader_epoch_gives_way_to_the_next_append() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = three_epochs(dir.path());
+    log.assign_leader_epoch(9).expect("assign");
+    // As a follower, without a truncation first, it appends the new leader's epoch 7.
+    let mut replicated = batch(2, 0, 10);
+    strata_proto::batch::set_base_offset(&mut replicated, 40).expect("rewrite");
+    strata_proto::batch::set_partition_leader_epoch(&mut replicated, 7).expect("rewrite");
+    log.append_as_follower(&replicated, 0).expect("append");
+    assert_eq!(entries(&log), vec![(1, 0), (3, 10), (6, 30), (7, 40)]);
+    assert_eq!(stored(dir.path()), Some(entries(&log)));
+}
