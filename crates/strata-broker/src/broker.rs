@@ -168,6 +168,14 @@ impl Broker {
                 Arc::clone(&broker),
                 shutdown_rx.clone(),
             )),
+            tokio::spawn(crate::replication::fetcher_manager(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(crate::replication::isr_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
             tokio::spawn(retention_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(group_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(crate::cleaner::cleaner_loop(

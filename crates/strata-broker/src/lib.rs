@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod network;
 mod producer_ids;
 pub mod replica;
+pub mod replication;
 mod topics;
 
 pub use broker::{Broker, RunningBroker};

@@ -242,6 +242,20 @@ async fn every_api_at_every_served_version() {
                             ]),
                     ]))
                 }
+                ApiKey::OffsetForLeaderEpoch => RequestKind::OffsetForLeaderEpoch(
+                    OffsetForLeaderEpochRequest::default()
+                        .with_replica_id(BrokerId(if v >= 3 { -1 } else { -2 }))
+                        .with_topics(vec![
+                            offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                                .with_topic(name(&topic))
+                                .with_partitions(vec![
+                                    offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                                        .with_partition(0)
+                                        .with_current_leader_epoch(-1)
+                                        .with_leader_epoch(0),
+                                ]),
+                        ]),
+                ),
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -293,6 +307,12 @@ async fn every_api_at_every_served_version() {
                 ResponseKind::DescribeGroups(r) => r.groups[0].error_code,
                 ResponseKind::DeleteGroups(r) => r.results[0].error_code,
                 ResponseKind::DeleteRecords(r) => r.topics[0].partitions[0].error_code,
+                ResponseKind::OffsetForLeaderEpoch(r) => {
+                    let p = &r.topics[0].partitions[0];
+                    // The topic's log holds leader epoch 0 from its first append on.
+                    assert!(p.end_offset >= 0, "{p:?}");
+                    p.error_code
+                }
                 ResponseKind::DescribeCluster(r) => {
                     assert_eq!(r.brokers.len(), 1);
                     r.error_code

@@ -57,6 +57,7 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::DeleteGroups, 0, 0, 2),
     row(ApiKey::AlterConfigs, 0, 0, 2),
     row(ApiKey::DeleteRecords, 0, 0, 2),
+    row(ApiKey::OffsetForLeaderEpoch, 2, 2, 4),
     row(ApiKey::IncrementalAlterConfigs, 0, 0, 1),
 ];
 

@@ -49,6 +49,13 @@ pub async fn handle(
             .with_session_id(0);
     }
     let image = broker.meta.image();
+    // A follower broker fetching to replicate (v15+ carries it in the replica state).
+    let replica_id = if version >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
+    let from_replica = replica_id >= 0;
     let mut topics = Vec::with_capacity(req.topics.len());
     let mut wanted = Vec::new();
     for ft in req.topics {
@@ -68,11 +75,18 @@ pub async fn handle(
         for fp in ft.partitions {
             let replica = match &name {
                 None => Err(ResponseError::UnknownTopicId),
-                Some(n) => broker
-                    .replicas
-                    .get(n.0.as_str(), fp.partition)
-                    .ok_or(ResponseError::UnknownTopicOrPartition),
+                Some(n) => broker.led_replica(n.0.as_str(), fp.partition),
             };
+            let replica = replica.and_then(|p| {
+                check_leader_epoch(&p, fp.current_leader_epoch)?;
+                if from_replica {
+                    let (_, isr) = p.on_follower_fetch(replica_id, fp.fetch_offset)?;
+                    if let Some(isr) = isr {
+                        crate::replication::request_isr_change(broker, &p, isr);
+                    }
+                }
+                Ok(p)
+            });
             wanted.push(Wanted {
                 topic: t,
                 partition: fp.partition,
@@ -101,7 +115,7 @@ pub async fn handle(
         for w in wakeups.iter_mut() {
             w.as_mut().enable();
         }
-        let results = read_all(Arc::clone(&wanted), max_bytes).await;
+        let results = read_all(Arc::clone(&wanted), max_bytes, from_replica).await;
         let bytes: usize = results.iter().map(|r| r.records.len()).sum();
         let any_error = results.iter().any(|r| r.error != 0);
         if bytes >= min_bytes.max(1)
@@ -155,7 +169,11 @@ struct PartitionResult {
 }
 
 /// Reads every wanted partition on one blocking thread, within the response budget.
-async fn read_all(wanted: Arc<Vec<Wanted>>, max_bytes: usize) -> Vec<PartitionResult> {
+async fn read_all(
+    wanted: Arc<Vec<Wanted>>,
+    max_bytes: usize,
+    from_replica: bool,
+) -> Vec<PartitionResult> {
     let n = wanted.len();
     let joined = tokio::task::spawn_blocking(move || {
         let mut budget = max_bytes;
@@ -171,7 +189,14 @@ async fn read_all(wanted: Arc<Vec<Wanted>>, max_bytes: usize) -> Vec<PartitionRe
                     log_start_offset: -1,
                     records: Bytes::new(),
                 },
-                Ok(p) => match p.read_blocking(w.offset, w.max_bytes.min(budget), first) {
+                // Followers copy everything the leader has; consumers see only what
+                // every in-sync replica has.
+                Ok(p) => match p.read_blocking_upto(
+                    w.offset,
+                    w.max_bytes.min(budget),
+                    first,
+                    from_replica.then(|| p.log_end_offset()),
+                ) {
                     Ok(r) => {
                         if !r.records.is_empty() {
                             first = false;
@@ -206,4 +231,15 @@ async fn read_all(wanted: Arc<Vec<Wanted>>, max_bytes: usize) -> Vec<PartitionRe
             })
             .collect()
     })
+}
+
+/// FENCED_LEADER_EPOCH for a request from an older leadership, UNKNOWN_LEADER_EPOCH for
+/// one from a newer one this broker has not seen yet; -1 skips the check.
+pub(crate) fn check_leader_epoch(p: &Partition, current: i32) -> Result<(), ResponseError> {
+    match p.leading_epoch() {
+        Some(epoch) if current >= 0 && current < epoch => Err(ResponseError::FencedLeaderEpoch),
+        Some(epoch) if current > epoch => Err(ResponseError::UnknownLeaderEpoch),
+        Some(_) => Ok(()),
+        None => Err(ResponseError::NotLeaderOrFollower),
+    }
 }

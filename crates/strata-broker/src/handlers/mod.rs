@@ -37,6 +37,7 @@ mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
+mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
 
@@ -171,6 +172,12 @@ pub async fn handle(
                 delete_records::handle(broker, r).await,
             ))
         }
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            drop(turn);
+            Some(ResponseKind::OffsetForLeaderEpoch(
+                offset_for_leader_epoch::handle(broker, r).await,
+            ))
+        }
         RequestKind::DescribeCluster(r) => {
             drop(turn);
             Some(ResponseKind::DescribeCluster(describe_cluster::handle(
@@ -236,6 +243,7 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::FindCoordinator => "FindCoordinator",
         ApiKey::JoinGroup => "JoinGroup",
         ApiKey::DeleteRecords => "DeleteRecords",
+        ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
         ApiKey::AlterConfigs => "AlterConfigs",
         ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
         ApiKey::SyncGroup => "SyncGroup",

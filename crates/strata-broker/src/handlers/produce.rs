@@ -19,6 +19,7 @@ use crate::broker::now_ms;
 use crate::config::FlushPolicy;
 use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
+use strata_replication::AckState;
 
 enum Outcome {
     Appended(AppendInfo),
@@ -34,6 +35,8 @@ pub async fn handle(
 ) -> Option<ProduceResponse> {
     let acks = req.acks;
     let now = now_ms();
+    let replication_deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(req.timeout_ms.clamp(0, 300_000) as u64);
     // (topic index in response, partition index, future outcome)
     let mut names = Vec::with_capacity(req.topic_data.len());
     let mut slots: Vec<(usize, i32)> = Vec::new();
@@ -118,13 +121,17 @@ pub async fn handle(
     drop(turn);
     let mut results: Vec<(usize, i32, Outcome)> = immediate;
     let mut durable_waits = Vec::new();
+    let mut replication_waits = Vec::new();
     for ((t, index), r) in slots.into_iter().zip(appended) {
         match r {
             Ok((p, info)) => {
                 // flush.messages: fsync once this many records are unflushed (any acks).
                 let flush_due = p.unflushed_records() >= p.settings().flush_messages;
                 if flush_due || (acks == -1 && broker.config.flush_policy == FlushPolicy::Batch) {
-                    durable_waits.push((results.len(), p, info.last_offset));
+                    durable_waits.push((results.len(), Arc::clone(&p), info.last_offset));
+                }
+                if acks == -1 && !info.duplicate {
+                    replication_waits.push((results.len(), p, info.last_offset));
                 }
                 results.push((t, index, Outcome::Appended(info)));
             }
@@ -149,6 +156,30 @@ pub async fn handle(
             tracing::error!(error = %e, "fsync failed");
             results[*slot].2 =
                 Outcome::Failed(ResponseError::KafkaStorageError, Some(e.to_string()));
+        }
+    }
+    // acks=all: answered once every in-sync replica has the records (the high
+    // watermark covers them), as Kafka does.
+    let replicated = join_all(
+        replication_waits
+            .iter()
+            .map(|(_, p, last)| p.wait_replicated(*last, replication_deadline)),
+    )
+    .await;
+    for ((slot, _, _), verdict) in replication_waits.iter().zip(replicated) {
+        let failure = match verdict {
+            AckState::Done => None,
+            AckState::Wait => Some((
+                ResponseError::RequestTimedOut,
+                "the in-sync replicas did not all confirm in time",
+            )),
+            AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend => Some((
+                ResponseError::NotEnoughReplicasAfterAppend,
+                "the in-sync replicas shrank below min.insync.replicas",
+            )),
+        };
+        if let (Some((code, msg)), Outcome::Appended(_)) = (failure, &results[*slot].2) {
+            results[*slot].2 = Outcome::Failed(code, Some(msg.to_string()));
         }
     }
     if acks == 0 {

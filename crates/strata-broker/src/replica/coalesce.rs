@@ -16,9 +16,10 @@ pub(super) fn append_run(
     log: &mut Log,
     items: &[&Bytes],
     now_ms: i64,
+    epoch: i32,
 ) -> Vec<Result<AppendInfo, LogError>> {
     if let [only] = items {
-        return vec![log.append(only, now_ms)];
+        return vec![append_one(log, only, now_ms, epoch)];
     }
     let mut counts = Vec::with_capacity(items.len());
     for item in items {
@@ -28,7 +29,12 @@ pub(super) fn append_run(
                 Ok((header, _)) => records += i64::from(header.last_offset_delta) + 1,
                 // Not expected for broker-built batches; let the log's validation
                 // report it, item by item.
-                Err(_) => return items.iter().map(|i| log.append(i, now_ms)).collect(),
+                Err(_) => {
+                    return items
+                        .iter()
+                        .map(|i| append_one(log, i, now_ms, epoch))
+                        .collect()
+                }
             }
         }
         counts.push(records);
@@ -37,7 +43,7 @@ pub(super) fn append_run(
     for item in items {
         buf.put_slice(item);
     }
-    match log.append(&buf, now_ms) {
+    match append_one(log, &buf, now_ms, epoch) {
         Ok(info) => {
             let mut next = info.base_offset;
             items
@@ -64,5 +70,19 @@ pub(super) fn append_run(
                 .map(|_| Err(LogError::Io(io::Error::other(message.clone()))))
                 .collect()
         }
+    }
+}
+
+/// One append, stamped with the leader epoch when this broker leads (`epoch >= 0`).
+pub(super) fn append_one(
+    log: &mut Log,
+    records: &[u8],
+    now_ms: i64,
+    epoch: i32,
+) -> Result<AppendInfo, LogError> {
+    if epoch >= 0 {
+        log.append_with_epoch(records, now_ms, epoch)
+    } else {
+        log.append(records, now_ms)
     }
 }

@@ -22,7 +22,14 @@ const TOPIC_ID_FILE: &str = "partition.metadata";
 /// Hosted replicas: topic name → partition index → replica.
 type ReplicaMap = HashMap<Arc<str>, BTreeMap<i32, Arc<Partition>>>;
 /// What the image says this broker should host: (topic, partition) → (topic id, configs).
-type Wanted<'a> = HashMap<(Arc<str>, i32), (Uuid, &'a BTreeMap<String, String>)>;
+type Wanted<'a> = HashMap<
+    (Arc<str>, i32),
+    (
+        Uuid,
+        &'a BTreeMap<String, String>,
+        &'a strata_meta::PartitionImage,
+    ),
+>;
 
 /// Partition replicas by (topic name, partition index).
 pub struct ReplicaManager {
@@ -74,7 +81,7 @@ impl ReplicaManager {
                 if p.replicas.contains(&self.node_id) {
                     wanted.insert(
                         (name.clone(), p.partition),
-                        (topic.topic_id, &topic.configs),
+                        (topic.topic_id, &topic.configs, p),
                     );
                 }
             }
@@ -85,8 +92,8 @@ impl ReplicaManager {
             let mut stale = Vec::new();
             for (name, parts) in map.iter_mut() {
                 parts.retain(|index, p| {
-                    let keep =
-                        wanted.get(&(name.clone(), *index)).map(|(id, _)| *id) == Some(p.topic_id);
+                    let keep = wanted.get(&(name.clone(), *index)).map(|(id, _, _)| *id)
+                        == Some(p.topic_id);
                     if !keep {
                         stale.push(Arc::clone(p));
                     }
@@ -100,18 +107,23 @@ impl ReplicaManager {
             tracing::info!(topic = %p.topic, partition = p.index, "deleting partition log");
             p.delete_blocking()?;
         }
-        for ((name, index), (topic_id, configs)) in wanted {
+        for ((name, index), (topic_id, configs, image_partition)) in wanted {
             let config = log_config_for(&defaults, configs);
             let settings = super::TopicSettings::from_configs(&defaults, configs);
+            let min_insync = settings.min_insync_replicas.max(1) as usize;
             match self.get(&name, index) {
                 // Dynamic config changes reach open logs here.
-                Some(p) => p.reconfigure_blocking(config, settings),
+                Some(p) => {
+                    p.reconfigure_blocking(config, settings);
+                    p.update_role(image_partition, self.node_id, min_insync);
+                }
                 None => {
                     let dir = self.partition_dir(&name, index);
                     prepare_dir(&dir, topic_id)?;
                     let log = Log::open(&dir, config, clean_shutdown)?;
                     let partition = Arc::new(Partition::new(name.clone(), topic_id, index, log));
                     partition.reconfigure_blocking(partition.log_config_blocking(), settings);
+                    partition.update_role(image_partition, self.node_id, min_insync);
                     self.partitions
                         .write()
                         .entry(name)

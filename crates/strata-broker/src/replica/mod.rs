@@ -5,7 +5,9 @@ mod log_config;
 mod manager;
 mod partition;
 mod prepare;
+mod role;
 
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
 pub use partition::{Partition, QueuedAppend, ReadResult, SyncWait};
+pub use role::{IsrRequest, Role};

@@ -8,7 +8,7 @@
 //! - `durable_end` is exclusive: every offset below it has been fsynced.
 
 use std::io;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,14 +25,20 @@ pub struct Partition {
     pub topic_id: Uuid,
     /// Partition index.
     pub index: i32,
-    log: Mutex<Option<Log>>,
+    pub(super) log: Mutex<Option<Log>>,
     log_end: AtomicI64,
+    /// Consumer-visible end (see `role.rs`).
+    pub(super) hw: AtomicI64,
+    pub(super) hw_changed: Notify,
+    /// The leader epoch appends are stamped with; -1 when not leading.
+    pub(super) leader_epoch: AtomicI32,
+    pub(super) role: Mutex<super::role::Role>,
     log_start: AtomicI64,
     size_bytes: AtomicU64,
-    durable_end: AtomicI64,
+    pub(super) durable_end: AtomicI64,
     // Serialises fsyncs so that one covers every append that came before it (group commit).
     flush_lock: Arc<tokio::sync::Mutex<()>>,
-    appended: Notify,
+    pub(super) appended: Notify,
     settings: parking_lot::RwLock<Arc<super::TopicSettings>>,
     append_queue: Mutex<AppendQueue>,
     sync_queue: Mutex<SyncQueue>,
@@ -124,6 +130,10 @@ impl Partition {
             topic_id,
             index,
             log_end: AtomicI64::new(end),
+            hw: AtomicI64::new(log.high_watermark()),
+            hw_changed: Notify::new(),
+            leader_epoch: AtomicI32::new(-1),
+            role: Mutex::new(super::role::Role::None),
             log_start: AtomicI64::new(log.log_start_offset()),
             size_bytes: AtomicU64::new(log.size_bytes()),
             // Whatever recovery accepted is on disk already.
@@ -149,9 +159,17 @@ impl Partition {
         self.log_start.load(Ordering::Acquire)
     }
 
-    /// The offset below which consumers may read. One replica: everything appended.
+    /// The offset below which consumers may read: what every in-sync replica has.
     pub fn high_watermark(&self) -> i64 {
-        self.log_end_offset()
+        self.hw.load(Ordering::Acquire)
+    }
+
+    /// Publishes the log's offsets to the lock-free copies; the caller holds the log.
+    pub(super) fn refresh_offsets(&self, log: &Log) {
+        self.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
+        self.log_start
+            .store(log.log_start_offset(), Ordering::Release);
+        self.log_end.store(log.log_end_offset(), Ordering::Release);
     }
 
     /// When the last fsync finished (ms since the epoch).
@@ -297,6 +315,7 @@ impl Partition {
             {
                 let mut guard = self.log.lock();
                 let mut results = Vec::with_capacity(batch.len());
+                let epoch = self.leader_epoch.load(Ordering::Acquire);
                 let mut i = 0;
                 while i < batch.len() {
                     // Runs of trusted appends go to the log as one write.
@@ -313,14 +332,17 @@ impl Partition {
                             let items: Vec<&Bytes> =
                                 batch[i..i + run].iter().map(|p| &p.records).collect();
                             let now = batch[i + run - 1].now_ms;
-                            results.extend(super::coalesce::append_run(log, &items, now));
+                            results.extend(super::coalesce::append_run(log, &items, now, epoch));
                             i += run;
                         }
                         Some(log) => {
                             let p = &batch[i];
                             results.push(
-                                super::prepare::prepare(p.records.clone(), &settings)
-                                    .and_then(|records| log.append(&records, p.now_ms)),
+                                super::prepare::prepare(p.records.clone(), &settings).and_then(
+                                    |records| {
+                                        super::coalesce::append_one(log, &records, p.now_ms, epoch)
+                                    },
+                                ),
                             );
                             i += 1;
                         }
@@ -334,12 +356,10 @@ impl Partition {
                     done.push((p.done, result));
                 }
                 if let Some(log) = guard.as_ref() {
-                    self.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
-                    self.log_start
-                        .store(log.log_start_offset(), Ordering::Release);
-                    self.log_end.store(log.log_end_offset(), Ordering::Release);
+                    self.refresh_offsets(log);
                 }
             }
+            self.on_leader_appended(self.log_end_offset());
             // Answer after the offsets are published, so a woken fetch sees the data.
             self.appended.notify_waiters();
             for (tx, result) in done {
@@ -479,13 +499,26 @@ impl Partition {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<ReadResult, LogError> {
+        self.read_blocking_upto(offset, max_bytes, min_one_batch, None)
+    }
+
+    /// Like [`Partition::read_blocking`], reading up to `upto` (a follower reads up to
+    /// the log end) instead of the high watermark.
+    pub fn read_blocking_upto(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        upto: Option<i64>,
+    ) -> Result<ReadResult, LogError> {
         let high_watermark = self.high_watermark();
+        let bound = upto.unwrap_or(high_watermark);
         let slice = {
             let guard = self.log.lock();
             let log = guard
                 .as_ref()
                 .ok_or_else(|| LogError::Io(io::Error::other("partition is closed")))?;
-            log.read(offset, max_bytes, high_watermark, min_one_batch)?
+            log.read(offset, max_bytes, bound, min_one_batch)?
         };
         // The slice covers bytes written before the lock was released, so the pread
         // needs no lock.

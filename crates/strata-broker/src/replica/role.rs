@@ -1,0 +1,327 @@
+//! A hosted partition's replication role: leader (with its ISR and high-watermark
+//! state from `strata-replication`) or follower of another broker.
+//!
+//! Invariants:
+//! - The role changes only in [`Partition::update_role`], called from the metadata
+//!   apply hook before the new image is visible.
+//! - `hw` (the consumer-visible end) only moves through the role: a leader's from its
+//!   `LeaderState`, a follower's from what its leader reports, capped at its log end.
+//! - Appends by a leader are stamped with its leader epoch; a follower only appends
+//!   batches copied from its leader.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use strata_log::{AppendInfo, LogError};
+use strata_meta::PartitionImage;
+use strata_replication::{AckState, FetchOutcome, IsrApplied, LeaderInit, LeaderState};
+
+use super::Partition;
+
+/// What this broker does for one partition.
+#[derive(Debug, Default)]
+pub enum Role {
+    /// Not decided yet (just opened) or no leader known.
+    #[default]
+    None,
+    /// This broker leads the partition.
+    Leader(LeaderState),
+    /// Another broker leads; this one copies its log.
+    Follower {
+        /// The leader's node id.
+        leader: i32,
+        /// The leader epoch being followed.
+        leader_epoch: i32,
+        /// The log must be truncated to the leader's epoch boundary before fetching.
+        needs_truncation: bool,
+    },
+}
+
+/// An ISR change the leader must ask the controller for.
+#[derive(Debug, Clone)]
+pub struct IsrRequest {
+    /// Leader epoch the request is made in.
+    pub leader_epoch: i32,
+    /// Partition epoch it is based on.
+    pub partition_epoch: i32,
+    /// The ISR asked for.
+    pub isr: Vec<i32>,
+}
+
+impl Partition {
+    /// Brings the role in line with the partition's entry in a new metadata image.
+    /// Blocking (a new leader records its epoch in the log).
+    pub fn update_role(&self, image: &PartitionImage, node_id: i32, min_insync: usize) {
+        let now = crate::broker::now_ms();
+        let mut role = self.role.lock();
+        if image.leader == node_id {
+            if let Role::Leader(state) = &mut *role {
+                if state.leader_epoch() == image.leader_epoch {
+                    if let Ok(IsrApplied::Applied { hw_advanced: true }) =
+                        state.apply_isr(image.isr.clone(), image.partition_epoch)
+                    {
+                        self.publish_hw(state.high_watermark());
+                    }
+                    return;
+                }
+            }
+            // Becoming leader: the epoch starts at the current log end.
+            let (leo, hw) = {
+                let mut guard = self.log.lock();
+                let Some(log) = guard.as_mut() else { return };
+                if let Err(e) = log.assign_leader_epoch(image.leader_epoch) {
+                    tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot start leader epoch");
+                }
+                (log.log_end_offset(), log.high_watermark())
+            };
+            let init = LeaderInit {
+                leader_id: node_id,
+                leader_epoch: image.leader_epoch,
+                partition_epoch: image.partition_epoch,
+                replicas: image.replicas.clone(),
+                isr: image.isr.clone(),
+                min_insync_replicas: min_insync,
+                log_end_offset: leo,
+                high_watermark: hw,
+                now_ms: now,
+            };
+            match LeaderState::new(init) {
+                Ok(state) => {
+                    tracing::info!(topic = %self.topic, partition = self.index, epoch = image.leader_epoch, "leading");
+                    self.publish_hw(state.high_watermark());
+                    self.leader_epoch
+                        .store(image.leader_epoch, Ordering::Release);
+                    *role = Role::Leader(state);
+                }
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot lead");
+                    *role = Role::None;
+                }
+            }
+            return;
+        }
+        self.leader_epoch.store(-1, Ordering::Release);
+        if image.leader < 0 {
+            *role = Role::None;
+            return;
+        }
+        let same = matches!(&*role, Role::Follower { leader, leader_epoch, .. }
+            if *leader == image.leader && *leader_epoch == image.leader_epoch);
+        if !same {
+            tracing::info!(topic = %self.topic, partition = self.index, leader = image.leader, epoch = image.leader_epoch, "following");
+            *role = Role::Follower {
+                leader: image.leader,
+                leader_epoch: image.leader_epoch,
+                needs_truncation: true,
+            };
+        }
+    }
+
+    /// The leader this replica follows and the epoch, with whether it must truncate
+    /// first; `None` unless a follower.
+    pub fn following(&self) -> Option<(i32, i32, bool)> {
+        match &*self.role.lock() {
+            Role::Follower {
+                leader,
+                leader_epoch,
+                needs_truncation,
+            } => Some((*leader, *leader_epoch, *needs_truncation)),
+            _ => None,
+        }
+    }
+
+    /// The leader epoch while this broker leads, else `None`.
+    pub fn leading_epoch(&self) -> Option<i32> {
+        let e = self.leader_epoch.load(Ordering::Acquire);
+        (e >= 0).then_some(e)
+    }
+
+    /// Marks truncation done for the follower of `leader_epoch`.
+    pub fn truncation_done(&self, epoch: i32) {
+        if let Role::Follower {
+            leader_epoch,
+            needs_truncation,
+            ..
+        } = &mut *self.role.lock()
+        {
+            if *leader_epoch == epoch {
+                *needs_truncation = false;
+            }
+        }
+    }
+
+    /// Sets the consumer-visible end and wakes `acks=all` waiters.
+    pub(crate) fn publish_hw(&self, hw: i64) {
+        let old = self.hw.swap(hw, Ordering::AcqRel);
+        if old != hw {
+            if let Some(log) = self.log.lock().as_mut() {
+                log.set_high_watermark(hw);
+            }
+            self.hw_changed.notify_waiters();
+        }
+    }
+
+    /// After a local append by the leader.
+    pub(crate) fn on_leader_appended(&self, log_end: i64) {
+        let hw = match &mut *self.role.lock() {
+            Role::Leader(state) => match state.on_leader_append(log_end) {
+                Ok(true) => Some(state.high_watermark()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(hw) = hw {
+            self.publish_hw(hw);
+        }
+    }
+
+    /// A follower fetched at `fetch_offset`: its progress moves the ISR and the high
+    /// watermark. Errors mean this broker does not lead (any more) or the replica is
+    /// not one of the partition's.
+    pub fn on_follower_fetch(
+        &self,
+        replica: i32,
+        fetch_offset: i64,
+    ) -> Result<(FetchOutcome, Option<IsrRequest>), kafka_protocol::ResponseError> {
+        let now = crate::broker::now_ms();
+        let mut role = self.role.lock();
+        let Role::Leader(state) = &mut *role else {
+            return Err(kafka_protocol::ResponseError::NotLeaderOrFollower);
+        };
+        let outcome = state
+            .on_follower_fetch(replica, fetch_offset, now)
+            .map_err(|e| match e {
+                strata_replication::ReplicationError::FetchOffsetOutOfRange { .. } => {
+                    kafka_protocol::ResponseError::OffsetOutOfRange
+                }
+                _ => kafka_protocol::ResponseError::NotLeaderOrFollower,
+            })?;
+        let request = outcome.isr_expand.clone().map(|isr| IsrRequest {
+            leader_epoch: state.leader_epoch(),
+            partition_epoch: state.partition_epoch(),
+            isr,
+        });
+        drop(role);
+        if outcome.hw_advanced {
+            self.publish_hw(outcome.high_watermark);
+        }
+        Ok((outcome, request))
+    }
+
+    /// A leader's check for followers that fell behind: the shrunk ISR to ask for.
+    pub fn maybe_shrink_isr(&self, lag_max_ms: i64) -> Option<IsrRequest> {
+        let now = crate::broker::now_ms();
+        match &mut *self.role.lock() {
+            Role::Leader(state) => state.maybe_shrink(now, lag_max_ms).map(|isr| IsrRequest {
+                leader_epoch: state.leader_epoch(),
+                partition_epoch: state.partition_epoch(),
+                isr,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The controller refused (or lost) an ISR change: allow a new one.
+    pub fn isr_request_failed(&self) {
+        if let Role::Leader(state) = &mut *self.role.lock() {
+            state.abort_pending_isr();
+        }
+    }
+
+    /// `acks=all` admission before the append.
+    pub fn acks_all_admit(&self) -> AckState {
+        match &*self.role.lock() {
+            Role::Leader(state) => state.acks_all_admit(),
+            _ => AckState::NotEnoughReplicas,
+        }
+    }
+
+    /// Waits until the high watermark covers `last_offset` (the ISR has it), or
+    /// the deadline; the final verdict.
+    pub async fn wait_replicated(
+        self: &Arc<Self>,
+        last_offset: i64,
+        deadline: tokio::time::Instant,
+    ) -> AckState {
+        loop {
+            let changed = self.hw_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let verdict = match &*self.role.lock() {
+                Role::Leader(state) => state.acks_all_check(last_offset + 1),
+                _ => AckState::NotEnoughReplicas,
+            };
+            if verdict != AckState::Wait {
+                return verdict;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return AckState::Wait;
+            }
+        }
+    }
+
+    /// Appends batches copied from the leader (offsets and epochs kept) and takes
+    /// the leader's high watermark, capped at the local log end.
+    pub async fn append_replicated(
+        self: &Arc<Self>,
+        records: bytes::Bytes,
+        leader_hw: i64,
+    ) -> Result<Option<AppendInfo>, LogError> {
+        let this = Arc::clone(self);
+        let (info, end) = tokio::task::spawn_blocking(move || {
+            let mut guard = this.log.lock();
+            let log = guard
+                .as_mut()
+                .ok_or_else(|| LogError::Io(std::io::Error::other("partition is closed")))?;
+            let info = if records.is_empty() {
+                None
+            } else {
+                Some(log.append_as_follower(&records, crate::broker::now_ms())?)
+            };
+            this.refresh_offsets(log);
+            Ok::<_, LogError>((info, log.log_end_offset()))
+        })
+        .await
+        .map_err(|e| LogError::Io(std::io::Error::other(e)))??;
+        if info.is_some() {
+            self.appended.notify_waiters();
+        }
+        self.publish_hw(strata_replication::follower_high_watermark(leader_hw, end));
+        Ok(info)
+    }
+
+    /// Truncates the log to `offset` (a follower's epoch boundary). Blocking.
+    pub fn truncate_blocking(&self, offset: i64) -> Result<(), LogError> {
+        let mut guard = self.log.lock();
+        let log = guard
+            .as_mut()
+            .ok_or_else(|| LogError::Io(std::io::Error::other("partition is closed")))?;
+        if offset < log.log_end_offset() {
+            tracing::info!(topic = %self.topic, partition = self.index, from = log.log_end_offset(), to = offset, "truncating to the leader's epoch boundary");
+            log.truncate_to(offset)?;
+        }
+        self.refresh_offsets(log);
+        self.durable_end
+            .fetch_min(log.log_end_offset(), Ordering::AcqRel);
+        let hw = log.high_watermark();
+        drop(guard);
+        self.hw.store(hw, Ordering::Release);
+        Ok(())
+    }
+
+    /// The local epoch cache and offsets, for the follower's truncation exchange.
+    pub fn epoch_view_blocking(&self) -> Option<(strata_replication::EpochCache, i64, i64)> {
+        let guard = self.log.lock();
+        let log = guard.as_ref()?;
+        Some((
+            log.epoch_cache().clone(),
+            log.log_end_offset(),
+            log.high_watermark(),
+        ))
+    }
+
+    /// OffsetForLeaderEpoch on this replica's log. Blocking.
+    pub fn end_offset_for_epoch_blocking(&self, epoch: i32) -> Option<(i32, i64)> {
+        self.log.lock().as_ref()?.end_offset_for_epoch(epoch)
+    }
+}

@@ -1,0 +1,251 @@
+//! The fetcher for one leader broker: truncates newly followed partitions to the
+//! leader's epoch boundary, then fetches all of them in one Fetch per round.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, OffsetForLeaderEpochRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use strata_replication::{truncation_offset, EpochEndOffset, TruncationPlan};
+use tokio::sync::watch;
+
+use super::client::BrokerConnection;
+use crate::replica::Partition;
+use crate::Broker;
+
+const FETCH_VERSION: i16 = 12;
+const EPOCH_VERSION: i16 = 3;
+/// How long the leader may hold a fetch with nothing new.
+const MAX_WAIT_MS: i32 = 500;
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// A fetcher with no partitions for this long ends (the manager starts a new one
+/// when needed).
+const IDLE_EXIT: Duration = Duration::from_secs(2);
+
+/// Runs until shutdown or until nothing here follows `leader` any more.
+pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Receiver<bool>) {
+    let mut conn: Option<BrokerConnection> = None;
+    let mut idle_since = tokio::time::Instant::now();
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let parts: Vec<(Arc<Partition>, i32, bool)> = broker
+            .replicas
+            .all()
+            .into_iter()
+            .filter_map(|p| match p.following() {
+                Some((l, epoch, truncate)) if l == leader => Some((p, epoch, truncate)),
+                _ => None,
+            })
+            .collect();
+        if parts.is_empty() {
+            if idle_since.elapsed() > IDLE_EXIT {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        idle_since = tokio::time::Instant::now();
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => {
+                let Some(addr) = broker
+                    .meta
+                    .image()
+                    .broker(leader)
+                    .map(|b| format!("{}:{}", b.host, b.port))
+                else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                };
+                match BrokerConnection::connect(&addr, broker.config.node_id, CALL_TIMEOUT).await {
+                    Ok(c) => conn.insert(c),
+                    Err(e) => {
+                        tracing::debug!(leader, error = %e, "cannot reach the leader");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                }
+            }
+        };
+        let round = async {
+            let truncating: Vec<_> = parts.iter().filter(|(_, _, t)| *t).collect();
+            if !truncating.is_empty() {
+                truncate(&broker, c, &truncating).await?;
+            }
+            let fetching: Vec<_> = parts.iter().filter(|(_, _, t)| !*t).collect();
+            if !fetching.is_empty() {
+                fetch(&broker, c, &fetching).await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        if let Err(e) = round.await {
+            tracing::debug!(leader, error = %e, "replica fetch failed");
+            conn = None;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn key(p: &Partition) -> (String, i32) {
+    (p.topic.to_string(), p.index)
+}
+
+/// OffsetForLeaderEpoch for every partition that just started following, then
+/// truncation (KIP-101/279); repeated rounds settle diverged histories.
+async fn truncate(
+    broker: &Arc<Broker>,
+    conn: &mut BrokerConnection,
+    parts: &[&(Arc<Partition>, i32, bool)],
+) -> anyhow::Result<()> {
+    let mut asks: HashMap<(String, i32), (Arc<Partition>, i32)> = HashMap::new();
+    for (p, epoch, _) in parts {
+        let p2 = Arc::clone(p);
+        let view = tokio::task::spawn_blocking(move || p2.epoch_view_blocking()).await?;
+        let Some((cache, leo, hw)) = view else {
+            continue;
+        };
+        match strata_replication::plan_truncation(&cache, leo, hw) {
+            TruncationPlan::Truncate(t) => {
+                let p2 = Arc::clone(p);
+                tokio::task::spawn_blocking(move || p2.truncate_blocking(t.offset)).await??;
+                p.truncation_done(*epoch);
+            }
+            TruncationPlan::AskLeader { epoch: ours } => {
+                asks.insert(key(p), (Arc::clone(p), ours));
+            }
+        }
+        let _ = epoch;
+    }
+    if asks.is_empty() {
+        return Ok(());
+    }
+    let mut by_topic: HashMap<String, Vec<OffsetForLeaderPartition>> = HashMap::new();
+    for ((topic, index), (p, ours)) in &asks {
+        let current = p.following().map_or(-1, |(_, e, _)| e);
+        by_topic.entry(topic.clone()).or_default().push(
+            OffsetForLeaderPartition::default()
+                .with_partition(*index)
+                .with_current_leader_epoch(current)
+                .with_leader_epoch(*ours),
+        );
+    }
+    let req = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(BrokerId(broker.config.node_id))
+        .with_topics(
+            by_topic
+                .into_iter()
+                .map(|(t, parts)| {
+                    OffsetForLeaderTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(t)))
+                        .with_partitions(parts)
+                })
+                .collect(),
+        );
+    let resp = conn.call(&req, EPOCH_VERSION, CALL_TIMEOUT).await?;
+    for t in resp.topics {
+        for r in t.partitions {
+            let Some((p, _)) = asks.get(&(t.topic.0.to_string(), r.partition)) else {
+                continue;
+            };
+            if r.error_code != 0 {
+                tracing::debug!(topic = %p.topic, partition = p.index, error = r.error_code, "OffsetForLeaderEpoch refused");
+                continue;
+            }
+            let p = Arc::clone(p);
+            let answer = EpochEndOffset {
+                epoch: r.leader_epoch,
+                end_offset: r.end_offset,
+            };
+            let epoch = p.following().map_or(-1, |(_, e, _)| e);
+            let done =
+                tokio::task::spawn_blocking(move || -> anyhow::Result<(Arc<Partition>, bool)> {
+                    let Some((cache, leo, hw)) = p.epoch_view_blocking() else {
+                        return Ok((p, false));
+                    };
+                    let t = truncation_offset(&cache, leo, hw, answer);
+                    p.truncate_blocking(t.offset)?;
+                    Ok((p, t.complete))
+                })
+                .await??;
+            if done.1 {
+                done.0.truncation_done(epoch);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One Fetch for every partition in `parts`; appends what comes back.
+async fn fetch(
+    broker: &Arc<Broker>,
+    conn: &mut BrokerConnection,
+    parts: &[&(Arc<Partition>, i32, bool)],
+) -> anyhow::Result<()> {
+    let mut by_topic: HashMap<String, Vec<FetchPartition>> = HashMap::new();
+    let mut index: HashMap<(String, i32), Arc<Partition>> = HashMap::new();
+    for (p, epoch, _) in parts {
+        let p2 = Arc::clone(p);
+        let last_epoch = tokio::task::spawn_blocking(move || {
+            p2.epoch_view_blocking()
+                .and_then(|(cache, _, _)| cache.latest_epoch())
+                .unwrap_or(-1)
+        })
+        .await?;
+        by_topic.entry(p.topic.to_string()).or_default().push(
+            FetchPartition::default()
+                .with_partition(p.index)
+                .with_current_leader_epoch(*epoch)
+                .with_fetch_offset(p.log_end_offset())
+                .with_last_fetched_epoch(last_epoch)
+                .with_log_start_offset(p.log_start_offset())
+                .with_partition_max_bytes(1 << 20),
+        );
+        index.insert(key(p), Arc::clone(p));
+    }
+    let req = FetchRequest::default()
+        .with_replica_id(BrokerId(broker.config.node_id))
+        .with_max_wait_ms(MAX_WAIT_MS)
+        .with_min_bytes(1)
+        .with_max_bytes(16 << 20)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(
+            by_topic
+                .into_iter()
+                .map(|(t, parts)| {
+                    FetchTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(t)))
+                        .with_partitions(parts)
+                })
+                .collect(),
+        );
+    let resp = conn.call(&req, FETCH_VERSION, CALL_TIMEOUT).await?;
+    if resp.error_code != 0 {
+        anyhow::bail!("fetch refused with error {}", resp.error_code);
+    }
+    for t in resp.responses {
+        for r in t.partitions {
+            let Some(p) = index.get(&(t.topic.0.to_string(), r.partition_index)) else {
+                continue;
+            };
+            if r.error_code != 0 {
+                let code = ResponseError::try_from_code(r.error_code);
+                tracing::debug!(topic = %p.topic, partition = p.index, error = ?code, "replica fetch error");
+                continue;
+            }
+            let records = r.records.unwrap_or_default();
+            if let Err(e) = p.append_replicated(records, r.high_watermark).await {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot append replicated records");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Follower replication: one fetcher task per leader broker copies every partition this
+//! broker follows from it (many partitions per Fetch), after truncating each to the
+//! leader's epoch boundary (OffsetForLeaderEpoch). Leaders ask the controller for ISR
+//! changes (expand on a caught-up fetch, shrink after `replica.lag.time.max.ms`).
+
+pub mod client;
+mod fetcher;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::controller::{ControllerRequest, ControllerResponse};
+use crate::replica::{IsrRequest, Partition};
+use crate::Broker;
+
+/// Sends an ISR change to the controller in the background; on refusal the leader may
+/// ask again later.
+pub(crate) fn request_isr_change(broker: &Arc<Broker>, p: &Arc<Partition>, change: IsrRequest) {
+    let broker = Arc::clone(broker);
+    let p = Arc::clone(p);
+    tokio::spawn(async move {
+        let req = ControllerRequest::AlterPartition {
+            node_id: broker.config.node_id,
+            topic_id: p.topic_id,
+            partition: p.index,
+            leader_epoch: change.leader_epoch,
+            partition_epoch: change.partition_epoch,
+            isr: change.isr.clone(),
+        };
+        match broker.meta.request(&req).await {
+            Ok(ControllerResponse::Committed { index }) => {
+                tracing::info!(topic = %p.topic, partition = p.index, isr = ?change.isr, "ISR changed");
+                broker.meta.raft().wait_applied(index).await;
+            }
+            other => {
+                tracing::info!(topic = %p.topic, partition = p.index, isr = ?change.isr, answer = ?other, "ISR change refused");
+                p.isr_request_failed();
+            }
+        }
+    });
+}
+
+/// Leaders: shrinks ISRs of followers that stopped keeping up.
+pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let lag = broker.config.replica_lag_time_max;
+    let mut tick =
+        tokio::time::interval((lag / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        for p in broker.replicas.all() {
+            if let Some(change) = p.maybe_shrink_isr(lag.as_millis() as i64) {
+                tracing::warn!(topic = %p.topic, partition = p.index, isr = ?change.isr, "follower fell behind: shrinking the ISR");
+                request_isr_change(&broker, &p, change);
+            }
+        }
+    }
+}
+
+/// Keeps one fetcher task per leader this broker follows.
+pub(crate) async fn fetcher_manager(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let mut fetchers: HashMap<i32, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => {
+                for (_, f) in fetchers.drain() {
+                    f.abort();
+                }
+                return;
+            }
+        }
+        fetchers.retain(|_, f| !f.is_finished());
+        let leaders: std::collections::BTreeSet<i32> = broker
+            .replicas
+            .all()
+            .iter()
+            .filter_map(|p| p.following().map(|(leader, _, _)| leader))
+            .collect();
+        for leader in leaders {
+            fetchers.entry(leader).or_insert_with(|| {
+                tokio::spawn(fetcher::run(Arc::clone(&broker), leader, shutdown.clone()))
+            });
+        }
+    }
+}
