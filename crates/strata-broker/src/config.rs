@@ -201,8 +201,8 @@ impl Default for BrokerConfig {
             controller_listen: "127.0.0.1:0".into(),
             voters: Vec::new(),
             rack: None,
-            broker_heartbeat_interval: Duration::from_millis(200),
-            broker_session_timeout: Duration::from_millis(1500),
+            broker_heartbeat_interval: Duration::from_millis(100),
+            broker_session_timeout: Duration::from_millis(600),
             replica_lag_time_max: Duration::from_millis(10_000),
         }
     }

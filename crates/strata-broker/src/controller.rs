@@ -165,21 +165,18 @@ impl Broker {
                 partition_epoch,
                 isr,
             } => {
-                let outcome = self
-                    .propose_on_leader(None, |image| {
-                        election::alter_isr(
-                            image,
-                            topic_id,
-                            partition,
-                            node_id,
-                            leader_epoch,
-                            partition_epoch,
-                            &isr,
-                        )
-                        .map_err(|e| e)
-                    })
-                    .await;
-                outcome
+                self.propose_on_leader(None, |image| {
+                    election::alter_isr(
+                        image,
+                        topic_id,
+                        partition,
+                        node_id,
+                        leader_epoch,
+                        partition_epoch,
+                        &isr,
+                    )
+                })
+                .await
             }
             ControllerRequest::ControlledShutdown { node_id } => {
                 self.propose_on_leader(None, |image| {
@@ -262,6 +259,7 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
         };
         let timeout = broker.config.broker_session_timeout;
         let heartbeats = broker.controller.heartbeats.lock().clone();
+        let gone = refused_brokers(&broker, &heartbeats, since).await;
         let response = broker
             .propose_on_leader(None, |image| {
                 let mut image = image.clone();
@@ -269,13 +267,16 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
                 let silent: Vec<i32> = image
                     .brokers()
                     .filter(|b| !b.fenced)
+                    // The controller's own broker is alive: it is running this.
+                    .filter(|b| b.node_id != broker.config.node_id)
                     .filter(|b| {
-                        heartbeats
-                            .get(&b.node_id)
-                            .copied()
-                            .unwrap_or(since)
-                            .elapsed()
-                            > timeout
+                        gone.contains(&b.node_id)
+                            || heartbeats
+                                .get(&b.node_id)
+                                .copied()
+                                .unwrap_or(since)
+                                .elapsed()
+                                > timeout
                     })
                     .map(|b| b.node_id)
                     .collect();
@@ -300,6 +301,50 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
             tracing::debug!(%reason, "controller round skipped");
         }
     }
+}
+
+/// Brokers that are late with their heartbeats (two intervals) and whose Kafka port
+/// refuses connections: the process is gone, so there is no need to wait out the whole
+/// session timeout. (A broker cut off by the network times out instead and is fenced
+/// by the session timeout.)
+async fn refused_brokers(
+    broker: &Arc<Broker>,
+    heartbeats: &HashMap<i32, Instant>,
+    since: Instant,
+) -> Vec<i32> {
+    let late_after = broker.config.broker_heartbeat_interval * 2;
+    let image = broker.meta.image();
+    let probes = image
+        .brokers()
+        .filter(|b| !b.fenced && b.node_id != broker.config.node_id)
+        .filter(|b| {
+            heartbeats
+                .get(&b.node_id)
+                .copied()
+                .unwrap_or(since)
+                .elapsed()
+                > late_after
+        })
+        .map(|b| {
+            let addr = format!("{}:{}", b.host, b.port);
+            let id = b.node_id;
+            async move {
+                let probe = tokio::time::timeout(
+                    Duration::from_millis(100),
+                    tokio::net::TcpStream::connect(addr),
+                )
+                .await;
+                match probe {
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(id),
+                    _ => None,
+                }
+            }
+        });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Every broker: tells the controller it is alive, and registers again when told to.

@@ -43,18 +43,33 @@ pub(crate) fn request_isr_change(broker: &Arc<Broker>, p: &Arc<Partition>, chang
     });
 }
 
+/// How often high watermarks are persisted.
+const HW_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Leaders: shrinks ISRs of followers that stopped keeping up.
 pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let lag = broker.config.replica_lag_time_max;
     let mut tick =
         tokio::time::interval((lag / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_checkpoint = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        let checkpoint_due = last_checkpoint.elapsed() >= HW_CHECKPOINT_INTERVAL;
+        if checkpoint_due {
+            last_checkpoint = tokio::time::Instant::now();
+        }
         for p in broker.replicas.all() {
+            if checkpoint_due {
+                // Kafka's replica.high.watermark.checkpoint.interval.ms: a lost value
+                // only comes back lower after a crash.
+                if let Err(e) = p.run(|log| log.checkpoint_high_watermark()).await {
+                    tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot checkpoint the high watermark");
+                }
+            }
             if let Some(change) = p.maybe_shrink_isr(lag.as_millis() as i64) {
                 tracing::warn!(topic = %p.topic, partition = p.index, isr = ?change.isr, "follower fell behind: shrinking the ISR");
                 request_isr_change(&broker, &p, change);
