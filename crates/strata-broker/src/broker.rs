@@ -313,8 +313,8 @@ impl Broker {
         let req = crate::controller::ControllerRequest::ControlledShutdown {
             node_id: self.config.node_id,
         };
-        match tokio::time::timeout(std::time::Duration::from_secs(10), self.meta.request(&req))
-            .await
+        // Bounded: without a quorum there is no one to hand leadership to.
+        match tokio::time::timeout(std::time::Duration::from_secs(3), self.meta.request(&req)).await
         {
             Ok(Ok(crate::controller::ControllerResponse::Committed { index })) => {
                 self.meta.raft().wait_applied(index).await;
@@ -337,7 +337,12 @@ impl RunningBroker {
             let _ = t.await;
         }
         let broker = self.broker;
-        broker.meta.shutdown().await;
+        if tokio::time::timeout(std::time::Duration::from_secs(3), broker.meta.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("metadata quorum did not stop in time");
+        }
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             broker.replicas.close_all()?;
             let dir = &broker.config.data_dir;

@@ -11,7 +11,7 @@ use super::connection;
 use crate::Broker;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves Kafka connections on `listener` until `shutdown` turns true, then lets every
 /// connection finish the requests it already read and returns.
