@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# RF=3 acks=all throughput on a local 3-node cluster vs single-node acks=1 (issue 4),
+# with kbench (librdkafka). Fresh release nodes, all on this machine's cores.
+# Usage: bench/cluster_throughput.sh [RUNS]   (default 3; 1M x 100 B records per run)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=${STRATA_SHARED:-$root/../shared}
+runs=${1:-3}
+bin=${STRATA_BIN:-$root/target/release/strata}
+kb=$shared/bench/kbench/target/release/kbench
+[ -x "$kb" ] || (cd "$shared/bench/kbench" && cargo build --release --quiet)
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+tmp=$(mktemp -d); pids=()
+trap 'kill ${pids[@]} 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
+lag_line() { # replication lag: the followers' log end vs the leader's, from /metrics
+  for h in "$@"; do curl -s "http://127.0.0.1:$h/metrics" | awk -v h=$h '/^strata_log_end_offset\{.*topic="rf3-/{print h, $0}'; done; }
+
+# Single node, acks=1.
+k=$(port); h=$(port)
+"$bin" server --data-dir "$tmp/single" --listen 127.0.0.1:$k --http 127.0.0.1:$h 2>"$tmp/single.log" & pids+=($!)
+wait_port $k
+for r in $(seq "$runs"); do
+  "$kb" produce --brokers 127.0.0.1:$k --topic "single-$r" --create-partitions 1 --messages 1000000 --size 100 --acks 1 --linger-ms 5 | sed "s/^/single acks=1 run $r: /"
+done
+kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+
+# Three nodes, RF=3, min.insync.replicas=2, acks=all.
+ks=(); cs=(); hs=()
+for i in 1 2 3; do ks+=($(port)); cs+=($(port)); hs+=($(port)); done
+voters="1@127.0.0.1:${cs[0]},2@127.0.0.1:${cs[1]},3@127.0.0.1:${cs[2]}"
+for i in 0 1 2; do
+  "$bin" server --node-id $((i+1)) --data-dir "$tmp/n$i" --listen 127.0.0.1:${ks[$i]} --http 127.0.0.1:${hs[$i]} --voters "$voters" 2>"$tmp/n$i.log" & pids+=($!)
+done
+for i in 0 1 2; do wait_port ${ks[$i]}; done
+boot="127.0.0.1:${ks[0]},127.0.0.1:${ks[1]},127.0.0.1:${ks[2]}"
+sleep 2
+for r in $(seq "$runs"); do
+  "$bin" -b "$boot" topic create "rf3-$r" --partitions 1 --replication-factor 3 --config min.insync.replicas=2 >/dev/null
+  "$kb" produce --brokers "$boot" --topic "rf3-$r" --messages 1000000 --size 100 --acks all --linger-ms 5 | sed "s/^/RF=3 acks=all run $r: /"
+  sleep 1
+  lag_line ${hs[@]} | sed "s/^/  log end after run $r (http port, metric): /"
+done
