@@ -74,7 +74,7 @@ class Broker:
             raise BrokerError("broker already running")
         self.starts += 1
         env = dict(os.environ)
-        env.setdefault("RUST_LOG", "info")
+        env.setdefault("RUST_LOG", "info,openraft=warn")
         env.setdefault("RUST_BACKTRACE", "1")
         env["NO_COLOR"] = "1"  # plain text in the log file
         log = open(self.log_path, "ab")

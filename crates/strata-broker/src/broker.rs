@@ -44,6 +44,8 @@ pub struct Broker {
     pub(crate) controller: crate::controller::ControllerState,
     /// Identifies this run of the broker in its registration.
     pub(crate) incarnation: Uuid,
+    /// Whether the previous run stopped cleanly (logs may skip the recovery scan).
+    pub(crate) clean_start: bool,
     pub(crate) producer_ids: parking_lot::Mutex<crate::producer_ids::ProducerIdBlock>,
     /// Consumer groups and committed offsets.
     pub groups: GroupCoordinator,
@@ -126,6 +128,7 @@ impl Broker {
             decider: tokio::sync::Mutex::new(()),
             controller: Default::default(),
             incarnation: Uuid::new_v4(),
+            clean_start: clean,
             producer_ids: Default::default(),
             groups: GroupCoordinator::new(group_config),
         });
@@ -333,8 +336,15 @@ impl RunningBroker {
         self.broker.controlled_shutdown().await;
         let _ = self.shutdown.send(true);
         let _ = self.listener.await;
-        for t in self.tasks {
-            let _ = t.await;
+        for mut t in self.tasks {
+            // A loop stuck on the metadata quorum (none left to answer) must not hold
+            // up the stop: it holds nothing that needs a clean exit.
+            if tokio::time::timeout(std::time::Duration::from_secs(2), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+            }
         }
         let broker = self.broker;
         if tokio::time::timeout(std::time::Duration::from_secs(3), broker.meta.shutdown())

@@ -50,7 +50,9 @@ impl BrokerHook {
 impl ApplyHook for BrokerHook {
     fn before_publish(&self, image: &MetadataImage, _records: &[MetadataRecord]) {
         if let Some(broker) = self.broker.get().and_then(Weak::upgrade) {
-            if let Err(e) = broker.replicas.sync_with_image(image, true) {
+            // Logs first opened in this process recover as the start found them: a
+            // scan after an unclean stop.
+            if let Err(e) = broker.replicas.sync_with_image(image, broker.clean_start) {
                 tracing::error!(error = %e, "cannot bring replicas in line with the metadata");
             }
         }
