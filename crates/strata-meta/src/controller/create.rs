@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::names::{collision_key, validate_topic_name};
-use super::placement::place_replicas;
+use super::placement::place_for_image;
 use super::{
     check_replicas, duplicated, fresh_topic_id, normalize_brokers, partition_records,
     BrokerDefaults, TopicError, MAX_NEW_PARTITIONS_PER_TOPIC,
@@ -168,7 +168,8 @@ fn automatic_assignments(
     };
     let replication = replication_factor(replication, live)?;
     let start = image.partition_count();
-    Ok(place_replicas(
+    Ok(place_for_image(
+        image,
         live,
         partitions as usize,
         replication,
@@ -302,7 +303,7 @@ pub fn create_partitions(
         }
         None => {
             let rf = replication_factor(i16::try_from(rf).unwrap_or(i16::MAX), &live)?;
-            place_replicas(&live, added as usize, rf, image.partition_count())
+            place_for_image(image, &live, added as usize, rf, image.partition_count())
         }
     };
     Ok(partition_records(t.topic_id, current, new).collect())
