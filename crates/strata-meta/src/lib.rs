@@ -5,13 +5,14 @@
 //! - [`topic_config`]: the topic configs we support, their validation and effective values.
 //! - [`controller`]: sans-I/O decisions (create/delete topics, partitions, configs) that
 //!   produce records.
-//! - [`store`]: the single-node, file-backed metadata log.
+//! - [`snapshot`]: the records that rebuild an image (the Raft snapshot format).
+//!
+//! The metadata log itself is replicated by `strata-raft`.
 
 pub mod controller;
 pub mod image;
 pub mod records;
 pub mod snapshot;
-pub mod store;
 pub mod topic_config;
 
 pub use controller::{BrokerDefaults, TopicError};
@@ -19,5 +20,4 @@ pub use image::{
     ApplyError, BatchApplyError, BrokerImage, MetadataImage, PartitionImage, TopicImage,
 };
 pub use records::MetadataRecord;
-pub use store::MetadataStore;
 pub use topic_config::{ConfigError, TopicConfig};
