@@ -8,70 +8,15 @@ partition, replication factor 3 and min.insync.replicas=2; a confluent-kafka
 
 from __future__ import annotations
 
-import pathlib
 import threading
 import time
 
-import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
-from broker import Broker, free_port
+from cluster import cluster, wait_for  # noqa: F401 (fixture)
 
 TOPIC = "failover"
-
-
-class Cluster:
-    def __init__(self, tmp: pathlib.Path, n: int = 3):
-        self.nodes: list[Broker] = []
-        ctrl = [free_port() for _ in range(n)]
-        voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ctrl))
-        for i in range(n):
-            b = Broker(tmp / f"node-{i + 1}", f"node-{i + 1}",
-                       ["--node-id", str(i + 1), "--voters", voters])
-            b.workdir.mkdir(parents=True, exist_ok=True)
-            self.nodes.append(b)
-
-    def start(self):
-        for b in self.nodes:
-            b.start()
-        wait_for(lambda: len(self.admin().list_topics(timeout=5).brokers) == len(self.nodes),
-                 "all brokers registered")
-
-    def bootstrap(self, without: Broker | None = None) -> str:
-        return ",".join(b.bootstrap for b in self.nodes if b is not without and b.running())
-
-    def admin(self, without: Broker | None = None) -> AdminClient:
-        return AdminClient({"bootstrap.servers": self.bootstrap(without)})
-
-    def partition(self, without: Broker | None = None):
-        return self.admin(without).list_topics(TOPIC, timeout=5).topics[TOPIC].partitions[0]
-
-    def node(self, node_id: int) -> Broker:
-        return self.nodes[node_id - 1]
-
-
-def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception as e:  # a broker may be restarting; keep polling
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last})")
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path)
-    c.start()
-    yield c
-    for b in c.nodes:
-        if b.running():
-            assert b.stop() == 0, b.log_tail()
 
 
 def read_all(bootstrap: str, count_at_least: int) -> list[int]:
@@ -92,8 +37,8 @@ def test_kill9_leader_loses_no_acknowledged_record(cluster):
     admin = cluster.admin()  # keep the handle alive until the future completes
     fs = admin.create_topics([NewTopic(TOPIC, 1, 3, config={"min.insync.replicas": "2"})])
     fs[TOPIC].result(15)
-    wait_for(lambda: len(cluster.partition().isrs) == 3, "ISR of 3")
-    old_leader = cluster.partition().leader
+    wait_for(lambda: len(cluster.partition(TOPIC).isrs) == 3, "ISR of 3")
+    old_leader = cluster.partition(TOPIC).leader
 
     acked: list[int] = []
     failed: list[int] = []
@@ -128,12 +73,12 @@ def test_kill9_leader_loses_no_acknowledged_record(cluster):
         assert len(acked) > acked_at_kill, "no acknowledgement after the leader died"
 
     # A new leader, from the ISR, on a surviving node.
-    wait_for(lambda: cluster.partition(without=victim).leader not in (-1, old_leader),
+    wait_for(lambda: cluster.partition(TOPIC, without=victim).leader not in (-1, old_leader),
              "a new leader")
 
     # The killed node restarts, truncates if it must, and rejoins the ISR.
     victim.restart()
-    wait_for(lambda: len(cluster.partition().isrs) == 3, "the restarted node back in the ISR",
+    wait_for(lambda: len(cluster.partition(TOPIC).isrs) == 3, "the restarted node back in the ISR",
              timeout=60)
 
     # Every acknowledged number is readable, once, in order.
@@ -160,8 +105,8 @@ def test_one_node_alone_acknowledges_no_acks_all_write(cluster):
     admin = cluster.admin()  # keep the handle alive until the future completes
     fs = admin.create_topics([NewTopic(TOPIC, 1, 3, config={"min.insync.replicas": "2"})])
     fs[TOPIC].result(15)
-    wait_for(lambda: len(cluster.partition().isrs) == 3, "ISR of 3")
-    survivor = cluster.node(cluster.partition().leader)
+    wait_for(lambda: len(cluster.partition(TOPIC).isrs) == 3, "ISR of 3")
+    survivor = cluster.node(cluster.partition(TOPIC).leader)
     for b in cluster.nodes:
         if b is not survivor:
             b.kill()

@@ -150,7 +150,7 @@ impl Broker {
                 let started = std::time::Instant::now();
                 b.replicas.sync_with_image(&b.meta.image(), clean)?;
                 b.replicas.remove_orphans()?;
-                b.load_groups()?;
+                b.groups.start_blocking(&b);
                 tracing::info!(
                     partitions = b.replicas.all().len(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -285,20 +285,6 @@ impl Broker {
             std::sync::atomic::Ordering::Relaxed,
         );
         self.metrics.encode()
-    }
-
-    /// Rebuilds groups and committed offsets from `__consumer_offsets`. Blocking.
-    fn load_groups(&self) -> Result<(), strata_log::LogError> {
-        let mut records = Vec::new();
-        for p in self.replicas.all() {
-            if &*p.topic == crate::topics::OFFSETS_TOPIC {
-                records.extend(crate::group::store::read_all_blocking(&p)?);
-            }
-        }
-        if !records.is_empty() {
-            self.groups.load(records);
-        }
-        Ok(())
     }
 }
 

@@ -12,6 +12,8 @@ use crate::Broker;
 
 /// The internal topic holding committed offsets and group metadata.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Kafka's `offsets.topic.replication.factor` default; capped at the live brokers.
+const OFFSETS_TOPIC_REPLICATION_FACTOR: usize = 3;
 
 /// Why a topic could not be found or auto-created.
 #[derive(Debug, thiserror::Error)]
@@ -82,12 +84,17 @@ impl Broker {
             .ok_or(TopicLookupError::Unknown)
     }
 
-    /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions`) unless it
-    /// exists, and loads the groups of every partition this broker leads.
+    /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions`, replication
+    /// factor 3 capped at the live brokers, as Kafka's `offsets.topic.replication.factor`)
+    /// unless it exists, and waits until this broker serves the groups of the
+    /// partitions it leads.
     pub(crate) async fn ensure_offsets_topic(self: &Arc<Self>) -> Result<(), TopicError> {
         if self.meta.image().topic(OFFSETS_TOPIC).is_none() {
+            let live = Self::live_brokers(&self.meta.image()).len();
+            let replication_factor = live.clamp(1, OFFSETS_TOPIC_REPLICATION_FACTOR) as i16;
             let mut req = CreateTopicRequest::new(OFFSETS_TOPIC);
             req.num_partitions = self.config.offsets_topic_num_partitions;
+            req.replication_factor = replication_factor;
             req.configs = [
                 ("cleanup.policy".to_string(), Some("compact".to_string())),
                 ("segment.bytes".to_string(), Some("104857600".to_string())),
@@ -105,8 +112,10 @@ impl Broker {
             }
             tracing::info!(
                 partitions = self.config.offsets_topic_num_partitions,
+                replication_factor,
                 "created {OFFSETS_TOPIC}"
             );
+            self.groups.catch_up(self).await;
         }
         Ok(())
     }

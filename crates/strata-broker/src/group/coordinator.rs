@@ -13,6 +13,7 @@ use strata_group::{
 };
 use tokio::sync::oneshot;
 
+use super::loading::Load;
 use crate::broker::now_ms;
 use crate::Broker;
 
@@ -31,7 +32,7 @@ impl GroupEntry {
         Self::from_group(Group::new(group_id.to_string(), now))
     }
 
-    fn from_group(group: Group) -> Self {
+    pub(super) fn from_group(group: Group) -> Self {
         Self {
             group,
             waiters: HashMap::new(),
@@ -49,6 +50,12 @@ pub(super) struct State {
     /// group → (topic, partition) → (log offset of the commit record, committed offset).
     /// The log offset orders commits whose durability waits finish out of order.
     pub(super) offsets: HashMap<String, GroupOffsets>,
+    /// The `__consumer_offsets` partitions this broker coordinates (or is loading).
+    pub(super) loads: HashMap<i32, Load>,
+    /// Id of the last load started.
+    pub(super) next_load: u64,
+    /// Raft index of the newest image reconciled with.
+    pub(super) seen_index: u64,
 }
 
 /// A group metadata write to carry out after the lock is released.
@@ -63,6 +70,8 @@ pub struct GroupCoordinator {
     pub(super) cfg: GroupConfig,
     pub(super) state: Mutex<State>,
     next_request: AtomicU64,
+    /// Woken whenever a partition load finishes.
+    pub(super) load_done: tokio::sync::Notify,
     /// Rebalances started, for `/metrics`.
     pub rebalances: Counter,
 }
@@ -74,6 +83,7 @@ impl GroupCoordinator {
             cfg,
             state: Mutex::new(State::default()),
             next_request: AtomicU64::new(1),
+            load_done: tokio::sync::Notify::new(),
             rebalances: Counter::default(),
         }
     }
@@ -82,7 +92,7 @@ impl GroupCoordinator {
         self.next_request.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Number of groups known (any state).
+    /// Number of groups in memory (any state): those this broker coordinates.
     pub fn group_count(&self) -> usize {
         self.state.lock().groups.len()
     }
@@ -142,6 +152,9 @@ impl GroupCoordinator {
         let (tx, rx) = oneshot::channel();
         let jobs = {
             let mut state = self.state.lock();
+            if let Err(e) = self.lease(broker, &state, group_id) {
+                return JoinResponse::error(e, &req.member_id);
+            }
             let now = now_ms();
             let entry = state
                 .groups
@@ -152,8 +165,10 @@ impl GroupCoordinator {
             self.route(entry, fx)
         };
         self.spawn_persists(broker, jobs);
+        // A parked request is only dropped when its group is unloaded: leadership of
+        // its partition moved, so the client must find the new coordinator.
         rx.await
-            .unwrap_or_else(|_| JoinResponse::error(GroupError::CoordinatorNotAvailable, ""))
+            .unwrap_or_else(|_| JoinResponse::error(GroupError::NotCoordinator, ""))
     }
 
     /// SyncGroup: parks until the leader's assignment is persisted.
@@ -168,6 +183,9 @@ impl GroupCoordinator {
         let (tx, rx) = oneshot::channel();
         let jobs = {
             let mut state = self.state.lock();
+            if let Err(e) = self.lease(broker, &state, group_id) {
+                return SyncResponse::error(e);
+            }
             let Some(entry) = state.groups.get_mut(group_id) else {
                 return SyncResponse::error(GroupError::UnknownMemberId);
             };
@@ -177,18 +195,20 @@ impl GroupCoordinator {
         };
         self.spawn_persists(broker, jobs);
         rx.await
-            .unwrap_or_else(|_| SyncResponse::error(GroupError::CoordinatorNotAvailable))
+            .unwrap_or_else(|_| SyncResponse::error(GroupError::NotCoordinator))
     }
 
     /// Heartbeat.
     pub fn heartbeat(
         &self,
+        broker: &Broker,
         group_id: &str,
         member_id: &str,
         instance: Option<&str>,
         generation: i32,
     ) -> Result<(), GroupError> {
         let mut state = self.state.lock();
+        self.lease(broker, &state, group_id)?;
         match state.groups.get_mut(group_id) {
             Some(entry) => entry
                 .group
@@ -206,6 +226,7 @@ impl GroupCoordinator {
     ) -> Result<Vec<Result<(), GroupError>>, GroupError> {
         let (results, jobs) = {
             let mut state = self.state.lock();
+            self.lease(broker, &state, group_id)?;
             let Some(entry) = state.groups.get_mut(group_id) else {
                 return Err(GroupError::UnknownMemberId);
             };
@@ -217,7 +238,9 @@ impl GroupCoordinator {
     }
 
     /// Expires sessions and finishes join phases whose time has come; every ~100 ms.
+    /// Also follows the metadata image (retrying failed loads).
     pub fn tick(&self, broker: &Arc<Broker>) {
+        self.follow_image(broker);
         let now = now_ms();
         let jobs: Vec<PersistJob> = {
             let mut state = self.state.lock();
@@ -243,8 +266,8 @@ impl GroupCoordinator {
                     .await
                     .map(|_| ())
                     .map_err(|e| {
-                        tracing::error!(group = %job.group_id, error = %e, "group metadata write failed");
-                        GroupError::from_append_error(e.error_code())
+                        tracing::warn!(group = %job.group_id, error = %e, "group metadata write failed");
+                        e.group_error()
                     });
                 let coordinator = &b.groups;
                 let more = {
@@ -262,13 +285,19 @@ impl GroupCoordinator {
         }
     }
 
-    /// Group ids with their state and protocol type.
-    pub fn list(&self) -> Vec<(String, &'static str, String)> {
+    /// The groups this broker coordinates, with their state and protocol type, and
+    /// COORDINATOR_LOAD_IN_PROGRESS while some of its partitions are loading (the
+    /// list is then partial, as Kafka's is).
+    pub fn list(
+        &self,
+        broker: &Broker,
+    ) -> (Option<GroupError>, Vec<(String, &'static str, String)>) {
         let state = self.state.lock();
+        let served = |id: &str| self.lease(broker, &state, id).is_ok();
         let mut out: Vec<_> = state
             .groups
             .iter()
-            .filter(|(_, e)| e.group.state() != strata_group::GroupState::Dead)
+            .filter(|(id, e)| e.group.state() != strata_group::GroupState::Dead && served(id))
             .map(|(id, e)| {
                 (
                     id.clone(),
@@ -279,69 +308,30 @@ impl GroupCoordinator {
             .collect();
         // Groups that only ever committed offsets (no membership) are listed too.
         for id in state.offsets.keys() {
-            if !state.groups.contains_key(id) {
+            if !state.groups.contains_key(id) && served(id) {
                 out.push((id.clone(), "Empty", String::new()));
             }
         }
         out.sort();
-        out
+        let loading = Self::loading(&state).then_some(super::loading::COORDINATOR_LOAD_IN_PROGRESS);
+        (loading, out)
     }
 
-    /// DescribeGroups view of one group (`None` if unknown).
-    pub fn describe(&self, group_id: &str) -> Option<strata_group::GroupDescription> {
+    /// DescribeGroups view of one group (`None` if unknown); an error if this broker
+    /// does not coordinate it now.
+    pub fn describe(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+    ) -> Result<Option<strata_group::GroupDescription>, GroupError> {
         let state = self.state.lock();
-        match state.groups.get(group_id) {
+        self.lease(broker, &state, group_id)?;
+        Ok(match state.groups.get(group_id) {
             Some(e) => Some(e.group.describe()),
             None if state.offsets.contains_key(group_id) => {
                 Some(Group::new(group_id.to_string(), now_ms()).describe())
             }
             None => None,
-        }
-    }
-
-    /// Replaces the in-memory state with what the log says (called at start).
-    pub(crate) fn load(&self, records: Vec<(bytes::Bytes, Option<bytes::Bytes>)>) {
-        let now = now_ms();
-        let mut state = self.state.lock();
-        let mut loaded = 0usize;
-        for (key, value) in records {
-            match strata_group::decode_record(&key, value.as_deref()) {
-                Ok(strata_group::Record::OffsetCommit(k, v)) => {
-                    let group = state.offsets.entry(k.group.clone()).or_default();
-                    match v {
-                        // Replayed commits precede every new one.
-                        Some(v) => {
-                            group.insert((k.topic, k.partition), (-1, v));
-                        }
-                        None => {
-                            group.remove(&(k.topic, k.partition));
-                        }
-                    }
-                    loaded += 1;
-                }
-                Ok(strata_group::Record::GroupMetadata(g, v)) => {
-                    match v {
-                        Some(v) => {
-                            let group = Group::from_record(g.clone(), v, now);
-                            state.groups.insert(g, GroupEntry::from_group(group));
-                        }
-                        None => {
-                            state.groups.remove(&g);
-                        }
-                    }
-                    loaded += 1;
-                }
-                Ok(strata_group::Record::Other(_)) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "skipping unreadable __consumer_offsets record")
-                }
-            }
-        }
-        state.offsets.retain(|_, m| !m.is_empty());
-        tracing::info!(
-            records = loaded,
-            groups = state.groups.len(),
-            "group coordinator loaded"
-        );
+        })
     }
 }

@@ -7,10 +7,14 @@
 //!   into the group (`Group::persisted`) under the lock again.
 //! - An offset commit is acknowledged only after its record is durable; the in-memory
 //!   map is updated after the write, so it never shows an offset the log does not have.
-//! - On start the coordinator replays every partition of `__consumer_offsets`; nothing
-//!   is kept only in memory.
+//! - Only groups of the `__consumer_offsets` partitions this broker leads are in
+//!   memory; they are replayed from the partition's log when leadership arrives and
+//!   dropped when it leaves (see `loading`). Nothing is kept only in memory.
+//! - Writes are acknowledged once every in-sync replica has them, so a coordinator
+//!   elected after a failover has every acknowledged commit.
 
 mod coordinator;
+mod loading;
 pub(crate) mod offsets;
 mod report;
 pub(crate) mod store;

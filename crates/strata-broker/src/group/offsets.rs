@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use kafka_protocol::ResponseError;
 use strata_group::{GroupError, GroupState, OffsetCommitKey, OffsetCommitValue, RecordKey};
-use strata_log::LogError;
 
 use super::coordinator::GroupCoordinator;
-use super::store;
+use super::store::{self, WriteError};
 use crate::broker::now_ms;
 use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
@@ -30,11 +30,11 @@ pub struct Committer<'a> {
 }
 
 impl Broker {
-    /// The `__consumer_offsets` partition that owns `group_id`.
+    /// The `__consumer_offsets` partition that owns `group_id`, if this broker leads it.
     fn offsets_partition(
         &self,
         group_id: &str,
-    ) -> Result<Arc<crate::replica::Partition>, LogError> {
+    ) -> Result<Arc<crate::replica::Partition>, WriteError> {
         let n = self
             .meta
             .image()
@@ -42,22 +42,26 @@ impl Broker {
             .map(|t| t.partitions.len() as i32)
             .unwrap_or(0);
         let partition = strata_group::partition_for(group_id, n);
-        self.replicas.get(OFFSETS_TOPIC, partition).ok_or_else(|| {
-            LogError::Io(std::io::Error::other(format!(
-                "{OFFSETS_TOPIC}-{partition} is not hosted here"
-            )))
-        })
+        self.led_replica(OFFSETS_TOPIC, partition)
+            .map_err(|e| match e {
+                ResponseError::NotLeaderOrFollower => WriteError::NotLeader,
+                ResponseError::LeaderNotAvailable => {
+                    WriteError::Unavailable("the partition has no leader")
+                }
+                _ => WriteError::Unavailable("no such partition"),
+            })
     }
 
     /// Appends records to the `__consumer_offsets` partition that owns `group_id` and
-    /// waits until they are durable; returns the last offset.
+    /// waits until they are committed (see [`store::PendingWrite::committed`]);
+    /// returns the last offset.
     pub(crate) async fn append_offsets_records(
         self: &Arc<Self>,
         group_id: &str,
         records: Vec<store::KeyedRecord>,
-    ) -> Result<i64, LogError> {
+    ) -> Result<i64, WriteError> {
         self.queue_offsets_records(group_id, records)?
-            .durable()
+            .committed()
             .await
     }
 
@@ -67,7 +71,7 @@ impl Broker {
         self: &Arc<Self>,
         group_id: &str,
         records: Vec<store::KeyedRecord>,
-    ) -> Result<store::PendingWrite, LogError> {
+    ) -> Result<store::PendingWrite, WriteError> {
         let p = self.offsets_partition(group_id)?;
         store::append(&p, records, now_ms(), self.config.flush_policy)
     }
@@ -85,21 +89,25 @@ impl GroupCoordinator {
     ) -> Vec<Result<(), GroupError>> {
         let check = {
             let mut state = self.state.lock();
-            match state.groups.get(group_id) {
-                Some(e) => e
-                    .group
-                    .validate_commit(who.member_id, who.instance_id, who.generation),
-                // Kafka accepts "simple" commits (no membership) for unknown groups.
-                None if who.generation < 0 => {
-                    state.offsets.entry(group_id.to_string()).or_default();
-                    Ok(())
+            self.lease(broker, &state, group_id).and_then(|lease| {
+                match state.groups.get(group_id) {
+                    Some(e) => e
+                        .group
+                        .validate_commit(who.member_id, who.instance_id, who.generation)
+                        .map(|()| lease),
+                    // Kafka accepts "simple" commits (no membership) for unknown groups.
+                    None if who.generation < 0 => {
+                        state.offsets.entry(group_id.to_string()).or_default();
+                        Ok(lease)
+                    }
+                    None => Err(GroupError::IllegalGeneration),
                 }
-                None => Err(GroupError::IllegalGeneration),
-            }
+            })
         };
-        if let Err(e) = check {
-            return commits.iter().map(|_| Err(e)).collect();
-        }
+        let lease = match check {
+            Ok(lease) => lease,
+            Err(e) => return commits.iter().map(|_| Err(e)).collect(),
+        };
         let records = commits
             .iter()
             .map(|(topic, partition, value)| {
@@ -117,12 +125,17 @@ impl GroupCoordinator {
         // start while this one waits for its write and fsync (as Produce does).
         drop(turn);
         let written = match queued {
-            Ok(write) => write.durable().await,
+            Ok(write) => write.committed().await,
             Err(e) => Err(e),
         };
         match written {
             Ok(log_offset) => {
                 let mut state = self.state.lock();
+                // Leadership moved while writing: the log has the commit, and the
+                // coordinator that loads it serves it; this one no longer does.
+                if !Self::lease_holds(&state, lease) {
+                    return vec![Err(GroupError::NotCoordinator); n];
+                }
                 let map = state.offsets.entry(group_id.to_string()).or_default();
                 for (topic, partition, value) in commits {
                     // Durability waits may finish out of order; keep the newest write.
@@ -136,8 +149,8 @@ impl GroupCoordinator {
                 vec![Ok(()); n]
             }
             Err(e) => {
-                tracing::error!(group = group_id, error = %e, "offset commit write failed");
-                vec![Err(GroupError::from_append_error(e.error_code())); n]
+                tracing::warn!(group = group_id, error = %e, "offset commit write failed");
+                vec![Err(e.group_error()); n]
             }
         }
     }
@@ -146,9 +159,11 @@ impl GroupCoordinator {
     /// (missing ones are absent from the map).
     pub fn fetch(
         &self,
+        broker: &Broker,
         group_id: &str,
     ) -> Result<HashMap<(String, i32), OffsetCommitValue>, GroupError> {
         let state = self.state.lock();
+        self.lease(broker, &state, group_id)?;
         if let Some(e) = state.groups.get(group_id) {
             e.group.validate_offset_fetch()?;
         }
@@ -169,6 +184,7 @@ impl GroupCoordinator {
     ) -> Result<Vec<i16>, GroupError> {
         let (results, doomed) = {
             let state = self.state.lock();
+            self.lease(broker, &state, group_id)?;
             let subscribed = match state.groups.get(group_id) {
                 Some(e) => {
                     e.group.validate_offset_delete()?;
@@ -213,6 +229,7 @@ impl GroupCoordinator {
     ) -> Result<(), GroupError> {
         let offsets: Vec<(String, i32)> = {
             let mut state = self.state.lock();
+            self.lease(broker, &state, group_id)?;
             let known_offsets = state.offsets.contains_key(group_id);
             match state.groups.get_mut(group_id) {
                 Some(e) => e.group.validate_delete()?,
@@ -268,7 +285,7 @@ impl GroupCoordinator {
         broker
             .append_offsets_records(group_id, records)
             .await
-            .map_err(|e| GroupError::from_append_error(e.error_code()))?;
+            .map_err(|e| e.group_error())?;
         let mut state = self.state.lock();
         if let Some(map) = state.offsets.get_mut(group_id) {
             for k in &partitions {

@@ -63,10 +63,11 @@ pub struct GroupReport {
 }
 
 impl Broker {
-    /// Every known group.
+    /// Every group this broker coordinates.
     pub fn group_summaries(&self) -> Vec<GroupSummary> {
         self.groups
-            .list()
+            .list(self)
+            .1
             .into_iter()
             .map(|(group, state, protocol_type)| GroupSummary {
                 group,
@@ -76,12 +77,13 @@ impl Broker {
             .collect()
     }
 
-    /// One group's members and lag, `None` if unknown.
+    /// One group's members and lag, `None` if unknown or coordinated by another
+    /// broker.
     pub fn group_report(&self, group_id: &str) -> Option<GroupReport> {
-        let d = self.groups.describe(group_id)?;
+        let d = self.groups.describe(self, group_id).ok().flatten()?;
         let mut partitions: Vec<PartitionLag> = self
             .groups
-            .fetch(group_id)
+            .fetch(self, group_id)
             .unwrap_or_default()
             .into_iter()
             .map(|((topic, partition), v)| {

@@ -10,59 +10,119 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use strata_group::GroupError;
 use strata_log::LogError;
+use strata_replication::AckState;
 
 use crate::config::FlushPolicy;
 use crate::replica::{Partition, QueuedAppend, SyncWait};
+use crate::topics::OFFSETS_TOPIC;
 
 /// One keyed record; a `None` value is a tombstone.
 pub type KeyedRecord = (Bytes, Option<Bytes>);
+
+/// How long a write waits for the in-sync replicas (Kafka's
+/// `offsets.commit.timeout.ms` default).
+const REPLICATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why a write to `__consumer_offsets` did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The log refused or failed the write.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// This broker does not lead the partition (any more).
+    #[error("this broker does not lead the {OFFSETS_TOPIC} partition")]
+    NotLeader,
+    /// Fewer in-sync replicas than `min.insync.replicas`, or no leader at all.
+    #[error("{OFFSETS_TOPIC} partition unavailable: {0}")]
+    Unavailable(&'static str),
+    /// The in-sync replicas did not all confirm in time.
+    #[error("the in-sync replicas did not confirm in time")]
+    TimedOut,
+}
+
+impl WriteError {
+    /// The error group clients understand, as Kafka's coordinator maps them:
+    /// leadership loss sends clients to find the coordinator again; replication
+    /// trouble is COORDINATOR_NOT_AVAILABLE (retriable).
+    pub fn group_error(&self) -> GroupError {
+        match self {
+            WriteError::Log(e) => GroupError::from_append_error(e.error_code()),
+            WriteError::NotLeader => GroupError::NotCoordinator,
+            WriteError::Unavailable(_) | WriteError::TimedOut => {
+                GroupError::CoordinatorNotAvailable
+            }
+        }
+    }
+}
 
 /// A write of keyed records that has its place in the log; see [`append`].
 pub enum PendingWrite {
     /// Nothing to write; the log's last offset at the time.
     Empty(i64),
     /// Queued for the log and, under the `batch` flush policy, for an fsync.
-    Queued(QueuedAppend, Option<SyncWait>),
+    Queued(Arc<Partition>, QueuedAppend, Option<SyncWait>),
 }
 
 impl PendingWrite {
-    /// Waits until the write is in the log and, if the policy asks, fsynced; returns
-    /// its last offset.
-    pub async fn durable(self) -> Result<i64, LogError> {
+    /// Waits until the write is in the log, fsynced if the policy asks, and held by
+    /// every in-sync replica (as Kafka's coordinator writes with `acks=all`, so a
+    /// new coordinator after a failover has it); returns its last offset.
+    pub async fn committed(self) -> Result<i64, WriteError> {
         match self {
             PendingWrite::Empty(last) => Ok(last),
-            PendingWrite::Queued(appended, sync) => {
+            PendingWrite::Queued(partition, appended, sync) => {
                 let info = appended.appended().await?;
                 if let Some(sync) = sync {
                     sync.wait().await?;
                 }
-                Ok(info.last_offset)
+                let deadline = tokio::time::Instant::now() + REPLICATION_TIMEOUT;
+                match partition.wait_replicated(info.last_offset, deadline).await {
+                    AckState::Done => Ok(info.last_offset),
+                    AckState::Wait => Err(WriteError::TimedOut),
+                    AckState::NotEnoughReplicas if partition.leading_epoch().is_none() => {
+                        Err(WriteError::NotLeader)
+                    }
+                    AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend => Err(
+                        WriteError::Unavailable("the in-sync replicas shrank while writing"),
+                    ),
+                }
             }
         }
     }
 }
 
-/// Queues `records` as one batch. The write's place in the log is fixed when this
-/// returns, so callers that must keep an order (one connection's commits) may move on
-/// and wait with [`PendingWrite::durable`] afterwards.
+/// Queues `records` as one batch on `partition`, which this broker leads. The write's
+/// place in the log is fixed when this returns, so callers that must keep an order
+/// (one connection's commits) may move on and wait with [`PendingWrite::committed`]
+/// afterwards. Refused before writing when the partition has fewer in-sync replicas
+/// than `min.insync.replicas` (as an `acks=all` produce is).
 pub fn append(
     partition: &Arc<Partition>,
     records: Vec<KeyedRecord>,
     now_ms: i64,
     policy: FlushPolicy,
-) -> Result<PendingWrite, LogError> {
+) -> Result<PendingWrite, WriteError> {
     if records.is_empty() {
         return Ok(PendingWrite::Empty(partition.log_end_offset() - 1));
+    }
+    if partition.acks_all_admit() == AckState::NotEnoughReplicas {
+        return Err(if partition.leading_epoch().is_none() {
+            WriteError::NotLeader
+        } else {
+            WriteError::Unavailable("fewer in-sync replicas than min.insync.replicas")
+        });
     }
     let batch = encode_batch(records, now_ms)?;
     // Every record here has a key and is uncompressed by construction, so the append
     // is "trusted" (no topic-settings rewrite).
+    let p = Arc::clone(partition);
     Ok(if policy == FlushPolicy::Batch {
         let (appended, sync) = partition.enqueue_trusted_synced(batch, now_ms);
-        PendingWrite::Queued(appended, Some(sync))
+        PendingWrite::Queued(p, appended, Some(sync))
     } else {
-        PendingWrite::Queued(partition.enqueue_trusted(batch, now_ms), None)
+        PendingWrite::Queued(p, partition.enqueue_trusted(batch, now_ms), None)
     })
 }
 
@@ -101,14 +161,16 @@ fn encode_batch(records: Vec<KeyedRecord>, now_ms: i64) -> Result<Bytes, LogErro
     Ok(buf.freeze())
 }
 
-/// Reads every keyed record of `partition` from its start to its high-water mark, in
-/// offset order. Blocking: call it on a blocking thread.
-pub fn read_all_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, LogError> {
+/// Reads every keyed record of `partition` from its start to its log end, in offset
+/// order: a new leader serves all its log holds, as Kafka's coordinator loads to the
+/// log end (the tail above the high watermark is the new leader's to commit).
+/// Blocking: call it on a blocking thread.
+pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, LogError> {
     let mut out = Vec::new();
     let mut offset = partition.log_start_offset();
-    let end = partition.high_watermark();
+    let end = partition.log_end_offset();
     while offset < end {
-        let read = partition.read_blocking(offset, 1 << 20, true)?;
+        let read = partition.read_blocking_upto(offset, 1 << 20, true, Some(end))?;
         if read.records.is_empty() {
             break;
         }

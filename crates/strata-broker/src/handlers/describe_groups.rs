@@ -25,7 +25,15 @@ pub fn handle(
                     .with_group_id(gid)
                     .with_error_code(e.code());
             }
-            let Some(d) = broker.groups.describe(gid.0.as_str()) else {
+            let described = match broker.groups.describe(broker, gid.0.as_str()) {
+                Ok(d) => d,
+                Err(e) => {
+                    return DescribedGroup::default()
+                        .with_group_id(gid)
+                        .with_error_code(e.code())
+                }
+            };
+            let Some(d) = described else {
                 return DescribedGroup::default()
                     .with_group_id(gid)
                     .with_group_state(StrBytes::from_static_str("Dead"))

@@ -1,6 +1,6 @@
 //! FindCoordinator: every group's coordinator is the leader of its `__consumer_offsets`
-//! partition — on one node, this broker. The offsets topic is created on first use, as
-//! Kafka does.
+//! partition, as the metadata image names it (on one node, this broker). The offsets
+//! topic is created on first use, as Kafka does.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
+use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 
 const KEY_TYPE_GROUP: i8 = 0;
@@ -26,39 +27,31 @@ pub async fn handle(
     };
     let mut coordinators = Vec::with_capacity(keys.len());
     for key in keys {
-        let (code, message) = if req.key_type != KEY_TYPE_GROUP {
-            (
-                ResponseError::CoordinatorNotAvailable.code(),
-                Some("transactions are not supported".to_string()),
-            )
+        let found = if req.key_type != KEY_TYPE_GROUP {
+            Err((
+                ResponseError::CoordinatorNotAvailable,
+                "transactions are not supported".to_string(),
+            ))
         } else if key.is_empty() {
-            (
-                ResponseError::InvalidGroupId.code(),
-                Some("empty group id".to_string()),
-            )
+            Err((ResponseError::InvalidGroupId, "empty group id".to_string()))
         } else {
             match broker.ensure_offsets_topic().await {
-                Ok(()) => (0, None),
-                Err(e) => (
-                    ResponseError::CoordinatorNotAvailable.code(),
-                    Some(e.to_string()),
-                ),
+                Ok(()) => group_coordinator(broker, key.as_str()),
+                Err(e) => Err((ResponseError::CoordinatorNotAvailable, e.to_string())),
             }
         };
-        let ok = code == 0;
-        coordinators.push(
-            Coordinator::default()
-                .with_key(key)
-                .with_node_id(BrokerId(if ok { broker.config.node_id } else { -1 }))
-                .with_host(if ok {
-                    StrBytes::from_string(broker.config.advertise_host.clone())
-                } else {
-                    StrBytes::default()
-                })
-                .with_port(if ok { broker.config.advertise_port } else { -1 })
-                .with_error_code(code)
-                .with_error_message(message.map(StrBytes::from_string)),
-        );
+        let c = Coordinator::default().with_key(key);
+        coordinators.push(match found {
+            Ok((node_id, host, port)) => c
+                .with_node_id(BrokerId(node_id))
+                .with_host(StrBytes::from_string(host))
+                .with_port(port),
+            Err((code, message)) => c
+                .with_node_id(BrokerId(-1))
+                .with_port(-1)
+                .with_error_code(code.code())
+                .with_error_message(Some(StrBytes::from_string(message))),
+        });
     }
     if version >= 4 {
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
@@ -70,4 +63,28 @@ pub async fn handle(
         .with_node_id(c.node_id)
         .with_host(c.host)
         .with_port(c.port)
+}
+
+/// The broker leading the group's `__consumer_offsets` partition: (node id, host,
+/// port), or COORDINATOR_NOT_AVAILABLE while the partition has no (registered) leader.
+fn group_coordinator(
+    broker: &Broker,
+    group_id: &str,
+) -> Result<(i32, String, i32), (ResponseError, String)> {
+    let image = broker.meta.image();
+    let unavailable = |why: String| (ResponseError::CoordinatorNotAvailable, why);
+    let topic = image
+        .topic(OFFSETS_TOPIC)
+        .ok_or_else(|| unavailable(format!("{OFFSETS_TOPIC} is being created")))?;
+    let partition = strata_group::partition_for(group_id, topic.partitions.len() as i32);
+    let leader = topic.partition(partition).map_or(-1, |p| p.leader);
+    if leader < 0 {
+        return Err(unavailable(format!(
+            "{OFFSETS_TOPIC}-{partition} has no leader"
+        )));
+    }
+    let node = image
+        .broker(leader)
+        .ok_or_else(|| unavailable(format!("broker {leader} is not registered")))?;
+    Ok((node.node_id, node.host.clone(), node.port))
 }

@@ -10,6 +10,7 @@ use crate::Broker;
 pub fn handle(broker: &Arc<Broker>, req: HeartbeatRequest) -> HeartbeatResponse {
     let instance = req.group_instance_id.as_ref().map(|s| s.as_str());
     let code = match broker.groups.heartbeat(
+        broker,
         req.group_id.0.as_str(),
         req.member_id.as_str(),
         instance,

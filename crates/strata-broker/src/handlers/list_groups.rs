@@ -1,4 +1,5 @@
-//! ListGroups: every group this coordinator knows, optionally filtered by state.
+//! ListGroups: the groups this broker coordinates (those of the `__consumer_offsets`
+//! partitions it leads), optionally filtered by state. Admin clients ask every broker.
 
 use std::sync::Arc;
 
@@ -15,9 +16,8 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: ListGroupsRequest) -> Lis
         .iter()
         .map(|s| s.to_ascii_lowercase())
         .collect();
-    let groups = broker
-        .groups
-        .list()
+    let (error, listed) = broker.groups.list(broker);
+    let groups = listed
         .into_iter()
         .filter(|(_, state, _)| filter.is_empty() || filter.contains(&state.to_ascii_lowercase()))
         .map(|(id, state, protocol_type)| {
@@ -31,5 +31,7 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: ListGroupsRequest) -> Lis
                 })
         })
         .collect();
-    ListGroupsResponse::default().with_groups(groups)
+    ListGroupsResponse::default()
+        .with_error_code(error.map_or(0, |e| e.code()))
+        .with_groups(groups)
 }

@@ -65,7 +65,7 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect()
     });
-    match lookup(broker, req.group_id.0.as_str(), wanted, version) {
+    match lookup(broker, req.group_id.0.as_str(), wanted.clone(), version) {
         Ok(topics) => OffsetFetchResponse::default().with_topics(
             topics
                 .into_iter()
@@ -91,10 +91,29 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
                 })
                 .collect(),
         ),
-        // The top-level error code exists from v2.
-        Err(code) => {
-            OffsetFetchResponse::default().with_error_code(if version >= 2 { code } else { 0 })
-        }
+        Err(code) if version >= 2 => OffsetFetchResponse::default().with_error_code(code),
+        // v1 has no top-level error code: each partition asked for carries it.
+        Err(code) => OffsetFetchResponse::default().with_topics(
+            wanted
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, parts)| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(name)
+                        .with_partitions(
+                            parts
+                                .into_iter()
+                                .map(|p| {
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(-1)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -106,7 +125,10 @@ fn lookup(
     wanted: Option<Vec<(TopicName, Vec<i32>)>>,
     version: i16,
 ) -> Result<TopicOffsets, i16> {
-    let committed = broker.groups.fetch(group_id).map_err(|e| e.code())?;
+    let committed = broker
+        .groups
+        .fetch(broker, group_id)
+        .map_err(|e| e.code())?;
     let found = |t: &str, p: i32| -> Found {
         match committed.get(&(t.to_string(), p)) {
             Some(v) => (

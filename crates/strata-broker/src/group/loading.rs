@@ -1,0 +1,340 @@
+//! Which groups this broker coordinates: those of the `__consumer_offsets` partitions it
+//! leads in the metadata image. A partition's groups are loaded from its log when this
+//! broker becomes its leader (at start, or when the image moves leadership here) and
+//! dropped from memory when it stops leading (the data stays in the log).
+//!
+//! Invariants:
+//! - A request is served only if, under the state lock, the current image names this
+//!   broker leader of the group's partition at epoch E and that partition is `Loaded`
+//!   at E. Otherwise it gets NOT_COORDINATOR (another broker leads),
+//!   COORDINATOR_NOT_AVAILABLE (no leader, no topic) or COORDINATOR_LOAD_IN_PROGRESS.
+//! - Every change of a led partition's epoch drops and reloads it: the image watch may
+//!   skip images, so a new epoch may hide another leader's writes in between.
+//! - A load only installs its result if its partition is still `Loading` with the
+//!   same load id, so a superseded load (leadership moved meanwhile) changes nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use strata_group::{Group, GroupError};
+use strata_log::LogError;
+use strata_meta::MetadataImage;
+
+use super::coordinator::{GroupCoordinator, GroupEntry, State};
+use super::store::{self, KeyedRecord};
+use crate::broker::now_ms;
+use crate::topics::OFFSETS_TOPIC;
+use crate::Broker;
+
+/// Kafka's COORDINATOR_LOAD_IN_PROGRESS.
+pub const COORDINATOR_LOAD_IN_PROGRESS: GroupError = GroupError::Other(14);
+
+/// How long [`GroupCoordinator::catch_up`] waits for loads to finish.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where one led `__consumer_offsets` partition stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Load {
+    /// Being read from the log by load `id`.
+    Loading { epoch: i32, id: u64 },
+    /// In memory and served.
+    Loaded { epoch: i32 },
+}
+
+impl Load {
+    fn epoch(self) -> i32 {
+        match self {
+            Load::Loading { epoch, .. } | Load::Loaded { epoch } => epoch,
+        }
+    }
+}
+
+/// What a request holds after the ownership check: the group's partition, served at
+/// this leader epoch. Results of writes are applied only while it still holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Lease {
+    partition: i32,
+    epoch: i32,
+}
+
+/// A partition to read from the log.
+pub(super) struct LoadJob {
+    partition: i32,
+    epoch: i32,
+    id: u64,
+}
+
+/// Number of `__consumer_offsets` partitions in `image` (0 if the topic is missing).
+fn offsets_partitions(image: &MetadataImage) -> i32 {
+    image
+        .topic(OFFSETS_TOPIC)
+        .map_or(0, |t| t.partitions.len() as i32)
+}
+
+/// The `__consumer_offsets` partitions `node_id` leads in `image`, with their epochs.
+fn led_partitions(image: &MetadataImage, node_id: i32) -> HashMap<i32, i32> {
+    image
+        .topic(OFFSETS_TOPIC)
+        .map(|t| {
+            t.partitions
+                .iter()
+                .filter(|p| p.leader == node_id)
+                .map(|p| (p.partition, p.leader_epoch))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `group_id` belongs to `partition` of a topic with `n` partitions.
+fn in_partition(group_id: &str, partition: i32, n: i32) -> bool {
+    strata_group::partition_for(group_id, n) == partition
+}
+
+impl GroupCoordinator {
+    /// Checks, under the state lock, that this broker coordinates `group_id` now.
+    pub(super) fn lease(
+        &self,
+        broker: &Broker,
+        state: &State,
+        group_id: &str,
+    ) -> Result<Lease, GroupError> {
+        let image = broker.meta.image();
+        let n = offsets_partitions(&image);
+        let partition = strata_group::partition_for(group_id, n);
+        let p = image
+            .partition(OFFSETS_TOPIC, partition)
+            .ok_or(GroupError::CoordinatorNotAvailable)?;
+        if p.leader < 0 {
+            return Err(GroupError::CoordinatorNotAvailable);
+        }
+        if p.leader != broker.config.node_id {
+            return Err(GroupError::NotCoordinator);
+        }
+        match state.loads.get(&partition) {
+            Some(Load::Loaded { epoch }) if *epoch == p.leader_epoch => Ok(Lease {
+                partition,
+                epoch: *epoch,
+            }),
+            _ => Err(COORDINATOR_LOAD_IN_PROGRESS),
+        }
+    }
+
+    /// Whether a lease taken earlier still holds (same partition load, same epoch).
+    pub(super) fn lease_holds(state: &State, lease: Lease) -> bool {
+        state.loads.get(&lease.partition) == Some(&Load::Loaded { epoch: lease.epoch })
+    }
+
+    /// Whether any led partition is still loading (ListGroups reports it).
+    pub(super) fn loading(state: &State) -> bool {
+        state
+            .loads
+            .values()
+            .any(|l| matches!(l, Load::Loading { .. }))
+    }
+
+    /// Brings the set of coordinated partitions in line with the image published at
+    /// `index`: drops the groups of partitions no longer led (or led at a new epoch)
+    /// and returns the loads to run. Images older than one already seen are ignored.
+    fn reconcile(&self, node_id: i32, index: u64, image: &MetadataImage) -> Vec<LoadJob> {
+        let mut state = self.state.lock();
+        if index < state.seen_index {
+            return Vec::new();
+        }
+        state.seen_index = index;
+        let n = offsets_partitions(image);
+        let led = led_partitions(image, node_id);
+        let stale: Vec<i32> = state
+            .loads
+            .iter()
+            .filter(|(p, l)| led.get(p) != Some(&l.epoch()))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in stale {
+            state.loads.remove(&p);
+            let before = state.groups.len();
+            if n == 0 {
+                state.groups.clear();
+                state.offsets.clear();
+            } else {
+                state.groups.retain(|g, _| !in_partition(g, p, n));
+                state.offsets.retain(|g, _| !in_partition(g, p, n));
+            }
+            tracing::info!(
+                partition = p,
+                groups = before - state.groups.len(),
+                "no longer coordinating {OFFSETS_TOPIC}-{p}: groups unloaded"
+            );
+        }
+        let mut jobs = Vec::new();
+        for (partition, epoch) in led {
+            if !state.loads.contains_key(&partition) {
+                state.next_load += 1;
+                let id = state.next_load;
+                state.loads.insert(partition, Load::Loading { epoch, id });
+                jobs.push(LoadJob {
+                    partition,
+                    epoch,
+                    id,
+                });
+            }
+        }
+        jobs
+    }
+
+    /// Reads a partition's groups from its log (to its end) and, unless superseded
+    /// meanwhile, starts serving them. Blocking.
+    fn run_load_blocking(&self, broker: &Broker, job: LoadJob) {
+        let started = std::time::Instant::now();
+        let read = match broker.replicas.get(OFFSETS_TOPIC, job.partition) {
+            Some(p) => store::read_to_end_blocking(&p),
+            None => Err(LogError::Io(std::io::Error::other(format!(
+                "{OFFSETS_TOPIC}-{} is not hosted here",
+                job.partition
+            )))),
+        };
+        let mut state = self.state.lock();
+        let current = Load::Loading {
+            epoch: job.epoch,
+            id: job.id,
+        };
+        if state.loads.get(&job.partition) != Some(&current) {
+            return;
+        }
+        match read {
+            Ok(records) => {
+                let (n_records, n_groups) = Self::install(&mut state, records);
+                state
+                    .loads
+                    .insert(job.partition, Load::Loaded { epoch: job.epoch });
+                tracing::info!(
+                    partition = job.partition,
+                    epoch = job.epoch,
+                    records = n_records,
+                    groups = n_groups,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "coordinating {OFFSETS_TOPIC}-{}",
+                    job.partition
+                );
+            }
+            Err(e) => {
+                // Forgotten, so the next reconcile (the group loop's tick) retries.
+                state.loads.remove(&job.partition);
+                tracing::error!(partition = job.partition, error = %e, "cannot load groups");
+            }
+        }
+        drop(state);
+        self.load_done.notify_waiters();
+    }
+
+    /// Applies one partition's records, in log order, to the in-memory state; returns
+    /// (records applied, groups with metadata).
+    fn install(state: &mut State, records: Vec<KeyedRecord>) -> (usize, usize) {
+        let now = now_ms();
+        let mut applied = 0usize;
+        let mut groups = std::collections::HashSet::new();
+        for (key, value) in records {
+            match strata_group::decode_record(&key, value.as_deref()) {
+                Ok(strata_group::Record::OffsetCommit(k, v)) => {
+                    let group = state.offsets.entry(k.group.clone()).or_default();
+                    match v {
+                        // Replayed commits precede every new one.
+                        Some(v) => {
+                            group.insert((k.topic, k.partition), (-1, v));
+                        }
+                        None => {
+                            group.remove(&(k.topic, k.partition));
+                        }
+                    }
+                    applied += 1;
+                }
+                Ok(strata_group::Record::GroupMetadata(g, v)) => {
+                    match v {
+                        Some(v) => {
+                            let group = Group::from_record(g.clone(), v, now);
+                            state
+                                .groups
+                                .insert(g.clone(), GroupEntry::from_group(group));
+                            groups.insert(g);
+                        }
+                        None => {
+                            state.groups.remove(&g);
+                            groups.remove(&g);
+                        }
+                    }
+                    applied += 1;
+                }
+                Ok(strata_group::Record::Other(_)) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping unreadable {OFFSETS_TOPIC} record")
+                }
+            }
+        }
+        state.offsets.retain(|_, m| !m.is_empty());
+        (applied, groups.len())
+    }
+
+    /// Reconciles with the newest image and starts the loads it calls for on the
+    /// blocking pool.
+    pub(crate) fn follow_image(&self, broker: &Arc<Broker>) {
+        let (index, image) = broker.meta.current();
+        for job in self.reconcile(broker.config.node_id, index, &image) {
+            let b = Arc::clone(broker);
+            tokio::task::spawn_blocking(move || b.groups.run_load_blocking(&b, job));
+        }
+    }
+
+    /// At start-up, on a blocking thread: loads the groups of every partition this
+    /// broker leads before the listener opens, then follows image changes.
+    pub(crate) fn start_blocking(&self, broker: &Arc<Broker>) {
+        // Subscribed first, so no image published during the loads is missed.
+        let images = broker.meta.raft().subscribe();
+        let (index, image) = broker.meta.current();
+        for job in self.reconcile(broker.config.node_id, index, &image) {
+            self.run_load_blocking(broker, job);
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(watch_images(Arc::downgrade(broker), images));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot follow metadata for groups"),
+        }
+    }
+
+    /// Waits (bounded) until every partition this broker leads in the current image is
+    /// loaded: a request that just created `__consumer_offsets` is then served at once.
+    pub(crate) async fn catch_up(&self, broker: &Arc<Broker>) {
+        let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+        loop {
+            let done = self.load_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            self.follow_image(broker);
+            let all_loaded = {
+                let image = broker.meta.image();
+                let state = self.state.lock();
+                led_partitions(&image, broker.config.node_id)
+                    .iter()
+                    .all(|(p, epoch)| state.loads.get(p) == Some(&Load::Loaded { epoch: *epoch }))
+            };
+            if all_loaded || tokio::time::timeout_at(deadline, done).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Follows metadata images: each one may move leadership of offsets partitions.
+/// Holds the broker weakly so a stopped broker is not kept alive; ends when the
+/// broker or the image source is gone.
+async fn watch_images(
+    broker: Weak<Broker>,
+    mut images: tokio::sync::watch::Receiver<(u64, Arc<MetadataImage>)>,
+) {
+    while images.changed().await.is_ok() {
+        let Some(broker) = broker.upgrade() else {
+            return;
+        };
+        broker.groups.follow_image(&broker);
+    }
+}
