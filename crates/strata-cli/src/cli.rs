@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::bench::BenchArgs;
 use crate::broker::BrokerCommand;
+use crate::cluster::ClusterCommand;
 use crate::consume::ConsumeArgs;
 use crate::group::GroupCommand;
 use crate::produce::ProduceArgs;
@@ -45,6 +46,12 @@ pub enum Format {
 pub enum Command {
     /// Run a broker.
     Server(ServerArgs),
+    /// Run a local multi-node cluster, or describe a cluster.
+    Cluster {
+        /// Cluster action.
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Manage topics.
     Topic {
         /// Topic action.

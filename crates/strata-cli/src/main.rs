@@ -5,6 +5,7 @@ mod bench_commit;
 
 mod broker;
 mod cli;
+mod cluster;
 mod configs;
 mod consume;
 mod datetime;
@@ -27,6 +28,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // The server owns its runtime and logging setup.
         Command::Server(args) => server::run(args),
+        // `cluster up` supervises child processes from its own runtime.
+        Command::Cluster {
+            command: cluster::ClusterCommand::Up(args),
+        } => cluster::up(args, cli.format),
         command => run_client(command, &cli.bootstrap, cli.format),
     };
     match result {
@@ -49,7 +54,13 @@ fn run_client(command: Command, bootstrap: &str, format: cli::Format) -> anyhow:
         .build()?;
     runtime.block_on(async move {
         match command {
-            Command::Server(_) => unreachable!("handled in main"),
+            Command::Server(_)
+            | Command::Cluster {
+                command: cluster::ClusterCommand::Up(_),
+            } => unreachable!("handled in main"),
+            Command::Cluster {
+                command: cluster::ClusterCommand::Info,
+            } => cluster::info(client, format).await,
             Command::Topic { command } => topic::run(command, client, format).await,
             Command::Group { command } => group::run(command, client, format).await,
             Command::Broker { command } => broker::run(command, client, format).await,

@@ -433,26 +433,11 @@ fn info_against_an_unreachable_broker_is_a_clear_error() {
     assert!(out.stdout.is_empty());
 }
 
-/// Whether this build's `strata server` can join a multi-node quorum.
-fn server_has_voters_flag() -> bool {
-    let out = Command::new(strata_bin())
-        .args(["server", "--help"])
-        .output()
-        .expect("strata server --help");
-    String::from_utf8_lossy(&out.stdout).contains("--voters")
-}
-
 /// Three nodes, each a controller and a broker: all register, one is the controller, a
 /// replication-factor-3 topic spreads its leaders, and a killed node shows up as not live
 /// while `up` keeps the others running.
 #[test]
 fn three_node_cluster_spreads_replicas_and_survives_a_dead_node() {
-    // Temporary guard for issue 4: remove once `strata server --voters` is committed (the
-    // multi-node server flags). It only skips when the flag is missing from the binary.
-    if !server_has_voters_flag() {
-        eprintln!("SKIPPED: `strata server --help` has no --voters (multi-node server not built)");
-        return;
-    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut up = Up::start(dir.path(), &["--nodes", "3", "--rack-per-node"]);
     let summary = up.next_json(READY);

@@ -317,7 +317,7 @@ impl Cluster {
     }
 }
 
-fn topic_from_response(
+pub(crate) fn topic_from_response(
     name: String,
     t: &kafka_protocol::messages::metadata_response::MetadataResponseTopic,
 ) -> TopicMetadata {

@@ -5,15 +5,16 @@
 //! - [`Consumer`]: manual assignment or consumer-group subscription (classic protocol,
 //!   range and cooperative-sticky assignors, static membership), seeking, Fetch long-polls,
 //!   decompression, sync/async/auto commits.
-//! - [`Admin`]: topics (create/describe/delete/list, offsets), topic and broker configs
-//!   (describe with sources and synonyms, incremental alter) and consumer groups (list,
-//!   describe, delete, offsets).
+//! - [`Admin`]: the cluster (brokers, controller, partition placement), topics
+//!   (create/describe/delete/list, offsets), topic and broker configs (describe with sources
+//!   and synonyms, incremental alter) and consumer groups (list, describe, delete, offsets).
 //!
 //! Built on the `kafka-protocol` crate for message encoding; connection handling (framing,
 //! pipelining, version negotiation) and the metadata cache live here.
 
 mod accumulator;
 mod admin;
+mod admin_cluster;
 mod admin_configs;
 mod admin_groups;
 mod batch;
@@ -27,6 +28,7 @@ pub mod partitioner;
 mod producer;
 
 pub use admin::{Admin, PartitionDescription, TopicDescription, TopicListing};
+pub use admin_cluster::{BrokerDescription, ClusterDescription, ClusterMetadata};
 pub use admin_configs::{
     ConfigAction, ConfigEntry, ConfigOp, ConfigResource, ConfigSource, ConfigSynonym,
 };
