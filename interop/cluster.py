@@ -1,6 +1,7 @@
 """A local cluster of real `strata server` processes for the interop tests.
 
-Every node is a Raft voter and a broker on loopback, with its own data dir and ports.
+Every node is a broker on loopback with its own data dir and ports; the first `n` are
+Raft voters, the `learners` after them follow the metadata quorum as non-voters.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from broker import Broker, free_port
 
 
 class Cluster:
-    def __init__(self, tmp: pathlib.Path, n: int = 3):
+    def __init__(self, tmp: pathlib.Path, n: int = 3, learners: int = 0):
         self.nodes: list[Broker] = []
         ctrl = [free_port() for _ in range(n)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ctrl))
-        for i in range(n):
-            b = Broker(tmp / f"node-{i + 1}", f"node-{i + 1}",
-                       ["--node-id", str(i + 1), "--voters", voters])
+        for i in range(n + learners):
+            args = ["--node-id", str(i + 1), "--voters", voters]
+            if i >= n:  # not in the voter list: needs its own controller address
+                args += ["--controller-listen", f"127.0.0.1:{free_port()}"]
+            b = Broker(tmp / f"node-{i + 1}", f"node-{i + 1}", args)
             b.workdir.mkdir(parents=True, exist_ok=True)
             self.nodes.append(b)
 
