@@ -106,6 +106,10 @@ impl Broker {
         if let Some((_, addr)) = voters.iter().find(|(id, _)| *id == node_id) {
             raft_opts.advertised = Some(addr.clone());
         }
+        let election_ms = (config.controller_election_timeout.as_millis() as u64).max(4);
+        raft_opts.election_min_ms = election_ms;
+        raft_opts.election_max_ms = election_ms * 2;
+        raft_opts.heartbeat_ms = election_ms / 4;
         let meta = MetadataManager::start(raft_opts)
             .await
             .context("cannot start the metadata quorum")?;

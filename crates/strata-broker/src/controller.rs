@@ -259,7 +259,7 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
         };
         let timeout = broker.config.broker_session_timeout;
         let heartbeats = broker.controller.heartbeats.lock().clone();
-        let gone = refused_brokers(&broker, &heartbeats, since).await;
+        let gone = refused_brokers(&broker, &heartbeats).await;
         let response = broker
             .propose_on_leader(None, |image| {
                 let mut image = image.clone();
@@ -306,12 +306,10 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
 /// Brokers that are late with their heartbeats (two intervals) and whose Kafka port
 /// refuses connections: the process is gone, so there is no need to wait out the whole
 /// session timeout. (A broker cut off by the network times out instead and is fenced
-/// by the session timeout.)
-async fn refused_brokers(
-    broker: &Arc<Broker>,
-    heartbeats: &HashMap<i32, Instant>,
-    since: Instant,
-) -> Vec<i32> {
+/// by the session timeout.) A new controller has heard from nobody yet, so it probes
+/// every broker at once: when the old controller died with a partition leader (often
+/// the same process), that leader is fenced without waiting two more intervals.
+async fn refused_brokers(broker: &Arc<Broker>, heartbeats: &HashMap<i32, Instant>) -> Vec<i32> {
     let late_after = broker.config.broker_heartbeat_interval * 2;
     let image = broker.meta.image();
     let probes = image
@@ -320,10 +318,7 @@ async fn refused_brokers(
         .filter(|b| {
             heartbeats
                 .get(&b.node_id)
-                .copied()
-                .unwrap_or(since)
-                .elapsed()
-                > late_after
+                .is_none_or(|last| last.elapsed() > late_after)
         })
         .map(|b| {
             let addr = format!("{}:{}", b.host, b.port);

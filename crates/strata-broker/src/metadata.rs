@@ -9,8 +9,11 @@
 //!   commits them only if its image is still that one (optimistic concurrency), so a
 //!   decision never rests on a stale image. On a conflict the caller decides again.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use strata_meta::{MetadataImage, MetadataRecord};
 use strata_raft::{ApplyHook, MetadataRaft, RaftOptions};
@@ -35,10 +38,19 @@ pub enum CommitError {
     Unavailable(String),
 }
 
+/// How long a fenced broker stays listed in Metadata responses. librdkafka decommissions
+/// a broker that disappears from Metadata, and when that races with moving a partition to
+/// its new leader (both happen on the same response) it drops the new leader and waits
+/// for its next one-second leader query. Listed but leading nothing for a while, the
+/// dead broker vanishes on a later response, after the partitions have moved.
+pub(crate) const FENCED_LISTING_GRACE: Duration = Duration::from_secs(5);
+
 /// The apply hook: hands each new image to the broker (once it exists).
 #[derive(Default)]
 pub(crate) struct BrokerHook {
     broker: OnceLock<Weak<Broker>>,
+    /// When this node applied each broker's fencing (local: not part of the image).
+    fenced_at: Mutex<HashMap<i32, Instant>>,
 }
 
 impl BrokerHook {
@@ -48,7 +60,23 @@ impl BrokerHook {
 }
 
 impl ApplyHook for BrokerHook {
-    fn before_publish(&self, image: &MetadataImage, _records: &[MetadataRecord]) {
+    fn before_publish(&self, image: &MetadataImage, records: &[MetadataRecord]) {
+        // Replayed at start-up (no broker yet) they are old news: not recorded.
+        if self.broker.get().is_some() {
+            let mut fenced_at = self.fenced_at.lock();
+            for r in records {
+                match r {
+                    MetadataRecord::FenceBroker { node_id } => {
+                        fenced_at.insert(*node_id, Instant::now());
+                    }
+                    MetadataRecord::RegisterBroker { node_id, .. }
+                    | MetadataRecord::UnregisterBroker { node_id, .. } => {
+                        fenced_at.remove(node_id);
+                    }
+                    _ => {}
+                }
+            }
+        }
         if let Some(broker) = self.broker.get().and_then(Weak::upgrade) {
             // Logs first opened in this process recover as the start found them: a
             // scan after an unclean stop.
@@ -71,6 +99,16 @@ impl MetadataManager {
         let hook = Arc::new(BrokerHook::default());
         let raft = MetadataRaft::start(opts, Arc::clone(&hook) as Arc<dyn ApplyHook>).await?;
         Ok(Self { raft, hook })
+    }
+
+    /// Whether `node_id` was fenced less than [`FENCED_LISTING_GRACE`] ago, as this node
+    /// applied it.
+    pub fn fenced_recently(&self, node_id: i32) -> bool {
+        self.hook
+            .fenced_at
+            .lock()
+            .get(&node_id)
+            .is_some_and(|at| at.elapsed() < FENCED_LISTING_GRACE)
     }
 
     /// The Raft node (leadership, forwarding, metrics).

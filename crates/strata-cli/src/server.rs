@@ -308,6 +308,14 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
                 _ => c.replica_lag_time_max = d,
             }
         }
+        "controller.quorum.election.timeout.ms" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                (20..=60_000).contains(&n),
+                "setting '{key}' must be between 20 and 60000"
+            );
+            c.controller_election_timeout = Duration::from_millis(n as u64);
+        }
         "log.retention.check.interval.ms" => {
             let n = int(value)?;
             anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");

@@ -63,10 +63,12 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
         }
     }
     let image = broker.meta.image();
-    // Fenced brokers are down or stopping: clients must not be sent there.
+    // Fenced brokers are down or stopping and lead nothing. They stay listed for a short
+    // grace after fencing so that clients move their partitions before they see the
+    // broker vanish (see `metadata::FENCED_LISTING_GRACE`).
     let brokers = image
         .brokers()
-        .filter(|b| !b.fenced)
+        .filter(|b| !b.fenced || broker.meta.fenced_recently(b.node_id))
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.node_id))
