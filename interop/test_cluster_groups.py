@@ -8,7 +8,10 @@ loads the group from its replica of the log, and serves every offset that was co
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
@@ -49,6 +52,14 @@ def find_coordinator(host_port: str, group: str) -> tuple[int, int, str | None, 
         err = r.i16()
         r.string()  # message
         return err, r.i32(), r.string(), r.i32()
+
+
+def http_get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
 
 
 def committed(bootstrap: str, parts: int) -> dict[int, int]:
@@ -114,6 +125,16 @@ def test_coordinator_moves_with_the_offsets_partition_leader(cluster):
             assert (offset, err) == (before[0], 0)
         else:
             assert err == NOT_COORDINATOR, (b.name, err)
+
+    # The HTTP API answers on the coordinator, and names it elsewhere.
+    for b in cluster.nodes:
+        status, body = http_get(f"{b.http_base}/api/groups/{GROUP}")
+        if b is cluster.node(leader):
+            assert status == 200 and body["group"] == GROUP, body
+            assert sum(p["committed"] for p in body["partitions"]) == 300, body
+        else:
+            assert status == 421, (status, body)
+            assert body["coordinator"]["node_id"] == leader, body
 
     # kill -9 the coordinator: another broker loads the group and serves its offsets.
     victim = cluster.node(leader)

@@ -53,19 +53,50 @@ async fn metrics(State(broker): State<Arc<Broker>>) -> Response {
         .into_response()
 }
 
+/// The groups this broker coordinates (in a cluster each broker lists its own share).
 async fn groups(State(broker): State<Arc<Broker>>) -> Response {
     Json(broker.group_summaries()).into_response()
 }
 
+/// One group. A group lives on the broker leading its `__consumer_offsets` partition;
+/// asked elsewhere, the answer is 421 naming that broker (its Kafka address: the image
+/// does not hold HTTP addresses).
 async fn group(State(broker): State<Arc<Broker>>, Path(group): Path<String>) -> Response {
+    let error = |status: StatusCode, body: serde_json::Value| (status, Json(body)).into_response();
     match broker.group_report(&group) {
-        Some(report) => Json(report).into_response(),
-        None => (
+        Ok(Some(report)) => Json(report).into_response(),
+        Ok(None) => error(
             StatusCode::NOT_FOUND,
-            Json(serde_json::json!({"error": format!("no group '{group}'")})),
-        )
-            .into_response(),
+            serde_json::json!({"error": format!("no group '{group}'")}),
+        ),
+        Err(e) if e.code() == NOT_COORDINATOR => match broker.group_coordinator(&group) {
+            Some((node_id, host, port)) => error(
+                StatusCode::MISDIRECTED_REQUEST,
+                serde_json::json!({
+                    "error": format!(
+                        "group '{group}' is coordinated by broker {node_id} ({host}:{port}); ask that broker"
+                    ),
+                    "coordinator": {"node_id": node_id, "host": host, "port": port},
+                }),
+            ),
+            None => unavailable(&group),
+        },
+        Err(_) => unavailable(&group),
     }
+}
+
+/// Kafka's NOT_COORDINATOR error code.
+const NOT_COORDINATOR: i16 = 16;
+
+fn unavailable(group: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        Json(serde_json::json!({
+            "error": format!("the coordinator of group '{group}' is not available yet (loading or electing); retry")
+        })),
+    )
+        .into_response()
 }
 
 async fn not_found() -> (StatusCode, Json<serde_json::Value>) {

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use strata_group::GroupError;
+
 use crate::Broker;
 
 /// One group in a listing.
@@ -37,9 +39,9 @@ pub struct PartitionLag {
     pub partition: i32,
     /// Committed offset.
     pub committed: i64,
-    /// Log end offset (high-water mark).
+    /// Log end offset (high-water mark) of this broker's replica; -1 if it hosts none.
     pub log_end: i64,
-    /// `log_end - committed`, never negative.
+    /// `log_end - committed`, never negative; -1 when unknown (no replica here).
     pub lag: i64,
 }
 
@@ -58,7 +60,7 @@ pub struct GroupReport {
     pub members: Vec<MemberReport>,
     /// Committed offsets and lag, sorted by topic and partition.
     pub partitions: Vec<PartitionLag>,
-    /// Sum of `lag` over the partitions.
+    /// Sum of the known `lag`s over the partitions.
     pub total_lag: i64,
 }
 
@@ -77,10 +79,12 @@ impl Broker {
             .collect()
     }
 
-    /// One group's members and lag, `None` if unknown or coordinated by another
-    /// broker.
-    pub fn group_report(&self, group_id: &str) -> Option<GroupReport> {
-        let d = self.groups.describe(self, group_id).ok().flatten()?;
+    /// One group's members and lag, `None` if unknown; an error if this broker does not
+    /// coordinate it now (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, ...).
+    pub fn group_report(&self, group_id: &str) -> Result<Option<GroupReport>, GroupError> {
+        let Some(d) = self.groups.describe(self, group_id)? else {
+            return Ok(None);
+        };
         let mut partitions: Vec<PartitionLag> = self
             .groups
             .fetch(self, group_id)
@@ -92,7 +96,11 @@ impl Broker {
                     .get(&topic, partition)
                     .map_or(-1, |p| p.high_watermark());
                 PartitionLag {
-                    lag: (log_end - v.offset).max(0),
+                    lag: if log_end < 0 {
+                        -1
+                    } else {
+                        (log_end - v.offset).max(0)
+                    },
                     topic,
                     partition,
                     committed: v.offset,
@@ -101,7 +109,7 @@ impl Broker {
             })
             .collect();
         partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-        Some(GroupReport {
+        Ok(Some(GroupReport {
             group: d.group_id,
             state: d.state,
             protocol_type: d.protocol_type,
@@ -116,8 +124,19 @@ impl Broker {
                     client_host: m.client_host,
                 })
                 .collect(),
-            total_lag: partitions.iter().map(|p| p.lag).sum(),
+            total_lag: partitions.iter().map(|p| p.lag.max(0)).sum(),
             partitions,
-        })
+        }))
+    }
+
+    /// The broker that coordinates `group_id` now, as the metadata image names it
+    /// (leader of its `__consumer_offsets` partition): (node id, host, port).
+    pub fn group_coordinator(&self, group_id: &str) -> Option<(i32, String, i32)> {
+        let image = self.meta.image();
+        let topic = image.topic(crate::topics::OFFSETS_TOPIC)?;
+        let partition = strata_group::partition_for(group_id, topic.partitions.len() as i32);
+        let leader = topic.partition(partition)?.leader;
+        let node = image.broker(leader)?;
+        Some((node.node_id, node.host.clone(), node.port))
     }
 }

@@ -71,20 +71,10 @@ fn group_coordinator(
     broker: &Broker,
     group_id: &str,
 ) -> Result<(i32, String, i32), (ResponseError, String)> {
-    let image = broker.meta.image();
-    let unavailable = |why: String| (ResponseError::CoordinatorNotAvailable, why);
-    let topic = image
-        .topic(OFFSETS_TOPIC)
-        .ok_or_else(|| unavailable(format!("{OFFSETS_TOPIC} is being created")))?;
-    let partition = strata_group::partition_for(group_id, topic.partitions.len() as i32);
-    let leader = topic.partition(partition).map_or(-1, |p| p.leader);
-    if leader < 0 {
-        return Err(unavailable(format!(
-            "{OFFSETS_TOPIC}-{partition} has no leader"
-        )));
-    }
-    let node = image
-        .broker(leader)
-        .ok_or_else(|| unavailable(format!("broker {leader} is not registered")))?;
-    Ok((node.node_id, node.host.clone(), node.port))
+    broker.group_coordinator(group_id).ok_or_else(|| {
+        (
+            ResponseError::CoordinatorNotAvailable,
+            format!("{OFFSETS_TOPIC} has no leader for this group yet"),
+        )
+    })
 }
