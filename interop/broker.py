@@ -41,10 +41,18 @@ class Broker:
 
     Ports and data dir stay the same across `restart()`, as they would for an operator.
     stderr and stdout go to a log file whose tail is attached to failing tests' reports.
+
+    `host` is the address the broker listens on (Kafka and HTTP) and clients use; `wrap` is
+    a command prefix the broker runs under (e.g. `["ip", "netns", "exec", NS]`). A wrapper
+    must exec the broker, so that the started pid is the broker's and `stop()` / `kill()`
+    signal it directly.
     """
 
     def __init__(self, workdir: pathlib.Path, name: str = "broker",
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, host: str = "127.0.0.1",
+                 wrap: list[str] | None = None):
+        self.host = host
+        self.wrap = list(wrap or [])
         self.extra_args = list(extra_args or [])
         self.workdir = pathlib.Path(workdir)
         self.name = name
@@ -57,17 +65,17 @@ class Broker:
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def http_base(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     def command(self) -> list[str]:
-        return [str(strata_bin()), "server",
+        return [*self.wrap, str(strata_bin()), "server",
                 "--data-dir", str(self.data_dir),
-                "--listen", f"127.0.0.1:{self.port}",
-                "--http", f"127.0.0.1:{self.http_port}", *self.extra_args]
+                "--listen", f"{self.host}:{self.port}",
+                "--http", f"{self.host}:{self.http_port}", *self.extra_args]
 
     def start(self, timeout: float = 30.0) -> "Broker":
         if self.proc is not None and self.proc.poll() is None:
@@ -95,7 +103,7 @@ class Broker:
             if code is not None:
                 raise BrokerError(f"strata exited with code {code} during startup\n{self.log_tail()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection((self.host, self.port), timeout=1):
                     return
             except OSError:
                 time.sleep(0.1)
