@@ -4,7 +4,7 @@
 # Usage: scripts/test.sh [--no-rust] [--no-interop] [--no-build] [-- PYTEST_ARGS...]
 #   --no-build uses the existing binary ($STRATA_BIN or target/release/strata) as it is.
 #
-# On a fresh Debian machine (root, CI=true, no stdin) it installs what it needs (kcat, a Python
+# On a fresh Debian machine (root, CI=true, no stdin) it installs what it needs (kcat, iproute2, a Python
 # venv in .venv with the pinned packages of interop/requirements.txt), builds the release binary,
 # runs `cargo nextest run --workspace --release` and then the pytest suite in interop/.
 # A second run skips every install already done. Exits non-zero if anything failed.
@@ -57,6 +57,8 @@ PYTHON="${PYTHON:-python3}"
 if [ "$run_interop" -eq 1 ]; then
     missing=()
     command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+    # `ip` builds the network namespaces of the partition test (as root).
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v "$PYTHON" >/dev/null 2>&1 || missing+=(python3)
     # Debian's own python3 ships venv/ensurepip separately.
     if command -v "$PYTHON" >/dev/null 2>&1 && ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
