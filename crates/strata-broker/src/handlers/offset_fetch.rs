@@ -66,55 +66,44 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
             .collect()
     });
     match lookup(broker, req.group_id.0.as_str(), wanted.clone(), version) {
-        Ok(topics) => OffsetFetchResponse::default().with_topics(
-            topics
-                .into_iter()
-                .map(|(name, parts)| {
-                    OffsetFetchResponseTopic::default()
-                        .with_name(name)
-                        .with_partitions(
-                            parts
-                                .into_iter()
-                                .map(|(p, (off, epoch, meta))| {
-                                    OffsetFetchResponsePartition::default()
-                                        .with_partition_index(p)
-                                        .with_committed_offset(off)
-                                        .with_committed_leader_epoch(if version >= 5 {
-                                            epoch
-                                        } else {
-                                            -1
-                                        })
-                                        .with_metadata(meta)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect(),
-        ),
+        Ok(topics) => OffsetFetchResponse::default().with_topics(response_topics(
+            topics.into_iter().map(|(name, parts)| {
+                let parts = parts.into_iter().map(|(p, (off, epoch, meta))| {
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_committed_offset(off)
+                        .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
+                        .with_metadata(meta)
+                });
+                (name, parts.collect())
+            }),
+        )),
         Err(code) if version >= 2 => OffsetFetchResponse::default().with_error_code(code),
         // v1 has no top-level error code: each partition asked for carries it.
-        Err(code) => OffsetFetchResponse::default().with_topics(
-            wanted
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(name, parts)| {
-                    OffsetFetchResponseTopic::default()
-                        .with_name(name)
-                        .with_partitions(
-                            parts
-                                .into_iter()
-                                .map(|p| {
-                                    OffsetFetchResponsePartition::default()
-                                        .with_partition_index(p)
-                                        .with_committed_offset(-1)
-                                        .with_error_code(code)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect(),
-        ),
+        Err(code) => OffsetFetchResponse::default().with_topics(response_topics(
+            wanted.unwrap_or_default().into_iter().map(|(name, parts)| {
+                let parts = parts.into_iter().map(|p| {
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_committed_offset(-1)
+                        .with_error_code(code)
+                });
+                (name, parts.collect())
+            }),
+        )),
     }
+}
+
+fn response_topics(
+    topics: impl Iterator<Item = (TopicName, Vec<OffsetFetchResponsePartition>)>,
+) -> Vec<OffsetFetchResponseTopic> {
+    topics
+        .map(|(name, parts)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(name)
+                .with_partitions(parts)
+        })
+        .collect()
 }
 
 /// The committed offsets asked for (`None` = every committed partition); partitions
