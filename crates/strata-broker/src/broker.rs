@@ -252,6 +252,32 @@ impl Broker {
             .unwrap_or(f64::INFINITY)
     }
 
+    /// Refreshes the replication and cluster gauges (scrape time: nothing on the
+    /// produce or fetch path).
+    fn render_replication_metrics(&self) {
+        let (mut under_replicated, mut max_lag) = (0i64, 0i64);
+        for p in self.replicas.all() {
+            if let Some(r) = p.leader_report() {
+                under_replicated += i64::from(r.under_replicated);
+                max_lag = max_lag.max(r.max_follower_lag);
+            }
+        }
+        let m = &self.metrics;
+        m.under_replicated_partitions.set(under_replicated);
+        m.replica_max_lag.set(max_lag);
+        let image = self.meta.image();
+        let offline = image
+            .topics()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| p.leader < 0)
+            .count();
+        m.offline_partitions.set(offline as i64);
+        m.fenced_brokers
+            .set(image.brokers().filter(|b| b.fenced).count() as i64);
+        m.active_controller
+            .set(i64::from(self.meta.raft().is_leader()));
+    }
+
     /// Refreshes the per-partition gauges and renders `/metrics`.
     pub fn render_metrics(&self) -> String {
         self.metrics.log_size.clear();
@@ -270,6 +296,7 @@ impl Broker {
                 .get_or_create(&labels)
                 .set(p.log_end_offset());
         }
+        self.render_replication_metrics();
         self.metrics.consumer_lag.clear();
         for (group, topic, partition, committed) in self.groups.committed_snapshot() {
             if let Some(p) = self.replicas.get(&topic, partition) {

@@ -218,12 +218,38 @@ impl Broker {
                 index: raft.applied_index(),
             };
         }
+        let elections = leader_elections(&image, &records);
         match raft.propose(records).await {
-            Ok((index, _)) => ControllerResponse::Committed { index },
+            Ok((index, _)) => {
+                self.metrics.leader_elections.inc_by(elections);
+                ControllerResponse::Committed { index }
+            }
             Err(ProposeError::Rejected(reason)) => ControllerResponse::Rejected { reason },
             Err(e) => unavailable(e),
         }
     }
+}
+
+/// How many partitions `records` give a new leader (not offline) compared to `image`.
+fn leader_elections(image: &MetadataImage, records: &[MetadataRecord]) -> u64 {
+    records
+        .iter()
+        .filter(|r| match r {
+            MetadataRecord::ChangePartition {
+                topic_id,
+                partition,
+                leader,
+                ..
+            } => {
+                let before = image
+                    .topic_by_id(topic_id)
+                    .and_then(|t| t.partition(*partition))
+                    .map_or(-1, |p| p.leader);
+                *leader >= 0 && *leader != before
+            }
+            _ => false,
+        })
+        .count() as u64
 }
 
 fn alter_isr_code(e: &AlterIsrError) -> i16 {

@@ -78,12 +78,51 @@ impl ApplyHook for BrokerHook {
             }
         }
         if let Some(broker) = self.broker.get().and_then(Weak::upgrade) {
+            count_isr_changes(&broker, &broker.meta.image(), image, records);
             // Logs first opened in this process recover as the start found them: a
             // scan after an unclean stop.
             if let Err(e) = broker.replicas.sync_with_image(image, broker.clean_start) {
                 tracing::error!(error = %e, "cannot bring replicas in line with the metadata");
             }
         }
+    }
+}
+
+/// Counts, for `/metrics`, the ISR shrinks and expansions of partitions this broker
+/// leads before and after `records` (requested by it, or the controller fencing a
+/// replica).
+fn count_isr_changes(
+    broker: &Broker,
+    before: &MetadataImage,
+    after: &MetadataImage,
+    records: &[MetadataRecord],
+) {
+    let me = broker.config.node_id;
+    let mut seen = std::collections::HashSet::new();
+    for r in records {
+        let MetadataRecord::ChangePartition {
+            topic_id,
+            partition,
+            ..
+        } = r
+        else {
+            continue;
+        };
+        if !seen.insert((*topic_id, *partition)) {
+            continue;
+        }
+        let isr = |image: &MetadataImage| {
+            image
+                .topic_by_id(topic_id)
+                .and_then(|t| t.partition(*partition))
+                .filter(|p| p.leader == me)
+                .map(|p| p.isr.len())
+        };
+        match (isr(before), isr(after)) {
+            (Some(old), Some(new)) if new < old => broker.metrics.isr_shrinks.inc(),
+            (Some(old), Some(new)) if new > old => broker.metrics.isr_expands.inc(),
+            _ => 0,
+        };
     }
 }
 

@@ -65,6 +65,23 @@ pub struct Metrics {
     pub rebalances: Counter,
     /// Logs cleaned (compaction runs).
     pub cleaner_runs: Counter,
+    /// Partitions this broker leads with fewer in-sync replicas than replicas.
+    pub under_replicated_partitions: Gauge,
+    /// Partitions without a leader in this node's metadata image.
+    pub offline_partitions: Gauge,
+    /// ISR shrinks of partitions this broker leads (asked for by it, or the controller
+    /// fencing a replica), as applied from the metadata log.
+    pub isr_shrinks: Counter,
+    /// ISR expansions of partitions this broker leads, as applied from the metadata log.
+    pub isr_expands: Counter,
+    /// Partitions given a new leader by this node as active controller.
+    pub leader_elections: Counter,
+    /// Records the furthest-behind follower of a partition this broker leads lacks.
+    pub replica_max_lag: Gauge,
+    /// 1 on the active controller (Raft leader), else 0.
+    pub active_controller: Gauge,
+    /// Fenced brokers in this node's metadata image.
+    pub fenced_brokers: Gauge,
 }
 
 impl Default for Metrics {
@@ -98,6 +115,14 @@ impl Metrics {
             consumer_lag: Family::default(),
             rebalances: Counter::default(),
             cleaner_runs: Counter::default(),
+            under_replicated_partitions: Gauge::default(),
+            offline_partitions: Gauge::default(),
+            isr_shrinks: Counter::default(),
+            isr_expands: Counter::default(),
+            leader_elections: Counter::default(),
+            replica_max_lag: Gauge::default(),
+            active_controller: Gauge::default(),
+            fenced_brokers: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Kafka requests served", m.requests.clone());
@@ -153,6 +178,46 @@ impl Metrics {
             "cleaner_runs",
             "Compacted logs cleaned",
             m.cleaner_runs.clone(),
+        );
+        registry.register(
+            "under_replicated_partitions",
+            "Partitions this broker leads whose ISR is smaller than their replica set",
+            m.under_replicated_partitions.clone(),
+        );
+        registry.register(
+            "offline_partitions",
+            "Partitions with no leader, as this node's metadata image says",
+            m.offline_partitions.clone(),
+        );
+        registry.register(
+            "isr_shrinks",
+            "ISR shrinks of partitions this broker leads (lagging or fenced replicas)",
+            m.isr_shrinks.clone(),
+        );
+        registry.register(
+            "isr_expands",
+            "ISR expansions of partitions this broker leads",
+            m.isr_expands.clone(),
+        );
+        registry.register(
+            "leader_elections",
+            "Partitions given a new leader by this node while active controller",
+            m.leader_elections.clone(),
+        );
+        registry.register(
+            "replica_max_lag_records",
+            "Records the furthest-behind follower lacks, over the partitions this broker leads",
+            m.replica_max_lag.clone(),
+        );
+        registry.register(
+            "active_controller",
+            "1 if this node is the active controller (Raft leader)",
+            m.active_controller.clone(),
+        );
+        registry.register(
+            "fenced_brokers",
+            "Fenced brokers, as this node's metadata image says",
+            m.fenced_brokers.clone(),
         );
         Self { registry, ..m }
     }

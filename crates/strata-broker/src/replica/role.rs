@@ -48,6 +48,16 @@ pub struct IsrRequest {
     pub isr: Vec<i32>,
 }
 
+/// A leader's replication state, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderReport {
+    /// Fewer in-sync replicas than replicas.
+    pub under_replicated: bool,
+    /// The largest number of records a follower is behind the leader's log end; followers
+    /// that have not fetched under this leadership are not counted.
+    pub max_follower_lag: i64,
+}
+
 impl Partition {
     /// Brings the role in line with the partition's entry in a new metadata image.
     /// Blocking (a new leader records its epoch in the log).
@@ -219,6 +229,27 @@ impl Partition {
             }),
             _ => None,
         }
+    }
+
+    /// Replication state if this broker leads the partition.
+    pub fn leader_report(&self) -> Option<LeaderReport> {
+        let role = self.role.lock();
+        let Role::Leader(state) = &*role else {
+            return None;
+        };
+        let leo = state.log_end_offset();
+        let max_follower_lag = state
+            .replicas()
+            .iter()
+            .filter(|r| **r != state.leader_id())
+            .filter_map(|r| state.follower(*r)?.log_end_offset)
+            .map(|follower_leo| (leo - follower_leo).max(0))
+            .max()
+            .unwrap_or(0);
+        Some(LeaderReport {
+            under_replicated: state.isr().len() < state.replicas().len(),
+            max_follower_lag,
+        })
     }
 
     /// The controller refused (or lost) an ISR change: allow a new one.
