@@ -2,6 +2,7 @@
 # RF=3 acks=all throughput on a local 3-node cluster vs single-node acks=1 (issue 4),
 # with kbench (librdkafka). Fresh release nodes, all on this machine's cores.
 # Usage: bench/cluster_throughput.sh [RUNS]   (default 3; 1M x 100 B records per run)
+# LAG_SAMPLING=0 turns off the replication-lag sampling (curl every 100 ms) during runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STRATA_SHARED:-$root/../shared}
@@ -13,6 +14,20 @@ port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));pri
 tmp=$(mktemp -d); pids=()
 trap 'kill ${pids[@]} 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
+# While kbench runs: every 100 ms the largest strata_replica_max_lag_records over the nodes
+# (records the furthest-behind follower lacks); prints samples, median and max at the end.
+sample_lag() {
+  local out=$1; shift
+  while :; do
+    local worst=0
+    for h in "$@"; do
+      v=$(curl -s "http://127.0.0.1:$h/metrics" | awk '/^strata_replica_max_lag_records /{print $2}')
+      [ -n "$v" ] && [ "$v" -gt "$worst" ] && worst=$v
+    done
+    echo "$worst" >>"$out"; sleep 0.1
+  done
+}
+lag_summary() { sort -n "$1" | awk '{a[NR]=$1} END {printf "lag samples %d, median %d, p90 %d, max %d records\n", NR, a[int((NR+1)/2)], a[int(NR*0.9+0.5)], a[NR]}'; }
 lag_line() { # replication lag: the followers' log end vs the leader's, from /metrics
   for h in "$@"; do curl -s "http://127.0.0.1:$h/metrics" | awk -v h=$h '/^strata_log_end_offset\{.*topic="rf3-/{print h, $0}'; done; }
 
@@ -37,7 +52,13 @@ boot="127.0.0.1:${ks[0]},127.0.0.1:${ks[1]},127.0.0.1:${ks[2]}"
 sleep 2
 for r in $(seq "$runs"); do
   "$bin" -b "$boot" topic create "rf3-$r" --partitions 1 --replication-factor 3 --config min.insync.replicas=2 >/dev/null
+  sampler=
+  [ "${LAG_SAMPLING:-1}" = 0 ] || { sample_lag "$tmp/lag-$r" ${hs[@]} & sampler=$!; }
   "$kb" produce --brokers "$boot" --topic "rf3-$r" --messages 1000000 --size 100 --acks all --linger-ms 5 | sed "s/^/RF=3 acks=all run $r: /"
+  if [ -n "$sampler" ]; then
+    kill $sampler; wait $sampler 2>/dev/null || true
+    lag_summary "$tmp/lag-$r" | sed "s/^/  replication lag during run $r: /"
+  fi
   sleep 1
   lag_line ${hs[@]} | sed "s/^/  log end after run $r (http port, metric): /"
 done
