@@ -6,8 +6,9 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request as ApiRequest};
 
+use crate::shape;
 use crate::versions::{self, VersionCheck};
 
 /// Kafka's default `socket.request.max.bytes`.
@@ -79,7 +80,8 @@ pub enum RequestError {
         /// The raw frame, for handlers that can still answer in the old format.
         frame: Bytes,
     },
-    /// The header or body did not parse at a version we serve.
+    /// The header or body did not parse at a version we serve, or failed the wire-shape
+    /// check ([`crate::shape`]) that runs before the decoder.
     #[error("malformed {key:?} v{version} request: {reason}")]
     Malformed {
         /// The API.
@@ -92,6 +94,9 @@ pub enum RequestError {
 }
 
 /// Decodes one frame (without its length prefix) into a request.
+///
+/// The frame's lengths and counts are checked against its size ([`shape::check_request`])
+/// before kafka-protocol sees it: the crate sizes allocations from wire counts.
 pub fn decode_request(mut frame: Bytes) -> Result<Request, RequestError> {
     if frame.len() < 8 {
         return Err(RequestError::Truncated(frame.len()));
@@ -121,6 +126,11 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, RequestError> {
         version,
         reason: e.to_string(),
     };
+    shape::check_request(api_key, version, &frame).map_err(|e| RequestError::Malformed {
+        key: api_key,
+        version,
+        reason: e.detail(),
+    })?;
     let header_version = api_key.request_header_version(version);
     let header = RequestHeader::decode(&mut frame, header_version).map_err(malformed)?;
     let body = RequestKind::decode(api_key, &mut frame, version).map_err(malformed)?;
@@ -129,6 +139,67 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, RequestError> {
         header,
         body,
     })
+}
+
+/// Why a response frame could not be decoded (client side: the follower fetcher, the
+/// Rust client). The connection it came on should be dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {} v{version} response: {reason}", api_label(*.key))]
+pub struct ResponseError {
+    /// The raw API key.
+    pub key: i16,
+    /// The response version.
+    pub version: i16,
+    /// What the shape check or the decoder said.
+    pub reason: String,
+}
+
+fn api_label(key: i16) -> String {
+    match ApiKey::try_from(key) {
+        Ok(k) => format!("{k:?}"),
+        Err(_) => format!("api key {key}"),
+    }
+}
+
+/// Decodes a response frame (without its length prefix) of `api_key` at `version`:
+/// header and body, after the wire-shape check ([`shape::check_response`]).
+///
+/// Bytes after the body are ignored, as kafka-protocol does.
+pub fn decode_response_kind(
+    api_key: ApiKey,
+    version: i16,
+    mut frame: Bytes,
+) -> Result<(ResponseHeader, ResponseKind), ResponseError> {
+    let err = |reason: String| ResponseError {
+        key: api_key as i16,
+        version,
+        reason,
+    };
+    shape::check_response(api_key, version, &frame).map_err(|e| err(e.detail()))?;
+    let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))
+        .map_err(|e| err(format!("header: {e:#}")))?;
+    let body =
+        ResponseKind::decode(api_key, &mut frame, version).map_err(|e| err(format!("{e:#}")))?;
+    Ok((header, body))
+}
+
+/// Typed [`decode_response_kind`]: decodes the response to a request of type `R` at
+/// `version`, after the same wire-shape check.
+pub fn decode_response<R: ApiRequest>(
+    version: i16,
+    mut frame: Bytes,
+) -> Result<(ResponseHeader, R::Response), ResponseError> {
+    let err = |reason: String| ResponseError {
+        key: R::KEY,
+        version,
+        reason,
+    };
+    let api_key = ApiKey::try_from(R::KEY).map_err(|_| err("unknown api key".into()))?;
+    shape::check_response(api_key, version, &frame).map_err(|e| err(e.detail()))?;
+    let header = ResponseHeader::decode(&mut frame, R::Response::header_version(version))
+        .map_err(|e| err(format!("header: {e:#}")))?;
+    let body = R::Response::decode(&mut frame, version).map_err(|e| err(format!("{e:#}")))?;
+    Ok((header, body))
 }
 
 /// Encodes a response, length prefix included, for the given request key and version.

@@ -1,7 +1,8 @@
 //! strata-proto: the Kafka wire-protocol layer of Strata (sans-I/O): framing, the
-//! advertised API version table, and a zero-copy view of record batches. Nothing here
-//! opens a file or a socket.
+//! advertised API version table, the wire-shape guard that runs before the decoder, and a
+//! zero-copy view of record batches. Nothing here opens a file or a socket.
 
 pub mod batch;
 pub mod frame;
+pub mod shape;
 pub mod versions;
