@@ -221,14 +221,14 @@ impl Connection {
                 Ok(Err(_)) => return Err(self.network_error("connection closed")),
                 Ok(Ok(r)) => r?,
             };
-            let mut body = frame;
+            // The header alone (a correlation id, no counts) tells where the body starts.
+            let mut body = frame.clone();
             ResponseHeader::decode(&mut body, ApiVersionsResponse::header_version(version))
                 .map_err(|e| ClientError::Protocol(format!("ApiVersions header: {e}")))?;
             if body.len() >= 2
                 && i16::from_be_bytes([body[0], body[1]]) == codes::UNSUPPORTED_VERSION
             {
-                let resp = ApiVersionsResponse::decode(&mut body, 0)
-                    .map_err(|e| ClientError::Protocol(format!("ApiVersions v0 body: {e}")))?;
+                let resp = decode_response::<ApiVersionsRequest>(frame, 0)?;
                 let theirs = resp
                     .api_keys
                     .iter()
@@ -243,8 +243,7 @@ impl Connection {
                 version = theirs;
                 continue;
             }
-            let resp = ApiVersionsResponse::decode(&mut body, version)
-                .map_err(|e| ClientError::Protocol(format!("ApiVersions body: {e}")))?;
+            let resp = decode_response::<ApiVersionsRequest>(frame, version)?;
             if resp.error_code != 0 {
                 return Err(ClientError::from_code(
                     resp.error_code,
@@ -265,12 +264,12 @@ impl Connection {
     }
 }
 
-fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<R::Response> {
-    ResponseHeader::decode(&mut frame, R::Response::header_version(version))
-        .map_err(|e| ClientError::Protocol(format!("{} response header: {e}", api_name(R::KEY))))?;
-    R::Response::decode(&mut frame, version).map_err(|e| {
-        ClientError::Protocol(format!("{} v{version} response: {e}", api_name(R::KEY)))
-    })
+/// Decodes a response frame after the wire-shape check (kafka-protocol sizes allocations
+/// from the frame's counts; the check makes sure they fit in the frame first).
+fn decode_response<R: Request>(frame: Bytes, version: i16) -> Result<R::Response> {
+    strata_proto::frame::decode_response::<R>(version, frame)
+        .map(|(_, body)| body)
+        .map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
 /// Human name of an API key, e.g. `Produce`.
@@ -279,6 +278,24 @@ pub(crate) fn api_name(key: i16) -> String {
         Ok(k) => format!("{k:?}"),
         Err(_) => format!("api key {key}"),
     }
+}
+
+/// The buffer grows by at most this much per read, so a length prefix alone reserves
+/// little: memory follows the bytes that actually arrive.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Reads a `len`-byte frame body, growing the buffer as bytes arrive.
+async fn read_body(read: &mut OwnedReadHalf, len: usize) -> std::io::Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(len.min(READ_CHUNK));
+    while buf.len() < len {
+        let want = (len - buf.len()).min(READ_CHUNK);
+        buf.reserve(want);
+        let n = (&mut *read).take(want as u64).read_buf(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(buf.freeze())
 }
 
 async fn read_loop(
@@ -298,11 +315,10 @@ async fn read_loop(
         if !(4..=MAX_RESPONSE_BYTES).contains(&len) {
             break format!("invalid frame length {len}");
         }
-        let mut buf = vec![0u8; len];
-        if let Err(e) = read.read_exact(&mut buf).await {
-            break io_reason(&e);
-        }
-        let mut frame = Bytes::from(buf);
+        let mut frame = match read_body(&mut read, len).await {
+            Ok(f) => f,
+            Err(e) => break io_reason(&e),
+        };
         // Peek the correlation id; the header is decoded fully by the requester, which knows
         // the header version.
         let correlation_id = (&frame[..4]).get_i32();

@@ -4,14 +4,36 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use bytes::{Buf, BufMut, BytesMut};
-use kafka_protocol::messages::{RequestHeader, ResponseHeader};
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::RequestHeader;
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use strata_proto::frame;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// Largest response accepted (a fetch is bounded by its max_bytes well below this).
 const MAX_RESPONSE: usize = 256 << 20;
+
+/// The buffer grows by at most this much per read, so a length prefix alone reserves
+/// little: memory follows the bytes that actually arrive.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Reads a `len`-byte frame body, growing the buffer as bytes arrive.
+async fn read_body<R: AsyncRead + Unpin>(rd: &mut R, len: usize) -> anyhow::Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(len.min(READ_CHUNK));
+    while buf.len() < len {
+        let want = (len - buf.len()).min(READ_CHUNK);
+        buf.reserve(want);
+        let n = (&mut *rd).take(want as u64).read_buf(&mut buf).await?;
+        if n == 0 {
+            bail!(
+                "connection closed mid-response ({} of {len} bytes)",
+                buf.len()
+            );
+        }
+    }
+    Ok(buf.freeze())
+}
 
 /// A connection to another broker's Kafka listener.
 pub struct BrokerConnection {
@@ -64,20 +86,15 @@ impl BrokerConnection {
             if len > MAX_RESPONSE {
                 bail!("response of {len} bytes");
             }
-            let mut frame = vec![0u8; len];
-            self.stream.read_exact(&mut frame).await?;
-            let mut frame = bytes::Bytes::from(frame);
-            let header = ResponseHeader::decode(&mut frame, R::Response::header_version(version))?;
+            let frame = read_body(&mut self.stream, len).await?;
+            // The shape check runs before the decoder sizes anything from the frame's counts.
+            let (header, resp) = frame::decode_response::<R>(version, frame)?;
             if header.correlation_id != self.correlation {
                 bail!(
                     "response for request {} while waiting for {}",
                     header.correlation_id,
                     self.correlation
                 );
-            }
-            let resp = R::Response::decode(&mut frame, version)?;
-            if frame.has_remaining() {
-                tracing::trace!(left = frame.remaining(), "response bytes left over");
             }
             Ok(resp)
         })

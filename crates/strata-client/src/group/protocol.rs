@@ -4,6 +4,9 @@
 //! Both are a big-endian `i16` version followed by the `ConsumerProtocolSubscription` /
 //! `ConsumerProtocolAssignment` body (versions 0–3). A newer peer may write a higher version;
 //! later versions only append fields, so we read such data with the newest layout we know.
+//! Other members wrote these bytes: their lengths are checked against their size
+//! ([`strata_proto::shape`]) before kafka-protocol, which sizes allocations from them, reads
+//! them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,6 +17,7 @@ use kafka_protocol::messages::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use strata_proto::shape;
 
 use crate::error::{ClientError, Result};
 use crate::offsets::TopicPartition;
@@ -116,6 +120,8 @@ impl Subscription {
     /// Decodes a subscription of any version.
     pub fn decode(data: &[u8]) -> Result<Subscription> {
         let (version, mut body) = split_version(data, "subscription")?;
+        shape::check_consumer_subscription(version, &body)
+            .map_err(|e| ClientError::Protocol(format!("decoding subscription: {e}")))?;
         let msg = ConsumerProtocolSubscription::decode(&mut body, version)
             .map_err(|e| ClientError::Protocol(format!("decoding subscription v{version}: {e}")))?;
         let mut owned = Vec::new();
@@ -167,6 +173,8 @@ impl Assignment {
             return Ok(Assignment::default());
         }
         let (version, mut body) = split_version(data, "assignment")?;
+        shape::check_consumer_assignment(version, &body)
+            .map_err(|e| ClientError::Protocol(format!("decoding assignment: {e}")))?;
         let msg = ConsumerProtocolAssignment::decode(&mut body, version)
             .map_err(|e| ClientError::Protocol(format!("decoding assignment v{version}: {e}")))?;
         let mut partitions = Vec::new();
@@ -187,6 +195,25 @@ impl Assignment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_counts_are_protocol_errors() {
+        // v0 subscription whose topics array claims i32::MAX entries.
+        let wire = [0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0];
+        let err = Subscription::decode(&wire).expect_err("hostile");
+        assert!(
+            err.to_string().contains("topics: 2147483647 elements"),
+            "{err}"
+        );
+        // v1 assignment: one topic "t" claiming i32::MAX partitions.
+        let wire = [0, 1, 0, 0, 0, 1, 0, 1, b't', 0x7f, 0xff, 0xff, 0xff];
+        let err = Assignment::decode(&wire).expect_err("hostile");
+        assert!(
+            err.to_string()
+                .contains("assigned_partitions[0].partitions: 2147483647 elements"),
+            "{err}"
+        );
+    }
 
     fn sample() -> Subscription {
         Subscription {
