@@ -85,6 +85,20 @@ pub enum Ty {
     Array(Elem),
 }
 
+impl Ty {
+    /// The size of a fixed-size type, 0 for a variable-size one.
+    pub const fn fixed_size(self) -> usize {
+        match self {
+            Ty::Int8 | Ty::Bool => 1,
+            Ty::Int16 | Ty::UInt16 => 2,
+            Ty::Int32 | Ty::UInt32 => 4,
+            Ty::Int64 | Ty::Float64 => 8,
+            Ty::Uuid => 16,
+            _ => 0,
+        }
+    }
+}
+
 /// The element type of an array.
 #[derive(Debug, Clone, Copy)]
 pub enum Elem {
@@ -133,11 +147,19 @@ pub struct Field {
     pub versions: Versions,
     /// Its wire type.
     pub ty: Ty,
+    /// `ty.fixed_size()`, kept here so the walker skips runs of fixed-size fields without
+    /// a branch on the type per field.
+    pub fixed: u8,
 }
 
 /// A positional field.
 pub const fn field(name: &'static str, versions: Versions, ty: Ty) -> Field {
-    Field { name, versions, ty }
+    Field {
+        name,
+        versions,
+        ty,
+        fixed: ty.fixed_size() as u8,
+    }
 }
 
 /// A tagged field the decoder knows: kafka-protocol reads its value from the main buffer

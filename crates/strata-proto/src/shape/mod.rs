@@ -151,10 +151,11 @@ pub struct ShapeError {
 
 impl ShapeError {
     fn new(message: String, fault: Fault) -> ShapeError {
+        let (problem, path) = fault.into_parts();
         ShapeError {
             message,
-            path: fault.path_string(),
-            problem: fault.problem,
+            path,
+            problem,
         }
     }
 

@@ -411,6 +411,26 @@ fn negative_lengths_and_long_varints_are_malformed() {
 }
 
 #[test]
+fn truncation_names_the_field_that_does_not_fit() {
+    // Fetch v12: replica_id, then half of max_wait_ms.
+    let mut f = header_v2(ApiKey::Fetch, 12);
+    f.extend_from_slice(&[0, 0, 0, 1, 0, 0]);
+    assert_eq!(malformed(f), "max_wait_ms: needs 4 bytes but 2 remain");
+
+    // Metadata v1 response cut inside the second broker's port (after enough bytes for
+    // two brokers of the smallest size, so the count itself passes).
+    let mut f = Vec::new();
+    f.extend_from_slice(&9i32.to_be_bytes()); // correlation id
+    f.extend_from_slice(&2i32.to_be_bytes()); // two brokers
+    f.extend_from_slice(&[0, 0, 0, 1, 0, 10]); // node id, host
+    f.extend_from_slice(b"broker-one");
+    f.extend_from_slice(&[0, 0, 0x23, 0x84, 0xff, 0xff]); // port, null rack
+    f.extend_from_slice(&[0, 0, 0, 2, 0, 1, b'h', 0x23, 0x84]);
+    let err = decode_response_kind(ApiKey::Metadata, 1, Bytes::from(f)).expect_err("cut");
+    assert_eq!(err.reason, "brokers[1].port: needs 4 bytes but 2 remain");
+}
+
+#[test]
 fn array_elements_need_their_smallest_size() {
     // Produce v3: one topic claiming 1,000 partitions of at least 4 + 4 bytes each.
     let mut f = header_v1(ApiKey::Produce, 3);

@@ -21,20 +21,32 @@ pub(crate) enum Seg {
     TaggedSection,
 }
 
-/// A problem and where it was found.
+/// A problem and where it was found. Boxed, so the walker's results stay one word wide
+/// on the (hot) success path.
 #[derive(Debug)]
-pub(crate) struct Fault {
-    pub(crate) problem: Problem,
+pub(crate) struct Fault(Box<FaultData>);
+
+#[derive(Debug)]
+struct FaultData {
+    problem: Problem,
     /// Innermost segment first.
-    pub(crate) path: Vec<Seg>,
+    path: Vec<Seg>,
 }
 
 impl Fault {
+    #[cold]
+    #[inline(never)]
     fn new(problem: Problem) -> Fault {
-        Fault {
+        Fault(Box::new(FaultData {
             problem,
             path: Vec::new(),
-        }
+        }))
+    }
+
+    /// The problem and the path (outermost first) to where it is.
+    pub(crate) fn into_parts(self) -> (Problem, String) {
+        let path = self.path_string();
+        (self.0.problem, path)
     }
 
     /// The table has no shape for the message asked for.
@@ -47,15 +59,16 @@ impl Fault {
         self.at(Seg::Field("header"))
     }
 
+    #[cold]
     fn at(mut self, seg: Seg) -> Fault {
-        self.path.push(seg);
+        self.0.path.push(seg);
         self
     }
 
     /// The path, outermost first: `topics[0].partitions[3].records`.
-    pub(crate) fn path_string(&self) -> String {
+    fn path_string(&self) -> String {
         let mut out = String::new();
-        for seg in self.path.iter().rev() {
+        for seg in self.0.path.iter().rev() {
             match seg {
                 Seg::Field(name) => {
                     if !out.is_empty() {
@@ -232,16 +245,60 @@ impl<'a> Walk<'a> {
         if depth > MAX_DEPTH {
             return Err(Fault::new(Problem::TooDeep));
         }
-        for f in s.fields {
-            if f.versions.contains(mode.version) {
-                self.walk_ty(f.ty, mode, depth)
-                    .map_err(|e| e.at(Seg::Field(f.name)))?;
+        // Runs of fixed-size fields are skipped in one step.
+        let mut run = 0;
+        let mut run_start = 0;
+        for (i, f) in s.fields.iter().enumerate() {
+            if !f.versions.contains(mode.version) {
+                continue;
             }
+            if f.fixed > 0 {
+                if run == 0 {
+                    run_start = i;
+                }
+                run += usize::from(f.fixed);
+                continue;
+            }
+            if run > 0 {
+                self.skip_run(s, run_start, run, mode)?;
+                run = 0;
+            }
+            self.walk_ty(f.ty, mode, depth)
+                .map_err(|e| e.at(Seg::Field(f.name)))?;
+        }
+        if run > 0 {
+            self.skip_run(s, run_start, run, mode)?;
         }
         if mode.flexible {
             self.walk_tagged(s, mode, depth)?;
         }
         Ok(())
+    }
+
+    /// Skips `len` bytes of fixed-size fields starting at `s.fields[start]`.
+    fn skip_run(&mut self, s: &Struct, start: usize, len: usize, mode: Mode) -> Step {
+        if len <= self.remaining() {
+            self.pos += len;
+            return Ok(());
+        }
+        self.run_fault(s, start, mode)
+    }
+
+    /// Finds the field of a fixed-size run that does not fit, for the error path.
+    #[cold]
+    fn run_fault(&mut self, s: &Struct, start: usize, mode: Mode) -> Step {
+        let present = s.fields[start..]
+            .iter()
+            .filter(|f| f.versions.contains(mode.version));
+        for f in present.take_while(|f| f.fixed > 0) {
+            self.skip_fixed(usize::from(f.fixed))
+                .map_err(|e| e.at(Seg::Field(f.name)))?;
+        }
+        let remain = self.remaining();
+        Err(Fault::new(Problem::Truncated {
+            need: remain + 1,
+            remain,
+        }))
     }
 
     fn walk_tagged(&mut self, s: &Struct, mode: Mode, depth: u8) -> Step {
