@@ -251,13 +251,9 @@ impl Source for Slice<'_> {
 
     #[inline(always)]
     fn skip(&mut self, n: usize) -> bool {
-        match self.pos.checked_add(n) {
-            Some(end) if end <= self.buf.len() => {
-                self.pos = end;
-                true
-            }
-            _ => false,
-        }
+        // Past the end, every later read finds nothing.
+        self.pos = self.pos.saturating_add(n);
+        self.pos <= self.buf.len()
     }
 
     fn exhausted(&mut self) -> bool {
