@@ -266,3 +266,103 @@ fn keyless_batch() -> bytes::Bytes {
     .unwrap();
     buf.freeze()
 }
+
+/// (error code, base offset, error message) of a one-partition Produce v9.
+async fn produce_full(
+    c: &mut RawClient,
+    topic: &str,
+    records: bytes::Bytes,
+) -> (i16, i64, Option<String>) {
+    let req = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(s(topic)))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(records))])]);
+    match c.call(ApiKey::Produce, 9, RequestKind::Produce(req)).await {
+        ResponseKind::Produce(r) => {
+            let p = &r.responses[0].partition_responses[0];
+            (
+                p.error_code,
+                p.base_offset,
+                p.error_message.as_ref().map(|m| m.to_string()),
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `batch` with its record area, or its record count (and last offset delta), replaced
+/// and the length and CRC fixed up.
+fn doctored(batch: &[u8], body: Option<&[u8]>, count: Option<i32>) -> bytes::Bytes {
+    use strata_proto::batch::{compute_crc, HEADER_SIZE};
+    let mut b = batch[..HEADER_SIZE].to_vec();
+    b.extend_from_slice(body.unwrap_or(&batch[HEADER_SIZE..]));
+    let len = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&len.to_be_bytes());
+    if let Some(n) = count {
+        b[23..27].copy_from_slice(&(n - 1).to_be_bytes());
+        b[57..61].copy_from_slice(&n.to_be_bytes());
+    }
+    let crc = compute_crc(&b);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b.into()
+}
+
+#[tokio::test]
+async fn hostile_compressed_batches_are_refused_with_their_reason() {
+    let b = TestBroker::start().await;
+    let mut c = b.client().await;
+    // Plain, recompressing (validated before the rewrite) and compacted topics.
+    assert_eq!(create(&mut c, "plain", &[]).await, 0);
+    assert_eq!(
+        create(&mut c, "re", &[("compression.type", "lz4")]).await,
+        0
+    );
+    assert_eq!(
+        create(&mut c, "keys", &[("cleanup.policy", "compact")]).await,
+        0
+    );
+    let noise: Vec<u8> = (0..4000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let gzip = batch(10, Compression::Gzip);
+    let zstd = batch(10, Compression::Zstd);
+    let cases = [
+        (
+            "random gzip",
+            doctored(&gzip, Some(&noise), None),
+            2,
+            "gzip",
+        ),
+        (
+            "count lie",
+            doctored(&gzip, None, Some(1000)),
+            87,
+            "declares 1000 records but holds 10",
+        ),
+        (
+            "truncated zstd",
+            doctored(&zstd, Some(&zstd[61..zstd.len() - 3]), None),
+            2,
+            "zstd",
+        ),
+    ];
+    for topic in ["plain", "re", "keys"] {
+        for (what, records, code, needle) in &cases {
+            let (got, _, message) = produce_full(&mut c, topic, records.clone()).await;
+            assert_eq!(got, *code, "{topic}: {what}: {message:?}");
+            let message = message.unwrap_or_default();
+            assert!(message.contains(needle), "{topic}: {what}: {message}");
+        }
+        // Nothing was stored: the next good batch starts at 0.
+        let (code, base, _) = produce_full(&mut c, topic, batch(2, Compression::Snappy)).await;
+        assert_eq!((code, base), (0, 0), "{topic}");
+    }
+    let (code, _, message) = produce_full(&mut c, "keys", keyless_batch()).await;
+    assert_eq!(code, 87);
+    assert!(message.unwrap_or_default().contains("no key"));
+    b.stop().await;
+}

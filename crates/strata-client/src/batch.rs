@@ -4,14 +4,19 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
 };
+use strata_proto::batch::{decode_record_set, OffsetRule};
 
 use crate::error::{ClientError, Result};
 
 /// Bytes of a v2 batch header (base offset through record count).
 pub(crate) const BATCH_HEADER_BYTES: usize = 61;
+/// Most bytes the records of one fetched batch may decompress to. A broker's batches
+/// are at most its `max.message.bytes` compressed; this bounds what a hostile or broken
+/// broker can make the consumer allocate for one batch.
+pub(crate) const MAX_DECOMPRESSED_BATCH_BYTES: usize = 64 << 20;
 /// Worst-case per-record framing: length, attributes, deltas, key/value lengths, header count.
 const RECORD_OVERHEAD_BYTES: usize = 21;
 
@@ -109,7 +114,8 @@ pub(crate) struct DecodedFetch {
 
 /// Splits fetched bytes into whole batches (dropping a truncated trailing one, which the broker
 /// may send when it cuts a response at `max_bytes`), decodes them (any codec), skips control
-/// batches and records before `from_offset` (the broker returns whole batches).
+/// batches and records before `from_offset` (the broker returns whole batches). Every batch
+/// is validated by `strata_proto` first: bytes from the network are not trusted.
 pub(crate) fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<DecodedFetch> {
     let mut out = DecodedFetch::default();
     // base offset (8) + batch length (4) precede the part the length counts.
@@ -125,7 +131,7 @@ pub(crate) fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<Decode
         if data.len() < total || batch_len < BATCH_HEADER_BYTES - 12 {
             break;
         }
-        let mut batch = data.split_to(total);
+        let batch = data.split_to(total);
         let magic = batch[16];
         if magic != 2 {
             return Err(ClientError::Protocol(format!(
@@ -140,9 +146,11 @@ pub(crate) fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<Decode
         if is_control || next <= from_offset {
             continue;
         }
-        let set = RecordBatchDecoder::decode(&mut batch).map_err(|e| {
-            ClientError::Protocol(format!("decoding batch at offset {base_offset}: {e}"))
-        })?;
+        // Validated (framing, counts, bounded decompression) before it is decoded.
+        let set = decode_record_set(&batch, MAX_DECOMPRESSED_BATCH_BYTES, OffsetRule::Compacted)
+            .map_err(|e| {
+                ClientError::Protocol(format!("decoding batch at offset {base_offset}: {e}"))
+            })?;
         for r in set.records {
             if r.offset < from_offset {
                 continue;
@@ -217,7 +225,9 @@ mod tests {
         let records: Vec<_> = (0..50).map(rec).collect();
         for codec in CODECS {
             let enc = encode_batch(&records, codec).expect("encode");
-            let infos = RecordBatchDecoder::decode_batch_info(&mut enc.clone()).expect("info");
+            let infos =
+                kafka_protocol::records::RecordBatchDecoder::decode_batch_info(&mut enc.clone())
+                    .expect("info");
             assert_eq!(infos.len(), 1, "{codec:?} split the batch");
             assert_eq!(infos[0].record_count, 50);
             assert_eq!(infos[0].base_sequence, -1);
@@ -301,5 +311,30 @@ mod tests {
         let mut bad_magic = BytesMut::from(&a[..]);
         bad_magic[16] = 7;
         assert!(decode_fetched(bad_magic.freeze(), 0).is_err());
+    }
+
+    /// A record count the bytes do not hold (which `kafka_protocol`'s decoder would
+    /// reserve room for) and a compacted batch with gaps in its offsets.
+    #[test]
+    fn batches_are_validated_before_decoding() {
+        let fix_crc = |b: &mut BytesMut| {
+            let crc = strata_proto::batch::compute_crc(b);
+            b[17..21].copy_from_slice(&crc.to_be_bytes());
+        };
+        let a =
+            encode_batch(&(0..5).map(rec).collect::<Vec<_>>(), Compression::Gzip).expect("encode");
+        let mut lie = BytesMut::from(&a[..]);
+        lie[23..27].copy_from_slice(&(i32::MAX - 1).to_be_bytes());
+        lie[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        fix_crc(&mut lie);
+        let err = decode_fetched(lie.freeze(), 0).unwrap_err().to_string();
+        assert!(err.contains("records"), "{err}");
+        // What a compacted log serves: 5 records spread over offsets 0..=9.
+        let mut gaps = BytesMut::from(&a[..]);
+        gaps[23..27].copy_from_slice(&9i32.to_be_bytes());
+        fix_crc(&mut gaps);
+        let dec = decode_fetched(gaps.freeze(), 0).expect("compacted batch");
+        assert_eq!(dec.records.len(), 5);
+        assert_eq!(dec.next_offset, Some(10));
     }
 }

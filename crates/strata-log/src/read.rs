@@ -4,8 +4,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
-use strata_proto::batch::BatchHeader;
+use strata_proto::batch::{decode_record_set, BatchHeader, OffsetRule};
 
 use crate::error::LogError;
 use crate::log::Log;
@@ -92,7 +91,12 @@ impl Log {
                             continue;
                         }
                         if let Some(found) = first_record_at_or_after(
-                            segment, position, &header, timestamp, log_start,
+                            segment,
+                            position,
+                            &header,
+                            timestamp,
+                            log_start,
+                            self.config.max_message_bytes as usize,
                         )? {
                             return Ok(Some(found));
                         }
@@ -129,9 +133,16 @@ impl Log {
             return Ok(Some(fallback));
         };
         Ok(Some(
-            first_record_at_or_after(segment, position, &header, segment.max_timestamp, 0)?
-                .map(|(offset, ts)| (ts, offset))
-                .unwrap_or(fallback),
+            first_record_at_or_after(
+                segment,
+                position,
+                &header,
+                segment.max_timestamp,
+                0,
+                self.config.max_message_bytes as usize,
+            )?
+            .map(|(offset, ts)| (ts, offset))
+            .unwrap_or(fallback),
         ))
     }
 }
@@ -187,13 +198,15 @@ fn slice_from(
 }
 
 /// Within one batch, the first record at or after `min_offset` with timestamp >=
-/// `timestamp`.
+/// `timestamp`. The batch is validated (records decompressed with at most `limit`
+/// bytes of output) before it is decoded.
 fn first_record_at_or_after(
     segment: &Segment,
     position: u64,
     header: &BatchHeader,
     timestamp: i64,
     min_offset: i64,
+    limit: usize,
 ) -> Result<Option<(i64, i64)>, LogError> {
     if header.is_log_append_time() {
         // Every record of the batch carries the append time.
@@ -202,8 +215,7 @@ fn first_record_at_or_after(
     }
     let mut buf = vec![0u8; header.total_size()];
     segment.log.read_exact_at(&mut buf, position)?;
-    let mut bytes = Bytes::from(buf);
-    let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| {
+    let set = decode_record_set(&Bytes::from(buf), limit, OffsetRule::Compacted).map_err(|e| {
         LogError::Corrupt(format!(
             "cannot decode batch at offset {}: {e}",
             header.base_offset

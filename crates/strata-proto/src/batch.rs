@@ -2,8 +2,13 @@
 //!
 //! Strata stores produced batches exactly as they arrive; the only changes it makes are to
 //! header fields (base offset, partition leader epoch, log-append time + CRC). This module
-//! parses and validates batch headers, walks uncompressed record framing cheaply, and
-//! rewrites header fields in place. It performs no I/O.
+//! parses and validates batch headers, walks the framing of every record (through a
+//! fixed window over a streaming decompressor for compressed batches: `codec.rs`,
+//! `window.rs`, `records.rs`), and rewrites header fields in place. It performs no I/O.
+//!
+//! All decompression of record batches in Strata happens here, with an output limit;
+//! readers of record contents use [`open_records`] / [`decode_record_set`], which
+//! validate first.
 //!
 //! Layout of the 61-byte header (big-endian):
 //!
@@ -23,9 +28,26 @@
 //! | 53 | baseSequence | i32 |
 //! | 57 | recordsCount | i32 |
 
+mod codec;
+mod decode;
+mod header;
+mod records;
+mod snappy;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_codec;
+#[cfg(test)]
+mod tests_hostile;
 mod varint;
+mod window;
+
+use std::borrow::Cow;
+
+pub use codec::{decompress, zstd_window_log_max, ZSTD_MIN_WINDOW_LOG};
+pub use decode::decode_record_set;
+pub use header::BatchHeader;
+use header::*;
 
 /// Size of a v2 batch header, including the 12-byte log overhead.
 pub const HEADER_SIZE: usize = 61;
@@ -35,29 +57,8 @@ pub const LOG_OVERHEAD: usize = 12;
 pub const MAGIC_V2: i8 = 2;
 /// Smallest legal `batchLength` value: a header with no records.
 pub const MIN_BATCH_LENGTH: i32 = (HEADER_SIZE - LOG_OVERHEAD) as i32;
-
-const BASE_OFFSET_POS: usize = 0;
-const LENGTH_POS: usize = 8;
-const LEADER_EPOCH_POS: usize = 12;
-const MAGIC_POS: usize = 16;
-const CRC_POS: usize = 17;
 /// The CRC covers everything from the attributes field to the end of the batch.
 pub const CRC_START: usize = 21;
-const ATTRIBUTES_POS: usize = 21;
-const LAST_OFFSET_DELTA_POS: usize = 23;
-const BASE_TIMESTAMP_POS: usize = 27;
-const MAX_TIMESTAMP_POS: usize = 35;
-const PRODUCER_ID_POS: usize = 43;
-const PRODUCER_EPOCH_POS: usize = 51;
-const BASE_SEQUENCE_POS: usize = 53;
-const RECORDS_COUNT_POS: usize = 57;
-
-const COMPRESSION_MASK: i16 = 0x07;
-const TIMESTAMP_TYPE_BIT: i16 = 0x08;
-const TRANSACTIONAL_BIT: i16 = 0x10;
-const CONTROL_BIT: i16 = 0x20;
-const DELETE_HORIZON_BIT: i16 = 0x40;
-
 /// Kafka error code `CORRUPT_MESSAGE`.
 pub const ERROR_CORRUPT_MESSAGE: i16 = 2;
 /// Kafka error code `MESSAGE_TOO_LARGE`.
@@ -145,156 +146,6 @@ impl Compression {
     }
 }
 
-/// The decoded 61-byte header of a v2 record batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchHeader {
-    /// Offset of the first record.
-    pub base_offset: i64,
-    /// Number of bytes following the `batch_length` field.
-    pub batch_length: i32,
-    /// Leader epoch of the partition leader that appended the batch.
-    pub partition_leader_epoch: i32,
-    /// Format version; always 2 for a parsed header.
-    pub magic: i8,
-    /// Stored CRC-32C of bytes `CRC_START..end`.
-    pub crc: u32,
-    /// Attribute bits: codec, timestamp type, transactional, control, delete horizon.
-    pub attributes: i16,
-    /// `last_offset - base_offset`.
-    pub last_offset_delta: i32,
-    /// Timestamp of the first record (or the delete horizon when that bit is set).
-    pub base_timestamp: i64,
-    /// Largest record timestamp (or the log-append time).
-    pub max_timestamp: i64,
-    /// Idempotent producer id, -1 if none.
-    pub producer_id: i64,
-    /// Producer epoch, -1 if none.
-    pub producer_epoch: i16,
-    /// Sequence number of the first record, -1 if none.
-    pub base_sequence: i32,
-    /// Number of records in the batch.
-    pub records_count: i32,
-}
-
-fn be_i64(buf: &[u8], pos: usize) -> i64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&buf[pos..pos + 8]);
-    i64::from_be_bytes(b)
-}
-
-fn be_i32(buf: &[u8], pos: usize) -> i32 {
-    let mut b = [0u8; 4];
-    b.copy_from_slice(&buf[pos..pos + 4]);
-    i32::from_be_bytes(b)
-}
-
-fn be_u32(buf: &[u8], pos: usize) -> u32 {
-    be_i32(buf, pos) as u32
-}
-
-fn be_i16(buf: &[u8], pos: usize) -> i16 {
-    i16::from_be_bytes([buf[pos], buf[pos + 1]])
-}
-
-impl BatchHeader {
-    /// Parses the header at the start of `buf`.
-    ///
-    /// Checks only what is needed to interpret the header safely: at least [`HEADER_SIZE`]
-    /// bytes, magic 2 and a `batchLength` of at least [`MIN_BATCH_LENGTH`]. It does not
-    /// check that the whole batch is present nor its CRC; see [`validate`] and
-    /// [`crc_matches`].
-    pub fn parse(buf: &[u8]) -> Result<BatchHeader, BatchError> {
-        if buf.len() < LOG_OVERHEAD + 5 {
-            return Err(BatchError::corrupt(format!(
-                "truncated batch header: {} bytes",
-                buf.len()
-            )));
-        }
-        // Magic first: a v0/v1 message set has a different layout, so its other fields
-        // would be meaningless.
-        let magic = buf[MAGIC_POS] as i8;
-        if magic != MAGIC_V2 {
-            return Err(BatchError::corrupt(format!(
-                "wrong magic {magic}, only record batch v2 is supported"
-            )));
-        }
-        if buf.len() < HEADER_SIZE {
-            return Err(BatchError::corrupt(format!(
-                "truncated batch header: {} bytes",
-                buf.len()
-            )));
-        }
-        let batch_length = be_i32(buf, LENGTH_POS);
-        if batch_length < MIN_BATCH_LENGTH {
-            return Err(BatchError::corrupt(format!(
-                "batch length {batch_length} is smaller than the header"
-            )));
-        }
-        Ok(BatchHeader {
-            base_offset: be_i64(buf, BASE_OFFSET_POS),
-            batch_length,
-            partition_leader_epoch: be_i32(buf, LEADER_EPOCH_POS),
-            magic,
-            crc: be_u32(buf, CRC_POS),
-            attributes: be_i16(buf, ATTRIBUTES_POS),
-            last_offset_delta: be_i32(buf, LAST_OFFSET_DELTA_POS),
-            base_timestamp: be_i64(buf, BASE_TIMESTAMP_POS),
-            max_timestamp: be_i64(buf, MAX_TIMESTAMP_POS),
-            producer_id: be_i64(buf, PRODUCER_ID_POS),
-            producer_epoch: be_i16(buf, PRODUCER_EPOCH_POS),
-            base_sequence: be_i32(buf, BASE_SEQUENCE_POS),
-            records_count: be_i32(buf, RECORDS_COUNT_POS),
-        })
-    }
-
-    /// Size of the whole batch in bytes, log overhead included.
-    pub fn total_size(&self) -> usize {
-        // parse() guarantees batch_length >= MIN_BATCH_LENGTH > 0.
-        LOG_OVERHEAD + self.batch_length.max(0) as usize
-    }
-
-    /// Offset of the last record (`base_offset + last_offset_delta`).
-    pub fn last_offset(&self) -> i64 {
-        self.base_offset
-            .saturating_add(i64::from(self.last_offset_delta))
-    }
-
-    /// The offset after this batch.
-    pub fn next_offset(&self) -> i64 {
-        self.last_offset().saturating_add(1)
-    }
-
-    /// The compression codec, or `None` when the codec id is unknown.
-    pub fn compression(&self) -> Option<Compression> {
-        Compression::from_id(self.attributes & COMPRESSION_MASK)
-    }
-
-    /// Whether timestamps are log-append times (attribute bit 3).
-    pub fn is_log_append_time(&self) -> bool {
-        self.attributes & TIMESTAMP_TYPE_BIT != 0
-    }
-
-    /// Whether the batch belongs to a transaction (attribute bit 4).
-    pub fn is_transactional(&self) -> bool {
-        self.attributes & TRANSACTIONAL_BIT != 0
-    }
-
-    /// Whether the batch holds control records such as commit/abort markers (bit 5).
-    pub fn is_control(&self) -> bool {
-        self.attributes & CONTROL_BIT != 0
-    }
-
-    /// Whether `base_timestamp` holds a compaction delete horizon (bit 6).
-    pub fn has_delete_horizon(&self) -> bool {
-        self.attributes & DELETE_HORIZON_BIT != 0
-    }
-
-    /// Whether the producer is idempotent (has a producer id).
-    pub fn has_producer_id(&self) -> bool {
-        self.producer_id >= 0
-    }
-}
-
 /// Computes the CRC-32C a batch should carry (over `batch[CRC_START..]`).
 ///
 /// `batch` must hold at least [`HEADER_SIZE`] bytes; shorter input yields the CRC of
@@ -331,20 +182,48 @@ pub fn check_stored_batch(buf: &[u8]) -> Result<BatchHeader, BatchError> {
     Ok(header)
 }
 
+/// What [`validate_with`] checks besides framing, sizes and CRCs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// The topic's `max.message.bytes`: the largest batch, and the most its records
+    /// may decompress to.
+    pub max_batch_bytes: usize,
+    /// Every record of a non-control batch must have a key (compacted topics).
+    pub keys_required: bool,
+}
+
+/// Validates a produce payload holding one or more concatenated batches.
+///
+/// Same as [`validate_with`] with no key requirement.
+pub fn validate(records: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchHeader>, BatchError> {
+    validate_with(
+        records,
+        &Checks {
+            max_batch_bytes,
+            keys_required: false,
+        },
+    )
+}
+
 /// Validates a produce payload holding one or more concatenated batches.
 ///
 /// Checks every batch: magic 2, a sane length that lies inside `records` (no trailing
 /// partial batch), size at most `max_batch_bytes` (else [`BatchError::MessageTooLarge`]),
 /// CRC-32C, a known codec, `records_count >= 1` with `last_offset_delta ==
-/// records_count - 1`, and for uncompressed batches that record framing is consistent
-/// and record offset deltas run 0..n-1. Compressed payloads are not decompressed.
+/// records_count - 1`, and the framing of every record (compressed batches are
+/// decompressed as a stream, at most `max_batch_bytes` of output): offset deltas run
+/// 0..n-1, key, value and header lengths fit their record, each record's fields fill
+/// exactly its declared length, and nothing follows the last record.
 ///
-/// Returns the headers in payload order. An empty payload is an
-/// [`BatchError::InvalidRecord`].
-pub fn validate(records: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchHeader>, BatchError> {
+/// Bytes that are not a well-formed or decompressible batch are a
+/// [`BatchError::CorruptMessage`]; well-formed but inconsistent records a
+/// [`BatchError::InvalidRecord`]. Returns the headers in payload order. An empty
+/// payload is an [`BatchError::InvalidRecord`].
+pub fn validate_with(records: &[u8], checks: &Checks) -> Result<Vec<BatchHeader>, BatchError> {
     if records.is_empty() {
         return Err(BatchError::invalid("produce payload holds no record batch"));
     }
+    let max_batch_bytes = checks.max_batch_bytes;
     let mut headers = Vec::new();
     let mut pos = 0usize;
     while pos < records.len() {
@@ -369,71 +248,100 @@ pub fn validate(records: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchHeade
                 "CRC-32C mismatch in batch at byte {pos}"
             )));
         }
-        check_records(&header, batch)?;
+        let rules = rules_for(&header, OffsetRule::Contiguous)?;
+        let rules = records::Rules {
+            keys_required: checks.keys_required && !header.is_control(),
+            ..rules
+        };
+        let codec = codec_of(&header)?;
+        let body = &batch[HEADER_SIZE..];
+        if codec == Compression::None {
+            records::walk(&mut records::Slice::new(body), &rules)?;
+        } else {
+            let reader = codec::reader(codec, body, max_batch_bytes)?;
+            records::walk(
+                &mut window::Window::new(reader, codec, max_batch_bytes),
+                &rules,
+            )?;
+        }
         headers.push(header);
         pos += size;
     }
     Ok(headers)
 }
 
-fn check_records(header: &BatchHeader, batch: &[u8]) -> Result<(), BatchError> {
-    let count = header.records_count;
-    if count < 1 {
-        return Err(BatchError::invalid(format!(
-            "batch record count {count} must be at least 1"
-        )));
-    }
-    if i64::from(header.last_offset_delta) != i64::from(count) - 1 {
-        return Err(BatchError::invalid(format!(
-            "last offset delta {} does not match record count {count}",
-            header.last_offset_delta
-        )));
-    }
-    let Some(codec) = header.compression() else {
-        return Err(BatchError::corrupt(format!(
-            "unknown compression codec {}",
-            header.attributes & COMPRESSION_MASK
-        )));
-    };
-    if codec == Compression::None {
-        check_uncompressed_records(batch, count)?;
-    }
-    Ok(())
+/// How the offset deltas of a batch's records must run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetRule {
+    /// As a producer writes them: at least one record, `lastOffsetDelta + 1` of them,
+    /// record `i` with offset delta `i`.
+    Contiguous,
+    /// As a log may hold them after compaction: at most `lastOffsetDelta + 1` records
+    /// (possibly none), offset deltas increasing within `0..=lastOffsetDelta`.
+    Compacted,
 }
 
-/// Walks the length-prefixed records of an uncompressed batch without allocating.
-fn check_uncompressed_records(batch: &[u8], count: i32) -> Result<(), BatchError> {
-    let mut pos = HEADER_SIZE;
-    for expected in 0..count {
-        let (len, n) = varint::read_varint(batch, pos)
-            .ok_or_else(|| BatchError::invalid("truncated record length"))?;
-        pos += n;
-        let len = usize::try_from(len)
-            .map_err(|_| BatchError::invalid(format!("negative record length {len}")))?;
-        let end = pos
-            .checked_add(len)
-            .filter(|end| *end <= batch.len())
-            .ok_or_else(|| BatchError::invalid("record extends past the end of the batch"))?;
-        let record = &batch[pos..end];
-        // attributes (1 byte), then timestampDelta (varlong), then offsetDelta (varint).
-        let (_, ts_len) = varint::read_varlong(record, 1)
-            .ok_or_else(|| BatchError::invalid("truncated record timestamp delta"))?;
-        let (delta, _) = varint::read_varint(record, 1 + ts_len)
-            .ok_or_else(|| BatchError::invalid("truncated record offset delta"))?;
-        if delta != expected {
-            return Err(BatchError::invalid(format!(
-                "record {expected} has offset delta {delta}"
-            )));
+fn codec_of(header: &BatchHeader) -> Result<Compression, BatchError> {
+    header.compression().ok_or_else(|| {
+        BatchError::corrupt(format!(
+            "unknown compression codec {}",
+            header.attributes & COMPRESSION_MASK
+        ))
+    })
+}
+
+fn rules_for(header: &BatchHeader, rule: OffsetRule) -> Result<records::Rules, BatchError> {
+    let count = header.records_count;
+    let last = header.last_offset_delta;
+    match rule {
+        OffsetRule::Contiguous => {
+            if count < 1 {
+                return Err(BatchError::invalid(format!(
+                    "batch record count {count} must be at least 1"
+                )));
+            }
+            if i64::from(last) != i64::from(count) - 1 {
+                return Err(BatchError::invalid(format!(
+                    "last offset delta {last} does not match record count {count}"
+                )));
+            }
         }
-        pos = end;
+        OffsetRule::Compacted => {
+            if count < 0 || last < 0 || i64::from(count) > i64::from(last) + 1 {
+                return Err(BatchError::invalid(format!(
+                    "batch has {count} records for last offset delta {last}"
+                )));
+            }
+        }
     }
-    if pos != batch.len() {
-        return Err(BatchError::invalid(format!(
-            "{} bytes follow the last record",
-            batch.len() - pos
-        )));
-    }
-    Ok(())
+    Ok(records::Rules {
+        count,
+        last_offset_delta: last,
+        contiguous: rule == OffsetRule::Contiguous,
+        keys_required: false,
+    })
+}
+
+/// The records of one whole batch (`batch` = header and records, as [`batches`]
+/// yields them), decompressed with at most `limit` bytes of output and checked as
+/// [`validate`] checks them, offsets per `rule`. The CRC is not checked.
+///
+/// Every reader of record contents goes through this (or [`validate`]) first: the
+/// returned bytes hold exactly `records_count` well-framed records, so a decoder may
+/// trust the count and header counts for its allocations.
+pub fn open_records<'a>(
+    header: &BatchHeader,
+    batch: &'a [u8],
+    limit: usize,
+    rule: OffsetRule,
+) -> Result<Cow<'a, [u8]>, BatchError> {
+    let body = batch
+        .get(HEADER_SIZE..header.total_size())
+        .ok_or_else(|| BatchError::corrupt("batch is shorter than its length"))?;
+    let rules = rules_for(header, rule)?;
+    let records = codec::records(codec_of(header)?, body, limit)?;
+    records::walk(&mut records::Slice::new(&records), &rules)?;
+    Ok(records)
 }
 
 fn require_header(buf: &[u8]) -> Result<(), BatchError> {

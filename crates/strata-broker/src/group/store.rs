@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use strata_group::GroupError;
 use strata_log::LogError;
+use strata_proto::batch::{self, OffsetRule};
 use strata_replication::AckState;
 
 use crate::config::FlushPolicy;
@@ -167,6 +168,7 @@ fn encode_batch(records: Vec<KeyedRecord>, now_ms: i64) -> Result<Bytes, LogErro
 /// Blocking: call it on a blocking thread.
 pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, LogError> {
     let mut out = Vec::new();
+    let limit = partition.log_config_blocking().max_message_bytes as usize;
     let mut offset = partition.log_start_offset();
     let end = partition.log_end_offset();
     while offset < end {
@@ -174,11 +176,17 @@ pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, L
         if read.records.is_empty() {
             break;
         }
-        let mut bytes = read.records;
-        let sets = RecordBatchDecoder::decode_all(&mut bytes)
-            .map_err(|e| LogError::Corrupt(format!("{}: {e}", partition.topic)))?;
+        let bytes = read.records;
         let mut next = offset;
-        for set in sets {
+        for item in batch::batches(&bytes) {
+            let corrupt =
+                |e: batch::BatchError| LogError::Corrupt(format!("{}: {e}", partition.topic));
+            let (header, one) = item.map_err(corrupt)?;
+            // A batch emptied by compaction still moves the offset on.
+            next = next.max(header.next_offset());
+            // Stored data is checked (and decompressed, bounded) before it is decoded.
+            let set = batch::decode_record_set(&bytes.slice_ref(one), limit, OffsetRule::Compacted)
+                .map_err(corrupt)?;
             for r in set.records {
                 // A fetch returns whole batches, which may start before `offset`.
                 if r.offset >= offset {

@@ -337,12 +337,12 @@ impl Partition {
                         }
                         Some(log) => {
                             let p = &batch[i];
+                            let max = log.config().max_message_bytes as usize;
                             results.push(
-                                super::prepare::prepare(p.records.clone(), &settings).and_then(
-                                    |records| {
+                                super::prepare::prepare(p.records.clone(), &settings, max)
+                                    .and_then(|records| {
                                         super::coalesce::append_one(log, &records, p.now_ms, epoch)
-                                    },
-                                ),
+                                    }),
                             );
                             i += 1;
                         }

@@ -1,19 +1,27 @@
 //! Broker-side work on a produce payload before it reaches the log, as the topic's
 //! settings demand: recompression (`compression.type` other than `producer`) and the
 //! key requirement of compacted topics. Runs on a blocking thread (CPU-heavy).
+//!
+//! The payload is validated first (`strata_proto::batch::validate_with`: framing of
+//! every record, decompressed as a stream with at most `max.message.bytes` of output),
+//! so recompression only ever opens batches whose records are proven well-formed and
+//! bounded, and the key check is part of that walk.
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-};
+use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
 use strata_log::LogError;
 use strata_meta::topic_config::CompressionType;
-use strata_proto::batch::{self, BatchError, BatchHeader};
+use strata_proto::batch::{self, BatchError, BatchHeader, Checks, OffsetRule};
 
 use super::TopicSettings;
 
 /// The payload to append: unchanged unless the settings require a rewrite.
-pub fn prepare(records: Bytes, settings: &TopicSettings) -> Result<Bytes, LogError> {
+/// `max_message_bytes` is the log's `max.message.bytes`.
+pub fn prepare(
+    records: Bytes,
+    settings: &TopicSettings,
+    max_message_bytes: usize,
+) -> Result<Bytes, LogError> {
     let target = match settings.compression {
         CompressionType::Producer => None,
         CompressionType::Uncompressed => Some(Compression::None),
@@ -30,27 +38,24 @@ pub fn prepare(records: Bytes, settings: &TopicSettings) -> Result<Bytes, LogErr
         }),
     };
     if !needs_recompress && !settings.compact {
+        // The log validates it.
         return Ok(records);
     }
-    // Malformed input is left for the log's validation to reject with the right code.
-    let Ok(sets) = RecordBatchDecoder::decode_all(&mut records.clone()) else {
-        return Ok(records);
-    };
-    if settings.compact
-        && sets
-            .iter()
-            .flat_map(|s| &s.records)
-            .any(|r| r.key.is_none() && !r.control)
-    {
-        return Err(LogError::Batch(BatchError::InvalidRecord(
-            "compacted topic cannot accept a record without a key".into(),
-        )));
-    }
+    batch::validate_with(
+        &records,
+        &Checks {
+            max_batch_bytes: max_message_bytes,
+            keys_required: settings.compact,
+        },
+    )?;
     let Some(target) = target.filter(|_| needs_recompress) else {
         return Ok(records);
     };
     let mut out = BytesMut::with_capacity(records.len());
-    for set in sets {
+    for item in batch::batches(&records) {
+        let (_, bytes) = item?;
+        let bytes = records.slice_ref(bytes);
+        let set = batch::decode_record_set(&bytes, max_message_bytes, OffsetRule::Contiguous)?;
         RecordBatchEncoder::encode(
             &mut out,
             set.records.iter(),

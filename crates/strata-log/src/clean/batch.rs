@@ -7,9 +7,13 @@
 //! partition leader epoch, so every surviving record keeps its offset and sequence and
 //! the batch header still tells the producer state what it told it before.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::compression::{self as codec, Compressor, Decompressor};
-use strata_proto::batch::{compute_crc, BatchHeader, Compression, CRC_START, HEADER_SIZE};
+use std::borrow::Cow;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::compression::{self as codec, Compressor};
+use strata_proto::batch::{
+    compute_crc, open_records, BatchHeader, Compression, OffsetRule, CRC_START, HEADER_SIZE,
+};
 
 /// Attribute bit 6: `base_timestamp` holds the delete horizon.
 const DELETE_HORIZON_BIT: i16 = 1 << 6;
@@ -49,13 +53,20 @@ impl DecodedBatch {
     }
 }
 
-/// Decodes the records of `batch` (a whole stored batch, header included).
-pub(crate) fn decode(header: &BatchHeader, batch: &[u8]) -> Result<DecodedBatch, String> {
-    let codec = header
-        .compression()
-        .ok_or_else(|| format!("unknown codec in attributes {}", header.attributes))?;
-    let body = Bytes::copy_from_slice(&batch[HEADER_SIZE..]);
-    let records = decompress(codec, body)?;
+/// Decodes the records of `batch` (a whole stored batch, header included), validated
+/// and decompressed by `strata_proto` with at most `limit` bytes of output: stored data
+/// is as hostile as produced data.
+pub(crate) fn decode(
+    header: &BatchHeader,
+    batch: &[u8],
+    limit: usize,
+) -> Result<DecodedBatch, String> {
+    let records = match open_records(header, batch, limit, OffsetRule::Compacted)
+        .map_err(|e| e.to_string())?
+    {
+        Cow::Borrowed(b) => Bytes::copy_from_slice(b),
+        Cow::Owned(v) => Bytes::from(v),
+    };
     let count = usize::try_from(header.records_count).map_err(|_| "negative record count")?;
     let mut parsed = Vec::with_capacity(count.min(records.len()));
     let mut pos = 0usize;
@@ -138,20 +149,6 @@ pub(crate) fn rebuild(
     let crc = compute_crc(&out);
     out[CRC_START - 4..CRC_START].copy_from_slice(&crc.to_be_bytes());
     Ok(out)
-}
-
-fn decompress(codec: Compression, data: Bytes) -> Result<Bytes, String> {
-    fn run<D: Decompressor<Bytes>>(mut data: Bytes) -> Result<Bytes, String> {
-        D::decompress(&mut data, |buf| Ok(buf.copy_to_bytes(buf.remaining())))
-            .map_err(|e| format!("cannot decompress batch: {e}"))
-    }
-    match codec {
-        Compression::None => Ok(data),
-        Compression::Gzip => run::<codec::Gzip>(data),
-        Compression::Snappy => run::<codec::Snappy>(data),
-        Compression::Lz4 => run::<codec::Lz4>(data),
-        Compression::Zstd => run::<codec::Zstd>(data),
-    }
 }
 
 fn compress(codec: Compression, raw: &[u8]) -> Result<Vec<u8>, String> {

@@ -149,11 +149,13 @@ impl Log {
         let range = self.dirty_range(now_ms, max_offset);
         let mut map = HashMap::new();
         let mut tally = Tally::default();
+        let limit = self.config.max_message_bytes as usize;
         build_map(
             &self.segments[range.start..range.end],
             &mut map,
             &mut tally,
             throttle,
+            limit,
         )?;
         stats.keys_mapped = map.len();
         let filter = Filter {
@@ -161,6 +163,7 @@ impl Log {
             now_ms,
             delete_retention_ms: self.config.delete_retention_ms,
             producers: &self.producers,
+            limit,
         };
         let interval = self.config.index_interval_bytes;
         let mut cleaned: Vec<(usize, Segment)> = Vec::new();

@@ -25,6 +25,8 @@ pub(crate) struct Filter<'a> {
     pub now_ms: i64,
     pub delete_retention_ms: i64,
     pub producers: &'a ProducerStateTable,
+    /// Most bytes a batch's records may decompress to (`max.message.bytes`).
+    pub limit: usize,
 }
 
 /// Running totals of one clean.
@@ -99,13 +101,14 @@ pub(crate) fn build_map(
     map: &mut OffsetMap,
     tally: &mut Tally,
     throttle: &mut dyn FnMut(u64),
+    limit: usize,
 ) -> Result<(), LogError> {
     for segment in segments {
         let read = for_each_batch(segment, throttle, |_, header, bytes| {
             if untouchable(header) {
                 return Ok(());
             }
-            let decoded = batch::decode(header, bytes).map_err(|e| corrupt(header, e))?;
+            let decoded = batch::decode(header, bytes, limit).map_err(|e| corrupt(header, e))?;
             for record in &decoded.parsed {
                 let Some(key) = decoded.key(record) else {
                     continue;
@@ -145,7 +148,7 @@ fn judge(
     if untouchable(header) {
         return Ok(Verdict::Keep);
     }
-    let decoded = batch::decode(header, bytes).map_err(|e| corrupt(header, e))?;
+    let decoded = batch::decode(header, bytes, filter.limit).map_err(|e| corrupt(header, e))?;
     // A batch gets its horizon the first time a clean keeps one of its tombstones.
     let horizon = if header.has_delete_horizon() {
         header.base_timestamp
