@@ -3,5 +3,7 @@
 //! opens a file or a socket.
 
 pub mod batch;
+pub mod chunks;
+pub mod fetch_response;
 pub mod frame;
 pub mod versions;
