@@ -1,13 +1,17 @@
 //! Writing one response frame: encoded bytes as they are, record ranges (Fetch) read
 //! from their segment files in bounded pieces.
 //!
-//! A range is read with positioned reads on a blocking thread (`spawn_blocking`) into one
-//! buffer of at most [`PIECE`] bytes per connection, which also gathers the small encoded
-//! chunks between ranges, so a response costs at most one piece of memory however large
-//! it is, a slow reader holds only that, and a disk read never blocks a runtime worker.
-//! (`sendfile(2)` would save a copy but blocks the calling thread on a disk read, so it
-//! would need a blocking thread per piece just the same, plus waiting for the socket to
-//! be writable in between; and it cannot work under TLS.)
+//! A range is read piece by piece into one buffer of at most [`PIECE`] bytes per
+//! connection, which also gathers the small encoded chunks between ranges, so a response
+//! costs at most one piece of memory however large it is, and a slow reader holds only
+//! that. Each piece is first read from the page cache on the runtime worker with
+//! `preadv2(RWF_NOWAIT)`, which copies what is cached and never waits for the disk; what
+//! it could not read (not cached, or a kernel without buffered NOWAIT reads) is read on a
+//! blocking thread (`spawn_blocking`). So hot data (consumers and followers near the log
+//! end) costs no thread hand-off, and a disk read never blocks a runtime worker.
+//! (`sendfile(2)` would save one copy but has no "only from the cache" mode: it blocks
+//! the calling thread on a disk read, so every piece would need a blocking thread plus a
+//! wait for socket writability in between; and it cannot work under TLS, which is next.)
 //!
 //! The frame's length prefix was computed from the range lengths. A range that reads
 //! short (its segment truncated meanwhile) cannot be made good: the writer stops with an
@@ -125,8 +129,9 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
                         flush(wr, buf, bytes_out).await?;
                     }
                     let n = left.min(cap - buf.len());
-                    *buf = read_piece(Arc::clone(&slice.file), position, n, std::mem::take(buf))
-                        .await?;
+                    let start = buf.len();
+                    buf.resize(start + n, 0);
+                    *buf = fill(&slice.file, position, std::mem::take(buf), start).await?;
                     position += n as u64;
                     left -= n;
                 }
@@ -150,27 +155,65 @@ async fn flush<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Appends `len` bytes of `file` at `position` to `buf`, on a blocking thread.
-async fn read_piece(
-    file: Arc<File>,
+/// Fills `buf[start..]` with the bytes of `file` at `position`: what the page cache
+/// holds on this thread, the rest on a blocking thread.
+async fn fill(
+    file: &Arc<File>,
     position: u64,
-    len: usize,
-    mut buf: Vec<u8>,
+    buf: Vec<u8>,
+    start: usize,
 ) -> Result<Vec<u8>, WriteError> {
-    let failed = |source| WriteError::File {
-        position,
-        len,
-        source,
+    let mut buf = buf;
+    let cached = read_cached(file, &mut buf[start..], position);
+    if start + cached == buf.len() {
+        return Ok(buf);
+    }
+    let (position, start) = (position + cached as u64, start + cached);
+    let len = buf.len() - start;
+    let file = Arc::clone(file);
+    tokio::task::spawn_blocking(move || read_blocking(&file, position, buf, start))
+        .await
+        .map_err(|e| WriteError::File {
+            position,
+            len,
+            source: io::Error::other(e),
+        })?
+}
+
+/// Reads into `buf` only what the page cache holds (`preadv2` with `RWF_NOWAIT`, which
+/// never waits for the disk); 0 when nothing could be read that way.
+fn read_cached(file: &File, buf: &mut [u8], position: u64) -> usize {
+    use std::os::fd::AsRawFd;
+    let Ok(offset) = libc::off_t::try_from(position) else {
+        return 0;
     };
-    tokio::task::spawn_blocking(move || {
-        let start = buf.len();
-        buf.resize(start + len, 0);
-        file.read_exact_at(&mut buf[start..], position)
-            .map(|()| buf)
-    })
-    .await
-    .map_err(|e| failed(io::Error::other(e)))?
-    .map_err(failed)
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: `iov` describes `buf`, valid and exclusively borrowed for the call, and
+    // the descriptor stays open while `file` is borrowed.
+    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+    // -1: EAGAIN (not cached), EOPNOTSUPP (no NOWAIT reads here), ...: read it blocking.
+    usize::try_from(n).unwrap_or(0).min(buf.len())
+}
+
+/// Fills `buf[start..]` from `file` at `position` (blocking). A file shorter than that
+/// is `UnexpectedEof`.
+fn read_blocking(
+    file: &File,
+    position: u64,
+    mut buf: Vec<u8>,
+    start: usize,
+) -> Result<Vec<u8>, WriteError> {
+    let len = buf.len() - start;
+    file.read_exact_at(&mut buf[start..], position)
+        .map(|()| buf)
+        .map_err(|source| WriteError::File {
+            position,
+            len,
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -229,6 +272,26 @@ mod tests {
         let plain: ResponseFrame = Bytes::from_static(b"\0\0\0\x02ok").into();
         w.write(&mut out, plain, &counter).await.unwrap();
         assert_eq!(out, b"\0\0\0\x02ok");
+    }
+
+    #[test]
+    fn cached_and_blocking_reads_fill_the_same_bytes() {
+        let (_tmp, file, data) = segment(10_000);
+        let mut a = vec![0u8; 3000];
+        let n = read_cached(&file, &mut a[1000..], 500);
+        // Just written, so cached (unless this kernel has no NOWAIT reads: then 0).
+        assert!(n == 2000 || n == 0, "{n}");
+        let a = read_blocking(&file, 500 + n as u64, a, 1000 + n).unwrap();
+        assert_eq!(&a[1000..], &data[500..2500]);
+        let err = read_blocking(&file, 9_500, vec![0u8; 1000], 0).unwrap_err();
+        assert!(
+            matches!(err, WriteError::File { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof)
+        );
+        assert_eq!(
+            read_cached(&file, &mut [0u8; 10], 20_000),
+            0,
+            "past the end"
+        );
     }
 
     #[tokio::test]
