@@ -33,6 +33,9 @@ impl std::str::FromStr for FlushPolicy {
     }
 }
 
+/// Kafka's default `fetch.max.bytes` (55 MiB).
+pub const DEFAULT_FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
+
 /// Broker settings that provide topic-config defaults (see [`topic_key_for`]).
 pub const TOPIC_DEFAULT_KEYS: &[&str] = &[
     "log.segment.bytes",
@@ -113,6 +116,9 @@ pub struct BrokerConfig {
     pub flush_interval: Duration,
     /// `socket.request.max.bytes`.
     pub socket_request_max_bytes: usize,
+    /// `fetch.max.bytes`: the most record bytes one Fetch response carries, whatever the
+    /// client asks (except the first batch, KIP-74).
+    pub fetch_max_bytes: usize,
     /// How often retention and `segment.ms` rolls are checked.
     pub retention_check_interval: Duration,
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
@@ -194,6 +200,7 @@ impl Default for BrokerConfig {
             flush_policy: FlushPolicy::Batch,
             flush_interval: Duration::from_millis(1000),
             socket_request_max_bytes: strata_proto::frame::DEFAULT_MAX_REQUEST_BYTES,
+            fetch_max_bytes: DEFAULT_FETCH_MAX_BYTES,
             retention_check_interval: Duration::from_secs(30),
             offsets_topic_num_partitions: 50,
             offsets_retention: Duration::from_secs(7 * 24 * 3600),

@@ -329,6 +329,14 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
             );
             c.socket_request_max_bytes = n as usize;
         }
+        "fetch.max.bytes" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                n >= 1024 && n <= i32::MAX as i64,
+                "setting '{key}' must be between 1024 and 2147483647"
+            );
+            c.fetch_max_bytes = n as usize;
+        }
         _ => {
             let topic_key = strata_broker::config::topic_key_for(key)
                 .with_context(|| format!("unknown broker setting '{key}'"))?;

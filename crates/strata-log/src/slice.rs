@@ -36,6 +36,13 @@ impl FileSlice {
     }
 }
 
+/// A Fetch response carries slices as record ranges, written from the file.
+impl strata_proto::chunks::ByteLen for FileSlice {
+    fn byte_len(&self) -> usize {
+        self.len
+    }
+}
+
 /// Work for one group-commit flush, captured cheaply under the partition lock and run
 /// without it (see [`crate::Log::prepare_flush`]).
 #[derive(Debug)]

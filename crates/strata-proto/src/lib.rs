@@ -3,6 +3,8 @@
 //! zero-copy view of record batches. Nothing here opens a file or a socket.
 
 pub mod batch;
+pub mod chunks;
+pub mod fetch_response;
 pub mod frame;
 pub mod shape;
 pub mod versions;

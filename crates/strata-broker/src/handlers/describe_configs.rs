@@ -203,6 +203,7 @@ fn static_only(broker: &Broker) -> Vec<(&'static str, String)> {
             "socket.request.max.bytes",
             c.socket_request_max_bytes.to_string(),
         ),
+        ("fetch.max.bytes", c.fetch_max_bytes.to_string()),
         ("log.dirs", c.data_dir.display().to_string()),
         ("log.flush", format!("{:?}", c.flush_policy).to_lowercase()),
         (

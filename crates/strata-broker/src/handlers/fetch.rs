@@ -1,6 +1,11 @@
 //! Fetch: read whole batches below the high-water mark, long-polling until `min_bytes`
 //! are available or `max_wait_ms` passes.
 //!
+//! The response is capped at `fetch.max.bytes` whatever the client asks, and carries the
+//! records as file ranges (`FileSlice`s): it is encoded as chunks
+//! (`strata_proto::fetch_response`) and the connection writes the ranges from the
+//! segment files in bounded pieces, so a response is never whole in memory.
+//!
 //! Fetch sessions (KIP-227) are declined as the protocol allows: a request to open one
 //! gets `session_id = 0`, so clients keep sending full requests; an incremental request
 //! naming a session gets `FETCH_SESSION_ID_NOT_FOUND`.
@@ -8,15 +13,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures::future::select_all;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
+use strata_log::FileSlice;
+use strata_proto::fetch_response as wire;
+use strata_proto::frame;
 use uuid::Uuid;
 
-use super::log_error_code;
+use super::{log_error_code, ResponseFrame};
 use crate::replica::Partition;
 use crate::Broker;
 
@@ -36,17 +42,25 @@ struct TopicKey {
     id: Uuid,
 }
 
-/// Serves Fetch v4–v16.
+/// Serves Fetch v4–v16: the encoded response frame.
 pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
     req: FetchRequest,
     received: Instant,
-) -> FetchResponse {
+    correlation_id: i32,
+) -> anyhow::Result<ResponseFrame> {
     if req.session_id != 0 {
-        return FetchResponse::default()
+        let body = FetchResponse::default()
             .with_error_code(ResponseError::FetchSessionIdNotFound.code())
             .with_session_id(0);
+        let bytes = frame::encode_response(
+            ApiKey::Fetch,
+            version,
+            correlation_id,
+            &ResponseKind::Fetch(body),
+        )?;
+        return Ok(bytes.into());
     }
     let image = broker.meta.image();
     // A follower broker fetching to replicate (v15+ carries it in the replica state).
@@ -97,11 +111,8 @@ pub async fn handle(
         }
     }
     let wanted = Arc::new(wanted);
-    let max_bytes = if version >= 3 {
-        req.max_bytes.max(0) as usize
-    } else {
-        usize::MAX
-    };
+    // The broker's cap applies to every fetch, followers' included.
+    let max_bytes = (req.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes);
     let min_bytes = req.min_bytes.max(0) as usize;
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = tokio::time::Instant::from_std(received + wait);
@@ -116,7 +127,7 @@ pub async fn handle(
             w.as_mut().enable();
         }
         let results = read_all(Arc::clone(&wanted), max_bytes, from_replica).await;
-        let bytes: usize = results.iter().map(|r| r.records.len()).sum();
+        let bytes: usize = results.iter().map(PartitionResult::len).sum();
         let any_error = results.iter().any(|r| r.error != 0);
         if bytes >= min_bytes.max(1)
             || any_error
@@ -130,45 +141,58 @@ pub async fn handle(
             _ = tokio::time::sleep_until(deadline) => {}
         }
     };
-    let served: usize = results.iter().map(|r| r.records.len()).sum();
+    let served: usize = results.iter().map(PartitionResult::len).sum();
     broker.metrics.fetch_bytes.inc_by(served as u64);
-    let mut responses: Vec<FetchableTopicResponse> = topics
+    let mut responses: Vec<wire::Topic<FileSlice>> = topics
         .into_iter()
-        .map(|t| {
-            // v13+ names topics by id only.
-            if version >= 13 {
-                FetchableTopicResponse::default().with_topic_id(t.id)
-            } else {
-                FetchableTopicResponse::default().with_topic(t.name)
-            }
+        .map(|t| wire::Topic {
+            name: t.name,
+            topic_id: t.id,
+            partitions: Vec::new(),
         })
         .collect();
     for (w, r) in wanted.iter().zip(results) {
-        responses[w.topic].partitions.push(
-            PartitionData::default()
-                .with_partition_index(w.partition)
-                .with_error_code(r.error)
-                .with_high_watermark(r.high_watermark)
-                .with_last_stable_offset(r.high_watermark)
-                .with_log_start_offset(if version >= 5 { r.log_start_offset } else { -1 })
-                .with_aborted_transactions(Some(Vec::new()))
-                .with_preferred_read_replica(BrokerId(-1))
-                .with_records(Some(r.records)),
-        );
+        let mut p = wire::Partition::new(w.partition, r.error);
+        p.high_watermark = r.high_watermark;
+        p.last_stable_offset = r.high_watermark;
+        p.log_start_offset = if version >= 5 { r.log_start_offset } else { -1 };
+        p.records = r.records;
+        responses[w.topic].partitions.push(p);
     }
-    FetchResponse::default()
-        .with_session_id(0)
-        .with_responses(responses)
+    let response = wire::Response {
+        throttle_time_ms: 0,
+        error_code: 0,
+        session_id: 0,
+        topics: responses,
+    };
+    Ok(wire::encode(version, correlation_id, response)?)
 }
 
 struct PartitionResult {
     error: i16,
     high_watermark: i64,
     log_start_offset: i64,
-    records: Bytes,
+    /// The batches to send, left in their segment file.
+    records: Option<FileSlice>,
 }
 
-/// Reads every wanted partition on one blocking thread, within the response budget.
+impl PartitionResult {
+    fn len(&self) -> usize {
+        self.records.as_ref().map_or(0, |s| s.len)
+    }
+
+    fn failed(error: i16, high_watermark: i64, log_start_offset: i64) -> Self {
+        Self {
+            error,
+            high_watermark,
+            log_start_offset,
+            records: None,
+        }
+    }
+}
+
+/// Finds every wanted partition's file range on one blocking thread (index lookups),
+/// within the response budget. Nothing is read: the connection writes the ranges.
 async fn read_all(
     wanted: Arc<Vec<Wanted>>,
     max_bytes: usize,
@@ -183,24 +207,19 @@ async fn read_all(
         wanted
             .iter()
             .map(|w| match &w.replica {
-                Err(e) => PartitionResult {
-                    error: e.code(),
-                    high_watermark: -1,
-                    log_start_offset: -1,
-                    records: Bytes::new(),
-                },
+                Err(e) => PartitionResult::failed(e.code(), -1, -1),
                 // Followers copy everything the leader has; consumers see only what
                 // every in-sync replica has.
-                Ok(p) => match p.read_blocking_upto(
+                Ok(p) => match p.slice_blocking_upto(
                     w.offset,
                     w.max_bytes.min(budget),
                     first,
                     from_replica.then(|| p.log_end_offset()),
                 ) {
                     Ok(r) => {
-                        if !r.records.is_empty() {
+                        if let Some(s) = &r.records {
                             first = false;
-                            budget = budget.saturating_sub(r.records.len());
+                            budget = budget.saturating_sub(s.len);
                         }
                         PartitionResult {
                             error: 0,
@@ -209,12 +228,11 @@ async fn read_all(
                             records: r.records,
                         }
                     }
-                    Err(e) => PartitionResult {
-                        error: log_error_code(&e).code(),
-                        high_watermark: p.high_watermark(),
-                        log_start_offset: p.log_start_offset(),
-                        records: Bytes::new(),
-                    },
+                    Err(e) => PartitionResult::failed(
+                        log_error_code(&e).code(),
+                        p.high_watermark(),
+                        p.log_start_offset(),
+                    ),
                 },
             })
             .collect::<Vec<_>>()
@@ -223,12 +241,7 @@ async fn read_all(
     joined.unwrap_or_else(|e| {
         tracing::error!(error = %e, "fetch read task failed");
         (0..n)
-            .map(|_| PartitionResult {
-                error: ResponseError::KafkaStorageError.code(),
-                high_watermark: -1,
-                log_start_offset: -1,
-                records: Bytes::new(),
-            })
+            .map(|_| PartitionResult::failed(ResponseError::KafkaStorageError.code(), -1, -1))
             .collect()
     })
 }

@@ -1,5 +1,6 @@
 //! Kafka API handlers, one module per API. Each takes the decoded request and returns
-//! the response body; dispatch, metrics and encoding live here.
+//! the response body; dispatch, metrics and encoding live here. Fetch encodes its own
+//! response, as chunks whose records stay in the segment files.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,7 +8,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use kafka_protocol::ResponseError;
-use strata_log::LogError;
+use strata_log::{FileSlice, LogError};
+use strata_proto::chunks::ChunkedFrame;
 use strata_proto::frame::{self, Request};
 
 use crate::metrics::ApiLabels;
@@ -45,6 +47,10 @@ mod sync_group;
 /// happen in request order; dropped once they are done.
 pub type Turn = tokio::sync::OwnedMutexGuard<()>;
 
+/// An encoded response frame: bytes, and for Fetch the file ranges of its records.
+/// Encoded responses convert with `From<Bytes>`.
+pub type ResponseFrame = ChunkedFrame<FileSlice>;
+
 /// Who sent a request, for handlers that record it (group membership).
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -61,7 +67,7 @@ pub async fn handle(
     turn: Turn,
     received: Instant,
     peer: std::net::SocketAddr,
-) -> anyhow::Result<Option<Bytes>> {
+) -> anyhow::Result<Option<ResponseFrame>> {
     let Request {
         api_key,
         header,
@@ -89,9 +95,9 @@ pub async fn handle(
             .map(ResponseKind::Produce),
         RequestKind::Fetch(r) => {
             drop(turn);
-            Some(ResponseKind::Fetch(
-                fetch::handle(broker, v, r, received).await,
-            ))
+            let frame = fetch::handle(broker, v, r, received, header.correlation_id).await;
+            observe(broker, api_key, received);
+            return frame.map(Some);
         }
         RequestKind::ListOffsets(r) => {
             drop(turn);
@@ -186,6 +192,17 @@ pub async fn handle(
         }
         other => anyhow::bail!("no handler for {api_key:?}: {other:?}"),
     };
+    observe(broker, api_key, received);
+    match response {
+        Some(body) => Ok(Some(
+            frame::encode_response(api_key, v, header.correlation_id, &body)?.into(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Counts a served request and its latency.
+fn observe(broker: &Broker, api_key: ApiKey, received: Instant) {
     let labels = ApiLabels {
         api: api_name(api_key),
     };
@@ -195,15 +212,6 @@ pub async fn handle(
         .request_latency
         .get_or_create(&labels)
         .observe(received.elapsed().as_secs_f64());
-    match response {
-        Some(body) => Ok(Some(frame::encode_response(
-            api_key,
-            v,
-            header.correlation_id,
-            &body,
-        )?)),
-        None => Ok(None),
-    }
 }
 
 /// Answers a request whose version we advertise but cannot serve (or that is newer

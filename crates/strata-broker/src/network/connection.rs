@@ -19,7 +19,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::handlers;
+use super::response::{self, ResponseWriter, WriteError};
+use crate::handlers::{self, ResponseFrame};
 use crate::Broker;
 
 /// Requests a connection may have in flight before the reader stops reading (backpressure).
@@ -30,7 +31,7 @@ const READ_CHUNK: usize = 1 << 20;
 
 enum Outgoing {
     Ready(Bytes),
-    Pending(JoinHandle<anyhow::Result<Option<Bytes>>>),
+    Pending(JoinHandle<anyhow::Result<Option<ResponseFrame>>>),
 }
 
 /// Serves one connection until the client closes it, it misbehaves, or shutdown.
@@ -130,33 +131,50 @@ async fn read_frame<R: AsyncRead + Unpin>(
     Ok(Some(buf.freeze()))
 }
 
+/// Writes responses in request order; a Fetch response's records are read from their
+/// segment files piece by piece (see `response.rs`).
 async fn write_responses(
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outgoing>,
     broker: Arc<Broker>,
 ) {
+    let mut writer = ResponseWriter::default();
     while let Some(out) = rx.recv().await {
-        let bytes = match out {
-            Outgoing::Ready(b) => Some(b),
+        let frame = match out {
+            Outgoing::Ready(b) => Some(ResponseFrame::from(b)),
             Outgoing::Pending(h) => match h.await {
-                Ok(Ok(b)) => b,
+                Ok(Ok(f)) => f,
                 // A response we cannot produce must not leave the client waiting forever.
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "request failed; closing connection");
+                    response::close(wr.as_ref());
                     return;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "request handler panicked; closing connection");
+                    response::close(wr.as_ref());
                     return;
                 }
             },
         };
-        if let Some(b) = bytes {
-            if let Err(e) = wr.write_all(&b).await {
-                tracing::debug!(error = %e, "write failed; dropping connection");
-                return;
+        if let Some(f) = frame {
+            match writer.write(&mut wr, f, &broker.metrics.bytes_out).await {
+                Ok(()) => {}
+                Err(WriteError::Socket(e)) => {
+                    tracing::debug!(error = %e, "write failed; dropping connection");
+                    return;
+                }
+                // Part of the frame may be out: only closing keeps the client from
+                // reading a short frame as the start of the next.
+                Err(e) => {
+                    tracing::error!(error = %e, "fetch response cut short (segment truncated?); closing connection");
+                    response::close(wr.as_ref());
+                    return;
+                }
             }
-            broker.metrics.bytes_out.inc_by(b.len() as u64);
+        }
+        if rx.is_empty() {
+            writer.release();
         }
     }
     let _ = wr.shutdown().await;

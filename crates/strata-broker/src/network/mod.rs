@@ -2,5 +2,6 @@
 
 mod connection;
 mod listener;
+mod response;
 
 pub use listener::run_listener;

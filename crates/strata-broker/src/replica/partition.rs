@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use strata_log::{AppendInfo, Log, LogConfig, LogError};
+use strata_log::{AppendInfo, FileSlice, Log, LogConfig, LogError};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -110,11 +110,12 @@ struct AppendQueue {
     draining: bool,
 }
 
-/// Result of a read: the batches (whole, as stored) and the offsets a fetch reports.
+/// Result of a read: the batches (whole, as stored: in memory, or as the file range a
+/// Fetch response is written from) and the offsets a fetch reports.
 #[derive(Debug, Default)]
-pub struct ReadResult {
+pub struct ReadResult<R = Bytes> {
     /// Record batches, possibly empty.
-    pub records: Bytes,
+    pub records: R,
     /// High-water mark at read time.
     pub high_watermark: i64,
     /// Log start offset at read time.
@@ -491,19 +492,9 @@ impl Partition {
         .map_err(|e| LogError::Io(io::Error::other(e)))?
     }
 
-    /// Reads whole batches from `offset`, at most `max_bytes` unless `min_one_batch`.
+    /// Reads whole batches from `offset`, at most `max_bytes` unless `min_one_batch`,
+    /// below `upto` (a follower reads up to the log end), else below the high watermark.
     /// Blocking (index lookups and the pread): call it from a blocking thread.
-    pub fn read_blocking(
-        &self,
-        offset: i64,
-        max_bytes: usize,
-        min_one_batch: bool,
-    ) -> Result<ReadResult, LogError> {
-        self.read_blocking_upto(offset, max_bytes, min_one_batch, None)
-    }
-
-    /// Like [`Partition::read_blocking`], reading up to `upto` (a follower reads up to
-    /// the log end) instead of the high watermark.
     pub fn read_blocking_upto(
         &self,
         offset: i64,
@@ -511,20 +502,37 @@ impl Partition {
         min_one_batch: bool,
         upto: Option<i64>,
     ) -> Result<ReadResult, LogError> {
+        let read = self.slice_blocking_upto(offset, max_bytes, min_one_batch, upto)?;
+        // The slice covers bytes written before the lock was released, so the pread
+        // needs no lock.
+        let records = match read.records {
+            Some(s) => s.read().map_err(LogError::Io)?,
+            None => Bytes::new(),
+        };
+        Ok(ReadResult {
+            records,
+            high_watermark: read.high_watermark,
+            log_start_offset: read.log_start_offset,
+        })
+    }
+
+    /// Like [`Partition::read_blocking_upto`], without reading: the file range holding
+    /// the batches (`None` when there are none), readable without the lock.
+    pub fn slice_blocking_upto(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        upto: Option<i64>,
+    ) -> Result<ReadResult<Option<FileSlice>>, LogError> {
         let high_watermark = self.high_watermark();
         let bound = upto.unwrap_or(high_watermark);
-        let slice = {
+        let records = {
             let guard = self.log.lock();
             let log = guard
                 .as_ref()
                 .ok_or_else(|| LogError::Io(io::Error::other("partition is closed")))?;
             log.read(offset, max_bytes, bound, min_one_batch)?
-        };
-        // The slice covers bytes written before the lock was released, so the pread
-        // needs no lock.
-        let records = match slice {
-            Some(s) => s.read().map_err(LogError::Io)?,
-            None => Bytes::new(),
         };
         Ok(ReadResult {
             records,

@@ -65,6 +65,11 @@ impl RawClient {
         }
     }
 
+    /// A client on a socket set up by the caller.
+    pub fn from_stream(stream: TcpStream) -> Self {
+        Self { stream, next_id: 1 }
+    }
+
     pub fn frame(&mut self, key: ApiKey, version: i16, body: &RequestKind) -> Bytes {
         let mut buf = BytesMut::new();
         buf.put_i32(0);

@@ -1,0 +1,316 @@
+//! Writing one response frame: encoded bytes as they are, record ranges (Fetch) read
+//! from their segment files in bounded pieces.
+//!
+//! A range is read piece by piece into one buffer of at most [`PIECE`] bytes per
+//! connection, which also gathers the small encoded chunks between ranges, so a response
+//! costs at most one piece of memory however large it is, and a slow reader holds only
+//! that. Each piece is first read from the page cache on the runtime worker with
+//! `preadv2(RWF_NOWAIT)`, which copies what is cached and never waits for the disk; what
+//! it could not read (not cached, or a kernel without buffered NOWAIT reads) is read on a
+//! blocking thread (`spawn_blocking`). So hot data (consumers and followers near the log
+//! end) costs no thread hand-off, and a disk read never blocks a runtime worker.
+//! (`sendfile(2)` would save one copy but has no "only from the cache" mode: it blocks
+//! the calling thread on a disk read, so every piece would need a blocking thread plus a
+//! wait for socket writability in between; and it cannot work under TLS, which is next.)
+//!
+//! The frame's length prefix was computed from the range lengths. A range that reads
+//! short (its segment truncated meanwhile) cannot be made good: the writer stops with an
+//! error and the connection is closed, never followed by another frame.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use prometheus_client::metrics::counter::Counter;
+use strata_proto::chunks::Chunk;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::handlers::ResponseFrame;
+
+/// Most bytes of a response held in memory at once, per connection.
+pub const PIECE: usize = 256 * 1024;
+
+/// Fails a connection whose response could not be written whole: shuts the socket down
+/// both ways, so the client sees the end at once and the connection's reader stops too.
+pub fn close(stream: &tokio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor stays open while `stream` is borrowed; shutdown(2) neither
+    // closes nor frees it, and its result needs no handling (the peer may be gone).
+    unsafe {
+        libc::shutdown(stream.as_raw_fd(), libc::SHUT_RDWR);
+    }
+}
+
+/// Why a response could not be written whole. Either way the connection must close.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The socket failed (the client went away).
+    #[error("socket write failed: {0}")]
+    Socket(io::Error),
+    /// A record range could not be read back from its segment file.
+    #[error("reading {len} bytes at {position} of a segment file: {source}")]
+    File {
+        /// Where the piece starts in the file.
+        position: u64,
+        /// Bytes wanted.
+        len: usize,
+        /// What the read said (`UnexpectedEof`: the file is shorter than the range).
+        source: io::Error,
+    },
+}
+
+/// Writes response frames to one connection, reusing its piece buffer.
+#[derive(Debug, Default)]
+pub struct ResponseWriter {
+    buf: Vec<u8>,
+}
+
+impl ResponseWriter {
+    /// Frees the piece buffer (the connection has nothing more to write for now).
+    pub fn release(&mut self) {
+        self.buf = Vec::new();
+    }
+
+    /// Writes one frame whole, counting the bytes sent in `bytes_out` as they go.
+    pub async fn write<W: AsyncWrite + Unpin>(
+        &mut self,
+        wr: &mut W,
+        frame: ResponseFrame,
+        bytes_out: &Counter,
+    ) -> Result<(), WriteError> {
+        let total = frame.len();
+        let chunks = frame.into_chunks();
+        // An encoded response (every API but Fetch) goes out as it is.
+        if let [Chunk::Bytes(b)] = chunks.as_slice() {
+            wr.write_all(b).await.map_err(WriteError::Socket)?;
+            bytes_out.inc_by(b.len() as u64);
+            return Ok(());
+        }
+        let cap = total.clamp(1, PIECE);
+        if self.buf.capacity() < cap {
+            self.buf = Vec::with_capacity(cap);
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let result = write_chunks(wr, chunks, &mut buf, cap, bytes_out).await;
+        self.buf = buf;
+        result
+    }
+}
+
+/// Gathers bytes chunks and range pieces into `buf` (up to `cap` bytes), flushing to
+/// the socket whenever it is full.
+async fn write_chunks<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    chunks: Vec<Chunk<strata_log::FileSlice>>,
+    buf: &mut Vec<u8>,
+    cap: usize,
+    bytes_out: &Counter,
+) -> Result<(), WriteError> {
+    for chunk in chunks {
+        match chunk {
+            Chunk::Bytes(b) => {
+                if b.len() > cap - buf.len() {
+                    flush(wr, buf, bytes_out).await?;
+                }
+                if b.len() < cap {
+                    buf.extend_from_slice(&b);
+                } else {
+                    wr.write_all(&b).await.map_err(WriteError::Socket)?;
+                    bytes_out.inc_by(b.len() as u64);
+                }
+            }
+            Chunk::Records(slice) => {
+                let mut position = slice.position;
+                let mut left = slice.len;
+                while left > 0 {
+                    if buf.len() == cap {
+                        flush(wr, buf, bytes_out).await?;
+                    }
+                    let n = left.min(cap - buf.len());
+                    let start = buf.len();
+                    buf.resize(start + n, 0);
+                    *buf = fill(&slice.file, position, std::mem::take(buf), start).await?;
+                    position += n as u64;
+                    left -= n;
+                }
+            }
+        }
+    }
+    flush(wr, buf, bytes_out).await
+}
+
+async fn flush<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    buf: &mut Vec<u8>,
+    bytes_out: &Counter,
+) -> Result<(), WriteError> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    wr.write_all(buf).await.map_err(WriteError::Socket)?;
+    bytes_out.inc_by(buf.len() as u64);
+    buf.clear();
+    Ok(())
+}
+
+/// Fills `buf[start..]` with the bytes of `file` at `position`: what the page cache
+/// holds on this thread, the rest on a blocking thread.
+async fn fill(
+    file: &Arc<File>,
+    position: u64,
+    buf: Vec<u8>,
+    start: usize,
+) -> Result<Vec<u8>, WriteError> {
+    let mut buf = buf;
+    let cached = read_cached(file, &mut buf[start..], position);
+    if start + cached == buf.len() {
+        return Ok(buf);
+    }
+    let (position, start) = (position + cached as u64, start + cached);
+    let len = buf.len() - start;
+    let file = Arc::clone(file);
+    tokio::task::spawn_blocking(move || read_blocking(&file, position, buf, start))
+        .await
+        .map_err(|e| WriteError::File {
+            position,
+            len,
+            source: io::Error::other(e),
+        })?
+}
+
+/// Reads into `buf` only what the page cache holds (`preadv2` with `RWF_NOWAIT`, which
+/// never waits for the disk); 0 when nothing could be read that way.
+fn read_cached(file: &File, buf: &mut [u8], position: u64) -> usize {
+    use std::os::fd::AsRawFd;
+    let Ok(offset) = libc::off_t::try_from(position) else {
+        return 0;
+    };
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: `iov` describes `buf`, valid and exclusively borrowed for the call, and
+    // the descriptor stays open while `file` is borrowed.
+    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+    // -1: EAGAIN (not cached), EOPNOTSUPP (no NOWAIT reads here), ...: read it blocking.
+    usize::try_from(n).unwrap_or(0).min(buf.len())
+}
+
+/// Fills `buf[start..]` from `file` at `position` (blocking). A file shorter than that
+/// is `UnexpectedEof`.
+fn read_blocking(
+    file: &File,
+    position: u64,
+    mut buf: Vec<u8>,
+    start: usize,
+) -> Result<Vec<u8>, WriteError> {
+    let len = buf.len() - start;
+    file.read_exact_at(&mut buf[start..], position)
+        .map(|()| buf)
+        .map_err(|source| WriteError::File {
+            position,
+            len,
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use strata_log::FileSlice;
+    use strata_proto::chunks::FrameBuilder;
+
+    use super::*;
+
+    fn slice(file: &Arc<File>, position: u64, len: usize) -> FileSlice {
+        FileSlice {
+            file: Arc::clone(file),
+            position,
+            len,
+            first_offset: 0,
+            last_offset: 0,
+        }
+    }
+
+    fn segment(len: usize) -> (tempfile::NamedTempFile, Arc<File>, Vec<u8>) {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), &data).unwrap();
+        let file = Arc::new(File::open(tmp.path()).unwrap());
+        (tmp, file, data)
+    }
+
+    #[tokio::test]
+    async fn writes_bytes_and_ranges_in_order_in_bounded_pieces() {
+        let (_tmp, file, data) = segment(3 * PIECE + 123);
+        let mut f = FrameBuilder::new();
+        f.buf().extend_from_slice(b"header");
+        f.records(slice(&file, 10, 3 * PIECE));
+        f.buf().extend_from_slice(b"between");
+        f.records(slice(&file, 5, 100));
+        f.buf().extend_from_slice(&vec![7u8; PIECE + 1]);
+        f.records(slice(&file, 0, 1));
+        let frame: ResponseFrame = f.finish().unwrap();
+        let expected = frame
+            .materialize(|s| {
+                Ok::<_, ()>(Bytes::copy_from_slice(
+                    &data[s.position as usize..][..s.len],
+                ))
+            })
+            .unwrap();
+        let mut out = Vec::new();
+        let counter = Counter::default();
+        let mut w = ResponseWriter::default();
+        w.write(&mut out, frame, &counter).await.unwrap();
+        assert_eq!(out, expected);
+        assert_eq!(counter.get(), expected.len() as u64);
+        assert_eq!(w.buf.capacity(), PIECE, "one piece of memory");
+        // An encoded response is written as is.
+        let mut out = Vec::new();
+        let plain: ResponseFrame = Bytes::from_static(b"\0\0\0\x02ok").into();
+        w.write(&mut out, plain, &counter).await.unwrap();
+        assert_eq!(out, b"\0\0\0\x02ok");
+    }
+
+    #[test]
+    fn cached_and_blocking_reads_fill_the_same_bytes() {
+        let (_tmp, file, data) = segment(10_000);
+        let mut a = vec![0u8; 3000];
+        let n = read_cached(&file, &mut a[1000..], 500);
+        // Just written, so cached (unless this kernel has no NOWAIT reads: then 0).
+        assert!(n == 2000 || n == 0, "{n}");
+        let a = read_blocking(&file, 500 + n as u64, a, 1000 + n).unwrap();
+        assert_eq!(&a[1000..], &data[500..2500]);
+        let err = read_blocking(&file, 9_500, vec![0u8; 1000], 0).unwrap_err();
+        assert!(
+            matches!(err, WriteError::File { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof)
+        );
+        assert_eq!(
+            read_cached(&file, &mut [0u8; 10], 20_000),
+            0,
+            "past the end"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_range_past_the_end_of_its_file_is_an_error() {
+        let (_tmp, file, _) = segment(1000);
+        let mut f = FrameBuilder::new();
+        f.buf().extend_from_slice(b"header");
+        f.records(slice(&file, 500, 1000));
+        let frame: ResponseFrame = f.finish().unwrap();
+        let len = frame.len();
+        let mut out = Vec::new();
+        let err = ResponseWriter::default()
+            .write(&mut out, frame, &Counter::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, WriteError::File { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof),
+            "{err}"
+        );
+        assert!(out.len() < len);
+    }
+}
