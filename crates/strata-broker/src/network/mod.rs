@@ -1,6 +1,10 @@
 //! Sockets: the listener, and per-connection framing with ordered responses.
 
+mod budget;
 mod connection;
 mod listener;
+mod reader;
+mod shared;
+mod slots;
 
 pub use listener::run_listener;
