@@ -74,10 +74,25 @@ async fn an_idle_connection_costs_under_16_kib() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let before = rss_bytes();
-    let mut conns: Vec<TcpStream> = Vec::with_capacity(CONNECTIONS);
-    for _ in 0..CONNECTIONS {
-        conns.push(TcpStream::connect(addr).unwrap());
-    }
+    // Blocking sockets (no client-side runtime state in this process's RSS), opened by a
+    // few threads: a connect now and then waits a second for a SYN retransmit here.
+    let mut conns: Vec<TcpStream> = tokio::task::spawn_blocking(move || {
+        let threads: Vec<_> = (0..20)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    (0..CONNECTIONS / 20)
+                        .map(|_| TcpStream::connect(addr).unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    })
+    .await
+    .unwrap();
     wait_for_connections(&b, CONNECTIONS as i64).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let connected = rss_bytes();
