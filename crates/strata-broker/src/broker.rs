@@ -65,6 +65,7 @@ pub struct RunningBroker {
 impl Broker {
     /// Opens the data directory, recovers logs, binds the listener and starts serving.
     pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
+        config.validate().map_err(anyhow::Error::msg)?;
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;

@@ -1,6 +1,8 @@
 //! Broker configuration: the `strata server` flags, TOML file and `STRATA_*` variables
 //! all end up in one [`BrokerConfig`].
 
+use std::collections::BTreeMap;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -119,6 +121,26 @@ pub struct BrokerConfig {
     /// `fetch.max.bytes`: the most record bytes one Fetch response carries, whatever the
     /// client asks (except the first batch, KIP-74).
     pub fetch_max_bytes: usize,
+    /// `queued.max.request.bytes`: request bytes being read or waiting for their handler,
+    /// broker-wide; above it the broker stops reading sockets. At least
+    /// `socket.request.max.bytes`.
+    pub queued_max_request_bytes: usize,
+    /// `max.connections`: open client connections at most; at the limit the listener
+    /// stops accepting until one closes. Also capped by the open-file limit.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: connections from one address at most; more are closed at
+    /// once.
+    pub max_connections_per_ip: usize,
+    /// `max.connections.per.ip.overrides`, host names resolved to addresses.
+    pub max_connections_per_ip_overrides: BTreeMap<IpAddr, usize>,
+    /// `connections.max.idle.ms`: a connection with no request arriving or in flight for
+    /// this long is closed.
+    pub connections_max_idle: Duration,
+    /// `socket.request.read.timeout.ms`: a request whose first byte has arrived must be
+    /// complete within this (not counting time waiting for `queued.max.request.bytes`).
+    pub socket_request_read_timeout: Duration,
+    /// Limits of the HTTP listener.
+    pub http: HttpLimits,
     /// How often retention and `segment.ms` rolls are checked.
     pub retention_check_interval: Duration,
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
@@ -157,6 +179,112 @@ pub struct BrokerConfig {
     /// Broker-level defaults for topic configs (`log.segment.bytes` → `segment.bytes`, ...),
     /// keyed by the topic config name.
     pub topic_defaults: std::collections::BTreeMap<String, String>,
+}
+
+/// Limits of the HTTP listener (`http.*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// `http.max.connections`: more are answered 503 and closed.
+    pub max_connections: usize,
+    /// `http.header.read.timeout.ms`: a connection that has not sent a whole request head
+    /// within this (an idle keep-alive connection included) is closed.
+    pub header_read_timeout: Duration,
+    /// `http.request.timeout.ms`: a request not answered within this gets 408; a response
+    /// the client does not take within this closes the connection.
+    pub request_timeout: Duration,
+    /// `http.max.request.bytes`: larger request bodies get 413.
+    pub max_request_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_request_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Default `queued.max.request.bytes`: five largest requests (`socket.request.max.bytes`
+/// is 100 MiB), or thousands of ordinary ones.
+pub const DEFAULT_QUEUED_MAX_REQUEST_BYTES: usize = 512 * 1024 * 1024;
+
+/// `connections.max.idle.ms = -1`: never (about 136 years).
+const NEVER: Duration = Duration::from_secs(u32::MAX as u64);
+
+/// Applies a listener setting: `max.connections`, `max.connections.per.ip`,
+/// `max.connections.per.ip.overrides`, `connections.max.idle.ms`,
+/// `socket.request.read.timeout.ms`, `queued.max.request.bytes` and `http.*`. `None` if
+/// `key` is not one of them. Cross-setting rules are in [`BrokerConfig::validate`].
+pub fn apply_listener_setting(
+    c: &mut BrokerConfig,
+    key: &str,
+    value: &str,
+) -> Option<Result<(), String>> {
+    let int = |min: i64| -> Result<i64, String> {
+        let n: i64 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("setting '{key}': '{value}' is not an integer"))?;
+        if n < min {
+            return Err(format!("setting '{key}' must be >= {min}"));
+        }
+        Ok(n)
+    };
+    let ms = |min: i64| int(min).map(|n| Duration::from_millis(n as u64));
+    let result = match key {
+        "max.connections" => int(1).map(|n| c.max_connections = n as usize),
+        "max.connections.per.ip" => int(0).map(|n| c.max_connections_per_ip = n as usize),
+        "max.connections.per.ip.overrides" => parse_ip_overrides(value)
+            .map(|o| c.max_connections_per_ip_overrides = o)
+            .map_err(|e| format!("setting '{key}': {e}")),
+        "connections.max.idle.ms" => int(-1)
+            .and_then(|n| match n {
+                0 => Err(format!("setting '{key}' must be >= 1, or -1 for never")),
+                -1 => Ok(NEVER),
+                n => Ok(Duration::from_millis(n as u64)),
+            })
+            .map(|d| c.connections_max_idle = d),
+        "socket.request.read.timeout.ms" => ms(1).map(|d| c.socket_request_read_timeout = d),
+        "queued.max.request.bytes" => int(1).map(|n| c.queued_max_request_bytes = n as usize),
+        "http.max.connections" => int(1).map(|n| c.http.max_connections = n as usize),
+        "http.header.read.timeout.ms" => ms(1).map(|d| c.http.header_read_timeout = d),
+        "http.request.timeout.ms" => ms(1).map(|d| c.http.request_timeout = d),
+        "http.max.request.bytes" => int(0).map(|n| c.http.max_request_bytes = n as usize),
+        _ => return None,
+    };
+    Some(result)
+}
+
+/// Parses `max.connections.per.ip.overrides`: `host1:100,127.0.0.1:200` (Kafka's format;
+/// an IPv6 address in brackets). Host names are resolved now; every address a name has
+/// gets its limit.
+pub fn parse_ip_overrides(s: &str) -> Result<BTreeMap<IpAddr, usize>, String> {
+    let mut out = BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (host, n) = part
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{part}' is not HOST:COUNT"))?;
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{part}': '{n}' is not a connection count"))?;
+        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => (host, 0)
+                .to_socket_addrs()
+                .map_err(|e| format!("'{part}': cannot resolve '{host}': {e}"))?
+                .map(|a| a.ip().to_canonical())
+                .collect(),
+        };
+        for ip in addrs {
+            out.insert(ip.to_canonical(), n);
+        }
+    }
+    Ok(out)
 }
 
 /// Parses `--voters`: `1@host:port,2@host:port,...`.
@@ -201,6 +329,14 @@ impl Default for BrokerConfig {
             flush_interval: Duration::from_millis(1000),
             socket_request_max_bytes: strata_proto::frame::DEFAULT_MAX_REQUEST_BYTES,
             fetch_max_bytes: DEFAULT_FETCH_MAX_BYTES,
+            queued_max_request_bytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
+            // Kafka's default (unlimited); the open-file limit caps it at start.
+            max_connections: i32::MAX as usize,
+            max_connections_per_ip: i32::MAX as usize,
+            max_connections_per_ip_overrides: BTreeMap::new(),
+            connections_max_idle: Duration::from_secs(600),
+            socket_request_read_timeout: Duration::from_secs(30),
+            http: HttpLimits::default(),
             retention_check_interval: Duration::from_secs(30),
             offsets_topic_num_partitions: 50,
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
@@ -221,5 +357,81 @@ impl Default for BrokerConfig {
             controller_election_timeout: Duration::from_millis(200),
             replica_lag_time_max: Duration::from_millis(10_000),
         }
+    }
+}
+
+impl BrokerConfig {
+    /// Rules between settings; the error names the settings involved.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.queued_max_request_bytes < self.socket_request_max_bytes {
+            return Err(format!(
+                "queued.max.request.bytes ({}) must be at least socket.request.max.bytes ({}): \
+                 a request of the largest allowed size could never be read",
+                self.queued_max_request_bytes, self.socket_request_max_bytes
+            ));
+        }
+        if self.max_connections_per_ip == 0 && self.max_connections_per_ip_overrides.is_empty() {
+            return Err(
+                "max.connections.per.ip may be 0 only with max.connections.per.ip.overrides \
+                 (else no client could connect)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_settings_parse_and_validate() {
+        let mut c = BrokerConfig::default();
+        assert_eq!(c.validate(), Ok(()));
+        for (k, v) in [
+            ("max.connections", "100"),
+            ("max.connections.per.ip", "10"),
+            (
+                "max.connections.per.ip.overrides",
+                "localhost:20, 127.0.0.2:0,[::1]:5",
+            ),
+            ("connections.max.idle.ms", "-1"),
+            ("socket.request.read.timeout.ms", "500"),
+            ("queued.max.request.bytes", "209715200"),
+            ("http.max.request.bytes", "0"),
+        ] {
+            apply_listener_setting(&mut c, k, v).unwrap().unwrap();
+        }
+        assert_eq!(c.max_connections, 100);
+        let o = &c.max_connections_per_ip_overrides;
+        assert_eq!(o[&"127.0.0.1".parse::<IpAddr>().unwrap()], 20);
+        assert_eq!(o[&"127.0.0.2".parse::<IpAddr>().unwrap()], 0);
+        assert_eq!(o[&"::1".parse::<IpAddr>().unwrap()], 5);
+        assert_eq!(c.connections_max_idle, NEVER);
+        assert_eq!(c.socket_request_read_timeout, Duration::from_millis(500));
+        assert_eq!(c.validate(), Ok(()));
+
+        assert!(apply_listener_setting(&mut c, "num.partitions", "1").is_none());
+        for (k, v) in [
+            ("max.connections", "0"),
+            ("connections.max.idle.ms", "0"),
+            ("max.connections.per.ip.overrides", "127.0.0.1"),
+            ("max.connections.per.ip.overrides", "127.0.0.1:x"),
+            ("queued.max.request.bytes", "lots"),
+        ] {
+            let e = apply_listener_setting(&mut c, k, v).unwrap().unwrap_err();
+            assert!(e.contains(k), "{e}");
+        }
+        c.queued_max_request_bytes = c.socket_request_max_bytes - 1;
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.contains("queued.max.request.bytes") && e.contains("socket.request.max.bytes"),
+            "{e}"
+        );
+        c.queued_max_request_bytes = DEFAULT_QUEUED_MAX_REQUEST_BYTES;
+        c.max_connections_per_ip = 0;
+        c.max_connections_per_ip_overrides.clear();
+        assert!(c.validate().unwrap_err().contains("max.connections.per.ip"));
     }
 }

@@ -14,6 +14,13 @@ pub struct ApiLabels {
     pub api: &'static str,
 }
 
+/// Labels of series counted by reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why, e.g. `idle`.
+    pub reason: &'static str,
+}
+
 /// Labels of per-partition series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PartitionLabels {
@@ -55,6 +62,22 @@ pub struct Metrics {
     pub fetch_bytes: Counter,
     /// Open client connections.
     pub connections: Gauge,
+    /// Connections the broker closed or refused, by reason: `per_ip_limit` (refused at
+    /// accept), `idle`, `request_timeout` (a request incomplete for too long),
+    /// `malformed` (a frame or request that does not decode).
+    pub connections_closed: Family<ReasonLabels, Counter>,
+    /// Times the listener stopped accepting because `max.connections` were open.
+    pub max_connections_reached: Counter,
+    /// Requests that did not decode, by API (`unknown` for an unknown key or a bad frame).
+    pub malformed_requests: Family<ApiLabels, Counter>,
+    /// Request bytes being read or waiting for their handler (`queued.max.request.bytes`
+    /// budget in use).
+    pub queued_request_bytes: Gauge,
+    /// Reads that waited for `queued.max.request.bytes`.
+    pub request_budget_waits: Counter,
+    /// HTTP connections refused or closed, by reason: `over_limit`, `header_timeout`,
+    /// `request_timeout`, `write_timeout`.
+    pub http_connections_closed: Family<ReasonLabels, Counter>,
     /// Log size per partition, refreshed at scrape time.
     pub log_size: Family<PartitionLabels, Gauge>,
     /// Log end offset per partition, refreshed at scrape time.
@@ -110,6 +133,12 @@ impl Metrics {
             produce_bytes: Counter::default(),
             fetch_bytes: Counter::default(),
             connections: Gauge::default(),
+            connections_closed: Family::default(),
+            max_connections_reached: Counter::default(),
+            malformed_requests: Family::default(),
+            queued_request_bytes: Gauge::default(),
+            request_budget_waits: Counter::default(),
+            http_connections_closed: Family::default(),
             log_size: Family::default(),
             log_end_offset: Family::default(),
             consumer_lag: Family::default(),
@@ -153,6 +182,36 @@ impl Metrics {
             "connections",
             "Open client connections",
             m.connections.clone(),
+        );
+        registry.register(
+            "connections_closed",
+            "Client connections closed or refused by the broker, by reason",
+            m.connections_closed.clone(),
+        );
+        registry.register(
+            "max_connections_reached",
+            "Times the listener stopped accepting at max.connections",
+            m.max_connections_reached.clone(),
+        );
+        registry.register(
+            "malformed_requests",
+            "Requests whose frame or body did not decode (connection closed), by API",
+            m.malformed_requests.clone(),
+        );
+        registry.register(
+            "queued_request_bytes",
+            "Request bytes being read or waiting for their handler (queued.max.request.bytes in use)",
+            m.queued_request_bytes.clone(),
+        );
+        registry.register(
+            "request_budget_waits",
+            "Request reads that waited for queued.max.request.bytes",
+            m.request_budget_waits.clone(),
+        );
+        registry.register(
+            "http_connections_closed",
+            "HTTP connections refused or closed by the broker, by reason",
+            m.http_connections_closed.clone(),
         );
         registry.register(
             "log_size_bytes",

@@ -193,6 +193,7 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
     for (k, v) in settings {
         apply_setting(&mut c, &k, &v)?;
     }
+    c.validate().map_err(anyhow::Error::msg)?;
     for k in file.keys().filter(|k| !k.contains('.')) {
         let known = [
             "data-dir",
@@ -338,6 +339,9 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
             c.fetch_max_bytes = n as usize;
         }
         _ => {
+            if let Some(r) = strata_broker::config::apply_listener_setting(c, key, value) {
+                return r.map_err(anyhow::Error::msg);
+            }
             let topic_key = strata_broker::config::topic_key_for(key)
                 .with_context(|| format!("unknown broker setting '{key}'"))?;
             topic_config::validate(topic_key, value)

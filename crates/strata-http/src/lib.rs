@@ -1,5 +1,6 @@
 //! The HTTP listener: `/health`, Prometheus `/metrics`, and (later) the admin REST API,
-//! web UI and schema registry.
+//! web UI and schema registry. Its limits (connections, timeouts, body size) are in
+//! [`server`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,6 +13,10 @@ use axum::{Json, Router};
 use strata_broker::Broker;
 use tokio::net::TcpListener;
 
+mod server;
+
+pub use server::serve_with_limits;
+
 /// The routes, over a running broker.
 pub fn router(broker: Arc<Broker>) -> Router {
     Router::new()
@@ -23,15 +28,15 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .with_state(broker)
 }
 
-/// Serves HTTP on `listener` until `shutdown` completes.
+/// Serves HTTP on `listener` until `shutdown` completes, within the broker's `http.*`
+/// limits.
 pub async fn serve(
     listener: TcpListener,
     broker: Arc<Broker>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(broker))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router(Arc::clone(&broker));
+    server::serve_with_limits(listener, broker, app, shutdown).await
 }
 
 async fn health(State(broker): State<Arc<Broker>>) -> Json<serde_json::Value> {

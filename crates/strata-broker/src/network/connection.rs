@@ -9,25 +9,25 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
 use strata_proto::frame::{self, RequestError};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::reader::{ReadError, Reader};
 use super::response::{self, ResponseWriter, WriteError};
+use super::shared::ConnState;
 use crate::handlers::{self, ResponseFrame};
+use crate::metrics::{ApiLabels, ReasonLabels};
 use crate::Broker;
 
 /// Requests a connection may have in flight before the reader stops reading (backpressure).
 const MAX_IN_FLIGHT: usize = 64;
-/// Frames are read in pieces of at most this much, so a client that announces a huge
-/// frame and sends nothing cannot make us allocate it.
-const READ_CHUNK: usize = 1 << 20;
 
 enum Outgoing {
     Ready(Bytes),
@@ -35,39 +35,50 @@ enum Outgoing {
 }
 
 /// Serves one connection until the client closes it, it misbehaves, or shutdown.
-pub async fn serve(
+pub(crate) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     broker: Arc<Broker>,
+    conn: Arc<ConnState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     broker.metrics.connections.inc();
     let (rd, wr) = stream.into_split();
-    let mut rd = BufReader::with_capacity(64 * 1024, rd);
-    let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
-    let writer = tokio::spawn(write_responses(wr, rx, Arc::clone(&broker)));
-    let turn = Arc::new(tokio::sync::Mutex::new(()));
-    let max = broker.config.socket_request_max_bytes;
+    let mut wr = Some(wr);
+    let c = &broker.config;
+    let mut rd = Reader::new(
+        rd,
+        c.socket_request_max_bytes,
+        c.connections_max_idle,
+        c.socket_request_read_timeout,
+    );
+    // The writer and the ordering turn come with the first request: an idle connection
+    // is one task and no buffers.
+    let mut writer: Option<(mpsc::Sender<Outgoing>, JoinHandle<()>)> = None;
+    let mut turn: Option<Arc<tokio::sync::Mutex<()>>> = None;
     loop {
-        let frame = tokio::select! {
-            r = read_frame(&mut rd, max) => r,
+        let read = tokio::select! {
+            r = rd.next_frame(&conn) => r,
             _ = shutdown.changed() => break,
         };
-        let frame = match frame {
+        let f = match read {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                tracing::warn!(%peer, error = %e, "closing connection");
+                read_failed(&broker, peer, e);
                 break;
             }
         };
-        broker.metrics.bytes_in.inc_by(frame.len() as u64 + 4);
-        let received = Instant::now();
-        let out = match frame::decode_request(frame) {
+        broker.metrics.bytes_in.inc_by(f.body.len() as u64 + 4);
+        let out = match frame::decode_request(f.body) {
             Ok(req) => {
-                let my_turn = Arc::clone(&turn).lock_owned().await;
+                let turn = turn.get_or_insert_with(Default::default);
+                let my_turn = Arc::clone(turn).lock_owned().await;
                 let b = Arc::clone(&broker);
+                let (permit, received) = (f.permit, f.received);
                 Outgoing::Pending(tokio::spawn(async move {
+                    // The request's budget is given back when its handler is done.
+                    let _permit = permit;
                     handlers::handle(&b, req, my_turn, received, peer).await
                 }))
             }
@@ -79,56 +90,73 @@ pub async fn serve(
             }) => match handlers::reject_version(&broker, key, version, correlation_id, frame) {
                 Some(bytes) => Outgoing::Ready(bytes),
                 None => {
-                    tracing::warn!(%peer, ?key, version, "unsupported request version; closing connection");
+                    malformed(&broker, Some(key));
+                    tracing::debug!(%peer, ?key, version, "unsupported request version; closing connection");
                     break;
                 }
             },
             Err(e) => {
-                tracing::warn!(%peer, error = %e, "unservable request; closing connection");
+                let key = match &e {
+                    RequestError::Malformed { key, .. } => Some(*key),
+                    _ => None,
+                };
+                malformed(&broker, key);
+                tracing::debug!(%peer, error = %e, "malformed request; closing connection");
                 break;
             }
         };
+        let (tx, _) = writer.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
+            let wr = wr.take().expect("the writer starts once");
+            (
+                tx,
+                tokio::spawn(write_responses(wr, rx, Arc::clone(&broker))),
+            )
+        });
         if tx.send(out).await.is_err() {
             break;
         }
     }
-    drop(tx);
-    let _ = writer.await;
+    if let Some((tx, handle)) = writer {
+        drop(tx);
+        let _ = handle.await;
+    }
     broker.metrics.connections.dec();
 }
 
-#[derive(Debug, thiserror::Error)]
-enum ReadError {
-    #[error(transparent)]
-    Frame(#[from] frame::FrameError),
-    #[error("connection closed mid-frame")]
-    Truncated,
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
+/// Counts and logs why reading stopped (debug: a misbehaving client must not flood the
+/// log).
+fn read_failed(broker: &Broker, peer: SocketAddr, e: ReadError) {
+    let reason = match &e {
+        ReadError::Idle => "idle",
+        ReadError::Timeout { .. } => "request_timeout",
+        ReadError::Frame(_) => {
+            malformed(broker, None);
+            tracing::debug!(%peer, error = %e, "bad frame; closing connection");
+            return;
+        }
+        ReadError::Truncated | ReadError::Io(_) => {
+            tracing::debug!(%peer, error = %e, "connection lost");
+            return;
+        }
+    };
+    broker
+        .metrics
+        .connections_closed
+        .get_or_create(&ReasonLabels { reason })
+        .inc();
+    tracing::debug!(%peer, error = %e, "closing connection");
 }
 
-/// Reads one frame body; `Ok(None)` on a clean end of stream between frames.
-async fn read_frame<R: AsyncRead + Unpin>(
-    rd: &mut R,
-    max: usize,
-) -> Result<Option<Bytes>, ReadError> {
-    let mut prefix = [0u8; 4];
-    match rd.read_exact(&mut prefix).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    let len = frame::frame_length(prefix, max)?;
-    let mut buf = BytesMut::with_capacity(len.min(READ_CHUNK));
-    while buf.len() < len {
-        let want = (len - buf.len()).min(READ_CHUNK);
-        buf.reserve(want);
-        let n = (&mut *rd).take(want as u64).read_buf(&mut buf).await?;
-        if n == 0 {
-            return Err(ReadError::Truncated);
-        }
-    }
-    Ok(Some(buf.freeze()))
+/// Counts a request that did not decode and the close it causes.
+fn malformed(broker: &Broker, key: Option<ApiKey>) {
+    let api = key.map_or("unknown", handlers::api_name);
+    let m = &broker.metrics;
+    m.malformed_requests.get_or_create(&ApiLabels { api }).inc();
+    let reason = "malformed";
+    m.connections_closed
+        .get_or_create(&ReasonLabels { reason })
+        .inc();
 }
 
 /// Writes responses in request order; a Fetch response's records are read from their

@@ -1,17 +1,28 @@
 //! Accepts connections until shutdown, then waits for them to finish.
+//!
+//! Limits (see [`super::slots`]): at `max.connections` the listener stops accepting until
+//! a connection closes; a connection over `max.connections.per.ip` (or its address's
+//! override) is closed at once. `max.connections` is capped so that connections leave a
+//! quarter of the open-file limit to the logs.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::budget::RequestBudget;
 use super::connection;
+use super::shared::{ConnState, Shared};
+use super::slots::{ConnectionSlots, Refused};
+use crate::metrics::ReasonLabels;
 use crate::Broker;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Accept errors are logged as warnings at most this often.
+const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Serves Kafka connections on `listener` until `shutdown` turns true, then lets every
 /// connection finish the requests it already read and returns.
@@ -20,20 +31,72 @@ pub async fn run_listener(
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let c = &broker.config;
+    let max = capped_by_open_files(c.max_connections);
+    let shared = Arc::new(Shared {
+        budget: RequestBudget::new(
+            c.queued_max_request_bytes,
+            broker.metrics.queued_request_bytes.clone(),
+            broker.metrics.request_budget_waits.clone(),
+        ),
+        slots: ConnectionSlots::new(
+            max,
+            c.max_connections_per_ip,
+            c.max_connections_per_ip_overrides.clone(),
+        ),
+    });
     let mut conns = JoinSet::new();
+    let mut paused = false;
+    let mut last_warning: Option<Instant> = None;
     loop {
+        let room = shared.slots.has_room();
+        if room == paused {
+            paused = !room;
+            if paused {
+                broker.metrics.max_connections_reached.inc();
+                tracing::info!(
+                    max_connections = shared.slots.max(),
+                    "max.connections open; not accepting until one closes"
+                );
+            } else {
+                tracing::debug!("accepting connections again");
+            }
+        }
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if room => match accepted {
                 Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    conns.spawn(connection::serve(stream, peer, Arc::clone(&broker), shutdown.clone()));
+                    let ip = peer.ip().to_canonical();
+                    match shared.slots.admit(ip) {
+                        Ok(()) => {
+                            let _ = stream.set_nodelay(true);
+                            let conn = Arc::new(ConnState { shared: Arc::clone(&shared), ip });
+                            conns.spawn(connection::serve(
+                                stream,
+                                peer,
+                                Arc::clone(&broker),
+                                conn,
+                                shutdown.clone(),
+                            ));
+                        }
+                        Err(Refused::PerIp { limit }) => {
+                            let labels = ReasonLabels { reason: "per_ip_limit" };
+                            broker.metrics.connections_closed.get_or_create(&labels).inc();
+                            tracing::debug!(%peer, limit, "max.connections.per.ip reached; connection closed");
+                        }
+                    }
                 }
                 Err(e) => {
-                    // Usually EMFILE: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    // Usually EMFILE: back off instead of spinning, and do not flood the log.
+                    if last_warning.is_none_or(|t| t.elapsed() >= ACCEPT_WARN_INTERVAL) {
+                        last_warning = Some(Instant::now());
+                        tracing::warn!(error = %e, "accept failed");
+                    } else {
+                        tracing::debug!(error = %e, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
+            _ = shared.slots.wait_for_room(), if !room => {}
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             _ = shutdown.changed() => break,
         }
@@ -50,4 +113,24 @@ pub async fn run_listener(
         );
         conns.abort_all();
     }
+}
+
+/// `max.connections`, lowered if need be to three quarters of the open-file limit: the
+/// rest is for segment files (an accept that fails with EMFILE is harmless, a segment
+/// roll that does is not).
+fn capped_by_open_files(max_connections: usize) -> usize {
+    let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        return max_connections;
+    };
+    let cap = usize::try_from(soft - soft / 4)
+        .unwrap_or(usize::MAX)
+        .max(16);
+    if cap < max_connections {
+        tracing::info!(
+            max_connections = cap,
+            open_file_limit = soft,
+            "max.connections capped by the open file limit"
+        );
+    }
+    max_connections.min(cap)
 }
