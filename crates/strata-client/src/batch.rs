@@ -4,8 +4,8 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
 };
 
 use crate::error::{ClientError, Result};
@@ -99,7 +99,7 @@ pub struct DecodedRecord {
 
 /// What decoding a partition's fetched bytes produced.
 #[derive(Debug, Default)]
-pub(crate) struct DecodedFetch {
+pub struct DecodedFetch {
     /// Records at or after the requested offset, in offset order.
     pub records: Vec<DecodedRecord>,
     /// The offset to fetch next: one past the last complete batch, or `None` if no complete
@@ -107,10 +107,26 @@ pub(crate) struct DecodedFetch {
     pub next_offset: Option<i64>,
 }
 
+/// Largest size a fetched batch's records may inflate to. A batch that decompresses past it
+/// is refused (a protocol error) instead of exhausting memory: a broker sends at most
+/// `max.message.bytes` (1 MiB by default) per batch, and real data compresses far less than
+/// 64 times.
+pub const MAX_INFLATED_BATCH_BYTES: usize = 64 << 20;
+
+/// Smallest encoded record: length, attributes, timestamp delta, offset delta, key length,
+/// value length, header count, one byte each.
+const MIN_RECORD_BYTES: usize = 7;
+
 /// Splits fetched bytes into whole batches (dropping a truncated trailing one, which the broker
 /// may send when it cuts a response at `max_bytes`), decodes them (any codec), skips control
 /// batches and records before `from_offset` (the broker returns whole batches).
-pub(crate) fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<DecodedFetch> {
+///
+/// Every length and count comes from the peer, so each is checked against the bytes there
+/// before anything is allocated; decompression stops at [`MAX_INFLATED_BATCH_BYTES`].
+///
+/// Public (re-exported at the crate root) so the `client_fetched` fuzz target calls the code
+/// the consumer runs on every fetched partition.
+pub fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<DecodedFetch> {
     let mut out = DecodedFetch::default();
     // base offset (8) + batch length (4) precede the part the length counts.
     while data.len() >= 12 {
@@ -125,42 +141,238 @@ pub(crate) fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<Decode
         if data.len() < total || batch_len < BATCH_HEADER_BYTES - 12 {
             break;
         }
-        let mut batch = data.split_to(total);
+        let batch = data.split_to(total);
         let magic = batch[16];
         if magic != 2 {
             return Err(ClientError::Protocol(format!(
                 "unsupported record batch magic {magic} at offset {base_offset}"
             )));
         }
+        let crc = u32::from_be_bytes(slice4(&batch[17..21]));
+        if crc32c::crc32c(&batch[21..]) != crc {
+            return Err(ClientError::Protocol(format!(
+                "CRC-32C mismatch in the batch at offset {base_offset}"
+            )));
+        }
         let attributes = i16::from_be_bytes([batch[21], batch[22]]);
         let last_offset_delta = i32::from_be_bytes(slice4(&batch[23..27]));
-        let next = base_offset + i64::from(last_offset_delta) + 1;
+        let next = u32::try_from(last_offset_delta)
+            .ok()
+            .and_then(|d| base_offset.checked_add(i64::from(d) + 1))
+            .ok_or_else(|| {
+                ClientError::Protocol(format!(
+                    "batch at offset {base_offset} has last offset delta {last_offset_delta}"
+                ))
+            })?;
         out.next_offset = Some(next);
         let is_control = attributes & (1 << 5) != 0;
         if is_control || next <= from_offset {
             continue;
         }
-        let set = RecordBatchDecoder::decode(&mut batch).map_err(|e| {
-            ClientError::Protocol(format!("decoding batch at offset {base_offset}: {e}"))
-        })?;
-        for r in set.records {
-            if r.offset < from_offset {
-                continue;
+        decode_records(
+            &batch,
+            base_offset,
+            attributes,
+            from_offset,
+            &mut out.records,
+        )?;
+    }
+    Ok(out)
+}
+
+/// Decodes the records of one whole, CRC-checked batch into `out` (those at or after
+/// `from_offset`).
+fn decode_records(
+    batch: &[u8],
+    base_offset: i64,
+    attributes: i16,
+    from_offset: i64,
+    out: &mut Vec<DecodedRecord>,
+) -> Result<()> {
+    let err = |what: &str| ClientError::Protocol(format!("batch at offset {base_offset}: {what}"));
+    let base_timestamp = i64::from_be_bytes(slice8(&batch[27..35]));
+    let count = i32::from_be_bytes(slice4(&batch[57..61]));
+    let count = usize::try_from(count).map_err(|_| err("negative record count"))?;
+    let raw = &batch[BATCH_HEADER_BYTES..];
+    let inflated;
+    let records: &[u8] = match attributes & 0x07 {
+        0 => raw,
+        codec => {
+            inflated = inflate(codec, raw).map_err(|e| err(&e))?;
+            &inflated
+        }
+    };
+    if count > records.len() / MIN_RECORD_BYTES {
+        return Err(err(&format!(
+            "{count} records cannot fit in {} bytes",
+            records.len()
+        )));
+    }
+    let mut r = Cursor { buf: records };
+    for _ in 0..count {
+        let len = usize::try_from(r.varint()?).map_err(|_| err("negative record length"))?;
+        let mut rec = Cursor {
+            buf: r
+                .take(len)
+                .ok_or_else(|| err("record runs past the batch"))?,
+        };
+        rec.take(1).ok_or_else(|| err("truncated record"))?; // attributes
+        let timestamp_delta = rec.varlong()?;
+        let offset_delta = rec.varint()?;
+        let key = rec.nullable_bytes()?;
+        let value = rec.nullable_bytes()?;
+        let header_count =
+            usize::try_from(rec.varint()?).map_err(|_| err("negative header count"))?;
+        // Each header takes at least two bytes (key length, value length).
+        if header_count > rec.buf.len() / 2 {
+            return Err(err("more headers than bytes"));
+        }
+        let mut headers = Vec::with_capacity(header_count);
+        for _ in 0..header_count {
+            let name = rec
+                .nullable_bytes()?
+                .ok_or_else(|| err("null header key"))?;
+            let name = String::from_utf8(name.to_vec()).map_err(|_| err("header key not UTF-8"))?;
+            headers.push((name, rec.nullable_bytes()?));
+        }
+        if !rec.buf.is_empty() {
+            return Err(err("bytes left after a record's headers"));
+        }
+        let offset = base_offset
+            .checked_add(i64::from(offset_delta))
+            .ok_or_else(|| err("record offset overflows"))?;
+        if offset < from_offset {
+            continue;
+        }
+        out.push(DecodedRecord {
+            offset,
+            timestamp: base_timestamp.wrapping_add(timestamp_delta),
+            key,
+            value,
+            headers,
+        });
+    }
+    if !r.buf.is_empty() {
+        return Err(err(&format!("{} bytes after the last record", r.buf.len())));
+    }
+    Ok(())
+}
+
+/// Decompresses a batch's records with one of Kafka's codecs (1 gzip, 2 snappy, 3 lz4,
+/// 4 zstd), refusing output past [`MAX_INFLATED_BATCH_BYTES`].
+fn inflate(codec: i16, data: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let limit = MAX_INFLATED_BATCH_BYTES;
+    let reader: Box<dyn Read + '_> = match codec {
+        1 => Box::new(flate2::read::MultiGzDecoder::new(data)),
+        2 => return unsnappy(data, limit),
+        3 => Box::new(lz4::Decoder::new(data).map_err(|e| format!("lz4: {e}"))?),
+        4 => Box::new(
+            zstd::stream::read::Decoder::with_buffer(data).map_err(|e| format!("zstd: {e}"))?,
+        ),
+        other => return Err(format!("unknown compression codec {other}")),
+    };
+    let mut out = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("decompressing: {e}"))?;
+    if out.len() > limit {
+        return Err(format!("records inflate past {limit} bytes"));
+    }
+    Ok(out)
+}
+
+/// Snappy as Kafka producers write it: xerial framing (magic, version, compatible version,
+/// then length-prefixed raw blocks), or a single raw block.
+fn unsnappy(data: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
+    const XERIAL: &[u8] = b"\x82SNAPPY\x00";
+    let mut out = Vec::new();
+    let block = |raw: &[u8], out: &mut Vec<u8>| -> std::result::Result<(), String> {
+        let n = snap::raw::decompress_len(raw).map_err(|e| format!("snappy: {e}"))?;
+        if n > limit - out.len() {
+            return Err(format!("records inflate past {limit} bytes"));
+        }
+        let start = out.len();
+        out.resize(start + n, 0);
+        let written = snap::raw::Decoder::new()
+            .decompress(raw, &mut out[start..])
+            .map_err(|e| format!("snappy: {e}"))?;
+        out.truncate(start + written);
+        Ok(())
+    };
+    match data.strip_prefix(XERIAL) {
+        None => block(data, &mut out)?,
+        Some(rest) => {
+            // version and compatible version
+            let mut rest = rest.get(8..).ok_or("truncated snappy header")?;
+            while !rest.is_empty() {
+                let len = rest.get(..4).ok_or("truncated snappy block length")?;
+                let len = u32::from_be_bytes(slice4(len)) as usize;
+                let raw = rest
+                    .get(4..)
+                    .and_then(|r| r.get(..len))
+                    .ok_or("truncated snappy block")?;
+                block(raw, &mut out)?;
+                rest = &rest[4 + len..];
             }
-            out.records.push(DecodedRecord {
-                offset: r.offset,
-                timestamp: r.timestamp,
-                key: r.key,
-                value: r.value,
-                headers: r
-                    .headers
-                    .into_iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v))
-                    .collect(),
-            });
         }
     }
     Ok(out)
+}
+
+/// Reads Kafka's varints and length-prefixed fields off a record.
+struct Cursor<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.buf.len() {
+            return None;
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Some(head)
+    }
+
+    /// Zigzag varlong (at most 10 bytes).
+    fn varlong(&mut self) -> Result<i64> {
+        let mut raw = 0u64;
+        for i in 0..10 {
+            let Some((&b, rest)) = self.buf.split_first() else {
+                break;
+            };
+            self.buf = rest;
+            raw |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
+            }
+        }
+        Err(ClientError::Protocol("malformed varint in a record".into()))
+    }
+
+    /// Zigzag varint: a varlong that must fit in 32 bits.
+    fn varint(&mut self) -> Result<i32> {
+        i32::try_from(self.varlong()?)
+            .map_err(|_| ClientError::Protocol("varint out of range in a record".into()))
+    }
+
+    /// A varint length (-1 = null) and that many bytes.
+    fn nullable_bytes(&mut self) -> Result<Option<Bytes>> {
+        match self.varint()? {
+            -1 => Ok(None),
+            n => {
+                let n = usize::try_from(n).map_err(|_| {
+                    ClientError::Protocol(format!("negative length {n} in a record"))
+                })?;
+                let b = self
+                    .take(n)
+                    .ok_or_else(|| ClientError::Protocol("field runs past its record".into()))?;
+                Ok(Some(Bytes::copy_from_slice(b)))
+            }
+        }
+    }
 }
 
 fn slice8(s: &[u8]) -> [u8; 8] {
@@ -187,6 +399,7 @@ pub(crate) fn with_base_offset(batch: &Bytes, base: i64) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::records::RecordBatchDecoder;
 
     fn rec(i: usize) -> PendingRecord {
         PendingRecord {
@@ -301,5 +514,95 @@ mod tests {
         let mut bad_magic = BytesMut::from(&a[..]);
         bad_magic[16] = 7;
         assert!(decode_fetched(bad_magic.freeze(), 0).is_err());
+    }
+
+    /// An uncompressed-looking batch around `records` (already encoded) with a right CRC.
+    fn raw_batch(base: i64, attributes: i16, last_delta: i32, count: i32, records: &[u8]) -> Bytes {
+        let mut b = Vec::new();
+        b.extend_from_slice(&base.to_be_bytes());
+        b.extend_from_slice(&((49 + records.len()) as i32).to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.push(2);
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&attributes.to_be_bytes());
+        b.extend_from_slice(&last_delta.to_be_bytes());
+        b.extend_from_slice(&[0; 16]); // timestamps
+        b.extend_from_slice(&(-1i64).to_be_bytes());
+        b.extend_from_slice(&(-1i16).to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&count.to_be_bytes());
+        b.extend_from_slice(records);
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        Bytes::from(b)
+    }
+
+    // Regression inputs found by the `client_fetched` fuzz target: counts and sizes taken
+    // from the peer used to size allocations (kafka-protocol's decoder reserves
+    // `record_count` records and `header_count` headers, and inflates without a limit).
+
+    #[test]
+    fn huge_record_count_is_refused_before_allocating() {
+        // One real 8-byte record, a header claiming 2^31 - 1.
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0];
+        let b = raw_batch(0, 0, i32::MAX - 1, i32::MAX, &rec);
+        assert!(decode_fetched(b, 0).is_err());
+    }
+
+    #[test]
+    fn huge_header_count_is_refused_before_allocating() {
+        // header count varint 0xfffffffe zigzag = 2^31 - 1
+        let rec = [18u8, 0, 0, 0, 1, 2, b'x', 0xfe, 0xff, 0xff, 0xff, 0x0f];
+        let mut with_len = rec.to_vec();
+        with_len[0] = ((rec.len() - 1) * 2) as u8;
+        let b = raw_batch(0, 0, 0, 1, &with_len);
+        assert!(decode_fetched(b, 0).is_err());
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused() {
+        use std::io::Write;
+        let zeros = vec![0u8; MAX_INFLATED_BATCH_BYTES + 1];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&zeros).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        let zs = zstd::encode_all(&zeros[..], 19).expect("zstd");
+        for (codec, data) in [(1i16, gz), (4, zs)] {
+            let b = raw_batch(0, codec, 0, 1, &data);
+            let e = decode_fetched(b, 0).expect_err("bomb");
+            assert!(e.to_string().contains("inflate past"), "{codec}: {e}");
+        }
+        // Raw snappy whose preamble claims 4 GiB: refused from the length alone.
+        let b = raw_batch(0, 2, 0, 1, &[0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
+        assert!(decode_fetched(b, 0).is_err());
+    }
+
+    #[test]
+    fn offsets_at_the_end_of_the_range_do_not_overflow() {
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0];
+        assert!(decode_fetched(raw_batch(i64::MAX, 0, 0, 1, &rec), 0).is_err());
+        assert!(decode_fetched(raw_batch(0, 0, -1, 1, &rec), 0).is_err());
+        // A record offset delta past i64::MAX.
+        let rec = [14u8, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0x0f, 1, 2, b'x', 0];
+        let mut r = rec.to_vec();
+        r[0] = ((rec.len() - 1) * 2) as u8;
+        assert!(decode_fetched(raw_batch(i64::MAX - 5, 0, 0, 1, &r), 0).is_err());
+    }
+
+    #[test]
+    fn duplicate_header_keys_are_kept_in_wire_order() {
+        // headers: ("h", "1"), ("h", null)
+        let body = [0u8, 0, 0, 1, 2, b'x', 4, 2, b'h', 2, b'1', 2, b'h', 1];
+        let mut r = vec![(body.len() * 2) as u8];
+        r.extend_from_slice(&body);
+        let dec = decode_fetched(raw_batch(5, 0, 0, 1, &r), 0).expect("decode");
+        assert_eq!(
+            dec.records[0].headers,
+            vec![
+                ("h".to_string(), Some(Bytes::from_static(b"1"))),
+                ("h".to_string(), None)
+            ]
+        );
+        assert_eq!(dec.records[0].offset, 5);
     }
 }
