@@ -190,6 +190,7 @@ fn decode_records(
     out: &mut Vec<DecodedRecord>,
 ) -> Result<()> {
     let err = |what: &str| ClientError::Protocol(format!("batch at offset {base_offset}: {what}"));
+    let last_offset_delta = i32::from_be_bytes(slice4(&batch[23..27]));
     let base_timestamp = i64::from_be_bytes(slice8(&batch[27..35]));
     let count = i32::from_be_bytes(slice4(&batch[57..61]));
     let count = usize::try_from(count).map_err(|_| err("negative record count"))?;
@@ -209,6 +210,7 @@ fn decode_records(
         )));
     }
     let mut r = Cursor { buf: records };
+    let mut prev_delta = None;
     for _ in 0..count {
         let len = usize::try_from(r.varint()?).map_err(|_| err("negative record length"))?;
         let mut rec = Cursor {
@@ -238,6 +240,16 @@ fn decode_records(
         if !rec.buf.is_empty() {
             return Err(err("bytes left after a record's headers"));
         }
+        // Deltas grow within 0..=last_offset_delta (gaps only where compaction removed
+        // records); anything else would hand out offsets outside the batch, out of order.
+        if offset_delta < 0 || offset_delta > last_offset_delta || Some(offset_delta) <= prev_delta
+        {
+            return Err(err(&format!(
+                "record offset delta {offset_delta} out of order or past the last offset delta \
+                 {last_offset_delta}"
+            )));
+        }
+        prev_delta = Some(offset_delta);
         let offset = base_offset
             .checked_add(i64::from(offset_delta))
             .ok_or_else(|| err("record offset overflows"))?;
@@ -604,5 +616,22 @@ mod tests {
             ]
         );
         assert_eq!(dec.records[0].offset, 5);
+    }
+
+    #[test]
+    fn record_offsets_outside_the_batch_are_refused() {
+        // Found by client_fetched: a record whose offset delta (12) is past the batch's last
+        // offset delta (0) was returned at an offset beyond the batch's next offset.
+        let rec = [14u8, 0, 0, 24, 1, 2, b'x', 0];
+        assert!(decode_fetched(raw_batch(0, 0, 0, 1, &rec), 0).is_err());
+        // Two records with the same delta.
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0, 14, 0, 0, 0, 1, 2, b'y', 0];
+        assert!(decode_fetched(raw_batch(0, 0, 1, 2, &rec), 0).is_err());
+        // A gap left by compaction is fine.
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0, 14, 0, 0, 6, 1, 2, b'y', 0];
+        let dec = decode_fetched(raw_batch(10, 0, 3, 2, &rec), 0).expect("decode");
+        let offsets: Vec<i64> = dec.records.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![10, 13]);
+        assert_eq!(dec.next_offset, Some(14));
     }
 }
