@@ -164,6 +164,12 @@ pub fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<DecodedFetch>
                     "batch at offset {base_offset} has last offset delta {last_offset_delta}"
                 ))
             })?;
+        // Batches come in offset order (compaction leaves gaps, never steps back).
+        if out.next_offset.is_some_and(|prev| base_offset < prev) {
+            return Err(ClientError::Protocol(format!(
+                "batch at offset {base_offset} starts before the previous batch's end"
+            )));
+        }
         out.next_offset = Some(next);
         let is_control = attributes & (1 << 5) != 0;
         if is_control || next <= from_offset {
@@ -633,5 +639,16 @@ mod tests {
         let offsets: Vec<i64> = dec.records.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, vec![10, 13]);
         assert_eq!(dec.next_offset, Some(14));
+    }
+
+    #[test]
+    fn batches_going_back_are_refused() {
+        // Found by client_fetched: a batch below the previous one's end made the records
+        // returned run past next_offset.
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0];
+        let mut data = BytesMut::new();
+        data.extend_from_slice(&raw_batch(10, 0, 0, 1, &rec));
+        data.extend_from_slice(&raw_batch(5, 0, 0, 1, &rec));
+        assert!(decode_fetched(data.freeze(), 0).is_err());
     }
 }
