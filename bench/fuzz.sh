@@ -14,6 +14,8 @@
 #   FUZZ_TIMEOUT    -timeout in seconds for one input (default 10)
 #   FUZZ_FEATURES   cargo features for the fuzz crate (e.g. response-frame)
 #   FUZZ_NO_BUILD=1 use the built binaries as they are
+#   FUZZ_TARGET_DIR cargo target dir of the fuzz build (default fuzz/target)
+#   FUZZ_WORK_DIR   where corpus-work/ and artifacts/ go (default fuzz/)
 #
 # Each target runs in one process (libFuzzer's default, the same as -jobs=1 without the
 # extra worker) on a working corpus fuzz/corpus-work/<target> (kept between runs, not in
@@ -47,13 +49,14 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 
 triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"
-bin_dir="$FUZZ/target/$triple/release"
+target_dir="${FUZZ_TARGET_DIR:-$FUZZ/target}"
+bin_dir="$target_dir/$triple/release"
 if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then
     # 16 codegen units (cargo-fuzz's default is 1) so LLVM can use both cores on the big
     # generated crates (kafka-protocol). ASan stays on: -malloc_limit_mb needs its malloc hooks.
     echo "==> cargo +nightly fuzz build --codegen-units 16 ${features[*]}" >&2
     build_start=$SECONDS
-    cargo +nightly fuzz build --codegen-units 16 "${features[@]}" >&2
+    cargo +nightly fuzz build --codegen-units 16 --target-dir "$target_dir" "${features[@]}" >&2
     echo "    built in $(( SECONDS - build_start )) s" >&2
 fi
 
@@ -67,13 +70,13 @@ else
     done
 fi
 
-log_dir="$FUZZ/target/fuzz-logs"
+log_dir="$target_dir/fuzz-logs"
 mkdir -p "$log_dir"
 rows=()
 failed=0
 for t in "${targets[@]}"; do
-    work="$FUZZ/corpus-work/$t"
-    art="$FUZZ/artifacts/$t"
+    work="${FUZZ_WORK_DIR:-$FUZZ}/corpus-work/$t"
+    art="${FUZZ_WORK_DIR:-$FUZZ}/artifacts/$t"
     mkdir -p "$work" "$art" "$FUZZ/corpus/$t"
     before=$(find "$art" -maxdepth 1 -type f | wc -l)
     log="$log_dir/$t.log"
