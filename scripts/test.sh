@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The one test command: Rust tests (nextest) + interop tests against a real `strata` process.
+# The one test command: Rust tests (nextest), a short run of every fuzz target, then interop
+# tests against a real `strata` process.
 #
-# Usage: scripts/test.sh [--no-rust] [--no-interop] [--no-build] [-- PYTEST_ARGS...]
+# Usage: scripts/test.sh [--no-rust] [--no-fuzz] [--no-interop] [--no-build] [-- PYTEST_ARGS...]
 #   --no-build uses the existing binary ($STRATA_BIN or target/release/strata) as it is.
+#   --no-fuzz skips the fuzz step (FUZZ_SECONDS per target, default 20; needs nightly Rust,
+#   installs cargo-fuzz if missing; see fuzz/README.md).
 #
 # On a fresh Debian machine (root, CI=true, no stdin) it installs what it needs (kcat, iproute2, a Python
 # venv in .venv with the pinned packages of interop/requirements.txt), builds the release binary,
@@ -14,16 +17,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 run_rust=1
+run_fuzz=1
 run_interop=1
 run_build=1
 pytest_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-rust) run_rust=0 ;;
+        --no-fuzz) run_fuzz=0 ;;
         --no-interop) run_interop=0 ;;
         --no-build) run_build=0 ;;
         --) shift; pytest_args=("$@"); break ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -93,8 +98,10 @@ if [ "$run_build" -eq 1 ]; then
 fi
 
 rust_status=0
+fuzz_status=0
 interop_status=0
 nextest_summary="(not run)"
+fuzz_summary="(not run)"
 pytest_summary="(not run)"
 
 # --- Rust tests -----------------------------------------------------------------------------
@@ -116,6 +123,29 @@ if [ "$run_rust" -eq 1 ]; then
     fi
     set -e
     [ -n "$nextest_summary" ] || nextest_summary="(no summary line; exit code $rust_status)"
+fi
+
+# --- fuzz targets ---------------------------------------------------------------------------
+# Every fuzz target for FUZZ_SECONDS (default 20) from the committed seed corpus, one at a
+# time; any crash (a panic, an allocation over -malloc_limit_mb, a timeout) fails the run.
+# bench/fuzz.sh builds them (nightly, ASan) and prints executions per target.
+if [ "$run_fuzz" -eq 1 ]; then
+    fuzz_secs="${FUZZ_SECONDS:-20}"
+    step "fuzz: every target for ${fuzz_secs}s (bench/fuzz.sh)"
+    fuzz_start=$SECONDS
+    set +e
+    if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+        rustup toolchain install nightly --profile minimal
+    fi
+    if ! command -v cargo-fuzz >/dev/null 2>&1; then
+        cargo install cargo-fuzz --locked
+    fi
+    "$ROOT/bench/fuzz.sh" "${fuzz_secs}s" 2>&1 | tee "$LOG_DIR/fuzz.log"
+    fuzz_status=${PIPESTATUS[0]}
+    set -e
+    fuzz_summary="$(grep -E '^\| `' "$LOG_DIR/fuzz.log" \
+        | awk -F'|' '{gsub(/[ `]/, "", $2); gsub(/ /, "", $3); gsub(/ /, "", $4); printf "%s%s: %s execs, %s crashes", sep, $2, $3, $4; sep="; "}')"
+    fuzz_summary="${fuzz_summary:-(no results; exit code $fuzz_status)} ($(( SECONDS - fuzz_start )) s)"
 fi
 
 # --- interop tests --------------------------------------------------------------------------
@@ -142,9 +172,11 @@ step "summary"
 # The runners' own closing lines, repeated verbatim so they are the last thing in the log.
 echo "[nextest, exit $rust_status]"
 echo "$nextest_summary"
+echo "[fuzz, exit $fuzz_status]"
+echo "$fuzz_summary"
 echo "[pytest, exit $interop_status]"
 echo "$pytest_summary"
-if [ "$rust_status" -ne 0 ] || [ "$interop_status" -ne 0 ]; then
+if [ "$rust_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$interop_status" -ne 0 ]; then
     echo "FAILED (logs in $LOG_DIR)"
     exit 1
 fi

@@ -104,7 +104,7 @@ pub struct DecodedRecord {
 
 /// What decoding a partition's fetched bytes produced.
 #[derive(Debug, Default)]
-pub(crate) struct DecodedFetch {
+pub struct DecodedFetch {
     /// Records at or after the requested offset, in offset order.
     pub records: Vec<DecodedRecord>,
     /// The offset to fetch next: one past the last complete batch, or `None` if no complete
@@ -116,7 +116,10 @@ pub(crate) struct DecodedFetch {
 /// may send when it cuts a response at `max_bytes`), decodes them (any codec), skips control
 /// batches and records before `from_offset` (the broker returns whole batches). Every batch
 /// is validated by `strata_proto` first: bytes from the network are not trusted.
-pub(crate) fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<DecodedFetch> {
+///
+/// Public (re-exported at the crate root) so the `client_fetched` fuzz target calls the code
+/// the consumer runs on every fetched partition.
+pub fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<DecodedFetch> {
     let mut out = DecodedFetch::default();
     // base offset (8) + batch length (4) precede the part the length counts.
     while data.len() >= 12 {
@@ -140,7 +143,20 @@ pub(crate) fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<Decode
         }
         let attributes = i16::from_be_bytes([batch[21], batch[22]]);
         let last_offset_delta = i32::from_be_bytes(slice4(&batch[23..27]));
-        let next = base_offset + i64::from(last_offset_delta) + 1;
+        let next = u32::try_from(last_offset_delta)
+            .ok()
+            .and_then(|d| base_offset.checked_add(i64::from(d) + 1))
+            .ok_or_else(|| {
+                ClientError::Protocol(format!(
+                    "batch at offset {base_offset} has last offset delta {last_offset_delta}"
+                ))
+            })?;
+        // Batches come in offset order (compaction leaves gaps, never steps back).
+        if out.next_offset.is_some_and(|prev| base_offset < prev) {
+            return Err(ClientError::Protocol(format!(
+                "batch at offset {base_offset} starts before the previous batch's end"
+            )));
+        }
         out.next_offset = Some(next);
         let is_control = attributes & (1 << 5) != 0;
         if is_control || next <= from_offset {
@@ -336,5 +352,106 @@ mod tests {
         let dec = decode_fetched(gaps.freeze(), 0).expect("compacted batch");
         assert_eq!(dec.records.len(), 5);
         assert_eq!(dec.next_offset, Some(10));
+    }
+
+    /// An uncompressed-looking batch around `records` (already encoded) with a right CRC.
+    fn raw_batch(base: i64, attributes: i16, last_delta: i32, count: i32, records: &[u8]) -> Bytes {
+        let mut b = Vec::new();
+        b.extend_from_slice(&base.to_be_bytes());
+        b.extend_from_slice(&((49 + records.len()) as i32).to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.push(2);
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&attributes.to_be_bytes());
+        b.extend_from_slice(&last_delta.to_be_bytes());
+        b.extend_from_slice(&[0; 16]); // timestamps
+        b.extend_from_slice(&(-1i64).to_be_bytes());
+        b.extend_from_slice(&(-1i16).to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&count.to_be_bytes());
+        b.extend_from_slice(records);
+        let crc = strata_proto::batch::compute_crc(&b);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        Bytes::from(b)
+    }
+
+    // Regression inputs found by the `client_fetched` fuzz target: counts and sizes taken
+    // from the peer used to size allocations (kafka-protocol's decoder reserves
+    // `record_count` records and `header_count` headers, and inflates without a limit).
+
+    #[test]
+    fn huge_record_count_is_refused_before_allocating() {
+        // One real 8-byte record, a header claiming 2^31 - 1.
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0];
+        let b = raw_batch(0, 0, i32::MAX - 1, i32::MAX, &rec);
+        assert!(decode_fetched(b, 0).is_err());
+    }
+
+    #[test]
+    fn huge_header_count_is_refused_before_allocating() {
+        // header count varint 0xfffffffe zigzag = 2^31 - 1
+        let rec = [18u8, 0, 0, 0, 1, 2, b'x', 0xfe, 0xff, 0xff, 0xff, 0x0f];
+        let mut with_len = rec.to_vec();
+        with_len[0] = ((rec.len() - 1) * 2) as u8;
+        let b = raw_batch(0, 0, 0, 1, &with_len);
+        assert!(decode_fetched(b, 0).is_err());
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused() {
+        use std::io::Write;
+        let zeros = vec![0u8; MAX_DECOMPRESSED_BATCH_BYTES + 1];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&zeros).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        let zs = zstd::encode_all(&zeros[..], 19).expect("zstd");
+        for (codec, data) in [(1i16, gz), (4, zs)] {
+            let b = raw_batch(0, codec, 0, 1, &data);
+            let e = decode_fetched(b, 0).expect_err("bomb");
+            assert!(e.to_string().contains("decoding batch"), "{codec}: {e}");
+        }
+        // Raw snappy whose preamble claims 4 GiB: refused from the length alone.
+        let b = raw_batch(0, 2, 0, 1, &[0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
+        assert!(decode_fetched(b, 0).is_err());
+    }
+
+    #[test]
+    fn offsets_at_the_end_of_the_range_do_not_overflow() {
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0];
+        assert!(decode_fetched(raw_batch(i64::MAX, 0, 0, 1, &rec), 0).is_err());
+        assert!(decode_fetched(raw_batch(0, 0, -1, 1, &rec), 0).is_err());
+        // A record offset delta past i64::MAX.
+        let rec = [14u8, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0x0f, 1, 2, b'x', 0];
+        let mut r = rec.to_vec();
+        r[0] = ((rec.len() - 1) * 2) as u8;
+        assert!(decode_fetched(raw_batch(i64::MAX - 5, 0, 0, 1, &r), 0).is_err());
+    }
+
+    #[test]
+    fn record_offsets_outside_the_batch_are_refused() {
+        // Found by client_fetched: a record whose offset delta (12) is past the batch's last
+        // offset delta (0) was returned at an offset beyond the batch's next offset.
+        let rec = [14u8, 0, 0, 24, 1, 2, b'x', 0];
+        assert!(decode_fetched(raw_batch(0, 0, 0, 1, &rec), 0).is_err());
+        // Two records with the same delta.
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0, 14, 0, 0, 0, 1, 2, b'y', 0];
+        assert!(decode_fetched(raw_batch(0, 0, 1, 2, &rec), 0).is_err());
+        // A gap left by compaction is fine.
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0, 14, 0, 0, 6, 1, 2, b'y', 0];
+        let dec = decode_fetched(raw_batch(10, 0, 3, 2, &rec), 0).expect("decode");
+        let offsets: Vec<i64> = dec.records.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![10, 13]);
+        assert_eq!(dec.next_offset, Some(14));
+    }
+
+    #[test]
+    fn batches_going_back_are_refused() {
+        // Found by client_fetched: a batch below the previous one's end made the records
+        // returned run past next_offset.
+        let rec = [14u8, 0, 0, 0, 1, 2, b'x', 0];
+        let mut data = BytesMut::new();
+        data.extend_from_slice(&raw_batch(10, 0, 0, 1, &rec));
+        data.extend_from_slice(&raw_batch(5, 0, 0, 1, &rec));
+        assert!(decode_fetched(data.freeze(), 0).is_err());
     }
 }

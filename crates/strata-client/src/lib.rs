@@ -33,7 +33,7 @@ pub use admin_configs::{
     ConfigAction, ConfigEntry, ConfigOp, ConfigResource, ConfigSource, ConfigSynonym,
 };
 pub use admin_groups::{GroupDescription, GroupListing, GroupMemberDescription};
-pub use batch::Header;
+pub use batch::{decode_fetched, DecodedFetch, DecodedRecord, Header};
 pub use cluster::{parse_bootstrap, ClientConfig, PartitionMetadata, TopicMetadata};
 pub use consumer::{
     CommitFuture, CommitResult, Consumer, ConsumerConfig, ConsumerRecord, Listener, OffsetReset,

@@ -44,7 +44,7 @@
 mod api;
 mod hook;
 mod join;
-mod network;
+pub mod network;
 mod node;
 mod options;
 mod storage;

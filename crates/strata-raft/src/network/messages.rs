@@ -11,7 +11,7 @@ use crate::types::{NodeId, TypeConfig};
 
 /// A request to a node's controller port.
 #[derive(Serialize, Deserialize, Debug)]
-pub(crate) enum Request {
+pub enum Request {
     /// openraft log replication / heartbeat.
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     /// openraft election.

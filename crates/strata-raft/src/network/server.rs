@@ -69,17 +69,13 @@ async fn serve_connection(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
                 return;
             }
         };
-        let request: Request = match serde_json::from_slice(&frame) {
+        let request = match super::decode_request(&frame) {
             Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(error = %e, "undecodable controller request; closing");
+            Err(why) => {
+                tracing::debug!(why, "bad controller request; closing");
                 return;
             }
         };
-        if let Err(why) = check(&request) {
-            tracing::debug!(why, "malformed controller request; closing");
-            return;
-        }
         let response = dispatch(&ctx, request).await;
         let bytes = match serde_json::to_vec(&response) {
             Ok(b) => b,
@@ -96,12 +92,17 @@ async fn serve_connection(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
 
 /// Shape checks openraft assumes of its peers; a request failing them is garbage, and
 /// must not reach (and trip) openraft's internal assertions.
-fn check(request: &Request) -> Result<(), &'static str> {
+pub(super) fn check(request: &Request) -> Result<(), &'static str> {
     if let Request::AppendEntries(rpc) = request {
-        let first = rpc.prev_log_id.map_or(0, |p| p.index + 1);
-        let consecutive = (first..)
-            .zip(&rpc.entries)
-            .all(|(expected, entry)| entry.log_id.index == expected);
+        // Checked: a prev_log_id at u64::MAX has no next index (in a build without
+        // overflow checks `index + 1` wrapped to 0 and let entries from index 0 through).
+        let first = match rpc.prev_log_id {
+            None => Some(0),
+            Some(p) => p.index.checked_add(1),
+        };
+        let consecutive = rpc.entries.iter().enumerate().all(|(i, entry)| {
+            first.and_then(|f| f.checked_add(i as u64)) == Some(entry.log_id.index)
+        });
         if !consecutive {
             return Err("append-entries with non-consecutive entries");
         }
