@@ -12,7 +12,7 @@
 #   FUZZ_MALLOC_MB  -malloc_limit_mb: one allocation above this is a crash (default 512)
 #   FUZZ_RSS_MB     -rss_limit_mb (default 2048)
 #   FUZZ_TIMEOUT    -timeout in seconds for one input (default 10)
-#   FUZZ_FEATURES   cargo features for the fuzz crate (e.g. response-frame)
+#   FUZZ_FEATURES   cargo features for the fuzz crate
 #   FUZZ_NO_BUILD=1 use the built binaries as they are
 #   FUZZ_TARGET_DIR cargo target dir of the fuzz build (default fuzz/target)
 #   FUZZ_WORK_DIR   where corpus-work/ and artifacts/ go (default fuzz/)

@@ -2,11 +2,6 @@
 //! `strata-client` do it: `strata_proto::frame::decode_response_kind(api_key, version,
 //! frame)` over arbitrary frames (without the length prefix).
 //!
-//! NOT BUILT YET: `decode_response_kind` comes with the wire-shape guard (branch
-//! hx-guard). Once that is merged, enable the `response-frame` feature in
-//! fuzz/Cargo.toml (see the comment there); the corpus in corpus/response_frame/ is
-//! ready.
-//!
 //! Input: api key (i16 BE), api version (i16 BE), then the response frame as read off
 //! the wire after its length prefix (header with the correlation id, then the body).
 #![no_main]

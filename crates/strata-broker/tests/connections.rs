@@ -237,11 +237,9 @@ async fn malformed_requests_close_their_connection_and_are_counted() {
 }
 
 /// A 20-byte request whose array length is absurd. kafka-protocol 0.18 allocates the
-/// array before decoding it (`Vec::with_capacity(n)` in `protocol/types.rs`), which aborts
-/// the whole process (upstream PRs #152/#161/#200, unreleased). Ignored until the decoder
-/// is fixed; run with `--run-ignored all` to check.
+/// array before decoding it (`Vec::with_capacity(n)`), which aborted the whole process;
+/// the wire-shape guard (`strata_proto::shape`) refuses the frame before that decode.
 #[tokio::test]
-#[ignore = "aborts the broker: kafka-protocol 0.18 pre-allocates wire array lengths"]
 async fn an_absurd_array_length_does_not_stop_the_broker() {
     let b = TestBroker::start().await;
     let mut body = vec![0, 3, 0, 12, 0, 0, 0, 5, 0xff, 0xff, 0];

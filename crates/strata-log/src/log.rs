@@ -97,6 +97,12 @@ impl Log {
         };
         if bases.is_empty() {
             log.segments.push(Segment::create(dir, 0)?);
+            // A stored log start with no segment left to hold it would come back after
+            // the next append and move the start (found by the segment_recovery fuzz
+            // target): the empty log starts at 0, and says so.
+            if checkpoint::read_log_start(dir).is_some_and(|s| s != 0) {
+                checkpoint::write_log_start(dir, 0)?;
+            }
             return Ok(log);
         }
         let checkpoint = checkpoint::read(dir).unwrap_or(bases[0]);
@@ -110,9 +116,13 @@ impl Log {
         log.load_segments(&bases, scan_from, clean_shutdown)?;
         let end = log.log_end_offset();
         let first_base = log.segments[0].base_offset;
-        log.log_start_offset = checkpoint::read_log_start(dir)
-            .unwrap_or(first_base)
-            .clamp(first_base, end);
+        let stored_start = checkpoint::read_log_start(dir);
+        log.log_start_offset = stored_start.unwrap_or(first_base).clamp(first_base, end);
+        // Recovery cut the log below its stored start: the start is the end now, on disk
+        // too (as `truncate_to` does), or a later open would move it again.
+        if stored_start.is_some_and(|s| s > end) {
+            checkpoint::write_log_start(dir, log.log_start_offset)?;
+        }
         log.cleaner.first_dirty = log.cleaner.first_dirty.min(end);
         log.recovery_point = checkpoint.clamp(log.log_start_offset, log.log_end_offset());
         log.size_bytes = log.segments.iter().map(|s| s.size).sum();

@@ -209,3 +209,27 @@ fn sealed_segment_cut_at_a_batch_boundary_drops_the_later_segments() {
     assert_eq!(log.segment_count(), 1);
     assert_eq!(read_all_offsets(&log), (0..third.next).collect::<Vec<_>>());
 }
+
+/// Found by the `segment_recovery` fuzz target: a stored log start with no segment (or
+/// past the recovered end) was clamped in memory only, so the start moved at the next
+/// open once appends had passed it.
+#[test]
+fn a_stored_log_start_past_the_recovered_end_is_rewritten() {
+    for with_segment in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        if with_segment {
+            let mut log = Log::open(dir.path(), small_config(), false).expect("open");
+            log.append(&batch(2, 1_000, 10), 1_000).expect("append");
+            log.close().expect("close");
+        }
+        fs::write(dir.path().join("log-start-offset"), "0\n40\n").expect("write");
+        let mut log = Log::open(dir.path(), small_config(), false).expect("open");
+        let (start, end) = (log.log_start_offset(), log.log_end_offset());
+        assert_eq!(start, end);
+        log.append(&batch(3, 2_000, 10), 2_000).expect("append");
+        log.close().expect("close");
+        let log = Log::open(dir.path(), small_config(), true).expect("reopen");
+        assert_eq!(log.log_start_offset(), start, "with segment: {with_segment}");
+        assert_eq!(log.log_end_offset(), end + 3);
+    }
+}
