@@ -307,6 +307,7 @@ class PartitionProduceResult:
     partition: int
     error_code: int
     base_offset: int
+    error_message: str | None = None
 
 
 def parse_produce_response(version: int, data: bytes, corr: int) -> list[PartitionProduceResult]:
@@ -336,13 +337,12 @@ def parse_produce_response(version: int, data: bytes, corr: int) -> list[Partiti
                         r.skip_tags()
                     else:
                         r.string()
-                if flexible:
-                    r.compact_string()
-                else:
-                    r.string()
+                message = r.compact_string() if flexible else r.string()
+            else:
+                message = None
             if flexible:
                 r.skip_tags()
-            out.append(PartitionProduceResult(name, idx, err, base))
+            out.append(PartitionProduceResult(name, idx, err, base, message))
         if flexible:
             r.skip_tags()
     return out

@@ -3,8 +3,8 @@
 mod budget;
 mod connection;
 mod listener;
-mod response;
 mod reader;
+mod response;
 mod shared;
 mod slots;
 

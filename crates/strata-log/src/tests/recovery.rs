@@ -229,7 +229,11 @@ fn a_stored_log_start_past_the_recovered_end_is_rewritten() {
         log.append(&batch(3, 2_000, 10), 2_000).expect("append");
         log.close().expect("close");
         let log = Log::open(dir.path(), small_config(), true).expect("reopen");
-        assert_eq!(log.log_start_offset(), start, "with segment: {with_segment}");
+        assert_eq!(
+            log.log_start_offset(),
+            start,
+            "with segment: {with_segment}"
+        );
         assert_eq!(log.log_end_offset(), end + 3);
     }
 }
