@@ -4,6 +4,7 @@
 # librdkafka), plus the broker's CPU time and resident memory.
 #
 # Usage: bench/standard.sh [RUNS]        (default 3)
+#        STRATA_BIN=/path/to/strata bench/standard.sh   (another build, e.g. a baseline; no build)
 # Prints the standard medians line, broker CPU seconds per million records (each record
 # counted once produced and once consumed), idle RSS with 1,000 partitions, and RSS
 # after the run.
@@ -11,8 +12,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STRATA_SHARED:-$root/../shared}
 runs=${1:-3}
-cargo build --release -q -p strata-cli --manifest-path "$root/Cargo.toml"
-bin=$root/target/release/strata
+if [ -n "${STRATA_BIN:-}" ]; then
+    bin=$STRATA_BIN
+else
+    cargo build --release -q -p strata-cli --manifest-path "$root/Cargo.toml"
+    bin=$root/target/release/strata
+fi
 data=$(mktemp -d)
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 http=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')

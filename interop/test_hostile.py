@@ -406,6 +406,12 @@ def test_idle_flood_is_limited_per_address_and_closed_when_idle(broker_factory):
     b = broker_factory("idle", ["--set", f"connections.max.idle.ms={idle_ms}",
                                 "--set", f"max.connections.per.ip.overrides=127.0.0.2:{allowed}"])
     topic = create_topic(b.bootstrap)
+    # The limits in force, as an operator's tool sees them (DescribeConfigs).
+    from test_configs import describe
+    from confluent_kafka.admin import ResourceType
+    cfg = describe(b.bootstrap, ResourceType.BROKER, "1")
+    assert cfg["connections.max.idle.ms"].value == str(idle_ms)
+    assert cfg["max.connections.per.ip.overrides"].value == f"127.0.0.2:{allowed}"
     time.sleep(0.5)
     base = rss_mb(b.proc.pid)
     socks = []

@@ -212,7 +212,7 @@ impl Default for HttpLimits {
 pub const DEFAULT_QUEUED_MAX_REQUEST_BYTES: usize = 512 * 1024 * 1024;
 
 /// `connections.max.idle.ms = -1`: never (about 136 years).
-const NEVER: Duration = Duration::from_secs(u32::MAX as u64);
+pub(crate) const NEVER: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// Applies a listener setting: `max.connections`, `max.connections.per.ip`,
 /// `max.connections.per.ip.overrides`, `connections.max.idle.ms`,

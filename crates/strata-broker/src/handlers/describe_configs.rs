@@ -204,6 +204,28 @@ fn static_only(broker: &Broker) -> Vec<(&'static str, String)> {
             c.socket_request_max_bytes.to_string(),
         ),
         ("fetch.max.bytes", c.fetch_max_bytes.to_string()),
+        (
+            "queued.max.request.bytes",
+            c.queued_max_request_bytes.to_string(),
+        ),
+        ("max.connections", c.max_connections.to_string()),
+        ("max.connections.per.ip", c.max_connections_per_ip.to_string()),
+        (
+            "max.connections.per.ip.overrides",
+            c.max_connections_per_ip_overrides
+                .iter()
+                .map(|(ip, n)| format!("{ip}:{n}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (
+            "connections.max.idle.ms",
+            millis_or_never(c.connections_max_idle),
+        ),
+        (
+            "socket.request.read.timeout.ms",
+            c.socket_request_read_timeout.as_millis().to_string(),
+        ),
         ("log.dirs", c.data_dir.display().to_string()),
         ("log.flush", format!("{:?}", c.flush_policy).to_lowercase()),
         (
@@ -219,4 +241,13 @@ fn static_only(broker: &Broker) -> Vec<(&'static str, String)> {
             c.retention_check_interval.as_millis().to_string(),
         ),
     ]
+}
+
+/// A duration setting where `-1` means "never".
+fn millis_or_never(d: std::time::Duration) -> String {
+    if d == crate::config::NEVER {
+        "-1".to_string()
+    } else {
+        d.as_millis().to_string()
+    }
 }
