@@ -209,7 +209,10 @@ fn static_only(broker: &Broker) -> Vec<(&'static str, String)> {
             c.queued_max_request_bytes.to_string(),
         ),
         ("max.connections", c.max_connections.to_string()),
-        ("max.connections.per.ip", c.max_connections_per_ip.to_string()),
+        (
+            "max.connections.per.ip",
+            c.max_connections_per_ip.to_string(),
+        ),
         (
             "max.connections.per.ip.overrides",
             c.max_connections_per_ip_overrides

@@ -164,8 +164,13 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
                         filled = 0;
                     }
                     let n = left.min(cap - filled);
-                    *buf = fill(&slice.file, position, std::mem::take(buf), filled..filled + n)
-                        .await?;
+                    *buf = fill(
+                        &slice.file,
+                        position,
+                        std::mem::take(buf),
+                        filled..filled + n,
+                    )
+                    .await?;
                     filled += n;
                     position += n as u64;
                     left -= n;
