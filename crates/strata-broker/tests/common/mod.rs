@@ -117,22 +117,40 @@ impl RawClient {
 
 /// One record batch of `n` records `value-<i>` with key `key-<i>`.
 pub fn batch(n: usize, compression: Compression) -> Bytes {
+    batch_of(n, compression, |i| {
+        (
+            Some(Bytes::from(format!("key-{i}"))),
+            Some(Bytes::from(format!("value-{i}"))),
+        )
+    })
+}
+
+/// One record batch of `n` records whose key and value `record(i)` gives, timestamps
+/// 1_700_000_000_000 + i.
+pub fn batch_of(
+    n: usize,
+    compression: Compression,
+    record: impl Fn(usize) -> (Option<Bytes>, Option<Bytes>),
+) -> Bytes {
     let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder starts a new batch whenever offset - sequence changes.
-            sequence: i as i32 - 1,
-            timestamp: 1_700_000_000_000 + i as i64,
-            key: Some(Bytes::from(format!("key-{i}"))),
-            value: Some(Bytes::from(format!("value-{i}"))),
-            headers: Default::default(),
-            delete_horizon: false,
+        .map(|i| {
+            let (key, value) = record(i);
+            Record {
+                transactional: false,
+                control: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                // The encoder starts a new batch whenever offset - sequence changes.
+                sequence: i as i32 - 1,
+                timestamp: 1_700_000_000_000 + i as i64,
+                key,
+                value,
+                headers: Default::default(),
+                delete_horizon: false,
+            }
         })
         .collect();
     let mut buf = BytesMut::new();
