@@ -1,12 +1,14 @@
 //! What an idle connection costs the broker: RSS growth over 5,000 idle connections.
 
 mod common;
+mod net_util;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
+use net_util::api_versions;
 
 const CONNECTIONS: usize = 5_000;
 /// Budget per idle connection (DESIGN §2: a connection costs little until it sends a
@@ -18,17 +20,6 @@ pub fn rss_bytes() -> u64 {
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
     let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     kb * 1024
-}
-
-/// ApiVersions v0 with correlation id `id`, length prefix included.
-fn api_versions(id: i32) -> Vec<u8> {
-    let mut f = Vec::with_capacity(14);
-    f.extend_from_slice(&10i32.to_be_bytes());
-    f.extend_from_slice(&18i16.to_be_bytes());
-    f.extend_from_slice(&0i16.to_be_bytes());
-    f.extend_from_slice(&id.to_be_bytes());
-    f.extend_from_slice(&(-1i16).to_be_bytes());
-    f
 }
 
 fn round_trip(s: &mut TcpStream, id: i32) {
