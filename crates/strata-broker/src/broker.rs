@@ -1,6 +1,5 @@
 //! Broker start-up, background tasks and clean shutdown.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,18 +11,13 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::config::{BrokerConfig, FlushPolicy};
+use crate::data_dir::{self, load_or_create_identity, DataDirLock};
 use crate::group::GroupCoordinator;
 use crate::metadata::MetadataManager;
 use crate::metrics::{Metrics, PartitionLabels};
 use crate::network;
 use crate::replica::ReplicaManager;
 use strata_group::GroupConfig;
-
-/// Written at the end of a clean shutdown, removed at start: its presence means the logs
-/// need no recovery scan.
-const CLEAN_SHUTDOWN_FILE: &str = ".clean_shutdown";
-/// Holds `cluster.id` and `node.id` of this data directory.
-const META_PROPERTIES: &str = "meta.properties";
 
 /// Shared state of a running broker, handed to every request handler.
 pub struct Broker {
@@ -49,6 +43,9 @@ pub struct Broker {
     pub(crate) producer_ids: parking_lot::Mutex<crate::producer_ids::ProducerIdBlock>,
     /// Consumer groups and committed offsets.
     pub groups: GroupCoordinator,
+    /// Turns true when the broker stops: background loops end, parked requests
+    /// (long-poll fetches, group joins) are answered at once.
+    pub(crate) stopping: watch::Sender<bool>,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -57,9 +54,10 @@ pub struct RunningBroker {
     pub broker: Arc<Broker>,
     /// The address the Kafka listener is bound to.
     pub local_addr: std::net::SocketAddr,
-    shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     listener: JoinHandle<()>,
+    /// Held until the logs are closed (dropped with this value otherwise).
+    lock: DataDirLock,
 }
 
 impl Broker {
@@ -69,6 +67,7 @@ impl Broker {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+        let lock = DataDirLock::acquire(&data_dir)?;
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -84,12 +83,7 @@ impl Broker {
             let seed = (!config.voters.is_empty()).then(|| format!("{voters:?}"));
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let cluster_id = load_or_create_identity(&dir, node_id, seed.as_deref())?;
-                let marker = dir.join(CLEAN_SHUTDOWN_FILE);
-                let clean = marker.exists();
-                if clean {
-                    std::fs::remove_file(&marker)?;
-                    sync_dir(&dir)?;
-                }
+                let clean = data_dir::take_clean_shutdown_marker(&dir)?;
                 Ok((cluster_id, clean))
             })
             .await??
@@ -136,6 +130,7 @@ impl Broker {
             clean_start: clean,
             producer_ids: Default::default(),
             groups: GroupCoordinator::new(group_config),
+            stopping: watch::channel(false).0,
         });
         broker.serve_controller_requests();
         broker.meta.hook.attach(&broker);
@@ -165,7 +160,7 @@ impl Broker {
             })
             .await??;
         }
-        let (shutdown, shutdown_rx) = watch::channel(false);
+        let shutdown_rx = broker.stopping.subscribe();
         let tasks = vec![
             tokio::spawn(flush_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(crate::controller::controller_loop(
@@ -200,9 +195,9 @@ impl Broker {
         Ok(RunningBroker {
             broker,
             local_addr,
-            shutdown,
             tasks,
             listener,
+            lock,
         })
     }
 
@@ -352,7 +347,10 @@ impl RunningBroker {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         self.broker.controlled_shutdown().await;
-        let _ = self.shutdown.send(true);
+        self.broker.stopping.send_replace(true);
+        // Parked joins and syncs get NOT_COORDINATOR now rather than at the drain
+        // timeout: the members find the coordinator again after the restart.
+        self.broker.groups.release_waiters();
         let _ = self.listener.await;
         for mut t in self.tasks {
             // A loop stuck on the metadata quorum (none left to answer) must not hold
@@ -373,12 +371,11 @@ impl RunningBroker {
         }
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             broker.replicas.close_all()?;
-            let dir = &broker.config.data_dir;
-            std::fs::write(dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
-            sync_dir(dir)?;
+            data_dir::write_clean_shutdown_marker(&broker.config.data_dir)?;
             Ok(())
         })
         .await??;
+        drop(self.lock);
         tracing::info!("shutdown complete");
         Ok(())
     }
@@ -463,62 +460,4 @@ async fn retention_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>
             }
         }
     }
-}
-
-/// Reads `meta.properties`, or writes it with a new cluster id on first use. Refuses a
-/// data dir that belongs to another node id.
-/// A new data dir of a cluster node takes its cluster id from `seed` (the voter list,
-/// the same on every node) so all nodes report one id; a lone node picks a random one.
-fn load_or_create_identity(dir: &Path, node_id: i32, seed: Option<&str>) -> anyhow::Result<String> {
-    let path: PathBuf = dir.join(META_PROPERTIES);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let mut cluster_id = None;
-            let mut stored_node = None;
-            for line in text.lines() {
-                if let Some((k, v)) = line.split_once('=') {
-                    match k.trim() {
-                        "cluster.id" => cluster_id = Some(v.trim().to_string()),
-                        "node.id" => stored_node = v.trim().parse::<i32>().ok(),
-                        _ => {}
-                    }
-                }
-            }
-            if let Some(stored) = stored_node {
-                anyhow::ensure!(
-                    stored == node_id,
-                    "data dir {} belongs to node.id {stored}, not {node_id}",
-                    dir.display()
-                );
-            }
-            cluster_id.with_context(|| format!("{} has no cluster.id", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let cluster_id = match seed {
-                Some(seed) => {
-                    use std::hash::{Hash, Hasher};
-                    let mut h = std::collections::hash_map::DefaultHasher::new();
-                    seed.hash(&mut h);
-                    let a = h.finish();
-                    "strata".hash(&mut h);
-                    Uuid::from_u64_pair(a, h.finish()).simple().to_string()
-                }
-                None => Uuid::new_v4().simple().to_string(),
-            };
-            let tmp = dir.join(format!("{META_PROPERTIES}.tmp"));
-            std::fs::write(
-                &tmp,
-                format!("cluster.id={cluster_id}\nnode.id={node_id}\n"),
-            )?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            sync_dir(dir)?;
-            Ok(cluster_id)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }

@@ -12,6 +12,7 @@ mod broker;
 mod cleaner;
 pub mod config;
 pub mod controller;
+mod data_dir;
 mod dynamic_configs;
 pub mod group;
 pub mod handlers;

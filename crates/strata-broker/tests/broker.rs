@@ -7,68 +7,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
 use common::*;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
-
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
-
-async fn create(c: &mut RawClient, topic: &str, partitions: i32) -> i16 {
-    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
-        .with_name(name(topic))
-        .with_num_partitions(partitions)
-        .with_replication_factor(1)]);
-    match c
-        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
-        .await
-    {
-        ResponseKind::CreateTopics(r) => r.topics[0].error_code,
-        other => panic!("{other:?}"),
-    }
-}
-
-fn produce_req(topic: &str, partition: i32, acks: i16, records: bytes::Bytes) -> RequestKind {
-    RequestKind::Produce(
-        ProduceRequest::default()
-            .with_acks(acks)
-            .with_timeout_ms(5000)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(partition)
-                    .with_records(Some(records))])]),
-    )
-}
-
-async fn produce(
-    c: &mut RawClient,
-    topic: &str,
-    partition: i32,
-    acks: i16,
-    records: bytes::Bytes,
-) -> (i16, i64) {
-    match c
-        .call(
-            ApiKey::Produce,
-            9,
-            produce_req(topic, partition, acks, records),
-        )
-        .await
-    {
-        ResponseKind::Produce(r) => {
-            let p = &r.responses[0].partition_responses[0];
-            (p.error_code, p.base_offset)
-        }
-        other => panic!("{other:?}"),
-    }
-}
 
 fn fetch_req(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> RequestKind {
     RequestKind::Fetch(

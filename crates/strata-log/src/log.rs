@@ -184,14 +184,15 @@ impl Log {
                 } else {
                     segment.next_offset != bases[i + 1]
                 };
-            if !is_last && !gap && allow_gaps {
+            let truncated = matches!(outcome, ScanOutcome::Truncated { .. });
+            if !is_last && !gap && !truncated && allow_gaps {
                 // A sealed segment covers offsets up to the next base, even if its tail
                 // was compacted away: fetches in that gap continue at the next segment.
                 segment.next_offset = bases[i + 1];
             }
             expected_next = segment.next_offset;
             self.segments.push(segment);
-            if (gap || matches!(outcome, ScanOutcome::Truncated { .. })) && !is_last {
+            if (gap || truncated) && !is_last {
                 // Everything after the first damage is gone: drop later segments.
                 for &later in &bases[i + 1..] {
                     delete_segment_files(&self.dir, later)?;

@@ -97,6 +97,15 @@ impl GroupCoordinator {
         self.state.lock().groups.len()
     }
 
+    /// Answers every parked JoinGroup and SyncGroup with NOT_COORDINATOR (the broker is
+    /// stopping). The groups stay as they are.
+    pub(crate) fn release_waiters(&self) {
+        let mut state = self.state.lock();
+        for entry in state.groups.values_mut() {
+            entry.waiters.clear();
+        }
+    }
+
     /// Routes effects to parked requests; returns the writes to start.
     fn route(&self, entry: &mut GroupEntry, effects: Vec<Effect>) -> Vec<PersistJob> {
         let mut jobs = Vec::new();
@@ -146,6 +155,7 @@ impl GroupCoordinator {
         broker: &Arc<Broker>,
         group_id: &str,
         mut req: JoinRequest,
+        turn: crate::handlers::Turn,
     ) -> JoinResponse {
         let id = self.request_id();
         req.request_id = id;
@@ -165,6 +175,8 @@ impl GroupCoordinator {
             self.route(entry, fx)
         };
         self.spawn_persists(broker, jobs);
+        // Recorded: the connection's next request may go ahead while this one parks.
+        drop(turn);
         // A parked request is only dropped when its group is unloaded: leadership of
         // its partition moved, so the client must find the new coordinator.
         rx.await
@@ -177,6 +189,7 @@ impl GroupCoordinator {
         broker: &Arc<Broker>,
         group_id: &str,
         mut req: SyncRequest,
+        turn: crate::handlers::Turn,
     ) -> SyncResponse {
         let id = self.request_id();
         req.request_id = id;
@@ -194,6 +207,7 @@ impl GroupCoordinator {
             self.route(entry, fx)
         };
         self.spawn_persists(broker, jobs);
+        drop(turn);
         rx.await
             .unwrap_or_else(|_| SyncResponse::error(GroupError::NotCoordinator))
     }

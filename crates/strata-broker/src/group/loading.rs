@@ -99,6 +99,11 @@ impl GroupCoordinator {
         state: &State,
         group_id: &str,
     ) -> Result<Lease, GroupError> {
+        // Checked under the state lock, so a request either parks before
+        // `release_waiters` answers it or sees the stop here.
+        if *broker.stopping.borrow() {
+            return Err(GroupError::NotCoordinator);
+        }
         let image = broker.meta.image();
         let n = offsets_partitions(&image);
         let partition = strata_group::partition_for(group_id, n);

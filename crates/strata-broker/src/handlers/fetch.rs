@@ -116,6 +116,7 @@ pub async fn handle(
     let min_bytes = req.min_bytes.max(0) as usize;
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = tokio::time::Instant::from_std(received + wait);
+    let mut stopping = broker.stopping.subscribe();
     let results = loop {
         // Register for wake-ups before reading so an append in between is not missed.
         let mut wakeups: Vec<_> = wanted
@@ -133,12 +134,15 @@ pub async fn handle(
             || any_error
             || tokio::time::Instant::now() >= deadline
             || wakeups.is_empty()
+            || *stopping.borrow()
         {
             break results;
         }
         tokio::select! {
             _ = select_all(wakeups) => {}
             _ = tokio::time::sleep_until(deadline) => {}
+            // A stopping broker answers with what it has.
+            _ = stopping.changed() => {}
         }
     };
     let served: usize = results.iter().map(PartitionResult::len).sum();

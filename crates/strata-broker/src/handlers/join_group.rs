@@ -16,6 +16,7 @@ pub async fn handle(
     ctx: &RequestContext,
     version: i16,
     req: JoinGroupRequest,
+    turn: super::Turn,
 ) -> JoinGroupResponse {
     let group_id = req.group_id.0.to_string();
     let error = |code: i16| {
@@ -54,7 +55,7 @@ pub async fn handle(
         require_known_member_id: version >= 4,
         supports_skip_assignment: version >= 9,
     };
-    let r = broker.groups.join(broker, &group_id, join).await;
+    let r = broker.groups.join(broker, &group_id, join, turn).await;
     let members = r
         .members
         .into_iter()

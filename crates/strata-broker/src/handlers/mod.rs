@@ -44,7 +44,10 @@ mod produce;
 mod sync_group;
 
 /// The connection's ordering turn: held while a request's side effects happen so they
-/// happen in request order; dropped once they are done.
+/// happen in request order; dropped once they are done. A handler that only reads
+/// drops it at once; one with a side effect keeps it until the effect is visible to the
+/// next request (DeleteRecords: the new log start; Produce: the append; JoinGroup /
+/// SyncGroup: the member's request recorded, before they park).
 pub type Turn = tokio::sync::OwnedMutexGuard<()>;
 
 /// An encoded response frame: bytes, and for Fetch the file ranges of its records.
@@ -120,30 +123,23 @@ pub async fn handle(
                 broker, v, r,
             )))
         }
-        RequestKind::InitProducerId(r) => {
-            drop(turn);
-            Some(ResponseKind::InitProducerId(
-                init_producer_id::handle(broker, r).await,
-            ))
-        }
+        RequestKind::InitProducerId(r) => Some(ResponseKind::InitProducerId(
+            init_producer_id::handle(broker, r).await,
+        )),
         RequestKind::FindCoordinator(r) => {
             drop(turn);
             Some(ResponseKind::FindCoordinator(
                 find_coordinator::handle(broker, v, r).await,
             ))
         }
-        RequestKind::JoinGroup(r) => {
-            drop(turn);
-            Some(ResponseKind::JoinGroup(
-                join_group::handle(broker, &ctx, v, r).await,
-            ))
-        }
-        RequestKind::SyncGroup(r) => {
-            drop(turn);
-            Some(ResponseKind::SyncGroup(
-                sync_group::handle(broker, v, r).await,
-            ))
-        }
+        // Both park until the rebalance step completes: they give the turn back once
+        // the member's join or sync is recorded, before parking.
+        RequestKind::JoinGroup(r) => Some(ResponseKind::JoinGroup(
+            join_group::handle(broker, &ctx, v, r, turn).await,
+        )),
+        RequestKind::SyncGroup(r) => Some(ResponseKind::SyncGroup(
+            sync_group::handle(broker, v, r, turn).await,
+        )),
         RequestKind::Heartbeat(r) => Some(ResponseKind::Heartbeat(heartbeat::handle(broker, r))),
         RequestKind::LeaveGroup(r) => {
             Some(ResponseKind::LeaveGroup(leave_group::handle(broker, v, r)))
@@ -172,12 +168,10 @@ pub async fn handle(
         RequestKind::IncrementalAlterConfigs(r) => Some(ResponseKind::IncrementalAlterConfigs(
             incremental_alter_configs::handle(broker, r).await,
         )),
-        RequestKind::DeleteRecords(r) => {
-            drop(turn);
-            Some(ResponseKind::DeleteRecords(
-                delete_records::handle(broker, r).await,
-            ))
-        }
+        // Holds the turn: the next request on the connection sees the new log start.
+        RequestKind::DeleteRecords(r) => Some(ResponseKind::DeleteRecords(
+            delete_records::handle(broker, r).await,
+        )),
         RequestKind::OffsetForLeaderEpoch(r) => {
             drop(turn);
             Some(ResponseKind::OffsetForLeaderEpoch(

@@ -13,6 +13,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
     req: SyncGroupRequest,
+    turn: super::Turn,
 ) -> SyncGroupResponse {
     let group_id = req.group_id.0.to_string();
     if let Err(e) = strata_group::validate_group_id(&group_id) {
@@ -31,7 +32,7 @@ pub async fn handle(
             .map(|a| (a.member_id.to_string(), a.assignment))
             .collect(),
     };
-    let r = broker.groups.sync(broker, &group_id, sync).await;
+    let r = broker.groups.sync(broker, &group_id, sync, turn).await;
     SyncGroupResponse::default()
         .with_error_code(r.error.map_or(0, |e| e.code()))
         .with_protocol_type(

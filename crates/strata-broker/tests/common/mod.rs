@@ -4,7 +4,12 @@
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, CreateTopicsRequest, ProduceRequest, RequestHeader, RequestKind, ResponseHeader,
+    ResponseKind, TopicName,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -168,4 +173,60 @@ pub fn batch_of(
 
 pub fn i32_at(b: &[u8], at: usize) -> i32 {
     (&b[at..at + 4]).get_i32()
+}
+
+pub fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+/// CreateTopics v7 with replication factor 1; the topic's error code.
+pub async fn create(c: &mut RawClient, topic: &str, partitions: i32) -> i16 {
+    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+        .with_name(name(topic))
+        .with_num_partitions(partitions)
+        .with_replication_factor(1)]);
+    match c
+        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
+        .await
+    {
+        ResponseKind::CreateTopics(r) => r.topics[0].error_code,
+        other => panic!("{other:?}"),
+    }
+}
+
+pub fn produce_req(topic: &str, partition: i32, acks: i16, records: bytes::Bytes) -> RequestKind {
+    RequestKind::Produce(
+        ProduceRequest::default()
+            .with_acks(acks)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(name(topic))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(records))])]),
+    )
+}
+
+/// Produce v9 to one partition; its error code and base offset.
+pub async fn produce(
+    c: &mut RawClient,
+    topic: &str,
+    partition: i32,
+    acks: i16,
+    records: bytes::Bytes,
+) -> (i16, i64) {
+    match c
+        .call(
+            ApiKey::Produce,
+            9,
+            produce_req(topic, partition, acks, records),
+        )
+        .await
+    {
+        ResponseKind::Produce(r) => {
+            let p = &r.responses[0].partition_responses[0];
+            (p.error_code, p.base_offset)
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -237,3 +237,21 @@ fn a_stored_log_start_past_the_recovered_end_is_rewritten() {
         assert_eq!(log.log_end_offset(), end + 3);
     }
 }
+
+/// Found by the `segment_recovery` fuzz target: in the cleaner's range a sealed segment
+/// is stretched to the next segment's base (its compacted tail), but a segment recovery
+/// cut short was stretched too, after the later segments were dropped: the log end was
+/// past every batch and reads from the start found nothing.
+#[test]
+fn a_damaged_segment_in_the_compacted_range_is_not_stretched_to_a_dropped_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join(format!("{:020}.log", 0)), [0x5au8; 100]).expect("write");
+    fs::write(dir.path().join(format!("{:020}.log", 1)), b"").expect("write");
+    fs::write(dir.path().join(format!("{:020}.log", 2)), b"").expect("write");
+    fs::write(dir.path().join("cleaner-offset-checkpoint"), "0\n3\n3\n").expect("write");
+    let mut log = Log::open(dir.path(), small_config(), false).expect("open");
+    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(read_all_offsets(&log), Vec::<i64>::new());
+    log.append(&batch(2, 1_000, 10), 1_000).expect("append");
+    assert_eq!(read_all_offsets(&log), vec![0, 1]);
+}
