@@ -116,3 +116,24 @@ def test_recovery_from_damaged_tail(broker_factory, damage):
     assert b.stop() == 0
     b.restart()
     assert_prefix(b.bootstrap, topic, survivors + 5)
+
+
+def test_a_second_server_on_a_data_dir_in_use_exits_naming_it(broker_factory):
+    """Two processes on one data dir would both accept writes and lose acknowledged ones."""
+    import subprocess
+    from broker import free_port, strata_bin
+
+    b = broker_factory("locked")
+    topic = create_topic(b.bootstrap)
+    second = subprocess.run(
+        [str(strata_bin()), "server", "--data-dir", str(b.data_dir),
+         "--listen", f"127.0.0.1:{free_port()}", "--http", f"127.0.0.1:{free_port()}"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert second.returncode != 0
+    assert str(b.data_dir) in second.stderr, second.stderr
+    assert f"pid={b.proc.pid}" in second.stderr, second.stderr
+    b.assert_alive()
+    n = produce_rounds(b.bootstrap, topic, rounds=2, per_round=50)
+    b.stop()
+    b.restart()
+    assert_prefix(b.bootstrap, topic, n)
