@@ -8,6 +8,7 @@ partition, replication factor 3 and min.insync.replicas=2; a confluent-kafka
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -15,6 +16,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from cluster import cluster, wait_for  # noqa: F401 (fixture)
+from test_http import get as http_get
 
 TOPIC = "failover"
 
@@ -122,3 +124,12 @@ def test_one_node_alone_acknowledges_no_acks_all_write(cluster):
     p.flush(20)
     assert len(results) == 50
     assert not any(results), f"{sum(results)} acks=all writes acknowledged by a lone node"
+
+    # Alone, the node is alive but not ready: it cannot reach the metadata quorum.
+    def not_ready():
+        status, _, body = http_get(f"{survivor.http_base}/health/ready")
+        return status == 503 and "quorum" in body
+    wait_for(not_ready, "/health/ready to report the lost quorum", timeout=20)
+    status, _, body = http_get(f"{survivor.http_base}/health")
+    assert status == 503 and "quorum" in json.loads(body)["reasons"][0], body
+    assert http_get(f"{survivor.http_base}/health/live")[0] == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import re
 import socket
 import urllib.error
@@ -67,6 +68,12 @@ def api_counter(types, samples, api: str) -> float:
 def test_health(broker):
     status, _, body = get(f"{broker.http_base}/health")
     assert status == 200, body
+    # A lone node is its own quorum: registered, unfenced, data dir writable.
+    status, _, body = get(f"{broker.http_base}/health/ready")
+    assert status == 200, body
+    assert json.loads(body)["status"] == "ready" and json.loads(body)["reasons"] == []
+    status, _, body = get(f"{broker.http_base}/health/live")
+    assert status == 200 and json.loads(body)["status"] == "live", body
 
 
 def test_garbage_on_http_port(broker):

@@ -46,6 +46,8 @@ pub struct Broker {
     /// Turns true when the broker stops: background loops end, parked requests
     /// (long-poll fetches, group joins) are answered at once.
     pub(crate) stopping: watch::Sender<bool>,
+    /// The last data-dir write probe of the readiness check.
+    pub(crate) health_probe: crate::health::ProbeCache,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -131,6 +133,7 @@ impl Broker {
             producer_ids: Default::default(),
             groups: GroupCoordinator::new(group_config),
             stopping: watch::channel(false).0,
+            health_probe: Default::default(),
         });
         broker.serve_controller_requests();
         broker.meta.hook.attach(&broker);

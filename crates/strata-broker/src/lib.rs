@@ -16,6 +16,7 @@ mod data_dir;
 mod dynamic_configs;
 pub mod group;
 pub mod handlers;
+mod health;
 mod leadership;
 pub mod metadata;
 pub mod metrics;
@@ -27,3 +28,4 @@ mod topics;
 
 pub use broker::{Broker, RunningBroker};
 pub use config::{BrokerConfig, FlushPolicy};
+pub use health::Readiness;

@@ -1,4 +1,4 @@
-//! The HTTP listener: `/health`, Prometheus `/metrics`, and (later) the admin REST API,
+//! The HTTP listener: `/health` (`/live`, `/ready`), Prometheus `/metrics`, and (later) the admin REST API,
 //! web UI and schema registry. Its limits (connections, timeouts, body size) are in
 //! [`server`].
 
@@ -20,7 +20,9 @@ pub use server::serve_with_limits;
 /// The routes, over a running broker.
 pub fn router(broker: Arc<Broker>) -> Router {
     Router::new()
-        .route("/health", get(health))
+        .route("/health", get(ready))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/api/groups", get(groups))
         .route("/api/groups/{group}", get(group))
@@ -39,12 +41,31 @@ pub async fn serve(
     server::serve_with_limits(listener, broker, app, shutdown).await
 }
 
-async fn health(State(broker): State<Arc<Broker>>) -> Json<serde_json::Value> {
+/// The process runs and serves HTTP.
+async fn live(State(broker): State<Arc<Broker>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
-        "status": "ok",
+        "status": "live",
         "node_id": broker.config.node_id,
         "cluster_id": broker.cluster_id,
     }))
+}
+
+/// Registered, unfenced, quorum reachable, data dir writable: 200; else 503 with the
+/// reasons. `/health` answers the same.
+async fn ready(State(broker): State<Arc<Broker>>) -> Response {
+    let r = broker.readiness().await;
+    let status = if r.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if r.ready { "ready" } else { "not ready" },
+        "node_id": broker.config.node_id,
+        "cluster_id": broker.cluster_id,
+        "reasons": r.reasons,
+    });
+    (status, Json(body)).into_response()
 }
 
 async fn metrics(State(broker): State<Arc<Broker>>) -> Response {
@@ -108,7 +129,7 @@ async fn not_found() -> (StatusCode, Json<serde_json::Value>) {
     (
         StatusCode::NOT_FOUND,
         Json(
-            serde_json::json!({"error": "not found", "endpoints": ["/health", "/metrics", "/api/groups", "/api/groups/{group}"]}),
+            serde_json::json!({"error": "not found", "endpoints": ["/health", "/health/live", "/health/ready", "/metrics", "/api/groups", "/api/groups/{group}"]}),
         ),
     )
 }

@@ -255,6 +255,30 @@ impl MetadataRaft {
         self.leader() == Some(self.inner.node_id)
     }
 
+    /// Why this node cannot reach the metadata quorum right now, if it cannot: the Raft
+    /// core stopped (a storage error), no leader is known (an election is going on or
+    /// too few voters answer), or this node leads but no quorum acknowledged it within
+    /// `max_ack_age_ms`. `None` when the quorum is reachable.
+    pub fn quorum_problem(&self, max_ack_age_ms: u64) -> Option<String> {
+        let m = self.inner.metrics.borrow();
+        if let Err(fatal) = &m.running_state {
+            return Some(format!("metadata raft stopped: {fatal}"));
+        }
+        match m.current_leader {
+            None => Some(format!(
+                "no metadata quorum leader known (term {}, {:?})",
+                m.current_term, m.state
+            )),
+            Some(leader) if leader == self.inner.node_id => match m.millis_since_quorum_ack {
+                Some(age) if age > max_ack_age_ms => Some(format!(
+                    "metadata quorum leader without a quorum for {age} ms"
+                )),
+                _ => None,
+            },
+            Some(_) => None,
+        }
+    }
+
     /// The voters of the current membership.
     pub fn voters(&self) -> Vec<NodeId> {
         self.inner

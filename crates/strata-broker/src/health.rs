@@ -1,0 +1,91 @@
+//! Liveness and readiness, as `/health/live` and `/health/ready` report them.
+//!
+//! Ready means this broker can do its job: it is registered and not fenced, it reaches
+//! the metadata quorum, and its data dir takes writes. Each failed check is a reason,
+//! so an operator (or a load balancer's log) sees why.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::Broker;
+
+/// A write probe of the data dir is reused for this long (a polled `/health` must not
+/// turn into a stream of fsyncs).
+const PROBE_REUSE: Duration = Duration::from_secs(1);
+const PROBE_FILE: &str = ".health-probe";
+
+/// The answer to "can this broker serve?".
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Readiness {
+    /// Every check passed.
+    pub ready: bool,
+    /// One line per failed check; empty when ready.
+    pub reasons: Vec<String>,
+}
+
+/// The last data-dir write probe: when, and its error if it failed.
+#[derive(Default)]
+pub(crate) struct ProbeCache(parking_lot::Mutex<Option<(Instant, Option<String>)>>);
+
+impl Broker {
+    /// Checks registration, fencing, the metadata quorum and the data dir.
+    pub async fn readiness(self: &Arc<Self>) -> Readiness {
+        let mut reasons = Vec::new();
+        if *self.stopping.borrow() {
+            reasons.push("shutting down".to_string());
+        }
+        let node_id = self.config.node_id;
+        match self.meta.image().broker(node_id) {
+            None => reasons.push(format!("broker {node_id} is not registered")),
+            Some(b) if b.fenced => reasons.push(format!("broker {node_id} is fenced")),
+            Some(_) => {}
+        }
+        // A leader that has not heard from a quorum for a few election timeouts has lost it.
+        let election = self.config.controller_election_timeout.as_millis() as u64;
+        if let Some(problem) = self.meta.raft().quorum_problem((election * 4).max(2_000)) {
+            reasons.push(problem);
+        }
+        if let Some(problem) = self.probe_data_dir().await {
+            reasons.push(problem);
+        }
+        Readiness {
+            ready: reasons.is_empty(),
+            reasons,
+        }
+    }
+
+    /// Writes, fsyncs and removes a small file in the data dir (at most once per
+    /// [`PROBE_REUSE`]); the error if that fails.
+    async fn probe_data_dir(self: &Arc<Self>) -> Option<String> {
+        if let Some((at, result)) = self.health_probe.0.lock().as_ref() {
+            if at.elapsed() < PROBE_REUSE {
+                return result.clone();
+            }
+        }
+        let dir = self.config.data_dir.clone();
+        let result = tokio::task::spawn_blocking(move || probe(&dir))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .err()
+            .map(|e| {
+                format!(
+                    "data dir {} does not take writes: {e}",
+                    self.config.data_dir.display()
+                )
+            });
+        *self.health_probe.0.lock() = Some((Instant::now(), result.clone()));
+        result
+    }
+}
+
+fn probe(dir: &Path) -> std::io::Result<()> {
+    let path = dir.join(PROBE_FILE);
+    let mut f = std::fs::File::create(&path)?;
+    f.write_all(b"probe\n")?;
+    let synced = f.sync_all();
+    drop(f);
+    let removed = std::fs::remove_file(&path);
+    synced.and(removed)
+}
