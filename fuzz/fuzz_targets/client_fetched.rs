@@ -23,10 +23,18 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(fetched) = strata_client::decode_fetched(Bytes::from(records), from) {
         for r in &fetched.records {
-            assert!(r.offset >= from, "record {} before the fetch offset {from}", r.offset);
+            assert!(
+                r.offset >= from,
+                "record {} before the fetch offset {from}",
+                r.offset
+            );
         }
         if let (Some(last), Some(next)) = (fetched.records.last(), fetched.next_offset) {
-            assert!(last.offset < next, "record {} at or past next offset {next}", last.offset);
+            assert!(
+                last.offset < next,
+                "record {} at or past next offset {next}",
+                last.offset
+            );
         }
     }
 });

@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
                 let bytes = &payload[pos..pos + size];
                 assert!(strata_fuzz::crc_ok(bytes));
                 assert!(h.records_count >= 1);
-                assert_eq!(i64::from(h.last_offset_delta), i64::from(h.records_count) - 1);
+                assert_eq!(
+                    i64::from(h.last_offset_delta),
+                    i64::from(h.records_count) - 1
+                );
                 assert!(h.compression().is_some());
                 assert_eq!(batch::check_stored_batch(bytes).as_ref().ok(), Some(h));
                 pos += size;

@@ -10,8 +10,12 @@ pub fn fix_crcs(buf: &mut [u8]) {
     let mut pos = 0usize;
     while buf.len() - pos >= HEADER_SIZE {
         let len = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().unwrap());
-        let Ok(len) = usize::try_from(len) else { return };
-        let Some(end) = (pos + LOG_OVERHEAD).checked_add(len) else { return };
+        let Ok(len) = usize::try_from(len) else {
+            return;
+        };
+        let Some(end) = (pos + LOG_OVERHEAD).checked_add(len) else {
+            return;
+        };
         if end > buf.len() || end < pos + HEADER_SIZE {
             return;
         }
@@ -60,13 +64,17 @@ pub fn fix_offsets(buf: &mut [u8], first: i64) -> i64 {
     while buf.len() - pos >= HEADER_SIZE {
         let len = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().unwrap());
         let Ok(len) = usize::try_from(len) else { break };
-        let Some(end) = (pos + LOG_OVERHEAD).checked_add(len) else { break };
+        let Some(end) = (pos + LOG_OVERHEAD).checked_add(len) else {
+            break;
+        };
         if end > buf.len() || end < pos + HEADER_SIZE {
             break;
         }
         buf[pos..pos + 8].copy_from_slice(&next.to_be_bytes());
         let delta = i32::from_be_bytes(buf[pos + 23..pos + 27].try_into().unwrap());
-        next = next.saturating_add(i64::from(delta.max(0))).saturating_add(1);
+        next = next
+            .saturating_add(i64::from(delta.max(0)))
+            .saturating_add(1);
         pos = end;
     }
     next
