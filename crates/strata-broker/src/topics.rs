@@ -11,7 +11,7 @@ use crate::metadata::DecideError;
 use crate::Broker;
 
 /// The internal topic holding committed offsets and group metadata.
-pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub(crate) use strata_meta::controller::OFFSETS_TOPIC;
 /// Kafka's `offsets.topic.replication.factor` default; capped at the live brokers.
 const OFFSETS_TOPIC_REPLICATION_FACTOR: usize = 3;
 

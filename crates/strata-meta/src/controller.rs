@@ -9,6 +9,7 @@
 mod configs;
 mod create;
 pub mod election;
+mod internal;
 mod names;
 mod placement;
 
@@ -22,6 +23,7 @@ use crate::records::MetadataRecord;
 
 pub use configs::{alter_topic_config, replace_topic_configs, AlterConfigOp, ConfigOpKind};
 pub use create::{create_partitions, create_topics, CreateTopicRequest, ReplicaAssignment};
+pub use internal::{is_internal, INTERNAL_TOPICS, OFFSETS_TOPIC};
 pub use names::validate_topic_name;
 pub use placement::place_replicas;
 
@@ -165,6 +167,7 @@ pub fn delete_topics(
             let topic = image.topic(name).ok_or_else(|| {
                 TopicError::UnknownTopicOrPartition(format!("topic '{name}' does not exist"))
             })?;
+            internal::refuse(name, internal::Change::Delete)?;
             Ok(vec![MetadataRecord::DeleteTopic {
                 topic_id: topic.topic_id,
             }])
@@ -177,11 +180,12 @@ pub fn delete_topic_by_id(
     image: &MetadataImage,
     topic_id: Uuid,
 ) -> Result<Vec<MetadataRecord>, TopicError> {
-    if image.topic_by_id(&topic_id).is_none() {
+    let Some(topic) = image.topic_by_id(&topic_id) else {
         return Err(TopicError::UnknownTopicId(format!(
             "no topic with id {topic_id}"
         )));
-    }
+    };
+    internal::refuse(&topic.name, internal::Change::Delete)?;
     Ok(vec![MetadataRecord::DeleteTopic { topic_id }])
 }
 

@@ -56,6 +56,9 @@ pub(super) struct State {
     pub(super) next_load: u64,
     /// Raft index of the newest image reconciled with.
     pub(super) seen_index: u64,
+    /// Topic ids by name in the image of `topics_seen_at` (deleted-topic detection).
+    pub(super) topic_ids: HashMap<String, uuid::Uuid>,
+    pub(super) topics_seen_at: Option<u64>,
 }
 
 /// A group metadata write to carry out after the lock is released.

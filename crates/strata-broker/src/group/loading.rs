@@ -295,6 +295,7 @@ impl GroupCoordinator {
         // Subscribed first, so no image published during the loads is missed.
         let images = broker.meta.raft().subscribe();
         let (index, image) = broker.meta.current();
+        self.remember_topics(index, &image);
         for job in self.reconcile(broker.config.node_id, index, &image) {
             self.run_load_blocking(broker, job);
         }
@@ -341,5 +342,7 @@ async fn watch_images(
             return;
         };
         broker.groups.follow_image(&broker);
+        let b = Arc::clone(&broker);
+        tokio::spawn(async move { b.groups.drop_offsets_of_deleted_topics(&b).await });
     }
 }

@@ -12,8 +12,11 @@
 //!   dropped when it leaves (see `loading`). Nothing is kept only in memory.
 //! - Writes are acknowledged once every in-sync replica has them, so a coordinator
 //!   elected after a failover has every acknowledged commit.
+//! - Deleting a topic drops its committed offsets (`deleted_topics`), detected by
+//!   topic id so a topic created again under the name starts clean.
 
 mod coordinator;
+mod deleted_topics;
 mod loading;
 pub(crate) mod offsets;
 mod report;

@@ -255,7 +255,7 @@ impl GroupCoordinator {
 
     /// Writes tombstones for offsets (and the group's metadata when `group_too`), then
     /// forgets them in memory.
-    async fn write_tombstones(
+    pub(super) async fn write_tombstones(
         &self,
         broker: &Arc<Broker>,
         group_id: &str,

@@ -117,6 +117,7 @@ pub fn alter_topic_config(
             }
         }
     }
+    super::internal::check_configs(topic, &next)?;
     diff_records(t.topic_id, &t.configs, next)
 }
 
@@ -137,6 +138,7 @@ pub fn replace_topic_configs(
         })?;
         next.insert(key.clone(), value.trim().to_string());
     }
+    super::internal::check_configs(topic, &next)?;
     diff_records(t.topic_id, &t.configs, next)
 }
 

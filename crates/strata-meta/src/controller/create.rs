@@ -262,6 +262,7 @@ pub fn create_partitions(
     let t = image.topic(topic).ok_or_else(|| {
         TopicError::UnknownTopicOrPartition(format!("topic '{topic}' does not exist"))
     })?;
+    super::internal::refuse(topic, super::internal::Change::AddPartitions)?;
     let current = i32::try_from(t.partitions.len()).unwrap_or(i32::MAX);
     if new_total <= current {
         return Err(TopicError::InvalidPartitions(if new_total == current {

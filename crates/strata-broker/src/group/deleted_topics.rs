@@ -1,0 +1,74 @@
+//! Committed offsets of a deleted topic go with it (as in Kafka): a topic created again
+//! under the same name starts without the old topic's positions.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::coordinator::GroupCoordinator;
+use crate::Broker;
+
+impl GroupCoordinator {
+    /// Records the topics of the image the coordinator starts from.
+    pub(crate) fn remember_topics(&self, index: u64, image: &strata_meta::MetadataImage) {
+        let mut state = self.state.lock();
+        state.topic_ids = image
+            .topics()
+            .map(|t| (t.name.clone(), t.topic_id))
+            .collect();
+        state.topics_seen_at = Some(index);
+    }
+
+    /// Compares the topics of the newest image with those of the last call; for every
+    /// topic gone (or whose name now belongs to a new topic id), writes tombstones for
+    /// the offsets this coordinator holds for it. Without [`Self::remember_topics`]
+    /// first, the first call only records the topics.
+    pub(crate) async fn drop_offsets_of_deleted_topics(&self, broker: &Arc<Broker>) {
+        let (index, image) = broker.meta.current();
+        let doomed: Vec<(String, Vec<(String, i32)>)> = {
+            let mut state = self.state.lock();
+            if state.topics_seen_at == Some(index) {
+                return;
+            }
+            let now: HashMap<String, Uuid> = image
+                .topics()
+                .map(|t| (t.name.clone(), t.topic_id))
+                .collect();
+            let before = std::mem::replace(&mut state.topic_ids, now);
+            let first = state.topics_seen_at.replace(index).is_none();
+            if first {
+                return;
+            }
+            let gone: Vec<&String> = before
+                .iter()
+                .filter(|(name, id)| state.topic_ids.get(*name) != Some(id))
+                .map(|(name, _)| name)
+                .collect();
+            if gone.is_empty() {
+                return;
+            }
+            state
+                .offsets
+                .iter()
+                .filter_map(|(group, map)| {
+                    let parts: Vec<(String, i32)> = map
+                        .keys()
+                        .filter(|(topic, _)| gone.contains(&topic))
+                        .cloned()
+                        .collect();
+                    (!parts.is_empty()).then(|| (group.clone(), parts))
+                })
+                .collect()
+        };
+        for (group, partitions) in doomed {
+            tracing::info!(%group, partitions = partitions.len(), "dropping committed offsets of deleted topics");
+            if let Err(e) = self
+                .write_tombstones(broker, &group, partitions, false)
+                .await
+            {
+                tracing::warn!(%group, error = ?e, "dropping offsets of deleted topics failed");
+            }
+        }
+    }
+}
