@@ -12,6 +12,8 @@ use crate::producer_state::{
 pub const ERROR_OFFSET_OUT_OF_RANGE: i16 = 1;
 /// Kafka error code `KAFKA_STORAGE_ERROR`.
 pub const ERROR_KAFKA_STORAGE_ERROR: i16 = 56;
+/// Kafka's NOT_LEADER_OR_FOLLOWER.
+pub const ERROR_NOT_LEADER_OR_FOLLOWER: i16 = 6;
 
 /// Failure of a log operation.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,10 @@ pub enum LogError {
         /// Where it starts.
         actual: i64,
     },
+    /// A leader's append arrived when this replica no longer leads the partition
+    /// (it would be written without a leader epoch); nothing was stored.
+    #[error("this replica does not lead the partition (leadership moved)")]
+    NotLeader,
     /// A leader epoch lower than the log's latest (or negative where one is
     /// required); nothing was stored.
     #[error("leader epoch {epoch} is older than the log's latest epoch {latest}")]
@@ -147,6 +153,7 @@ impl LogError {
             LogError::NonContiguousOffsets { .. } | LogError::EpochRegression { .. } => {
                 strata_proto::batch::ERROR_CORRUPT_MESSAGE
             }
+            LogError::NotLeader => ERROR_NOT_LEADER_OR_FOLLOWER,
             LogError::Corrupt(_) | LogError::Io(_) => ERROR_KAFKA_STORAGE_ERROR,
         }
     }

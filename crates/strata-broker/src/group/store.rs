@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::replica::Replicated;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -80,14 +81,14 @@ impl PendingWrite {
                 }
                 let deadline = tokio::time::Instant::now() + REPLICATION_TIMEOUT;
                 match partition.wait_replicated(info.last_offset, deadline).await {
-                    AckState::Done => Ok(info.last_offset),
-                    AckState::Wait => Err(WriteError::TimedOut),
-                    AckState::NotEnoughReplicas if partition.leading_epoch().is_none() => {
-                        Err(WriteError::NotLeader)
-                    }
-                    AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend => Err(
-                        WriteError::Unavailable("the in-sync replicas shrank while writing"),
-                    ),
+                    Replicated::Verdict(AckState::Done) => Ok(info.last_offset),
+                    Replicated::Verdict(AckState::Wait) => Err(WriteError::TimedOut),
+                    Replicated::NotLeader | Replicated::Deleted => Err(WriteError::NotLeader),
+                    Replicated::Verdict(
+                        AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend,
+                    ) => Err(WriteError::Unavailable(
+                        "the in-sync replicas shrank while writing",
+                    )),
                 }
             }
         }

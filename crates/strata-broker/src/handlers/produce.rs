@@ -17,6 +17,7 @@ use strata_log::{AppendInfo, LogError};
 use super::{log_error_code, Turn};
 use crate::broker::now_ms;
 use crate::config::FlushPolicy;
+use crate::replica::Replicated;
 use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 use strata_replication::AckState;
@@ -168,14 +169,24 @@ pub async fn handle(
     .await;
     for ((slot, _, _), verdict) in replication_waits.iter().zip(replicated) {
         let failure = match verdict {
-            AckState::Done => None,
-            AckState::Wait => Some((
+            Replicated::Verdict(AckState::Done) => None,
+            Replicated::Verdict(AckState::Wait) => Some((
                 ResponseError::RequestTimedOut,
                 "the in-sync replicas did not all confirm in time",
             )),
-            AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend => Some((
+            Replicated::Verdict(
+                AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend,
+            ) => Some((
                 ResponseError::NotEnoughReplicasAfterAppend,
                 "the in-sync replicas shrank below min.insync.replicas",
+            )),
+            Replicated::NotLeader => Some((
+                ResponseError::NotLeaderOrFollower,
+                "leadership moved while waiting for the in-sync replicas",
+            )),
+            Replicated::Deleted => Some((
+                ResponseError::UnknownTopicOrPartition,
+                "the partition was deleted while waiting for the in-sync replicas",
             )),
         };
         if let (Some((code, msg)), Outcome::Appended(_)) = (failure, &results[*slot].2) {

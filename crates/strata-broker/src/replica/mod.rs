@@ -10,4 +10,7 @@ mod role;
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
 pub use partition::{Partition, QueuedAppend, ReadResult, SyncWait};
-pub use role::{IsrRequest, Role};
+pub use role::{IsrRequest, Replicated, Role};
+
+#[cfg(test)]
+mod wait_tests;

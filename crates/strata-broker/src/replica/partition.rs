@@ -39,6 +39,8 @@ pub struct Partition {
     // Serialises fsyncs so that one covers every append that came before it (group commit).
     flush_lock: Arc<tokio::sync::Mutex<()>>,
     pub(super) appended: Notify,
+    /// Set when the partition is deleted: waiters answer UNKNOWN_TOPIC_OR_PARTITION.
+    pub(super) removed: std::sync::atomic::AtomicBool,
     settings: parking_lot::RwLock<Arc<super::TopicSettings>>,
     append_queue: Mutex<AppendQueue>,
     sync_queue: Mutex<SyncQueue>,
@@ -142,6 +144,7 @@ impl Partition {
             log: Mutex::new(Some(log)),
             flush_lock: Arc::new(tokio::sync::Mutex::new(())),
             appended: Notify::new(),
+            removed: std::sync::atomic::AtomicBool::new(false),
             settings: parking_lot::RwLock::new(Arc::new(super::TopicSettings::default())),
             append_queue: Mutex::new(AppendQueue::default()),
             sync_queue: Mutex::new(SyncQueue::default()),
@@ -327,6 +330,14 @@ impl Partition {
                             results.extend((0..n).map(|_| {
                                 Err(LogError::Io(io::Error::other("partition is closed")))
                             }));
+                            i += n;
+                        }
+                        // Leadership moved after the request was admitted: without an
+                        // epoch the records could not be told apart from the next
+                        // leader's at the same offsets.
+                        Some(_) if epoch < 0 => {
+                            let n = run.max(1);
+                            results.extend((0..n).map(|_| Err(LogError::NotLeader)));
                             i += n;
                         }
                         Some(log) if run > 0 => {
@@ -594,8 +605,14 @@ impl Partition {
         }
     }
 
-    /// Closes and removes the log's directory.
+    /// Closes and removes the log's directory. Requests waiting on the partition
+    /// (`acks=all`, long-poll fetches) are woken to answer at once.
     pub fn delete_blocking(&self) -> Result<(), LogError> {
+        self.removed.store(true, Ordering::Release);
+        *self.role.lock() = super::role::Role::None;
+        self.leader_epoch.store(-1, Ordering::Release);
+        self.hw_changed.notify_waiters();
+        self.appended.notify_waiters();
         match self.log.lock().take() {
             Some(log) => log.delete(),
             None => Ok(()),

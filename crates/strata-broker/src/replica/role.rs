@@ -18,6 +18,18 @@ use strata_replication::{AckState, FetchOutcome, IsrApplied, LeaderInit, LeaderS
 
 use super::Partition;
 
+/// How an `acks=all` wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replicated {
+    /// The leader's rule decided (`Done`; `Wait` means the deadline passed).
+    Verdict(AckState),
+    /// Leadership moved (or a new epoch began) while waiting: the records may be
+    /// replaced by the new leader's (`NOT_LEADER_OR_FOLLOWER`, the client retries).
+    NotLeader,
+    /// The partition was deleted while waiting (`UNKNOWN_TOPIC_OR_PARTITION`).
+    Deleted,
+}
+
 /// What this broker does for one partition.
 #[derive(Debug, Default)]
 pub enum Role {
@@ -62,6 +74,12 @@ impl Partition {
     /// Brings the role in line with the partition's entry in a new metadata image.
     /// Blocking (a new leader records its epoch in the log).
     pub fn update_role(&self, image: &PartitionImage, node_id: i32, min_insync: usize) {
+        self.apply_role(image, node_id, min_insync);
+        // `acks=all` waiters re-check: a leadership that moved answers them now.
+        self.hw_changed.notify_waiters();
+    }
+
+    fn apply_role(&self, image: &PartitionImage, node_id: i32, min_insync: usize) {
         let now = crate::broker::now_ms();
         let mut role = self.role.lock();
         if image.leader == node_id {
@@ -267,26 +285,33 @@ impl Partition {
         }
     }
 
-    /// Waits until the high watermark covers `last_offset` (the ISR has it), or
-    /// the deadline; the final verdict.
+    /// Waits until the high watermark covers `last_offset` (the ISR has it), or the
+    /// deadline, or leadership of this epoch ends (moved, or the partition deleted):
+    /// the final verdict.
     pub async fn wait_replicated(
         self: &Arc<Self>,
         last_offset: i64,
         deadline: tokio::time::Instant,
-    ) -> AckState {
+    ) -> Replicated {
+        let epoch = self.leader_epoch.load(Ordering::Acquire);
         loop {
             let changed = self.hw_changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
+            if self.removed.load(Ordering::Acquire) {
+                return Replicated::Deleted;
+            }
             let verdict = match &*self.role.lock() {
-                Role::Leader(state) => state.acks_all_check(last_offset + 1),
-                _ => AckState::NotEnoughReplicas,
+                Role::Leader(state) if state.leader_epoch() == epoch => {
+                    state.acks_all_check(last_offset + 1)
+                }
+                _ => return Replicated::NotLeader,
             };
             if verdict != AckState::Wait {
-                return verdict;
+                return Replicated::Verdict(verdict);
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return AckState::Wait;
+                return Replicated::Verdict(AckState::Wait);
             }
         }
     }

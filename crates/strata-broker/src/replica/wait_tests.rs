@@ -1,0 +1,150 @@
+//! `acks=all` waits end as soon as their leadership does: a leader change or a deleted
+//! partition answers them at once instead of at the request timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use strata_log::{Log, LogConfig};
+use strata_meta::PartitionImage;
+use strata_replication::AckState;
+
+use super::{Partition, Replicated};
+
+fn one_batch() -> Vec<u8> {
+    let record = Record {
+        transactional: false,
+        control: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1_700_000_000_000,
+        key: None,
+        value: Some(bytes::Bytes::from_static(b"v")),
+        headers: Default::default(),
+        delete_horizon: false,
+    };
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, [record].iter(), &options).unwrap();
+    buf.to_vec()
+}
+
+fn image(leader: i32, leader_epoch: i32) -> PartitionImage {
+    PartitionImage {
+        partition: 0,
+        replicas: vec![1, 2],
+        isr: vec![1, 2],
+        leader,
+        leader_epoch,
+        partition_epoch: leader_epoch,
+    }
+}
+
+/// Broker 1 leads; broker 2 is in the ISR but never fetches, so an `acks=all` wait for
+/// the appended record can only end by its deadline, or by the leadership ending.
+fn leading_partition(dir: &std::path::Path) -> Arc<Partition> {
+    let mut log = Log::open(dir, LogConfig::default(), false).unwrap();
+    log.append(&one_batch(), 1_700_000_000_000).unwrap();
+    let p = Arc::new(Partition::new("t".into(), uuid::Uuid::new_v4(), 0, log));
+    p.update_role(&image(1, 1), 1, 2);
+    p
+}
+
+async fn wait_for_ack(p: &Arc<Partition>) -> tokio::task::JoinHandle<Replicated> {
+    let p = Arc::clone(p);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let waiting = tokio::spawn(async move { p.wait_replicated(0, deadline).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the follower never fetched: the wait must go on"
+    );
+    waiting
+}
+
+#[tokio::test]
+async fn a_leadership_change_answers_a_waiting_acks_all_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    let waiting = wait_for_ack(&p).await;
+    p.update_role(&image(2, 2), 1, 2);
+    let verdict = tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .expect("answered at the leadership change, not at the deadline")
+        .unwrap();
+    assert_eq!(verdict, Replicated::NotLeader);
+}
+
+#[tokio::test]
+async fn a_new_epoch_of_the_same_leader_ends_the_wait_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    let waiting = wait_for_ack(&p).await;
+    p.update_role(&image(1, 3), 1, 2);
+    let verdict = tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .expect("answered at the new epoch")
+        .unwrap();
+    assert_eq!(verdict, Replicated::NotLeader);
+}
+
+#[tokio::test]
+async fn deleting_the_partition_answers_a_waiting_acks_all_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    let waiting = wait_for_ack(&p).await;
+    let q = Arc::clone(&p);
+    tokio::task::spawn_blocking(move || q.delete_blocking())
+        .await
+        .unwrap()
+        .unwrap();
+    let verdict = tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .expect("answered at the deletion")
+        .unwrap();
+    assert_eq!(verdict, Replicated::Deleted);
+}
+
+#[tokio::test]
+async fn without_a_change_the_wait_ends_at_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let verdict = p.wait_replicated(0, deadline).await;
+    assert_eq!(verdict, Replicated::Verdict(AckState::Wait));
+}
+
+#[tokio::test]
+async fn an_append_that_arrives_after_leadership_moved_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    let end = p.log_end_offset();
+    let first = p
+        .append(bytes::Bytes::from(one_batch()), 1_700_000_000_001)
+        .await;
+    assert_eq!(first.unwrap().base_offset, end, "the leader appends");
+    p.update_role(&image(2, 2), 1, 2);
+    let late = p
+        .append(bytes::Bytes::from(one_batch()), 1_700_000_000_002)
+        .await;
+    assert!(
+        matches!(late, Err(strata_log::LogError::NotLeader)),
+        "{late:?}"
+    );
+    assert_eq!(late.unwrap_err().error_code(), 6, "NOT_LEADER_OR_FOLLOWER");
+    assert_eq!(
+        p.log_end_offset(),
+        end + 1,
+        "nothing written without an epoch"
+    );
+}
