@@ -80,6 +80,9 @@ pub(crate) fn sealed_segment_is_sane(segment: &Segment, next_base: i64) -> io::R
     if segment.size == 0 {
         return Ok(segment.index.len() == 0);
     }
+    if !indexes_are_valid(segment, next_base)? {
+        return Ok(false);
+    }
     let Some(first) = read_header(segment, 0)? else {
         return Ok(false);
     };
@@ -106,10 +109,49 @@ pub(crate) fn sealed_segment_is_sane(segment: &Segment, next_base: i64) -> io::R
     Ok(true)
 }
 
+/// Checks every entry of both indexes (one sequential read of each file): offset
+/// index entries strictly increasing in relative offset and position, positions inside
+/// the file, offsets below `next_base`; time index entries non-decreasing in timestamp
+/// and offset, offsets below `next_base`. A damaged entry would otherwise send every
+/// lookup in its range to a position that is not a batch boundary. Logs a warning on
+/// failure; the caller rebuilds the indexes from the `.log`.
+pub(crate) fn indexes_are_valid(segment: &Segment, next_base: i64) -> io::Result<bool> {
+    let base = segment.base_offset;
+    let size = segment.size;
+    let in_segment = |rel: u32| base + i64::from(rel) < next_base;
+    let offsets_ok = segment.index.entries_pass(|prev, e| {
+        let ordered =
+            prev.is_none_or(|p| e.relative_offset > p.relative_offset && e.position > p.position);
+        ordered && u64::from(e.position) < size && in_segment(e.relative_offset)
+    })?;
+    let times_ok = offsets_ok
+        && segment.time_index.entries_pass(|prev, e| {
+            let ordered = prev.is_none_or(|p| {
+                e.timestamp >= p.timestamp && e.relative_offset >= p.relative_offset
+            });
+            ordered && in_segment(e.relative_offset)
+        })?;
+    if !times_ok {
+        let file = if offsets_ok {
+            segment.time_index.path()
+        } else {
+            segment.index.path()
+        };
+        tracing::warn!(
+            file = %file.display(),
+            "index entry out of order or outside its segment; rebuilding the indexes from the log"
+        );
+    }
+    Ok(times_ok)
+}
+
 /// Loads the tail of a cleanly closed active segment: scans headers from the last
 /// indexed batch to the end of the file. Returns `false` when the tail is not a clean
 /// sequence of batches ending exactly at the file size (the caller then rebuilds).
 pub(crate) fn load_active_tail(segment: &mut Segment) -> io::Result<bool> {
+    if !indexes_are_valid(segment, i64::MAX)? {
+        return Ok(false);
+    }
     let start = match segment.index.last() {
         Some(entry) => {
             let position = u64::from(entry.position);
