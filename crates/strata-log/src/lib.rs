@@ -28,17 +28,21 @@
 mod checkpoint;
 mod clean;
 mod config;
+mod damage;
 mod epoch_file;
 mod epochs;
 mod error;
 mod follower;
 mod high_watermark;
 mod index;
+mod load;
 mod log;
 mod producer_snapshot;
 mod producer_state;
+mod quarantine;
 mod read;
 mod recovery;
+mod resync;
 mod retention;
 mod scan;
 mod segment;
@@ -49,6 +53,7 @@ mod tests;
 
 pub use clean::{CleanStats, CleanStep};
 pub use config::{LogConfig, TimestampType, SEVEN_DAYS_MS};
+pub use damage::{corrupt_batches_total, DamagedRange};
 pub use error::{LogError, ERROR_KAFKA_STORAGE_ERROR, ERROR_OFFSET_OUT_OF_RANGE};
 pub use log::Log;
 pub use producer_state::{

@@ -1,76 +1,161 @@
 //! Loading segments on open: cheap sanity checks for trusted segments, full scans
-//! (length + CRC + monotonic offsets) with truncation for untrusted ones.
+//! (length + CRC + monotonic offsets) for untrusted ones, which find damage (moved
+//! aside by `load.rs`) and torn tails (truncated).
 
 use std::io;
 use std::os::unix::fs::FileExt;
 
 use strata_proto::batch::{BatchHeader, HEADER_SIZE};
 
+use crate::damage::{self, DamagedRange};
 use crate::producer_state::ProducerStateTable;
+use crate::resync::{next_good_batch, Wanted};
 use crate::scan::{batch_crc_ok, HeaderScanner, Step};
 use crate::segment::Segment;
 
-/// Outcome of scanning a segment.
+/// How [`rebuild_segment`] judges the batches of a segment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    pub index_interval: u32,
+    /// The offset the segment's data should continue from.
+    pub expected_next: i64,
+    /// Check every batch's CRC-32C.
+    pub verify_crc: bool,
+    /// Batches may start later than the previous one ended (segments the cleaner may
+    /// have rewritten), never earlier.
+    pub allow_gaps: bool,
+    /// Offsets already known lost (`damaged-offsets`): a gap inside them is no damage.
+    pub known_gaps: &'a [DamagedRange],
+    /// The next segment's base offset (batches must end at or below it); `None` for
+    /// the last segment.
+    pub next_base: Option<i64>,
+    /// Look past damage for the next good batch; without, stop at the first damage and
+    /// truncate there.
+    pub resync: bool,
+}
+
+/// Bytes of a segment that are not valid batches, followed by a good batch (or the
+/// end of a sealed segment), and the offsets they cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DamagedBytes {
+    pub position: u64,
+    pub end: u64,
+    pub offsets: DamagedRange,
+}
+
+/// Outcome of scanning a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ScanOutcome {
     /// Every byte of the file is a valid batch.
     Intact,
-    /// Damage was found; the file was truncated to `valid_bytes`.
-    Truncated { valid_bytes: u64 },
+    /// The file ends in an incomplete or bad batch with nothing good after it; the
+    /// caller truncates it to `valid_bytes` (the segment's state already ends there). `complete` when the cut batch was whole (its CRC or
+    /// offsets were wrong, so it was damaged rather than torn).
+    Truncated { valid_bytes: u64, complete: bool },
+    /// Damaged bytes with good batches after them (or at the end of a sealed segment).
+    /// Nothing was changed: the caller moves them aside and scans again.
+    Damaged(Vec<DamagedBytes>),
 }
 
 /// Rebuilds a segment's state and indexes (which must be fresh and empty) by scanning
-/// its whole `.log`. Stops at the first torn, corrupt (if `verify_crc`) or
-/// out-of-sequence batch and truncates the file there.
+/// its whole `.log` (length, CRC-32C if asked, offsets continuing the log).
 ///
-/// `expected_next` is the offset the segment's data should continue from. Without
-/// `allow_gaps` every batch must start exactly where the previous one ended; that is how
-/// damage to the base offset (the one header field the CRC does not cover) is caught in
-/// a log that was never compacted. With `allow_gaps` (segments the cleaner may have
-/// rewritten) a batch may start later, but never earlier.
-pub(crate) fn rebuild_segment(
-    segment: &mut Segment,
-    index_interval: u32,
-    expected_next: i64,
-    verify_crc: bool,
-    allow_gaps: bool,
-) -> io::Result<ScanOutcome> {
+/// Without `allow_gaps` every batch must start exactly where the previous one ended
+/// (or after a known damaged range); that is how damage to the base offset (the one
+/// header field the CRC does not cover) is caught in a log that was never compacted.
+///
+/// At a bad batch: with `resync`, the scan looks forward for the next good batch
+/// (`resync.rs`); found, the bad bytes are reported as [`ScanOutcome::Damaged`]
+/// (scanning on for more). Not found, the last segment is to be truncated there (a
+/// torn tail) and a sealed segment reports the rest of its file as damaged.
+pub(crate) fn rebuild_segment(segment: &mut Segment, rules: &Rules) -> io::Result<ScanOutcome> {
     let file_len = segment.log.metadata()?.len();
     segment.size = 0;
     segment.next_offset = segment.base_offset;
-    let mut expected = expected_next.max(segment.base_offset);
+    let mut expected = rules.expected_next.max(segment.base_offset);
     let log = std::sync::Arc::clone(&segment.log);
     let mut scanner = HeaderScanner::new(&log, 0, file_len);
-    let valid_end = loop {
-        match scanner.next_step()? {
-            Step::End => break file_len,
-            Step::Damaged { position, .. } => break position,
+    let mut damaged = Vec::new();
+    let (valid_end, complete) = loop {
+        let (bad_at, complete) = match scanner.next_step()? {
+            Step::End => break (file_len, false),
+            Step::Damaged { position, .. } => (position, false),
             Step::Batch { position, header } => {
-                let in_sequence = if allow_gaps {
-                    header.base_offset >= expected
-                } else {
-                    header.base_offset == expected
-                } && header.last_offset_delta >= 0;
-                if !in_sequence || (verify_crc && !batch_crc_ok(&log, position, &header)?) {
-                    break position;
+                if batch_fits(&header, expected, rules)
+                    && (!rules.verify_crc || batch_crc_ok(&log, position, &header)?)
+                {
+                    segment.track_batch(position, &header, rules.index_interval)?;
+                    expected = header.next_offset();
+                    continue;
                 }
-                segment.track_batch(position, &header, index_interval)?;
-                expected = header.next_offset();
+                (position, true)
             }
+        };
+        if !rules.resync {
+            break (bad_at, complete);
+        }
+        let wanted = Wanted {
+            min_base: expected,
+            next_base: rules.next_base,
+            verify_crc: rules.verify_crc,
+        };
+        match next_good_batch(&log, bad_at + 1, file_len, wanted)? {
+            Some((position, header)) => {
+                damaged.push(DamagedBytes {
+                    position: bad_at,
+                    end: position,
+                    offsets: DamagedRange {
+                        start: expected,
+                        end: header.base_offset,
+                    },
+                });
+                expected = header.base_offset;
+                scanner = HeaderScanner::new(&log, position, file_len);
+            }
+            None => match rules.next_base {
+                None => break (bad_at, complete),
+                Some(next_base) => {
+                    damaged.push(DamagedBytes {
+                        position: bad_at,
+                        end: file_len,
+                        offsets: DamagedRange {
+                            start: expected,
+                            end: next_base,
+                        },
+                    });
+                    break (file_len, false);
+                }
+            },
         }
     };
+    if !damaged.is_empty() {
+        return Ok(ScanOutcome::Damaged(damaged));
+    }
     segment.size = valid_end;
     segment.roll_base_ms = first_batch_timestamp(segment)?;
     segment.append_time_entry_if_newer()?;
     segment.index.write_pending()?;
     segment.time_index.write_pending()?;
     if valid_end < file_len {
-        segment.log.set_len(valid_end)?;
         return Ok(ScanOutcome::Truncated {
             valid_bytes: valid_end,
+            complete,
         });
     }
     Ok(ScanOutcome::Intact)
+}
+
+/// Whether a batch's offsets continue the log at `expected` under `rules`.
+fn batch_fits(header: &BatchHeader, expected: i64, rules: &Rules) -> bool {
+    let base = header.base_offset;
+    let in_sequence = base == expected
+        || (base > expected
+            && (rules.allow_gaps || damage::covered(rules.known_gaps, expected, base)));
+    in_sequence
+        && header.last_offset_delta >= 0
+        && rules
+            .next_base
+            .is_none_or(|next| header.next_offset() <= next)
 }
 
 /// Cheap consistency check of a sealed segment opened with its indexes:
@@ -209,8 +294,8 @@ fn read_header(segment: &Segment, position: u64) -> io::Result<Option<BatchHeade
 }
 
 /// Feeds the headers of every batch of `segment` with a producer id into `table`, in
-/// log order. Stops quietly at bytes that do not parse: recovery has already cut the
-/// log at the first damage, so that only happens if the file changed under us.
+/// log order. Stops quietly at bytes that do not parse: recovery has already moved
+/// damage aside, so that only happens if the file changed under us.
 pub(crate) fn scan_producer_state(
     segment: &Segment,
     table: &mut ProducerStateTable,
