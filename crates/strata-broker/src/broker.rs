@@ -316,6 +316,10 @@ impl Broker {
             self.groups.rebalances.get(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        self.metrics.log_corrupt_batches.inner().store(
+            strata_log::corrupt_batches_total(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.metrics.encode()
     }
 }
