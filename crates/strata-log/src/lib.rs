@@ -25,6 +25,7 @@
 //! [`Log::prepare_flush`] (cheap, under the lock) → [`FlushTask::sync`] (no lock) →
 //! [`Log::complete_flush`] (under the lock, records the recovery point).
 
+mod check;
 mod checkpoint;
 mod clean;
 mod config;
@@ -45,12 +46,14 @@ mod recovery;
 mod resync;
 mod retention;
 mod scan;
+mod scrub;
 mod segment;
 mod slice;
 
 #[cfg(test)]
 mod tests;
 
+pub use check::DamagedBytes;
 pub use clean::{CleanStats, CleanStep};
 pub use config::{LogConfig, TimestampType, SEVEN_DAYS_MS};
 pub use damage::{corrupt_batches_total, DamagedRange};
@@ -60,5 +63,6 @@ pub use producer_state::{
     last_sequence, BatchMetadata, ProducerEntry, ProducerError, ProducerStateTable, SequenceCheck,
     BATCHES_TO_RETAIN, ERROR_INVALID_PRODUCER_EPOCH, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
 };
+pub use scrub::SealedSegment;
 pub use slice::{AppendInfo, FileSlice, FlushTask, RetentionOutcome};
 pub use strata_replication::{EpochCache, EpochEntry};

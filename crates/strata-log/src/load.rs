@@ -1,5 +1,8 @@
 //! Loading the segments of a log on open, and repairing the damage recovery finds.
 
+use std::path::PathBuf;
+
+use crate::check::DamagedBytes;
 use crate::damage::{self, DamagedRange};
 use crate::error::LogError;
 use crate::log::Log;
@@ -147,18 +150,8 @@ impl Log {
                     let log = std::sync::Arc::clone(&segment.log);
                     drop(segment);
                     let saved = quarantine::move_aside(&self.dir, base, &log, len, &ranges)?;
-                    for (d, aside) in list.iter().zip(&saved) {
-                        tracing::error!(
-                            file = %file.display(),
-                            position = d.position,
-                            bytes = d.end - d.position,
-                            lost_offsets = %format!("{}..={}", d.offsets.start, d.offsets.end - 1),
-                            moved_to = %aside.display(),
-                            "damaged batches moved aside; the batches after them are kept"
-                        );
-                        found.push(d.offsets);
-                    }
-                    damage::count_corrupt(list.len() as u64);
+                    report_moved(&file, &list, &saved);
+                    found.extend(list.iter().map(|d| d.offsets));
                     // The rewritten file holds only good batches; scan it once more
                     // without looking past damage, so this can never loop.
                     resync = false;
@@ -166,4 +159,19 @@ impl Log {
             }
         }
     }
+}
+
+/// Logs each damaged range moved aside at ERROR and counts them.
+pub(crate) fn report_moved(file: &std::path::Path, list: &[DamagedBytes], saved: &[PathBuf]) {
+    for (d, aside) in list.iter().zip(saved) {
+        tracing::error!(
+            file = %file.display(),
+            position = d.position,
+            bytes = d.end - d.position,
+            lost_offsets = %format!("{}..={}", d.offsets.start, d.offsets.end - 1),
+            moved_to = %aside.display(),
+            "damaged batches moved aside; the batches after them are kept"
+        );
+    }
+    damage::count_corrupt(list.len() as u64);
 }

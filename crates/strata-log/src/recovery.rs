@@ -7,41 +7,11 @@ use std::os::unix::fs::FileExt;
 
 use strata_proto::batch::{BatchHeader, HEADER_SIZE};
 
-use crate::damage::{self, DamagedRange};
+use crate::check::scan_file;
+pub(crate) use crate::check::{DamagedBytes, Rules};
 use crate::producer_state::ProducerStateTable;
-use crate::resync::{next_good_batch, Wanted};
-use crate::scan::{batch_crc_ok, HeaderScanner, Step};
+use crate::scan::{HeaderScanner, Step};
 use crate::segment::Segment;
-
-/// How [`rebuild_segment`] judges the batches of a segment.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rules<'a> {
-    pub index_interval: u32,
-    /// The offset the segment's data should continue from.
-    pub expected_next: i64,
-    /// Check every batch's CRC-32C.
-    pub verify_crc: bool,
-    /// Batches may start later than the previous one ended (segments the cleaner may
-    /// have rewritten), never earlier.
-    pub allow_gaps: bool,
-    /// Offsets already known lost (`damaged-offsets`): a gap inside them is no damage.
-    pub known_gaps: &'a [DamagedRange],
-    /// The next segment's base offset (batches must end at or below it); `None` for
-    /// the last segment.
-    pub next_base: Option<i64>,
-    /// Look past damage for the next good batch; without, stop at the first damage and
-    /// truncate there.
-    pub resync: bool,
-}
-
-/// Bytes of a segment that are not valid batches, followed by a good batch (or the
-/// end of a sealed segment), and the offsets they cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DamagedBytes {
-    pub position: u64,
-    pub end: u64,
-    pub offsets: DamagedRange,
-}
 
 /// Outcome of scanning a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,90 +42,26 @@ pub(crate) fn rebuild_segment(segment: &mut Segment, rules: &Rules) -> io::Resul
     let file_len = segment.log.metadata()?.len();
     segment.size = 0;
     segment.next_offset = segment.base_offset;
-    let mut expected = rules.expected_next.max(segment.base_offset);
     let log = std::sync::Arc::clone(&segment.log);
-    let mut scanner = HeaderScanner::new(&log, 0, file_len);
-    let mut damaged = Vec::new();
-    let (valid_end, complete) = loop {
-        let (bad_at, complete) = match scanner.next_step()? {
-            Step::End => break (file_len, false),
-            Step::Damaged { position, .. } => (position, false),
-            Step::Batch { position, header } => {
-                if batch_fits(&header, expected, rules)
-                    && (!rules.verify_crc || batch_crc_ok(&log, position, &header)?)
-                {
-                    segment.track_batch(position, &header, rules.index_interval)?;
-                    expected = header.next_offset();
-                    continue;
-                }
-                (position, true)
-            }
-        };
-        if !rules.resync {
-            break (bad_at, complete);
-        }
-        let wanted = Wanted {
-            min_base: expected,
-            next_base: rules.next_base,
-            verify_crc: rules.verify_crc,
-        };
-        match next_good_batch(&log, bad_at + 1, file_len, wanted)? {
-            Some((position, header)) => {
-                damaged.push(DamagedBytes {
-                    position: bad_at,
-                    end: position,
-                    offsets: DamagedRange {
-                        start: expected,
-                        end: header.base_offset,
-                    },
-                });
-                expected = header.base_offset;
-                scanner = HeaderScanner::new(&log, position, file_len);
-            }
-            None => match rules.next_base {
-                None => break (bad_at, complete),
-                Some(next_base) => {
-                    damaged.push(DamagedBytes {
-                        position: bad_at,
-                        end: file_len,
-                        offsets: DamagedRange {
-                            start: expected,
-                            end: next_base,
-                        },
-                    });
-                    break (file_len, false);
-                }
-            },
-        }
-    };
-    if !damaged.is_empty() {
-        return Ok(ScanOutcome::Damaged(damaged));
+    let base = segment.base_offset;
+    let scan = scan_file(&log, file_len, base, rules, &mut |position, header| {
+        segment.track_batch(position, header, rules.index_interval)
+    })?;
+    if !scan.damaged.is_empty() {
+        return Ok(ScanOutcome::Damaged(scan.damaged));
     }
-    segment.size = valid_end;
+    segment.size = scan.valid_end;
     segment.roll_base_ms = first_batch_timestamp(segment)?;
     segment.append_time_entry_if_newer()?;
     segment.index.write_pending()?;
     segment.time_index.write_pending()?;
-    if valid_end < file_len {
+    if scan.valid_end < file_len {
         return Ok(ScanOutcome::Truncated {
-            valid_bytes: valid_end,
-            complete,
+            valid_bytes: scan.valid_end,
+            complete: scan.tail_complete,
         });
     }
     Ok(ScanOutcome::Intact)
-}
-
-/// Whether a batch's offsets continue the log at `expected` under `rules`.
-fn batch_fits(header: &BatchHeader, expected: i64, rules: &Rules) -> bool {
-    let base = header.base_offset;
-    let in_sequence = base == expected
-        || (base > expected
-            && (rules.allow_gaps || damage::covered(rules.known_gaps, expected, base)));
-    in_sequence
-        && header.last_offset_delta >= 0
-        && rules
-            .next_base
-            .is_none_or(|next| header.next_offset() <= next)
 }
 
 /// Cheap consistency check of a sealed segment opened with its indexes:

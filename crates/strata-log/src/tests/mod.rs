@@ -12,4 +12,5 @@ mod idempotence;
 mod index_damage;
 mod producer_state;
 mod recovery;
+mod scrub;
 mod time_retention;
