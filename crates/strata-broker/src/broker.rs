@@ -190,6 +190,10 @@ impl Broker {
                 Arc::clone(&broker),
                 shutdown_rx.clone(),
             )),
+            tokio::spawn(crate::scrubber::scrub_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
         ];
         let listener = tokio::spawn(network::run_listener(
             listener,
