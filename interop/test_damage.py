@@ -9,13 +9,16 @@ and the consumer is not stuck.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
+import subprocess
 import time
 import urllib.request
 
 import pytest
 
+from broker import strata_bin
 from clients import consumer, create_topic, produce_all, producer, watermarks
 from confluent_kafka import TopicPartition
 from wire import scan_batches
@@ -118,14 +121,34 @@ def test_a_flipped_byte_found_on_fetch_after_a_clean_restart_is_never_served(bro
         [i for i in range(n) if i not in lost]
 
 
+def verify(data_dir: pathlib.Path) -> tuple[int, list[dict]]:
+    """`strata log verify --format json DIR`: exit code and the JSON lines."""
+    r = subprocess.run([str(strata_bin()), "--format", "json", "log", "verify", str(data_dir)],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+
 def test_a_flipped_byte_costs_only_its_batch_after_kill9(broker_factory):
     b = broker_factory("damage-kill9")
     topic, n = fill(b.bootstrap)
     b.kill()
     lost, flipped = flip_mid_sealed_segment(b.data_dir, topic)
+    # The offline check finds exactly the damaged batch.
+    code, lines = verify(b.data_dir)
+    assert code != 0, lines
+    part = next(l for l in lines if l.get("partition", "").endswith(f"{topic}-0"))
+    damaged = [d for s in part["segments"] for d in s["damaged"]]
+    assert [(d["first_offset"], d["end_offset"]) for d in damaged] == [(lost.start, lost.stop)]
+    assert lines[-1]["summary"]["damaged_partitions"] == 1
     b.restart()
     check_reads(b, topic, n, lost, flipped)
     assert "damaged batches moved aside" in b.log_tail(400)
+    # Repaired: the check passes, the lost range is listed as known.
+    assert b.stop() == 0
+    code, lines = verify(b.data_dir)
+    assert code == 0, lines
+    part = next(l for l in lines if l.get("partition", "").endswith(f"{topic}-0"))
+    assert part["known_damage"] == [{"start": lost.start, "end": lost.stop}]
 
 
 def test_the_scrubber_moves_a_flipped_byte_aside(broker_factory):

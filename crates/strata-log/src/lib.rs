@@ -49,6 +49,7 @@ mod scan;
 mod scrub;
 mod segment;
 mod slice;
+mod verify;
 
 #[cfg(test)]
 mod tests;
@@ -66,3 +67,4 @@ pub use producer_state::{
 pub use scrub::SealedSegment;
 pub use slice::{AppendInfo, FileSlice, FlushTask, RetentionOutcome};
 pub use strata_replication::{EpochCache, EpochEntry};
+pub use verify::{verify_partition, PartitionReport, SegmentReport};

@@ -51,6 +51,9 @@ pub(crate) fn rebuild_segment(segment: &mut Segment, rules: &Rules) -> io::Resul
         return Ok(ScanOutcome::Damaged(scan.damaged));
     }
     segment.size = scan.valid_end;
+    if rules.verify_crc {
+        segment.mark_verified(0, scan.valid_end);
+    }
     segment.roll_base_ms = first_batch_timestamp(segment)?;
     segment.append_time_entry_if_newer()?;
     segment.index.write_pending()?;

@@ -25,6 +25,7 @@ pub struct SealedSegment {
     next_base: i64,
     file: Arc<File>,
     size: u64,
+    verified: Arc<std::sync::atomic::AtomicU64>,
     allow_gaps: bool,
     known: Vec<crate::DamagedRange>,
 }
@@ -55,6 +56,11 @@ impl SealedSegment {
                 Ok(())
             },
         )?;
+        if scan.damaged.is_empty() {
+            // Checked whole: fetches need not check it again in this process.
+            self.verified
+                .fetch_max(self.size, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(scan.damaged)
     }
 
@@ -96,6 +102,7 @@ impl Log {
             next_base: self.segments[i + 1].base_offset,
             file: Arc::clone(&s.log),
             size: s.size,
+            verified: Arc::clone(&s.verified),
             allow_gaps: s.base_offset < self.cleaner.compacted_below,
             known: self.damaged.clone(),
         }

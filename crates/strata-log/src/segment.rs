@@ -3,7 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use strata_proto::batch::BatchHeader;
@@ -69,6 +69,11 @@ pub(crate) struct Segment {
     /// Set when an index entry turned out not to point at its batch: lookups scan from
     /// the segment start until the index is rebuilt.
     pub index_suspect: AtomicBool,
+    /// Bytes from the start of the file whose batches passed a CRC-32C check in this
+    /// process (written after validation, scanned by recovery or the scrubber, or
+    /// checked by a fetch): fetches check only the batches past it. Shared with
+    /// [`crate::FileSlice`]s, whose writer advances it.
+    pub verified: Arc<AtomicU64>,
 }
 
 fn open_log_file(path: &Path, create: bool) -> io::Result<File> {
@@ -109,6 +114,7 @@ impl Segment {
                 suffix,
             ))?,
             index_suspect: AtomicBool::new(false),
+            verified: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -129,6 +135,7 @@ impl Segment {
             index: SparseIndex::create(segment_path(dir, base_offset, INDEX_EXT))?,
             time_index: SparseIndex::create(segment_path(dir, base_offset, TIME_INDEX_EXT))?,
             index_suspect: AtomicBool::new(false),
+            verified: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -156,7 +163,16 @@ impl Segment {
             index,
             time_index,
             index_suspect: AtomicBool::new(false),
+            verified: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Records that `[from, to)` now holds batches that passed their CRC check, if
+    /// everything before `from` had too.
+    pub fn mark_verified(&self, from: u64, to: u64) {
+        if self.verified.load(Ordering::Acquire) >= from {
+            self.verified.fetch_max(to, Ordering::AcqRel);
+        }
     }
 
     /// Whether the segment holds no batch.

@@ -170,7 +170,8 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
             Chunk::Records(slice) => {
                 let mut position = slice.position;
                 let mut left = slice.len;
-                let mut verifier = BatchVerifier::new(slice.position, slice.len);
+                let mark = slice.verified_below();
+                let mut verifier = BatchVerifier::new(slice.position, slice.len, mark);
                 let corrupt = |bad| WriteError::Corrupt {
                     file: Arc::clone(&slice.file),
                     bad,
@@ -196,6 +197,9 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
                     left -= n;
                 }
                 verifier.finish().map_err(corrupt)?;
+                if slice.position <= mark {
+                    slice.mark_verified(mark, slice.position + slice.len as u64);
+                }
             }
         }
     }
@@ -291,6 +295,7 @@ mod tests {
             len,
             first_offset: 0,
             last_offset: 0,
+            verified: Default::default(),
         }
     }
 
