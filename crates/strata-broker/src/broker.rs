@@ -188,6 +188,10 @@ impl Broker {
                 Arc::clone(&broker),
                 shutdown_rx.clone(),
             )),
+            tokio::spawn(crate::scrubber::scrub_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
         ];
         let listener = tokio::spawn(network::run_listener(
             listener,
@@ -312,6 +316,10 @@ impl Broker {
         }
         self.metrics.rebalances.inner().store(
             self.groups.rebalances.get(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.metrics.log_corrupt_batches.inner().store(
+            strata_log::corrupt_batches_total(),
             std::sync::atomic::Ordering::Relaxed,
         );
         self.metrics.encode()

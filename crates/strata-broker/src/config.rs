@@ -143,6 +143,9 @@ pub struct BrokerConfig {
     pub http: HttpLimits,
     /// How often retention and `segment.ms` rolls are checked.
     pub retention_check_interval: Duration,
+    /// `log.scrub.interval.ms`: how often every sealed segment is checked in the
+    /// background (CRC-32C, offsets) and repaired; zero disables it.
+    pub scrub_interval: Duration,
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
     pub offsets_topic_num_partitions: i32,
     /// `offsets.retention.minutes`: committed offsets of an empty group expire after this.
@@ -338,6 +341,7 @@ impl Default for BrokerConfig {
             socket_request_read_timeout: Duration::from_secs(30),
             http: HttpLimits::default(),
             retention_check_interval: Duration::from_secs(30),
+            scrub_interval: crate::scrubber::DEFAULT_SCRUB_INTERVAL,
             offsets_topic_num_partitions: 50,
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
             group_initial_rebalance_delay_ms: 3000,

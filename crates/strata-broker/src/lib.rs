@@ -24,6 +24,7 @@ pub mod network;
 mod producer_ids;
 pub mod replica;
 pub mod replication;
+mod scrubber;
 mod topics;
 
 pub use broker::{Broker, RunningBroker};

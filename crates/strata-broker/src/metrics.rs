@@ -88,6 +88,9 @@ pub struct Metrics {
     pub rebalances: Counter,
     /// Logs cleaned (compaction runs).
     pub cleaner_runs: Counter,
+    /// Damaged batch ranges found in this process's logs (recovery, fetch CRC checks,
+    /// the scrubber); mirrored from `strata_log::corrupt_batches_total` at scrape time.
+    pub log_corrupt_batches: Counter,
     /// Partitions this broker leads with fewer in-sync replicas than replicas.
     pub under_replicated_partitions: Gauge,
     /// Partitions without a leader in this node's metadata image.
@@ -140,6 +143,7 @@ impl Metrics {
             request_budget_waits: Counter::default(),
             http_connections_closed: Family::default(),
             log_size: Family::default(),
+            log_corrupt_batches: Counter::default(),
             log_end_offset: Family::default(),
             consumer_lag: Family::default(),
             rebalances: Counter::default(),
@@ -272,6 +276,11 @@ impl Metrics {
             "active_controller",
             "1 if this node is the active controller (Raft leader)",
             m.active_controller.clone(),
+        );
+        registry.register(
+            "log_corrupt_batches",
+            "Damaged batch ranges found in the logs (each moved aside, never served)",
+            m.log_corrupt_batches.clone(),
         );
         registry.register(
             "fenced_brokers",

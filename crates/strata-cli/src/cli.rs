@@ -80,6 +80,12 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Offline tools for a stopped broker's data directory.
+    Log {
+        /// Log action.
+        #[command(subcommand)]
+        command: crate::log_verify::LogCommand,
+    },
 }
 
 /// Benchmarks.

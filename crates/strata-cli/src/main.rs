@@ -11,6 +11,7 @@ mod consume;
 mod datetime;
 mod delivery;
 mod group;
+mod log_verify;
 mod output;
 mod produce;
 mod server;
@@ -32,6 +33,8 @@ fn main() -> ExitCode {
         Command::Cluster {
             command: cluster::ClusterCommand::Up(args),
         } => cluster::up(args, cli.format),
+        // Offline: reads files, talks to no broker.
+        Command::Log { command } => log_verify::run(command, cli.format),
         command => run_client(command, &cli.bootstrap, cli.format),
     };
     match result {
@@ -55,6 +58,7 @@ fn run_client(command: Command, bootstrap: &str, format: cli::Format) -> anyhow:
     runtime.block_on(async move {
         match command {
             Command::Server(_)
+            | Command::Log { .. }
             | Command::Cluster {
                 command: cluster::ClusterCommand::Up(_),
             } => unreachable!("handled in main"),

@@ -317,6 +317,14 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
             );
             c.controller_election_timeout = Duration::from_millis(n as u64);
         }
+        "log.scrub.interval.ms" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                n >= 0,
+                "setting '{key}' must be >= 0 (0 disables the scrubber)"
+            );
+            c.scrub_interval = Duration::from_millis(n as u64);
+        }
         "log.retention.check.interval.ms" => {
             let n = int(value)?;
             anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");

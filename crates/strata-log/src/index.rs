@@ -126,6 +126,11 @@ impl<E: IndexEntry> SparseIndex<E> {
         })
     }
 
+    /// The index file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// Number of entries, written or pending.
     pub fn len(&self) -> u64 {
         self.on_disk + self.pending.len() as u64
@@ -220,6 +225,43 @@ impl<E: IndexEntry> SparseIndex<E> {
             }
         }
         Ok(best)
+    }
+}
+
+impl<E: IndexEntry> SparseIndex<E> {
+    /// Whether every entry written to the file passes `valid(previous, entry)`, read
+    /// sequentially in 64 KiB pieces (index files are small: one entry per
+    /// `index.interval.bytes` of data). Pending entries are the caller's own.
+    pub fn entries_pass(&self, mut valid: impl FnMut(Option<&E>, &E) -> bool) -> io::Result<bool> {
+        if self.on_disk == 0 {
+            return Ok(true);
+        }
+        let opened;
+        let file: &File = match &self.file {
+            Some(file) => file,
+            None => {
+                opened = File::open(&self.path)?;
+                &opened
+            }
+        };
+        let per_read = (64 * 1024 / E::SIZE) as u64;
+        let mut buf = vec![0u8; per_read as usize * E::SIZE];
+        let mut previous: Option<E> = None;
+        let mut at = 0u64;
+        while at < self.on_disk {
+            let n = (self.on_disk - at).min(per_read) as usize;
+            let bytes = &mut buf[..n * E::SIZE];
+            file.read_exact_at(bytes, at * E::SIZE as u64)?;
+            for raw in bytes.chunks_exact(E::SIZE) {
+                let entry = E::decode(raw);
+                if !valid(previous.as_ref(), &entry) {
+                    return Ok(false);
+                }
+                previous = Some(entry);
+            }
+            at += n as u64;
+        }
+        Ok(true)
     }
 }
 

@@ -25,35 +25,46 @@
 //! [`Log::prepare_flush`] (cheap, under the lock) → [`FlushTask::sync`] (no lock) →
 //! [`Log::complete_flush`] (under the lock, records the recovery point).
 
+mod check;
 mod checkpoint;
 mod clean;
 mod config;
+mod damage;
 mod epoch_file;
 mod epochs;
 mod error;
 mod follower;
 mod high_watermark;
 mod index;
+mod load;
 mod log;
 mod producer_snapshot;
 mod producer_state;
+mod quarantine;
 mod read;
 mod recovery;
+mod resync;
 mod retention;
 mod scan;
+mod scrub;
 mod segment;
 mod slice;
+mod verify;
 
 #[cfg(test)]
 mod tests;
 
+pub use check::DamagedBytes;
 pub use clean::{CleanStats, CleanStep};
 pub use config::{LogConfig, TimestampType, SEVEN_DAYS_MS};
+pub use damage::{corrupt_batches_total, DamagedRange};
 pub use error::{LogError, ERROR_KAFKA_STORAGE_ERROR, ERROR_OFFSET_OUT_OF_RANGE};
 pub use log::Log;
 pub use producer_state::{
     last_sequence, BatchMetadata, ProducerEntry, ProducerError, ProducerStateTable, SequenceCheck,
     BATCHES_TO_RETAIN, ERROR_INVALID_PRODUCER_EPOCH, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
 };
+pub use scrub::SealedSegment;
 pub use slice::{AppendInfo, FileSlice, FlushTask, RetentionOutcome};
 pub use strata_replication::{EpochCache, EpochEntry};
+pub use verify::{verify_partition, PartitionReport, SegmentReport};

@@ -10,13 +10,12 @@ use strata_replication::EpochCache;
 use crate::checkpoint::{self, CleanerCheckpoint};
 use crate::clean::swap;
 use crate::config::{LogConfig, TimestampType};
+use crate::damage::{self, DamagedRange};
 use crate::error::LogError;
 use crate::producer_snapshot;
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
-use crate::recovery::{
-    load_active_tail, rebuild_segment, scan_producer_state, sealed_segment_is_sane, ScanOutcome,
-};
-use crate::segment::{delete_segment_files, parse_log_file_name, Segment};
+use crate::recovery::scan_producer_state;
+use crate::segment::{parse_log_file_name, Segment};
 use crate::slice::{AppendInfo, FlushTask};
 
 /// The log of one partition: a directory of segments.
@@ -49,6 +48,8 @@ pub struct Log {
     pub(crate) high_watermark: i64,
     /// The high watermark last written to the recovery checkpoint file.
     pub(crate) hw_checkpointed: Option<i64>,
+    /// Offset ranges lost to damage (persisted in `damaged-offsets`, see `damage.rs`).
+    pub(crate) damaged: Vec<DamagedRange>,
 }
 
 /// `complete_flush` rewrites the recovery checkpoint file at most this often. Why:
@@ -62,10 +63,14 @@ impl Log {
     /// Opens the log in `dir` (creating the directory if missing).
     ///
     /// With `clean_shutdown = false`, every segment from the one holding the recovery
-    /// checkpoint onward is scanned (length, CRC-32C, monotonic offsets); the log is
-    /// truncated at the first torn or corrupt batch, later segments are dropped and
-    /// indexes are rebuilt. With `clean_shutdown = true` the files are trusted after
-    /// cheap checks, falling back to the scan when something does not add up.
+    /// checkpoint onward is scanned (length, CRC-32C, offsets continuing the log) and
+    /// its indexes rebuilt. Damage costs only the batches it hits: the bad bytes are
+    /// moved aside to a `.corrupt` file, logged at ERROR and counted
+    /// ([`crate::corrupt_batches_total`]), the batches after them kept, and the lost
+    /// offsets recorded ([`Log::damaged_ranges`]). Only a torn tail of the last segment
+    /// (nothing good after it) is truncated. With `clean_shutdown = true` the files
+    /// (and every index entry) are trusted after cheap checks, falling back to the
+    /// scan when something does not add up.
     ///
     /// The idempotent-producer state comes from the snapshot of a clean close when it
     /// matches the log end, otherwise from a scan of every batch header. The leader
@@ -94,6 +99,7 @@ impl Log {
             epochs: EpochCache::new(),
             high_watermark: 0,
             hw_checkpointed: None,
+            damaged: damage::read(dir),
         };
         if bases.is_empty() {
             log.segments.push(Segment::create(dir, 0)?);
@@ -124,6 +130,7 @@ impl Log {
             checkpoint::write_log_start(dir, log.log_start_offset)?;
         }
         log.cleaner.first_dirty = log.cleaner.first_dirty.min(end);
+        log.forget_damage_outside_log()?;
         log.recovery_point = checkpoint.clamp(log.log_start_offset, log.log_end_offset());
         log.size_bytes = log.segments.iter().map(|s| s.size).sum();
         // After an unclean stop the stored value may be past the recovered end.
@@ -137,70 +144,6 @@ impl Log {
             _ => log.rebuild_producer_state()?,
         }
         Ok(log)
-    }
-
-    fn load_segments(
-        &mut self,
-        bases: &[i64],
-        scan_from: usize,
-        clean_shutdown: bool,
-    ) -> Result<(), LogError> {
-        let interval = self.config.index_interval_bytes;
-        let mut expected_next = bases[0];
-        for (i, &base) in bases.iter().enumerate() {
-            let is_last = i + 1 == bases.len();
-            // Only segments the cleaner may have rewritten can have offset gaps.
-            let allow_gaps = base < self.cleaner.compacted_below;
-            if i < scan_from {
-                let next_base = bases[i + 1];
-                if let Ok(mut segment) = Segment::open_existing(&self.dir, base, false) {
-                    if sealed_segment_is_sane(&segment, next_base)? {
-                        segment.next_offset = next_base;
-                        expected_next = next_base;
-                        self.segments.push(segment);
-                        continue;
-                    }
-                }
-            } else if clean_shutdown && is_last {
-                if let Ok(mut segment) = Segment::open_existing(&self.dir, base, true) {
-                    if load_active_tail(&mut segment)? {
-                        self.segments.push(segment);
-                        continue;
-                    }
-                }
-            }
-            let mut segment = Segment::open_for_rebuild(&self.dir, base)?;
-            let outcome = rebuild_segment(&mut segment, interval, expected_next, true, allow_gaps)?;
-            if !is_last {
-                segment.index.release_handle();
-                segment.time_index.release_handle();
-            }
-            // A segment cut short exactly at a batch boundary scans as intact but no
-            // longer reaches the next segment's base: that gap is damage too, unless
-            // the cleaner may have removed the segment's last batches.
-            let gap = !is_last
-                && if allow_gaps {
-                    segment.next_offset > bases[i + 1]
-                } else {
-                    segment.next_offset != bases[i + 1]
-                };
-            let truncated = matches!(outcome, ScanOutcome::Truncated { .. });
-            if !is_last && !gap && !truncated && allow_gaps {
-                // A sealed segment covers offsets up to the next base, even if its tail
-                // was compacted away: fetches in that gap continue at the next segment.
-                segment.next_offset = bases[i + 1];
-            }
-            expected_next = segment.next_offset;
-            self.segments.push(segment);
-            if (gap || truncated) && !is_last {
-                // Everything after the first damage is gone: drop later segments.
-                for &later in &bases[i + 1..] {
-                    delete_segment_files(&self.dir, later)?;
-                }
-                break;
-            }
-        }
-        Ok(())
     }
 
     /// Appends one produce payload (one or more batches).
@@ -320,6 +263,8 @@ impl Log {
             active.track_batch(position, header, interval)?;
             position += header.total_size() as u64;
         }
+        // Validated (CRC included) before it was written.
+        active.mark_verified(start, position);
         if active.roll_base_ms.is_none() {
             active.roll_base_ms = Some(now_ms);
         }

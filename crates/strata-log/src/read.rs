@@ -194,6 +194,7 @@ fn slice_from(
         len: (end - position) as usize,
         first_offset: first.base_offset,
         last_offset: next_offset - 1,
+        verified: Arc::clone(&segment.verified),
     }))
 }
 

@@ -5,7 +5,7 @@ use std::time::UNIX_EPOCH;
 use crate::checkpoint;
 use crate::error::LogError;
 use crate::log::Log;
-use crate::recovery::rebuild_segment;
+use crate::recovery::{rebuild_segment, Rules, ScanOutcome};
 use crate::segment::Segment;
 use crate::slice::RetentionOutcome;
 
@@ -41,6 +41,7 @@ impl Log {
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset);
         self.recovery_point = self.recovery_point.max(self.log_start_offset);
         self.truncate_epochs_from_start(self.log_start_offset)?;
+        self.forget_damage_outside_log()?;
         self.clamp_high_watermark();
         outcome.log_start_offset = self.log_start_offset;
         Ok(outcome)
@@ -79,13 +80,18 @@ impl Log {
         let base = rebuilt.base_offset;
         // Bytes before `cut` were validated when written; only headers are needed.
         // Gaps allowed: the segment may have been compacted.
-        rebuild_segment(
-            &mut rebuilt,
-            self.config.index_interval_bytes,
-            base,
-            false,
-            true,
-        )?;
+        let rules = Rules {
+            index_interval: self.config.index_interval_bytes,
+            expected_next: base,
+            verify_crc: false,
+            allow_gaps: true,
+            known_gaps: &[],
+            next_base: None,
+            resync: false,
+        };
+        if let ScanOutcome::Truncated { valid_bytes, .. } = rebuild_segment(&mut rebuilt, &rules)? {
+            rebuilt.log.set_len(valid_bytes)?;
+        }
         self.size_bytes = self.size_bytes - old_size + rebuilt.size;
         self.segments[keep] = rebuilt;
         let end = self.log_end_offset();
@@ -100,6 +106,7 @@ impl Log {
             self.write_checkpoint(self.recovery_point)?;
         }
         self.truncate_epochs_from_end(end)?;
+        self.forget_damage_outside_log()?;
         self.reset_cleaner_to(end)?;
         // Truncated batches may have been the ones a producer's state pointed at.
         self.rebuild_producer_state()?;
@@ -130,6 +137,7 @@ impl Log {
         // A persisted log start from DeleteRecords may lie above the new start.
         checkpoint::write_log_start(&self.dir, offset)?;
         self.reset_cleaner_to(offset)?;
+        self.forget_damage_outside_log()?;
         self.producers.clear();
         // Last: if a crash comes first, open cuts the stale entries back to the new
         // (empty) log anyway.
@@ -168,6 +176,7 @@ impl Log {
         self.recovery_point = self.recovery_point.max(offset);
         self.truncate_epochs_from_start(offset)?;
         self.clamp_high_watermark();
+        self.forget_damage_outside_log()?;
         Ok(offset)
     }
 

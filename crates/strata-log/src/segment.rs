@@ -3,6 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use strata_proto::batch::BatchHeader;
@@ -65,6 +66,14 @@ pub(crate) struct Segment {
     pub index: SparseIndex<OffsetEntry>,
     /// Max timestamp → relative offset.
     pub time_index: SparseIndex<TimeEntry>,
+    /// Set when an index entry turned out not to point at its batch: lookups scan from
+    /// the segment start until the index is rebuilt.
+    pub index_suspect: AtomicBool,
+    /// Bytes from the start of the file whose batches passed a CRC-32C check in this
+    /// process (written after validation, scanned by recovery or the scrubber, or
+    /// checked by a fetch): fetches check only the batches past it. Shared with
+    /// [`crate::FileSlice`]s, whose writer advances it.
+    pub verified: Arc<AtomicU64>,
 }
 
 fn open_log_file(path: &Path, create: bool) -> io::Result<File> {
@@ -104,6 +113,8 @@ impl Segment {
                 TIME_INDEX_EXT,
                 suffix,
             ))?,
+            index_suspect: AtomicBool::new(false),
+            verified: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -123,6 +134,8 @@ impl Segment {
             bytes_since_index: 0,
             index: SparseIndex::create(segment_path(dir, base_offset, INDEX_EXT))?,
             time_index: SparseIndex::create(segment_path(dir, base_offset, TIME_INDEX_EXT))?,
+            index_suspect: AtomicBool::new(false),
+            verified: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -149,7 +162,17 @@ impl Segment {
             bytes_since_index: 0,
             index,
             time_index,
+            index_suspect: AtomicBool::new(false),
+            verified: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Records that `[from, to)` now holds batches that passed their CRC check, if
+    /// everything before `from` had too.
+    pub fn mark_verified(&self, from: u64, to: u64) {
+        if self.verified.load(Ordering::Acquire) >= from {
+            self.verified.fetch_max(to, Ordering::AcqRel);
+        }
     }
 
     /// Whether the segment holds no batch.
@@ -219,34 +242,77 @@ impl Segment {
         self.time_index.write_pending()
     }
 
-    /// Position of the indexed batch at or before `offset` (0 if none).
-    pub fn index_position_for(&self, offset: i64) -> io::Result<u64> {
+    /// The indexed batch at or before `offset`: its position and base offset, or
+    /// `(0, None)` when there is none (scan from the start).
+    fn indexed_start_for(&self, offset: i64) -> io::Result<(u64, Option<i64>)> {
         if offset <= self.base_offset {
-            return Ok(0);
+            return Ok((0, None));
         }
         let rel = self.relative(offset);
         let entry = self.index.search(|e| e.relative_offset <= rel)?;
         // An entry past the known data can only come from a damaged index; the scan
         // from 0 is always correct.
         Ok(entry
-            .map(|e| u64::from(e.position))
-            .filter(|p| *p < self.size)
-            .unwrap_or(0))
+            .filter(|e| u64::from(e.position) < self.size)
+            .map_or((0, None), |e| {
+                (
+                    u64::from(e.position),
+                    Some(self.base_offset + i64::from(e.relative_offset)),
+                )
+            }))
+    }
+
+    /// An index entry that does not lead to the batch it names (the index was damaged
+    /// after it was checked on open): warns once; lookups then scan from the start.
+    fn distrust_index(&self) {
+        if !self.index_suspect.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                file = %self.index.path().display(),
+                "index entry does not point at its batch; scanning the segment from its start"
+            );
+        }
     }
 
     /// The first batch whose last offset is >= `offset`, with its position; `None` if
     /// no batch of the segment reaches `offset`.
     pub fn find_batch(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
-        let start = self.index_position_for(offset)?;
+        let (start, expected_base) = if self.index_suspect.load(Ordering::Relaxed) {
+            (0, None)
+        } else {
+            self.indexed_start_for(offset)?
+        };
+        if let Some(found) = self.find_batch_from(start, expected_base, offset)? {
+            return Ok(found);
+        }
+        self.distrust_index();
+        Ok(self.find_batch_from(0, None, offset)?.flatten())
+    }
+
+    /// Scans from `start` for [`Segment::find_batch`]; `None` when the batch at
+    /// `start` is not the one at `expected_base` (a damaged index entry).
+    #[allow(clippy::type_complexity)]
+    fn find_batch_from(
+        &self,
+        start: u64,
+        expected_base: Option<i64>,
+        offset: i64,
+    ) -> io::Result<Option<Option<(u64, BatchHeader)>>> {
         let mut scanner = HeaderScanner::new(&self.log, start, self.size);
+        let mut first = expected_base;
         loop {
-            match scanner.next_step()? {
+            let step = scanner.next_step()?;
+            if let Some(base) = first.take() {
+                if !matches!(&step, Step::Batch { header, .. } if header.base_offset == base) {
+                    return Ok(None);
+                }
+            }
+            match step {
                 Step::Batch { position, header } => {
                     if header.last_offset() >= offset {
-                        return Ok(Some((position, header)));
+                        return Ok(Some(Some((position, header))));
                     }
                 }
-                Step::End => return Ok(None),
+                Step::End => return Ok(Some(None)),
                 Step::Damaged { position, reason } => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -262,24 +328,51 @@ impl Segment {
     pub fn batch_end_at_or_before(&self, start: u64, limit: u64) -> io::Result<u64> {
         let limit = limit.min(self.size);
         let limit32 = limit.min(u64::from(u32::MAX)) as u32;
-        let from = self
-            .index
-            .search(|e| e.position <= limit32)?
-            .map(|e| u64::from(e.position))
-            .filter(|p| *p >= start && *p <= limit)
-            .unwrap_or(start);
+        let indexed = if self.index_suspect.load(Ordering::Relaxed) {
+            None
+        } else {
+            self.index
+                .search(|e| e.position <= limit32)?
+                .filter(|e| u64::from(e.position) > start && u64::from(e.position) <= limit)
+        };
+        if let Some(entry) = indexed {
+            let base = self.base_offset + i64::from(entry.relative_offset);
+            let from = u64::from(entry.position);
+            if let Some(end) = self.batch_end_from(from, limit, Some(base))? {
+                return Ok(end);
+            }
+            self.distrust_index();
+        }
+        Ok(self.batch_end_from(start, limit, None)?.unwrap_or(start))
+    }
+
+    /// Scans from `from` for [`Segment::batch_end_at_or_before`]; `None` when the
+    /// batch at `from` is not the one at `expected_base` (a damaged index entry).
+    fn batch_end_from(
+        &self,
+        from: u64,
+        limit: u64,
+        expected_base: Option<i64>,
+    ) -> io::Result<Option<u64>> {
         let mut scanner = HeaderScanner::new(&self.log, from, self.size);
         let mut end = from;
+        let mut first = expected_base;
         loop {
-            match scanner.next_step()? {
+            let step = scanner.next_step()?;
+            if let Some(base) = first.take() {
+                if !matches!(&step, Step::Batch { header, .. } if header.base_offset == base) {
+                    return Ok(None);
+                }
+            }
+            match step {
                 Step::Batch { header, position } => {
                     let batch_end = position + header.total_size() as u64;
                     if batch_end > limit {
-                        return Ok(end);
+                        return Ok(Some(end));
                     }
                     end = batch_end;
                 }
-                Step::End => return Ok(end),
+                Step::End => return Ok(Some(end)),
                 Step::Damaged { position, reason } => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -25,9 +26,26 @@ pub struct FileSlice {
     pub first_offset: i64,
     /// Last offset of the last batch.
     pub last_offset: i64,
+    /// The segment's verified mark: bytes of the file below it hold batches that
+    /// passed their CRC-32C check in this process. A reader that checks the batches
+    /// past it advances it ([`FileSlice::mark_verified`]).
+    pub verified: Arc<AtomicU64>,
 }
 
 impl FileSlice {
+    /// File position below which the batches need no CRC check.
+    pub fn verified_below(&self) -> u64 {
+        self.verified.load(Ordering::Acquire)
+    }
+
+    /// Records that the batches up to file position `to` passed their check, given that
+    /// those from `from` were checked (and `from` was at or below the mark).
+    pub fn mark_verified(&self, from: u64, to: u64) {
+        if self.verified.load(Ordering::Acquire) >= from {
+            self.verified.fetch_max(to, Ordering::AcqRel);
+        }
+    }
+
     /// Reads the slice into memory with positioned reads.
     pub fn read(&self) -> io::Result<Bytes> {
         let mut buf = BytesMut::zeroed(self.len);

@@ -243,6 +243,10 @@ fn static_only(broker: &Broker) -> Vec<(&'static str, String)> {
             "log.retention.check.interval.ms",
             c.retention_check_interval.as_millis().to_string(),
         ),
+        (
+            "log.scrub.interval.ms",
+            c.scrub_interval.as_millis().to_string(),
+        ),
     ]
 }
 

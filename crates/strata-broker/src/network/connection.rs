@@ -192,6 +192,19 @@ async fn write_responses(
                     tracing::debug!(error = %e, "write failed; dropping connection");
                     return;
                 }
+                // Never completed on the wire: the client discards the partial frame,
+                // reconnects and fetches again, by then past the damaged batch.
+                Err(WriteError::Corrupt { file, bad }) => {
+                    tracing::error!(
+                        position = bad.position,
+                        base_offset = ?bad.base_offset,
+                        reason = bad.reason,
+                        "a fetched record batch failed its check; not served, closing the connection and moving it aside"
+                    );
+                    response::close(wr.as_ref());
+                    crate::replica::repair_fetched_file(Arc::clone(&broker), file);
+                    return;
+                }
                 // Part of the frame may be out: only closing keeps the client from
                 // reading a short frame as the start of the next.
                 Err(e) => {

@@ -7,5 +7,6 @@ mod reader;
 mod response;
 mod shared;
 mod slots;
+mod verify;
 
 pub use listener::run_listener;

@@ -16,6 +16,9 @@
 //! the calling thread on a disk read, so every piece would need a blocking thread plus a
 //! wait for socket writability in between; and it cannot work under TLS, which is next.)
 //!
+//! Every record batch's CRC-32C is checked as its bytes pass (`verify.rs`), before the
+//! piece holding its end is sent; a bad batch stops the writer like a short read.
+//!
 //! The frame's length prefix was computed from the range lengths. A range that reads
 //! short (its segment truncated meanwhile) cannot be made good: the writer stops with an
 //! error and the connection is closed, never followed by another frame.
@@ -29,6 +32,7 @@ use prometheus_client::metrics::counter::Counter;
 use strata_proto::chunks::Chunk;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::verify::{BadBatch, BatchVerifier};
 use crate::handlers::ResponseFrame;
 
 /// Most bytes of a response held in memory at once, per connection.
@@ -63,6 +67,14 @@ pub enum WriteError {
         len: usize,
         /// What the read said (`UnexpectedEof`: the file is shorter than the range).
         source: io::Error,
+    },
+    /// A record batch failed its CRC-32C (or framing) check; it was not sent whole.
+    #[error("record batch at {} of a segment file (base offset {:?}): {}", bad.position, bad.base_offset, bad.reason)]
+    Corrupt {
+        /// The segment file, to find the partition and move the batch aside.
+        file: Arc<File>,
+        /// Which batch and why.
+        bad: BadBatch,
     },
 }
 
@@ -158,6 +170,12 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
             Chunk::Records(slice) => {
                 let mut position = slice.position;
                 let mut left = slice.len;
+                let mark = slice.verified_below();
+                let mut verifier = BatchVerifier::new(slice.position, slice.len, mark);
+                let corrupt = |bad| WriteError::Corrupt {
+                    file: Arc::clone(&slice.file),
+                    bad,
+                };
                 while left > 0 {
                     if filled == cap {
                         flush(wr, &buf[..filled], bytes_out).await?;
@@ -171,9 +189,16 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
                         filled..filled + n,
                     )
                     .await?;
+                    // Checked before the piece goes out: a bad batch is never sent
+                    // whole (its last bytes stay here, and the connection closes).
+                    verifier.feed(&buf[filled..filled + n]).map_err(corrupt)?;
                     filled += n;
                     position += n as u64;
                     left -= n;
+                }
+                verifier.finish().map_err(corrupt)?;
+                if slice.position <= mark {
+                    slice.mark_verified(mark, slice.position + slice.len as u64);
                 }
             }
         }
@@ -261,6 +286,7 @@ mod tests {
     use strata_proto::chunks::FrameBuilder;
 
     use super::*;
+    use crate::network::verify::raw_batch;
 
     fn slice(file: &Arc<File>, position: u64, len: usize) -> FileSlice {
         FileSlice {
@@ -269,6 +295,7 @@ mod tests {
             len,
             first_offset: 0,
             last_offset: 0,
+            verified: Default::default(),
         }
     }
 
@@ -280,16 +307,36 @@ mod tests {
         (tmp, file, data)
     }
 
+    /// A segment file of valid batches (sizes cycling from 61 bytes to 700 KB) of at
+    /// least `len` bytes, with the batch boundaries.
+    fn batch_segment(len: usize) -> (tempfile::NamedTempFile, Arc<File>, Vec<u8>, Vec<usize>) {
+        let sizes = [61usize, 700_000, 4_000, 100, 300_000, 61, 123_456];
+        let mut data = Vec::new();
+        let mut bounds = vec![0];
+        let mut i = 0;
+        while data.len() < len {
+            data.extend(raw_batch(i as i64, sizes[i % sizes.len()]));
+            bounds.push(data.len());
+            i += 1;
+        }
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), &data).unwrap();
+        let file = Arc::new(File::open(tmp.path()).unwrap());
+        (tmp, file, data, bounds)
+    }
+
     #[tokio::test]
     async fn writes_bytes_and_ranges_in_order_in_bounded_pieces() {
-        let (_tmp, file, data) = segment(3 * PIECE + 123);
+        let (_tmp, file, data, b) = batch_segment(3 * PIECE + 123);
         let mut f = FrameBuilder::new();
         f.buf().extend_from_slice(b"header");
-        f.records(slice(&file, 10, 3 * PIECE));
+        // Batches spanning several pieces, then small ones.
+        let big = b.iter().position(|x| *x > 3 * PIECE).unwrap();
+        f.records(slice(&file, b[1] as u64, b[big] - b[1]));
         f.buf().extend_from_slice(b"between");
-        f.records(slice(&file, 5, 100));
+        f.records(slice(&file, b[2] as u64, b[4] - b[2]));
         f.buf().extend_from_slice(&vec![7u8; PIECE + 1]);
-        f.records(slice(&file, 0, 1));
+        f.records(slice(&file, 0, b[1]));
         let frame: ResponseFrame = f.finish().unwrap();
         let expected = frame
             .materialize(|s| {
@@ -312,6 +359,41 @@ mod tests {
         let plain: ResponseFrame = Bytes::from_static(b"\0\0\0\x02ok").into();
         w.write(&mut out, plain, &counter).await.unwrap();
         assert_eq!(out, b"\0\0\0\x02ok");
+    }
+
+    /// A flipped byte in a batch that spans pieces: the writer stops before the piece
+    /// holding the batch's end goes out, and says which batch.
+    #[tokio::test]
+    async fn a_batch_failing_its_crc_is_never_sent_whole() {
+        let (tmp, _, mut data, b) = batch_segment(2 * PIECE);
+        // Inside batch 6, which starts in the first piece and ends in the second.
+        assert!(b[6] < PIECE && b[7] > PIECE);
+        let at = b[6] + 100_000;
+        assert!(at > PIECE);
+        data[at] ^= 0x20;
+        std::fs::write(tmp.path(), &data).unwrap();
+        let file = Arc::new(File::open(tmp.path()).unwrap());
+        let mut f = FrameBuilder::new();
+        f.buf().extend_from_slice(b"header");
+        f.records(slice(&file, 0, b[7]));
+        let frame: ResponseFrame = f.finish().unwrap();
+        let mut out = Vec::new();
+        let err = ResponseWriter::default()
+            .write(&mut out, frame, &Counter::default())
+            .await
+            .unwrap_err();
+        let WriteError::Corrupt {
+            bad,
+            file: bad_file,
+        } = err
+        else {
+            panic!("{err}");
+        };
+        assert!(Arc::ptr_eq(&bad_file, &file));
+        assert_eq!(bad.position, b[6] as u64);
+        assert_eq!(bad.base_offset, Some(6));
+        // The first piece went out (it held only a good part); the batch's end did not.
+        assert_eq!(out.len(), PIECE);
     }
 
     #[test]

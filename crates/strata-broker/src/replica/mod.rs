@@ -1,12 +1,14 @@
 //! Partition replicas hosted by this broker, kept in step with the metadata image.
 
 mod coalesce;
+mod damage;
 mod log_config;
 mod manager;
 mod partition;
 mod prepare;
 mod role;
 
+pub use damage::repair_fetched_file;
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
 pub use partition::{Partition, QueuedAppend, ReadResult, SyncWait};

@@ -365,6 +365,40 @@ impl Partition {
         Ok(())
     }
 
+    /// A follower whose log lost offsets to damage (`Log::damaged_ranges`) gives up
+    /// its log from the first damaged range on, so that fetching takes those offsets
+    /// back from the leader. Called before the epoch truncation. Blocking.
+    pub fn drop_damaged_tail_blocking(&self) -> Result<(), LogError> {
+        let first = {
+            let guard = self.log.lock();
+            let Some(log) = guard.as_ref() else {
+                return Ok(());
+            };
+            log.damaged_ranges().first().copied()
+        };
+        if let Some(range) = first {
+            tracing::warn!(
+                topic = %self.topic,
+                partition = self.index,
+                lost_offsets = %format!("{}..={}", range.start, range.end - 1),
+                "replica lost offsets to damage: truncating to refetch them from the leader"
+            );
+            self.truncate_blocking(range.start)?;
+        }
+        Ok(())
+    }
+
+    /// Asks the follower fetcher to run the truncation step again before its next
+    /// fetch (after damage was found in a follower's log).
+    pub fn request_truncation(&self) {
+        if let Role::Follower {
+            needs_truncation, ..
+        } = &mut *self.role.lock()
+        {
+            *needs_truncation = true;
+        }
+    }
+
     /// The local epoch cache and offsets, for the follower's truncation exchange.
     pub fn epoch_view_blocking(&self) -> Option<(strata_replication::EpochCache, i64, i64)> {
         let guard = self.log.lock();

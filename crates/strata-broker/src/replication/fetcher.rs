@@ -108,7 +108,11 @@ async fn truncate(
     let mut asks: HashMap<(String, i32), (Arc<Partition>, i32)> = HashMap::new();
     for (p, epoch, _) in parts {
         let p2 = Arc::clone(p);
-        let view = tokio::task::spawn_blocking(move || p2.epoch_view_blocking()).await?;
+        let view = tokio::task::spawn_blocking(move || {
+            p2.drop_damaged_tail_blocking()?;
+            Ok::<_, strata_log::LogError>(p2.epoch_view_blocking())
+        })
+        .await??;
         let Some((cache, leo, hw)) = view else {
             continue;
         };

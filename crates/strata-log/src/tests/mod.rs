@@ -9,6 +9,8 @@ mod follower;
 mod helpers;
 mod high_watermark;
 mod idempotence;
+mod index_damage;
 mod producer_state;
 mod recovery;
+mod scrub;
 mod time_retention;

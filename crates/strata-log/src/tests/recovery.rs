@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use strata_proto::batch::batches;
 
 use super::helpers::*;
-use crate::Log;
+use crate::{DamagedRange, Log};
 
 /// A batch as found on disk: (segment file index, position, size, base, next offset).
 #[derive(Debug, Clone, Copy)]
@@ -77,8 +77,9 @@ fn check_recovery(payloads: &[(usize, usize)], file_pick: usize, pos_pick: usize
     }
     fs::write(&files[file], &bytes).expect("write");
 
-    // Which batches must survive: everything before the damaged batch. A flip in the
-    // partition-leader-epoch field (outside the CRC, harmless) damages nothing.
+    // Which batches must survive. A flip costs the batch it hits (nothing if it hits
+    // the partition-leader-epoch field, outside the CRC). A cut costs the cut batch
+    // and the rest of its segment; later segments stay.
     let hit = stored
         .iter()
         .position(|b| b.file > file || (b.file == file && b.position + b.size > pos));
@@ -87,10 +88,21 @@ fn check_recovery(payloads: &[(usize, usize)], file_pick: usize, pos_pick: usize
             let b = stored[i];
             b.file == file && (12..16).contains(&(pos - b.position))
         });
-    let survivors: Vec<Stored> = match hit {
-        Some(i) if !epoch_flip => stored[..i].to_vec(),
-        _ => stored.clone(),
+    let survivors: Vec<Stored> = match (hit, damage) {
+        (None, _) => stored.clone(),
+        (Some(_), Damage::Flip(_)) if epoch_flip => stored.clone(),
+        (Some(i), Damage::Flip(_)) => {
+            let mut kept = stored.clone();
+            kept.remove(i);
+            kept
+        }
+        (Some(_), Damage::Truncate) => stored
+            .iter()
+            .filter(|b| b.file != file || b.position + b.size <= pos)
+            .copied()
+            .collect(),
     };
+    // Only the last batch of the log, if lost, gives its offsets back.
     let expected_end = survivors.last().map_or(0, |b| b.next);
     let expected_offsets: Vec<i64> = survivors.iter().flat_map(|b| b.base..b.next).collect();
 
@@ -125,7 +137,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn recovery_after_truncation_keeps_the_prefix(
+    fn recovery_after_truncation_keeps_all_but_the_cut_segment_tail(
         payloads in prop::collection::vec((1usize..5, 1usize..120), 1..40),
         file_pick in any::<usize>(),
         pos_pick in any::<usize>(),
@@ -134,7 +146,7 @@ proptest! {
     }
 
     #[test]
-    fn recovery_after_corruption_keeps_the_prefix(
+    fn recovery_after_corruption_keeps_all_but_the_hit_batch(
         payloads in prop::collection::vec((1usize..5, 1usize..120), 1..40),
         file_pick in any::<usize>(),
         pos_pick in any::<usize>(),
@@ -188,26 +200,113 @@ fn clean_open_with_a_torn_active_segment_falls_back_to_the_scan() {
 }
 
 #[test]
-fn sealed_segment_cut_at_a_batch_boundary_drops_the_later_segments() {
+fn sealed_segment_cut_at_a_batch_boundary_keeps_the_later_segments() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_and_crash(dir.path(), &[(2, 100); 40]);
     let stored = stored_batches(dir.path());
-    assert!(segment_files(dir.path()).len() > 2);
+    let files = segment_files(dir.path());
+    assert!(files.len() > 2);
     // Cut the first segment right after its third batch: what remains scans clean, but
-    // the offsets after it are lost, so the later segments cannot be kept.
+    // the offsets up to the next segment are lost; they are a recorded gap, and the
+    // later segments stay.
     let third = stored[2];
     assert_eq!(third.file, 0);
-    let files = segment_files(dir.path());
+    let next_base = stored.iter().find(|b| b.file == 1).expect("segment 1").base;
     let file = fs::OpenOptions::new()
         .write(true)
         .open(&files[0])
         .expect("open");
     file.set_len((third.position + third.size) as u64)
         .expect("cut");
+    let end = stored.last().expect("batches").next;
     let log = Log::open(dir.path(), small_config(), false).expect("reopen");
-    assert_eq!(log.log_end_offset(), third.next);
-    assert_eq!(log.segment_count(), 1);
-    assert_eq!(read_all_offsets(&log), (0..third.next).collect::<Vec<_>>());
+    assert_eq!(log.log_end_offset(), end);
+    assert_eq!(log.segment_count(), files.len());
+    assert_eq!(
+        log.damaged_ranges(),
+        &[DamagedRange {
+            start: third.next,
+            end: next_base
+        }]
+    );
+    let expected: Vec<i64> = (0..third.next).chain(next_base..end).collect();
+    assert_eq!(read_all_offsets(&log), expected);
+}
+
+/// Issue 11: one flipped byte in the middle of a sealed segment, then an unclean
+/// restart, cost the four later segments. Now it costs the batch it hits.
+#[test]
+fn a_flipped_byte_mid_sealed_segment_costs_only_its_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = crate::LogConfig {
+        segment_bytes: 10_000,
+        index_interval_bytes: 512,
+        ..crate::LogConfig::default()
+    };
+    let mut log = Log::open(dir.path(), config.clone(), false).expect("open");
+    let mut i = 0;
+    while log.segment_count() < 5 || i % 10 != 0 {
+        log.append(&batch(4, i, 40), 0).expect("append");
+        i += 1;
+    }
+    drop(log);
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 5, "five segments");
+    let stored = stored_batches(dir.path());
+    let in_second: Vec<Stored> = stored.iter().filter(|b| b.file == 1).copied().collect();
+    let hit = in_second[in_second.len() / 2];
+    let mut bytes = fs::read(&files[1]).expect("read");
+    // A byte inside the records (covered by the CRC).
+    bytes[hit.position + 70] ^= 0x10;
+    fs::write(&files[1], &bytes).expect("write");
+
+    let before = crate::corrupt_batches_total();
+    let log = Log::open(dir.path(), config.clone(), false).expect("reopen");
+    assert_eq!(crate::corrupt_batches_total(), before + 1);
+    let end = stored.last().expect("batches").next;
+    assert_eq!(log.log_end_offset(), end);
+    assert_eq!(
+        log.damaged_ranges(),
+        &[DamagedRange {
+            start: hit.base,
+            end: hit.next
+        }]
+    );
+    let expected: Vec<i64> = (0..end)
+        .filter(|o| !(hit.base..hit.next).contains(o))
+        .collect();
+    assert_eq!(read_all_offsets(&log), expected);
+    // Every fetch inside the segment works (the index was rebuilt for the new file).
+    for offset in expected.iter().copied() {
+        let slice = log
+            .read(offset, 200, i64::MAX, true)
+            .expect("read")
+            .expect("batch");
+        assert!(slice.first_offset <= offset && offset <= slice.last_offset);
+    }
+    // The damaged bytes were moved aside, never to be served.
+    let corrupt = dir.path().join(format!(
+        "{:020}.log.{}.corrupt",
+        in_second[0].base, hit.position
+    ));
+    assert_eq!(
+        fs::read(&corrupt).expect("corrupt file"),
+        bytes[hit.position..hit.position + hit.size]
+    );
+    assert_eq!(
+        fs::metadata(&files[1]).expect("meta").len() as usize,
+        bytes.len() - hit.size
+    );
+    drop(log);
+
+    // Another unclean open finds the recorded gap, not new damage.
+    let log = Log::open(dir.path(), config.clone(), false).expect("reopen again");
+    assert_eq!(crate::corrupt_batches_total(), before + 1);
+    assert_eq!(read_all_offsets(&log), expected);
+    log.close().expect("close");
+    let log = Log::open(dir.path(), config, true).expect("clean reopen");
+    assert_eq!(read_all_offsets(&log), expected);
+    assert_eq!(log.damaged_ranges().len(), 1);
 }
 
 /// Found by the `segment_recovery` fuzz target: a stored log start with no segment (or
@@ -238,20 +337,25 @@ fn a_stored_log_start_past_the_recovered_end_is_rewritten() {
     }
 }
 
-/// Found by the `segment_recovery` fuzz target: in the cleaner's range a sealed segment
-/// is stretched to the next segment's base (its compacted tail), but a segment recovery
-/// cut short was stretched too, after the later segments were dropped: the log end was
-/// past every batch and reads from the start found nothing.
+/// Found by the `segment_recovery` fuzz target (when damage still dropped the later
+/// segments): a junk segment in the cleaner's range was stretched to the base of a
+/// segment that had just been deleted, so the log end pointed past every batch. Now the
+/// later segments stay; the junk is a compacted-range gap up to them, and appends
+/// continue after the last segment's base.
 #[test]
-fn a_damaged_segment_in_the_compacted_range_is_not_stretched_to_a_dropped_segment() {
+fn a_junk_segment_in_the_compacted_range_keeps_the_later_segments() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join(format!("{:020}.log", 0)), [0x5au8; 100]).expect("write");
     fs::write(dir.path().join(format!("{:020}.log", 1)), b"").expect("write");
     fs::write(dir.path().join(format!("{:020}.log", 2)), b"").expect("write");
     fs::write(dir.path().join("cleaner-offset-checkpoint"), "0\n3\n3\n").expect("write");
     let mut log = Log::open(dir.path(), small_config(), false).expect("open");
-    assert_eq!(log.log_end_offset(), 0);
-    assert_eq!(read_all_offsets(&log), Vec::<i64>::new());
+    assert_eq!(log.log_end_offset(), 2);
+    // Nothing to serve below the end: a read finds no batch (a consumer waits there).
+    assert!(log
+        .read(0, 1 << 20, i64::MAX, true)
+        .expect("read")
+        .is_none());
     log.append(&batch(2, 1_000, 10), 1_000).expect("append");
-    assert_eq!(read_all_offsets(&log), vec![0, 1]);
+    assert_eq!(read_all_offsets(&log), vec![2, 3]);
 }
