@@ -256,9 +256,18 @@ fuzz_target!(|data: &[u8]| {
         // (good batches after damage may survive too, moved up past the damage).
         let (base, bytes) = &files.segments[0];
         let (kept, next) = model_prefix(bytes, *base);
-        assert!(log.size_bytes() >= kept as u64, "recovery cut into the valid prefix");
-        assert!(log.log_end_offset() >= next, "recovered log end below the valid prefix");
-        assert!(log.size_bytes() <= bytes.len() as u64, "recovery grew the segment");
+        assert!(
+            log.size_bytes() >= kept as u64,
+            "recovery cut into the valid prefix"
+        );
+        assert!(
+            log.log_end_offset() >= next,
+            "recovered log end below the valid prefix"
+        );
+        assert!(
+            log.size_bytes() <= bytes.len() as u64,
+            "recovery grew the segment"
+        );
     }
 
     if flags & REOPEN == 0 {
