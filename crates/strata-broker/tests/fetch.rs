@@ -8,35 +8,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use tokio::io::AsyncReadExt;
-
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
-
-/// Creates `topic` with `partitions` partitions; returns its id.
-async fn create(c: &mut RawClient, topic: &str, partitions: i32) -> uuid::Uuid {
-    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
-        .with_name(name(topic))
-        .with_num_partitions(partitions)
-        .with_replication_factor(1)]);
-    match c
-        .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
-        .await
-    {
-        ResponseKind::CreateTopics(r) => {
-            assert_eq!(r.topics[0].error_code, 0);
-            r.topics[0].topic_id
-        }
-        other => panic!("{other:?}"),
-    }
-}
 
 /// One batch of `n` records with `size`-byte values.
 fn big_batch(n: usize, size: usize) -> Bytes {
@@ -113,7 +89,7 @@ fn record_count(records: &Option<Bytes>) -> usize {
 async fn fetch_with_records_at_every_version() {
     let b = TestBroker::start().await;
     let mut c = b.client().await;
-    let id = create(&mut c, "all", 2).await;
+    let id = create_with_id(&mut c, "all", 2).await;
     produce(&mut c, "all", 0, batch(5, Compression::None)).await;
     produce(&mut c, "all", 1, batch(3, Compression::Lz4)).await;
     for v in 4..=16 {
@@ -145,7 +121,7 @@ async fn fetch_max_bytes_caps_what_the_client_asks() {
     let b =
         TestBroker::start_in(tempfile::tempdir().unwrap(), |c| c.fetch_max_bytes = 10_000).await;
     let mut c = b.client().await;
-    let id = create(&mut c, "cap", 2).await;
+    let id = create_with_id(&mut c, "cap", 2).await;
     for p in 0..2 {
         for _ in 0..10 {
             produce(&mut c, "cap", p, big_batch(4, 1000)).await;
@@ -185,7 +161,7 @@ async fn fetch_max_bytes_caps_what_the_client_asks() {
 async fn large_fetch_is_written_whole_in_pieces() {
     let b = TestBroker::start().await;
     let mut c = b.client().await;
-    let id = create(&mut c, "large", 1).await;
+    let id = create_with_id(&mut c, "large", 1).await;
     for _ in 0..6 {
         produce(&mut c, "large", 0, big_batch(900, 1000)).await;
     }
@@ -202,7 +178,7 @@ async fn large_fetch_is_written_whole_in_pieces() {
 async fn fetch_from_a_truncated_segment_closes_the_connection() {
     let b = TestBroker::start().await;
     let mut c = b.client().await;
-    let id = create(&mut c, "cut", 1).await;
+    let id = create_with_id(&mut c, "cut", 1).await;
     for _ in 0..40 {
         produce(&mut c, "cut", 0, big_batch(900, 1000)).await;
     }

@@ -203,28 +203,31 @@ impl<E: IndexEntry> SparseIndex<E> {
         if self.on_disk == 0 {
             return Ok(None);
         }
-        let opened;
-        let file: &File = match &self.file {
-            Some(file) => file,
-            None => {
-                opened = File::open(&self.path)?;
-                &opened
+        self.with_file(|file| {
+            // Invariant: entries < lo satisfy the predicate, entries >= hi do not.
+            let (mut lo, mut hi) = (0u64, self.on_disk);
+            let mut best = None;
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let entry = read_entry::<E>(file, mid)?;
+                if is_at_or_before(&entry) {
+                    best = Some(entry);
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
             }
-        };
-        // Invariant: entries < lo satisfy the predicate, entries >= hi do not.
-        let (mut lo, mut hi) = (0u64, self.on_disk);
-        let mut best = None;
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let entry = read_entry::<E>(file, mid)?;
-            if is_at_or_before(&entry) {
-                best = Some(entry);
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+            Ok(best)
+        })
+    }
+
+    /// Runs `f` on the index file: the open handle, or a fresh one when the handle
+    /// was released (sealed segments).
+    fn with_file<T>(&self, f: impl FnOnce(&File) -> io::Result<T>) -> io::Result<T> {
+        match &self.file {
+            Some(file) => f(file),
+            None => f(&File::open(&self.path)?),
         }
-        Ok(best)
     }
 }
 
@@ -236,32 +239,26 @@ impl<E: IndexEntry> SparseIndex<E> {
         if self.on_disk == 0 {
             return Ok(true);
         }
-        let opened;
-        let file: &File = match &self.file {
-            Some(file) => file,
-            None => {
-                opened = File::open(&self.path)?;
-                &opened
-            }
-        };
-        let per_read = (64 * 1024 / E::SIZE) as u64;
-        let mut buf = vec![0u8; per_read as usize * E::SIZE];
-        let mut previous: Option<E> = None;
-        let mut at = 0u64;
-        while at < self.on_disk {
-            let n = (self.on_disk - at).min(per_read) as usize;
-            let bytes = &mut buf[..n * E::SIZE];
-            file.read_exact_at(bytes, at * E::SIZE as u64)?;
-            for raw in bytes.chunks_exact(E::SIZE) {
-                let entry = E::decode(raw);
-                if !valid(previous.as_ref(), &entry) {
-                    return Ok(false);
+        self.with_file(|file| {
+            let per_read = (64 * 1024 / E::SIZE) as u64;
+            let mut buf = vec![0u8; per_read as usize * E::SIZE];
+            let mut previous: Option<E> = None;
+            let mut at = 0u64;
+            while at < self.on_disk {
+                let n = (self.on_disk - at).min(per_read) as usize;
+                let bytes = &mut buf[..n * E::SIZE];
+                file.read_exact_at(bytes, at * E::SIZE as u64)?;
+                for raw in bytes.chunks_exact(E::SIZE) {
+                    let entry = E::decode(raw);
+                    if !valid(previous.as_ref(), &entry) {
+                        return Ok(false);
+                    }
+                    previous = Some(entry);
                 }
-                previous = Some(entry);
+                at += n as u64;
             }
-            at += n as u64;
-        }
-        Ok(true)
+            Ok(true)
+        })
     }
 }
 

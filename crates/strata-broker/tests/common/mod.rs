@@ -179,8 +179,12 @@ pub fn name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
 }
 
-/// CreateTopics v7 with replication factor 1; the topic's error code.
-pub async fn create(c: &mut RawClient, topic: &str, partitions: i32) -> i16 {
+/// CreateTopics v7 with replication factor 1; the topic's result.
+pub async fn create_result(
+    c: &mut RawClient,
+    topic: &str,
+    partitions: i32,
+) -> kafka_protocol::messages::create_topics_response::CreatableTopicResult {
     let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
         .with_name(name(topic))
         .with_num_partitions(partitions)
@@ -189,9 +193,21 @@ pub async fn create(c: &mut RawClient, topic: &str, partitions: i32) -> i16 {
         .call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(req))
         .await
     {
-        ResponseKind::CreateTopics(r) => r.topics[0].error_code,
+        ResponseKind::CreateTopics(mut r) => r.topics.swap_remove(0),
         other => panic!("{other:?}"),
     }
+}
+
+/// CreateTopics v7 with replication factor 1; the topic's error code.
+pub async fn create(c: &mut RawClient, topic: &str, partitions: i32) -> i16 {
+    create_result(c, topic, partitions).await.error_code
+}
+
+/// Creates `topic` (it must not exist); returns its id.
+pub async fn create_with_id(c: &mut RawClient, topic: &str, partitions: i32) -> uuid::Uuid {
+    let r = create_result(c, topic, partitions).await;
+    assert_eq!(r.error_code, 0, "CreateTopics {topic}");
+    r.topic_id
 }
 
 pub fn produce_req(topic: &str, partition: i32, acks: i16, records: bytes::Bytes) -> RequestKind {
