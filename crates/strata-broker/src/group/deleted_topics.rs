@@ -61,14 +61,6 @@ impl GroupCoordinator {
                 })
                 .collect()
         };
-        for (group, partitions) in doomed {
-            tracing::info!(%group, partitions = partitions.len(), "dropping committed offsets of deleted topics");
-            if let Err(e) = self
-                .write_tombstones(broker, &group, partitions, false)
-                .await
-            {
-                tracing::warn!(%group, error = ?e, "dropping offsets of deleted topics failed");
-            }
-        }
+        self.drop_offsets(broker, doomed, "topic deleted").await;
     }
 }

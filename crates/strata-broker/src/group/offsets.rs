@@ -255,7 +255,7 @@ impl GroupCoordinator {
 
     /// Writes tombstones for offsets (and the group's metadata when `group_too`), then
     /// forgets them in memory.
-    pub(super) async fn write_tombstones(
+    async fn write_tombstones(
         &self,
         broker: &Arc<Broker>,
         group_id: &str,
@@ -324,13 +324,24 @@ impl GroupCoordinator {
                 })
                 .collect()
         };
-        for (group, partitions) in expired {
-            tracing::info!(%group, partitions = partitions.len(), "expiring committed offsets");
+        self.drop_offsets(broker, expired, "expired").await;
+    }
+
+    /// Writes tombstones for each group's `partitions` (logged; a failure is logged and
+    /// the rest go on). `why` names the reason in the log.
+    pub(super) async fn drop_offsets(
+        &self,
+        broker: &Arc<Broker>,
+        doomed: Vec<(String, Vec<(String, i32)>)>,
+        why: &str,
+    ) {
+        for (group, partitions) in doomed {
+            tracing::info!(%group, partitions = partitions.len(), why, "dropping committed offsets");
             if let Err(e) = self
                 .write_tombstones(broker, &group, partitions, false)
                 .await
             {
-                tracing::warn!(%group, error = ?e, "offset expiry failed");
+                tracing::warn!(%group, why, error = ?e, "dropping committed offsets failed");
             }
         }
     }

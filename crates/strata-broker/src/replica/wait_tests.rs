@@ -72,16 +72,21 @@ async fn wait_for_ack(p: &Arc<Partition>) -> tokio::task::JoinHandle<Replicated>
     waiting
 }
 
+/// The wait's verdict, which must come within a second of the change.
+async fn answered(waiting: tokio::task::JoinHandle<Replicated>, at: &str) -> Replicated {
+    tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .unwrap_or_else(|_| panic!("not answered at {at}, only by the deadline"))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_leadership_change_answers_a_waiting_acks_all_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let p = leading_partition(dir.path());
     let waiting = wait_for_ack(&p).await;
     p.update_role(&image(2, 2), 1, 2);
-    let verdict = tokio::time::timeout(Duration::from_secs(1), waiting)
-        .await
-        .expect("answered at the leadership change, not at the deadline")
-        .unwrap();
+    let verdict = answered(waiting, "the leadership change").await;
     assert_eq!(verdict, Replicated::NotLeader);
 }
 
@@ -91,10 +96,7 @@ async fn a_new_epoch_of_the_same_leader_ends_the_wait_too() {
     let p = leading_partition(dir.path());
     let waiting = wait_for_ack(&p).await;
     p.update_role(&image(1, 3), 1, 2);
-    let verdict = tokio::time::timeout(Duration::from_secs(1), waiting)
-        .await
-        .expect("answered at the new epoch")
-        .unwrap();
+    let verdict = answered(waiting, "the new epoch").await;
     assert_eq!(verdict, Replicated::NotLeader);
 }
 
@@ -108,10 +110,7 @@ async fn deleting_the_partition_answers_a_waiting_acks_all_at_once() {
         .await
         .unwrap()
         .unwrap();
-    let verdict = tokio::time::timeout(Duration::from_secs(1), waiting)
-        .await
-        .expect("answered at the deletion")
-        .unwrap();
+    let verdict = answered(waiting, "the deletion").await;
     assert_eq!(verdict, Replicated::Deleted);
 }
 
