@@ -67,9 +67,15 @@ impl Broker {
     pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         config.validate().map_err(anyhow::Error::msg)?;
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-        let lock = DataDirLock::acquire(&data_dir)?;
+        let lock = {
+            let dir = data_dir.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<DataDirLock> {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+                DataDirLock::acquire(&dir)
+            })
+            .await??
+        };
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
