@@ -90,10 +90,20 @@ fn init_logging() {
 }
 
 async fn serve(plan: ServerPlan) -> anyhow::Result<()> {
+    // Signals are taken over first: a SIGTERM while the broker is still starting (loading
+    // logs, waiting for the metadata quorum) stops it cleanly instead of killing it.
+    let mut signals = Signals::new()?;
     let http_listener = tokio::net::TcpListener::bind(&plan.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", plan.http))?;
-    let running = Broker::start(plan.broker).await?;
+    let running = tokio::select! {
+        started = Broker::start(plan.broker) => started?,
+        sig = signals.next() => {
+            // Startup is abandoned; what it wrote is recovered like after any unclean stop.
+            tracing::info!("{sig} received while starting; stopping");
+            return Ok(());
+        }
+    };
     tracing::info!(http = %http_listener.local_addr()?, "HTTP listener ready");
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(strata_http::serve(
@@ -103,22 +113,36 @@ async fn serve(plan: ServerPlan) -> anyhow::Result<()> {
             let _ = http_stopped.await;
         },
     ));
-    wait_for_signal().await?;
+    let sig = signals.next().await;
+    tracing::info!("{sig} received");
     running.shutdown().await?;
     let _ = stop_http.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+/// SIGTERM and SIGINT, registered once for the whole life of the server.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
     }
-    Ok(())
+
+    /// Waits for the next signal and names it.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 /// Merges flags, environment, file and defaults into a plan, validating every value.

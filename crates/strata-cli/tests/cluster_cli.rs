@@ -90,6 +90,12 @@ impl Up {
                 }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
+                // The process may exit right after its last line: the reader thread
+                // forwards what is still in the pipe, then disconnects.
+                if let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(5)) {
+                    return serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"));
+                }
                 panic!(
                     "cluster up exited with {status}\nstderr:\n{}",
                     self.stderr()
