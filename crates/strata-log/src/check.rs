@@ -25,6 +25,9 @@ pub(crate) struct Rules<'a> {
     pub allow_gaps: bool,
     /// Offsets already known lost (`damaged-offsets`): a gap inside them is no damage.
     pub known_gaps: &'a [DamagedRange],
+    /// The log start offset: offsets below it are deleted, so a gap there is no damage
+    /// (`damaged-offsets` forgets ranges below the start, as it does after retention).
+    pub log_start: i64,
     /// The next segment's base offset (batches must end at or below it); `None` for
     /// the last segment.
     pub next_base: Option<i64>,
@@ -138,9 +141,12 @@ pub(crate) fn scan_file(
 /// Whether a batch's offsets continue the log at `expected` under `rules`.
 fn batch_fits(header: &BatchHeader, expected: i64, rules: &Rules) -> bool {
     let base = header.base_offset;
+    let live_from = expected.max(rules.log_start);
     let in_sequence = base == expected
         || (base > expected
-            && (rules.allow_gaps || damage::covered(rules.known_gaps, expected, base)));
+            && (rules.allow_gaps
+                || base <= live_from
+                || damage::covered(rules.known_gaps, live_from, base)));
     in_sequence
         && header.last_offset_delta >= 0
         && rules

@@ -55,9 +55,11 @@ impl Log {
                 // cleaner may have removed them or they are known damage already. The
                 // later segments stay; the offsets between are a recorded gap.
                 let end = segment.next_offset;
+                let live_end = end.max(self.log_start_offset);
                 let known = allow_gaps
-                    || damage::covered(&self.damaged, end, next_base)
-                    || damage::covered(&found, end, next_base);
+                    || live_end >= next_base
+                    || damage::covered(&self.damaged, live_end, next_base)
+                    || damage::covered(&found, live_end, next_base);
                 if end < next_base && !known {
                     tracing::error!(
                         file = %segment_path(&self.dir, base, LOG_EXT).display(),
@@ -102,6 +104,7 @@ impl Log {
                 verify_crc: true,
                 allow_gaps,
                 known_gaps: &known,
+                log_start: self.log_start_offset,
                 next_base,
                 resync,
             };

@@ -119,10 +119,12 @@ impl Log {
                 .partition_point(|b| *b <= checkpoint)
                 .saturating_sub(1)
         };
+        // Recovery needs the stored start: gaps below it are deleted offsets, not damage.
+        let stored_start = checkpoint::read_log_start(dir);
+        log.log_start_offset = stored_start.unwrap_or(bases[0]);
         log.load_segments(&bases, scan_from, clean_shutdown)?;
         let end = log.log_end_offset();
         let first_base = log.segments[0].base_offset;
-        let stored_start = checkpoint::read_log_start(dir);
         log.log_start_offset = stored_start.unwrap_or(first_base).clamp(first_base, end);
         // Recovery cut the log below its stored start: the start is the end now, on disk
         // too (as `truncate_to` does), or a later open would move it again.

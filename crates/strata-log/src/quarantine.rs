@@ -4,9 +4,11 @@
 //! read by the log, kept for the operator), then the segment without those ranges is
 //! written as `<base>.log.cleaned` and installed with the cleaner's swap protocol
 //! (`.cleaned` → `.swap` → final name, see `clean/swap.rs`): a crash before the swap
-//! leaves the damaged original, found and moved aside again by the next recovery (the
-//! same `.corrupt` names are rewritten); after it, the repaired segment. The caller
-//! rebuilds the segment's indexes from the new file.
+//! leaves the damaged original, found and moved aside again by the next recovery (an
+//! identical `.corrupt` file already there is reused); after it, the repaired segment.
+//! A `.corrupt` file is never overwritten with other bytes: a later repair of the same
+//! segment that finds damage at the same position writes `<base>.log.<position>.<n>.corrupt`.
+//! The caller rebuilds the segment's indexes from the new file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -21,12 +23,18 @@ use crate::segment::{segment_path, segment_path_suffixed, LOG_EXT};
 pub(crate) const CORRUPT_SUFFIX: &str = ".corrupt";
 const COPY_CHUNK: u64 = 256 * 1024;
 
-/// Path of the file holding the damaged bytes found at `position` of segment `base`.
-pub(crate) fn corrupt_path(dir: &Path, base: i64, position: u64) -> PathBuf {
-    segment_path_suffixed(dir, base, LOG_EXT, &format!(".{position}{CORRUPT_SUFFIX}"))
+/// Path of the `n`th file holding damaged bytes found at `position` of segment `base`.
+fn corrupt_path(dir: &Path, base: i64, position: u64, n: u32) -> PathBuf {
+    let suffix = match n {
+        0 => format!(".{position}{CORRUPT_SUFFIX}"),
+        n => format!(".{position}.{n}{CORRUPT_SUFFIX}"),
+    };
+    segment_path_suffixed(dir, base, LOG_EXT, &suffix)
 }
 
 /// Copies `file[from..to]` to `<base>.log.<from>.corrupt` (fsynced) and returns its path.
+/// A file of that name holding other bytes (damage found earlier at the same position)
+/// is kept: the next free `<base>.log.<from>.<n>.corrupt` is used instead.
 pub(crate) fn save_corrupt(
     dir: &Path,
     base: i64,
@@ -34,11 +42,47 @@ pub(crate) fn save_corrupt(
     from: u64,
     to: u64,
 ) -> io::Result<PathBuf> {
-    let path = corrupt_path(dir, base, from);
-    let mut out = File::create(&path)?;
+    let mut n = 0u32;
+    let path = loop {
+        let path = corrupt_path(dir, base, from, n);
+        match File::open(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break path,
+            Err(e) => return Err(e),
+            Ok(existing) if same_bytes(&existing, file, from, to)? => return Ok(path),
+            Ok(_) => {
+                n = n
+                    .checked_add(1)
+                    .ok_or_else(|| io::Error::other("too many .corrupt files"))?
+            }
+        }
+    };
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
     copy_range(file, from, to, &mut out)?;
     out.sync_all()?;
     Ok(path)
+}
+
+/// Whether `existing` holds exactly `file[from..to]`.
+fn same_bytes(existing: &File, file: &File, from: u64, to: u64) -> io::Result<bool> {
+    if existing.metadata()?.len() != to - from {
+        return Ok(false);
+    }
+    let chunk = (to - from).min(COPY_CHUNK) as usize;
+    let (mut a, mut b) = (vec![0u8; chunk], vec![0u8; chunk]);
+    let mut at = 0u64;
+    while at < to - from {
+        let n = (to - from - at).min(COPY_CHUNK) as usize;
+        existing.read_exact_at(&mut a[..n], at)?;
+        file.read_exact_at(&mut b[..n], from + at)?;
+        if a[..n] != b[..n] {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
 }
 
 /// Rewrites segment `base` without the byte ranges `damaged` (sorted, disjoint, inside
@@ -87,4 +131,32 @@ fn copy_range(file: &File, from: u64, to: u64, out: &mut File) -> io::Result<()>
         at += n as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_with(dir: &Path, name: &str, bytes: &[u8]) -> File {
+        let path = dir.join(name);
+        fs::write(&path, bytes).expect("write");
+        File::open(path).expect("open")
+    }
+
+    #[test]
+    fn saved_damage_is_never_overwritten_with_other_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let first = file_with(d, "a", b"xxDAMAGEDxx");
+        let p0 = save_corrupt(d, 0, &first, 2, 9).expect("save");
+        // The same bytes again (a crash before the swap, then recovery again): reused.
+        assert_eq!(save_corrupt(d, 0, &first, 2, 9).expect("again"), p0);
+        // Other bytes at the same position of a later file: a new name.
+        let second = file_with(d, "b", b"xxOTHERxxxx");
+        let p1 = save_corrupt(d, 0, &second, 2, 7).expect("save other");
+        assert_ne!(p0, p1);
+        assert_eq!(fs::read(&p0).expect("read"), b"DAMAGED");
+        assert_eq!(fs::read(&p1).expect("read"), b"OTHER");
+        assert!(p1.to_string_lossy().ends_with(".log.2.1.corrupt"), "{p1:?}");
+    }
 }

@@ -86,6 +86,7 @@ impl Log {
             verify_crc: false,
             allow_gaps: true,
             known_gaps: &[],
+            log_start: base,
             next_base: None,
             resync: false,
         };

@@ -28,6 +28,7 @@ pub struct SealedSegment {
     verified: Arc<std::sync::atomic::AtomicU64>,
     allow_gaps: bool,
     known: Vec<crate::DamagedRange>,
+    log_start: i64,
 }
 
 impl SealedSegment {
@@ -71,6 +72,7 @@ impl SealedSegment {
             verify_crc: true,
             allow_gaps: self.allow_gaps,
             known_gaps: &self.known,
+            log_start: self.log_start,
             next_base: Some(self.next_base),
             resync: true,
         }
@@ -105,6 +107,7 @@ impl Log {
             verified: Arc::clone(&s.verified),
             allow_gaps: s.base_offset < self.cleaner.compacted_below,
             known: self.damaged.clone(),
+            log_start: self.log_start_offset,
         }
     }
 

@@ -74,22 +74,35 @@ pub fn verify_partition(
         }
     }
     bases.sort_unstable();
-    let known = damage::read(dir);
-    let compacted_below = checkpoint::read_cleaner(dir).compacted_below;
+    let known = Known {
+        damage: damage::read(dir),
+        log_start: checkpoint::read_log_start(dir).unwrap_or(i64::MIN),
+        compacted_below: checkpoint::read_cleaner(dir).compacted_below,
+    };
     let mut segments = Vec::with_capacity(bases.len());
     let mut expected = bases.first().copied().unwrap_or(0);
     for (i, &base) in bases.iter().enumerate() {
         let next_base = bases.get(i + 1).copied();
-        let report = verify_segment(dir, base, expected, next_base, compacted_below, &known)?;
+        let report = verify_segment(dir, base, expected, next_base, &known)?;
         expected = next_base.unwrap_or(0);
         progress(&report);
         segments.push(report);
     }
     Ok(PartitionReport {
         dir: dir.to_path_buf(),
-        known_damage: known,
+        known_damage: known.damage,
         segments,
     })
+}
+
+/// What the partition's files say about offsets that may be missing without damage.
+struct Known {
+    /// `damaged-offsets`.
+    damage: Vec<DamagedRange>,
+    /// `log-start-offset`: offsets below it are deleted.
+    log_start: i64,
+    /// Segments below this may have compaction gaps.
+    compacted_below: i64,
 }
 
 fn verify_segment(
@@ -97,19 +110,19 @@ fn verify_segment(
     base: i64,
     expected: i64,
     next_base: Option<i64>,
-    compacted_below: i64,
-    known: &[DamagedRange],
+    known: &Known,
 ) -> io::Result<SegmentReport> {
     let path = segment_path(dir, base, "log");
     let file = File::open(&path)?;
     let len = file.metadata()?.len();
-    let allow_gaps = base < compacted_below;
+    let allow_gaps = base < known.compacted_below;
     let rules = Rules {
         index_interval: 0,
         expected_next: expected,
         verify_crc: true,
         allow_gaps,
-        known_gaps: known,
+        known_gaps: &known.damage,
+        log_start: known.log_start,
         next_base,
         resync: true,
     };
@@ -121,7 +134,8 @@ fn verify_segment(
     let mut damaged = scan.damaged;
     if let (Some(next), None) = (next_base, damaged.last()) {
         // A sealed segment cut at a batch boundary: offsets missing without bytes.
-        if end < next && !allow_gaps && !damage::covered(known, end, next) {
+        let live_end = end.max(known.log_start);
+        if live_end < next && !allow_gaps && !damage::covered(&known.damage, live_end, next) {
             damaged.push(DamagedBytes {
                 position: len,
                 end: len,
