@@ -288,6 +288,13 @@ impl LeaderState {
         self.min_insync_replicas
     }
 
+    /// A runtime change of `min.insync.replicas` (0 is treated as 1). The one value
+    /// every `acks=all` rule reads: the check before appending, the verdict after it,
+    /// and writes that go through the same rule (offset commits).
+    pub fn set_min_insync_replicas(&mut self, min_insync_replicas: usize) {
+        self.min_insync_replicas = min_insync_replicas.max(1);
+    }
+
     /// What the leader knows about follower `replica_id`.
     pub fn follower(&self, replica_id: i32) -> Option<&FollowerState> {
         self.followers.get(&replica_id)

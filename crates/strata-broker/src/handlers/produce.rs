@@ -78,27 +78,11 @@ pub async fn handle(
                 }),
                 Some(e) => Err(e.clone()),
             };
-            // acks=all needs min.insync.replicas in-sync replicas (DESIGN §4).
-            let part = part.and_then(|p| {
-                if acks != -1 {
-                    return Ok(p);
-                }
-                let needed = p.settings().min_insync_replicas;
-                let isr = broker
-                    .meta
-                    .image()
-                    .partition(&name, pd.index)
-                    .map_or(0, |pi| pi.isr.len() as i32);
-                if needed > isr {
-                    Err((
-                        ResponseError::NotEnoughReplicas,
-                        format!(
-                            "min.insync.replicas is {needed} but the in-sync replicas are {isr}"
-                        ),
-                    ))
-                } else {
-                    Ok(p)
-                }
+            // acks=all needs min.insync.replicas in-sync replicas (DESIGN §4), by the
+            // leader's rule (the same one its verdict after the append uses).
+            let part = part.and_then(|p| match p.acks_all_refusal() {
+                Some(why) if acks == -1 => Err((ResponseError::NotEnoughReplicas, why)),
+                _ => Ok(p),
             });
             match (part, pd.records) {
                 (Err((code, msg)), _) => {

@@ -85,6 +85,9 @@ impl Partition {
         if image.leader == node_id {
             if let Role::Leader(state) = &mut *role {
                 if state.leader_epoch() == image.leader_epoch {
+                    // A config change reaches the leader's rule here, not only at the
+                    // next leadership change.
+                    state.set_min_insync_replicas(min_insync);
                     if let Ok(IsrApplied::Applied { hw_advanced: true }) =
                         state.apply_isr(image.isr.clone(), image.partition_epoch)
                     {
@@ -282,6 +285,22 @@ impl Partition {
         match &*self.role.lock() {
             Role::Leader(state) => state.acks_all_admit(),
             _ => AckState::NotEnoughReplicas,
+        }
+    }
+
+    /// Why an `acks=all` write may not be appended now (`NOT_ENOUGH_REPLICAS`), by the
+    /// same rule as [`Partition::acks_all_admit`]; `None` when it may, or when this broker
+    /// no longer leads (the append itself then answers `NOT_LEADER_OR_FOLLOWER`).
+    pub fn acks_all_refusal(&self) -> Option<String> {
+        match &*self.role.lock() {
+            Role::Leader(state) if state.acks_all_admit() == AckState::NotEnoughReplicas => {
+                Some(format!(
+                    "min.insync.replicas is {} but the in-sync replicas are {}",
+                    state.min_insync_replicas(),
+                    state.isr().len()
+                ))
+            }
+            _ => None,
         }
     }
 

@@ -147,3 +147,47 @@ async fn an_append_that_arrives_after_leadership_moved_is_refused() {
         "nothing written without an epoch"
     );
 }
+
+/// Point 8 of issue 11: a runtime change of `min.insync.replicas` reaches the leader's
+/// rule (used before the append, after it, and by offset commits) without a leadership
+/// change. Here the ISR is {1, 2} and the leader keeps its epoch throughout.
+#[tokio::test]
+async fn a_min_insync_change_reaches_the_leader_without_a_new_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    assert_eq!(p.acks_all_admit(), AckState::Wait);
+    assert_eq!(p.acks_all_refusal(), None);
+
+    p.update_role(&image(1, 1), 1, 3);
+    assert_eq!(p.acks_all_admit(), AckState::NotEnoughReplicas);
+    assert_eq!(
+        p.acks_all_refusal().as_deref(),
+        Some("min.insync.replicas is 3 but the in-sync replicas are 2")
+    );
+
+    p.update_role(&image(1, 1), 1, 1);
+    assert_eq!(p.acks_all_admit(), AckState::Wait);
+}
+
+/// The verdict after an append reads the same value: a leader alone in the ISR has
+/// the record at once, and whether that is enough follows `min.insync.replicas` now.
+#[tokio::test]
+async fn the_after_append_verdict_follows_a_min_insync_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    let alone = PartitionImage {
+        isr: vec![1],
+        ..image(1, 2)
+    };
+    p.update_role(&alone, 1, 1);
+    let soon = || tokio::time::Instant::now() + Duration::from_secs(5);
+    assert_eq!(
+        p.wait_replicated(0, soon()).await,
+        Replicated::Verdict(AckState::Done)
+    );
+    p.update_role(&alone, 1, 2);
+    assert_eq!(
+        p.wait_replicated(0, soon()).await,
+        Replicated::Verdict(AckState::NotEnoughReplicasAfterAppend)
+    );
+}
