@@ -368,9 +368,18 @@ async fn refused_brokers(broker: &Arc<Broker>, heartbeats: &HashMap<i32, Instant
         .collect()
 }
 
+/// How long one heartbeat may wait for the controller's answer: well within the session
+/// timeout, so that a heartbeat stuck on a controller that stopped (paused, cut off)
+/// leaves time for the next ones to reach the new controller before it fences anyone.
+pub(crate) fn heartbeat_timeout(interval: Duration, session: Duration) -> Duration {
+    (session / 3).max(interval).min(session)
+}
+
 /// Every broker: tells the controller it is alive, and registers again when told to.
 pub(crate) async fn heartbeat_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(broker.config.broker_heartbeat_interval);
+    let interval = broker.config.broker_heartbeat_interval;
+    let timeout = heartbeat_timeout(interval, broker.config.broker_session_timeout);
+    let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -381,7 +390,7 @@ pub(crate) async fn heartbeat_loop(broker: Arc<Broker>, mut shutdown: watch::Rec
             node_id: broker.config.node_id,
             incarnation: broker.incarnation,
         };
-        match broker.meta.request(&req).await {
+        match broker.meta.request_within(&req, timeout).await {
             Ok(ControllerResponse::Heartbeat {
                 must_register: true,
             }) => {

@@ -175,11 +175,22 @@ impl MetadataManager {
         &self,
         request: &ControllerRequest,
     ) -> Result<ControllerResponse, CommitError> {
+        self.request_within(request, CONTROLLER_TIMEOUT).await
+    }
+
+    /// [`MetadataManager::request`] with its own time limit (heartbeats use a short one,
+    /// so that one sent to a controller that stopped answering gives way to the next,
+    /// which goes to whoever leads by then).
+    pub(crate) async fn request_within(
+        &self,
+        request: &ControllerRequest,
+        timeout: Duration,
+    ) -> Result<ControllerResponse, CommitError> {
         let payload =
             serde_json::to_vec(request).map_err(|e| CommitError::Unavailable(e.to_string()))?;
         let answer = self
             .raft
-            .forward_to_leader(payload, CONTROLLER_TIMEOUT)
+            .forward_to_leader(payload, timeout)
             .await
             .map_err(|e| CommitError::Unavailable(e.to_string()))?;
         serde_json::from_slice(&answer).map_err(|e| CommitError::Unavailable(e.to_string()))
