@@ -96,6 +96,15 @@ pub enum LogError {
         /// The log's latest epoch (-1 if none).
         latest: i32,
     },
+    /// The records would take offsets past the largest one (`i64::MAX`); only a log
+    /// whose stored offsets were tampered with gets there. Nothing was stored.
+    #[error("the log ends at offset {end}: {records} more records would pass the largest offset")]
+    OffsetOverflow {
+        /// The log end offset.
+        end: i64,
+        /// Records in the payload.
+        records: i64,
+    },
     /// Stored data is not what the log wrote (e.g. damaged after open).
     #[error("log data is corrupt: {0}")]
     Corrupt(String),
@@ -154,7 +163,9 @@ impl LogError {
                 strata_proto::batch::ERROR_CORRUPT_MESSAGE
             }
             LogError::NotLeader => ERROR_NOT_LEADER_OR_FOLLOWER,
-            LogError::Corrupt(_) | LogError::Io(_) => ERROR_KAFKA_STORAGE_ERROR,
+            LogError::OffsetOverflow { .. } | LogError::Corrupt(_) | LogError::Io(_) => {
+                ERROR_KAFKA_STORAGE_ERROR
+            }
         }
     }
 }

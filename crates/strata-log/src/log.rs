@@ -190,7 +190,13 @@ impl Log {
             .map(|h| i64::from(h.last_offset_delta) + 1)
             .sum();
         let base_offset = self.log_end_offset();
-        let last_offset = base_offset + record_count - 1;
+        let last_offset = base_offset
+            .checked_add(record_count)
+            .map(|next| next - 1)
+            .ok_or(LogError::OffsetOverflow {
+                end: base_offset,
+                records: record_count,
+            })?;
         let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
         if let SequenceCheck::Duplicate {
             first_offset,

@@ -373,3 +373,23 @@ fn log_is_send() {
     assert_send::<crate::FileSlice>();
     assert_send::<crate::FlushTask>();
 }
+
+/// Found by the `segment_recovery` fuzz target: a segment file whose batch claims the
+/// largest offsets (the base offset is outside the CRC) made the next append overflow.
+/// The append is refused with an error instead, and nothing is written.
+#[test]
+fn an_append_past_the_largest_offset_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = i64::MAX - 1;
+    let mut bytes = batch(1, 1_000, 10);
+    bytes[..8].copy_from_slice(&base.to_be_bytes());
+    fs::write(dir.path().join(format!("{base:020}.log")), &bytes).expect("write");
+    let mut log = Log::open(dir.path(), small_config(), false).expect("open");
+    assert_eq!(log.log_end_offset(), i64::MAX);
+    let err = log
+        .append(&batch(1, 2_000, 10), 2_000)
+        .expect_err("no offset left");
+    assert!(matches!(err, LogError::OffsetOverflow { .. }), "{err:?}");
+    assert_eq!(err.error_code(), 56, "KAFKA_STORAGE_ERROR");
+    assert_eq!(log.size_bytes(), bytes.len() as u64);
+}
