@@ -19,7 +19,7 @@ use crate::network::client::NetworkFactory;
 use crate::network::pool::Pool;
 use crate::network::server::{serve, ServerCtx};
 use crate::options::{RaftOptions, StartError};
-use crate::storage::{LogStore, Published, SnapshotStore, StateMachine};
+use crate::storage::{LogStore, Published, SnapshotStore, StateMachine, WriteRetry};
 use crate::types::{NodeId, Raft};
 
 /// Name openraft logs the cluster under.
@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) ctx: Arc<ServerCtx>,
     pub(crate) pool: Arc<Pool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Storage writes waiting out a full disk (see `storage/retry.rs`).
+    retry: Arc<WriteRetry>,
     /// One clone per live storage object (log store handles, state machine, snapshot
     /// builds); shutdown waits for them to be dropped.
     alive: Arc<()>,
@@ -117,16 +119,23 @@ impl MetadataRaft {
 
         let dir = opts.dir.clone();
         let alive = Arc::new(());
+        let retry = Arc::new(WriteRetry::default());
         let log_alive = Arc::clone(&alive);
+        let log_retry = Arc::clone(&retry);
         let (log, snapshots) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir)?;
-            let log = LogStore::open(&dir, log_alive)?;
+            let log = LogStore::open(&dir, log_retry, log_alive)?;
             Ok::<_, std::io::Error>((log, SnapshotStore::open(&dir)?))
         })
         .await
         .map_err(std::io::Error::other)??;
-        let (state_machine, published) =
-            StateMachine::restore(Arc::new(snapshots), hook, Arc::clone(&alive)).await?;
+        let (state_machine, published) = StateMachine::restore(
+            Arc::new(snapshots),
+            hook,
+            Arc::clone(&retry),
+            Arc::clone(&alive),
+        )
+        .await?;
 
         let pool = Arc::new(Pool::default());
         let network = NetworkFactory {
@@ -153,6 +162,7 @@ impl MetadataRaft {
                 ctx,
                 pool,
                 tasks: Mutex::new(vec![server]),
+                retry,
                 alive,
             }),
         };
@@ -256,10 +266,14 @@ impl MetadataRaft {
     }
 
     /// Why this node cannot reach the metadata quorum right now, if it cannot: the Raft
-    /// core stopped (a storage error), no leader is known (an election is going on or
-    /// too few voters answer), or this node leads but no quorum acknowledged it within
-    /// `max_ack_age_ms`. `None` when the quorum is reachable.
+    /// core stopped (a storage error), a storage write is waiting for disk space, no
+    /// leader is known (an election is going on or too few voters answer), or this node
+    /// leads but no quorum acknowledged it within `max_ack_age_ms`. `None` when the
+    /// quorum is reachable.
     pub fn quorum_problem(&self, max_ack_age_ms: u64) -> Option<String> {
+        if let Some(full) = self.inner.retry.problem() {
+            return Some(format!("metadata storage stuck: {full}"));
+        }
         let m = self.inner.metrics.borrow();
         if let Err(fatal) = &m.running_state {
             return Some(format!("metadata raft stopped: {fatal}"));
@@ -316,6 +330,8 @@ impl MetadataRaft {
     /// Stops the node: the controller port closes, background tasks end, openraft
     /// stops. The directory can then be reopened by a new [`MetadataRaft::start`].
     pub async fn shutdown(&self) {
+        // A write waiting for disk space gives up, so openraft can stop.
+        self.inner.retry.stop();
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock());
         for task in &tasks {
             task.abort();

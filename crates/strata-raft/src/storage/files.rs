@@ -85,12 +85,17 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 /// sure a reader sees the old or the new content, never a mix.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
-    {
-        let mut file = File::create(&tmp)?;
+    let written = File::create(&tmp).and_then(|mut file| {
         file.write_all(bytes)?;
         if durable {
             file.sync_all()?;
         }
+        Ok(())
+    });
+    if let Err(e) = written {
+        // A failed write (a full disk) leaves nothing behind to take more space.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
     fs::rename(&tmp, dir.join(name))?;
     if durable {

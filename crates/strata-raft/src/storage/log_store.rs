@@ -11,6 +11,9 @@
 //! Every live (unpurged) entry is also kept in memory: the metadata log is small, a
 //! snapshot is taken every `snapshot_every` entries and the log behind it is purged,
 //! so reads for replication never touch the disk.
+//!
+//! Writes that fail because the disk is full are retried until space returns
+//! ([`super::retry`]); the `committed` hint is skipped instead.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -24,6 +27,7 @@ use openraft::{RaftLogReader, StorageIOError};
 use parking_lot::{Mutex, RwLock};
 
 use super::files::{read_json_file, write_json_file};
+use super::retry::WriteRetry;
 use super::segments::{SegmentLog, SEGMENT_BYTES};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -38,6 +42,7 @@ struct Shared {
     purged: RwLock<Option<LogId>>,
     vote: RwLock<Option<Vote>>,
     committed: RwLock<Option<LogId>>,
+    retry: Arc<WriteRetry>,
     /// Held while this store exists (see [`crate::node`]'s shutdown).
     _alive: Arc<()>,
 }
@@ -49,20 +54,9 @@ pub(crate) struct LogStore {
     shared: Arc<Shared>,
 }
 
-/// Runs blocking file work off the async runtime.
-async fn blocking<T, F>(f: F) -> io::Result<T>
-where
-    F: FnOnce() -> io::Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(io::Error::other)?
-}
-
 impl LogStore {
     /// Opens (creating) the log under `dir`. Blocking.
-    pub(crate) fn open(dir: &Path, alive: Arc<()>) -> io::Result<LogStore> {
+    pub(crate) fn open(dir: &Path, retry: Arc<WriteRetry>, alive: Arc<()>) -> io::Result<LogStore> {
         std::fs::create_dir_all(dir)?;
         let vote: Option<Vote> = read_json_file(&dir.join(VOTE_FILE))?;
         let purged: Option<LogId> = read_json_file(&dir.join(PURGED_FILE))?;
@@ -95,6 +89,7 @@ impl LogStore {
                 purged: RwLock::new(purged),
                 vote: RwLock::new(vote),
                 committed: RwLock::new(committed),
+                retry,
                 _alive: alive,
             }),
         })
@@ -141,7 +136,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
         let dir = self.shared.dir.clone();
         let v = *vote;
-        blocking(move || write_json_file(&dir, VOTE_FILE, &v, true))
+        self.shared
+            .retry
+            .write("saving the raft vote", move || {
+                write_json_file(&dir, VOTE_FILE, &v, true)
+            })
             .await
             .map_err(|e| io_err(|e| StorageIOError::write_vote(e), e))?;
         *self.shared.vote.write() = Some(*vote);
@@ -154,11 +153,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         // Only a hint for replaying faster after a restart; losing it is harmless, so
-        // no fsync on this hot path.
+        // no fsync on this hot path, and a write that fails is skipped.
         let dir = self.shared.dir.clone();
-        blocking(move || write_json_file(&dir, COMMITTED_FILE, &committed, false))
-            .await
-            .map_err(|e| io_err(|e| StorageIOError::write(e), e))?;
+        let written = tokio::task::spawn_blocking(move || {
+            write_json_file(&dir, COMMITTED_FILE, &committed, false)
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r);
+        if let Err(e) = written {
+            tracing::debug!(error = %e, "raft committed-index hint not written");
+        }
         *self.shared.committed.write() = committed;
         Ok(())
     }
@@ -176,18 +181,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let entries: Vec<Entry> = entries.into_iter().collect();
+        let entries: Arc<Vec<Entry>> = Arc::new(entries.into_iter().collect());
         let shared = Arc::clone(&self.shared);
-        let entries = blocking(move || {
-            shared.segments.lock().append(&entries)?;
-            Ok(entries)
-        })
-        .await
-        .map_err(|e| io_err(|e| StorageIOError::write_logs(e), e))?;
+        let batch = Arc::clone(&entries);
+        self.shared
+            .retry
+            .write("appending to the raft log", move || {
+                shared.segments.lock().append(&batch)
+            })
+            .await
+            .map_err(|e| io_err(|e| StorageIOError::write_logs(e), e))?;
         {
             let mut map = self.shared.entries.write();
-            for e in entries {
-                map.insert(e.log_id.index, e);
+            for e in entries.iter() {
+                map.insert(e.log_id.index, e.clone());
             }
         }
         // The entries are on disk (fsynced) before openraft hears they are flushed.
@@ -197,7 +204,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let shared = Arc::clone(&self.shared);
-        blocking(move || shared.segments.lock().truncate(log_id.index))
+        self.shared
+            .retry
+            .write("truncating the raft log", move || {
+                shared.segments.lock().truncate(log_id.index)
+            })
             .await
             .map_err(|e| io_err(|e| StorageIOError::write_logs(e), e))?;
         let mut map = self.shared.entries.write();
@@ -207,14 +218,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let shared = Arc::clone(&self.shared);
-        blocking(move || {
-            // The purge point first: a crash before the files go leaves entries that
-            // open() skips, never a hole openraft does not know about.
-            write_json_file(&shared.dir, PURGED_FILE, &log_id, true)?;
-            shared.segments.lock().purge(log_id.index)
-        })
-        .await
-        .map_err(|e| io_err(|e| StorageIOError::write_logs(e), e))?;
+        self.shared
+            .retry
+            .write("purging the raft log", move || {
+                // The purge point first: a crash before the files go leaves entries that
+                // open() skips, never a hole openraft does not know about.
+                write_json_file(&shared.dir, PURGED_FILE, &log_id, true)?;
+                shared.segments.lock().purge(log_id.index)
+            })
+            .await
+            .map_err(|e| io_err(|e| StorageIOError::write_logs(e), e))?;
         *self.shared.purged.write() = Some(log_id);
         let mut map = self.shared.entries.write();
         *map = map.split_off(&(log_id.index + 1));

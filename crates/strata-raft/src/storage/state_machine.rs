@@ -17,6 +17,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use strata_meta::{MetadataImage, MetadataRecord};
 use tokio::sync::watch;
 
+use super::retry::WriteRetry;
 use super::snapshot_store::{SnapshotBody, SnapshotStore, StoredSnapshot};
 use crate::hook::ApplyHook;
 use crate::types::{
@@ -34,6 +35,8 @@ pub(crate) struct StateMachine {
     hook: Arc<dyn ApplyHook>,
     publish: Arc<watch::Sender<Published>>,
     snapshots: Arc<SnapshotStore>,
+    /// Snapshot writes wait out a full disk.
+    retry: Arc<WriteRetry>,
     /// Held while this state machine (or a snapshot build) exists.
     alive: Arc<()>,
 }
@@ -62,6 +65,7 @@ impl StateMachine {
     pub(crate) async fn restore(
         snapshots: Arc<SnapshotStore>,
         hook: Arc<dyn ApplyHook>,
+        retry: Arc<WriteRetry>,
         alive: Arc<()>,
     ) -> io::Result<(StateMachine, watch::Receiver<Published>)> {
         let (last_applied, membership, image) = match snapshots.current() {
@@ -86,6 +90,7 @@ impl StateMachine {
                 hook,
                 publish: Arc::new(tx),
                 snapshots,
+                retry,
                 alive,
             },
             rx,
@@ -117,6 +122,7 @@ pub(crate) struct SnapshotBuilder {
     membership: StoredMembership,
     image: Arc<MetadataImage>,
     snapshots: Arc<SnapshotStore>,
+    retry: Arc<WriteRetry>,
     _alive: Arc<()>,
 }
 
@@ -130,18 +136,18 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let image = Arc::clone(&self.image);
         let store = Arc::clone(&self.snapshots);
         let stored_meta = meta.clone();
-        let data = tokio::task::spawn_blocking(move || {
-            let data = SnapshotBody::encode(&image)?;
-            store.save(StoredSnapshot {
-                meta: stored_meta,
-                data: data.clone(),
-            })?;
-            Ok::<_, io::Error>(data)
-        })
-        .await
-        .map_err(io::Error::other)
-        .and_then(|r| r)
-        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        let data = self
+            .retry
+            .write("saving a metadata snapshot", move || {
+                let data = SnapshotBody::encode(&image)?;
+                store.save(StoredSnapshot {
+                    meta: stored_meta.clone(),
+                    data: data.clone(),
+                })?;
+                Ok::<_, io::Error>(data)
+            })
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         tracing::info!(snapshot = %meta, "built a metadata snapshot");
         Ok(Snapshot {
             meta,
@@ -198,6 +204,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             membership: self.membership.clone(),
             image: Arc::clone(&self.image),
             snapshots: Arc::clone(&self.snapshots),
+            retry: Arc::clone(&self.retry),
             _alive: Arc::clone(&self.alive),
         }
     }
@@ -211,21 +218,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        let data = snapshot.into_inner();
+        let data = Arc::new(snapshot.into_inner());
         let store = Arc::clone(&self.snapshots);
         let stored_meta = meta.clone();
-        let image = tokio::task::spawn_blocking(move || {
-            let image = SnapshotBody::decode(&data)?;
-            store.save(StoredSnapshot {
-                meta: stored_meta,
-                data,
-            })?;
-            Ok::<_, io::Error>(image)
-        })
-        .await
-        .map_err(io::Error::other)
-        .and_then(|r| r)
-        .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        let image = self
+            .retry
+            .write("installing a metadata snapshot", move || {
+                let image = SnapshotBody::decode(&data)?;
+                store.save(StoredSnapshot {
+                    meta: stored_meta.clone(),
+                    data: data.to_vec(),
+                })?;
+                Ok::<_, io::Error>(image)
+            })
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         let image = Arc::new(image);
         run_hook(&self.hook, &image, Vec::new())
             .await

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use openraft::testing::{StoreBuilder, Suite};
 
-use super::{LogStore, SnapshotStore, StateMachine};
+use super::{LogStore, SnapshotStore, StateMachine, WriteRetry};
 use crate::hook::NoopHook;
 use crate::types::{StorageError, TypeConfig};
 
@@ -15,9 +15,11 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().expect("tempdir");
         let alive = Arc::new(());
-        let log = LogStore::open(dir.path(), Arc::clone(&alive)).expect("open log");
+        let retry = Arc::new(WriteRetry::default());
+        let log =
+            LogStore::open(dir.path(), Arc::clone(&retry), Arc::clone(&alive)).expect("open log");
         let snapshots = Arc::new(SnapshotStore::open(dir.path()).expect("open snapshots"));
-        let (sm, _published) = StateMachine::restore(snapshots, Arc::new(NoopHook), alive)
+        let (sm, _published) = StateMachine::restore(snapshots, Arc::new(NoopHook), retry, alive)
             .await
             .expect("restore");
         Ok((dir, log, sm))

@@ -19,7 +19,7 @@ fn seed(dir: &Path, n: u64, term: u64) {
 }
 
 fn open(dir: &Path) -> LogStore {
-    LogStore::open(dir, Arc::new(())).unwrap()
+    LogStore::open(dir, Arc::default(), Arc::new(())).unwrap()
 }
 
 async fn indexes(store: &mut LogStore) -> Vec<u64> {
@@ -98,6 +98,8 @@ async fn committed_hint_never_runs_past_the_log() {
     assert_eq!(store.read_committed().await.unwrap(), None);
     // A damaged vote is fatal: forgetting a vote could mean voting twice in a term.
     std::fs::write(dir.path().join(VOTE_FILE), b"junk").unwrap();
-    let err = LogStore::open(dir.path(), Arc::new(())).err().unwrap();
+    let err = LogStore::open(dir.path(), Arc::default(), Arc::new(()))
+        .err()
+        .unwrap();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 }
