@@ -149,7 +149,18 @@ fn batch_fits(header: &BatchHeader, expected: i64, rules: &Rules) -> bool {
                 || damage::covered(rules.known_gaps, live_from, base)));
     in_sequence
         && header.last_offset_delta >= 0
+        && has_next_offset(header)
         && rules
             .next_base
             .is_none_or(|next| header.next_offset() <= next)
+}
+
+/// Whether the offset after the batch exists: a log never holds offset `i64::MAX`
+/// (its end offset, one past the last record, could not be written down).
+pub(crate) fn has_next_offset(header: &BatchHeader) -> bool {
+    header
+        .base_offset
+        .checked_add(i64::from(header.last_offset_delta))
+        .and_then(|last| last.checked_add(1))
+        .is_some()
 }

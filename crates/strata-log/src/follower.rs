@@ -105,6 +105,13 @@ impl Log {
         let mut gaps = false;
         for (i, header) in headers.iter().enumerate() {
             let base = header.base_offset;
+            if header.last_offset() == i64::MAX {
+                // No offset after it: the log could never end past this batch.
+                return Err(LogError::OffsetOverflow {
+                    end: expected,
+                    records: i64::from(header.last_offset_delta) + 1,
+                });
+            }
             let fits = base == expected || (allow_gaps && base > expected);
             if !fits {
                 return Err(if i == 0 {

@@ -71,6 +71,7 @@ fn confirmed(
     let after = position + header.total_size() as u64;
     let offsets_fit = header.base_offset >= wanted.min_base
         && header.last_offset_delta >= 0
+        && crate::check::has_next_offset(header)
         && wanted
             .next_base
             .is_none_or(|next| header.next_offset() <= next);

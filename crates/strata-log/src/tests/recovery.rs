@@ -408,3 +408,23 @@ fn damage_below_the_log_start_costs_nothing_on_later_scans() {
     assert_eq!(read_all_offsets(&log), (10..32).collect::<Vec<_>>());
     assert_eq!(corrupt_files(dir.path()), 1, "no good batch moved aside");
 }
+
+/// Found by the `segment_recovery` fuzz target: a stored batch holding offset
+/// `i64::MAX` has no offset after it, so the log end saturated inside the batch and a
+/// read served past the end. Recovery treats such a batch as damage.
+#[test]
+fn a_batch_holding_the_largest_offset_is_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A good batch, junk, then (where recovery resynchronises) a batch at i64::MAX.
+    let mut bytes = batch(1, 1_000, 10);
+    bytes.extend_from_slice(&[0x5a; 40]);
+    let mut last = batch(1, 1_001, 10);
+    last[..8].copy_from_slice(&i64::MAX.to_be_bytes());
+    bytes.extend_from_slice(&last);
+    fs::write(dir.path().join(format!("{:020}.log", 0)), &bytes).expect("write");
+    let mut log = Log::open(dir.path(), small_config(), false).expect("open");
+    assert_eq!(log.log_end_offset(), 1);
+    assert_eq!(read_all_offsets(&log), vec![0]);
+    log.append(&batch(1, 2_000, 10), 2_000).expect("append");
+    assert_eq!(read_all_offsets(&log), vec![0, 1]);
+}
