@@ -1,0 +1,48 @@
+"""Issue 11: the nemesis suite, a short schedule (every fault kind once).
+
+See nemesis.py for the cluster, the workload, the faults and the checks. The seed comes
+from `NEMESIS_SEED` (printed, so a failure can be replayed) or is the date's; longer
+schedules run from `bench/nemesis.sh`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import pytest
+
+from nemesis import Nemesis, schedule
+
+
+@pytest.fixture
+def nemesis(tmp_path):
+    n = Nemesis(tmp_path)
+    try:
+        n.setup()
+        yield n
+    finally:
+        problems = n.teardown()
+        assert not problems, problems
+
+
+def test_no_acknowledged_write_is_lost_duplicated_or_reordered(nemesis):
+    seed = int(os.environ.get("NEMESIS_SEED", time.strftime("%Y%m%d")))
+    kinds = nemesis.kinds()
+    faults = schedule(seed, len(kinds), kinds, max_hold_s=4.0)
+    print(f"NEMESIS_SEED={seed}: {[dataclasses.asdict(f) for f in faults]}")
+    report = nemesis.run(faults)
+    report.update(nemesis.stop_and_compare())
+    for f in report["faults"]:
+        print(f)
+    print({k: v for k, v in report.items() if k != "faults"})
+
+    assert report["acked"] > 1000, "the workload hardly ran"
+    assert report["fatal"] is None
+    assert report["lost"] == 0, f"{report['lost']} acknowledged values lost"
+    assert report["duplicated"] == 0, f"{report['duplicated']} values duplicated"
+    assert report["reordered"] == 0, f"{report['reordered']} values out of order"
+    assert all(f["exit_code"] in (None, 0) for f in report["faults"]), "SIGTERM exit code"
+    assert all(c == 0 for c in report["exit_codes"].values()), report["exit_codes"]
+    assert report["replicas_differ"] == [], report["replicas_differ"]
