@@ -15,4 +15,6 @@ pub use partition::{Partition, QueuedAppend, ReadResult, SyncWait};
 pub use role::{IsrRequest, Replicated, Role};
 
 #[cfg(test)]
+mod follow_tests;
+#[cfg(test)]
 mod wait_tests;

@@ -33,6 +33,9 @@ pub struct Partition {
     /// The leader epoch appends are stamped with; -1 when not leading.
     pub(super) leader_epoch: AtomicI32,
     pub(super) role: Mutex<super::role::Role>,
+    /// Bumped (under the role lock) whenever the role changes: a follower's fetch
+    /// response is appended only if it is still the one it was asked under.
+    pub(super) role_generation: AtomicU64,
     log_start: AtomicI64,
     size_bytes: AtomicU64,
     pub(super) durable_end: AtomicI64,
@@ -136,6 +139,7 @@ impl Partition {
             hw: AtomicI64::new(log.high_watermark()),
             hw_changed: Notify::new(),
             leader_epoch: AtomicI32::new(-1),
+            role_generation: AtomicU64::new(0),
             role: Mutex::new(super::role::Role::None),
             log_start: AtomicI64::new(log.log_start_offset()),
             size_bytes: AtomicU64::new(log.size_bytes()),

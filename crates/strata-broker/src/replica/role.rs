@@ -123,17 +123,22 @@ impl Partition {
                     self.leader_epoch
                         .store(image.leader_epoch, Ordering::Release);
                     *role = Role::Leader(state);
+                    self.role_generation.fetch_add(1, Ordering::AcqRel);
                 }
                 Err(e) => {
                     tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot lead");
                     *role = Role::None;
+                    self.role_generation.fetch_add(1, Ordering::AcqRel);
                 }
             }
             return;
         }
         self.leader_epoch.store(-1, Ordering::Release);
         if image.leader < 0 {
-            *role = Role::None;
+            if !matches!(&*role, Role::None) {
+                *role = Role::None;
+                self.role_generation.fetch_add(1, Ordering::AcqRel);
+            }
             return;
         }
         let same = matches!(&*role, Role::Follower { leader, leader_epoch, .. }
@@ -145,18 +150,29 @@ impl Partition {
                 leader_epoch: image.leader_epoch,
                 needs_truncation: true,
             };
+            self.role_generation.fetch_add(1, Ordering::AcqRel);
         }
     }
 
     /// The leader this replica follows and the epoch, with whether it must truncate
     /// first; `None` unless a follower.
     pub fn following(&self) -> Option<(i32, i32, bool)> {
+        self.follow_state().map(|(f, _)| f)
+    }
+
+    /// [`Partition::following`] with the role's generation, read together: a fetch
+    /// response is appended with [`Partition::append_replicated`] only while the
+    /// generation is still this one.
+    pub fn follow_state(&self) -> Option<((i32, i32, bool), u64)> {
         match &*self.role.lock() {
             Role::Follower {
                 leader,
                 leader_epoch,
                 needs_truncation,
-            } => Some((*leader, *leader_epoch, *needs_truncation)),
+            } => Some((
+                (*leader, *leader_epoch, *needs_truncation),
+                self.role_generation.load(Ordering::Acquire),
+            )),
             _ => None,
         }
     }
@@ -337,14 +353,25 @@ impl Partition {
 
     /// Appends batches copied from the leader (offsets and epochs kept) and takes
     /// the leader's high watermark, capped at the local log end.
+    ///
+    /// `generation` is the role generation the fetch was sent under
+    /// ([`Partition::follow_state`]). A response that arrives after the role changed
+    /// (another leader or epoch, or leading now) is dropped: appended after the new
+    /// role's truncation, a previous leader's batches would make this replica diverge.
+    /// The check is made under the log lock, so a role change after it is followed by
+    /// a truncation that sees what was appended.
     pub async fn append_replicated(
         self: &Arc<Self>,
         records: bytes::Bytes,
         leader_hw: i64,
+        generation: u64,
     ) -> Result<Option<AppendInfo>, LogError> {
         let this = Arc::clone(self);
         let (info, end) = tokio::task::spawn_blocking(move || {
             let mut guard = this.log.lock();
+            if this.role_generation.load(Ordering::Acquire) != generation {
+                return Ok((None, None));
+            }
             let log = guard
                 .as_mut()
                 .ok_or_else(|| LogError::Io(std::io::Error::other("partition is closed")))?;
@@ -354,10 +381,14 @@ impl Partition {
                 Some(log.append_as_follower(&records, crate::broker::now_ms())?)
             };
             this.refresh_offsets(log);
-            Ok::<_, LogError>((info, log.log_end_offset()))
+            Ok::<_, LogError>((info, Some(log.log_end_offset())))
         })
         .await
         .map_err(|e| LogError::Io(std::io::Error::other(e)))??;
+        let Some(end) = end else {
+            tracing::debug!(topic = %self.topic, partition = self.index, "fetch response from a previous role dropped");
+            return Ok(None);
+        };
         if info.is_some() {
             self.appended.notify_waiters();
         }

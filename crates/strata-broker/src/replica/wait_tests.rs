@@ -14,7 +14,7 @@ use strata_replication::AckState;
 
 use super::{Partition, Replicated};
 
-fn one_batch() -> Vec<u8> {
+pub(super) fn one_batch() -> Vec<u8> {
     let record = Record {
         transactional: false,
         control: false,

@@ -36,12 +36,14 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
         if *shutdown.borrow() {
             return;
         }
-        let parts: Vec<(Arc<Partition>, i32, bool)> = broker
+        let parts: Vec<Followed> = broker
             .replicas
             .all()
             .into_iter()
-            .filter_map(|p| match p.following() {
-                Some((l, epoch, truncate)) if l == leader => Some((p, epoch, truncate)),
+            .filter_map(|p| match p.follow_state() {
+                Some(((l, epoch, truncate), generation)) if l == leader => {
+                    Some((p, epoch, truncate, generation))
+                }
                 _ => None,
             })
             .collect();
@@ -76,11 +78,11 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
             }
         };
         let round = async {
-            let truncating: Vec<_> = parts.iter().filter(|(_, _, t)| *t).collect();
+            let truncating: Vec<_> = parts.iter().filter(|(_, _, t, _)| *t).collect();
             if !truncating.is_empty() {
                 truncate(&broker, c, &truncating).await?;
             }
-            let fetching: Vec<_> = parts.iter().filter(|(_, _, t)| !*t).collect();
+            let fetching: Vec<_> = parts.iter().filter(|(_, _, t, _)| !*t).collect();
             if !fetching.is_empty() {
                 fetch(&broker, c, &fetching).await?;
             }
@@ -94,6 +96,10 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
     }
 }
 
+/// A partition following this fetcher's leader: its leader epoch, whether it must
+/// truncate first, and the role generation the state was read at.
+type Followed = (Arc<Partition>, i32, bool, u64);
+
 fn key(p: &Partition) -> (String, i32) {
     (p.topic.to_string(), p.index)
 }
@@ -103,10 +109,10 @@ fn key(p: &Partition) -> (String, i32) {
 async fn truncate(
     broker: &Arc<Broker>,
     conn: &mut BrokerConnection,
-    parts: &[&(Arc<Partition>, i32, bool)],
+    parts: &[&Followed],
 ) -> anyhow::Result<()> {
     let mut asks: HashMap<(String, i32), (Arc<Partition>, i32)> = HashMap::new();
-    for (p, epoch, _) in parts {
+    for (p, epoch, _, _) in parts {
         let p2 = Arc::clone(p);
         let view = tokio::task::spawn_blocking(move || {
             p2.drop_damaged_tail_blocking()?;
@@ -191,11 +197,11 @@ async fn truncate(
 async fn fetch(
     broker: &Arc<Broker>,
     conn: &mut BrokerConnection,
-    parts: &[&(Arc<Partition>, i32, bool)],
+    parts: &[&Followed],
 ) -> anyhow::Result<()> {
     let mut by_topic: HashMap<String, Vec<FetchPartition>> = HashMap::new();
-    let mut index: HashMap<(String, i32), Arc<Partition>> = HashMap::new();
-    for (p, epoch, _) in parts {
+    let mut index: HashMap<(String, i32), (Arc<Partition>, u64)> = HashMap::new();
+    for (p, epoch, _, generation) in parts {
         let p2 = Arc::clone(p);
         let last_epoch = tokio::task::spawn_blocking(move || {
             p2.epoch_view_blocking()
@@ -212,7 +218,7 @@ async fn fetch(
                 .with_log_start_offset(p.log_start_offset())
                 .with_partition_max_bytes(1 << 20),
         );
-        index.insert(key(p), Arc::clone(p));
+        index.insert(key(p), (Arc::clone(p), *generation));
     }
     let req = FetchRequest::default()
         .with_replica_id(BrokerId(broker.config.node_id))
@@ -237,7 +243,8 @@ async fn fetch(
     }
     for t in resp.responses {
         for r in t.partitions {
-            let Some(p) = index.get(&(t.topic.0.to_string(), r.partition_index)) else {
+            let Some((p, generation)) = index.get(&(t.topic.0.to_string(), r.partition_index))
+            else {
                 continue;
             };
             if r.error_code != 0 {
@@ -246,7 +253,10 @@ async fn fetch(
                 continue;
             }
             let records = r.records.unwrap_or_default();
-            if let Err(e) = p.append_replicated(records, r.high_watermark).await {
+            if let Err(e) = p
+                .append_replicated(records, r.high_watermark, *generation)
+                .await
+            {
                 tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot append replicated records");
             }
         }
