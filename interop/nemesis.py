@@ -288,11 +288,14 @@ class Nemesis:
         return report
 
     def read_back(self) -> dict[int, list[int]]:
-        c = Consumer({"bootstrap.servers": ",".join(b.bootstrap for b in self.cluster.nodes),
-                      "group.id": "nemesis-check", "enable.auto.commit": False})
-        try:
-            out: dict[int, list[int]] = {}
-            for p in range(PARTITIONS):
+        """Every record of every partition below its high-water mark, in offset order.
+        One consumer per partition: the values repeat across partitions, so a message
+        still buffered from another assignment must never be counted here."""
+        out: dict[int, list[int]] = {}
+        for p in range(PARTITIONS):
+            c = Consumer({"bootstrap.servers": ",".join(b.bootstrap for b in self.cluster.nodes),
+                          "group.id": f"nemesis-check-{p}", "enable.auto.commit": False})
+            try:
                 _, high = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
                 c.assign([TopicPartition(TOPIC, p, 0)])
                 values: list[int] = []
@@ -300,18 +303,20 @@ class Nemesis:
                 deadline = time.monotonic() + 120
                 while last < high - 1 and time.monotonic() < deadline:
                     for m in c.consume(5000, timeout=0.5):
-                        if m.error() is None:
+                        if m.error() is None and m.partition() == p and m.topic() == TOPIC:
+                            assert m.offset() > last, f"partition {p}: offset {m.offset()} after {last}"
                             values.append(int(m.value()))
                             last = m.offset()
                 assert last == high - 1, f"partition {p}: read to {last}, high-water mark {high}"
                 out[p] = values
-            return out
-        finally:
-            c.close()
+            finally:
+                c.close()
+        return out
 
     def check(self, work: Workload) -> dict:
         logged = self.read_back()
         lost = duplicated = reordered = 0
+        examples = []
         for p in range(PARTITIONS):
             values = logged[p]
             seen: set[int] = set()
@@ -320,7 +325,11 @@ class Nemesis:
                     duplicated += 1
                 seen.add(v)
             acked = {v for _, v, _ in work.acked[p]}
-            lost += len(acked - seen)
+            missing = acked - seen
+            lost += len(missing)
+            at = {v: (round(t, 2), o) for t, v, o in work.acked[p]}
+            examples += [{"partition": p, "value": v, "acked_at_offset": at[v][1],
+                          "acked_at": at[v][0]} for v in sorted(missing)[:5]]
             in_log = [v for v in values if v in acked]
             reordered += sum(1 for a, b in zip(in_log, in_log[1:]) if b <= a)
         stalls = []
@@ -333,6 +342,7 @@ class Nemesis:
                 else:
                     other = max(other, gap)
             stalls.append({"kind": e["kind"], "node": e["node"], "hold_s": e["hold_s"],
+                           "at": round(e["start"], 2), "led": e["led"],
                            "stall_led_s": round(led, 2), "stall_other_s": round(other, 2),
                            "heal_s": e["heal_s"], "exit_code": e.get("exit_code")})
         return {
@@ -341,6 +351,7 @@ class Nemesis:
             "failed_deliveries": work.failed,
             "fatal": work.fatal,
             "lost": lost,
+            "lost_examples": examples,
             "duplicated": duplicated,
             "reordered": reordered,
             "faults": stalls,
