@@ -368,51 +368,6 @@ async fn refused_brokers(broker: &Arc<Broker>, heartbeats: &HashMap<i32, Instant
         .collect()
 }
 
-/// Asks the controller to fence this broker when its data dir stopped taking writes
-/// (and others can take over), and registers it again once writes work. Returns whether
-/// the broker is to stay fenced (no heartbeat: it would only be told to register).
-async fn fence_while_disk_fails(broker: &Arc<Broker>, fenced: &mut bool) -> bool {
-    let problem = broker.probe_data_dir().await;
-    match (problem, *fenced) {
-        (Some(problem), false) => {
-            let image = broker.meta.image();
-            let others = image
-                .brokers()
-                .any(|b| b.node_id != broker.config.node_id && !b.fenced);
-            if !others {
-                return false;
-            }
-            let req = ControllerRequest::ControlledShutdown {
-                node_id: broker.config.node_id,
-            };
-            let timeout = broker.config.broker_session_timeout;
-            match broker.meta.request_within(&req, timeout).await {
-                Ok(ControllerResponse::Committed { .. }) => {
-                    tracing::error!(%problem, "data dir does not take writes: this broker is fenced until it does");
-                    *fenced = true;
-                }
-                other => {
-                    tracing::warn!(%problem, ?other, "data dir does not take writes; fencing this broker failed")
-                }
-            }
-            *fenced
-        }
-        (None, true) => match broker.register_self().await {
-            Ok(()) => {
-                tracing::warn!("data dir takes writes again: registered");
-                *fenced = false;
-                false
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "data dir takes writes again; registering failed");
-                true
-            }
-        },
-        (Some(_), true) => true,
-        (None, false) => false,
-    }
-}
-
 /// How long one heartbeat may wait for the controller's answer: well within the session
 /// timeout, so that a heartbeat stuck on a controller that stopped (paused, cut off)
 /// leaves time for the next ones to reach the new controller before it fences anyone.
@@ -421,22 +376,15 @@ pub(crate) fn heartbeat_timeout(interval: Duration, session: Duration) -> Durati
 }
 
 /// Every broker: tells the controller it is alive, and registers again when told to.
-/// While its data dir does not take writes (a full disk), it has itself fenced instead,
-/// so leadership and ISR membership move to brokers that can store data, and registers
-/// again once writes work (Kafka takes a failed log dir's partitions offline alike).
 pub(crate) async fn heartbeat_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let interval = broker.config.broker_heartbeat_interval;
     let timeout = heartbeat_timeout(interval, broker.config.broker_session_timeout);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut disk_fenced = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
-        }
-        if fence_while_disk_fails(&broker, &mut disk_fenced).await {
-            continue;
         }
         let req = ControllerRequest::Heartbeat {
             node_id: broker.config.node_id,
