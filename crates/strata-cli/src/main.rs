@@ -15,6 +15,7 @@ mod log_verify;
 mod output;
 mod produce;
 mod server;
+mod signals;
 mod topic;
 
 use std::process::ExitCode;

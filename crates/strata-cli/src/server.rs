@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::signals::Signals;
 use anyhow::{bail, Context};
 use clap::Args;
 use strata_broker::{Broker, BrokerConfig, FlushPolicy};
@@ -98,7 +99,7 @@ async fn serve(plan: ServerPlan) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for HTTP on {}", plan.http))?;
     let running = tokio::select! {
         started = Broker::start(plan.broker) => started?,
-        sig = signals.next() => {
+        sig = signals.recv() => {
             // Startup is abandoned; what it wrote is recovered like after any unclean stop.
             tracing::info!("{sig} received while starting; stopping");
             return Ok(());
@@ -113,36 +114,12 @@ async fn serve(plan: ServerPlan) -> anyhow::Result<()> {
             let _ = http_stopped.await;
         },
     ));
-    let sig = signals.next().await;
+    let sig = signals.recv().await;
     tracing::info!("{sig} received");
     running.shutdown().await?;
     let _ = stop_http.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     Ok(())
-}
-
-/// SIGTERM and SIGINT, registered once for the whole life of the server.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> anyhow::Result<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
-            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
-        })
-    }
-
-    /// Waits for the next signal and names it.
-    async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.int.recv() => "SIGINT",
-        }
-    }
 }
 
 /// Merges flags, environment, file and defaults into a plan, validating every value.

@@ -613,7 +613,7 @@ impl Partition {
     /// (`acks=all`, long-poll fetches) are woken to answer at once.
     pub fn delete_blocking(&self) -> Result<(), LogError> {
         self.removed.store(true, Ordering::Release);
-        *self.role.lock() = super::role::Role::None;
+        self.clear_role();
         self.leader_epoch.store(-1, Ordering::Release);
         self.hw_changed.notify_waiters();
         self.appended.notify_waiters();

@@ -122,13 +122,11 @@ impl Partition {
                     self.publish_hw(state.high_watermark());
                     self.leader_epoch
                         .store(image.leader_epoch, Ordering::Release);
-                    *role = Role::Leader(state);
-                    self.role_generation.fetch_add(1, Ordering::AcqRel);
+                    self.set_role(&mut role, Role::Leader(state));
                 }
                 Err(e) => {
                     tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot lead");
-                    *role = Role::None;
-                    self.role_generation.fetch_add(1, Ordering::AcqRel);
+                    self.set_role(&mut role, Role::None);
                 }
             }
             return;
@@ -136,8 +134,7 @@ impl Partition {
         self.leader_epoch.store(-1, Ordering::Release);
         if image.leader < 0 {
             if !matches!(&*role, Role::None) {
-                *role = Role::None;
-                self.role_generation.fetch_add(1, Ordering::AcqRel);
+                self.set_role(&mut role, Role::None);
             }
             return;
         }
@@ -145,13 +142,25 @@ impl Partition {
             if *leader == image.leader && *leader_epoch == image.leader_epoch);
         if !same {
             tracing::info!(topic = %self.topic, partition = self.index, leader = image.leader, epoch = image.leader_epoch, "following");
-            *role = Role::Follower {
+            let follower = Role::Follower {
                 leader: image.leader,
                 leader_epoch: image.leader_epoch,
                 needs_truncation: true,
             };
-            self.role_generation.fetch_add(1, Ordering::AcqRel);
+            self.set_role(&mut role, follower);
         }
+    }
+
+    /// Drops whatever role the replica had (the partition is deleted).
+    pub(super) fn clear_role(&self) {
+        self.set_role(&mut self.role.lock(), Role::None);
+    }
+
+    /// Every role change goes through here: the generation moves with it, so a fetch
+    /// response asked for under the old role is never appended under the new one.
+    fn set_role(&self, slot: &mut Role, new: Role) {
+        *slot = new;
+        self.role_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The leader this replica follows and the epoch, with whether it must truncate

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::signals::Signals;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 use strata_client::{Admin, ClientConfig};
-use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::time::Instant;
 
 use super::layout::{self, Layout, NodeLayout};
@@ -436,28 +436,6 @@ async fn stop_all(nodes: &mut [NodeProcess], args: &UpArgs, signals: &mut Signal
 }
 
 /// SIGINT and SIGTERM as one stream.
-struct Signals {
-    int: Signal,
-    term: Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Signals> {
-        Ok(Signals {
-            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
-            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
-        })
-    }
-
-    /// The next signal's name.
-    async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.int.recv() => "SIGINT",
-            _ = self.term.recv() => "SIGTERM",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

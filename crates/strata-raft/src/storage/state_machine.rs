@@ -134,20 +134,22 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             snapshot_id: snapshot_id(self.last_applied),
         };
         let image = Arc::clone(&self.image);
-        let store = Arc::clone(&self.snapshots);
-        let stored_meta = meta.clone();
-        let data = self
-            .retry
-            .write("saving a metadata snapshot", move || {
-                let data = SnapshotBody::encode(&image)?;
-                store.save(StoredSnapshot {
-                    meta: stored_meta.clone(),
-                    data: data.clone(),
-                })?;
-                Ok::<_, io::Error>(data)
-            })
+        let data = tokio::task::spawn_blocking(move || SnapshotBody::encode(&image))
             .await
+            .map_err(io::Error::other)
+            .and_then(|r| r)
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        let data = Arc::new(data);
+        save_snapshot(
+            &self.retry,
+            &self.snapshots,
+            "saving a metadata snapshot",
+            &meta,
+            &data,
+        )
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        let data = Arc::try_unwrap(data).unwrap_or_else(|shared| shared.to_vec());
         tracing::info!(snapshot = %meta, "built a metadata snapshot");
         Ok(Snapshot {
             meta,
@@ -219,20 +221,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = Arc::new(snapshot.into_inner());
-        let store = Arc::clone(&self.snapshots);
-        let stored_meta = meta.clone();
-        let image = self
-            .retry
-            .write("installing a metadata snapshot", move || {
-                let image = SnapshotBody::decode(&data)?;
-                store.save(StoredSnapshot {
-                    meta: stored_meta.clone(),
-                    data: data.to_vec(),
-                })?;
-                Ok::<_, io::Error>(image)
-            })
+        let bytes = Arc::clone(&data);
+        let image = tokio::task::spawn_blocking(move || SnapshotBody::decode(&bytes))
             .await
+            .map_err(io::Error::other)
+            .and_then(|r| r)
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        save_snapshot(
+            &self.retry,
+            &self.snapshots,
+            "installing a metadata snapshot",
+            meta,
+            &data,
+        )
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         let image = Arc::new(image);
         run_hook(&self.hook, &image, Vec::new())
             .await
@@ -251,4 +254,25 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             snapshot: Box::new(Cursor::new(s.data)),
         }))
     }
+}
+
+/// Stores a snapshot (built here or received from the leader) as the current one,
+/// waiting out a full disk like every other metadata write.
+async fn save_snapshot(
+    retry: &WriteRetry,
+    store: &Arc<SnapshotStore>,
+    what: &'static str,
+    meta: &SnapshotMeta,
+    data: &Arc<Vec<u8>>,
+) -> io::Result<()> {
+    let (store, meta, data) = (Arc::clone(store), meta.clone(), Arc::clone(data));
+    retry
+        .write(what, move || {
+            store.save(StoredSnapshot {
+                meta: meta.clone(),
+                data: data.to_vec(),
+            })?;
+            Ok(())
+        })
+        .await
 }
