@@ -31,10 +31,12 @@ import argparse
 import dataclasses
 import errno
 import json
+import logging
 import os
 import pathlib
 import random
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -78,7 +80,8 @@ def schedule(seed: int, count: int, kinds: list[str], max_hold_s: float) -> list
 class Workload:
     """An idempotent acks=all producer writing 0, 1, 2, ... to every partition."""
 
-    def __init__(self, bootstrap: str, interval_s: float = 0.005):
+    def __init__(self, bootstrap: str, interval_s: float = 0.005,
+                 debug_log: pathlib.Path | None = None):
         self.lock = threading.Lock()
         self.acked: dict[int, list[tuple[float, int, int]]] = {p: [] for p in range(PARTITIONS)}
         self.failed: dict[str, int] = {}
@@ -86,10 +89,18 @@ class Workload:
         self.sent = 0
         self._stop = threading.Event()
         self._interval = interval_s
-        self._producer = Producer({
+        config = {
             "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
             "linger.ms": 5, "message.timeout.ms": 120000,
-            "error_cb": self._error})
+            "error_cb": self._error}
+        if debug_log is not None:
+            # The producer's idempotence decisions (epoch bumps, retries), for a failed run.
+            logger = logging.getLogger(f"nemesis-producer-{id(self)}")
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(logging.FileHandler(debug_log))
+            logger.propagate = False
+            config.update({"debug": "eos,protocol", "logger": logger})
+        self._producer = Producer(config)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _error(self, err):
@@ -242,6 +253,7 @@ class Nemesis:
         event = {"kind": fault.kind, "node": node_id, "hold_s": fault.hold_s, "led": led}
         self.log(f"fault {fault.kind} on node {node_id} for {fault.hold_s}s (leads {led})")
         event["start"] = time.monotonic()
+        event["wall"] = time.time()
         if fault.kind in ("pause-leader", "pause-controller"):
             os.kill(b.proc.pid, signal.SIGSTOP)
             time.sleep(fault.hold_s)
@@ -275,7 +287,8 @@ class Nemesis:
     # ---- the run and its check -------------------------------------------------------
 
     def run(self, faults: list[Fault], gap_s: float = 2.0) -> dict:
-        work = Workload(",".join(b.bootstrap for b in self.cluster.nodes))
+        work = Workload(",".join(b.bootstrap for b in self.cluster.nodes),
+                        debug_log=self.tmp / "producer.log")
         work.start()
         time.sleep(gap_s)
         for f in faults:
@@ -287,25 +300,25 @@ class Nemesis:
         report["undelivered"] = left
         return report
 
-    def read_back(self) -> dict[int, list[int]]:
-        """Every record of every partition below its high-water mark, in offset order.
-        One consumer per partition: the values repeat across partitions, so a message
-        still buffered from another assignment must never be counted here."""
-        out: dict[int, list[int]] = {}
+    def read_back(self) -> dict[int, list[tuple[int, int]]]:
+        """Every record of every partition below its high-water mark, in offset order, as
+        (offset, value). One consumer per partition: the values repeat across partitions,
+        so a message still buffered from another assignment must never be counted here."""
+        out: dict[int, list[tuple[int, int]]] = {}
         for p in range(PARTITIONS):
             c = Consumer({"bootstrap.servers": ",".join(b.bootstrap for b in self.cluster.nodes),
                           "group.id": f"nemesis-check-{p}", "enable.auto.commit": False})
             try:
                 _, high = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
                 c.assign([TopicPartition(TOPIC, p, 0)])
-                values: list[int] = []
+                values: list[tuple[int, int]] = []
                 last = -1
                 deadline = time.monotonic() + 120
                 while last < high - 1 and time.monotonic() < deadline:
                     for m in c.consume(5000, timeout=0.5):
                         if m.error() is None and m.partition() == p and m.topic() == TOPIC:
                             assert m.offset() > last, f"partition {p}: offset {m.offset()} after {last}"
-                            values.append(int(m.value()))
+                            values.append((m.offset(), int(m.value())))
                             last = m.offset()
                 assert last == high - 1, f"partition {p}: read to {last}, high-water mark {high}"
                 out[p] = values
@@ -313,17 +326,45 @@ class Nemesis:
                 c.close()
         return out
 
+    def batches_around(self, partition: int, offsets: list[int]) -> list[dict]:
+        """The headers of the stored batches holding `offsets`, from node 1's files (the
+        replicas are compared byte for byte separately): who wrote them, when, in which
+        leader epoch, with which producer sequence."""
+        part = self.cluster.nodes[0].data_dir / f"{TOPIC}-{partition}"
+        found = []
+        for seg in sorted(part.glob("*.log")):
+            data = seg.read_bytes()
+            pos = 0
+            while pos + 61 <= len(data):
+                base, length, leader_epoch = struct.unpack_from(">qii", data, pos)
+                last_delta, first_ts, max_ts, pid, pepoch, seq, count = struct.unpack_from(
+                    ">iqqqhii", data, pos + 23)
+                if any(base <= o <= base + last_delta for o in offsets):
+                    found.append({"segment": seg.name, "position": pos, "base_offset": base,
+                                  "last_offset": base + last_delta, "leader_epoch": leader_epoch,
+                                  "producer_id": pid, "producer_epoch": pepoch,
+                                  "base_sequence": seq, "records": count,
+                                  "max_timestamp": max_ts})
+                pos += 12 + length
+        return found
+
     def check(self, work: Workload) -> dict:
         logged = self.read_back()
         lost = duplicated = reordered = 0
         examples = []
+        duplicates = []
         for p in range(PARTITIONS):
-            values = logged[p]
-            seen: set[int] = set()
-            for v in values:
-                if v in seen:
+            values = [v for _, v in logged[p]]
+            first_at: dict[int, int] = {}
+            for o, v in logged[p]:
+                if v in first_at:
                     duplicated += 1
-                seen.add(v)
+                    if len(duplicates) < 10:
+                        duplicates.append({"partition": p, "value": v,
+                                           "offsets": [first_at[v], o]})
+                else:
+                    first_at[v] = o
+            seen = set(first_at)
             acked = {v for _, v, _ in work.acked[p]}
             missing = acked - seen
             lost += len(missing)
@@ -332,17 +373,29 @@ class Nemesis:
                           "acked_at": at[v][0]} for v in sorted(missing)[:5]]
             in_log = [v for v in values if v in acked]
             reordered += sum(1 for a, b in zip(in_log, in_log[1:]) if b <= a)
+        for d in duplicates:
+            d["acked_at_offset"] = next((o for _, v, o in work.acked[d["partition"]]
+                                         if v == d["value"]), None)
+            d["batches"] = self.batches_around(d["partition"], d["offsets"])
         stalls = []
-        for e in self.events:
+        for i, e in enumerate(self.events):
             led, other = 0.0, 0.0
+            gaps = {}
+            # Up to 5 s after the fault healed, but never into the next fault.
+            until = e["end"] + 5
+            if i + 1 < len(self.events):
+                until = min(until, self.events[i + 1]["start"])
             for p in range(PARTITIONS):
-                gap = longest_gap([t for t, _, _ in work.acked[p]], e["start"], e["end"] + 5)
+                gap, since = longest_gap([t for t, _, _ in work.acked[p]], e["start"], until)
+                # When each partition's longest stall began, from the fault's start.
+                gaps[p] = [round(since - e["start"], 2), round(gap, 2)]
                 if p in e["led"]:
                     led = max(led, gap)
                 else:
                     other = max(other, gap)
             stalls.append({"kind": e["kind"], "node": e["node"], "hold_s": e["hold_s"],
-                           "at": round(e["start"], 2), "led": e["led"],
+                           "at": round(e["start"], 2), "wall": round(e["wall"], 3),
+                           "led": e["led"], "gaps": gaps,
                            "stall_led_s": round(led, 2), "stall_other_s": round(other, 2),
                            "heal_s": e["heal_s"], "exit_code": e.get("exit_code")})
         return {
@@ -353,6 +406,7 @@ class Nemesis:
             "lost": lost,
             "lost_examples": examples,
             "duplicated": duplicated,
+            "duplicate_examples": duplicates,
             "reordered": reordered,
             "faults": stalls,
         }
@@ -372,10 +426,10 @@ class Nemesis:
         return {"exit_codes": codes, "replicas_differ": differ}
 
 
-def longest_gap(times: list[float], start: float, end: float) -> float:
-    """The longest time without an acknowledgement inside [start, end]."""
+def longest_gap(times: list[float], start: float, end: float) -> tuple[float, float]:
+    """The longest time without an acknowledgement inside [start, end], and when it began."""
     inside = [start] + [t for t in times if start < t < end] + [end]
-    return max(b - a for a, b in zip(inside, inside[1:]))
+    return max((b - a, a) for a, b in zip(inside, inside[1:]))
 
 
 def fill(path: pathlib.Path) -> None:

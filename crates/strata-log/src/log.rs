@@ -13,7 +13,7 @@ use crate::config::{LogConfig, TimestampType};
 use crate::damage::{self, DamagedRange};
 use crate::error::LogError;
 use crate::producer_snapshot;
-use crate::producer_state::{ProducerStateTable, SequenceCheck};
+use crate::producer_state::{ProducerError, ProducerStateTable, SequenceCheck};
 use crate::recovery::scan_producer_state;
 use crate::segment::{parse_log_file_name, Segment};
 use crate::slice::{AppendInfo, FlushTask};
@@ -50,6 +50,12 @@ pub struct Log {
     pub(crate) hw_checkpointed: Option<i64>,
     /// Offset ranges lost to damage (persisted in `damaged-offsets`, see `damage.rs`).
     pub(crate) damaged: Vec<DamagedRange>,
+    /// Why the last append failed to write (full disk, I/O error), until one succeeds.
+    /// A producer's next pipelined batch then finds a sequence gap (the failed batch
+    /// was never written); it is refused with the same storage error, which clients
+    /// retry in order, instead of `OUT_OF_ORDER_SEQUENCE_NUMBER`, which makes them
+    /// drop their producer epoch (and with it duplicate detection) for every partition.
+    pub(crate) failed_write: Option<String>,
 }
 
 /// `complete_flush` rewrites the recovery checkpoint file at most this often. Why:
@@ -98,6 +104,7 @@ impl Log {
             checkpoint_written_at: None,
             epochs: EpochCache::new(),
             high_watermark: 0,
+            failed_write: None,
             hw_checkpointed: None,
             damaged: damage::read(dir),
         };
@@ -184,6 +191,21 @@ impl Log {
         now_ms: i64,
         leader_epoch: Option<i32>,
     ) -> Result<AppendInfo, LogError> {
+        let result = self.append_validated(records, now_ms, leader_epoch);
+        match &result {
+            Ok(info) if !info.duplicate => self.failed_write = None,
+            Err(LogError::Io(e)) => self.failed_write = Some(e.to_string()),
+            _ => {}
+        }
+        result
+    }
+
+    fn append_validated(
+        &mut self,
+        records: &[u8],
+        now_ms: i64,
+        leader_epoch: Option<i32>,
+    ) -> Result<AppendInfo, LogError> {
         let headers = batch::validate(records, self.config.max_message_bytes as usize)?;
         let record_count: i64 = headers
             .iter()
@@ -202,7 +224,7 @@ impl Log {
             first_offset,
             last_offset,
             max_timestamp,
-        } = self.producers.check_payload(&headers, base_offset)?
+        } = self.check_sequences(&headers, base_offset)?
         {
             return Ok(AppendInfo {
                 base_offset: first_offset,
@@ -292,6 +314,23 @@ impl Log {
             bytes: records.len() as u64,
             duplicate: false,
         })
+    }
+
+    /// The producers' sequence check, with [`Log::failed_write`]'s exception.
+    fn check_sequences(
+        &self,
+        headers: &[BatchHeader],
+        base_offset: i64,
+    ) -> Result<SequenceCheck, LogError> {
+        match self.producers.check_payload(headers, base_offset) {
+            Err(ProducerError::OutOfOrderSequence { .. }) if self.failed_write.is_some() => {
+                let why = self.failed_write.as_deref().unwrap_or_default();
+                Err(LogError::Io(std::io::Error::other(format!(
+                    "an earlier batch could not be written ({why})"
+                ))))
+            }
+            other => Ok(other?),
+        }
     }
 
     pub(crate) fn roll_if_needed(

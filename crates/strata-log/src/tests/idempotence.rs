@@ -286,3 +286,42 @@ fn stale_or_corrupt_snapshot_falls_back_to_the_scan() {
     assert_eq!(log.producer_state().get(PID).map(|e| e.last_seq()), Some(7));
     assert_duplicate(&mut log, &more, &info);
 }
+
+/// Makes the active segment's writes fail (a read-only handle: EBADF) or work again.
+fn set_active_writable(log: &mut Log, writable: bool) {
+    let active = log.segments.last_mut().expect("active segment");
+    let path = crate::segment::segment_path(&log.dir, active.base_offset, "log");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(writable)
+        .open(&path)
+        .expect("segment file");
+    active.log = std::sync::Arc::new(file);
+}
+
+#[test]
+fn a_batch_behind_a_failed_write_gets_the_storage_error_not_a_sequence_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), LogConfig::default(), false).expect("open");
+    append_sequence(&mut log, 0, 2);
+    // The producer pipelines seq 6 and seq 9; the disk fails under seq 6.
+    let first = idempotent_batch(PID, 0, 6, RECORDS_PER_BATCH, 1_000);
+    let second = idempotent_batch(PID, 0, 9, RECORDS_PER_BATCH, 1_000);
+    set_active_writable(&mut log, false);
+    let err = log.append(&first, 5_000).expect_err("the write fails");
+    assert_eq!(err.error_code(), 56, "{err}");
+    // Seq 9 now leaves a gap, but the gap is the failed write's: same retriable error,
+    // so the client retries both in order instead of resetting its producer epoch.
+    let err = log
+        .append(&second, 5_000)
+        .expect_err("behind a failed write");
+    assert_eq!(err.error_code(), 56, "{err}");
+    assert!(err.to_string().contains("earlier batch"), "{err}");
+    // The disk works again: the retries land in order and the exception is over.
+    set_active_writable(&mut log, true);
+    assert_eq!(log.append(&first, 5_000).expect("retry").base_offset, 6);
+    assert_eq!(log.append(&second, 5_000).expect("retry").base_offset, 9);
+    let gap = idempotent_batch(PID, 0, 20, 1, 1_000);
+    assert_rejected(&mut log, &gap, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_eq!(read_all_offsets(&log), (0..12).collect::<Vec<_>>());
+}
