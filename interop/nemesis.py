@@ -256,7 +256,9 @@ class Nemesis:
         event["wall"] = time.time()
         if fault.kind in ("pause-leader", "pause-controller"):
             os.kill(b.proc.pid, signal.SIGSTOP)
-            time.sleep(fault.hold_s)
+            event["failover_s"] = self.failover(b, node_id, led, event["start"],
+                                                fault.hold_s)
+            time.sleep(max(0.0, event["start"] + fault.hold_s - time.monotonic()))
             os.kill(b.proc.pid, signal.SIGCONT)
         elif fault.kind == "kill":
             b.kill()
@@ -283,6 +285,24 @@ class Nemesis:
         b.assert_alive()
         self.events.append(event)
         return event
+
+    def failover(self, b: Broker, node_id: int, led: list[int], start: float,
+                 hold_s: float) -> float | None:
+        """While `b` is paused: seconds until another node's metadata names new leaders
+        for every partition `b` led (the broker's side of the failover; a client's
+        requests already in flight to `b` wait for it regardless). None if not within
+        the hold."""
+        if not led:
+            return None
+        while time.monotonic() < start + hold_s:
+            try:
+                leaders = self.leaders(exclude=b)
+                if all(leaders[p] not in (-1, node_id) for p in led):
+                    return round(time.monotonic() - start, 2)
+            except Exception:  # noqa: BLE001 - a metadata call may time out meanwhile
+                pass
+            time.sleep(0.05)
+        return None
 
     # ---- the run and its check -------------------------------------------------------
 
@@ -397,7 +417,8 @@ class Nemesis:
                            "at": round(e["start"], 2), "wall": round(e["wall"], 3),
                            "led": e["led"], "gaps": gaps,
                            "stall_led_s": round(led, 2), "stall_other_s": round(other, 2),
-                           "heal_s": e["heal_s"], "exit_code": e.get("exit_code")})
+                           "heal_s": e["heal_s"], "exit_code": e.get("exit_code"),
+                           "failover_s": e.get("failover_s")})
         return {
             "acked": sum(len(a) for a in work.acked.values()),
             "sent": work.sent,

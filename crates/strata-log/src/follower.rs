@@ -76,7 +76,7 @@ impl Log {
         let active = &mut self.segments[last_index];
         let mut position = start;
         for header in &headers {
-            active.track_batch(position, header, interval)?;
+            active.track_batch(position, header, interval);
             position += header.total_size() as u64;
         }
         // Every batch's CRC was checked before it was written.

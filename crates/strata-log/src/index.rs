@@ -141,14 +141,25 @@ impl<E: IndexEntry> SparseIndex<E> {
         self.last
     }
 
-    /// Adds an entry; the caller guarantees keys are monotonic.
-    pub fn append(&mut self, entry: E) -> io::Result<()> {
+    /// Adds an entry; the caller guarantees keys are monotonic. Entries are buffered
+    /// and written in groups; a write that fails (a full disk) keeps them buffered for
+    /// the next try, and its error reaches whoever flushes ([`SparseIndex::write_pending`]),
+    /// never the append that added the entry: its records are in the log file already,
+    /// so the log's bookkeeping must count them whatever happens to the index file.
+    pub fn append(&mut self, entry: E) {
         self.pending.push(entry);
         self.last = Some(entry);
         if self.pending.len() >= PENDING_MAX {
-            self.write_pending()?;
+            if let Err(e) = self.write_pending() {
+                tracing::warn!(file = %self.path.display(), error = %e, "index entries kept in memory: writing them failed");
+            }
         }
-        Ok(())
+    }
+
+    /// Replaces the handle writes go through (tests make it read-only to fail them).
+    #[cfg(test)]
+    pub(crate) fn set_handle(&mut self, file: Arc<File>) {
+        self.file = Some(file);
     }
 
     /// Writes buffered entries to the file (one `write`), without syncing.
@@ -279,12 +290,10 @@ mod tests {
         let path = dir.path().join("x.index");
         let mut index = SparseIndex::<OffsetEntry>::create(path.clone()).expect("create");
         for i in 0..100u32 {
-            index
-                .append(OffsetEntry {
-                    relative_offset: i * 10,
-                    position: i * 1000,
-                })
-                .expect("append");
+            index.append(OffsetEntry {
+                relative_offset: i * 10,
+                position: i * 1000,
+            });
         }
         assert!(index.on_disk > 0 && !index.pending.is_empty());
         let find = |idx: &SparseIndex<OffsetEntry>, off: u32| {

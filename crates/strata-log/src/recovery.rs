@@ -45,7 +45,8 @@ pub(crate) fn rebuild_segment(segment: &mut Segment, rules: &Rules) -> io::Resul
     let log = std::sync::Arc::clone(&segment.log);
     let base = segment.base_offset;
     let scan = scan_file(&log, file_len, base, rules, &mut |position, header| {
-        segment.track_batch(position, header, rules.index_interval)
+        segment.track_batch(position, header, rules.index_interval);
+        Ok(())
     })?;
     if !scan.damaged.is_empty() {
         return Ok(ScanOutcome::Damaged(scan.damaged));
@@ -55,7 +56,7 @@ pub(crate) fn rebuild_segment(segment: &mut Segment, rules: &Rules) -> io::Resul
         segment.mark_verified(0, scan.valid_end);
     }
     segment.roll_base_ms = first_batch_timestamp(segment)?;
-    segment.append_time_entry_if_newer()?;
+    segment.append_time_entry_if_newer();
     segment.index.write_pending()?;
     segment.time_index.write_pending()?;
     if scan.valid_end < file_len {

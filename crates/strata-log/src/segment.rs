@@ -187,20 +187,17 @@ impl Segment {
     }
 
     /// Records a batch that is now in the file at `position`: updates offsets,
-    /// timestamps and the sparse indexes.
-    pub fn track_batch(
-        &mut self,
-        position: u64,
-        header: &BatchHeader,
-        index_interval: u32,
-    ) -> io::Result<()> {
+    /// timestamps and the sparse indexes. Cannot fail: index entries that cannot be
+    /// written yet stay buffered (see [`SparseIndex::append`]), so the segment always
+    /// counts what its file holds.
+    pub fn track_batch(&mut self, position: u64, header: &BatchHeader, index_interval: u32) {
         let size = header.total_size() as u64;
         let indexed = self.bytes_since_index >= u64::from(index_interval);
         if indexed {
             self.index.append(OffsetEntry {
                 relative_offset: self.relative(header.base_offset),
                 position: position.min(u64::from(u32::MAX)) as u32,
-            })?;
+            });
             self.bytes_since_index = 0;
         }
         if header.max_timestamp > self.max_timestamp {
@@ -208,19 +205,18 @@ impl Segment {
             self.offset_of_max_timestamp = header.base_offset;
         }
         if indexed {
-            self.append_time_entry_if_newer()?;
+            self.append_time_entry_if_newer();
         }
         self.bytes_since_index += size;
         self.next_offset = header.next_offset();
         self.size = self.size.max(position + size);
-        Ok(())
     }
 
     /// Makes the time index's last entry reflect the segment's max timestamp, so that a
     /// sealed segment's max timestamp can be read back from it.
-    pub fn append_time_entry_if_newer(&mut self) -> io::Result<()> {
+    pub fn append_time_entry_if_newer(&mut self) {
         if self.max_timestamp < 0 {
-            return Ok(());
+            return;
         }
         let newer = self
             .time_index
@@ -230,14 +226,13 @@ impl Segment {
             self.time_index.append(TimeEntry {
                 timestamp: self.max_timestamp,
                 relative_offset: self.relative(self.offset_of_max_timestamp),
-            })?;
+            });
         }
-        Ok(())
     }
 
     /// Called when this segment stops being the active one.
     pub fn seal(&mut self) -> io::Result<()> {
-        self.append_time_entry_if_newer()?;
+        self.append_time_entry_if_newer();
         self.index.write_pending()?;
         self.time_index.write_pending()
     }

@@ -12,7 +12,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
-use strata_log::{AppendInfo, LogError};
+use strata_log::AppendInfo;
 
 use super::{log_error_code, Turn};
 use crate::broker::now_ms;
@@ -85,7 +85,12 @@ pub async fn handle(
                 _ => Ok(p),
             });
             match (part, pd.records) {
-                (Err((code, msg)), _) => {
+                (Err((code, msg)), records) => {
+                    if let (Some(records), Some(p)) =
+                        (&records, broker.replicas.get(&name, pd.index))
+                    {
+                        p.note_refusal(records, code);
+                    }
                     immediate.push((t, pd.index, Outcome::Failed(code, Some(msg))))
                 }
                 (Ok(_), None) => immediate.push((
@@ -107,26 +112,24 @@ pub async fn handle(
     let mut results: Vec<(usize, i32, Outcome)> = immediate;
     let mut durable_waits = Vec::new();
     let mut replication_waits = Vec::new();
-    for ((t, index), r) in slots.into_iter().zip(appended) {
+    for ((t, index), (p, r)) in slots.into_iter().zip(appended) {
         match r {
-            Ok((p, info)) => {
+            Ok(info) => {
                 // flush.messages: fsync once this many records are unflushed (any acks).
                 let flush_due = p.unflushed_records() >= p.settings().flush_messages;
                 if flush_due || (acks == -1 && broker.config.flush_policy == FlushPolicy::Batch) {
                     durable_waits.push((results.len(), Arc::clone(&p), info.last_offset));
                 }
-                if acks == -1 && !info.duplicate {
+                // A duplicate waits too: its original may not be replicated yet (Kafka
+                // waits on the original offsets alike).
+                if acks == -1 {
                     replication_waits.push((results.len(), p, info.last_offset));
                 }
                 results.push((t, index, Outcome::Appended(info)));
             }
-            Err(e) => {
-                tracing::debug!(error = %e, "produce rejected");
-                results.push((
-                    t,
-                    index,
-                    Outcome::Failed(log_error_code(&e), Some(e.to_string())),
-                ));
+            Err((code, message)) => {
+                tracing::debug!(error = %message, "produce rejected");
+                results.push((t, index, Outcome::Failed(code, Some(message))));
             }
         }
     }
@@ -208,18 +211,41 @@ pub async fn handle(
     Some(ProduceResponse::default().with_responses(topics))
 }
 
+/// Appends one partition's records; a refusal is answered with its error code and a
+/// message (a sequence gap that an earlier refusal here explains with that refusal's
+/// error, see `replica/refusals.rs`).
 async fn append_one(
     broker: &Arc<Broker>,
     p: Arc<crate::replica::Partition>,
     records: Bytes,
     now: i64,
-) -> Result<(Arc<crate::replica::Partition>, AppendInfo), LogError> {
+) -> (
+    Arc<crate::replica::Partition>,
+    Result<AppendInfo, (ResponseError, String)>,
+) {
     let len = records.len() as u64;
-    let info = p.append(records, now).await?;
-    // A retried idempotent batch is answered with its original offsets, not stored again.
-    if !info.duplicate {
-        broker.metrics.records_in.inc_by(info.record_count as u64);
-        broker.metrics.produce_bytes.inc_by(len);
-    }
-    Ok((p, info))
+    let result = match p.append(records.clone(), now).await {
+        Ok(info) => {
+            // A retried idempotent batch is answered with its original offsets, not
+            // stored again.
+            if !info.duplicate {
+                broker.metrics.records_in.inc_by(info.record_count as u64);
+                broker.metrics.produce_bytes.inc_by(len);
+                p.note_written(&records);
+            }
+            Ok(info)
+        }
+        Err(e) => match p.explained_gap(&e) {
+            Some(code) => Err((
+                code,
+                format!("an earlier batch of this producer was refused here ({code:?}); it goes first: {e}"),
+            )),
+            None => {
+                let code = log_error_code(&e);
+                p.note_refusal(&records, code);
+                Err((code, e.to_string()))
+            }
+        },
+    };
+    (p, result)
 }

@@ -6,6 +6,7 @@ mod log_config;
 mod manager;
 mod partition;
 mod prepare;
+mod refusals;
 mod role;
 
 pub use damage::repair_fetched_file;

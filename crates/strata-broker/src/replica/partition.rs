@@ -50,6 +50,8 @@ pub struct Partition {
     // Wakes a syncer waiting for its round to fill up.
     sync_ready: parking_lot::Condvar,
     last_flush_ms: AtomicI64,
+    /// Idempotent producers refused here lately (see `refusals.rs`).
+    pub(super) refusals: Mutex<super::refusals::Refusals>,
 }
 
 /// An append waiting for the drainer.
@@ -154,6 +156,7 @@ impl Partition {
             sync_queue: Mutex::new(SyncQueue::default()),
             sync_ready: parking_lot::Condvar::new(),
             last_flush_ms: AtomicI64::new(crate::broker::now_ms()),
+            refusals: Mutex::new(Default::default()),
         }
     }
 

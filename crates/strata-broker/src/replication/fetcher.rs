@@ -24,6 +24,11 @@ const EPOCH_VERSION: i16 = 3;
 /// How long the leader may hold a fetch with nothing new.
 const MAX_WAIT_MS: i32 = 500;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a round whose records could not be stored (a full disk), the next round waits
+/// this long, doubling up to `APPEND_BACKOFF_MAX`, instead of fetching the same records
+/// again at once.
+const APPEND_BACKOFF: Duration = Duration::from_millis(50);
+const APPEND_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// A fetcher with no partitions for this long ends (the manager starts a new one
 /// when needed).
 const IDLE_EXIT: Duration = Duration::from_secs(2);
@@ -32,6 +37,7 @@ const IDLE_EXIT: Duration = Duration::from_secs(2);
 pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Receiver<bool>) {
     let mut conn: Option<BrokerConnection> = None;
     let mut idle_since = tokio::time::Instant::now();
+    let mut backoff = APPEND_BACKOFF;
     loop {
         if *shutdown.borrow() {
             return;
@@ -83,15 +89,22 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
                 truncate(&broker, c, &truncating).await?;
             }
             let fetching: Vec<_> = parts.iter().filter(|(_, _, t, _)| !*t).collect();
-            if !fetching.is_empty() {
-                fetch(&broker, c, &fetching).await?;
+            if fetching.is_empty() {
+                return Ok(0);
             }
-            Ok::<_, anyhow::Error>(())
+            fetch(&broker, c, &fetching).await
         };
-        if let Err(e) = round.await {
-            tracing::debug!(leader, error = %e, "replica fetch failed");
-            conn = None;
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        match round.await {
+            Ok(0) => backoff = APPEND_BACKOFF,
+            Ok(_unstored) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(APPEND_BACKOFF_MAX);
+            }
+            Err(e) => {
+                tracing::debug!(leader, error = %e, "replica fetch failed");
+                conn = None;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
 }
@@ -194,11 +207,13 @@ async fn truncate(
 }
 
 /// One Fetch for every partition in `parts`; appends what comes back.
+/// One Fetch for `parts`, its records appended; returns how many partitions' records
+/// could not be stored.
 async fn fetch(
     broker: &Arc<Broker>,
     conn: &mut BrokerConnection,
     parts: &[&Followed],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let mut by_topic: HashMap<String, Vec<FetchPartition>> = HashMap::new();
     let mut index: HashMap<(String, i32), (Arc<Partition>, u64)> = HashMap::new();
     for (p, epoch, _, generation) in parts {
@@ -241,6 +256,7 @@ async fn fetch(
     if resp.error_code != 0 {
         anyhow::bail!("fetch refused with error {}", resp.error_code);
     }
+    let mut unstored = 0;
     for t in resp.responses {
         for r in t.partitions {
             let Some((p, generation)) = index.get(&(t.topic.0.to_string(), r.partition_index))
@@ -258,8 +274,9 @@ async fn fetch(
                 .await
             {
                 tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot append replicated records");
+                unstored += 1;
             }
         }
     }
-    Ok(())
+    Ok(unstored)
 }

@@ -213,7 +213,7 @@ fn append(out: &mut Segment, bytes: &[u8], interval: u32) -> Result<(), LogError
     let header = BatchHeader::parse(bytes)?;
     let position = out.size;
     (&*out.log).write_all(bytes)?;
-    out.track_batch(position, &header, interval)?;
+    out.track_batch(position, &header, interval);
     Ok(())
 }
 

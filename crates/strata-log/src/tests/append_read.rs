@@ -393,3 +393,55 @@ fn an_append_past_the_largest_offset_is_refused() {
     assert_eq!(err.error_code(), 56, "KAFKA_STORAGE_ERROR");
     assert_eq!(log.size_bytes(), bytes.len() as u64);
 }
+
+/// The active segment's offset and time index writes fail (read-only handles: EBADF) or
+/// work again.
+fn set_indexes_writable(log: &mut Log, writable: bool) {
+    let active = log.segments.last_mut().expect("active segment");
+    for (index_path, is_time) in [
+        (active.index.path().to_path_buf(), false),
+        (active.time_index.path().to_path_buf(), true),
+    ] {
+        let file = std::sync::Arc::new(
+            fs::OpenOptions::new()
+                .read(true)
+                .write(writable)
+                .open(&index_path)
+                .expect("index file"),
+        );
+        if is_time {
+            active.time_index.set_handle(file);
+        } else {
+            active.index.set_handle(file);
+        }
+    }
+}
+
+#[test]
+fn appends_stay_counted_when_their_index_entries_cannot_be_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig {
+        index_interval_bytes: 1,
+        ..LogConfig::default()
+    };
+    let mut log = open(dir.path(), config.clone());
+    log.append(&batch(2, 1_000, 20), 5_000).expect("append");
+    // Every batch is indexed, so index writes (every 32 entries) fail under these
+    // appends, as on a full disk where the log file's last page still had room.
+    set_indexes_writable(&mut log, false);
+    for i in 0..100 {
+        let info = log.append(&batch(2, 1_001 + i, 20), 5_000).expect("append");
+        assert_eq!(info.base_offset, 2 + 2 * i);
+    }
+    assert_eq!(log.log_end_offset(), 202);
+    assert_eq!(read_all_offsets(&log), (0..202).collect::<Vec<_>>());
+    // The entries that could not be written wait in memory for the next write.
+    set_indexes_writable(&mut log, true);
+    log.append(&batch(2, 2_000, 20), 5_000).expect("append");
+    log.close().expect("close writes the indexes");
+    for clean in [true, false] {
+        let log = Log::open(dir.path(), config.clone(), clean).expect("reopen");
+        assert_eq!(log.log_end_offset(), 204);
+        assert_eq!(read_all_offsets(&log), (0..204).collect::<Vec<_>>());
+    }
+}
