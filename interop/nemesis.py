@@ -87,6 +87,7 @@ class Workload:
         self.failed: dict[str, int] = {}
         self.fatal: str | None = None
         self.sent = 0
+        self.stopped_at = float("inf")
         self._stop = threading.Event()
         self._interval = interval_s
         config = {
@@ -134,6 +135,7 @@ class Workload:
         self._thread.start()
 
     def stop(self) -> int:
+        self.stopped_at = time.monotonic()
         self._stop.set()
         self._thread.join(30)
         return self._producer.flush(180)
@@ -401,8 +403,9 @@ class Nemesis:
         for i, e in enumerate(self.events):
             led, other = 0.0, 0.0
             gaps = {}
-            # Up to 5 s after the fault healed, but never into the next fault.
-            until = e["end"] + 5
+            # Up to 5 s after the fault healed, but never into the next fault or past the
+            # end of the workload.
+            until = min(e["end"] + 5, work.stopped_at)
             if i + 1 < len(self.events):
                 until = min(until, self.events[i + 1]["start"])
             for p in range(PARTITIONS):
