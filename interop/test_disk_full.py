@@ -128,3 +128,50 @@ def test_the_metadata_quorum_comes_back_by_itself_when_space_returns(small_disk)
     finally:
         if b.running():
             assert b.stop() == 0, b.log_tail()
+
+
+def test_a_node_whose_disk_fills_is_fenced_and_writes_go_on(tmp_path):
+    """Three nodes; one's data dir is a small tmpfs that fills up. That node has itself
+    fenced (its leaderships and ISR places move to the others), so acks=all writes go on
+    without it; once space is freed it registers again and rejoins every ISR."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    from cluster import Cluster
+
+    c = Cluster(tmp_path)
+    victim = c.node(2)
+    victim.data_dir.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs",
+                    str(victim.data_dir)], check=True)
+    try:
+        c.start()
+        admin = c.admin()
+        admin.create_topics([NewTopic("full", 3, 3, config={"min.insync.replicas": "2"})])[
+            "full"].result(15)
+        wait_for(lambda: all(len(c.partition("full", i).isrs) == 3 for i in range(3)),
+                 "every replica in sync")
+
+        filler = victim.data_dir / "filler"
+        fill(filler)
+        wait_for(lambda: all(2 not in c.partition("full", i).isrs
+                             and c.partition("full", i).leader != 2 for i in range(3)),
+                 "the full node out of every ISR and leading nothing", timeout=20)
+
+        p = Producer({"bootstrap.servers": c.bootstrap(), "acks": "all",
+                      "enable.idempotence": True, "message.timeout.ms": 20000})
+        for n in range(300):
+            p.produce("full", str(n).encode(), partition=n % 3)
+        assert p.flush(30) == 0, "acks=all writes stalled with one node's disk full"
+        victim.assert_alive()
+
+        os.remove(filler)
+        os.remove(str(filler) + ".tail")
+        wait_for(lambda: all(len(c.partition("full", i).isrs) == 3 for i in range(3)),
+                 "the node back in every ISR after space returned", timeout=60)
+        for b in c.nodes:
+            assert b.stop() == 0, b.log_tail()
+    finally:
+        for b in c.nodes:
+            if b.running():
+                b.kill()
+        subprocess.run(["umount", "-l", str(victim.data_dir)], check=False)

@@ -3,7 +3,10 @@
 //! Every broker sends its requests through [`crate::metadata::MetadataManager`], which
 //! forwards them to the current Raft leader; there [`handle`] decides and proposes.
 //! Soft state (when each broker last heartbeated) lives only on the leader and starts
-//! afresh, with a full session of grace, whenever a node becomes leader.
+//! afresh, with a full session of grace, whenever a node becomes leader; except for
+//! the controller it replaces, whose silence it has measured already: its own
+//! heartbeats to it went unanswered since `ControllerState::answered_by` last heard from
+//! it.
 //!
 //! Invariant: every proposal made on the leader goes through `propose_lock` after a
 //! linearizable read, so each decision is made on the newest committed image.
@@ -88,6 +91,9 @@ pub enum ControllerResponse {
     Heartbeat {
         /// Whether the broker must register.
         must_register: bool,
+        /// The controller that answered.
+        #[serde(default)]
+        controller: i32,
     },
     /// Answer to AlterPartition: a Kafka error code (0 for success) and a message.
     AlterPartition {
@@ -104,6 +110,23 @@ pub struct ControllerState {
     propose_lock: tokio::sync::Mutex<()>,
     heartbeats: parking_lot::Mutex<HashMap<i32, Instant>>,
     leader_since: parking_lot::Mutex<Option<Instant>>,
+    /// On every broker: when each controller last answered this broker's heartbeat.
+    answered_by: parking_lot::Mutex<HashMap<i32, Instant>>,
+}
+
+impl ControllerState {
+    /// The heartbeat table a new controller starts with at `now`: empty (every broker
+    /// gets a full session from `now`), except for the controller it replaces, which
+    /// this node last heard from at the time its own heartbeat was last answered.
+    fn fresh_heartbeats(&self, self_id: i32) -> HashMap<i32, Instant> {
+        let answered = self.answered_by.lock();
+        answered
+            .iter()
+            .filter(|(&id, _)| id != self_id)
+            .max_by_key(|(_, &at)| at)
+            .map(|(&id, &at)| HashMap::from([(id, at)]))
+            .unwrap_or_default()
+    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ControllerResponse {
@@ -155,7 +178,10 @@ impl Broker {
                 let must_register = image
                     .broker(node_id)
                     .is_none_or(|b| b.fenced || b.incarnation != incarnation);
-                ControllerResponse::Heartbeat { must_register }
+                ControllerResponse::Heartbeat {
+                    must_register,
+                    controller: self.config.node_id,
+                }
             }
             ControllerRequest::AlterPartition {
                 node_id,
@@ -279,7 +305,8 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
         let since = {
             let mut since = broker.controller.leader_since.lock();
             *since.get_or_insert_with(|| {
-                broker.controller.heartbeats.lock().clear();
+                let fresh = broker.controller.fresh_heartbeats(broker.config.node_id);
+                *broker.controller.heartbeats.lock() = fresh;
                 Instant::now()
             })
         };
@@ -368,6 +395,51 @@ async fn refused_brokers(broker: &Arc<Broker>, heartbeats: &HashMap<i32, Instant
         .collect()
 }
 
+/// Asks the controller to fence this broker when its data dir stopped taking writes
+/// (and others can take over), and registers it again once writes work. Returns whether
+/// the broker is to stay fenced (no heartbeat: it would only be told to register).
+async fn fence_while_disk_fails(broker: &Arc<Broker>, fenced: &mut bool) -> bool {
+    let problem = broker.probe_data_dir().await;
+    match (problem, *fenced) {
+        (Some(problem), false) => {
+            let image = broker.meta.image();
+            let others = image
+                .brokers()
+                .any(|b| b.node_id != broker.config.node_id && !b.fenced);
+            if !others {
+                return false;
+            }
+            let req = ControllerRequest::ControlledShutdown {
+                node_id: broker.config.node_id,
+            };
+            let timeout = broker.config.broker_session_timeout;
+            match broker.meta.request_within(&req, timeout).await {
+                Ok(ControllerResponse::Committed { .. }) => {
+                    tracing::error!(%problem, "data dir does not take writes: this broker is fenced until it does");
+                    *fenced = true;
+                }
+                other => {
+                    tracing::warn!(%problem, ?other, "data dir does not take writes; fencing this broker failed")
+                }
+            }
+            *fenced
+        }
+        (None, true) => match broker.register_self().await {
+            Ok(()) => {
+                tracing::warn!("data dir takes writes again: registered");
+                *fenced = false;
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "data dir takes writes again; registering failed");
+                true
+            }
+        },
+        (Some(_), true) => true,
+        (None, false) => false,
+    }
+}
+
 /// How long one heartbeat may wait for the controller's answer: well within the session
 /// timeout, so that a heartbeat stuck on a controller that stopped (paused, cut off)
 /// leaves time for the next ones to reach the new controller before it fences anyone.
@@ -376,15 +448,22 @@ pub(crate) fn heartbeat_timeout(interval: Duration, session: Duration) -> Durati
 }
 
 /// Every broker: tells the controller it is alive, and registers again when told to.
+/// While its data dir does not take writes (a full disk), it has itself fenced instead,
+/// so leadership and ISR membership move to brokers that can store data, and registers
+/// again once writes work (Kafka takes a failed log dir's partitions offline alike).
 pub(crate) async fn heartbeat_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let interval = broker.config.broker_heartbeat_interval;
     let timeout = heartbeat_timeout(interval, broker.config.broker_session_timeout);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut disk_fenced = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        if fence_while_disk_fails(&broker, &mut disk_fenced).await {
+            continue;
         }
         let req = ControllerRequest::Heartbeat {
             node_id: broker.config.node_id,
@@ -392,15 +471,58 @@ pub(crate) async fn heartbeat_loop(broker: Arc<Broker>, mut shutdown: watch::Rec
         };
         match broker.meta.request_within(&req, timeout).await {
             Ok(ControllerResponse::Heartbeat {
-                must_register: true,
+                must_register,
+                controller,
             }) => {
-                tracing::info!("controller asks this broker to register again");
-                if let Err(e) = broker.register_self().await {
-                    tracing::warn!(error = %e, "registration failed");
+                broker
+                    .controller
+                    .answered_by
+                    .lock()
+                    .insert(controller, Instant::now());
+                if must_register {
+                    tracing::info!("controller asks this broker to register again");
+                    if let Err(e) = broker.register_self().await {
+                        tracing::warn!(error = %e, "registration failed");
+                    }
                 }
             }
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_controller_counts_the_replaced_ones_silence_and_nobody_elses() {
+        let state = ControllerState::default();
+        assert!(state.fresh_heartbeats(1).is_empty(), "nothing heard yet");
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_millis(300);
+        let t2 = t0 + Duration::from_millis(500);
+        state.answered_by.lock().insert(3, t0);
+        state.answered_by.lock().insert(2, t1);
+        // Node 1 replaces node 2, the controller that answered it last.
+        assert_eq!(state.fresh_heartbeats(1), HashMap::from([(2, t1)]));
+        // Its own answers (once it leads) never count as another controller's.
+        state.answered_by.lock().insert(1, t2);
+        assert_eq!(state.fresh_heartbeats(1), HashMap::from([(2, t1)]));
+        assert_eq!(state.fresh_heartbeats(2), HashMap::from([(1, t2)]));
+    }
+
+    #[test]
+    fn a_heartbeat_answer_without_the_controller_id_still_parses() {
+        let old = br#"{"Heartbeat":{"must_register":true}}"#;
+        let parsed: ControllerResponse = serde_json::from_slice(old).expect("parses");
+        assert!(matches!(
+            parsed,
+            ControllerResponse::Heartbeat {
+                must_register: true,
+                controller: 0
+            }
+        ));
     }
 }

@@ -58,7 +58,7 @@ impl Broker {
 
     /// Writes, fsyncs and removes a small file in the data dir (at most once per
     /// [`PROBE_REUSE`]); the error if that fails.
-    async fn probe_data_dir(self: &Arc<Self>) -> Option<String> {
+    pub(crate) async fn probe_data_dir(self: &Arc<Self>) -> Option<String> {
         if let Some((at, result)) = self.health_probe.0.lock().as_ref() {
             if at.elapsed() < PROBE_REUSE {
                 return result.clone();
