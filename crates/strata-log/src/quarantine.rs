@@ -8,7 +8,9 @@
 //! identical `.corrupt` file already there is reused); after it, the repaired segment.
 //! A `.corrupt` file is never overwritten with other bytes: a later repair of the same
 //! segment that finds damage at the same position writes `<base>.log.<position>.<n>.corrupt`.
-//! The caller rebuilds the segment's indexes from the new file.
+//! The caller rebuilds the segment's indexes from the new file. The `.corrupt` files of
+//! a segment go when retention or DeleteRecords deletes the segment itself
+//! ([`remove_corrupt_files`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -30,6 +32,31 @@ fn corrupt_path(dir: &Path, base: i64, position: u64, n: u32) -> PathBuf {
         n => format!(".{position}.{n}{CORRUPT_SUFFIX}"),
     };
     segment_path_suffixed(dir, base, LOG_EXT, &suffix)
+}
+
+/// Removes the `.corrupt` files of segment `base` (it is being deleted: the offsets its
+/// damage covered are gone from the log anyway); returns how many there were.
+pub(crate) fn remove_corrupt_files(dir: &Path, base: i64) -> io::Result<usize> {
+    let segment = segment_path(dir, base, LOG_EXT);
+    let Some(prefix) = segment.file_name().and_then(|n| n.to_str()) else {
+        return Ok(0);
+    };
+    let prefix = format!("{prefix}.");
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(&prefix) && name.ends_with(CORRUPT_SUFFIX) {
+            match fs::remove_file(dir.join(name)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => removed += 1,
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(dir = %dir.display(), base, removed, "removed the damaged bytes kept aside for a deleted segment");
+    }
+    Ok(removed)
 }
 
 /// Copies `file[from..to]` to `<base>.log.<from>.corrupt` (fsynced) and returns its path.

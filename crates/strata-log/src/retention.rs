@@ -34,6 +34,7 @@ impl Log {
             }
             let segment = self.segments.remove(0);
             segment.delete_files(&self.dir)?;
+            crate::quarantine::remove_corrupt_files(&self.dir, segment.base_offset)?;
             self.size_bytes -= segment.size;
             outcome.deleted_segments += 1;
             outcome.deleted_bytes += segment.size;
@@ -172,6 +173,7 @@ impl Log {
         while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
             let segment = self.segments.remove(0);
             segment.delete_files(&self.dir)?;
+            crate::quarantine::remove_corrupt_files(&self.dir, segment.base_offset)?;
             self.size_bytes -= segment.size;
         }
         self.recovery_point = self.recovery_point.max(offset);

@@ -304,9 +304,24 @@ fn a_flipped_byte_mid_sealed_segment_costs_only_its_batch() {
     assert_eq!(crate::corrupt_batches_total(), before + 1);
     assert_eq!(read_all_offsets(&log), expected);
     log.close().expect("close");
-    let log = Log::open(dir.path(), config, true).expect("clean reopen");
+    let mut log = Log::open(dir.path(), config, true).expect("clean reopen");
     assert_eq!(read_all_offsets(&log), expected);
     assert_eq!(log.damaged_ranges().len(), 1);
+    // The kept bytes go when their segment goes (here by DeleteRecords), not before.
+    let third = stored
+        .iter()
+        .find(|b| b.file == 2)
+        .expect("third segment")
+        .base;
+    log.delete_records_before(third - 1)
+        .expect("delete records");
+    assert!(
+        corrupt.exists(),
+        "segment 1 still holds offsets at or above the log start"
+    );
+    log.delete_records_before(third).expect("delete records");
+    assert!(!corrupt.exists(), "removed with its segment");
+    assert!(log.damaged_ranges().is_empty());
 }
 
 /// Found by the `segment_recovery` fuzz target: a stored log start with no segment (or
