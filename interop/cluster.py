@@ -16,12 +16,13 @@ from broker import Broker, free_port
 
 
 class Cluster:
-    def __init__(self, tmp: pathlib.Path, n: int = 3, learners: int = 0):
+    def __init__(self, tmp: pathlib.Path, n: int = 3, learners: int = 0,
+                 extra_args: list[str] | None = None):
         self.nodes: list[Broker] = []
         ctrl = [free_port() for _ in range(n)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ctrl))
         for i in range(n + learners):
-            args = ["--node-id", str(i + 1), "--voters", voters]
+            args = ["--node-id", str(i + 1), "--voters", voters] + list(extra_args or [])
             if i >= n:  # not in the voter list: needs its own controller address
                 args += ["--controller-listen", f"127.0.0.1:{free_port()}"]
             b = Broker(tmp / f"node-{i + 1}", f"node-{i + 1}", args)
