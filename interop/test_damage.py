@@ -230,3 +230,53 @@ def test_a_damaged_follower_takes_the_lost_batch_back_from_the_leader(tmp_path):
         for b in c.nodes:
             if b.running():
                 assert b.stop() == 0, b.log_tail()
+
+
+def test_a_damaged_leader_hands_over_and_takes_the_lost_batch_back(tmp_path):
+    """The leader's own copy is damaged while it runs. A leader cannot fetch what it
+    lost, so it hands the partition to an in-sync replica that still has the batch,
+    leaves the ISR, fetches the batch back as a follower and rejoins; consumers read
+    every record, the damaged range included, and never the damaged value."""
+    from cluster import Cluster, wait_for
+    from confluent_kafka.admin import NewTopic
+
+    c = Cluster(tmp_path, extra_args=["--set", "log.scrub.interval.ms=1000"])
+    c.start()
+    try:
+        topic = f"damage-leader-{int(time.time())}"
+        admin = c.admin()  # must outlive the futures
+        fs = admin.create_topics([NewTopic(topic, 1, replication_factor=3,
+                                           config={"segment.bytes": str(SEGMENT_BYTES)})])
+        fs[topic].result(timeout=15)
+        wait_for(lambda: len(c.partition(topic).isrs) == 3, "ISR of 3")
+        p = producer(c.bootstrap(), acks="all", **{"linger.ms": 1, "batch.num.messages": 20})
+        n = 0
+        for _ in range(30):
+            produce_all(p, topic, [(f"k{n + i}".encode(), f"record-{n + i:06d}".encode(),
+                                    {"partition": 0}) for i in range(40)])
+            n += 40
+        leader_id = c.partition(topic).leader
+        leader = c.node(leader_id)
+        lost, flipped = flip_mid_sealed_segment(leader.data_dir, topic)
+
+        # (the hand-over, refetch and return can all take well under a second)
+        wait_for(lambda: batch_is_whole(leader.data_dir, topic, lost.start),
+                 "the old leader fetched the damaged batch back", timeout=60)
+        wait_for(lambda: len(c.partition(topic).isrs) == 3, "old leader back in the ISR",
+                 timeout=60)
+        tail = leader.log_tail(800)
+        assert "damaged batches moved aside" in tail or "scrub moved damaged batches" in tail
+        assert "leadership goes to an in-sync replica" in tail
+        assert "truncating to refetch them from the leader" in tail
+        assert any(f"leading topic={topic}" in b.log_tail(800)
+                   for i, b in enumerate(c.nodes, 1) if i != leader_id), \
+            "another replica led meanwhile"
+        for conf in ({"check.crcs": True}, {}):
+            got = read_all(c.bootstrap(), topic, n, **conf)
+            assert [m.offset() for m in got] == list(range(n)), conf
+            assert all(m.value() == f"record-{m.offset():06d}".encode() for m in got), conf
+            assert not any(flipped in (m.value() or b"") for m in got), conf
+    finally:
+        for b in c.nodes:
+            if b.running():
+                assert b.stop() == 0, b.log_tail()

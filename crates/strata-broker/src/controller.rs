@@ -61,6 +61,18 @@ pub enum ControllerRequest {
         /// The broker.
         node_id: i32,
     },
+    /// A partition leader lost part of its log to damage: another ISR member that
+    /// still has it should lead (`election::resign_leadership`).
+    ResignLeadership {
+        /// The leader asking.
+        node_id: i32,
+        /// The topic.
+        topic_id: Uuid,
+        /// The partition.
+        partition: i32,
+        /// The leader epoch the leader is in.
+        leader_epoch: i32,
+    },
 }
 
 /// The controller's answer.
@@ -201,6 +213,17 @@ impl Broker {
                         partition_epoch,
                         &isr,
                     )
+                })
+                .await
+            }
+            ControllerRequest::ResignLeadership {
+                node_id,
+                topic_id,
+                partition,
+                leader_epoch,
+            } => {
+                self.propose_on_leader(None, |image| {
+                    election::resign_leadership(image, topic_id, partition, node_id, leader_epoch)
                 })
                 .await
             }
@@ -464,6 +487,11 @@ pub(crate) async fn heartbeat_loop(broker: Arc<Broker>, mut shutdown: watch::Rec
         }
         if fence_while_disk_fails(&broker, &mut disk_fenced).await {
             continue;
+        }
+        if crate::replica::hand_over_wanted() {
+            tokio::spawn(crate::replica::hand_over_damaged_leaderships(Arc::clone(
+                &broker,
+            )));
         }
         let req = ControllerRequest::Heartbeat {
             node_id: broker.config.node_id,

@@ -2,9 +2,12 @@
 //! (`network/verify.rs`) and the scrubber (`scrubber.rs`). Both end here: the
 //! partition's log moves the damage aside (`strata_log::Log::repair_segment`); a
 //! follower then truncates to the lost offsets and fetches them again from its leader
-//! (`role.rs`), a leader keeps the gap, which fetches skip.
+//! (`role.rs`); a leader asks the controller to hand the partition to an in-sync
+//! replica that still has them ([`hand_over_damaged_leaderships`]), then does the same
+//! as a follower. Without such a replica it keeps the gap, which fetches skip.
 
 use std::fs::File;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use strata_log::{DamagedBytes, LogError};
@@ -83,4 +86,89 @@ pub fn repair_fetched_file(broker: Arc<crate::Broker>, file: Arc<File>) {
         }
         tracing::error!("a fetched batch failed its check in an active segment (or one no longer in a log); not repaired");
     });
+}
+
+/// Set when some partition leader lost log to damage: the broker's heartbeat loop then
+/// runs [`hand_over_damaged_leaderships`]. Process-wide, only a hint to look.
+static HAND_OVER_WANTED: AtomicBool = AtomicBool::new(false);
+
+/// Notes that a leader lost log to damage (see [`HAND_OVER_WANTED`]).
+pub(super) fn want_hand_over() {
+    HAND_OVER_WANTED.store(true, Ordering::Release);
+}
+
+/// Whether a leader lost log to damage since the last call.
+pub fn hand_over_wanted() -> bool {
+    HAND_OVER_WANTED.swap(false, Ordering::AcqRel)
+}
+
+/// Every partition this broker leads and lost log to damage in (see
+/// [`Partition::take_resignation`]) is handed to an in-sync replica that still has the
+/// lost batches; this replica leaves the ISR and fetches them back as a follower.
+pub async fn hand_over_damaged_leaderships(broker: Arc<crate::Broker>) {
+    for p in broker.replicas.all() {
+        let Some(leader_epoch) = p.take_resignation() else {
+            continue;
+        };
+        let req = crate::controller::ControllerRequest::ResignLeadership {
+            node_id: broker.config.node_id,
+            topic_id: p.topic_id,
+            partition: p.index,
+            leader_epoch,
+        };
+        let timeout = std::time::Duration::from_secs(5);
+        match broker.meta.request_within(&req, timeout).await {
+            Ok(crate::controller::ControllerResponse::Committed { .. }) => {
+                tracing::warn!(topic = %p.topic, partition = p.index, "this leader lost batches to damage: leadership goes to an in-sync replica that has them, if one is alive")
+            }
+            other => {
+                tracing::error!(topic = %p.topic, partition = p.index, answer = ?other, "this leader lost batches to damage and could not hand the partition over; it keeps it, with the gap")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use strata_log::{Log, LogConfig};
+    use strata_meta::PartitionImage;
+
+    use super::super::wait_tests::one_batch;
+    use super::super::Partition;
+
+    fn image(leader: i32, leader_epoch: i32) -> PartitionImage {
+        PartitionImage {
+            partition: 0,
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+            leader,
+            leader_epoch,
+            partition_epoch: leader_epoch,
+        }
+    }
+
+    #[test]
+    fn damage_found_by_a_leader_asks_for_a_hand_over_in_its_epoch_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), LogConfig::default(), false).unwrap();
+        log.append(&one_batch(), 1).unwrap();
+        let p = Arc::new(Partition::new("t".into(), uuid::Uuid::new_v4(), 0, log));
+        p.update_role(&image(1, 4), 1, 1);
+        assert_eq!(p.take_resignation(), None, "nothing lost");
+        p.request_truncation();
+        assert!(super::hand_over_wanted());
+        assert!(!super::hand_over_wanted(), "the hint is taken once");
+        assert_eq!(p.take_resignation(), Some(4));
+        assert_eq!(p.take_resignation(), None, "asked once");
+        // Leadership moved on before the request went out: nothing to resign.
+        p.request_truncation();
+        p.update_role(&image(2, 5), 1, 1);
+        assert_eq!(p.take_resignation(), None);
+        // As a follower, damage means truncating and fetching again instead.
+        p.request_truncation();
+        assert_eq!(p.following(), Some((2, 5, true)));
+        assert_eq!(p.take_resignation(), None);
+    }
 }

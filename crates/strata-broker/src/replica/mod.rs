@@ -9,7 +9,7 @@ mod prepare;
 mod refusals;
 mod role;
 
-pub use damage::repair_fetched_file;
+pub use damage::{hand_over_damaged_leaderships, hand_over_wanted, repair_fetched_file};
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
 pub use partition::{Partition, QueuedAppend, ReadResult, SyncWait};

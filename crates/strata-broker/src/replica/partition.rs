@@ -50,6 +50,8 @@ pub struct Partition {
     // Wakes a syncer waiting for its round to fill up.
     sync_ready: parking_lot::Condvar,
     last_flush_ms: AtomicI64,
+    /// A leader epoch this replica lost log to damage in, -1 if none (see `damage.rs`).
+    pub(super) resign_from: AtomicI32,
     /// Idempotent producers refused here lately (see `refusals.rs`).
     pub(super) refusals: Mutex<super::refusals::Refusals>,
 }
@@ -156,6 +158,7 @@ impl Partition {
             sync_queue: Mutex::new(SyncQueue::default()),
             sync_ready: parking_lot::Condvar::new(),
             last_flush_ms: AtomicI64::new(crate::broker::now_ms()),
+            resign_from: AtomicI32::new(-1),
             refusals: Mutex::new(Default::default()),
         }
     }

@@ -97,13 +97,14 @@ impl Partition {
                 }
             }
             // Becoming leader: the epoch starts at the current log end.
-            let (leo, hw) = {
+            let (leo, hw, damaged) = {
                 let mut guard = self.log.lock();
                 let Some(log) = guard.as_mut() else { return };
                 if let Err(e) = log.assign_leader_epoch(image.leader_epoch) {
                     tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot start leader epoch");
                 }
-                (log.log_end_offset(), log.high_watermark())
+                let damaged = !log.damaged_ranges().is_empty();
+                (log.log_end_offset(), log.high_watermark(), damaged)
             };
             let init = LeaderInit {
                 leader_id: node_id,
@@ -123,6 +124,12 @@ impl Partition {
                     self.leader_epoch
                         .store(image.leader_epoch, Ordering::Release);
                     self.set_role(&mut role, Role::Leader(state));
+                    if damaged {
+                        // Its log has gaps another replica may fill: hand over.
+                        self.resign_from
+                            .store(image.leader_epoch, Ordering::Release);
+                        super::damage::want_hand_over();
+                    }
                 }
                 Err(e) => {
                     tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot lead");
@@ -450,12 +457,26 @@ impl Partition {
     /// Asks the follower fetcher to run the truncation step again before its next
     /// fetch (after damage was found in a follower's log).
     pub fn request_truncation(&self) {
-        if let Role::Follower {
-            needs_truncation, ..
-        } = &mut *self.role.lock()
-        {
-            *needs_truncation = true;
+        match &mut *self.role.lock() {
+            Role::Follower {
+                needs_truncation, ..
+            } => *needs_truncation = true,
+            // A leader cannot fetch what it lost; it hands the partition to a replica
+            // that still has it (`damage.rs` `hand_over_damaged_leaderships`).
+            Role::Leader(state) => {
+                self.resign_from
+                    .store(state.leader_epoch(), Ordering::Release);
+                super::damage::want_hand_over();
+            }
+            Role::None => {}
         }
+    }
+
+    /// The leader epoch this replica lost data in and should resign from, if it still
+    /// leads in it; cleared by the call.
+    pub fn take_resignation(&self) -> Option<i32> {
+        let epoch = self.resign_from.swap(-1, Ordering::AcqRel);
+        (epoch >= 0 && self.leading_epoch() == Some(epoch)).then_some(epoch)
     }
 
     /// The local epoch cache and offsets, for the follower's truncation exchange.

@@ -193,6 +193,39 @@ pub fn alter_isr(
     Ok(change(topic_id, p, leader, isr).into_iter().collect())
 }
 
+/// The records for a leader that lost part of its log to damage and hands the
+/// partition to a replica that still has it: another live ISR member leads (the first
+/// in preference order) and the damaged replica leaves the ISR until it has fetched the
+/// lost range back. Nothing changes (no records) when no other live ISR member exists:
+/// the damaged leader then keeps the partition, gap and all.
+pub fn resign_leadership(
+    image: &MetadataImage,
+    topic_id: Uuid,
+    partition: i32,
+    leader: i32,
+    leader_epoch: i32,
+) -> Result<Vec<MetadataRecord>, AlterIsrError> {
+    let p = image
+        .topic_by_id(&topic_id)
+        .and_then(|t| t.partition(partition))
+        .ok_or(AlterIsrError::UnknownPartition)?;
+    if p.leader != leader {
+        return Err(AlterIsrError::NotLeader(leader));
+    }
+    if leader_epoch != p.leader_epoch {
+        return Err(AlterIsrError::FencedLeaderEpoch {
+            got: leader_epoch,
+            current: p.leader_epoch,
+        });
+    }
+    let rest: Vec<i32> = p.isr.iter().copied().filter(|&r| r != leader).collect();
+    let successor = pick_leader(image, p, &rest, leader);
+    if successor == -1 {
+        return Ok(Vec::new());
+    }
+    Ok(change(topic_id, p, successor, rest).into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +282,37 @@ mod tests {
         assert_eq!(p.isr, vec![2, 3]);
         assert!(image.broker(1).is_some_and(|b| b.fenced));
         assert!(fence_broker(&image, 1).is_empty(), "already fenced");
+    }
+
+    #[test]
+    fn a_damaged_leader_hands_over_to_an_isr_member_and_leaves_the_isr() {
+        let image = cluster();
+        let records = resign_leadership(&image, T, 0, 1, 0).expect("resigns");
+        let image = apply(&image, &records);
+        let p = part(&image);
+        assert_eq!((p.leader, p.leader_epoch), (2, 1));
+        assert_eq!(p.isr, vec![2, 3], "back once it has the lost range again");
+        // Asked again (or late), by a broker that no longer leads: refused.
+        assert_eq!(
+            resign_leadership(&image, T, 0, 1, 0),
+            Err(AlterIsrError::NotLeader(1))
+        );
+        assert!(matches!(
+            resign_leadership(&image, T, 0, 2, 0),
+            Err(AlterIsrError::FencedLeaderEpoch { .. })
+        ));
+        // The last live ISR member keeps the partition: a gap beats no leader.
+        let mut image = apply(&image, &fence_broker(&image, 3));
+        assert_eq!(part(&image).isr, vec![2]);
+        let epoch = part(&image).leader_epoch;
+        assert!(resign_leadership(&image, T, 0, 2, epoch)
+            .expect("nothing to do")
+            .is_empty());
+        // A fenced ISR member is no successor either.
+        image = apply(&image, &[register(3)]);
+        assert!(resign_leadership(&image, T, 0, 2, epoch)
+            .expect("3 is not in the ISR")
+            .is_empty());
     }
 
     #[test]
