@@ -178,25 +178,34 @@ def batch_is_whole(data_dir: pathlib.Path, topic: str, base_offset: int) -> bool
     return False
 
 
+def replicated_records(c, prefix: str) -> tuple[str, int]:
+    """A one-partition topic with replication factor 3 and small segments, all three
+    replicas in sync, holding numbered records `record-000000`, ... written acks=all."""
+    from cluster import wait_for
+    from confluent_kafka.admin import NewTopic
+
+    topic = f"{prefix}-{int(time.time())}"
+    admin = c.admin()  # must outlive the futures
+    fs = admin.create_topics([NewTopic(topic, 1, replication_factor=3,
+                                       config={"segment.bytes": str(SEGMENT_BYTES)})])
+    fs[topic].result(timeout=15)
+    wait_for(lambda: len(c.partition(topic).isrs) == 3, "ISR of 3")
+    p = producer(c.bootstrap(), acks="all", **{"linger.ms": 1, "batch.num.messages": 20})
+    n = 0
+    for _ in range(30):
+        produce_all(p, topic, [(f"k{n + i}".encode(), f"record-{n + i:06d}".encode(),
+                                {"partition": 0}) for i in range(40)])
+        n += 40
+    return topic, n
+
+
 def test_a_damaged_follower_takes_the_lost_batch_back_from_the_leader(tmp_path):
     from cluster import Cluster, wait_for
-    from confluent_kafka.admin import NewTopic
 
     c = Cluster(tmp_path)
     c.start()
     try:
-        topic = f"damage-rf3-{int(time.time())}"
-        admin = c.admin()  # must outlive the futures
-        fs = admin.create_topics([NewTopic(topic, 1, replication_factor=3,
-                                           config={"segment.bytes": str(SEGMENT_BYTES)})])
-        fs[topic].result(timeout=15)
-        wait_for(lambda: len(c.partition(topic).isrs) == 3, "ISR of 3")
-        p = producer(c.bootstrap(), acks="all", **{"linger.ms": 1, "batch.num.messages": 20})
-        n = 0
-        for _ in range(30):
-            produce_all(p, topic, [(f"k{n + i}".encode(), f"record-{n + i:06d}".encode(),
-                                    {"partition": 0}) for i in range(40)])
-            n += 40
+        topic, n = replicated_records(c, "damage-rf3")
         leader = c.partition(topic).leader
         follower = next(b for i, b in enumerate(c.nodes, 1) if i != leader)
         wait_for(lambda: len(segments(follower.data_dir, topic)) >= 4, "follower segments")
@@ -238,23 +247,11 @@ def test_a_damaged_leader_hands_over_and_takes_the_lost_batch_back(tmp_path):
     leaves the ISR, fetches the batch back as a follower and rejoins; consumers read
     every record, the damaged range included, and never the damaged value."""
     from cluster import Cluster, wait_for
-    from confluent_kafka.admin import NewTopic
 
     c = Cluster(tmp_path, extra_args=["--set", "log.scrub.interval.ms=1000"])
     c.start()
     try:
-        topic = f"damage-leader-{int(time.time())}"
-        admin = c.admin()  # must outlive the futures
-        fs = admin.create_topics([NewTopic(topic, 1, replication_factor=3,
-                                           config={"segment.bytes": str(SEGMENT_BYTES)})])
-        fs[topic].result(timeout=15)
-        wait_for(lambda: len(c.partition(topic).isrs) == 3, "ISR of 3")
-        p = producer(c.bootstrap(), acks="all", **{"linger.ms": 1, "batch.num.messages": 20})
-        n = 0
-        for _ in range(30):
-            produce_all(p, topic, [(f"k{n + i}".encode(), f"record-{n + i:06d}".encode(),
-                                    {"partition": 0}) for i in range(40)])
-            n += 40
+        topic, n = replicated_records(c, "damage-leader")
         leader_id = c.partition(topic).leader
         leader = c.node(leader_id)
         lost, flipped = flip_mid_sealed_segment(leader.data_dir, topic)

@@ -133,21 +133,9 @@ mod tests {
     use std::sync::Arc;
 
     use strata_log::{Log, LogConfig};
-    use strata_meta::PartitionImage;
 
-    use super::super::wait_tests::one_batch;
+    use super::super::wait_tests::{image, one_batch};
     use super::super::Partition;
-
-    fn image(leader: i32, leader_epoch: i32) -> PartitionImage {
-        PartitionImage {
-            partition: 0,
-            replicas: vec![1, 2],
-            isr: vec![1, 2],
-            leader,
-            leader_epoch,
-            partition_epoch: leader_epoch,
-        }
-    }
 
     #[test]
     fn damage_found_by_a_leader_asks_for_a_hand_over_in_its_epoch_once() {

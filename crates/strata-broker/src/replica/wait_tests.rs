@@ -39,7 +39,7 @@ pub(super) fn one_batch() -> Vec<u8> {
     buf.to_vec()
 }
 
-fn image(leader: i32, leader_epoch: i32) -> PartitionImage {
+pub(super) fn image(leader: i32, leader_epoch: i32) -> PartitionImage {
     PartitionImage {
         partition: 0,
         replicas: vec![1, 2],

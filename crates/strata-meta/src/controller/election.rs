@@ -147,16 +147,14 @@ pub enum AlterIsrError {
     InvalidIsr(Vec<i32>),
 }
 
-/// The records for an ISR change asked for by the partition's leader.
-pub fn alter_isr(
+/// The partition, if `leader` leads it in `leader_epoch` (a request from its leader).
+fn led_partition(
     image: &MetadataImage,
     topic_id: Uuid,
     partition: i32,
     leader: i32,
     leader_epoch: i32,
-    partition_epoch: i32,
-    new_isr: &[i32],
-) -> Result<Vec<MetadataRecord>, AlterIsrError> {
+) -> Result<&PartitionImage, AlterIsrError> {
     let p = image
         .topic_by_id(&topic_id)
         .and_then(|t| t.partition(partition))
@@ -170,6 +168,20 @@ pub fn alter_isr(
             current: p.leader_epoch,
         });
     }
+    Ok(p)
+}
+
+/// The records for an ISR change asked for by the partition's leader.
+pub fn alter_isr(
+    image: &MetadataImage,
+    topic_id: Uuid,
+    partition: i32,
+    leader: i32,
+    leader_epoch: i32,
+    partition_epoch: i32,
+    new_isr: &[i32],
+) -> Result<Vec<MetadataRecord>, AlterIsrError> {
+    let p = led_partition(image, topic_id, partition, leader, leader_epoch)?;
     if partition_epoch != p.partition_epoch {
         return Err(AlterIsrError::InvalidUpdateVersion {
             got: partition_epoch,
@@ -205,19 +217,7 @@ pub fn resign_leadership(
     leader: i32,
     leader_epoch: i32,
 ) -> Result<Vec<MetadataRecord>, AlterIsrError> {
-    let p = image
-        .topic_by_id(&topic_id)
-        .and_then(|t| t.partition(partition))
-        .ok_or(AlterIsrError::UnknownPartition)?;
-    if p.leader != leader {
-        return Err(AlterIsrError::NotLeader(leader));
-    }
-    if leader_epoch != p.leader_epoch {
-        return Err(AlterIsrError::FencedLeaderEpoch {
-            got: leader_epoch,
-            current: p.leader_epoch,
-        });
-    }
+    let p = led_partition(image, topic_id, partition, leader, leader_epoch)?;
     let rest: Vec<i32> = p.isr.iter().copied().filter(|&r| r != leader).collect();
     let successor = pick_leader(image, p, &rest, leader);
     if successor == -1 {
