@@ -97,6 +97,23 @@ impl Log {
             .map(|i| self.sealed_segment(i))
     }
 
+    /// Seals the active segment if `file` is its file (damage was found in it: it is
+    /// repaired like any sealed segment, which it cannot be while written to); returns
+    /// the sealed segment. `None` when `file` is not the active segment's or the
+    /// active segment is empty.
+    pub fn seal_active_holding(
+        &mut self,
+        file: &Arc<File>,
+    ) -> Result<Option<SealedSegment>, LogError> {
+        let last = self.segments.len() - 1;
+        let active = &self.segments[last];
+        if !Arc::ptr_eq(&active.log, file) || active.is_empty() {
+            return Ok(None);
+        }
+        self.roll()?;
+        Ok(Some(self.sealed_segment(last)))
+    }
+
     fn sealed_segment(&self, i: usize) -> SealedSegment {
         let s = &self.segments[i];
         SealedSegment {

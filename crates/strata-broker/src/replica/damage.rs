@@ -15,9 +15,9 @@ use strata_log::{DamagedBytes, LogError};
 use super::Partition;
 
 impl Partition {
-    /// If the sealed segment file `file` is this partition's, checks it again under the
-    /// lock and moves its damage aside. `None` when it is not this partition's (or is
-    /// its active segment, which is not repaired while written to). Blocking.
+    /// If the segment file `file` is this partition's, checks it again under the lock
+    /// and moves its damage aside (the active segment is sealed first). `None` when it
+    /// is not this partition's. Blocking.
     pub fn repair_file_blocking(
         &self,
         file: &Arc<File>,
@@ -26,8 +26,13 @@ impl Partition {
         let Some(log) = guard.as_mut() else {
             return Ok(None);
         };
-        let Some(segment) = log.sealed_segment_of(file) else {
-            return Ok(None);
+        let segment = match log.sealed_segment_of(file) {
+            Some(segment) => segment,
+            // Damage in the active segment: sealed first, then repaired alike.
+            None => match log.seal_active_holding(file)? {
+                Some(segment) => segment,
+                None => return Ok(None),
+            },
         };
         let moved = log.repair_segment(&segment)?;
         self.refresh_offsets(log);
@@ -84,7 +89,9 @@ pub fn repair_fetched_file(broker: Arc<crate::Broker>, file: Arc<File>) {
                 }
             }
         }
-        tracing::error!("a fetched batch failed its check in an active segment (or one no longer in a log); not repaired");
+        tracing::error!(
+            "a fetched batch failed its check in a segment no longer in any log; not repaired"
+        );
     });
 }
 

@@ -86,3 +86,51 @@ fn a_check_finds_a_flipped_byte_after_a_clean_open_and_repair_moves_it_aside() {
     assert_eq!(read_all_offsets(&log), expected);
     assert_eq!(crate::corrupt_batches_total(), before + 1);
 }
+
+#[test]
+fn damage_in_the_active_segment_is_sealed_then_repaired() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), config(), false).expect("open");
+    for i in 0..10 {
+        log.append(&batch(4, i, 40), 0).expect("append");
+    }
+    assert_eq!(log.segment_count(), 1);
+    log.close().expect("close");
+    let path = dir.path().join(format!("{:020}.log", 0));
+    let mut bytes = fs::read(&path).expect("read");
+    let (_, first) = batches(&bytes).next().expect("batch").expect("whole");
+    let size = first.len();
+    // Damage the second batch (offsets 4..8).
+    bytes[size + 80] ^= 0x01;
+    fs::write(&path, &bytes).expect("write");
+
+    let mut log = Log::open(dir.path(), config(), true).expect("clean open");
+    let active = std::sync::Arc::clone(&log.segments[0].log);
+    assert!(
+        log.sealed_segment_of(&active).is_none(),
+        "active, not sealed"
+    );
+    let sealed = log
+        .seal_active_holding(&active)
+        .expect("seal")
+        .expect("the active segment");
+    assert_eq!(log.segment_count(), 2);
+    let moved = log.repair_segment(&sealed).expect("repair");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(log.damaged_ranges(), &[DamagedRange { start: 4, end: 8 }]);
+    // Appends go on in the new active segment; nothing but the damaged batch is lost.
+    log.append(&batch(4, 99, 40), 0).expect("append");
+    let expected: Vec<i64> = (0..44).filter(|o| !(4..8).contains(o)).collect();
+    assert_eq!(read_all_offsets(&log), expected);
+    // A file that is not the active segment's is left alone.
+    assert!(log
+        .seal_active_holding(&active)
+        .expect("not active")
+        .is_none());
+    assert_eq!(log.segment_count(), 2);
+    log.close().expect("close");
+    let mut log = Log::open(dir.path(), config(), false).expect("unclean open");
+    assert_eq!(read_all_offsets(&log), expected);
+    log.append(&batch(1, 100, 10), 0)
+        .expect("append after reopen");
+}
