@@ -81,7 +81,8 @@ class Workload:
     """An idempotent acks=all producer writing 0, 1, 2, ... to every partition."""
 
     def __init__(self, bootstrap: str, interval_s: float = 0.005,
-                 debug_log: pathlib.Path | None = None):
+                 debug_log: pathlib.Path | None = None, idempotent: bool = True,
+                 request_timeout_ms: int | None = None):
         self.lock = threading.Lock()
         self.acked: dict[int, list[tuple[float, int, int]]] = {p: [] for p in range(PARTITIONS)}
         self.failed: dict[str, int] = {}
@@ -91,9 +92,11 @@ class Workload:
         self._stop = threading.Event()
         self._interval = interval_s
         config = {
-            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": idempotent,
             "linger.ms": 5, "message.timeout.ms": 120000,
             "error_cb": self._error}
+        if request_timeout_ms is not None:
+            config["request.timeout.ms"] = request_timeout_ms
         if debug_log is not None:
             # The producer's idempotence decisions (epoch bumps, retries), for a failed run.
             logger = logging.getLogger(f"nemesis-producer-{id(self)}")
@@ -308,9 +311,11 @@ class Nemesis:
 
     # ---- the run and its check -------------------------------------------------------
 
-    def run(self, faults: list[Fault], gap_s: float = 2.0) -> dict:
+    def run(self, faults: list[Fault], gap_s: float = 2.0, idempotent: bool = True,
+            request_timeout_ms: int | None = None) -> dict:
         work = Workload(",".join(b.bootstrap for b in self.cluster.nodes),
-                        debug_log=self.tmp / "producer.log")
+                        debug_log=self.tmp / "producer.log", idempotent=idempotent,
+                        request_timeout_ms=request_timeout_ms)
         work.start()
         time.sleep(gap_s)
         for f in faults:
@@ -475,6 +480,10 @@ def main() -> int:
     ap.add_argument("--max-hold", type=float, default=8.0)
     ap.add_argument("--kinds", default=",".join(ALL_FAULTS))
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--request-timeout-ms", type=int, default=None,
+                    help="the producer's request.timeout.ms (librdkafka's default: 30000)")
+    ap.add_argument("--no-idempotence", action="store_true",
+                    help="a plain acks=all producer (retries may duplicate; for stalls)")
     args = ap.parse_args()
     tmp = pathlib.Path(args.dir or tempfile.mkdtemp(prefix="strata-nemesis-"))
     n = Nemesis(tmp, log=lambda s: print(s, file=sys.stderr, flush=True))
@@ -483,7 +492,8 @@ def main() -> int:
     print(f"seed {args.seed}: {[dataclasses.asdict(f) for f in faults]}", file=sys.stderr)
     try:
         n.setup()
-        report = n.run(faults)
+        report = n.run(faults, idempotent=not args.no_idempotence,
+                       request_timeout_ms=args.request_timeout_ms)
         report.update(n.stop_and_compare())
     finally:
         problems = n.teardown()
