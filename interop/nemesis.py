@@ -82,7 +82,7 @@ class Workload:
 
     def __init__(self, bootstrap: str, interval_s: float = 0.005,
                  debug_log: pathlib.Path | None = None, idempotent: bool = True,
-                 request_timeout_ms: int | None = None):
+                 extra: dict | None = None):
         self.lock = threading.Lock()
         self.acked: dict[int, list[tuple[float, int, int]]] = {p: [] for p in range(PARTITIONS)}
         self.failed: dict[str, int] = {}
@@ -95,8 +95,7 @@ class Workload:
             "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": idempotent,
             "linger.ms": 5, "message.timeout.ms": 120000,
             "error_cb": self._error}
-        if request_timeout_ms is not None:
-            config["request.timeout.ms"] = request_timeout_ms
+        config.update(extra or {})
         if debug_log is not None:
             # The producer's idempotence decisions (epoch bumps, retries), for a failed run.
             logger = logging.getLogger(f"nemesis-producer-{id(self)}")
@@ -312,10 +311,10 @@ class Nemesis:
     # ---- the run and its check -------------------------------------------------------
 
     def run(self, faults: list[Fault], gap_s: float = 2.0, idempotent: bool = True,
-            request_timeout_ms: int | None = None) -> dict:
+            producer_config: dict | None = None) -> dict:
         work = Workload(",".join(b.bootstrap for b in self.cluster.nodes),
                         debug_log=self.tmp / "producer.log", idempotent=idempotent,
-                        request_timeout_ms=request_timeout_ms)
+                        extra=producer_config)
         work.start()
         time.sleep(gap_s)
         for f in faults:
@@ -480,8 +479,8 @@ def main() -> int:
     ap.add_argument("--max-hold", type=float, default=8.0)
     ap.add_argument("--kinds", default=",".join(ALL_FAULTS))
     ap.add_argument("--dir", default=None)
-    ap.add_argument("--request-timeout-ms", type=int, default=None,
-                    help="the producer's request.timeout.ms (librdkafka's default: 30000)")
+    ap.add_argument("--producer", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra librdkafka producer setting (repeatable)")
     ap.add_argument("--no-idempotence", action="store_true",
                     help="a plain acks=all producer (retries may duplicate; for stalls)")
     args = ap.parse_args()
@@ -493,7 +492,7 @@ def main() -> int:
     try:
         n.setup()
         report = n.run(faults, idempotent=not args.no_idempotence,
-                       request_timeout_ms=args.request_timeout_ms)
+                       producer_config=dict(kv.split("=", 1) for kv in args.producer))
         report.update(n.stop_and_compare())
     finally:
         problems = n.teardown()
