@@ -25,9 +25,44 @@ pub struct Readiness {
     pub reasons: Vec<String>,
 }
 
-/// The last data-dir write probe: when, and its error if it failed.
+/// The last data-dir write probe: when, and its error if it failed. One probe runs at a
+/// time (`/health` and the heartbeat loop's disk check both ask): two at once would
+/// remove each other's probe file and report a healthy disk as failing.
 #[derive(Default)]
-pub(crate) struct ProbeCache(parking_lot::Mutex<Option<(Instant, Option<String>)>>);
+pub(crate) struct ProbeCache {
+    last: parking_lot::Mutex<Option<(Instant, Option<String>)>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl ProbeCache {
+    fn fresh(&self) -> Option<Option<String>> {
+        match self.last.lock().as_ref() {
+            Some((at, result)) if at.elapsed() < PROBE_REUSE => Some(result.clone()),
+            _ => None,
+        }
+    }
+
+    /// The error of a write probe of `dir` at most [`PROBE_REUSE`] old (run now if the
+    /// last one is older), `None` if it took the write.
+    pub(crate) async fn check(&self, dir: &Path) -> Option<String> {
+        if let Some(result) = self.fresh() {
+            return result;
+        }
+        let _turn = self.turn.lock().await;
+        // Another caller may have probed while this one waited.
+        if let Some(result) = self.fresh() {
+            return result;
+        }
+        let path = dir.to_path_buf();
+        let result = tokio::task::spawn_blocking(move || probe(&path))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .err()
+            .map(|e| format!("data dir {} does not take writes: {e}", dir.display()));
+        *self.last.lock() = Some((Instant::now(), result.clone()));
+        result
+    }
+}
 
 impl Broker {
     /// Checks registration, fencing, the metadata quorum and the data dir.
@@ -59,24 +94,7 @@ impl Broker {
     /// Writes, fsyncs and removes a small file in the data dir (at most once per
     /// [`PROBE_REUSE`]); the error if that fails.
     pub(crate) async fn probe_data_dir(self: &Arc<Self>) -> Option<String> {
-        if let Some((at, result)) = self.health_probe.0.lock().as_ref() {
-            if at.elapsed() < PROBE_REUSE {
-                return result.clone();
-            }
-        }
-        let dir = self.config.data_dir.clone();
-        let result = tokio::task::spawn_blocking(move || probe(&dir))
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-            .err()
-            .map(|e| {
-                format!(
-                    "data dir {} does not take writes: {e}",
-                    self.config.data_dir.display()
-                )
-            });
-        *self.health_probe.0.lock() = Some((Instant::now(), result.clone()));
-        result
+        self.health_probe.check(&self.config.data_dir).await
     }
 }
 
@@ -88,4 +106,38 @@ fn probe(dir: &Path) -> std::io::Result<()> {
     drop(f);
     let removed = std::fs::remove_file(&path);
     synced.and(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_probes_never_report_a_healthy_dir_as_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(ProbeCache::default());
+        for _ in 0..20 {
+            *cache.last.lock() = None;
+            let checks: Vec<_> = (0..8)
+                .map(|_| {
+                    let (cache, dir) = (Arc::clone(&cache), dir.path().to_path_buf());
+                    tokio::spawn(async move { cache.check(&dir).await })
+                })
+                .collect();
+            for c in checks {
+                assert_eq!(c.await.unwrap(), None);
+            }
+        }
+        assert!(
+            !dir.path().join(PROBE_FILE).exists(),
+            "the probe file is removed"
+        );
+        let gone = dir.path().join("gone");
+        *cache.last.lock() = None;
+        let failed = cache
+            .check(&gone)
+            .await
+            .expect("a missing dir takes no writes");
+        assert!(failed.contains("does not take writes"), "{failed}");
+    }
 }
