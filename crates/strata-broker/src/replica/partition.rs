@@ -54,6 +54,8 @@ pub struct Partition {
     pub(super) resign_from: AtomicI32,
     /// Idempotent producers refused here lately (see `refusals.rs`).
     pub(super) refusals: Mutex<super::refusals::Refusals>,
+    /// Set once any refusal was remembered, so a write need not look at `refusals`.
+    pub(super) refused_any: std::sync::atomic::AtomicBool,
 }
 
 /// An append waiting for the drainer.
@@ -160,6 +162,7 @@ impl Partition {
             last_flush_ms: AtomicI64::new(crate::broker::now_ms()),
             resign_from: AtomicI32::new(-1),
             refusals: Mutex::new(Default::default()),
+            refused_any: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

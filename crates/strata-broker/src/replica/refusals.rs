@@ -78,6 +78,8 @@ impl Partition {
         );
         if let (true, Some(pid)) = (retried, producer_of(records)) {
             self.refusals.lock().note(pid, error, Instant::now());
+            self.refused_any
+                .store(true, std::sync::atomic::Ordering::Release);
         }
     }
 
@@ -94,7 +96,12 @@ impl Partition {
     }
 
     /// An append of `records` was written: a refusal no longer explains later gaps.
+    /// On the produce hot path: nothing is parsed or locked unless some refusal of this
+    /// partition is remembered.
     pub fn note_written(&self, records: &[u8]) {
+        if !self.refused_any.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         if let Some(pid) = producer_of(records) {
             self.refusals.lock().clear(pid);
         }
