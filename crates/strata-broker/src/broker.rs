@@ -66,6 +66,9 @@ impl Broker {
     /// Opens the data directory, recovers logs, binds the listener and starts serving.
     pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         config.validate().map_err(anyhow::Error::msg)?;
+        let open_files = config.log_open_files_budget();
+        strata_log::FileHandles::global().set_limit(open_files);
+        tracing::debug!(log_open_files_max = open_files, "log file budget");
         let data_dir = config.data_dir.clone();
         let lock = {
             let dir = data_dir.clone();
@@ -157,11 +160,12 @@ impl Broker {
             let b = Arc::clone(&broker);
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let started = std::time::Instant::now();
-                b.replicas.sync_with_image(&b.meta.image(), clean)?;
+                let failed = b.replicas.sync_with_image(&b.meta.image(), clean);
                 b.replicas.remove_orphans()?;
                 b.groups.start_blocking(&b);
                 tracing::info!(
                     partitions = b.replicas.all().len(),
+                    failed,
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "logs loaded"
                 );
@@ -189,6 +193,7 @@ impl Broker {
                 shutdown_rx.clone(),
             )),
             tokio::spawn(retention_loop(Arc::clone(&broker), shutdown_rx.clone())),
+            tokio::spawn(resync_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(group_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(crate::cleaner::cleaner_loop(
                 Arc::clone(&broker),
@@ -328,6 +333,18 @@ impl Broker {
             strata_log::corrupt_batches_total(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        let files = strata_log::FileHandles::global().stats();
+        self.metrics.log_open_files.set(files.open as i64);
+        self.metrics.log_open_files_max.set(files.limit as i64);
+        for (counter, value) in [
+            (&self.metrics.log_file_opens, files.opened_total),
+            (&self.metrics.log_file_evictions, files.evicted_total),
+            (&self.metrics.log_file_open_exhausted, files.exhausted_total),
+        ] {
+            counter
+                .inner()
+                .store(value, std::sync::atomic::Ordering::Relaxed);
+        }
         self.metrics.encode()
     }
 }
@@ -453,6 +470,26 @@ async fn group_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         if n.is_multiple_of(expiry_every) {
             broker.groups.expire_offsets(&broker, retention_ms).await;
         }
+    }
+}
+
+/// Retries, a second after a sync with the metadata left partitions it could not open
+/// or delete, until none is left (or the next metadata change did it).
+async fn resync_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = broker.replicas.retry.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let b = Arc::clone(&broker);
+        let _ = tokio::task::spawn_blocking(move || {
+            b.replicas.sync_with_image(&b.meta.image(), b.clean_start)
+        })
+        .await;
     }
 }
 

@@ -128,6 +128,11 @@ pub struct BrokerConfig {
     /// `max.connections`: open client connections at most; at the limit the listener
     /// stops accepting until one closes. Also capped by the open-file limit.
     pub max_connections: usize,
+    /// `log.open.files.max` (Strata's own): segment and index files kept open at once,
+    /// across every partition; more are opened on demand, closing the least recently
+    /// used. 0 (the default): a quarter of the open-file limit less 256 for other files,
+    /// at least 64 (`max.connections` gets at most three quarters).
+    pub log_open_files_max: usize,
     /// `max.connections.per.ip`: connections from one address at most; more are closed at
     /// once.
     pub max_connections_per_ip: usize,
@@ -240,6 +245,7 @@ pub fn apply_listener_setting(
     let result = match key {
         "max.connections" => int(1).map(|n| c.max_connections = n as usize),
         "max.connections.per.ip" => int(0).map(|n| c.max_connections_per_ip = n as usize),
+        "log.open.files.max" => int(0).map(|n| c.log_open_files_max = n as usize),
         "max.connections.per.ip.overrides" => parse_ip_overrides(value)
             .map(|o| c.max_connections_per_ip_overrides = o)
             .map_err(|e| format!("setting '{key}': {e}")),
@@ -336,6 +342,7 @@ impl Default for BrokerConfig {
             // Kafka's default (unlimited); the open-file limit caps it at start.
             max_connections: i32::MAX as usize,
             max_connections_per_ip: i32::MAX as usize,
+            log_open_files_max: 0,
             max_connections_per_ip_overrides: BTreeMap::new(),
             connections_max_idle: Duration::from_secs(600),
             socket_request_read_timeout: Duration::from_secs(30),
@@ -366,6 +373,17 @@ impl Default for BrokerConfig {
 
 impl BrokerConfig {
     /// Rules between settings; the error names the settings involved.
+    /// The open-file budget of the logs: `log.open.files.max`, or derived from the
+    /// process's open-file limit when 0.
+    pub fn log_open_files_budget(&self) -> usize {
+        if self.log_open_files_max > 0 {
+            return self.log_open_files_max;
+        }
+        let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+        let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+        (soft / 4).saturating_sub(256).max(64)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.queued_max_request_bytes < self.socket_request_max_bytes {
             return Err(format!(

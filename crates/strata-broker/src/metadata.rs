@@ -81,9 +81,7 @@ impl ApplyHook for BrokerHook {
             count_isr_changes(&broker, &broker.meta.image(), image, records);
             // Logs first opened in this process recover as the start found them: a
             // scan after an unclean stop.
-            if let Err(e) = broker.replicas.sync_with_image(image, broker.clean_start) {
-                tracing::error!(error = %e, "cannot bring replicas in line with the metadata");
-            }
+            broker.replicas.sync_with_image(image, broker.clean_start);
         }
     }
 }

@@ -91,6 +91,17 @@ pub struct Metrics {
     /// Damaged batch ranges found in this process's logs (recovery, fetch CRC checks,
     /// the scrubber); mirrored from `strata_log::corrupt_batches_total` at scrape time.
     pub log_corrupt_batches: Counter,
+    /// Segment and index files the logs hold open, and their budget
+    /// (`log.open.files.max`); mirrored from `strata_log::FileHandles` at scrape time.
+    pub log_open_files: Gauge,
+    /// The budget of [`Metrics::log_open_files`].
+    pub log_open_files_max: Gauge,
+    /// Log files opened (the handle was not cached).
+    pub log_file_opens: Counter,
+    /// Cached log file handles closed to stay within the budget.
+    pub log_file_evictions: Counter,
+    /// Log file opens that found the process out of file descriptors.
+    pub log_file_open_exhausted: Counter,
     /// Partitions this broker leads with fewer in-sync replicas than replicas.
     pub under_replicated_partitions: Gauge,
     /// Partitions without a leader in this node's metadata image.
@@ -144,6 +155,11 @@ impl Metrics {
             http_connections_closed: Family::default(),
             log_size: Family::default(),
             log_corrupt_batches: Counter::default(),
+            log_open_files: Gauge::default(),
+            log_open_files_max: Gauge::default(),
+            log_file_opens: Counter::default(),
+            log_file_evictions: Counter::default(),
+            log_file_open_exhausted: Counter::default(),
             log_end_offset: Family::default(),
             consumer_lag: Family::default(),
             rebalances: Counter::default(),
@@ -281,6 +297,31 @@ impl Metrics {
             "log_corrupt_batches",
             "Damaged batch ranges found in the logs (each moved aside, never served)",
             m.log_corrupt_batches.clone(),
+        );
+        registry.register(
+            "log_open_files",
+            "Segment and index files the logs hold open",
+            m.log_open_files.clone(),
+        );
+        registry.register(
+            "log_open_files_max",
+            "Budget of open segment and index files (log.open.files.max)",
+            m.log_open_files_max.clone(),
+        );
+        registry.register(
+            "log_file_opens",
+            "Segment and index files opened because no handle was cached",
+            m.log_file_opens.clone(),
+        );
+        registry.register(
+            "log_file_evictions",
+            "Cached segment and index file handles closed to stay within the budget",
+            m.log_file_evictions.clone(),
+        );
+        registry.register(
+            "log_file_open_exhausted",
+            "Log file opens that found the process out of file descriptors",
+            m.log_file_open_exhausted.clone(),
         );
         registry.register(
             "fenced_brokers",

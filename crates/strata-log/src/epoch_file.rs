@@ -4,9 +4,14 @@
 //! `<epoch> <start offset>` line per entry, oldest first, and last `crc <hex>`, the
 //! CRC-32C of every byte before that line (so a damaged file is never mistaken for a
 //! shorter valid one). Replaced atomically and
-//! durably (temp file, fsync, rename, directory fsync) on every change, and written
-//! before the batches that introduce a new epoch: so after a crash the file is never
-//! behind the log, only possibly ahead of it, and open cuts it back to the recovered
+//! durably (temp file, fsync, rename, directory fsync) on every change that batches,
+//! truncations or log-start moves make, and written before the batches that introduce a
+//! new epoch. The one exception is a new leader's epoch, which starts at the log end
+//! with no batch of it yet (`Log::assign_leader_epoch`): that write is not synced at
+//! once (a broker creating thousands of partitions would wait two fsyncs for each) but
+//! by the next flush, before the recovery point passes any batch of the epoch. So after
+//! a crash the file is never behind the log below the recovery point; past it, recovery
+//! folds the scanned batches' epochs in; and open cuts the file back to the recovered
 //! log end. Anything unreadable (missing, torn, entries out of order) is rebuilt from
 //! the batch headers.
 
@@ -68,12 +73,32 @@ fn render(cache: &EpochCache) -> String {
 
 /// Atomically and durably replaces the file with `cache`.
 pub(crate) fn write(dir: &Path, cache: &EpochCache) -> io::Result<()> {
+    write_maybe_durably(dir, cache, true)
+}
+
+/// Atomically replaces the file with `cache`; durable only after [`sync`].
+pub(crate) fn write_unsynced(dir: &Path, cache: &EpochCache) -> io::Result<()> {
+    write_maybe_durably(dir, cache, false)
+}
+
+fn write_maybe_durably(dir: &Path, cache: &EpochCache, durable: bool) -> io::Result<()> {
     let tmp = dir.join(format!("{EPOCH_FILE}.tmp"));
     let mut f = File::create(&tmp)?;
     f.write_all(render(cache).as_bytes())?;
-    f.sync_all()?;
+    if durable {
+        f.sync_all()?;
+    }
     drop(f);
     fs::rename(&tmp, dir.join(EPOCH_FILE))?;
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Makes the last [`write_unsynced`] durable: the file, then its rename.
+pub(crate) fn sync(dir: &Path) -> io::Result<()> {
+    File::open(dir.join(EPOCH_FILE))?.sync_all()?;
     sync_dir(dir)
 }
 

@@ -48,7 +48,8 @@ impl Log {
     /// A new leader records that its epoch starts at the current log end, before it
     /// appends anything (Kafka's `maybeAssignEpochStartOffset`), so followers asking
     /// about it get the right boundary. A no-op when `epoch` is already the latest;
-    /// refused when it is older than the latest epoch. Persisted before returning.
+    /// refused when it is older than the latest epoch. Written to the file before
+    /// returning, made durable by the next flush (see `epoch_file.rs`).
     pub fn assign_leader_epoch(&mut self, epoch: i32) -> Result<(), LogError> {
         if epoch < 0 {
             return Err(LogError::EpochRegression {
@@ -62,7 +63,13 @@ impl Log {
             }
         }
         let end = self.log_end_offset();
-        self.update_epochs(|cache| cache.assign(epoch, end))
+        let mut next = self.epochs.clone();
+        if next.assign(epoch, end) {
+            epoch_file::write_unsynced(&self.dir, &next)?;
+            self.epochs = next;
+            self.epochs_sync.written += 1;
+        }
+        Ok(())
     }
 
     /// Records the epochs of batches about to be written at the log end (see
@@ -99,6 +106,7 @@ impl Log {
         if change(&mut next) {
             epoch_file::write(&self.dir, &next)?;
             self.epochs = next;
+            self.epochs_sync.mark_synced(self.epochs_sync.written);
         }
         Ok(())
     }
@@ -132,7 +140,8 @@ impl Log {
     fn fold_epochs(&self, cache: &mut EpochCache, from: usize) -> Result<bool, LogError> {
         let mut changed = false;
         for segment in self.segments.iter().skip(from) {
-            let mut scanner = HeaderScanner::new(&segment.log, 0, segment.size);
+            let file = segment.log.get()?;
+            let mut scanner = HeaderScanner::new(&file, 0, segment.size);
             while let Step::Batch { header, .. } = scanner.next_step()? {
                 changed |=
                     cache.append_batch_epoch(header.partition_leader_epoch, header.base_offset);

@@ -64,9 +64,10 @@ impl Log {
         let last_index = self.segments.len() - 1;
         let active = &mut self.segments[last_index];
         let start = active.size;
-        if let Err(err) = write_all_vectored(&active.log, &mut [IoSlice::new(records)]) {
+        let file = active.log.get()?;
+        if let Err(err) = write_all_vectored(&file, &mut [IoSlice::new(records)]) {
             // Undo a partial write so the file never holds a torn batch we know of.
-            let _ = active.log.set_len(start);
+            let _ = file.set_len(start);
             return Err(err.into());
         }
         for header in &headers {

@@ -3,13 +3,16 @@
 //!
 //! Entries live in the file; only a handful of not-yet-written entries are kept in
 //! memory, so heap use does not grow with the data. Lookups binary-search the file with
-//! positioned reads (`pread`), opening it on demand when no handle is kept.
+//! positioned reads (`pread`); the file is opened on demand within the process's file
+//! budget (`handles.rs`).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use crate::handles::{Access, CachedFile, FileHandles};
 
 /// Entries buffered in memory before they are written out with one `write`.
 const PENDING_MAX: usize = 32;
@@ -73,27 +76,18 @@ impl IndexEntry for TimeEntry {
 /// One sparse index file plus its unwritten tail.
 #[derive(Debug)]
 pub(crate) struct SparseIndex<E: IndexEntry> {
-    path: PathBuf,
-    /// Kept while the segment is active or has unflushed entries; `None` otherwise so
-    /// that sealed segments cost no file descriptor.
-    file: Option<Arc<File>>,
+    /// Opened on demand within the process's file budget (see `handles.rs`).
+    file: Arc<CachedFile>,
     on_disk: u64,
     pending: Vec<E>,
     last: Option<E>,
 }
 
 impl<E: IndexEntry> SparseIndex<E> {
-    /// Creates (or empties) the index file and keeps it open for appends.
-    pub fn create(path: PathBuf) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .read(true)
-            .truncate(true)
-            .open(&path)?;
+    /// Creates (or empties) the index file.
+    pub fn create(files: &FileHandles, path: PathBuf) -> io::Result<Self> {
         Ok(SparseIndex {
-            path,
-            file: Some(Arc::new(file)),
+            file: Arc::new(files.create(path, Access::ReadWrite)?),
             on_disk: 0,
             pending: Vec::new(),
             last: None,
@@ -102,24 +96,22 @@ impl<E: IndexEntry> SparseIndex<E> {
 
     /// Opens an existing index. Fails with `InvalidData` when the file size is not a
     /// whole number of entries (the caller then rebuilds it).
-    pub fn open(path: PathBuf, keep_open: bool) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        let len = file.metadata()?.len();
+    pub fn open(files: &FileHandles, path: PathBuf) -> io::Result<Self> {
+        let (file, len) = files.existing(path, Access::ReadWrite)?;
         if len % E::SIZE as u64 != 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{} has a partial entry", path.display()),
+                format!("{} has a partial entry", file.path().display()),
             ));
         }
         let on_disk = len / E::SIZE as u64;
         let last = if on_disk > 0 {
-            Some(read_entry::<E>(&file, on_disk - 1)?)
+            Some(read_entry::<E>(&*file.get()?, on_disk - 1)?)
         } else {
             None
         };
         Ok(SparseIndex {
-            path,
-            file: keep_open.then(|| Arc::new(file)),
+            file: Arc::new(file),
             on_disk,
             pending: Vec::new(),
             last,
@@ -128,7 +120,7 @@ impl<E: IndexEntry> SparseIndex<E> {
 
     /// The index file.
     pub fn path(&self) -> &std::path::Path {
-        &self.path
+        self.file.path()
     }
 
     /// Number of entries, written or pending.
@@ -151,15 +143,15 @@ impl<E: IndexEntry> SparseIndex<E> {
         self.last = Some(entry);
         if self.pending.len() >= PENDING_MAX {
             if let Err(e) = self.write_pending() {
-                tracing::warn!(file = %self.path.display(), error = %e, "index entries kept in memory: writing them failed");
+                tracing::warn!(file = %self.path().display(), error = %e, "index entries kept in memory: writing them failed");
             }
         }
     }
 
     /// Replaces the handle writes go through (tests make it read-only to fail them).
     #[cfg(test)]
-    pub(crate) fn set_handle(&mut self, file: Arc<File>) {
-        self.file = Some(file);
+    pub(crate) fn set_handle(&mut self, file: File) {
+        self.file.replace_handle(file);
     }
 
     /// Writes buffered entries to the file (one `write`), without syncing.
@@ -171,7 +163,7 @@ impl<E: IndexEntry> SparseIndex<E> {
         for entry in &self.pending {
             entry.encode(&mut buf);
         }
-        let file = self.handle()?;
+        let file = self.file.get()?;
         // Positioned write: the file may have been opened without O_APPEND.
         file.write_all_at(&buf, self.on_disk * E::SIZE as u64)?;
         self.on_disk += self.pending.len() as u64;
@@ -179,21 +171,9 @@ impl<E: IndexEntry> SparseIndex<E> {
         Ok(())
     }
 
-    /// Open handle for syncing (opening the file if it was closed).
-    pub fn handle(&mut self) -> io::Result<Arc<File>> {
-        if let Some(file) = &self.file {
-            return Ok(Arc::clone(file));
-        }
-        let file = Arc::new(OpenOptions::new().read(true).write(true).open(&self.path)?);
-        self.file = Some(Arc::clone(&file));
-        Ok(file)
-    }
-
-    /// Drops the kept handle (pending entries must have been written).
-    pub fn release_handle(&mut self) {
-        if self.pending.is_empty() {
-            self.file = None;
-        }
+    /// The file, for a flush to sync.
+    pub fn cached_file(&self) -> Arc<CachedFile> {
+        Arc::clone(&self.file)
     }
 
     /// The last entry for which `is_at_or_before` holds, assuming it holds for a prefix
@@ -232,13 +212,9 @@ impl<E: IndexEntry> SparseIndex<E> {
         })
     }
 
-    /// Runs `f` on the index file: the open handle, or a fresh one when the handle
-    /// was released (sealed segments).
+    /// Runs `f` on the index file.
     fn with_file<T>(&self, f: impl FnOnce(&File) -> io::Result<T>) -> io::Result<T> {
-        match &self.file {
-            Some(file) => f(file),
-            None => f(&File::open(&self.path)?),
-        }
+        f(&*self.file.get()?)
     }
 }
 
@@ -288,7 +264,8 @@ mod tests {
     fn search_spans_file_and_pending_entries() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("x.index");
-        let mut index = SparseIndex::<OffsetEntry>::create(path.clone()).expect("create");
+        let files = FileHandles::new(8);
+        let mut index = SparseIndex::<OffsetEntry>::create(&files, path.clone()).expect("create");
         for i in 0..100u32 {
             index.append(OffsetEntry {
                 relative_offset: i * 10,
@@ -306,8 +283,8 @@ mod tests {
         assert_eq!(find(&index, 995), Some(99_000));
         assert_eq!(find(&index, 335), Some(33_000));
         index.write_pending().expect("write");
-        index.release_handle();
-        let reopened = SparseIndex::<OffsetEntry>::open(path, false).expect("open");
+        drop(index);
+        let reopened = SparseIndex::<OffsetEntry>::open(&files, path).expect("open");
         assert_eq!(reopened.len(), 100);
         assert_eq!(find(&reopened, 335), Some(33_000));
         assert_eq!(
@@ -324,6 +301,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("x.timeindex");
         std::fs::write(&path, [0u8; 13]).expect("write");
-        assert!(SparseIndex::<TimeEntry>::open(path, false).is_err());
+        assert!(SparseIndex::<TimeEntry>::open(&FileHandles::new(8), path).is_err());
     }
 }

@@ -34,6 +34,7 @@ mod epoch_file;
 mod epochs;
 mod error;
 mod follower;
+mod handles;
 mod high_watermark;
 mod index;
 mod load;
@@ -59,6 +60,7 @@ pub use clean::{CleanStats, CleanStep};
 pub use config::{LogConfig, TimestampType, SEVEN_DAYS_MS};
 pub use damage::{corrupt_batches_total, DamagedRange};
 pub use error::{LogError, ERROR_KAFKA_STORAGE_ERROR, ERROR_OFFSET_OUT_OF_RANGE};
+pub use handles::{CachedFile, FileHandleStats, FileHandles};
 pub use log::Log;
 pub use producer_state::{
     last_sequence, BatchMetadata, ProducerEntry, ProducerError, ProducerStateTable, SequenceCheck,

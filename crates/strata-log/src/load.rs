@@ -29,7 +29,7 @@ impl Log {
             // Only segments the cleaner may have rewritten can have offset gaps.
             let allow_gaps = base < self.cleaner.compacted_below;
             if let (true, Some(next_base)) = (i < scan_from, next_base) {
-                if let Ok(mut segment) = Segment::open_existing(&self.dir, base, false) {
+                if let Ok(mut segment) = Segment::open_existing(&self.files, &self.dir, base) {
                     if sealed_segment_is_sane(&segment, next_base)? {
                         segment.next_offset = next_base;
                         expected_next = next_base;
@@ -38,7 +38,7 @@ impl Log {
                     }
                 }
             } else if clean_shutdown && next_base.is_none() {
-                if let Ok(mut segment) = Segment::open_existing(&self.dir, base, true) {
+                if let Ok(mut segment) = Segment::open_existing(&self.files, &self.dir, base) {
                     if load_active_tail(&mut segment)? {
                         self.segments.push(segment);
                         continue;
@@ -48,8 +48,6 @@ impl Log {
             let mut segment =
                 self.recover_segment(base, next_base, expected_next, allow_gaps, &mut found)?;
             if let Some(next_base) = next_base {
-                segment.index.release_handle();
-                segment.time_index.release_handle();
                 // A segment that ends short of the next one's base lost its last
                 // offsets (a cut at a batch boundary scans as intact), unless the
                 // cleaner may have removed them or they are known damage already. The
@@ -95,7 +93,7 @@ impl Log {
     ) -> Result<Segment, LogError> {
         let mut resync = true;
         loop {
-            let mut segment = Segment::open_for_rebuild(&self.dir, base)?;
+            let mut segment = Segment::open_for_rebuild(&self.files, &self.dir, base)?;
             let mut known = self.damaged.clone();
             known.extend_from_slice(found);
             let rules = Rules {
@@ -109,7 +107,7 @@ impl Log {
                 resync,
             };
             let file = segment_path(&self.dir, base, LOG_EXT);
-            let len = segment.log.metadata()?.len();
+            let len = segment.log.get()?.metadata()?.len();
             match rebuild_segment(&mut segment, &rules)? {
                 ScanOutcome::Intact => return Ok(segment),
                 ScanOutcome::Truncated {
@@ -123,7 +121,7 @@ impl Log {
                         let aside = quarantine::save_corrupt(
                             &self.dir,
                             base,
-                            &segment.log,
+                            &*segment.log.get()?,
                             valid_bytes,
                             len,
                         )?;
@@ -144,13 +142,13 @@ impl Log {
                             "torn tail truncated"
                         );
                     }
-                    segment.log.set_len(valid_bytes)?;
+                    segment.log.get()?.set_len(valid_bytes)?;
                     return Ok(segment);
                 }
                 ScanOutcome::Damaged(list) => {
                     let ranges: Vec<(u64, u64)> =
                         list.iter().map(|d| (d.position, d.end)).collect();
-                    let log = std::sync::Arc::clone(&segment.log);
+                    let log = segment.log.get()?;
                     drop(segment);
                     let saved = quarantine::move_aside(&self.dir, base, &log, len, &ranges)?;
                     report_moved(&file, &list, &saved);

@@ -12,6 +12,7 @@ use crate::clean::swap;
 use crate::config::{LogConfig, TimestampType};
 use crate::damage::{self, DamagedRange};
 use crate::error::LogError;
+use crate::handles::FileHandles;
 use crate::producer_snapshot;
 use crate::producer_state::{ProducerError, ProducerStateTable, SequenceCheck};
 use crate::recovery::scan_producer_state;
@@ -26,6 +27,8 @@ use crate::slice::{AppendInfo, FlushTask};
 pub struct Log {
     pub(crate) dir: PathBuf,
     pub(crate) config: LogConfig,
+    /// The open-file budget its segment and index files are opened within.
+    pub(crate) files: FileHandles,
     /// Sorted by base offset; never empty; the last one is the active segment.
     pub(crate) segments: Vec<Segment>,
     pub(crate) log_start_offset: i64,
@@ -44,6 +47,8 @@ pub struct Log {
     pub(crate) checkpoint_written_at: Option<std::time::Instant>,
     /// Leader epoch → start offset (persisted in `leader-epoch-checkpoint`).
     pub(crate) epochs: EpochCache,
+    /// Whether the epoch file holds a write not yet synced (see `epoch_file.rs`).
+    pub(crate) epochs_sync: EpochSync,
     /// Offsets below this are committed; set by the broker (see `high_watermark.rs`).
     pub(crate) high_watermark: i64,
     /// The high watermark last written to the recovery checkpoint file.
@@ -56,6 +61,30 @@ pub struct Log {
     /// retry in order, instead of `OUT_OF_ORDER_SEQUENCE_NUMBER`, which makes them
     /// drop their producer epoch (and with it duplicate detection) for every partition.
     pub(crate) failed_write: Option<String>,
+}
+
+/// Writes of `leader-epoch-checkpoint` made and made durable, counted (see
+/// `epoch_file.rs`).
+#[derive(Debug, Default)]
+pub(crate) struct EpochSync {
+    /// Writes so far (only unsynced ones count up).
+    pub written: u64,
+    /// The last write known durable; advanced by a flush running without the lock.
+    pub synced: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl EpochSync {
+    /// The write a flush must make durable, if the last one is not yet.
+    pub fn pending(&self) -> Option<u64> {
+        (self.synced.load(std::sync::atomic::Ordering::Acquire) < self.written)
+            .then_some(self.written)
+    }
+
+    /// Records that write `written` (and all before it) is durable.
+    pub fn mark_synced(&self, written: u64) {
+        self.synced
+            .fetch_max(written, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// `complete_flush` rewrites the recovery checkpoint file at most this often. Why:
@@ -83,7 +112,20 @@ impl Log {
     /// epoch cache comes from `leader-epoch-checkpoint`, cut back to the recovered log
     /// end (rebuilt from batch headers if the file is missing or damaged). The high
     /// watermark is the stored one capped at the log end (see [`Log::high_watermark`]).
+    ///
+    /// Files are opened on demand within the process-wide budget
+    /// ([`FileHandles::global`]); see [`Log::open_with_files`].
     pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool) -> Result<Log, LogError> {
+        Log::open_with_files(dir, config, clean_shutdown, FileHandles::global().clone())
+    }
+
+    /// Like [`Log::open`], with its files opened within the budget `files`.
+    pub fn open_with_files(
+        dir: &Path,
+        config: LogConfig,
+        clean_shutdown: bool,
+        files: FileHandles,
+    ) -> Result<Log, LogError> {
         fs::create_dir_all(dir)?;
         // A clean interrupted by a crash is finished or rolled back before anything
         // looks at the segment files.
@@ -94,6 +136,7 @@ impl Log {
         let mut log = Log {
             dir: dir.to_path_buf(),
             config,
+            files,
             segments: Vec::new(),
             log_start_offset: 0,
             recovery_point: 0,
@@ -103,13 +146,15 @@ impl Log {
             next_tombstone_horizon: None,
             checkpoint_written_at: None,
             epochs: EpochCache::new(),
+            epochs_sync: EpochSync::default(),
             high_watermark: 0,
             failed_write: None,
             hw_checkpointed: None,
             damaged: damage::read(dir),
         };
         if bases.is_empty() {
-            log.segments.push(Segment::create(dir, 0)?);
+            let first = Segment::create(&log.files, dir, 0)?;
+            log.segments.push(first);
             // A stored log start with no segment left to hold it would come back after
             // the next append and move the start (found by the segment_recovery fuzz
             // target): the empty log starts at 0, and says so.
@@ -278,9 +323,10 @@ impl Log {
         let last = self.segments.len() - 1;
         let active = &mut self.segments[last];
         let start = active.size;
-        if let Err(err) = write_all_vectored(&active.log, &mut slices) {
+        let file = active.log.get()?;
+        if let Err(err) = write_all_vectored(&file, &mut slices) {
             // Undo a partial write so the file never holds a torn batch we know of.
-            let _ = active.log.set_len(start);
+            let _ = file.set_len(start);
             return Err(err.into());
         }
         // The batches are in the file now, so a retry must find them even if index
@@ -362,9 +408,7 @@ impl Log {
         let base = self.log_end_offset();
         let active = self.active_mut();
         active.seal()?;
-        active.index.release_handle();
-        active.time_index.release_handle();
-        let segment = Segment::create(&self.dir, base)?;
+        let segment = Segment::create(&self.files, &self.dir, base)?;
         self.segments.push(segment);
         Ok(())
     }
@@ -397,14 +441,26 @@ impl Log {
             }
             // The active segment's index is rebuilt by recovery anyway; sealed segments'
             // indexes become trusted once the recovery point passes them.
-            match segment.sync_handles(i != last) {
+            match segment.sync_files(i != last) {
                 Ok(handles) => files.extend(handles),
                 // An index we could not write is rebuilt or scanned around later; the
                 // data itself still gets synced.
                 Err(_) => files.push(std::sync::Arc::clone(&segment.log)),
             }
         }
-        FlushTask { files, target }
+        let epochs = self
+            .epochs_sync
+            .pending()
+            .map(|written| crate::slice::EpochFileSync {
+                dir: self.dir.clone(),
+                written,
+                synced: std::sync::Arc::clone(&self.epochs_sync.synced),
+            });
+        FlushTask {
+            files,
+            target,
+            epochs,
+        }
     }
 
     /// Records that everything below `flushed` is durable: advances the recovery
@@ -422,13 +478,6 @@ impl Log {
         if due {
             self.write_checkpoint(point)?;
             self.checkpoint_written_at = Some(std::time::Instant::now());
-        }
-        let last = self.segments.len() - 1;
-        for segment in &mut self.segments[..last] {
-            if segment.next_offset <= point {
-                segment.index.release_handle();
-                segment.time_index.release_handle();
-            }
         }
         Ok(())
     }
@@ -497,10 +546,13 @@ impl Log {
         let last = self.segments.len() - 1;
         for (i, segment) in self.segments.iter_mut().enumerate() {
             if segment.next_offset > recovery_point || i == last {
-                for file in segment.sync_handles(true)? {
-                    file.sync_data()?;
+                for file in segment.sync_files(true)? {
+                    file.get()?.sync_data()?;
                 }
             }
+        }
+        if self.epochs_sync.pending().is_some() {
+            crate::epoch_file::sync(&self.dir)?;
         }
         self.write_checkpoint(end)?;
         producer_snapshot::write(&self.dir, &self.producers, end)?;

@@ -83,7 +83,8 @@ impl Log {
             let Some((from, _)) = segment.find_batch(from_offset)? else {
                 continue;
             };
-            let mut scanner = HeaderScanner::new(&segment.log, from, segment.size);
+            let file = segment.log.get()?;
+            let mut scanner = HeaderScanner::new(&file, from, segment.size);
             loop {
                 match scanner.next_step()? {
                     Step::Batch { position, header } => {
@@ -185,11 +186,11 @@ fn slice_from(
         segment.next_offset
     } else {
         let mut buf = [0u8; strata_proto::batch::HEADER_SIZE];
-        segment.log.read_exact_at(&mut buf, end)?;
+        segment.log.get()?.read_exact_at(&mut buf, end)?;
         BatchHeader::parse(&buf)?.base_offset
     };
     Ok(Some(FileSlice {
-        file: Arc::clone(&segment.log),
+        file: segment.log.get()?,
         position,
         len: (end - position) as usize,
         first_offset: first.base_offset,
@@ -215,7 +216,7 @@ fn first_record_at_or_after(
             .then_some((header.base_offset.max(min_offset), header.max_timestamp)));
     }
     let mut buf = vec![0u8; header.total_size()];
-    segment.log.read_exact_at(&mut buf, position)?;
+    segment.log.get()?.read_exact_at(&mut buf, position)?;
     let set = decode_record_set(&Bytes::from(buf), limit, OffsetRule::Compacted).map_err(|e| {
         LogError::Corrupt(format!(
             "cannot decode batch at offset {}: {e}",

@@ -39,10 +39,10 @@ pub(crate) enum ScanOutcome {
 /// (scanning on for more). Not found, the last segment is to be truncated there (a
 /// torn tail) and a sealed segment reports the rest of its file as damaged.
 pub(crate) fn rebuild_segment(segment: &mut Segment, rules: &Rules) -> io::Result<ScanOutcome> {
-    let file_len = segment.log.metadata()?.len();
+    let log = segment.log.get()?;
+    let file_len = log.metadata()?.len();
     segment.size = 0;
     segment.next_offset = segment.base_offset;
-    let log = std::sync::Arc::clone(&segment.log);
     let base = segment.base_offset;
     let scan = scan_file(&log, file_len, base, rules, &mut |position, header| {
         segment.track_batch(position, header, rules.index_interval);
@@ -161,7 +161,7 @@ pub(crate) fn load_active_tail(segment: &mut Segment) -> io::Result<bool> {
         }
         None => 0,
     };
-    let log = std::sync::Arc::clone(&segment.log);
+    let log = segment.log.get()?;
     let mut scanner = HeaderScanner::new(&log, start, segment.size);
     let mut next = segment.base_offset;
     loop {
@@ -199,7 +199,7 @@ fn read_header(segment: &Segment, position: u64) -> io::Result<Option<BatchHeade
         return Ok(None);
     }
     let mut buf = [0u8; HEADER_SIZE];
-    segment.log.read_exact_at(&mut buf, position)?;
+    segment.log.get()?.read_exact_at(&mut buf, position)?;
     Ok(BatchHeader::parse(&buf).ok())
 }
 
@@ -210,7 +210,8 @@ pub(crate) fn scan_producer_state(
     segment: &Segment,
     table: &mut ProducerStateTable,
 ) -> io::Result<()> {
-    let mut scanner = HeaderScanner::new(&segment.log, 0, segment.size);
+    let file = segment.log.get()?;
+    let mut scanner = HeaderScanner::new(&file, 0, segment.size);
     while let Step::Batch { header, .. } = scanner.next_step()? {
         table.update(&header, header.base_offset);
     }

@@ -75,9 +75,9 @@ impl Log {
             Some((position, _)) => position,
             None => segment.size,
         };
-        segment.log.set_len(cut)?;
+        segment.log.get()?.set_len(cut)?;
         let old_size = segment.size;
-        let mut rebuilt = Segment::open_for_rebuild(&self.dir, segment.base_offset)?;
+        let mut rebuilt = Segment::open_for_rebuild(&self.files, &self.dir, segment.base_offset)?;
         let base = rebuilt.base_offset;
         // Bytes before `cut` were validated when written; only headers are needed.
         // Gaps allowed: the segment may have been compacted.
@@ -92,7 +92,7 @@ impl Log {
             resync: false,
         };
         if let ScanOutcome::Truncated { valid_bytes, .. } = rebuild_segment(&mut rebuilt, &rules)? {
-            rebuilt.log.set_len(valid_bytes)?;
+            rebuilt.log.get()?.set_len(valid_bytes)?;
         }
         self.size_bytes = self.size_bytes - old_size + rebuilt.size;
         self.segments[keep] = rebuilt;
@@ -130,7 +130,8 @@ impl Log {
         for segment in self.segments.drain(..) {
             segment.delete_files(&self.dir)?;
         }
-        self.segments.push(Segment::create(&self.dir, offset)?);
+        self.segments
+            .push(Segment::create(&self.files, &self.dir, offset)?);
         self.size_bytes = 0;
         self.log_start_offset = offset;
         self.recovery_point = offset;
@@ -199,9 +200,7 @@ fn newest_timestamp(segment: &Segment) -> i64 {
     if segment.max_timestamp >= 0 {
         return segment.max_timestamp;
     }
-    segment
-        .log
-        .metadata()
+    std::fs::metadata(segment.log.path())
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

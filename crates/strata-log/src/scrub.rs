@@ -2,9 +2,11 @@
 //! that met a batch failing its CRC), and repairing what is found as recovery does.
 //!
 //! The check runs without the partition lock: a sealed segment's file is only ever
-//! replaced (cleaner, repair), deleted (retention) or cut (truncation), and the
-//! captured handle keeps reading the file it was taken from. Only a segment found
-//! damaged is scanned again under the lock, and repaired from that scan.
+//! replaced (cleaner, repair), deleted (retention) or cut (truncation). The check opens
+//! the captured file once and reads that handle to the end; a file replaced or deleted
+//! before it opened is an error of that check only (see `handles.rs`), never a read of
+//! other data. Only a segment found damaged is scanned again under the lock, and
+//! repaired from that scan.
 
 use std::fs::File;
 use std::io;
@@ -12,6 +14,7 @@ use std::sync::Arc;
 
 use crate::check::{scan_file, DamagedBytes, Rules};
 use crate::error::LogError;
+use crate::handles::CachedFile;
 use crate::load::report_moved;
 use crate::log::Log;
 use crate::quarantine;
@@ -23,7 +26,7 @@ use crate::segment::{segment_path, Segment, LOG_EXT};
 pub struct SealedSegment {
     base: i64,
     next_base: i64,
-    file: Arc<File>,
+    file: Arc<CachedFile>,
     size: u64,
     verified: Arc<std::sync::atomic::AtomicU64>,
     allow_gaps: bool,
@@ -48,7 +51,7 @@ impl SealedSegment {
     pub fn check(&self, pace: &mut dyn FnMut(u64)) -> io::Result<Vec<DamagedBytes>> {
         let rules = self.rules();
         let scan = scan_file(
-            &self.file,
+            &*self.file.get()?,
             self.size,
             self.base,
             &rules,
@@ -93,7 +96,7 @@ impl Log {
         let last = self.segments.len() - 1;
         self.segments[..last]
             .iter()
-            .position(|s| Arc::ptr_eq(&s.log, file))
+            .position(|s| s.log.is(file))
             .map(|i| self.sealed_segment(i))
     }
 
@@ -107,7 +110,7 @@ impl Log {
     ) -> Result<Option<SealedSegment>, LogError> {
         let last = self.segments.len() - 1;
         let active = &self.segments[last];
-        if !Arc::ptr_eq(&active.log, file) || active.is_empty() {
+        if !active.log.is(file) || active.is_empty() {
             return Ok(None);
         }
         self.roll()?;
@@ -142,18 +145,15 @@ impl Log {
         };
         let current = self.sealed_segment(i);
         let len = self.segments[i].size;
-        let scan = scan_file(
-            &current.file,
-            len,
-            current.base,
-            &current.rules(),
-            &mut |_, _| Ok(()),
-        )?;
+        let file = current.file.get()?;
+        let scan = scan_file(&file, len, current.base, &current.rules(), &mut |_, _| {
+            Ok(())
+        })?;
         if scan.damaged.is_empty() {
             return Ok(Vec::new());
         }
         let ranges: Vec<(u64, u64)> = scan.damaged.iter().map(|d| (d.position, d.end)).collect();
-        let saved = quarantine::move_aside(&self.dir, seg.base, &current.file, len, &ranges)?;
+        let saved = quarantine::move_aside(&self.dir, seg.base, &file, len, &ranges)?;
         report_moved(
             &segment_path(&self.dir, seg.base, LOG_EXT),
             &scan.damaged,
@@ -162,7 +162,7 @@ impl Log {
         let lost: Vec<crate::DamagedRange> = scan.damaged.iter().map(|d| d.offsets).collect();
         let mut known = current.known.clone();
         known.extend_from_slice(&lost);
-        let mut segment = Segment::open_for_rebuild(&self.dir, seg.base)?;
+        let mut segment = Segment::open_for_rebuild(&self.files, &self.dir, seg.base)?;
         let rules = Rules {
             index_interval: self.config.index_interval_bytes,
             known_gaps: &known,
@@ -170,8 +170,6 @@ impl Log {
             ..current.rules()
         };
         rebuild_segment(&mut segment, &rules)?;
-        segment.index.release_handle();
-        segment.time_index.release_handle();
         segment.next_offset = current.next_base;
         self.size_bytes = self.size_bytes - self.segments[i].size + segment.size;
         self.segments[i] = segment;

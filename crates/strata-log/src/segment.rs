@@ -1,6 +1,6 @@
 //! One segment: a `.log` file of record batches plus its sparse indexes.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use strata_proto::batch::BatchHeader;
 
+use crate::handles::{Access, CachedFile, FileHandles};
 use crate::index::{OffsetEntry, SparseIndex, TimeEntry};
 use crate::scan::{HeaderScanner, Step};
 
@@ -48,8 +49,10 @@ pub(crate) fn parse_log_file_name(name: &str) -> Option<i64> {
 pub(crate) struct Segment {
     /// Offset of the first record this segment may hold; also its file name.
     pub base_offset: i64,
-    /// The data file, shared with outstanding [`crate::FileSlice`]s.
-    pub log: Arc<File>,
+    /// The data file, opened on demand within the file budget; shared with checks
+    /// running without the lock ([`crate::SealedSegment`]), while outstanding
+    /// [`crate::FileSlice`]s hold open handles of it.
+    pub log: Arc<CachedFile>,
     /// Bytes of complete, acknowledged batches in `log`.
     pub size: u64,
     /// Offset after the last batch in this segment.
@@ -76,95 +79,81 @@ pub(crate) struct Segment {
     pub verified: Arc<AtomicU64>,
 }
 
-fn open_log_file(path: &Path, create: bool) -> io::Result<File> {
-    // O_APPEND: every write lands at the current end even after a truncation.
-    OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(create)
-        .open(path)
-}
-
 impl Segment {
     /// Creates a new, empty segment (truncating stale files of the same name).
-    pub fn create(dir: &Path, base_offset: i64) -> io::Result<Segment> {
-        Segment::create_suffixed(dir, base_offset, "")
+    pub fn create(files: &FileHandles, dir: &Path, base_offset: i64) -> io::Result<Segment> {
+        Segment::create_suffixed(files, dir, base_offset, "")
     }
 
     /// Like [`Segment::create`], with `suffix` appended to every file name (the
     /// cleaner builds its output as `<base>.log.cleaned` etc.).
-    pub fn create_suffixed(dir: &Path, base_offset: i64, suffix: &str) -> io::Result<Segment> {
-        let log_path = segment_path_suffixed(dir, base_offset, LOG_EXT, suffix);
-        let log = open_log_file(&log_path, true)?;
-        log.set_len(0)?;
-        Ok(Segment {
-            base_offset,
-            log: Arc::new(log),
-            size: 0,
-            next_offset: base_offset,
-            max_timestamp: -1,
-            offset_of_max_timestamp: -1,
-            roll_base_ms: None,
-            bytes_since_index: 0,
-            index: SparseIndex::create(segment_path_suffixed(dir, base_offset, INDEX_EXT, suffix))?,
-            time_index: SparseIndex::create(segment_path_suffixed(
-                dir,
-                base_offset,
-                TIME_INDEX_EXT,
-                suffix,
-            ))?,
-            index_suspect: AtomicBool::new(false),
-            verified: Arc::new(AtomicU64::new(0)),
-        })
+    pub fn create_suffixed(
+        files: &FileHandles,
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+    ) -> io::Result<Segment> {
+        let path = |ext| segment_path_suffixed(dir, base_offset, ext, suffix);
+        let log = files.create(path(LOG_EXT), Access::Append)?;
+        let index = SparseIndex::create(files, path(INDEX_EXT))?;
+        let time_index = SparseIndex::create(files, path(TIME_INDEX_EXT))?;
+        Ok(Segment::new(base_offset, log, 0, index, time_index))
     }
 
-    /// Opens the `.log` of an existing segment with fresh, empty indexes
-    /// (used before a rebuild).
-    pub fn open_for_rebuild(dir: &Path, base_offset: i64) -> io::Result<Segment> {
-        let log = open_log_file(&segment_path(dir, base_offset, LOG_EXT), false)?;
-        let size = log.metadata()?.len();
-        Ok(Segment {
+    fn new(
+        base_offset: i64,
+        log: CachedFile,
+        size: u64,
+        index: SparseIndex<OffsetEntry>,
+        time_index: SparseIndex<TimeEntry>,
+    ) -> Segment {
+        Segment {
             base_offset,
             log: Arc::new(log),
             size,
             next_offset: base_offset,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
-            roll_base_ms: None,
-            bytes_since_index: 0,
-            index: SparseIndex::create(segment_path(dir, base_offset, INDEX_EXT))?,
-            time_index: SparseIndex::create(segment_path(dir, base_offset, TIME_INDEX_EXT))?,
-            index_suspect: AtomicBool::new(false),
-            verified: Arc::new(AtomicU64::new(0)),
-        })
-    }
-
-    /// Opens an existing segment trusting its index files. Fails if an index is
-    /// missing or malformed; the caller then rebuilds.
-    pub fn open_existing(dir: &Path, base_offset: i64, keep_open: bool) -> io::Result<Segment> {
-        let log = open_log_file(&segment_path(dir, base_offset, LOG_EXT), false)?;
-        let size = log.metadata()?.len();
-        let index = SparseIndex::open(segment_path(dir, base_offset, INDEX_EXT), keep_open)?;
-        let time_index: SparseIndex<TimeEntry> =
-            SparseIndex::open(segment_path(dir, base_offset, TIME_INDEX_EXT), keep_open)?;
-        let (max_timestamp, offset_of_max_timestamp) = match time_index.last() {
-            Some(e) => (e.timestamp, base_offset + i64::from(e.relative_offset)),
-            None => (-1, -1),
-        };
-        Ok(Segment {
-            base_offset,
-            log: Arc::new(log),
-            size,
-            next_offset: base_offset,
-            max_timestamp,
-            offset_of_max_timestamp,
             roll_base_ms: None,
             bytes_since_index: 0,
             index,
             time_index,
             index_suspect: AtomicBool::new(false),
             verified: Arc::new(AtomicU64::new(0)),
-        })
+        }
+    }
+
+    /// Opens the `.log` of an existing segment with fresh, empty indexes
+    /// (used before a rebuild).
+    pub fn open_for_rebuild(
+        files: &FileHandles,
+        dir: &Path,
+        base_offset: i64,
+    ) -> io::Result<Segment> {
+        let (log, size) =
+            files.existing(segment_path(dir, base_offset, LOG_EXT), Access::Append)?;
+        let index = SparseIndex::create(files, segment_path(dir, base_offset, INDEX_EXT))?;
+        let time_index =
+            SparseIndex::create(files, segment_path(dir, base_offset, TIME_INDEX_EXT))?;
+        Ok(Segment::new(base_offset, log, size, index, time_index))
+    }
+
+    /// Opens an existing segment trusting its index files (no handle is kept: files
+    /// open on first use). Fails if an index is missing or malformed; the caller then
+    /// rebuilds.
+    pub fn open_existing(files: &FileHandles, dir: &Path, base_offset: i64) -> io::Result<Segment> {
+        let (log, size) =
+            files.existing(segment_path(dir, base_offset, LOG_EXT), Access::Append)?;
+        let index = SparseIndex::open(files, segment_path(dir, base_offset, INDEX_EXT))?;
+        let time_index: SparseIndex<TimeEntry> =
+            SparseIndex::open(files, segment_path(dir, base_offset, TIME_INDEX_EXT))?;
+        let last_time = time_index.last();
+        let mut segment = Segment::new(base_offset, log, size, index, time_index);
+        if let Some(e) = last_time {
+            segment.max_timestamp = e.timestamp;
+            segment.offset_of_max_timestamp = base_offset + i64::from(e.relative_offset);
+        }
+        Ok(segment)
     }
 
     /// Records that `[from, to)` now holds batches that passed their CRC check, if
@@ -292,7 +281,8 @@ impl Segment {
         expected_base: Option<i64>,
         offset: i64,
     ) -> io::Result<Option<Option<(u64, BatchHeader)>>> {
-        let mut scanner = HeaderScanner::new(&self.log, start, self.size);
+        let file = self.log.get()?;
+        let mut scanner = HeaderScanner::new(&file, start, self.size);
         let mut first = expected_base;
         loop {
             let step = scanner.next_step()?;
@@ -349,7 +339,8 @@ impl Segment {
         limit: u64,
         expected_base: Option<i64>,
     ) -> io::Result<Option<u64>> {
-        let mut scanner = HeaderScanner::new(&self.log, from, self.size);
+        let file = self.log.get()?;
+        let mut scanner = HeaderScanner::new(&file, from, self.size);
         let mut end = from;
         let mut first = expected_base;
         loop {
@@ -378,14 +369,14 @@ impl Segment {
         }
     }
 
-    /// Files that a flush must sync for this segment.
-    pub fn sync_handles(&mut self, with_indexes: bool) -> io::Result<Vec<Arc<File>>> {
+    /// Files that a flush must sync for this segment (opened when the flush runs).
+    pub fn sync_files(&mut self, with_indexes: bool) -> io::Result<Vec<Arc<CachedFile>>> {
         let mut files = vec![Arc::clone(&self.log)];
         if with_indexes {
             self.index.write_pending()?;
             self.time_index.write_pending()?;
-            files.push(self.index.handle()?);
-            files.push(self.time_index.handle()?);
+            files.push(self.index.cached_file());
+            files.push(self.time_index.cached_file());
         }
         Ok(files)
     }

@@ -65,8 +65,18 @@ impl strata_proto::chunks::ByteLen for FileSlice {
 /// without it (see [`crate::Log::prepare_flush`]).
 #[derive(Debug)]
 pub struct FlushTask {
-    pub(crate) files: Vec<Arc<File>>,
+    pub(crate) files: Vec<Arc<crate::handles::CachedFile>>,
     pub(crate) target: i64,
+    /// The epoch file, when it holds a write not yet durable.
+    pub(crate) epochs: Option<EpochFileSync>,
+}
+
+/// A `leader-epoch-checkpoint` write that a flush makes durable.
+#[derive(Debug)]
+pub(crate) struct EpochFileSync {
+    pub dir: std::path::PathBuf,
+    pub written: u64,
+    pub synced: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl FlushTask {
@@ -77,14 +87,19 @@ impl FlushTask {
 
     /// Whether there is nothing to sync.
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.files.is_empty() && self.epochs.is_none()
     }
 
-    /// `fdatasync`s every captured file; returns the offset now durable, to be passed
-    /// to [`crate::Log::complete_flush`].
+    /// `fdatasync`s every captured file (opening those whose handles were evicted: the
+    /// sync writes back the file's dirty pages whichever descriptor wrote them); returns
+    /// the offset now durable, to be passed to [`crate::Log::complete_flush`].
     pub fn sync(self) -> io::Result<i64> {
         for file in &self.files {
-            file.sync_data()?;
+            file.get()?.sync_data()?;
+        }
+        if let Some(epochs) = &self.epochs {
+            crate::epoch_file::sync(&epochs.dir)?;
+            epochs.synced.fetch_max(epochs.written, Ordering::AcqRel);
         }
         Ok(self.target)
     }

@@ -116,8 +116,7 @@ pub async fn run_listener(
 }
 
 /// `max.connections`, lowered if need be to three quarters of the open-file limit: the
-/// rest is for segment files (an accept that fails with EMFILE is harmless, a segment
-/// roll that does is not).
+/// rest is for segment files (`log.open.files.max`, see [`crate::config`]).
 fn capped_by_open_files(max_connections: usize) -> usize {
     let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
         return max_connections;

@@ -38,6 +38,11 @@ pub struct ReplicaManager {
     topic_defaults: BTreeMap<String, String>,
     // Keyed by topic first so lookups borrow a `&str` without allocating.
     partitions: RwLock<ReplicaMap>,
+    /// Notified when a sync left partitions it could not open or delete (see
+    /// [`crate::broker`]'s `resync_loop`).
+    pub retry: tokio::sync::Notify,
+    /// One sync at a time: two could otherwise both open the same new partition.
+    syncing: parking_lot::Mutex<()>,
 }
 
 impl ReplicaManager {
@@ -48,6 +53,8 @@ impl ReplicaManager {
             node_id,
             topic_defaults,
             partitions: RwLock::new(HashMap::new()),
+            retry: tokio::sync::Notify::new(),
+            syncing: parking_lot::Mutex::new(()),
         }
     }
 
@@ -68,11 +75,14 @@ impl ReplicaManager {
     /// Opens logs for partitions this broker replicates and deletes those whose topic is
     /// gone. Blocking: run it on a blocking thread. `clean_shutdown` says whether the
     /// previous process stopped cleanly (logs then skip the recovery scan).
-    pub fn sync_with_image(
-        &self,
-        image: &MetadataImage,
-        clean_shutdown: bool,
-    ) -> Result<(), LogError> {
+    ///
+    /// A partition whose log cannot be opened or deleted (a failing disk, no file
+    /// descriptors left) costs only that partition: the error is logged and the next
+    /// sync tries again; every other partition is still brought up. Returns how many
+    /// failed.
+    pub fn sync_with_image(&self, image: &MetadataImage, clean_shutdown: bool) -> usize {
+        let _one_at_a_time = self.syncing.lock();
+        let mut failed = 0;
         let defaults = self.effective_defaults(image);
         let mut wanted: Wanted = HashMap::new();
         for topic in image.topics() {
@@ -105,7 +115,10 @@ impl ReplicaManager {
         };
         for p in stale {
             tracing::info!(topic = %p.topic, partition = p.index, "deleting partition log");
-            p.delete_blocking()?;
+            if let Err(e) = p.delete_blocking() {
+                failed += 1;
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "cannot delete the partition log");
+            }
         }
         for ((name, index), (topic_id, configs, image_partition)) in wanted {
             let config = log_config_for(&defaults, configs);
@@ -119,8 +132,16 @@ impl ReplicaManager {
                 }
                 None => {
                     let dir = self.partition_dir(&name, index);
-                    prepare_dir(&dir, topic_id)?;
-                    let log = Log::open(&dir, config, clean_shutdown)?;
+                    let opened = prepare_dir(&dir, topic_id)
+                        .and_then(|()| Log::open(&dir, config, clean_shutdown));
+                    let log = match opened {
+                        Ok(log) => log,
+                        Err(e) => {
+                            failed += 1;
+                            tracing::error!(topic = %name, partition = index, error = %e, "cannot open the partition log; retrying at the next metadata change");
+                            continue;
+                        }
+                    };
                     let partition = Arc::new(Partition::new(name.clone(), topic_id, index, log));
                     partition.reconfigure_blocking(partition.log_config_blocking(), settings);
                     partition.update_role(image_partition, self.node_id, min_insync);
@@ -132,7 +153,10 @@ impl ReplicaManager {
                 }
             }
         }
-        Ok(())
+        if failed > 0 {
+            self.retry.notify_one();
+        }
+        failed
     }
 
     /// Topic-config defaults: the static broker settings, overlaid by the dynamic

@@ -169,7 +169,15 @@ impl Log {
         let mut cleaned: Vec<(usize, Segment)> = Vec::new();
         for i in 0..range.end {
             let segment = &self.segments[i];
-            match rewrite_segment(&self.dir, segment, interval, &filter, &mut tally, throttle) {
+            match rewrite_segment(
+                &self.files,
+                &self.dir,
+                segment,
+                interval,
+                &filter,
+                &mut tally,
+                throttle,
+            ) {
                 Ok(Some(out)) => cleaned.push((i, out)),
                 Ok(None) => {}
                 Err(err) => {
@@ -271,7 +279,7 @@ impl Log {
         for &base in &bases {
             let i = self.segment_index_for(base);
             let old = &self.segments[i];
-            let mut fresh = Segment::open_existing(&dir, base, false)?;
+            let mut fresh = Segment::open_existing(&self.files, &dir, base)?;
             // A sealed segment spans up to the next one, whatever its last batch is.
             fresh.next_offset = old.next_offset;
             self.size_bytes = self.size_bytes - old.size + fresh.size;

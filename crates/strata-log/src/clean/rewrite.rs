@@ -12,6 +12,7 @@ use strata_proto::batch::BatchHeader;
 use crate::clean::batch::{self, RawRecord};
 use crate::clean::swap::CLEANED_SUFFIX;
 use crate::error::LogError;
+use crate::handles::FileHandles;
 use crate::producer_state::ProducerStateTable;
 use crate::scan::{HeaderScanner, Step};
 use crate::segment::Segment;
@@ -78,7 +79,8 @@ fn for_each_batch(
     mut each: impl FnMut(u64, &BatchHeader, &[u8]) -> Result<(), LogError>,
 ) -> Result<u64, LogError> {
     let mut read = 0u64;
-    let mut scanner = HeaderScanner::new(&segment.log, 0, segment.size);
+    let file = segment.log.get()?;
+    let mut scanner = HeaderScanner::new(&file, 0, segment.size);
     let mut buf = Vec::new();
     loop {
         match scanner.next_step()? {
@@ -86,7 +88,7 @@ fn for_each_batch(
             Step::Damaged { position, reason } => return Err(damaged(segment, position, reason)),
             Step::Batch { position, header } => {
                 buf.resize(header.total_size(), 0);
-                segment.log.read_exact_at(&mut buf, position)?;
+                file.read_exact_at(&mut buf, position)?;
                 read += buf.len() as u64;
                 throttle(buf.len() as u64);
                 each(position, &header, &buf)?;
@@ -212,7 +214,7 @@ fn judge(
 fn append(out: &mut Segment, bytes: &[u8], interval: u32) -> Result<(), LogError> {
     let header = BatchHeader::parse(bytes)?;
     let position = out.size;
-    (&*out.log).write_all(bytes)?;
+    (&*out.log.get()?).write_all(bytes)?;
     out.track_batch(position, &header, interval);
     Ok(())
 }
@@ -221,6 +223,7 @@ fn append(out: &mut Segment, bytes: &[u8], interval: u32) -> Result<(), LogError
 /// batches; `Ok(None)` (and no files) when it would stay the same. The returned segment
 /// is sealed and fsynced; its `next_offset` is the original's.
 pub(crate) fn rewrite_segment(
+    files: &FileHandles,
     dir: &Path,
     segment: &Segment,
     interval: u32,
@@ -233,12 +236,14 @@ pub(crate) fn rewrite_segment(
         let verdict = judge(filter, header, bytes, tally)?;
         if out.is_none() && !matches!(verdict, Verdict::Keep) {
             // First change: start the output with the unchanged batches before it.
-            let mut fresh = Segment::create_suffixed(dir, segment.base_offset, CLEANED_SUFFIX)?;
+            let mut fresh =
+                Segment::create_suffixed(files, dir, segment.base_offset, CLEANED_SUFFIX)?;
             let mut copy = Vec::new();
-            let mut scanner = HeaderScanner::new(&segment.log, 0, position);
+            let file = segment.log.get()?;
+            let mut scanner = HeaderScanner::new(&file, 0, position);
             while let Step::Batch { position, header } = scanner.next_step()? {
                 copy.resize(header.total_size(), 0);
-                segment.log.read_exact_at(&mut copy, position)?;
+                file.read_exact_at(&mut copy, position)?;
                 append(&mut fresh, &copy, interval)?;
             }
             out = Some(fresh);
@@ -257,9 +262,9 @@ pub(crate) fn rewrite_segment(
         return Ok(None);
     };
     out.seal()?;
-    out.log.sync_all()?;
-    out.index.handle()?.sync_all()?;
-    out.time_index.handle()?.sync_all()?;
+    out.log.get()?.sync_all()?;
+    out.index.cached_file().get()?.sync_all()?;
+    out.time_index.cached_file().get()?.sync_all()?;
     out.next_offset = segment.next_offset;
     Ok(Some(out))
 }

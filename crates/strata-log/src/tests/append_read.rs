@@ -402,13 +402,11 @@ fn set_indexes_writable(log: &mut Log, writable: bool) {
         (active.index.path().to_path_buf(), false),
         (active.time_index.path().to_path_buf(), true),
     ] {
-        let file = std::sync::Arc::new(
-            fs::OpenOptions::new()
-                .read(true)
-                .write(writable)
-                .open(&index_path)
-                .expect("index file"),
-        );
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(&index_path)
+            .expect("index file");
         if is_time {
             active.time_index.set_handle(file);
         } else {

@@ -291,3 +291,19 @@ fn an_unwritten_leader_epoch_gives_way_to_the_next_append() {
     assert_eq!(entries(&log), vec![(1, 0), (3, 10), (6, 30), (7, 40)]);
     assert_eq!(stored(dir.path()), Some(entries(&log)));
 }
+
+#[test]
+fn a_new_leaders_epoch_is_made_durable_by_the_next_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), crate::LogConfig::default(), false).expect("open");
+    assert!(log.prepare_flush().is_empty());
+    log.assign_leader_epoch(3).expect("assign");
+    // Written, not yet synced: the next flush carries it even with no data to sync.
+    let task = log.prepare_flush();
+    assert!(!task.is_empty());
+    let done = task.sync().expect("sync");
+    log.complete_flush(done).expect("complete");
+    assert!(log.prepare_flush().is_empty());
+    let on_disk = epoch_file::read(dir.path()).expect("epoch file");
+    assert_eq!(on_disk.latest_epoch(), Some(3));
+}

@@ -296,7 +296,7 @@ fn set_active_writable(log: &mut Log, writable: bool) {
         .append(writable)
         .open(&path)
         .expect("segment file");
-    active.log = std::sync::Arc::new(file);
+    active.log.replace_handle(file);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod compaction;
 mod compaction_crash;
 mod compaction_model;
 mod epochs;
+mod file_budget;
 mod follower;
 mod helpers;
 mod high_watermark;

@@ -105,7 +105,7 @@ fn damage_in_the_active_segment_is_sealed_then_repaired() {
     fs::write(&path, &bytes).expect("write");
 
     let mut log = Log::open(dir.path(), config(), true).expect("clean open");
-    let active = std::sync::Arc::clone(&log.segments[0].log);
+    let active = log.segments[0].log.get().expect("open");
     assert!(
         log.sealed_segment_of(&active).is_none(),
         "active, not sealed"
