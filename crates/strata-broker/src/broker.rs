@@ -441,8 +441,12 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         }
         let now = now_ms();
         for p in broker.replicas.all() {
+            // Atomics first: most partitions of a large broker have nothing to flush.
+            if p.unflushed_records() <= 0 {
+                continue;
+            }
             let period = broker_period.min(p.settings().flush_ms);
-            if p.unflushed_records() <= 0 || now.saturating_sub(p.last_flush_ms()) < period {
+            if now.saturating_sub(p.last_flush_ms()) < period {
                 continue;
             }
             if let Err(e) = p.wait_durable(p.log_end_offset() - 1).await {

@@ -1,8 +1,12 @@
-//! Small offset checkpoint files of a partition directory, each written atomically
-//! (temp file + rename):
+//! Small offset checkpoint files of a partition directory, written atomically (temp file
+//! + rename) when they must be durable:
 //!
 //! - `recovery-point-offset-checkpoint`: the offset below which the log is known
-//!   durable, then the high watermark. Not fsynced: losing or tearing it only makes the
+//!   durable, then the high watermark. Rewritten in place about once a second while the
+//!   log takes writes, so with a CRC-32C line and format version `1` (a temp file and
+//!   rename per write would allocate and free an inode each time: with thousands of
+//!   partitions that churn slows every file creation on ext4). Not fsynced: losing or
+//!   tearing it (a torn file fails its CRC) only makes the
 //!   next unclean open scan more, never less, because a missing or unreadable checkpoint
 //!   means "scan everything"; and a lost or stale high watermark only ever comes back
 //!   lower (at worst the log start), which hides committed records from consumers until
@@ -26,13 +30,23 @@ pub(crate) const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
 /// File name of the log start offset checkpoint.
 pub(crate) const LOG_START_FILE: &str = "log-start-offset";
 const FORMAT_VERSION: &str = "0";
+/// Files rewritten in place end with a `crc <hex>` line over every byte before it.
+const CRC_FORMAT_VERSION: &str = "1";
 
 /// Reads `count` non-negative offsets from `file`; `None` when absent or unreadable.
 fn read_values(dir: &Path, file: &str, count: usize) -> Option<Vec<i64>> {
     let text = fs::read_to_string(dir.join(file)).ok()?;
     let mut lines = text.lines();
-    if lines.next()? != FORMAT_VERSION {
-        return None;
+    match lines.next()? {
+        FORMAT_VERSION => {}
+        CRC_FORMAT_VERSION => {
+            let (body, crc_line) = text.strip_suffix('\n')?.rsplit_once('\n')?;
+            let crc = u32::from_str_radix(crc_line.strip_prefix("crc ")?, 16).ok()?;
+            if crc != crc32c::crc32c(text[..body.len() + 1].as_bytes()) {
+                return None;
+            }
+        }
+        _ => return None,
     }
     let mut values = Vec::with_capacity(count);
     for _ in 0..count {
@@ -66,6 +80,24 @@ fn write_values(dir: &Path, file: &str, values: &[i64], durable: bool) -> io::Re
     Ok(())
 }
 
+/// Rewrites `file` in place with `values` and a CRC line (no temp file, not synced): a
+/// write torn by a crash reads as unreadable, never as other values.
+fn overwrite_values(dir: &Path, file: &str, values: &[i64]) -> io::Result<()> {
+    let mut text = format!("{CRC_FORMAT_VERSION}\n");
+    for v in values {
+        text.push_str(&format!("{v}\n"));
+    }
+    let crc = crc32c::crc32c(text.as_bytes());
+    text.push_str(&format!("crc {crc:08x}\n"));
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(file))?;
+    std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0)?;
+    f.set_len(text.len() as u64)
+}
+
 /// fsyncs a directory so that renames and deletions in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -87,9 +119,9 @@ pub(crate) fn read_high_watermark(dir: &Path) -> Option<i64> {
     read_values(dir, CHECKPOINT_FILE, 2).map(|v| v[1])
 }
 
-/// Atomically replaces the recovery point and the high watermark.
+/// Rewrites the recovery point and the high watermark (in place, CRC-checked).
 pub(crate) fn write(dir: &Path, offset: i64, high_watermark: i64) -> io::Result<()> {
-    write_values(dir, CHECKPOINT_FILE, &[offset, high_watermark], false)
+    overwrite_values(dir, CHECKPOINT_FILE, &[offset, high_watermark])
 }
 
 /// Reads the log start offset checkpoint; `None` when absent or unreadable.
@@ -154,6 +186,19 @@ mod tests {
         assert_eq!(read(dir.path()), Some(77));
         assert_eq!(read_high_watermark(dir.path()), None);
         fs::write(path(dir.path()), "0\nnot-a-number\n").expect("write");
+        assert_eq!(read(dir.path()), None);
+        // Rewritten in place over a longer file, then torn or damaged: unreadable.
+        write(dir.path(), 123_456_789, 123_456_000).expect("write");
+        write(dir.path(), 25, 20).expect("write");
+        assert_eq!((read(dir.path()), read_high_watermark(dir.path())), (Some(25), Some(20)));
+        let good = fs::read(path(dir.path())).expect("read");
+        for len in 0..good.len() {
+            fs::write(path(dir.path()), &good[..len]).expect("write");
+            assert_eq!(read(dir.path()), None, "torn at {len}");
+        }
+        let mut mixed = good.clone();
+        mixed[2] = b'9';
+        fs::write(path(dir.path()), &mixed).expect("write");
         assert_eq!(read(dir.path()), None);
     }
 

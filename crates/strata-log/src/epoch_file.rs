@@ -73,27 +73,27 @@ fn render(cache: &EpochCache) -> String {
 
 /// Atomically and durably replaces the file with `cache`.
 pub(crate) fn write(dir: &Path, cache: &EpochCache) -> io::Result<()> {
-    write_maybe_durably(dir, cache, true)
-}
-
-/// Atomically replaces the file with `cache`; durable only after [`sync`].
-pub(crate) fn write_unsynced(dir: &Path, cache: &EpochCache) -> io::Result<()> {
-    write_maybe_durably(dir, cache, false)
-}
-
-fn write_maybe_durably(dir: &Path, cache: &EpochCache, durable: bool) -> io::Result<()> {
     let tmp = dir.join(format!("{EPOCH_FILE}.tmp"));
     let mut f = File::create(&tmp)?;
     f.write_all(render(cache).as_bytes())?;
-    if durable {
-        f.sync_all()?;
-    }
+    f.sync_all()?;
     drop(f);
     fs::rename(&tmp, dir.join(EPOCH_FILE))?;
-    if durable {
-        sync_dir(dir)?;
-    }
-    Ok(())
+    sync_dir(dir)
+}
+
+/// Rewrites the file with `cache` in place (no temp file: no inode churn when thousands
+/// of partitions get leaders at once); durable only after [`sync`]. A write torn by a
+/// crash fails the CRC and the cache is rebuilt from the batch headers.
+pub(crate) fn write_unsynced(dir: &Path, cache: &EpochCache) -> io::Result<()> {
+    let text = render(cache);
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(EPOCH_FILE))?;
+    std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0)?;
+    f.set_len(text.len() as u64)
 }
 
 /// Makes the last [`write_unsynced`] durable: the file, then its rename.

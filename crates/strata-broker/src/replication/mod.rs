@@ -63,11 +63,15 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
             last_checkpoint = tokio::time::Instant::now();
         }
         for p in broker.replicas.all() {
-            if checkpoint_due {
+            let hw = p.high_watermark();
+            if checkpoint_due && p.hw_checkpointed.load(std::sync::atomic::Ordering::Relaxed) != hw {
                 // Kafka's replica.high.watermark.checkpoint.interval.ms: a lost value
                 // only comes back lower after a crash.
-                if let Err(e) = p.run(|log| log.checkpoint_high_watermark()).await {
-                    tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot checkpoint the high watermark");
+                match p.run(|log| log.checkpoint_high_watermark()).await {
+                    Ok(_) => p.hw_checkpointed.store(hw, std::sync::atomic::Ordering::Relaxed),
+                    Err(e) => {
+                        tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot checkpoint the high watermark")
+                    }
                 }
             }
             if let Some(change) = p.maybe_shrink_isr(lag.as_millis() as i64) {
@@ -81,6 +85,7 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
 /// Keeps one fetcher task per leader this broker follows.
 pub(crate) async fn fetcher_manager(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut fetchers: HashMap<i32, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut seen_generation = u64::MAX;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -93,7 +98,16 @@ pub(crate) async fn fetcher_manager(broker: Arc<Broker>, mut shutdown: watch::Re
                 return;
             }
         }
+        let running = fetchers.len();
         fetchers.retain(|_, f| !f.is_finished());
+        // Roles change only with the metadata (each sync bumps the generation): with
+        // thousands of partitions, looking at every one each tick would cost more than
+        // everything else an idle broker does.
+        let generation = broker.replicas.generation();
+        if generation == seen_generation && fetchers.len() == running {
+            continue;
+        }
+        seen_generation = generation;
         let leaders: std::collections::BTreeSet<i32> = broker
             .replicas
             .all()
