@@ -190,7 +190,10 @@ mod tests {
         // Rewritten in place over a longer file, then torn or damaged: unreadable.
         write(dir.path(), 123_456_789, 123_456_000).expect("write");
         write(dir.path(), 25, 20).expect("write");
-        assert_eq!((read(dir.path()), read_high_watermark(dir.path())), (Some(25), Some(20)));
+        assert_eq!(
+            (read(dir.path()), read_high_watermark(dir.path())),
+            (Some(25), Some(20))
+        );
         let good = fs::read(path(dir.path())).expect("read");
         for len in 0..good.len() {
             fs::write(path(dir.path()), &good[..len]).expect("write");

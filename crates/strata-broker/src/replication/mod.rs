@@ -64,11 +64,14 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
         }
         for p in broker.replicas.all() {
             let hw = p.high_watermark();
-            if checkpoint_due && p.hw_checkpointed.load(std::sync::atomic::Ordering::Relaxed) != hw {
+            if checkpoint_due && p.hw_checkpointed.load(std::sync::atomic::Ordering::Relaxed) != hw
+            {
                 // Kafka's replica.high.watermark.checkpoint.interval.ms: a lost value
                 // only comes back lower after a crash.
                 match p.run(|log| log.checkpoint_high_watermark()).await {
-                    Ok(_) => p.hw_checkpointed.store(hw, std::sync::atomic::Ordering::Relaxed),
+                    Ok(_) => p
+                        .hw_checkpointed
+                        .store(hw, std::sync::atomic::Ordering::Relaxed),
                     Err(e) => {
                         tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot checkpoint the high watermark")
                     }
