@@ -42,7 +42,7 @@ fn read_values(dir: &Path, file: &str, count: usize) -> Option<Vec<i64>> {
         CRC_FORMAT_VERSION => {
             let (body, crc_line) = text.strip_suffix('\n')?.rsplit_once('\n')?;
             let crc = u32::from_str_radix(crc_line.strip_prefix("crc ")?, 16).ok()?;
-            if crc != crc32c::crc32c(text[..body.len() + 1].as_bytes()) {
+            if crc != crc32c::crc32c(&text.as_bytes()[..body.len() + 1]) {
                 return None;
             }
         }
