@@ -440,15 +440,31 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
         let now = now_ms();
-        for p in broker.replicas.all() {
-            // Atomics first: most partitions of a large broker have nothing to flush.
-            if p.unflushed_records() <= 0 {
-                continue;
+        let due: Vec<Arc<crate::replica::Partition>> = broker
+            .replicas
+            .all()
+            .into_iter()
+            .filter(|p| {
+                // Atomics first: most partitions of a large broker have nothing to flush.
+                p.unflushed_records() > 0
+                    && now.saturating_sub(p.last_flush_ms())
+                        >= broker_period.min(p.settings().flush_ms)
+            })
+            .collect();
+        if due.len() >= crate::replica::FLUSH_MANY_MIN {
+            let dir = broker.config.data_dir.clone();
+            let flushed = tokio::task::spawn_blocking(move || {
+                crate::replica::Partition::flush_many_blocking(&due, &dir)
+            })
+            .await;
+            match flushed {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "flush of the data directory failed"),
+                Err(e) => tracing::error!(error = %e, "flush task failed"),
             }
-            let period = broker_period.min(p.settings().flush_ms);
-            if now.saturating_sub(p.last_flush_ms()) < period {
-                continue;
-            }
+            continue;
+        }
+        for p in due {
             if let Err(e) = p.wait_durable(p.log_end_offset() - 1).await {
                 tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
             }

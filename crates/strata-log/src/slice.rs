@@ -90,6 +90,16 @@ impl FlushTask {
         self.files.is_empty() && self.epochs.is_none()
     }
 
+    /// Completes the task without syncing its files, because the caller synced the
+    /// whole filesystem holding them (`syncfs(2)`, after this task was prepared);
+    /// returns the offset now durable, as [`FlushTask::sync`] does.
+    pub fn synced_by_filesystem(self) -> i64 {
+        if let Some(epochs) = &self.epochs {
+            epochs.synced.fetch_max(epochs.written, Ordering::AcqRel);
+        }
+        self.target
+    }
+
     /// `fdatasync`s every captured file (opening those whose handles were evicted: the
     /// sync writes back the file's dirty pages whichever descriptor wrote them); returns
     /// the offset now durable, to be passed to [`crate::Log::complete_flush`].

@@ -100,13 +100,13 @@ pub async fn handle(
                 )),
                 (Ok(p), Some(records)) => {
                     slots.push((t, pd.index));
-                    appends.push(append_one(broker, p, records, now));
+                    appends.push((p, records));
                 }
             }
         }
         names.push(topic.name);
     }
-    let appended = join_all(appends).await;
+    let appended = append_all(broker, appends, now).await;
     // Side effects are in place: the next request on this connection may start.
     drop(turn);
     let mut results: Vec<(usize, i32, Outcome)> = immediate;
@@ -211,27 +211,44 @@ pub async fn handle(
     Some(ProduceResponse::default().with_responses(topics))
 }
 
-/// Appends one partition's records; a refusal is answered with its error code and a
-/// message (a sequence gap that an earlier refusal here explains with that refusal's
-/// error, see `replica/refusals.rs`).
-async fn append_one(
-    broker: &Arc<Broker>,
-    p: Arc<crate::replica::Partition>,
-    records: Bytes,
-    now: i64,
-) -> (
+type Appended = (
     Arc<crate::replica::Partition>,
     Result<AppendInfo, (ResponseError, String)>,
-) {
+);
+
+/// Appends each partition's records (one blocking-pool hop per group of partitions,
+/// see [`crate::replica::Partition::append_many`]), then judges each result.
+async fn append_all(
+    broker: &Arc<Broker>,
+    items: Vec<(Arc<crate::replica::Partition>, Bytes)>,
+    now: i64,
+) -> Vec<Appended> {
+    let results = crate::replica::Partition::append_many(items.clone(), now).await;
+    items
+        .into_iter()
+        .zip(results)
+        .map(|((p, records), result)| judge_append(broker, p, &records, result))
+        .collect()
+}
+
+/// Counts one partition's append; a refusal is answered with its error code and a
+/// message (a sequence gap that an earlier refusal here explains with that refusal's
+/// error, see `replica/refusals.rs`).
+fn judge_append(
+    broker: &Arc<Broker>,
+    p: Arc<crate::replica::Partition>,
+    records: &Bytes,
+    appended: Result<AppendInfo, strata_log::LogError>,
+) -> Appended {
     let len = records.len() as u64;
-    let result = match p.append(records.clone(), now).await {
+    let result = match appended {
         Ok(info) => {
             // A retried idempotent batch is answered with its original offsets, not
             // stored again.
             if !info.duplicate {
                 broker.metrics.records_in.inc_by(info.record_count as u64);
                 broker.metrics.produce_bytes.inc_by(len);
-                p.note_written(&records);
+                p.note_written(records);
             }
             Ok(info)
         }
@@ -242,7 +259,7 @@ async fn append_one(
             )),
             None => {
                 let code = log_error_code(&e);
-                p.note_refusal(&records, code);
+                p.note_refusal(records, code);
                 Err((code, e.to_string()))
             }
         },

@@ -2,6 +2,7 @@
 
 mod coalesce;
 mod damage;
+mod flush_many;
 mod log_config;
 mod manager;
 mod partition;
@@ -10,6 +11,7 @@ mod refusals;
 mod role;
 
 pub use damage::{hand_over_damaged_leaderships, hand_over_wanted, repair_fetched_file};
+pub use flush_many::FLUSH_MANY_MIN;
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
 pub use partition::{Partition, QueuedAppend, ReadResult, SyncWait};

@@ -40,7 +40,7 @@ pub struct Partition {
     size_bytes: AtomicU64,
     pub(super) durable_end: AtomicI64,
     // Serialises fsyncs so that one covers every append that came before it (group commit).
-    flush_lock: Arc<tokio::sync::Mutex<()>>,
+    pub(super) flush_lock: Arc<tokio::sync::Mutex<()>>,
     pub(super) appended: Notify,
     /// Set when the partition is deleted: waiters answer UNKNOWN_TOPIC_OR_PARTITION.
     pub(super) removed: std::sync::atomic::AtomicBool,
@@ -49,7 +49,7 @@ pub struct Partition {
     sync_queue: Mutex<SyncQueue>,
     // Wakes a syncer waiting for its round to fill up.
     sync_ready: parking_lot::Condvar,
-    last_flush_ms: AtomicI64,
+    pub(super) last_flush_ms: AtomicI64,
     /// The high watermark the recovery checkpoint file was last asked to hold, so the
     /// periodic checkpoint skips partitions whose value did not move (no lock, no
     /// blocking-thread hop for each of thousands of idle partitions).
@@ -60,6 +60,18 @@ pub struct Partition {
     pub(super) refusals: Mutex<super::refusals::Refusals>,
     /// Set once any refusal was remembered, so a write need not look at `refusals`.
     pub(super) refused_any: std::sync::atomic::AtomicBool,
+}
+
+/// Most record bytes [`Partition::append_many`] appends on one blocking thread.
+const APPENDS_PER_HOP_BYTES: usize = 4 << 20;
+
+/// Runs the append drainers of `partitions` one after another on one blocking thread.
+fn drain_on_blocking_thread(partitions: Vec<Arc<Partition>>) {
+    tokio::task::spawn_blocking(move || {
+        for p in partitions {
+            p.drain_appends();
+        }
+    });
 }
 
 /// An append waiting for the drainer.
@@ -291,6 +303,43 @@ impl Partition {
             .await
     }
 
+    /// Appends client records to several partitions (one Produce request), each as
+    /// [`Partition::append`] would, with one blocking-pool hop per group of partitions
+    /// instead of one per partition: a request spread over thousands of partitions
+    /// carries a few records for each, and a thread hand-off per partition cost more
+    /// than the appends. Groups hold up to [`APPENDS_PER_HOP_BYTES`] of records, so
+    /// large appends still run on several threads. A partition whose drainer is already
+    /// running is served by it. Results come back in the order of `items`.
+    pub async fn append_many(
+        items: Vec<(Arc<Partition>, Bytes)>,
+        now_ms: i64,
+    ) -> Vec<Result<AppendInfo, LogError>> {
+        let mut queued = Vec::with_capacity(items.len());
+        let mut group: Vec<Arc<Partition>> = Vec::new();
+        let mut group_bytes = 0;
+        for (p, records) in items {
+            let len = records.len();
+            let (append, must_drain) = p.enqueue_without_drainer(records, now_ms, false, None);
+            queued.push(append);
+            if must_drain {
+                group.push(p);
+                group_bytes += len;
+                if group_bytes >= APPENDS_PER_HOP_BYTES {
+                    drain_on_blocking_thread(std::mem::take(&mut group));
+                    group_bytes = 0;
+                }
+            }
+        }
+        if !group.is_empty() {
+            drain_on_blocking_thread(group);
+        }
+        let mut results = Vec::with_capacity(queued.len());
+        for append in queued {
+            results.push(append.appended().await);
+        }
+        results
+    }
+
     /// Puts an append in the queue. Its place in the queue is its place in the log, so
     /// a caller that must order its appends may move on as soon as this returns.
     fn enqueue(
@@ -300,6 +349,24 @@ impl Partition {
         trusted: bool,
         synced: Option<tokio::sync::oneshot::Sender<Result<(), LogError>>>,
     ) -> QueuedAppend {
+        let (append, must_drain) = self.enqueue_without_drainer(records, now_ms, trusted, synced);
+        if must_drain {
+            let this = Arc::clone(self);
+            tokio::task::spawn_blocking(move || this.drain_appends());
+        }
+        append
+    }
+
+    /// [`Partition::enqueue`] leaving the drainer to the caller: true when none is
+    /// running, and the caller must run [`Partition::drain_appends`] (on a blocking
+    /// thread).
+    fn enqueue_without_drainer(
+        self: &Arc<Self>,
+        records: Bytes,
+        now_ms: i64,
+        trusted: bool,
+        synced: Option<tokio::sync::oneshot::Sender<Result<(), LogError>>>,
+    ) -> (QueuedAppend, bool) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let start_drainer = {
             let mut q = self.append_queue.lock();
@@ -312,11 +379,7 @@ impl Partition {
             });
             !std::mem::replace(&mut q.draining, true)
         };
-        if start_drainer {
-            let this = Arc::clone(self);
-            tokio::task::spawn_blocking(move || this.drain_appends());
-        }
-        QueuedAppend(rx)
+        (QueuedAppend(rx), start_drainer)
     }
 
     /// Runs on a blocking thread until the append queue is empty.
