@@ -522,16 +522,19 @@ async fn retention_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>
             _ = shutdown.changed() => return,
         }
         let now = now_ms();
-        for p in broker.replicas.all() {
-            let r = p
-                .run(move |log| {
+        // One blocking-pool hop for every partition (not one each: thousands of them).
+        let all = broker.replicas.all();
+        let _ = tokio::task::spawn_blocking(move || {
+            for p in all {
+                let r = p.run_blocking(|log| {
                     log.maybe_roll(now)?;
                     log.apply_retention(now)
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "retention failed");
+                });
+                if let Err(e) = r {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "retention failed");
+                }
             }
-        }
+        })
+        .await;
     }
 }

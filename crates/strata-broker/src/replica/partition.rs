@@ -227,24 +227,6 @@ impl Partition {
         self.appended.notified()
     }
 
-    /// Runs `f` on the log from a blocking-pool thread.
-    async fn with_log<T, F>(self: &Arc<Self>, f: F) -> Result<T, LogError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Log) -> Result<T, LogError> + Send + 'static,
-    {
-        let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = this.log.lock();
-            match guard.as_mut() {
-                Some(log) => f(log),
-                None => Err(LogError::Io(io::Error::other("partition is closed"))),
-            }
-        })
-        .await
-        .map_err(|e| LogError::Io(io::Error::other(e)))?
-    }
-
     /// Appends one produce payload (one or more batches).
     ///
     /// Appends queue up and one blocking task drains the queue under a single lock
@@ -642,14 +624,26 @@ impl Partition {
         F: FnOnce(&mut Log) -> Result<T, LogError> + Send + 'static,
     {
         let this = Arc::clone(self);
-        self.with_log(move |log| {
-            let out = f(log);
-            this.log_start
-                .store(log.log_start_offset(), Ordering::Release);
-            this.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
-            out
-        })
-        .await
+        tokio::task::spawn_blocking(move || this.run_blocking(f))
+            .await
+            .map_err(|e| LogError::Io(io::Error::other(e)))?
+    }
+
+    /// [`Partition::run`] on the calling thread (a blocking one: it takes the log lock
+    /// and `f` may do disk I/O), for loops over many partitions in one hop.
+    pub fn run_blocking<T, F>(&self, f: F) -> Result<T, LogError>
+    where
+        F: FnOnce(&mut Log) -> Result<T, LogError>,
+    {
+        let mut guard = self.log.lock();
+        let log = guard
+            .as_mut()
+            .ok_or_else(|| LogError::Io(io::Error::other("partition is closed")))?;
+        let out = f(log);
+        self.log_start
+            .store(log.log_start_offset(), Ordering::Release);
+        self.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
+        out
     }
 
     /// The topic settings the broker acts on (cheap: clones an `Arc`).

@@ -7,6 +7,7 @@ pub mod client;
 mod fetcher;
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,21 +63,31 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
         if checkpoint_due {
             last_checkpoint = tokio::time::Instant::now();
         }
-        for p in broker.replicas.all() {
-            let hw = p.high_watermark();
-            if checkpoint_due && p.hw_checkpointed.load(std::sync::atomic::Ordering::Relaxed) != hw
-            {
-                // Kafka's replica.high.watermark.checkpoint.interval.ms: a lost value
-                // only comes back lower after a crash.
-                match p.run(|log| log.checkpoint_high_watermark()).await {
-                    Ok(_) => p
-                        .hw_checkpointed
-                        .store(hw, std::sync::atomic::Ordering::Relaxed),
-                    Err(e) => {
-                        tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot checkpoint the high watermark")
+        let all = broker.replicas.all();
+        if checkpoint_due {
+            // Kafka's replica.high.watermark.checkpoint.interval.ms: a lost value only
+            // comes back lower after a crash. One blocking-pool hop for all that moved.
+            let moved: Vec<_> = all
+                .iter()
+                .filter(|p| p.hw_checkpointed.load(Ordering::Relaxed) != p.high_watermark())
+                .cloned()
+                .collect();
+            if !moved.is_empty() {
+                let _ = tokio::task::spawn_blocking(move || {
+                    for p in moved {
+                        let hw = p.high_watermark();
+                        match p.run_blocking(|log| log.checkpoint_high_watermark()) {
+                            Ok(_) => p.hw_checkpointed.store(hw, Ordering::Relaxed),
+                            Err(e) => {
+                                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot checkpoint the high watermark")
+                            }
+                        }
                     }
-                }
+                })
+                .await;
             }
+        }
+        for p in all {
             if let Some(change) = p.maybe_shrink_isr(lag.as_millis() as i64) {
                 tracing::warn!(topic = %p.topic, partition = p.index, isr = ?change.isr, "follower fell behind: shrinking the ISR");
                 request_isr_change(&broker, &p, change);
