@@ -1,5 +1,6 @@
 //! Partition replicas hosted by this broker, kept in step with the metadata image.
 
+mod append_queue;
 mod coalesce;
 mod damage;
 mod flush_many;
@@ -10,11 +11,12 @@ mod prepare;
 mod refusals;
 mod role;
 
+pub use append_queue::{QueuedAppend, SyncWait};
 pub use damage::{hand_over_damaged_leaderships, hand_over_wanted, repair_fetched_file};
 pub use flush_many::FLUSH_MANY_MIN;
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
-pub use partition::{Partition, QueuedAppend, ReadResult, SyncWait};
+pub use partition::{Partition, ReadResult};
 pub use role::{IsrRequest, Replicated, Role};
 
 #[cfg(test)]
