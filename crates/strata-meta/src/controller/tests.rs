@@ -169,6 +169,12 @@ fn partition_and_replication_counts() {
         one(&image, req("t", i32::MAX, 1)).unwrap_err().kafka_code(),
         44
     );
+    // One topic of 100,000 partitions in one request; one more is refused.
+    assert_eq!(count(&one(&image, req("t", 100_000, 1)).unwrap()), 100_000);
+    assert_eq!(
+        one(&image, req("t", 100_001, 1)).unwrap_err().kafka_code(),
+        44
+    );
     let rf = |r: &[MetadataRecord]| match &r[1] {
         MetadataRecord::CreatePartition { replicas, .. } => replicas.len(),
         other => panic!("{other:?}"),
