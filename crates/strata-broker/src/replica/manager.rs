@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use strata_log::{Log, LogError};
+use strata_log::{Log, LogConfig, LogError};
 use strata_meta::MetadataImage;
 use uuid::Uuid;
 
@@ -30,6 +30,16 @@ type Wanted<'a> = HashMap<
         &'a strata_meta::PartitionImage,
     ),
 >;
+
+/// A partition the image gives this broker that it does not host yet.
+struct NewPartition<'a> {
+    name: Arc<str>,
+    index: i32,
+    topic_id: Uuid,
+    config: LogConfig,
+    settings: super::TopicSettings,
+    image: &'a strata_meta::PartitionImage,
+}
 
 /// Partition replicas by (topic name, partition index).
 pub struct ReplicaManager {
@@ -123,9 +133,19 @@ impl ReplicaManager {
                 tracing::error!(topic = %p.topic, partition = p.index, error = %e, "cannot delete the partition log");
             }
         }
+        // Configs are per topic: worked out once per topic, not once per partition.
+        let mut per_topic: HashMap<Arc<str>, (LogConfig, super::TopicSettings)> = HashMap::new();
+        let mut new_partitions = Vec::new();
         for ((name, index), (topic_id, configs, image_partition)) in wanted {
-            let config = log_config_for(&defaults, configs);
-            let settings = super::TopicSettings::from_configs(&defaults, configs);
+            let (config, settings) = per_topic
+                .entry(name.clone())
+                .or_insert_with(|| {
+                    (
+                        log_config_for(&defaults, configs),
+                        super::TopicSettings::from_configs(&defaults, configs),
+                    )
+                })
+                .clone();
             let min_insync = settings.min_insync_replicas.max(1) as usize;
             match self.get(&name, index) {
                 // Dynamic config changes reach open logs here.
@@ -133,26 +153,25 @@ impl ReplicaManager {
                     p.reconfigure_blocking(config, settings);
                     p.update_role(image_partition, self.node_id, min_insync);
                 }
-                None => {
-                    let dir = self.partition_dir(&name, index);
-                    let opened = prepare_dir(&dir, topic_id)
-                        .and_then(|()| Log::open(&dir, config, clean_shutdown));
-                    let log = match opened {
-                        Ok(log) => log,
-                        Err(e) => {
-                            failed += 1;
-                            tracing::error!(topic = %name, partition = index, error = %e, "cannot open the partition log; retrying at the next metadata change");
-                            continue;
-                        }
-                    };
-                    let partition = Arc::new(Partition::new(name.clone(), topic_id, index, log));
-                    partition.reconfigure_blocking(partition.log_config_blocking(), settings);
-                    partition.update_role(image_partition, self.node_id, min_insync);
-                    self.partitions
-                        .write()
-                        .entry(name)
-                        .or_default()
-                        .insert(index, partition);
+                None => new_partitions.push(NewPartition {
+                    name,
+                    index,
+                    topic_id,
+                    config,
+                    settings,
+                    image: image_partition,
+                }),
+            }
+        }
+        let opened = self.open_new(new_partitions, clean_shutdown);
+        {
+            let mut map = self.partitions.write();
+            for result in opened {
+                match result {
+                    Ok(p) => {
+                        map.entry(p.topic.clone()).or_default().insert(p.index, p);
+                    }
+                    Err(()) => failed += 1,
                 }
             }
         }
@@ -167,6 +186,64 @@ impl ReplicaManager {
     /// Counts syncs with the metadata: unchanged, no replica changed its role.
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Opens the logs of partitions new to this broker, on as many threads as there are
+    /// cores (creating a topic of thousands of partitions is file-system bound, and the
+    /// metadata apply waits for it). Failures are logged; they count as `Err(())`.
+    fn open_new(
+        &self,
+        new: Vec<NewPartition<'_>>,
+        clean_shutdown: bool,
+    ) -> Vec<Result<Arc<Partition>, ()>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(new.len().div_ceil(64))
+            .max(1);
+        if threads == 1 {
+            return new
+                .into_iter()
+                .map(|n| self.open_one(n, clean_shutdown))
+                .collect();
+        }
+        let chunk = new.len().div_ceil(threads);
+        let mut chunks: Vec<Vec<NewPartition<'_>>> = Vec::new();
+        let mut rest = new;
+        while !rest.is_empty() {
+            let tail = rest.split_off(chunk.min(rest.len()));
+            chunks.push(std::mem::replace(&mut rest, tail));
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .into_iter()
+                            .map(|n| self.open_one(n, clean_shutdown))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    }
+
+    fn open_one(&self, n: NewPartition<'_>, clean_shutdown: bool) -> Result<Arc<Partition>, ()> {
+        let dir = self.partition_dir(&n.name, n.index);
+        let opened =
+            prepare_dir(&dir, n.topic_id).and_then(|()| Log::open(&dir, n.config, clean_shutdown));
+        let log = opened.map_err(|e| {
+            tracing::error!(topic = %n.name, partition = n.index, error = %e, "cannot open the partition log; retrying in a second");
+        })?;
+        let min_insync = n.settings.min_insync_replicas.max(1) as usize;
+        let partition = Arc::new(Partition::new(n.name, n.topic_id, n.index, log));
+        partition.reconfigure_blocking(partition.log_config_blocking(), n.settings);
+        partition.update_role(n.image, self.node_id, min_insync);
+        Ok(partition)
     }
 
     /// Topic-config defaults: the static broker settings, overlaid by the dynamic
