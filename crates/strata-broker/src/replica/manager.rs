@@ -263,7 +263,8 @@ impl ReplicaManager {
     /// Removes directories that belong to no hosted partition (left by a crash between a
     /// topic deletion and the removal of its files). Blocking.
     pub fn remove_orphans(&self) -> io::Result<()> {
-        let hosted: Vec<PathBuf> = self
+        // A set: with 100,000 partitions a list made this quadratic (minutes at start).
+        let hosted: std::collections::HashSet<PathBuf> = self
             .all()
             .iter()
             .map(|p| self.partition_dir(&p.topic, p.index))
