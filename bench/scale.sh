@@ -250,6 +250,7 @@ if alive; then
     md=$(helper --timeout 120 metadata "$boot" "$md_runs")
     say "idle: RSS $rss MB, $nfd fds; metadata: $md"
     rec metadata_median_ms "$(jget "$md" median_ms)"; rec metadata_max_ms "$(jget "$md" max_ms)"
+    rec metadata_wire_median_ms "$(jget "$md" wire_median_ms)"; rec metadata_wire_bytes "$(jget "$md" wire_bytes)"
     led=$(jget "$md" partitions_with_leader)
     [ -n "$led" ] && [ "$led" -gt 0 ] && [ "$led" -lt "$partitions" ] && expected_led=$led
     h=$(helper --timeout 120 hwm "$boot")
@@ -312,7 +313,7 @@ print(f"  produce {g('records')} x {g('size')} B keyed: spread {f('spread_msgs_p
       f"({f('one_partition_errors')} errors)")
 print(f"  broker CPU during spread produce: {f('broker_cpu_secs_produce', ' s')} in {f('spread_produce_wall_secs', ' s')} = "
       f"{f('broker_cpu_us_per_record', ' us/record')}")
-print(f"  idle: RSS {f('idle_rss_mb', ' MB')}, {f('idle_fds')} open fds; full Metadata median {f('metadata_median_ms', ' ms')}")
+print(f"  idle: RSS {f('idle_rss_mb', ' MB')}, {f('idle_fds')} open fds; full Metadata median {f('metadata_median_ms', ' ms')} in confluent-kafka, {f('metadata_wire_median_ms', ' ms')} on the wire ({f('metadata_wire_bytes', ' bytes')})")
 print(f"  restart to all partitions led: clean {f('clean_restart_secs', ' s')} (stop {f('clean_stop_secs', ' s')}), "
       f"kill -9 {f('kill9_restart_secs', ' s')}")
 print(f"  high-water mark sum: before {f('hwm_sum_before_restart')}, after clean {f('hwm_sum_after_clean_restart')}, "

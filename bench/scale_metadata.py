@@ -35,6 +35,7 @@ import re
 import socket
 import statistics
 import sys
+import struct
 import time
 
 from confluent_kafka import KafkaException, Producer, TopicPartition
@@ -108,9 +109,40 @@ def cmd_metadata(a) -> None:
         if i > 0:
             ms.append((time.perf_counter() - t0) * 1000)
     topics, partitions, led = counts(md, a.topics_re) if md else (0, 0, 0)
-    out(runs=len(ms), median_ms=round(statistics.median(ms), 2) if ms else None,
+    wire_ms, wire_bytes = wire_metadata(a.boot, a.runs)
+    out(wire_median_ms=round(statistics.median(wire_ms), 2) if wire_ms else None,
+        wire_bytes=wire_bytes,
+        runs=len(ms), median_ms=round(statistics.median(ms), 2) if ms else None,
         min_ms=round(min(ms), 2) if ms else None, max_ms=round(max(ms), 2) if ms else None,
         topics=topics, partitions=partitions, partitions_with_leader=led, error=err)
+
+
+def wire_metadata(boot: str, runs: int) -> tuple[list[float], int]:
+    """Times full Metadata requests (v1, all topics) on a raw socket, from sending the
+    request to the last byte of the response: the broker's part, without a client
+    library turning 100,000 partitions into objects. The first run warms up."""
+    host, port = boot.rsplit(":", 1)
+    times, size = [], 0
+    try:
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            for i in range(runs + 1):
+                body = struct.pack(">hhih", 3, 1, i, 5) + b"scale" + struct.pack(">i", -1)
+                t0 = time.perf_counter()
+                s.sendall(struct.pack(">i", len(body)) + body)
+                head = b""
+                while len(head) < 4:
+                    head += s.recv(4 - len(head))
+                size, got = struct.unpack(">i", head)[0], 0
+                while got < size:
+                    chunk = s.recv(min(1 << 20, size - got))
+                    if not chunk:
+                        raise OSError("connection closed")
+                    got += len(chunk)
+                if i > 0:
+                    times.append((time.perf_counter() - t0) * 1000)
+    except OSError:
+        pass
+    return times, size
 
 
 def gone(pid: int | None) -> bool:
