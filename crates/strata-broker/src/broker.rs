@@ -440,17 +440,11 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
         let now = now_ms();
-        let due: Vec<Arc<crate::replica::Partition>> = broker
-            .replicas
-            .all()
-            .into_iter()
-            .filter(|p| {
-                // Atomics first: most partitions of a large broker have nothing to flush.
-                p.unflushed_records() > 0
-                    && now.saturating_sub(p.last_flush_ms())
-                        >= broker_period.min(p.settings().flush_ms)
-            })
-            .collect();
+        let due = broker.replicas.filter(|p| {
+            // Atomics first: most partitions of a large broker have nothing to flush.
+            p.unflushed_records() > 0
+                && now.saturating_sub(p.last_flush_ms()) >= broker_period.min(p.settings().flush_ms)
+        });
         if due.len() >= crate::replica::FLUSH_MANY_MIN {
             let dir = broker.config.data_dir.clone();
             let flushed = tokio::task::spawn_blocking(move || {
