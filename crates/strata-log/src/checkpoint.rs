@@ -89,13 +89,19 @@ fn overwrite_values(dir: &Path, file: &str, values: &[i64]) -> io::Result<()> {
     }
     let crc = crc32c::crc32c(text.as_bytes());
     text.push_str(&format!("crc {crc:08x}\n"));
+    overwrite_in_place(&dir.join(file), text.as_bytes())
+}
+
+/// Replaces the contents of `path` with `bytes` without a temp file (creating it if
+/// missing), not synced: the caller's format must tell a torn write (a CRC).
+pub(crate) fn overwrite_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let f = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
-        .open(dir.join(file))?;
-    std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0)?;
-    f.set_len(text.len() as u64)
+        .open(path)?;
+    std::os::unix::fs::FileExt::write_all_at(&f, bytes, 0)?;
+    f.set_len(bytes.len() as u64)
 }
 
 /// fsyncs a directory so that renames and deletions in it are durable.

@@ -86,14 +86,7 @@ pub(crate) fn write(dir: &Path, cache: &EpochCache) -> io::Result<()> {
 /// of partitions get leaders at once); durable only after [`sync`]. A write torn by a
 /// crash fails the CRC and the cache is rebuilt from the batch headers.
 pub(crate) fn write_unsynced(dir: &Path, cache: &EpochCache) -> io::Result<()> {
-    let text = render(cache);
-    let f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dir.join(EPOCH_FILE))?;
-    std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0)?;
-    f.set_len(text.len() as u64)
+    crate::checkpoint::overwrite_in_place(&dir.join(EPOCH_FILE), render(cache).as_bytes())
 }
 
 /// Makes the last [`write_unsynced`] durable: the file, then its rename.
