@@ -372,18 +372,17 @@ impl Default for BrokerConfig {
 }
 
 impl BrokerConfig {
-    /// Rules between settings; the error names the settings involved.
     /// The open-file budget of the logs: `log.open.files.max`, or derived from the
     /// process's open-file limit when 0.
     pub fn log_open_files_budget(&self) -> usize {
         if self.log_open_files_max > 0 {
             return self.log_open_files_max;
         }
-        let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
-        let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+        let soft = open_file_limit().unwrap_or(1024);
         (soft / 4).saturating_sub(256).max(64)
     }
 
+    /// Rules between settings; the error names the settings involved.
     pub fn validate(&self) -> Result<(), String> {
         if self.queued_max_request_bytes < self.socket_request_max_bytes {
             return Err(format!(
@@ -401,6 +400,13 @@ impl BrokerConfig {
         }
         Ok(())
     }
+}
+
+/// The process's soft open-file limit (`RLIMIT_NOFILE`), shared out between connections
+/// (`max.connections`) and log files (`log.open.files.max`).
+pub(crate) fn open_file_limit() -> Option<usize> {
+    let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).ok()?;
+    Some(usize::try_from(soft).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ impl FileHandles {
     /// Changes the budget; handles above it are closed at once.
     pub fn set_limit(&self, limit: usize) {
         self.0.limit.store(limit.max(1), Ordering::Relaxed);
-        self.0.evict_over_limit(0);
+        self.0.evict_over_limit();
     }
 
     /// Current counters.
@@ -132,7 +132,7 @@ impl FileHandles {
     /// Creates (or truncates) the file at `path` and returns it as a cached file
     /// holding its handle.
     pub(crate) fn create(&self, path: PathBuf, access: Access) -> io::Result<CachedFile> {
-        let file = self.open_file(&path, access, true)?;
+        let file = self.0.open_file(&path, access, true)?;
         file.set_len(0)?;
         let meta = file.metadata()?;
         let cached = self.cached(path, access, Identity::of(&meta));
@@ -156,21 +156,25 @@ impl FileHandles {
                 file: Mutex::new(None),
                 used: AtomicBool::new(true),
                 queued: AtomicBool::new(false),
-                budget: Arc::downgrade(&self.0),
+                budget: Arc::clone(&self.0),
             }),
-            handles: self.clone(),
         }
     }
+}
 
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+impl Budget {
     /// Opens `path`; out of descriptors, sheds half the cached handles and tries once
     /// more.
     fn open_file(&self, path: &Path, access: Access, create: bool) -> io::Result<File> {
-        self.0.opened_total.fetch_add(1, Ordering::Relaxed);
+        self.opened_total.fetch_add(1, Ordering::Relaxed);
         match access.open(path, create) {
             Err(e) if out_of_descriptors(&e) => {
-                self.0.exhausted_total.fetch_add(1, Ordering::Relaxed);
-                let keep = self.0.open.load(Ordering::Relaxed) / 2;
-                self.0.evict_over_limit_to(keep);
+                self.exhausted_total.fetch_add(1, Ordering::Relaxed);
+                self.evict_over_limit_to(self.open.load(Ordering::Relaxed) / 2);
                 access.open(path, create).inspect_err(|e| {
                     tracing::warn!(file = %path.display(), error = %e, "cannot open a log file: the process is out of file descriptors");
                 })
@@ -178,24 +182,9 @@ impl FileHandles {
             other => other,
         }
     }
-}
 
-fn out_of_descriptors(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(code) if code == libc_emfile() || code == libc_enfile())
-}
-
-// EMFILE and ENFILE on Linux (and every other Unix this builds for).
-const fn libc_emfile() -> i32 {
-    24
-}
-const fn libc_enfile() -> i32 {
-    23
-}
-
-impl Budget {
-    fn evict_over_limit(&self, extra: usize) {
-        let limit = self.limit.load(Ordering::Relaxed);
-        self.evict_over_limit_to(limit.saturating_sub(extra));
+    fn evict_over_limit(&self) {
+        self.evict_over_limit_to(self.limit.load(Ordering::Relaxed));
     }
 
     /// Clock sweep: closes handles not used since the sweep last passed them until at
@@ -233,7 +222,7 @@ impl Budget {
             }
         }
         // Leave the newcomer alone: it was just used.
-        self.evict_over_limit(0);
+        self.evict_over_limit();
     }
 }
 
@@ -259,7 +248,8 @@ struct Slot {
     used: AtomicBool,
     /// In the ring (changed only under the ring lock).
     queued: AtomicBool,
-    budget: Weak<Budget>,
+    /// The budget it counts in (the ring holds slots weakly: no cycle).
+    budget: Arc<Budget>,
 }
 
 impl Slot {
@@ -276,9 +266,7 @@ impl Drop for Slot {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if held.is_some() {
-            if let Some(budget) = self.budget.upgrade() {
-                budget.open.fetch_sub(1, Ordering::Relaxed);
-            }
+            self.budget.open.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -290,7 +278,6 @@ pub struct CachedFile {
     access: Access,
     identity: Identity,
     slot: Arc<Slot>,
-    handles: FileHandles,
 }
 
 impl CachedFile {
@@ -307,7 +294,7 @@ impl CachedFile {
             self.slot.used.store(true, Ordering::Relaxed);
             return Ok(Arc::clone(file));
         }
-        let file = self.handles.open_file(&self.path, self.access, false)?;
+        let file = self.slot.budget.open_file(&self.path, self.access, false)?;
         if Identity::of(&file.metadata()?) != self.identity {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -329,7 +316,7 @@ impl CachedFile {
             file
         };
         self.slot.used.store(true, Ordering::Relaxed);
-        self.handles.0.admit(&self.slot);
+        self.slot.budget.admit(&self.slot);
         file
     }
 
@@ -350,7 +337,7 @@ impl CachedFile {
     pub(crate) fn replace_handle(&self, file: File) {
         let had = self.slot.lock().replace(Arc::new(file)).is_some();
         if !had {
-            self.handles.0.admit(&self.slot);
+            self.slot.budget.admit(&self.slot);
         }
     }
 }

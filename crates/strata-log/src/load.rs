@@ -107,7 +107,9 @@ impl Log {
                 resync,
             };
             let file = segment_path(&self.dir, base, LOG_EXT);
-            let len = segment.log.get()?.metadata()?.len();
+            // The file's length, as found when the segment was opened for the rebuild.
+            let len = segment.size;
+            let log = segment.log.get()?;
             match rebuild_segment(&mut segment, &rules)? {
                 ScanOutcome::Intact => return Ok(segment),
                 ScanOutcome::Truncated {
@@ -118,13 +120,8 @@ impl Log {
                         // A whole batch that fails its checks at the very end: damage,
                         // not a torn write. Its offsets are reused by later appends
                         // (nothing after it holds them), its bytes are kept aside.
-                        let aside = quarantine::save_corrupt(
-                            &self.dir,
-                            base,
-                            &*segment.log.get()?,
-                            valid_bytes,
-                            len,
-                        )?;
+                        let aside =
+                            quarantine::save_corrupt(&self.dir, base, &log, valid_bytes, len)?;
                         damage::count_corrupt(1);
                         tracing::error!(
                             file = %file.display(),
@@ -142,13 +139,12 @@ impl Log {
                             "torn tail truncated"
                         );
                     }
-                    segment.log.get()?.set_len(valid_bytes)?;
+                    log.set_len(valid_bytes)?;
                     return Ok(segment);
                 }
                 ScanOutcome::Damaged(list) => {
                     let ranges: Vec<(u64, u64)> =
                         list.iter().map(|d| (d.position, d.end)).collect();
-                    let log = segment.log.get()?;
                     drop(segment);
                     let saved = quarantine::move_aside(&self.dir, base, &log, len, &ranges)?;
                     report_moved(&file, &list, &saved);

@@ -182,15 +182,16 @@ fn slice_from(
         }
         end = position + first.total_size() as u64;
     }
+    let file = segment.log.get()?;
     let next_offset = if end >= segment.size {
         segment.next_offset
     } else {
         let mut buf = [0u8; strata_proto::batch::HEADER_SIZE];
-        segment.log.get()?.read_exact_at(&mut buf, end)?;
+        file.read_exact_at(&mut buf, end)?;
         BatchHeader::parse(&buf)?.base_offset
     };
     Ok(Some(FileSlice {
-        file: segment.log.get()?,
+        file,
         position,
         len: (end - position) as usize,
         first_offset: first.base_offset,

@@ -79,6 +79,13 @@ pub(crate) struct EpochFileSync {
     pub synced: Arc<std::sync::atomic::AtomicU64>,
 }
 
+impl EpochFileSync {
+    /// Records that the write (and every one before it) is durable.
+    fn done(&self) {
+        self.synced.fetch_max(self.written, Ordering::AcqRel);
+    }
+}
+
 impl FlushTask {
     /// Offset up to which (exclusive) this task makes the log durable.
     pub fn target_offset(&self) -> i64 {
@@ -95,7 +102,7 @@ impl FlushTask {
     /// returns the offset now durable, as [`FlushTask::sync`] does.
     pub fn synced_by_filesystem(self) -> i64 {
         if let Some(epochs) = &self.epochs {
-            epochs.synced.fetch_max(epochs.written, Ordering::AcqRel);
+            epochs.done();
         }
         self.target
     }
@@ -109,7 +116,7 @@ impl FlushTask {
         }
         if let Some(epochs) = &self.epochs {
             crate::epoch_file::sync(&epochs.dir)?;
-            epochs.synced.fetch_max(epochs.written, Ordering::AcqRel);
+            epochs.done();
         }
         Ok(self.target)
     }

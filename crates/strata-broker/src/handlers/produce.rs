@@ -223,7 +223,7 @@ async fn append_all(
     items: Vec<(Arc<crate::replica::Partition>, Bytes)>,
     now: i64,
 ) -> Vec<Appended> {
-    let results = crate::replica::Partition::append_many(items.clone(), now).await;
+    let results = crate::replica::Partition::append_many(&items, now).await;
     items
         .into_iter()
         .zip(results)

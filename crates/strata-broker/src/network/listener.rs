@@ -118,12 +118,10 @@ pub async fn run_listener(
 /// `max.connections`, lowered if need be to three quarters of the open-file limit: the
 /// rest is for segment files (`log.open.files.max`, see [`crate::config`]).
 fn capped_by_open_files(max_connections: usize) -> usize {
-    let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+    let Some(soft) = crate::config::open_file_limit() else {
         return max_connections;
     };
-    let cap = usize::try_from(soft - soft / 4)
-        .unwrap_or(usize::MAX)
-        .max(16);
+    let cap = (soft - soft / 4).max(16);
     if cap < max_connections {
         tracing::info!(
             max_connections = cap,

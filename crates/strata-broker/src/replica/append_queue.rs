@@ -99,7 +99,10 @@ impl Partition {
         records: Bytes,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
-        self.enqueue_append(records, now_ms, false).await
+        let mut results = Partition::append_many(&[(Arc::clone(self), records)], now_ms).await;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(LogError::Io(io::Error::other("no append result"))))
     }
 
     /// Appends batches the broker built itself (group metadata, offset commits): the
@@ -110,7 +113,7 @@ impl Partition {
         records: Bytes,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
-        self.enqueue_append(records, now_ms, true).await
+        self.enqueue(records, now_ms, true, None).appended().await
     }
 
     /// Queues a trusted append (see [`Partition::append_trusted`]) that is also
@@ -134,17 +137,6 @@ impl Partition {
         self.enqueue(records, now_ms, true, None)
     }
 
-    async fn enqueue_append(
-        self: &Arc<Self>,
-        records: Bytes,
-        now_ms: i64,
-        trusted: bool,
-    ) -> Result<AppendInfo, LogError> {
-        self.enqueue(records, now_ms, trusted, None)
-            .appended()
-            .await
-    }
-
     /// Appends client records to several partitions (one Produce request), each as
     /// [`Partition::append`] would, with one blocking-pool hop per group of partitions
     /// instead of one per partition: a request spread over thousands of partitions
@@ -153,7 +145,7 @@ impl Partition {
     /// large appends still run on several threads. A partition whose drainer is already
     /// running is served by it. Results come back in the order of `items`.
     pub async fn append_many(
-        items: Vec<(Arc<Partition>, Bytes)>,
+        items: &[(Arc<Partition>, Bytes)],
         now_ms: i64,
     ) -> Vec<Result<AppendInfo, LogError>> {
         let mut queued = Vec::with_capacity(items.len());
@@ -161,10 +153,11 @@ impl Partition {
         let mut group_bytes = 0;
         for (p, records) in items {
             let len = records.len();
-            let (append, must_drain) = p.enqueue_without_drainer(records, now_ms, false, None);
+            let (append, must_drain) =
+                p.enqueue_without_drainer(records.clone(), now_ms, false, None);
             queued.push(append);
             if must_drain {
-                group.push(p);
+                group.push(Arc::clone(p));
                 group_bytes += len;
                 if group_bytes >= APPENDS_PER_HOP_BYTES {
                     drain_on_blocking_thread(std::mem::take(&mut group));

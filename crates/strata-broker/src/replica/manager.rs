@@ -230,17 +230,21 @@ impl ReplicaManager {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
-                    scope.spawn(move || {
+                    let len = chunk.len();
+                    let opening = scope.spawn(move || {
                         chunk
                             .into_iter()
                             .map(|n| self.open_one(n, clean_shutdown))
                             .collect::<Vec<_>>()
-                    })
+                    });
+                    (len, opening)
                 })
                 .collect();
+            // A thread that panicked opened none of its chunk for sure: all count as
+            // failed, so the retry comes.
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
+                .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Err(()); len]))
                 .collect()
         })
     }

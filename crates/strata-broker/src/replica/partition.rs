@@ -52,10 +52,6 @@ pub struct Partition {
     // Wakes a syncer waiting for its round to fill up.
     pub(super) sync_ready: parking_lot::Condvar,
     pub(super) last_flush_ms: AtomicI64,
-    /// The high watermark the recovery checkpoint file was last asked to hold, so the
-    /// periodic checkpoint skips partitions whose value did not move (no lock, no
-    /// blocking-thread hop for each of thousands of idle partitions).
-    pub(crate) hw_checkpointed: AtomicI64,
     /// A leader epoch this replica lost log to damage in, -1 if none (see `damage.rs`).
     pub(super) resign_from: AtomicI32,
     /// Idempotent producers refused here lately (see `refusals.rs`).
@@ -79,7 +75,6 @@ pub struct ReadResult<R = Bytes> {
 impl Partition {
     /// Wraps an opened log.
     pub fn new(topic: Arc<str>, topic_id: Uuid, index: i32, log: Log) -> Self {
-        let stored_hw = log.high_watermark();
         let end = log.log_end_offset();
         Self {
             topic,
@@ -104,7 +99,6 @@ impl Partition {
             sync_queue: Mutex::new(SyncQueue::default()),
             sync_ready: parking_lot::Condvar::new(),
             last_flush_ms: AtomicI64::new(crate::broker::now_ms()),
-            hw_checkpointed: AtomicI64::new(stored_hw),
             resign_from: AtomicI32::new(-1),
             refusals: Mutex::new(Default::default()),
             refused_any: std::sync::atomic::AtomicBool::new(false),

@@ -7,7 +7,6 @@ pub mod client;
 mod fetcher;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,26 +65,17 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
         let all = broker.replicas.all();
         if checkpoint_due {
             // Kafka's replica.high.watermark.checkpoint.interval.ms: a lost value only
-            // comes back lower after a crash. One blocking-pool hop for all that moved.
-            let moved: Vec<_> = all
-                .iter()
-                .filter(|p| p.hw_checkpointed.load(Ordering::Relaxed) != p.high_watermark())
-                .cloned()
-                .collect();
-            if !moved.is_empty() {
-                let _ = tokio::task::spawn_blocking(move || {
-                    for p in moved {
-                        let hw = p.high_watermark();
-                        match p.run_blocking(|log| log.checkpoint_high_watermark()) {
-                            Ok(_) => p.hw_checkpointed.store(hw, Ordering::Relaxed),
-                            Err(e) => {
-                                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot checkpoint the high watermark")
-                            }
-                        }
+            // comes back lower after a crash. One blocking-pool hop for every partition;
+            // the log writes only those whose value moved.
+            let all = all.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                for p in all {
+                    if let Err(e) = p.run_blocking(|log| log.checkpoint_high_watermark()) {
+                        tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot checkpoint the high watermark");
                     }
-                })
-                .await;
-            }
+                }
+            })
+            .await;
         }
         for p in all {
             if let Some(change) = p.maybe_shrink_isr(lag.as_millis() as i64) {
