@@ -174,7 +174,7 @@ impl EpochCache {
     /// [`EpochCache::assign`] it must not wipe out epochs that have data. Returns
     /// whether the cache changed.
     pub fn append_batch_epoch(&mut self, epoch: i32, base_offset: i64) -> bool {
-        if epoch < 0 || base_offset < 0 {
+        if !self.would_change_on_append(epoch, base_offset) {
             return false;
         }
         let mut changed = self.truncate_from_end(base_offset);
@@ -185,13 +185,20 @@ impl EpochCache {
         changed
     }
 
-    /// Whether [`EpochCache::append_batch_epoch`] would change anything (cheap).
+    /// Whether [`EpochCache::append_batch_epoch`] would change anything (cheap). The
+    /// first batch a new leader writes in the epoch it assigned at that very offset
+    /// changes nothing (the entry would be dropped and put back as it was), so it costs
+    /// no epoch-file write.
     pub fn would_change_on_append(&self, epoch: i32, base_offset: i64) -> bool {
-        epoch >= 0
-            && base_offset >= 0
-            && self
-                .latest()
-                .is_none_or(|l| epoch > l.epoch || l.start_offset >= base_offset)
+        if epoch < 0 || base_offset < 0 {
+            return false;
+        }
+        match self.latest() {
+            None => true,
+            Some(l) if l.start_offset > base_offset => true,
+            Some(l) if l.start_offset == base_offset => epoch != l.epoch,
+            Some(l) => epoch > l.epoch,
+        }
     }
 
     /// Forgets every epoch that starts at or after `end_offset` (the log was truncated
@@ -335,6 +342,20 @@ mod tests {
         c.assign(6, 20);
         assert!(c.append_batch_epoch(5, 20));
         assert_eq!(pairs(&c), vec![(2, 0), (4, 10), (5, 20)]);
+        // A leader's first batch in the epoch it assigned at the log end changes
+        // nothing (no epoch-file write for it).
+        c.assign(7, 30);
+        assert!(!c.would_change_on_append(7, 30));
+        assert!(!c.append_batch_epoch(7, 30));
+        assert_eq!(pairs(&c), vec![(2, 0), (4, 10), (5, 20), (7, 30)]);
+        assert!(!c.append_batch_epoch(7, 31));
+        let mut older = c.clone();
+        assert!(
+            older.would_change_on_append(6, 30),
+            "an older epoch replaces one without data"
+        );
+        assert!(older.append_batch_epoch(6, 30));
+        assert_eq!(pairs(&older), vec![(2, 0), (4, 10), (5, 20), (6, 30)]);
         // Kafka's assign would have wiped the epochs with data here.
         let mut kafka = c.clone();
         kafka.assign(3, 30);
