@@ -334,12 +334,19 @@ impl Broker {
             std::sync::atomic::Ordering::Relaxed,
         );
         let files = strata_log::FileHandles::global().stats();
+        let syncs = crate::replica::sync_stats();
         self.metrics.log_open_files.set(files.open as i64);
         self.metrics.log_open_files_max.set(files.limit as i64);
         for (counter, value) in [
             (&self.metrics.log_file_opens, files.opened_total),
             (&self.metrics.log_file_evictions, files.evicted_total),
             (&self.metrics.log_file_open_exhausted, files.exhausted_total),
+            (&self.metrics.log_partition_syncs, syncs.partition_syncs),
+            (&self.metrics.log_filesystem_syncs, syncs.filesystem_syncs),
+            (
+                &self.metrics.log_filesystem_sync_partitions,
+                syncs.filesystem_sync_partitions,
+            ),
         ] {
             counter
                 .inner()
@@ -404,7 +411,14 @@ impl RunningBroker {
             tracing::warn!("metadata quorum did not stop in time");
         }
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let started = std::time::Instant::now();
+            let partitions = broker.replicas.all().len();
             broker.replicas.close_all()?;
+            tracing::info!(
+                partitions,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "logs closed and synced"
+            );
             data_dir::write_clean_shutdown_marker(&broker.config.data_dir)?;
             Ok(())
         })
@@ -445,23 +459,23 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
             p.unflushed_records() > 0
                 && now.saturating_sub(p.last_flush_ms()) >= broker_period.min(p.settings().flush_ms)
         });
-        if due.len() >= crate::replica::FLUSH_MANY_MIN {
-            let dir = broker.config.data_dir.clone();
-            let flushed = tokio::task::spawn_blocking(move || {
-                crate::replica::Partition::flush_many_blocking(&due, &dir)
+        // One blocking hop for all of them; one filesystem sync when many are due.
+        let due: Vec<_> = due
+            .into_iter()
+            .map(|p| {
+                let last = p.log_end_offset() - 1;
+                (p, last)
             })
-            .await;
-            match flushed {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "flush of the data directory failed"),
-                Err(e) => tracing::error!(error = %e, "flush task failed"),
-            }
-            continue;
-        }
-        for p in due {
-            if let Err(e) = p.wait_durable(p.log_end_offset() - 1).await {
-                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
-            }
+            .collect();
+        let flushed =
+            crate::replica::Partition::wait_durable_many(&due, &broker.config.data_dir).await;
+        let mut failures = due
+            .iter()
+            .zip(flushed)
+            .filter_map(|((p, _), r)| Some((p, r.err()?)));
+        if let Some((p, e)) = failures.next() {
+            let more = failures.count();
+            tracing::error!(topic = %p.topic, partition = p.index, error = %e, more_partitions = more, "flush failed");
         }
     }
 }

@@ -102,6 +102,13 @@ pub struct Metrics {
     pub log_file_evictions: Counter,
     /// Log file opens that found the process out of file descriptors.
     pub log_file_open_exhausted: Counter,
+    /// Partition flushes by their own `fdatasync`s; mirrored from `replica::sync_stats`.
+    pub log_partition_syncs: Counter,
+    /// Filesystem syncs (`syncfs`) that flushed many partitions at once.
+    pub log_filesystem_syncs: Counter,
+    /// Partitions flushed by those filesystem syncs (over
+    /// [`Metrics::log_filesystem_syncs`]: partitions per sync, the group-commit width).
+    pub log_filesystem_sync_partitions: Counter,
     /// Partitions this broker leads with fewer in-sync replicas than replicas.
     pub under_replicated_partitions: Gauge,
     /// Partitions without a leader in this node's metadata image.
@@ -160,6 +167,9 @@ impl Metrics {
             log_file_opens: Counter::default(),
             log_file_evictions: Counter::default(),
             log_file_open_exhausted: Counter::default(),
+            log_partition_syncs: Counter::default(),
+            log_filesystem_syncs: Counter::default(),
+            log_filesystem_sync_partitions: Counter::default(),
             log_end_offset: Family::default(),
             consumer_lag: Family::default(),
             rebalances: Counter::default(),
@@ -312,6 +322,21 @@ impl Metrics {
             "log_file_opens",
             "Segment and index files opened because no handle was cached",
             m.log_file_opens.clone(),
+        );
+        registry.register(
+            "log_partition_syncs",
+            "Partition flushes made by fsyncing the partition's own files",
+            m.log_partition_syncs.clone(),
+        );
+        registry.register(
+            "log_filesystem_syncs",
+            "Filesystem syncs (syncfs) that flushed many partitions at once",
+            m.log_filesystem_syncs.clone(),
+        );
+        registry.register(
+            "log_filesystem_sync_partitions",
+            "Partitions flushed by filesystem syncs (divided by log_filesystem_syncs: partitions per sync)",
+            m.log_filesystem_sync_partitions.clone(),
         );
         registry.register(
             "log_file_evictions",

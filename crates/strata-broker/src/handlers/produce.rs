@@ -133,12 +133,13 @@ pub async fn handle(
             }
         }
     }
-    let waited = join_all(
-        durable_waits
-            .iter()
-            .map(|(_, p, last)| p.wait_durable(*last)),
-    )
-    .await;
+    // Group commit across the request's partitions (one filesystem sync for many).
+    let to_sync: Vec<_> = durable_waits
+        .iter()
+        .map(|(_, p, last)| (Arc::clone(p), *last))
+        .collect();
+    let waited =
+        crate::replica::Partition::wait_durable_many(&to_sync, &broker.config.data_dir).await;
     for ((slot, _, _), w) in durable_waits.iter().zip(waited) {
         if let Err(e) = w {
             tracing::error!(error = %e, "fsync failed");

@@ -359,7 +359,7 @@ impl Partition {
 
     /// Fsyncs up to at least `offset` unless that is durable already. Blocking: takes
     /// the flush turn and the log lock (in that order, as every flusher does).
-    fn sync_blocking(&self, offset: i64) -> Result<(), LogError> {
+    pub(super) fn sync_blocking(&self, offset: i64) -> Result<(), LogError> {
         let _turn = self.flush_lock.blocking_lock();
         if self.durable_end.load(Ordering::Acquire) > offset {
             return Ok(());
@@ -378,6 +378,7 @@ impl Partition {
             log.prepare_flush()
         };
         let upto = task.sync().map_err(LogError::Io)?;
+        super::flush_many::count_partition_sync();
         if let Some(log) = self.log.lock().as_mut() {
             log.complete_flush(upto)?;
         }

@@ -10,12 +10,40 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use strata_log::LogError;
 
 use super::Partition;
+
+/// Process-wide flush counters (see [`sync_stats`]).
+static PARTITION_SYNCS: AtomicU64 = AtomicU64::new(0);
+static FILESYSTEM_SYNCS: AtomicU64 = AtomicU64::new(0);
+static FILESYSTEM_SYNC_PARTITIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How partitions were made durable so far: by their own fsyncs, or many at once by a
+/// filesystem sync (and how many that covered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncStats {
+    pub partition_syncs: u64,
+    pub filesystem_syncs: u64,
+    pub filesystem_sync_partitions: u64,
+}
+
+/// The process's [`SyncStats`].
+pub fn sync_stats() -> SyncStats {
+    SyncStats {
+        partition_syncs: PARTITION_SYNCS.load(Ordering::Relaxed),
+        filesystem_syncs: FILESYSTEM_SYNCS.load(Ordering::Relaxed),
+        filesystem_sync_partitions: FILESYSTEM_SYNC_PARTITIONS.load(Ordering::Relaxed),
+    }
+}
+
+/// Counts one partition flushed by its own fsyncs.
+pub(super) fn count_partition_sync() {
+    PARTITION_SYNCS.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Below this many due partitions, each is flushed on its own (an `fdatasync` of its
 /// few files is cheaper than syncing the filesystem).
@@ -44,6 +72,8 @@ impl Partition {
             return Ok(0);
         }
         syncfs(data_dir).map_err(LogError::Io)?;
+        FILESYSTEM_SYNCS.fetch_add(1, Ordering::Relaxed);
+        FILESYSTEM_SYNC_PARTITIONS.fetch_add(prepared.len() as u64, Ordering::Relaxed);
         let now = crate::broker::now_ms();
         let flushed = prepared.len();
         for (p, _turn, task) in prepared {
@@ -58,9 +88,82 @@ impl Partition {
     }
 }
 
+impl Partition {
+    /// Waits until each `(partition, offset)` is fsynced up to and including the
+    /// offset: group commit across partitions for one acks=all Produce. Partitions
+    /// durable already cost nothing; a single one left goes through
+    /// [`Partition::wait_durable`]; several are flushed in one blocking-pool hop, with
+    /// one `syncfs` of `data_dir` when [`FLUSH_MANY_MIN`] or more (each `fdatasync`
+    /// flushes the device cache, so thousands of them cost far more than one filesystem
+    /// sync), else one after another. A partition whose own flush was running meanwhile
+    /// is then waited for as usual. Results come back in the order of `items`.
+    pub async fn wait_durable_many(
+        items: &[(Arc<Partition>, i64)],
+        data_dir: &std::path::Path,
+    ) -> Vec<Result<(), LogError>> {
+        let pending: Vec<(Arc<Partition>, i64)> = items
+            .iter()
+            .filter(|(p, offset)| !p.is_durable(*offset))
+            .map(|(p, offset)| (Arc::clone(p), *offset))
+            .collect();
+        let mut failed: Vec<(Arc<Partition>, String)> = Vec::new();
+        if pending.len() > 1 {
+            let dir = data_dir.to_path_buf();
+            failed = tokio::task::spawn_blocking(move || sync_together(&pending, &dir))
+                .await
+                .unwrap_or_else(|e| {
+                    items
+                        .iter()
+                        .map(|(p, _)| (Arc::clone(p), e.to_string()))
+                        .collect()
+                });
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (p, offset) in items {
+            out.push(match failed.iter().find(|(f, _)| Arc::ptr_eq(f, p)) {
+                Some((_, e)) if !p.is_durable(*offset) => {
+                    Err(LogError::Io(io::Error::other(e.clone())))
+                }
+                // Durable now (returns at once), or skipped by the hop because its own
+                // flush was running: wait for that.
+                _ => p.wait_durable(*offset).await,
+            });
+        }
+        out
+    }
+
+    fn is_durable(&self, offset: i64) -> bool {
+        self.durable_end.load(Ordering::Acquire) > offset
+    }
+}
+
+/// The blocking half of [`Partition::wait_durable_many`]: one filesystem sync for many
+/// partitions, else one flush each. Returns the partitions whose sync failed, with the
+/// error.
+fn sync_together(
+    pending: &[(Arc<Partition>, i64)],
+    data_dir: &std::path::Path,
+) -> Vec<(Arc<Partition>, String)> {
+    if pending.len() >= FLUSH_MANY_MIN {
+        let parts: Vec<Arc<Partition>> = pending.iter().map(|(p, _)| Arc::clone(p)).collect();
+        return match Partition::flush_many_blocking(&parts, data_dir) {
+            Ok(_) => Vec::new(),
+            Err(e) => parts.into_iter().map(|p| (p, e.to_string())).collect(),
+        };
+    }
+    pending
+        .iter()
+        .filter_map(|(p, offset)| {
+            p.sync_blocking(*offset)
+                .err()
+                .map(|e| (Arc::clone(p), e.to_string()))
+        })
+        .collect()
+}
+
 /// Writes back and waits for every dirty page and inode of the filesystem holding
 /// `path` (and flushes the device cache). Reports writeback errors (Linux 5.8 on).
-fn syncfs(path: &std::path::Path) -> io::Result<()> {
+pub(super) fn syncfs(path: &std::path::Path) -> io::Result<()> {
     let dir = std::fs::File::open(path)?;
     // SAFETY: the descriptor is open for the call (`dir` lives to the end of the
     // function); syncfs(2) only reads it.
@@ -85,12 +188,10 @@ mod tests {
         Bytes::from(crate::replica::wait_tests::one_batch())
     }
 
-    #[tokio::test]
-    async fn one_filesystem_sync_advances_every_recovery_point() {
-        let root = tempfile::tempdir().unwrap();
-        let parts: Vec<Arc<Partition>> = (0..20)
+    fn led_partitions(root: &std::path::Path, n: i32) -> Vec<Arc<Partition>> {
+        (0..n)
             .map(|i| {
-                let dir = root.path().join(format!("t-{i}"));
+                let dir = root.join(format!("t-{i}"));
                 let log = Log::open(&dir, LogConfig::default(), false).unwrap();
                 let p = Arc::new(Partition::new(Arc::from("t"), uuid::Uuid::nil(), i, log));
                 let mut image = crate::replica::wait_tests::image(1, 1);
@@ -99,7 +200,60 @@ mod tests {
                 p.update_role(&image, 1, 1);
                 p
             })
-            .collect();
+            .collect()
+    }
+
+    async fn append_to_each(parts: &[Arc<Partition>]) -> Vec<(Arc<Partition>, i64)> {
+        let mut waits = Vec::new();
+        for p in parts {
+            let info = p.append_trusted(batch(), 0).await.unwrap();
+            assert!(p.unflushed_records() > 0);
+            waits.push((Arc::clone(p), info.last_offset));
+        }
+        waits
+    }
+
+    #[tokio::test]
+    async fn an_acks_all_produce_over_many_partitions_is_one_filesystem_sync() {
+        let root = tempfile::tempdir().unwrap();
+        let parts = led_partitions(root.path(), 40);
+        let waits = append_to_each(&parts).await;
+        let before = sync_stats();
+        let results = Partition::wait_durable_many(&waits, root.path()).await;
+        let after = sync_stats();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        for (p, last) in &waits {
+            assert!(p.is_durable(*last));
+            assert_eq!(p.unflushed_records(), 0);
+        }
+        // Counters are process-wide: other tests may add to them, never take away.
+        assert!(after.filesystem_syncs > before.filesystem_syncs);
+        assert!(after.filesystem_sync_partitions >= before.filesystem_sync_partitions + 40);
+        // Durable already: nothing left to do, and no error.
+        let again = Partition::wait_durable_many(&waits, root.path()).await;
+        assert!(again.iter().all(Result::is_ok));
+    }
+
+    #[tokio::test]
+    async fn a_few_partitions_are_flushed_one_by_one_in_one_hop() {
+        let root = tempfile::tempdir().unwrap();
+        let parts = led_partitions(root.path(), 3);
+        let waits = append_to_each(&parts).await;
+        let before = sync_stats();
+        let results = Partition::wait_durable_many(&waits, root.path()).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        for (p, last) in &waits {
+            assert!(p.is_durable(*last));
+            let rp = p.run(|log| Ok(log.recovery_point())).await.unwrap();
+            assert_eq!(rp, p.log_end_offset());
+        }
+        assert!(sync_stats().partition_syncs >= before.partition_syncs + 3);
+    }
+
+    #[tokio::test]
+    async fn one_filesystem_sync_advances_every_recovery_point() {
+        let root = tempfile::tempdir().unwrap();
+        let parts = led_partitions(root.path(), 20);
         for p in &parts {
             p.append_trusted(batch(), 0).await.unwrap();
             assert!(p.unflushed_records() > 0);

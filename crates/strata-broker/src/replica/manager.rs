@@ -209,44 +209,9 @@ impl ReplicaManager {
         new: Vec<NewPartition<'_>>,
         clean_shutdown: bool,
     ) -> Vec<Result<Arc<Partition>, ()>> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(new.len().div_ceil(64))
-            .max(1);
-        if threads == 1 {
-            return new
-                .into_iter()
-                .map(|n| self.open_one(n, clean_shutdown))
-                .collect();
-        }
-        let chunk = new.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<NewPartition<'_>>> = Vec::new();
-        let mut rest = new;
-        while !rest.is_empty() {
-            let tail = rest.split_off(chunk.min(rest.len()));
-            chunks.push(std::mem::replace(&mut rest, tail));
-        }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    let len = chunk.len();
-                    let opening = scope.spawn(move || {
-                        chunk
-                            .into_iter()
-                            .map(|n| self.open_one(n, clean_shutdown))
-                            .collect::<Vec<_>>()
-                    });
-                    (len, opening)
-                })
-                .collect();
-            // A thread that panicked opened none of its chunk for sure: all count as
-            // failed, so the retry comes.
-            handles
-                .into_iter()
-                .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Err(()); len]))
-                .collect()
-        })
+        // A thread that panicked opened none of its share for sure: all count as
+        // failed, so the retry comes.
+        super::on_cores::map_on_cores(new, 64, |n| self.open_one(n, clean_shutdown), || Err(()))
     }
 
     fn open_one(&self, n: NewPartition<'_>, clean_shutdown: bool) -> Result<Arc<Partition>, ()> {
@@ -297,7 +262,8 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// Closes every log cleanly. Blocking.
+    /// Closes every log cleanly, on every core and without an fsync each, then syncs
+    /// the filesystem once: only then may the caller record a clean stop. Blocking.
     pub fn close_all(&self) -> Result<(), LogError> {
         let all: Vec<_> = self
             .partitions
@@ -305,13 +271,23 @@ impl ReplicaManager {
             .drain()
             .flat_map(|(_, m)| m.into_values())
             .collect();
-        let mut first_err = None;
-        for p in all {
-            if let Err(e) = p.close_blocking() {
-                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "close failed");
-                first_err.get_or_insert(e);
-            }
-        }
+        let closed = super::on_cores::map_on_cores(
+            all,
+            64,
+            |p| {
+                p.close_unsynced_blocking().map_err(|e| {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "close failed");
+                    e
+                })
+            },
+            || {
+                Err(LogError::Io(io::Error::other(
+                    "a log-closing thread panicked",
+                )))
+            },
+        );
+        let first_err = closed.into_iter().find_map(Result::err);
+        super::flush_many::syncfs(&self.data_dir).map_err(LogError::Io)?;
         first_err.map_or(Ok(()), Err)
     }
 

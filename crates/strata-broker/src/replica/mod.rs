@@ -6,6 +6,7 @@ mod damage;
 mod flush_many;
 mod log_config;
 mod manager;
+mod on_cores;
 mod partition;
 mod prepare;
 mod refusals;
@@ -13,7 +14,7 @@ mod role;
 
 pub use append_queue::{QueuedAppend, SyncWait};
 pub use damage::{hand_over_damaged_leaderships, hand_over_wanted, repair_fetched_file};
-pub use flush_many::FLUSH_MANY_MIN;
+pub use flush_many::{sync_stats, SyncStats};
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
 pub use partition::{Partition, ReadResult};

@@ -254,10 +254,12 @@ impl Partition {
         }
     }
 
-    /// Closes the log cleanly (flush + indexes); later calls see a closed partition.
-    pub fn close_blocking(&self) -> Result<(), LogError> {
+    /// Closes the log cleanly (indexes, checkpoint, producer snapshot) without fsyncs:
+    /// the caller syncs the filesystem before it counts the stop as clean. Later calls
+    /// see a closed partition.
+    pub fn close_unsynced_blocking(&self) -> Result<(), LogError> {
         match self.log.lock().take() {
-            Some(log) => log.close(),
+            Some(log) => log.close_unsynced(),
             None => Ok(()),
         }
     }
