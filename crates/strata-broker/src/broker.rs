@@ -446,19 +446,25 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         FlushPolicy::Never => i64::MAX,
         _ => broker.config.flush_interval.as_millis() as i64,
     };
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The scan looks at every partition, so it runs as often as the shortest period
+    // asks (the broker's, or the shortest `flush.ms` seen), within 100 ms to 1 s: with
+    // 100,000 partitions a scan every 100 ms was most of an idle broker's CPU.
+    let mut next_scan = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep_until(next_scan) => {}
             _ = shutdown.changed() => return,
         }
         let now = now_ms();
+        let mut shortest = broker_period;
         let due = broker.replicas.filter(|p| {
+            let period = broker_period.min(p.flush_ms());
+            shortest = shortest.min(period);
             // Atomics first: most partitions of a large broker have nothing to flush.
-            p.unflushed_records() > 0
-                && now.saturating_sub(p.last_flush_ms()) >= broker_period.min(p.settings().flush_ms)
+            p.unflushed_records() > 0 && now.saturating_sub(p.last_flush_ms()) >= period
         });
+        next_scan = tokio::time::Instant::now()
+            + std::time::Duration::from_millis(shortest.clamp(100, 1000) as u64);
         // One blocking hop for all of them; one filesystem sync when many are due.
         let due: Vec<_> = due
             .into_iter()

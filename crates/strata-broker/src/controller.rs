@@ -316,6 +316,10 @@ fn alter_isr_code(e: &AlterIsrError) -> i16 {
 pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The last image in which no leader needed electing or moving: elections and
+    // preferred-leader moves depend only on brokers and partitions, so while those are
+    // unchanged the scans over every partition are skipped.
+    let mut settled: Option<MetadataImage> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -323,6 +327,7 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
         }
         if !broker.meta.raft().is_leader() {
             *broker.controller.leader_since.lock() = None;
+            settled = None;
             continue;
         }
         let since = {
@@ -337,8 +342,11 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
         let heartbeats = broker.controller.heartbeats.lock().clone();
         let gone = refused_brokers(&broker, &heartbeats).await;
         let response = broker
-            .propose_on_leader(None, |image| {
-                let mut image = image.clone();
+            .propose_on_leader(None, |current| {
+                let unchanged = settled
+                    .as_ref()
+                    .is_some_and(|s| s.same_brokers_and_topics(current));
+                let mut image = current.clone();
                 let mut records = Vec::new();
                 let silent: Vec<i32> = image
                     .brokers()
@@ -356,6 +364,9 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
                     })
                     .map(|b| b.node_id)
                     .collect();
+                if silent.is_empty() && unchanged {
+                    return Ok(records);
+                }
                 for node in silent {
                     tracing::warn!(node, "broker missed its heartbeats: fencing it");
                     let fence = election::fence_broker(&image, node);
@@ -370,6 +381,7 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
                     .map_err(|_| AlterIsrError::UnknownPartition)?;
                 records.extend(elect);
                 records.extend(election::preferred_leader_moves(&image));
+                settled = records.is_empty().then(|| current.clone());
                 Ok(records)
             })
             .await;

@@ -152,6 +152,16 @@ impl MetadataImage {
         Self::default()
     }
 
+    /// Whether `other` holds the very same brokers and topics as this image (shares
+    /// their maps): then no record that registers, fences or removes a broker or changes
+    /// a topic or partition came between the two. Pointer comparisons; it may say no
+    /// for equal contents, never yes for different ones, as long as the caller keeps
+    /// `other` alive (a shared map is copied, never changed in place).
+    pub fn same_brokers_and_topics(&self, other: &MetadataImage) -> bool {
+        Arc::ptr_eq(&self.brokers, &other.brokers)
+            && Arc::ptr_eq(&self.topics_by_id, &other.topics_by_id)
+    }
+
     /// Applies one record. Deterministic and pure: the same records in the same
     /// order always give the same image. On error the image is left unchanged.
     pub fn apply(&mut self, record: &MetadataRecord) -> Result<(), ApplyError> {

@@ -88,7 +88,7 @@ impl ReplicaManager {
     /// The hosted replicas for which `wanted` holds, looked at under the map's read lock
     /// without taking a reference to the others (periodic loops over 100,000
     /// partitions, most of them idle).
-    pub fn filter(&self, wanted: impl Fn(&Partition) -> bool) -> Vec<Arc<Partition>> {
+    pub fn filter(&self, mut wanted: impl FnMut(&Partition) -> bool) -> Vec<Arc<Partition>> {
         self.partitions
             .read()
             .values()

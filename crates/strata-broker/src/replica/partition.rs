@@ -133,6 +133,11 @@ impl Partition {
         self.last_flush_ms.load(Ordering::Relaxed)
     }
 
+    /// The topic's `flush.ms` (without copying the settings).
+    pub fn flush_ms(&self) -> i64 {
+        self.settings.read().flush_ms
+    }
+
     /// Records appended but not yet fsynced.
     pub fn unflushed_records(&self) -> i64 {
         self.log_end_offset() - self.durable_end.load(Ordering::Acquire)

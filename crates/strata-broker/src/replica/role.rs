@@ -284,6 +284,11 @@ impl Partition {
         }
     }
 
+    /// Whether this broker leads the partition and it has other replicas.
+    pub fn leads_with_followers(&self) -> bool {
+        matches!(&*self.role.lock(), Role::Leader(state) if state.replicas().len() > 1)
+    }
+
     /// Replication state if this broker leads the partition.
     pub fn leader_report(&self) -> Option<LeaderReport> {
         let role = self.role.lock();

@@ -53,6 +53,10 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
         tokio::time::interval((lag / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_checkpoint = tokio::time::Instant::now();
+    // The partitions this broker leads with followers (the only ones an ISR can
+    // shrink in), looked up again only after a metadata change: with 100,000
+    // partitions, checking each one every tick was a large part of an idle broker's CPU.
+    let mut watched: Option<(u64, Vec<Arc<crate::replica::Partition>>)> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -62,12 +66,11 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
         if checkpoint_due {
             last_checkpoint = tokio::time::Instant::now();
         }
-        let all = broker.replicas.all();
         if checkpoint_due {
             // Kafka's replica.high.watermark.checkpoint.interval.ms: a lost value only
             // comes back lower after a crash. One blocking-pool hop for every partition;
             // the log writes only those whose value moved.
-            let all = all.clone();
+            let all = broker.replicas.all();
             let _ = tokio::task::spawn_blocking(move || {
                 for p in all {
                     if let Err(e) = p.run_blocking(|log| log.checkpoint_high_watermark()) {
@@ -77,10 +80,17 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
             })
             .await;
         }
-        for p in all {
+        let generation = broker.replicas.generation();
+        if watched.as_ref().is_none_or(|(g, _)| *g != generation) {
+            watched = Some((
+                generation,
+                broker.replicas.filter(|p| p.leads_with_followers()),
+            ));
+        }
+        for p in watched.iter().flat_map(|(_, led)| led) {
             if let Some(change) = p.maybe_shrink_isr(lag.as_millis() as i64) {
                 tracing::warn!(topic = %p.topic, partition = p.index, isr = ?change.isr, "follower fell behind: shrinking the ISR");
-                request_isr_change(&broker, &p, change);
+                request_isr_change(&broker, p, change);
             }
         }
     }

@@ -384,3 +384,36 @@ fn broker_configs_by_scope() {
         "2000"
     );
 }
+
+#[test]
+fn same_brokers_and_topics_until_one_of_them_changes() {
+    let mut image = MetadataImage::new();
+    image.apply(&register(1)).unwrap();
+    image.apply(&create_topic("t", id(1))).unwrap();
+    image.apply(&create_partition(id(1), 0, vec![1])).unwrap();
+    let kept = image.clone();
+    assert!(image.same_brokers_and_topics(&kept));
+    // A broker config is neither a broker nor a topic.
+    image
+        .apply(&MetadataRecord::SetBrokerConfig {
+            node_id: None,
+            key: "log.retention.ms".into(),
+            value: Some("1000".into()),
+        })
+        .unwrap();
+    assert!(image.same_brokers_and_topics(&kept));
+    let mut partitions = image.clone();
+    partitions
+        .apply(&create_partition(id(1), 1, vec![1]))
+        .unwrap();
+    assert!(!partitions.same_brokers_and_topics(&kept));
+    let mut brokers = image.clone();
+    brokers
+        .apply(&MetadataRecord::FenceBroker { node_id: 1 })
+        .unwrap();
+    assert!(!brokers.same_brokers_and_topics(&kept));
+    assert!(
+        image.same_brokers_and_topics(&kept),
+        "copies never change the original"
+    );
+}
