@@ -67,3 +67,53 @@ async fn the_same_role_keeps_its_generation() {
     );
     assert_eq!(p.follow_state().unwrap().1, before);
 }
+
+/// One fetch response over many partitions is stored in one go: each partition with
+/// records gets them and the leader's high watermark (capped at its log end); one
+/// with nothing new is left alone; one asked under a previous role is dropped.
+#[tokio::test]
+async fn a_response_over_many_partitions_is_stored_per_partition() {
+    let root = tempfile::tempdir().unwrap();
+    let parts: Vec<Arc<Partition>> = (0..5)
+        .map(|i| follower(&root.path().join(format!("t-{i}"))))
+        .collect();
+    let stale = parts[4].follow_state().unwrap().1;
+    parts[4].update_role(&image(3, 2), 1, 2);
+    let batch = bytes::Bytes::from(super::wait_tests::one_batch());
+    let fetched: Vec<super::Fetched> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| super::Fetched {
+            partition: Arc::clone(p),
+            // Partition 3 has nothing new; the others get one batch.
+            records: if i == 3 {
+                bytes::Bytes::new()
+            } else {
+                batch.clone()
+            },
+            leader_hw: 5,
+            generation: if i == 4 {
+                stale
+            } else {
+                p.follow_state().unwrap().1
+            },
+        })
+        .collect();
+    let stored = Partition::append_replicated_many(fetched).await;
+    assert_eq!(stored.len(), 5);
+    for (i, (p, r)) in parts.iter().zip(&stored).enumerate() {
+        let r = r.as_ref().unwrap();
+        match i {
+            0..=2 => {
+                assert_eq!(r.map(|info| info.base_offset), Some(0));
+                assert_eq!(p.log_end_offset(), 1);
+                assert_eq!(p.high_watermark(), 1, "the leader's 5, capped at the log end");
+            }
+            _ => {
+                assert!(r.is_none());
+                assert_eq!(p.log_end_offset(), 0);
+                assert_eq!(p.high_watermark(), 0);
+            }
+        }
+    }
+}

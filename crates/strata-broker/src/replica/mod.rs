@@ -10,6 +10,7 @@ mod on_cores;
 mod partition;
 mod prepare;
 mod refusals;
+mod replicated;
 mod role;
 
 pub use append_queue::{QueuedAppend, SyncWait};
@@ -18,6 +19,7 @@ pub use flush_many::{sync_stats, SyncStats};
 pub use log_config::{log_config_for, TopicSettings};
 pub use manager::ReplicaManager;
 pub use partition::{Partition, ReadResult};
+pub use replicated::Fetched;
 pub use role::{IsrRequest, Replicated, Role};
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use strata_log::{AppendInfo, LogError};
+use strata_log::LogError;
 use strata_meta::PartitionImage;
 use strata_replication::{AckState, FetchOutcome, IsrApplied, LeaderInit, LeaderState};
 
@@ -370,51 +370,6 @@ impl Partition {
                 return Replicated::Verdict(AckState::Wait);
             }
         }
-    }
-
-    /// Appends batches copied from the leader (offsets and epochs kept) and takes
-    /// the leader's high watermark, capped at the local log end.
-    ///
-    /// `generation` is the role generation the fetch was sent under
-    /// ([`Partition::follow_state`]). A response that arrives after the role changed
-    /// (another leader or epoch, or leading now) is dropped: appended after the new
-    /// role's truncation, a previous leader's batches would make this replica diverge.
-    /// The check is made under the log lock, so a role change after it is followed by
-    /// a truncation that sees what was appended.
-    pub async fn append_replicated(
-        self: &Arc<Self>,
-        records: bytes::Bytes,
-        leader_hw: i64,
-        generation: u64,
-    ) -> Result<Option<AppendInfo>, LogError> {
-        let this = Arc::clone(self);
-        let (info, end) = tokio::task::spawn_blocking(move || {
-            let mut guard = this.log.lock();
-            if this.role_generation.load(Ordering::Acquire) != generation {
-                return Ok((None, None));
-            }
-            let log = guard
-                .as_mut()
-                .ok_or_else(|| LogError::Io(std::io::Error::other("partition is closed")))?;
-            let info = if records.is_empty() {
-                None
-            } else {
-                Some(log.append_as_follower(&records, crate::broker::now_ms())?)
-            };
-            this.refresh_offsets(log);
-            Ok::<_, LogError>((info, Some(log.log_end_offset())))
-        })
-        .await
-        .map_err(|e| LogError::Io(std::io::Error::other(e)))??;
-        let Some(end) = end else {
-            tracing::debug!(topic = %self.topic, partition = self.index, "fetch response from a previous role dropped");
-            return Ok(None);
-        };
-        if info.is_some() {
-            self.appended.notify_waiters();
-        }
-        self.publish_hw(strata_replication::follower_high_watermark(leader_hw, end));
-        Ok(info)
     }
 
     /// Truncates the log to `offset` (a follower's epoch boundary). Blocking.

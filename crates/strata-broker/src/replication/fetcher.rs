@@ -16,7 +16,7 @@ use strata_replication::{truncation_offset, EpochEndOffset, TruncationPlan};
 use tokio::sync::watch;
 
 use super::client::BrokerConnection;
-use crate::replica::Partition;
+use crate::replica::{Fetched, Partition};
 use crate::Broker;
 
 const FETCH_VERSION: i16 = 12;
@@ -256,7 +256,7 @@ async fn fetch(
     if resp.error_code != 0 {
         anyhow::bail!("fetch refused with error {}", resp.error_code);
     }
-    let mut unstored = 0;
+    let mut fetched = Vec::new();
     for t in resp.responses {
         for r in t.partitions {
             let Some((p, generation)) = index.get(&(t.topic.0.to_string(), r.partition_index))
@@ -268,14 +268,23 @@ async fn fetch(
                 tracing::debug!(topic = %p.topic, partition = p.index, error = ?code, "replica fetch error");
                 continue;
             }
-            let records = r.records.unwrap_or_default();
-            if let Err(e) = p
-                .append_replicated(records, r.high_watermark, *generation)
-                .await
-            {
-                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot append replicated records");
-                unstored += 1;
-            }
+            fetched.push(Fetched {
+                partition: Arc::clone(p),
+                records: r.records.unwrap_or_default(),
+                leader_hw: r.high_watermark,
+                generation: *generation,
+            });
+        }
+    }
+    let partitions: Vec<_> = fetched.iter().map(|f| Arc::clone(&f.partition)).collect();
+    let mut unstored = 0;
+    for (p, stored) in partitions
+        .iter()
+        .zip(Partition::append_replicated_many(fetched).await)
+    {
+        if let Err(e) = stored {
+            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot append replicated records");
+            unstored += 1;
         }
     }
     Ok(unstored)
