@@ -10,8 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STRATA_SHARED:-$root/../shared}
 bin=${1:-$root/target/release/strata}
-kb=$shared/bench/kbench/target/release/kbench
-[ -x "$kb" ] || (cd "$shared/bench/kbench" && cargo build --release --quiet)
+. "$root/bench/kbench.sh"
 data=$(mktemp -d)
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 http=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')

@@ -8,17 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STRATA_SHARED:-$root/../shared}
 runs=${1:-3}
 bin=${STRATA_BIN:-$root/target/release/strata}
-# kbench: KBENCH, else the shared build, else built once into KBENCH_TARGET_DIR (default
-# ../kbench-target: the shared dir may be read-only).
-kb=${KBENCH:-}
-kt=${KBENCH_TARGET_DIR:-$root/../kbench-target}
-for c in "$shared/bench/kbench/target/release/kbench" "$kt/release/kbench"; do
-  [ -z "$kb" ] && [ -x "$c" ] && kb=$c
-done
-if [ -z "$kb" ]; then
-  (cd "$shared/bench/kbench" && CARGO_TARGET_DIR=$kt cargo build --release --quiet --locked)
-  kb=$kt/release/kbench
-fi
+. "$root/bench/kbench.sh"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 tmp=$(mktemp -d); pids=()
 trap 'kill ${pids[@]} 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -22,6 +22,8 @@ import asyncio, json, os, random, resource, socket, struct, subprocess, sys, tem
 
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
+from benchlib import cpu_secs as proc_cpu, free_port, rss_mb
+
 binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/strata"
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
@@ -31,33 +33,11 @@ size = int(os.environ.get("SIZE", "100"))
 acks = int(os.environ.get("ACKS", "1"))
 connect_batch = int(os.environ.get("CONNECT_BATCH", "250"))
 TOPIC = b"trickle"
-HZ = os.sysconf("SC_CLK_TCK")
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 if hard < count + 200:  # per process: the client's and the broker's (which inherits it)
     sys.exit(f"open file limit {hard} too low for {count} connections")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def proc_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
 
 
 def string(s: bytes) -> bytes:

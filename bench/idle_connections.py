@@ -11,26 +11,13 @@ once, then waits), and prints the broker's RSS growth per connection after each 
 """
 import os, resource, socket, struct, subprocess, sys, tempfile, time
 
+from benchlib import free_port, rss_bytes as rss
+
 binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/strata"
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 assert hard >= count + 100, f"open file limit {hard} too low for {count} connections"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
 
 
 def ask(s, cid):

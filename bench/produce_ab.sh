@@ -8,8 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STRATA_SHARED:-$root/../shared}
-kb=$shared/bench/kbench/target/release/kbench
-[ -x "$kb" ] || (cd "$shared/bench/kbench" && cargo build --release --quiet)
+. "$root/bench/kbench.sh"
 runs=${3:-12}
 dirs=(); pids=(); ports=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "${dirs[@]}"; }

@@ -10,8 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STRATA_SHARED:-$root/../shared}
-kb=$shared/bench/kbench/target/release/kbench
-[ -x "$kb" ] || (cd "$shared/bench/kbench" && cargo build --release --quiet)
+. "$root/bench/kbench.sh"
 if [ -n "${STRATA_BIN:-}" ]; then
     bin=$STRATA_BIN
 else

@@ -60,16 +60,7 @@ else
     mode=single; topics_re=big
 fi
 if [ "$producer" = kbench ]; then
-    kb=${KBENCH:-}
-    kt=${KBENCH_TARGET_DIR:-$root/../kbench-target}
-    for c in "$shared/bench/kbench/target/release/kbench" "$kt/release/kbench"; do
-        [ -z "$kb" ] && [ -x "$c" ] && kb=$c
-    done
-    if [ -z "$kb" ]; then
-        echo "scale: building kbench into $kt" >&2
-        (cd "$shared/bench/kbench" && CARGO_TARGET_DIR=$kt cargo build --release --quiet --locked) >&2 || exit 2
-        kb=$kt/release/kbench
-    fi
+    . "$root/bench/kbench.sh"
     tool="kbench (librdkafka) produce --keys $keys"
 else
     tool="python confluent-kafka (librdkafka) Producer, key-<i> keys"
