@@ -33,3 +33,24 @@ def cpu_secs(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def start_broker(binary: str, data_dir: str):
+    """Starts `strata server` on free loopback ports with `data_dir`; returns the
+    process and its Kafka port once the port accepts connections (up to 10 s)."""
+    import subprocess
+    import time
+
+    port, http = free_port(), free_port()
+    broker = subprocess.Popen(
+        [binary, "server", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}",
+         "--http", f"127.0.0.1:{http}"],
+        stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return broker, port

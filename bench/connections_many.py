@@ -18,11 +18,11 @@ and RSS. Every response must carry error code 0; the acknowledged records must e
 the sum of the partitions' high-water marks at the end (checked with ListOffsets).
 Prints a summary and one JSON line.
 """
-import asyncio, json, os, random, resource, socket, struct, subprocess, sys, tempfile, time
+import asyncio, json, os, random, resource, struct, subprocess, sys, tempfile, time
 
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
-from benchlib import cpu_secs as proc_cpu, free_port, rss_mb
+from benchlib import cpu_secs as proc_cpu, rss_mb, start_broker
 
 binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/strata"
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
@@ -193,19 +193,8 @@ async def run(port: int, pid: int) -> dict:
 
 def main():
     with tempfile.TemporaryDirectory() as data:
-        port, http = free_port(), free_port()
-        broker = subprocess.Popen(
-            [binary, "server", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
-             "--http", f"127.0.0.1:{http}"],
-            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        )
+        broker, port = start_broker(binary, data)
         try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port)).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
             subprocess.run([binary, "topic", "create", TOPIC.decode(), "--partitions",
                             str(partitions), "-b", f"127.0.0.1:{port}"], check=True,
                            stdout=subprocess.DEVNULL)

@@ -11,7 +11,7 @@ once, then waits), and prints the broker's RSS growth per connection after each 
 """
 import os, resource, socket, struct, subprocess, sys, tempfile, time
 
-from benchlib import free_port, rss_bytes as rss
+from benchlib import rss_bytes as rss, start_broker
 
 binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/strata"
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
@@ -36,19 +36,8 @@ def recv(s, n):
 
 
 with tempfile.TemporaryDirectory() as data:
-    port, http = free_port(), free_port()
-    broker = subprocess.Popen(
-        [binary, "server", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
-         "--http", f"127.0.0.1:{http}"],
-        stderr=subprocess.DEVNULL,
-    )
+    broker, port = start_broker(binary, data)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         warm = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
         for i, s in enumerate(warm):
             ask(s, i)
