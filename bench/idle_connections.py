@@ -9,7 +9,7 @@ connections, then sends one ApiVersions request on each (the usual idle client: 
 once, then waits), and prints the broker's RSS growth per connection after each step
 (VmRSS from /proc/<pid>/status, measured after a short settle).
 """
-import os, resource, socket, struct, subprocess, sys, tempfile, time
+import resource, socket, struct, sys, tempfile, time
 
 from benchlib import rss_bytes as rss, start_broker
 
