@@ -36,6 +36,23 @@ pub enum CommitError {
     /// No controller could be reached, or it failed.
     #[error("controller unavailable: {0}")]
     Unavailable(String),
+    /// The request reached the controller (or may have) but no answer came in time:
+    /// the change may still be applied.
+    #[error("no answer from the controller in time ({0}); the change may still be applied")]
+    TimedOut(String),
+}
+
+impl From<strata_raft::ForwardError> for CommitError {
+    fn from(e: strata_raft::ForwardError) -> Self {
+        match e {
+            strata_raft::ForwardError::Timeout | strata_raft::ForwardError::Failed(_) => {
+                CommitError::TimedOut(e.to_string())
+            }
+            strata_raft::ForwardError::NoHandler | strata_raft::ForwardError::Shutdown => {
+                CommitError::Unavailable(e.to_string())
+            }
+        }
+    }
 }
 
 /// How long a fenced broker stays listed in Metadata responses. librdkafka decommissions
@@ -186,11 +203,7 @@ impl MetadataManager {
     ) -> Result<ControllerResponse, CommitError> {
         let payload =
             serde_json::to_vec(request).map_err(|e| CommitError::Unavailable(e.to_string()))?;
-        let answer = self
-            .raft
-            .forward_to_leader(payload, timeout)
-            .await
-            .map_err(|e| CommitError::Unavailable(e.to_string()))?;
+        let answer = self.raft.forward_to_leader(payload, timeout).await?;
         serde_json::from_slice(&answer).map_err(|e| CommitError::Unavailable(e.to_string()))
     }
 

@@ -171,10 +171,7 @@ impl Broker {
             Err(DecideError::Refused(e)) => requests.iter().map(|_| Err(e.clone())).collect(),
             Err(DecideError::Commit(e)) => {
                 tracing::error!(error = %e, "topic creation failed");
-                requests
-                    .iter()
-                    .map(|_| Err(TopicError::Internal(e.to_string())))
-                    .collect()
+                requests.iter().map(|_| Err(commit_error(&e))).collect()
             }
         }
     }
@@ -190,7 +187,36 @@ impl Broker {
             .await
             .map_err(|e| match e {
                 DecideError::Refused(e) => e,
-                DecideError::Commit(e) => TopicError::Internal(e.to_string()),
+                DecideError::Commit(e) => commit_error(&e),
             })
+    }
+}
+
+/// The Kafka error for a topic change the controller did not commit: a timeout is
+/// REQUEST_TIMED_OUT (the change may still be applied, so the client looks before it
+/// retries, as with Kafka), anything else UNKNOWN_SERVER_ERROR.
+fn commit_error(e: &crate::metadata::CommitError) -> TopicError {
+    match e {
+        crate::metadata::CommitError::TimedOut(_) => TopicError::RequestTimedOut(e.to_string()),
+        _ => TopicError::Internal(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod commit_error_tests {
+    use super::*;
+    use crate::metadata::CommitError;
+
+    #[test]
+    fn a_controller_that_does_not_answer_in_time_is_a_timeout_not_a_server_error() {
+        let timed_out = CommitError::from(strata_raft::ForwardError::Timeout);
+        assert_eq!(commit_error(&timed_out).kafka_code(), 7);
+        assert!(commit_error(&timed_out)
+            .message()
+            .contains("may still be applied"));
+        let broken = CommitError::from(strata_raft::ForwardError::Failed("reset".into()));
+        assert_eq!(commit_error(&broken).kafka_code(), 7);
+        let down = CommitError::from(strata_raft::ForwardError::Shutdown);
+        assert_eq!(commit_error(&down).kafka_code(), -1);
     }
 }

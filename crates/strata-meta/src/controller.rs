@@ -66,6 +66,10 @@ pub enum TopicError {
     /// UNKNOWN_TOPIC_ID (100).
     #[error("{0}")]
     UnknownTopicId(String),
+    /// REQUEST_TIMED_OUT (7): the controller did not answer in time; the change may
+    /// still be applied (a client should look before it retries).
+    #[error("{0}")]
+    RequestTimedOut(String),
     /// UNKNOWN_SERVER_ERROR (-1): the controller itself failed (a bug).
     #[error("{0}")]
     Internal(String),
@@ -85,6 +89,7 @@ impl TopicError {
             TopicError::InvalidRequest(_) => 42,
             TopicError::PolicyViolation(_) => 44,
             TopicError::UnknownTopicId(_) => 100,
+            TopicError::RequestTimedOut(_) => 7,
             TopicError::Internal(_) => -1,
         }
     }
@@ -102,6 +107,7 @@ impl TopicError {
             | TopicError::InvalidRequest(m)
             | TopicError::PolicyViolation(m)
             | TopicError::UnknownTopicId(m)
+            | TopicError::RequestTimedOut(m)
             | TopicError::Internal(m) => m,
         }
     }

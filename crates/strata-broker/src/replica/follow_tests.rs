@@ -107,7 +107,11 @@ async fn a_response_over_many_partitions_is_stored_per_partition() {
             0..=2 => {
                 assert_eq!(r.map(|info| info.base_offset), Some(0));
                 assert_eq!(p.log_end_offset(), 1);
-                assert_eq!(p.high_watermark(), 1, "the leader's 5, capped at the log end");
+                assert_eq!(
+                    p.high_watermark(),
+                    1,
+                    "the leader's 5, capped at the log end"
+                );
             }
             _ => {
                 assert!(r.is_none());
