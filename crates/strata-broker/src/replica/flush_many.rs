@@ -49,10 +49,19 @@ pub(super) fn count_partition_sync() {
 /// few files is cheaper than syncing the filesystem).
 pub const FLUSH_MANY_MIN: usize = 16;
 
+/// One filesystem sync at a time, and none once one failed for that data directory. Why: `syncfs` reports a
+/// writeback error once, to the first caller that looks; a second sync running at the
+/// same time could report success for pages the error lost. After a failure the flushes
+/// go back to each partition's own `fdatasync`s, which report an error to the file it
+/// hit (and the disk probe fences the broker if writes keep failing).
+/// The turn holds the data directories whose filesystem sync failed.
+static SYNCFS_TURN: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
 impl Partition {
-    /// Flushes `partitions` with one `syncfs` of the filesystem holding `data_dir`.
-    /// Blocking: run it on a blocking thread. Returns the partitions flushed; an error
-    /// means none was (their recovery points stay).
+    /// Flushes `partitions` with one `syncfs` of the filesystem holding `data_dir`
+    /// (each with its own fsyncs once a filesystem sync has failed). Blocking: run it
+    /// on a blocking thread. Returns the partitions flushed; after an error, those that
+    /// were flushed have their recovery points advanced, the others not.
     pub fn flush_many_blocking(
         partitions: &[Arc<Partition>],
         data_dir: &std::path::Path,
@@ -71,20 +80,49 @@ impl Partition {
         if prepared.is_empty() {
             return Ok(0);
         }
-        syncfs(data_dir).map_err(LogError::Io)?;
+        let now = crate::broker::now_ms();
+        let mut turn = SYNCFS_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        if turn.iter().any(|failed| failed == data_dir) {
+            drop(turn);
+            let mut flushed = 0;
+            let mut first_error = None;
+            for (p, _turn, task) in prepared {
+                match task.sync() {
+                    Ok(upto) => {
+                        count_partition_sync();
+                        p.complete_flush_at(upto, now)?;
+                        flushed += 1;
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(LogError::Io(e));
+                    }
+                }
+            }
+            return first_error.map_or(Ok(flushed), Err);
+        }
+        if let Err(e) = syncfs(data_dir) {
+            turn.push(data_dir.to_path_buf());
+            tracing::error!(error = %e, dir = %data_dir.display(), "filesystem sync failed: flushing each partition on its own from now on");
+            return Err(LogError::Io(e));
+        }
+        drop(turn);
         FILESYSTEM_SYNCS.fetch_add(1, Ordering::Relaxed);
         FILESYSTEM_SYNC_PARTITIONS.fetch_add(prepared.len() as u64, Ordering::Relaxed);
-        let now = crate::broker::now_ms();
         let flushed = prepared.len();
         for (p, _turn, task) in prepared {
-            let upto = task.synced_by_filesystem();
-            if let Some(log) = p.log.lock().as_mut() {
-                log.complete_flush(upto)?;
-            }
-            p.durable_end.fetch_max(upto, Ordering::AcqRel);
-            p.last_flush_ms.store(now, Ordering::Relaxed);
+            p.complete_flush_at(task.synced_by_filesystem(), now)?;
         }
         Ok(flushed)
+    }
+
+    /// Advances the recovery point and the durable end to `upto` after a sync.
+    fn complete_flush_at(&self, upto: i64, now_ms: i64) -> Result<(), LogError> {
+        if let Some(log) = self.log.lock().as_mut() {
+            log.complete_flush(upto)?;
+        }
+        self.durable_end.fetch_max(upto, Ordering::AcqRel);
+        self.last_flush_ms.store(now_ms, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -248,6 +286,41 @@ mod tests {
             assert_eq!(rp, p.log_end_offset());
         }
         assert!(sync_stats().partition_syncs >= before.partition_syncs + 3);
+    }
+
+    /// After a failed filesystem sync, flushes go back to each partition's own fsyncs
+    /// (which attribute a writeback error to its file) and still advance every
+    /// recovery point.
+    #[tokio::test]
+    async fn after_a_failed_filesystem_sync_each_partition_syncs_its_own_files() {
+        let root = tempfile::tempdir().unwrap();
+        let parts = led_partitions(root.path(), 20);
+        append_to_each(&parts).await;
+        // A filesystem sync of a directory that is not there fails like a broken one.
+        let missing = root.path().join("missing");
+        let failed = {
+            let (parts, dir) = (parts.clone(), missing.clone());
+            tokio::task::spawn_blocking(move || Partition::flush_many_blocking(&parts, &dir))
+                .await
+                .unwrap()
+        };
+        assert!(failed.is_err());
+        for p in &parts {
+            assert!(p.unflushed_records() > 0, "nothing counts as flushed");
+        }
+        let before = sync_stats();
+        let flushed = {
+            let parts = parts.clone();
+            tokio::task::spawn_blocking(move || Partition::flush_many_blocking(&parts, &missing))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(flushed, parts.len());
+        assert!(sync_stats().partition_syncs >= before.partition_syncs + 20);
+        for p in &parts {
+            assert_eq!(p.unflushed_records(), 0);
+        }
     }
 
     #[tokio::test]
