@@ -49,12 +49,12 @@ pub(super) fn count_partition_sync() {
 /// few files is cheaper than syncing the filesystem).
 pub const FLUSH_MANY_MIN: usize = 16;
 
-/// One filesystem sync at a time, and none once one failed for that data directory. Why: `syncfs` reports a
-/// writeback error once, to the first caller that looks; a second sync running at the
-/// same time could report success for pages the error lost. After a failure the flushes
-/// go back to each partition's own `fdatasync`s, which report an error to the file it
-/// hit (and the disk probe fences the broker if writes keep failing).
-/// The turn holds the data directories whose filesystem sync failed.
+/// One filesystem sync at a time, and none for a data directory once one failed there.
+/// Why: `syncfs` reports a writeback error once, to the first caller that looks; a
+/// second sync running at the same time could report success for pages the error
+/// lost. After a failure the flushes go back to each partition's own `fdatasync`s,
+/// which report an error to the file it hit (and the disk probe fences the broker if
+/// writes keep failing). The turn holds the data directories whose sync failed.
 static SYNCFS_TURN: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
 
 impl Partition {
