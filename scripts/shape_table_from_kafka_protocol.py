@@ -320,6 +320,14 @@ FILES = {
     'offsets': ('Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete.',
         ['offset_commit_request', 'offset_commit_response', 'offset_fetch_request', 'offset_fetch_response',
          'offset_delete_request', 'offset_delete_response']),
+    'security': ('Authentication, ACLs and quotas: SaslHandshake, SaslAuthenticate, DescribeAcls, CreateAcls, DeleteAcls, DescribeClientQuotas, AlterClientQuotas, DescribeUserScramCredentials, AlterUserScramCredentials.',
+        ['sasl_handshake_request', 'sasl_handshake_response', 'sasl_authenticate_request',
+         'sasl_authenticate_response', 'describe_acls_request', 'describe_acls_response',
+         'create_acls_request', 'create_acls_response', 'delete_acls_request', 'delete_acls_response',
+         'describe_client_quotas_request', 'describe_client_quotas_response',
+         'alter_client_quotas_request', 'alter_client_quotas_response',
+         'describe_user_scram_credentials_request', 'describe_user_scram_credentials_response',
+         'alter_user_scram_credentials_request', 'alter_user_scram_credentials_response']),
 }
 
 def write_files(outdir):
