@@ -37,7 +37,9 @@ class BrokerError(AssertionError):
 class Broker:
     """One `strata server` process with its own data dir, Kafka port and HTTP port.
 
-    `extra_args` are appended to the command line (e.g. `["--set", "k=v"]`) on every start.
+    `extra_args` are appended to the command line (e.g. `["--set", "k=v"]`) on every start;
+    `env` adds (or overrides) environment variables of the broker process (e.g. the first admin
+    user's STRATA_ADMIN_USER / STRATA_ADMIN_PASSWORD).
 
     Ports and data dir stay the same across `restart()`, as they would for an operator.
     stderr and stdout go to a log file whose tail is attached to failing tests' reports.
@@ -50,8 +52,9 @@ class Broker:
 
     def __init__(self, workdir: pathlib.Path, name: str = "broker",
                  extra_args: list[str] | None = None, host: str = "127.0.0.1",
-                 wrap: list[str] | None = None):
+                 wrap: list[str] | None = None, env: dict[str, str] | None = None):
         self.host = host
+        self.env = dict(env or {})
         self.wrap = list(wrap or [])
         self.extra_args = list(extra_args or [])
         self.workdir = pathlib.Path(workdir)
@@ -85,6 +88,7 @@ class Broker:
         env.setdefault("RUST_LOG", "info,openraft=warn")
         env.setdefault("RUST_BACKTRACE", "1")
         env["NO_COLOR"] = "1"  # plain text in the log file
+        env.update(self.env)
         log = open(self.log_path, "ab")
         log.write(f"\n----- start #{self.starts}: {' '.join(self.command())}\n".encode())
         log.flush()

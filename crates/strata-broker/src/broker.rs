@@ -5,7 +5,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use strata_meta::MetadataRecord;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -48,6 +47,14 @@ pub struct Broker {
     pub(crate) stopping: watch::Sender<bool>,
     /// The last data-dir write probe of the readiness check.
     pub(crate) health_probe: crate::health::ProbeCache,
+    /// The Kafka listeners, bound.
+    pub listeners: Vec<Arc<network::Endpoint>>,
+    /// The listener other brokers replicate through (`inter.broker.listener.name`).
+    pub inter_broker_listener: String,
+    /// Authentication state (SASL).
+    pub(crate) security: crate::auth::Security,
+    /// The authorizer (`authorizer.class.name`), if configured.
+    pub(crate) authz: Option<crate::auth::authorizer::Authz>,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -79,10 +86,11 @@ impl Broker {
             })
             .await??
         };
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let local_addr = listener.local_addr()?;
+        let bound = network::bind(config.listeners().map_err(anyhow::Error::msg)?).await?;
+        let inter_broker_listener = config.inter_broker_listener().map_err(anyhow::Error::msg)?;
+        let listeners: Vec<Arc<network::Endpoint>> =
+            bound.iter().map(|(_, e)| Arc::clone(e)).collect();
+        let local_addr = listeners[0].local_addr;
         let node_id = config.node_id;
         let voters = if config.voters.is_empty() {
             vec![(node_id, config.controller_listen.clone())]
@@ -129,6 +137,13 @@ impl Broker {
         };
         let replicas =
             ReplicaManager::new(data_dir.clone(), node_id, config.topic_defaults.clone());
+        let config_security = config.security.clone();
+        let authz = crate::auth::authorizer::AuthzSettings::from_settings(
+            &config.security,
+            config.admin.as_ref().map(|(u, _)| u.as_str()),
+        )
+        .map_err(anyhow::Error::msg)?
+        .map(crate::auth::authorizer::Authz::new);
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -143,6 +158,10 @@ impl Broker {
             groups: GroupCoordinator::new(group_config),
             stopping: watch::channel(false).0,
             health_probe: Default::default(),
+            listeners,
+            inter_broker_listener,
+            security: crate::auth::Security::new(&config_security),
+            authz,
         });
         broker.serve_controller_requests();
         broker.meta.hook.attach(&broker);
@@ -156,6 +175,7 @@ impl Broker {
             tracing::info!(error = %e, "waiting for the metadata quorum");
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
+        broker.create_admin_user().await?;
         {
             let b = Arc::clone(&broker);
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -204,12 +224,15 @@ impl Broker {
                 shutdown_rx.clone(),
             )),
         ];
-        let listener = tokio::spawn(network::run_listener(
-            listener,
+        for e in &broker.listeners {
+            tracing::info!(listener = %e.config.name, protocol = e.config.protocol.name(),
+                local_addr = %e.local_addr, "Kafka listener ready");
+        }
+        let listener = tokio::spawn(network::run_listeners(
+            bound,
             Arc::clone(&broker),
             shutdown_rx,
         ));
-        tracing::info!(%local_addr, "Kafka listener ready");
         Ok(RunningBroker {
             broker,
             local_addr,
@@ -223,16 +246,75 @@ impl Broker {
     /// broker is unfenced by it.
     pub(crate) async fn register_self(&self) -> anyhow::Result<()> {
         let c = &self.config;
+        let endpoints = self.endpoints();
+        let own = endpoints
+            .iter()
+            .find(|e| e.listener == self.inter_broker_listener)
+            .unwrap_or(&endpoints[0]);
         self.meta
             .commit(vec![MetadataRecord::RegisterBroker {
                 node_id: c.node_id,
-                host: c.advertise_host.clone(),
-                port: c.advertise_port,
+                host: own.host.clone(),
+                port: own.port,
                 rack: c.rack.clone(),
                 incarnation: self.incarnation,
+                endpoints: self.endpoints(),
             }])
             .await?;
         Ok(())
+    }
+
+    /// Creates the first admin user's credentials if it has none (see
+    /// `auth::bootstrap`).
+    async fn create_admin_user(&self) -> anyhow::Result<()> {
+        let Some((user, password)) = self.config.admin.clone() else {
+            return Ok(());
+        };
+        let image = self.meta.image();
+        let u = user.clone();
+        let records = tokio::task::spawn_blocking(move || {
+            crate::auth::bootstrap::admin_records(&image, &u, &password)
+        })
+        .await?;
+        if !records.is_empty() {
+            self.meta
+                .commit(records)
+                .await
+                .context("cannot store the admin user's credentials")?;
+            tracing::info!(%user, "admin user created (SCRAM-SHA-256, SCRAM-SHA-512)");
+        }
+        Ok(())
+    }
+
+    /// The authorizer as of the current image, if one is configured.
+    pub(crate) fn authorizer_now(&self) -> Option<Arc<strata_auth::acl::Authorizer>> {
+        let authz = self.authz.as_ref()?;
+        Some(authz.for_image(&self.meta.image()))
+    }
+
+    /// What `caller` may do (a snapshot of the ACLs for one request).
+    pub(crate) fn access(
+        &self,
+        caller: &crate::handlers::Caller,
+    ) -> crate::auth::authorizer::Access {
+        crate::auth::authorizer::Access::new(
+            self.authorizer_now(),
+            std::sync::Arc::clone(&caller.principal),
+            caller.peer.ip().to_canonical(),
+        )
+    }
+
+    /// Every listener's advertised address, for the registration.
+    pub(crate) fn endpoints(&self) -> Vec<strata_meta::records::BrokerEndpoint> {
+        self.listeners
+            .iter()
+            .map(|e| strata_meta::records::BrokerEndpoint {
+                listener: e.config.name.clone(),
+                host: e.config.advertised_host.clone(),
+                port: e.advertised_port(),
+                security_protocol: e.config.protocol.id(),
+            })
+            .collect()
     }
 
     /// Commits metadata records and brings the hosted replicas in line with the result.

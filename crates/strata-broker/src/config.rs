@@ -187,6 +187,12 @@ pub struct BrokerConfig {
     /// Broker-level defaults for topic configs (`log.segment.bytes` → `segment.bytes`, ...),
     /// keyed by the topic config name.
     pub topic_defaults: std::collections::BTreeMap<String, String>,
+    /// Listener and security settings by their Kafka names (`listeners`, `ssl.*`,
+    /// `sasl.*`, `listener.name.<l>.*`, ...), resolved by [`BrokerConfig::listeners`].
+    pub security: BTreeMap<String, String>,
+    /// The first admin user (`STRATA_ADMIN_USER` / `STRATA_ADMIN_PASSWORD`): created
+    /// at start with SCRAM credentials if it has none, and a super user.
+    pub admin: Option<(String, String)>,
 }
 
 /// Limits of the HTTP listener (`http.*` settings).
@@ -357,6 +363,8 @@ impl Default for BrokerConfig {
             group_max_size: usize::MAX,
             cleaner_io_max_bytes_per_second: None,
             topic_defaults: Default::default(),
+            security: BTreeMap::new(),
+            admin: None,
             controller_listen: "127.0.0.1:0".into(),
             voters: Vec::new(),
             rack: None,
@@ -382,8 +390,28 @@ impl BrokerConfig {
         (soft / 4).saturating_sub(256).max(64)
     }
 
+    /// The Kafka listeners: `listeners` and its companions, else one PLAINTEXT listener
+    /// at `listen`.
+    pub fn listeners(&self) -> Result<Vec<crate::listeners::ListenerConfig>, String> {
+        crate::listeners::resolve(
+            &self.security,
+            &self.listen,
+            (&self.advertise_host, self.advertise_port),
+        )
+    }
+
+    /// The name of the listener other brokers replicate through.
+    pub fn inter_broker_listener(&self) -> Result<String, String> {
+        crate::listeners::inter_broker_listener(&self.security, &self.listeners()?)
+    }
+
     /// Rules between settings; the error names the settings involved.
     pub fn validate(&self) -> Result<(), String> {
+        self.inter_broker_listener()?;
+        crate::auth::authorizer::AuthzSettings::from_settings(
+            &self.security,
+            self.admin.as_ref().map(|(u, _)| u.as_str()),
+        )?;
         if self.queued_max_request_bytes < self.socket_request_max_bytes {
             return Err(format!(
                 "queued.max.request.bytes ({}) must be at least socket.request.max.bytes ({}): \

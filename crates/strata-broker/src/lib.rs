@@ -8,6 +8,7 @@
 //! - [`metadata`]: the metadata image and its log.
 //! - [`Broker`]: ties them together; [`Broker::start`] / [`RunningBroker::shutdown`].
 
+mod auth;
 mod broker;
 mod cleaner;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod group;
 pub mod handlers;
 mod health;
 mod leadership;
+pub mod listeners;
 pub mod metadata;
 pub mod metrics;
 pub mod network;

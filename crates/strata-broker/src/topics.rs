@@ -202,6 +202,11 @@ fn commit_error(e: &crate::metadata::CommitError) -> TopicError {
     }
 }
 
+/// The Kafka error code for any metadata change the controller did not commit.
+pub(crate) fn commit_error_code(e: &crate::metadata::CommitError) -> i16 {
+    commit_error(e).kafka_code()
+}
+
 #[cfg(test)]
 mod commit_error_tests {
     use super::*;

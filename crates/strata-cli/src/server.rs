@@ -48,6 +48,14 @@ pub struct ServerArgs {
     /// This broker's rack, for rack-aware replica placement.
     #[arg(long, env = "STRATA_RACK")]
     pub rack: Option<String>,
+    /// The first admin user, created with SCRAM credentials at start if it has none
+    /// (a super user). The password comes from STRATA_ADMIN_PASSWORD or the config
+    /// file's `admin-password`, never a flag.
+    #[arg(long, env = "STRATA_ADMIN_USER")]
+    pub admin_user: Option<String>,
+    /// See `--admin-user` (environment or config file only).
+    #[arg(skip)]
+    pub admin_password: Option<String>,
     /// A broker setting by its Kafka name, e.g. `--set num.partitions=3`; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
@@ -139,7 +147,15 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
                 toml::Value::Float(f) => f.to_string(),
                 other => bail!("config key '{k}': unsupported value {other}"),
             };
-            file.insert(k.replace('_', "-"), v);
+            // Kafka settings keep their names; Strata's own keys take `_` or `-`, and
+            // `STRATA_ADMIN_USER = "..."` in the file is the same as `admin-user`.
+            let k = if k.contains('.') {
+                k
+            } else {
+                let k = k.replace('_', "-").to_ascii_lowercase();
+                k.strip_prefix("strata-").unwrap_or(&k).to_string()
+            };
+            file.insert(k, v);
         }
     }
     let mut c = BrokerConfig::default();
@@ -179,6 +195,15 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
         }
     }
     c.rack = pick(args.rack, "rack");
+    let password = args
+        .admin_password
+        .or_else(|| std::env::var("STRATA_ADMIN_PASSWORD").ok())
+        .or_else(|| file.get("admin-password").cloned());
+    match (pick(args.admin_user, "admin-user"), password) {
+        (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => c.admin = Some((u, p)),
+        (None, None) => {}
+        _ => bail!("the admin user needs both STRATA_ADMIN_USER and STRATA_ADMIN_PASSWORD (or admin-user and admin-password in the config file), neither empty"),
+    }
     let http = pick(args.http, "http").unwrap_or_else(|| "127.0.0.1:8080".into());
     let mut settings: Vec<(String, String)> = file
         .iter()
@@ -205,6 +230,8 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
             "controller-listen",
             "voters",
             "rack",
+            "admin-user",
+            "admin-password",
         ];
         if !known.contains(&k.as_str()) {
             bail!("config file: unknown key '{k}'");
@@ -346,6 +373,9 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
                 "setting '{key}' must be between 1024 and 2147483647"
             );
             c.fetch_max_bytes = n as usize;
+        }
+        _ if strata_broker::listeners::is_security_key(key) => {
+            c.security.insert(key.to_string(), value.to_string());
         }
         _ => {
             if let Some(r) = strata_broker::config::apply_listener_setting(c, key, value) {

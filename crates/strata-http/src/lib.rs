@@ -95,18 +95,20 @@ async fn group(State(broker): State<Arc<Broker>>, Path(group): Path<String>) -> 
             StatusCode::NOT_FOUND,
             serde_json::json!({"error": format!("no group '{group}'")}),
         ),
-        Err(e) if e.code() == NOT_COORDINATOR => match broker.group_coordinator(&group) {
-            Some((node_id, host, port)) => error(
-                StatusCode::MISDIRECTED_REQUEST,
-                serde_json::json!({
-                    "error": format!(
-                        "group '{group}' is coordinated by broker {node_id} ({host}:{port}); ask that broker"
-                    ),
-                    "coordinator": {"node_id": node_id, "host": host, "port": port},
-                }),
-            ),
-            None => unavailable(&group),
-        },
+        Err(e) if e.code() == NOT_COORDINATOR => {
+            match broker.group_coordinator(&group, &broker.inter_broker_listener) {
+                Some((node_id, host, port)) => error(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    serde_json::json!({
+                        "error": format!(
+                            "group '{group}' is coordinated by broker {node_id} ({host}:{port}); ask that broker"
+                        ),
+                        "coordinator": {"node_id": node_id, "host": host, "port": port},
+                    }),
+                ),
+                None => unavailable(&group),
+            }
+        }
         Err(_) => unavailable(&group),
     }
 }

@@ -73,6 +73,12 @@ pub enum TopicError {
     /// UNKNOWN_SERVER_ERROR (-1): the controller itself failed (a bug).
     #[error("{0}")]
     Internal(String),
+    /// TOPIC_AUTHORIZATION_FAILED (29): the principal may not do this to the topic.
+    #[error("{0}")]
+    TopicAuthorizationFailed(String),
+    /// CLUSTER_AUTHORIZATION_FAILED (31): the principal may not do this to the cluster.
+    #[error("{0}")]
+    ClusterAuthorizationFailed(String),
 }
 
 impl TopicError {
@@ -91,6 +97,8 @@ impl TopicError {
             TopicError::UnknownTopicId(_) => 100,
             TopicError::RequestTimedOut(_) => 7,
             TopicError::Internal(_) => -1,
+            TopicError::TopicAuthorizationFailed(_) => 29,
+            TopicError::ClusterAuthorizationFailed(_) => 31,
         }
     }
 
@@ -108,7 +116,9 @@ impl TopicError {
             | TopicError::PolicyViolation(m)
             | TopicError::UnknownTopicId(m)
             | TopicError::RequestTimedOut(m)
-            | TopicError::Internal(m) => m,
+            | TopicError::Internal(m)
+            | TopicError::TopicAuthorizationFailed(m)
+            | TopicError::ClusterAuthorizationFailed(m) => m,
         }
     }
 }

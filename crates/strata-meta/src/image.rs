@@ -12,7 +12,9 @@ use std::sync::Arc;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::records::MetadataRecord;
+mod security;
+
+use crate::records::{AclRecord, BrokerEndpoint, MetadataRecord, ScramCredentialRecord};
 
 /// A registered broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,9 +29,26 @@ pub struct BrokerImage {
     pub rack: Option<String>,
     /// The incarnation of the latest registration.
     pub incarnation: Uuid,
+    /// Every listener's advertised address (empty for old registrations: then
+    /// `host`/`port` serve every listener).
+    pub endpoints: Vec<BrokerEndpoint>,
     /// Fenced brokers (missed heartbeats, shut down) lead nothing and are not listed
     /// to clients.
     pub fenced: bool,
+}
+
+impl BrokerImage {
+    /// The broker's address on listener `name`: its endpoint of that name, or for a
+    /// registration without endpoints its one address; `None` if it lacks the listener.
+    pub fn endpoint(&self, name: &str) -> Option<(&str, i32)> {
+        if self.endpoints.is_empty() {
+            return Some((&self.host, self.port));
+        }
+        self.endpoints
+            .iter()
+            .find(|e| e.listener == name)
+            .map(|e| (e.host.as_str(), e.port))
+    }
 }
 
 /// One partition of a topic.
@@ -120,6 +139,9 @@ pub enum ApplyError {
     /// The record names a broker that is not registered.
     #[error("unknown broker {0}")]
     UnknownBroker(i32),
+    /// A security record (credential, ACL) with a value outside its domain.
+    #[error("invalid security record: {0}")]
+    InvalidSecurityRecord(String),
 }
 
 /// A batch failed to apply: which record and why.
@@ -144,6 +166,10 @@ pub struct MetadataImage {
     next_producer_id: i64,
     /// Dynamic broker configs: `None` = cluster-wide default, `Some(id)` = one broker.
     broker_configs: Arc<BTreeMap<Option<i32>, BTreeMap<String, String>>>,
+    /// SCRAM credentials by (user, mechanism id).
+    scram: Arc<BTreeMap<(String, i8), ScramCredentialRecord>>,
+    /// ACLs.
+    acls: Arc<std::collections::BTreeSet<AclRecord>>,
 }
 
 impl MetadataImage {
@@ -172,6 +198,7 @@ impl MetadataImage {
                 port,
                 rack,
                 incarnation,
+                endpoints,
             } => {
                 let broker = BrokerImage {
                     node_id: *node_id,
@@ -179,6 +206,7 @@ impl MetadataImage {
                     port: *port,
                     rack: rack.clone(),
                     incarnation: *incarnation,
+                    endpoints: endpoints.clone(),
                     fenced: false,
                 };
                 Arc::make_mut(&mut self.brokers).insert(*node_id, Arc::new(broker));
@@ -323,6 +351,16 @@ impl MetadataImage {
                     });
                 }
                 self.next_producer_id = *next_producer_id;
+                Ok(())
+            }
+            MetadataRecord::SetScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => self.set_scram_credential(user, *mechanism, credential.as_ref()),
+            MetadataRecord::CreateAcl { acl } => self.create_acl(acl),
+            MetadataRecord::DeleteAcl { acl } => {
+                self.delete_acl(acl);
                 Ok(())
             }
         }

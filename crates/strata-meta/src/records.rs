@@ -30,6 +30,10 @@ pub enum MetadataRecord {
         rack: Option<String>,
         /// Random id chosen at each broker start, to tell restarts apart.
         incarnation: Uuid,
+        /// Every listener's advertised address (`host`/`port` are the inter-broker
+        /// listener's). Empty in registrations written before named listeners.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        endpoints: Vec<BrokerEndpoint>,
     },
     /// A broker was removed from the cluster.
     UnregisterBroker {
@@ -112,4 +116,71 @@ pub enum MetadataRecord {
         /// The first id not yet allocated; only ever grows.
         next_producer_id: i64,
     },
+    /// A user's SCRAM credential for one mechanism was set (`Some`) or removed (`None`).
+    /// Only salted keys are stored, never a password.
+    SetScramCredential {
+        /// The user name (the principal is `User:<user>`).
+        user: String,
+        /// Kafka's mechanism id: 1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512.
+        mechanism: i8,
+        /// The credential, or `None` to delete it.
+        credential: Option<ScramCredentialRecord>,
+    },
+    /// An ACL was created.
+    CreateAcl {
+        /// The ACL.
+        acl: AclRecord,
+    },
+    /// An ACL was deleted.
+    DeleteAcl {
+        /// The ACL (equal in every field to a created one).
+        acl: AclRecord,
+    },
+}
+
+/// One listener of a broker, as clients on that listener are told to reach it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BrokerEndpoint {
+    /// The listener's name (`PLAINTEXT`, `SECURE`, ...).
+    pub listener: String,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: i32,
+    /// Kafka's security protocol id (0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL).
+    pub security_protocol: i16,
+}
+
+/// A salted SCRAM credential (RFC 5802): what a server needs to check a proof, and
+/// nothing from which the password can be read back.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ScramCredentialRecord {
+    /// The salt.
+    pub salt: Vec<u8>,
+    /// H(ClientKey).
+    pub stored_key: Vec<u8>,
+    /// HMAC(SaltedPassword, "Server Key").
+    pub server_key: Vec<u8>,
+    /// PBKDF2 iterations.
+    pub iterations: u32,
+}
+
+/// An ACL binding with Kafka's wire codes (resource type, pattern type, operation,
+/// permission), kept as numbers so the metadata log does not depend on the authorizer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AclRecord {
+    /// Resource type code (2 topic, 3 group, 4 cluster, 5 transactional id, ...).
+    pub resource_type: i8,
+    /// Resource name (`*` for every resource of the type).
+    pub resource_name: String,
+    /// Pattern type code (3 literal, 4 prefixed).
+    pub pattern_type: i8,
+    /// `User:alice`, or `User:*`.
+    pub principal: String,
+    /// Host, or `*`.
+    pub host: String,
+    /// Operation code.
+    pub operation: i8,
+    /// Permission code (2 deny, 3 allow).
+    pub permission: i8,
 }

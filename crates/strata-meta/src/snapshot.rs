@@ -26,6 +26,7 @@ impl MetadataImage {
                 port: broker.port,
                 rack: broker.rack.clone(),
                 incarnation: broker.incarnation,
+                endpoints: broker.endpoints.clone(),
             });
             if broker.fenced {
                 records.push(MetadataRecord::FenceBroker {
@@ -70,6 +71,16 @@ impl MetadataImage {
                 });
             }
         }
+        for ((user, mechanism), credential) in self.scram_credentials() {
+            records.push(MetadataRecord::SetScramCredential {
+                user: user.clone(),
+                mechanism: *mechanism,
+                credential: Some(credential.clone()),
+            });
+        }
+        for acl in self.acls() {
+            records.push(MetadataRecord::CreateAcl { acl: acl.clone() });
+        }
         // The empty image starts at 0, and the id never goes below it.
         if self.next_producer_id() != 0 {
             records.push(MetadataRecord::ProducerIdsAllocated {
@@ -113,6 +124,16 @@ mod tests {
                         port,
                         rack,
                         incarnation: Uuid::from_u128(inc),
+                        endpoints: if port % 2 == 0 {
+                            vec![crate::records::BrokerEndpoint {
+                                listener: "SECURE".into(),
+                                host: "h".into(),
+                                port: port + 1,
+                                security_protocol: 1,
+                            }]
+                        } else {
+                            Vec::new()
+                        },
                     }
                 }),
             broker
@@ -192,6 +213,47 @@ mod tests {
             (0i64..10_000).prop_map(|next_producer_id| MetadataRecord::ProducerIdsAllocated {
                 next_producer_id
             }),
+            (
+                prop::sample::select(vec!["alice", "bob"]),
+                0i8..4,
+                prop::option::of((any::<[u8; 4]>(), 4000u32..4200))
+            )
+                .prop_map(|(user, mechanism, cred)| {
+                    MetadataRecord::SetScramCredential {
+                        user: user.to_string(),
+                        mechanism,
+                        credential: cred.map(|(salt, iterations)| {
+                            crate::records::ScramCredentialRecord {
+                                salt: salt.to_vec(),
+                                stored_key: salt.to_vec(),
+                                server_key: salt.to_vec(),
+                                iterations,
+                            }
+                        }),
+                    }
+                }),
+            (
+                prop::sample::select(vec!["t", "*", "orders"]),
+                prop::sample::select(vec!["User:alice", "User:*"]),
+                2i8..4,
+                any::<bool>()
+            )
+                .prop_map(|(name, principal, permission, create)| {
+                    let acl = crate::records::AclRecord {
+                        resource_type: 2,
+                        resource_name: name.to_string(),
+                        pattern_type: 3,
+                        principal: principal.to_string(),
+                        host: "*".into(),
+                        operation: 3,
+                        permission,
+                    };
+                    if create {
+                        MetadataRecord::CreateAcl { acl }
+                    } else {
+                        MetadataRecord::DeleteAcl { acl }
+                    }
+                }),
         ]
     }
 

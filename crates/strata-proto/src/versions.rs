@@ -1,6 +1,7 @@
 //! The API versions Strata advertises in ApiVersions, and which of them it can decode.
 //!
-//! Invariant: every key listed here has a handler in the broker. A version in
+//! Invariant: every key listed here has a handler in the broker (SASL's two are
+//! answered by the connection). A version in
 //! `advertised_min..decode_min` is one Kafka 4 removed: we still advertise it because
 //! librdkafka only enables features (e.g. compression) when the advertised range overlaps
 //! the one it expects, but a request that actually uses it is rejected with
@@ -59,6 +60,14 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::DeleteRecords, 0, 0, 2),
     row(ApiKey::OffsetForLeaderEpoch, 2, 2, 4),
     row(ApiKey::IncrementalAlterConfigs, 0, 0, 1),
+    // Answered by the connection itself (network/sasl.rs), not a handler.
+    row(ApiKey::SaslHandshake, 0, 0, 1),
+    row(ApiKey::SaslAuthenticate, 0, 0, 2),
+    row(ApiKey::DescribeUserScramCredentials, 0, 0, 0),
+    row(ApiKey::AlterUserScramCredentials, 0, 0, 0),
+    row(ApiKey::DescribeAcls, 1, 1, 3),
+    row(ApiKey::CreateAcls, 1, 1, 3),
+    row(ApiKey::DeleteAcls, 1, 1, 3),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

@@ -130,13 +130,15 @@ impl Broker {
     }
 
     /// The broker that coordinates `group_id` now, as the metadata image names it
-    /// (leader of its `__consumer_offsets` partition): (node id, host, port).
-    pub fn group_coordinator(&self, group_id: &str) -> Option<(i32, String, i32)> {
+    /// (leader of its `__consumer_offsets` partition): (node id, host, port) on
+    /// `listener`.
+    pub fn group_coordinator(&self, group_id: &str, listener: &str) -> Option<(i32, String, i32)> {
         let image = self.meta.image();
         let topic = image.topic(crate::topics::OFFSETS_TOPIC)?;
         let partition = strata_group::partition_for(group_id, topic.partitions.len() as i32);
         let leader = topic.partition(partition)?.leader;
         let node = image.broker(leader)?;
-        Some((node.node_id, node.host.clone(), node.port))
+        let (host, port) = node.endpoint(listener)?;
+        Some((node.node_id, host.to_string(), port))
     }
 }

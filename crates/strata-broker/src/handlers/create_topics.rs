@@ -1,5 +1,7 @@
 //! CreateTopics: validate, place replicas, commit the records (or only validate).
 
+use crate::auth::authorizer::Access;
+use kafka_protocol::ResponseError;
 use std::sync::Arc;
 
 use kafka_protocol::messages::create_topics_response::{
@@ -17,12 +19,20 @@ use crate::Broker;
 pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
+    access: &Access,
     req: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
     let names: Vec<_> = req.topics.iter().map(|t| t.name.clone()).collect();
+    let allowed: Vec<bool> = names
+        .iter()
+        .map(|n| access.may_create_topic(n.0.as_str()))
+        .collect();
     let requests: Vec<CreateTopicRequest> = req
         .topics
         .into_iter()
+        .zip(&allowed)
+        .filter(|(_, ok)| **ok)
+        .map(|(t, _)| t)
         .map(|t| CreateTopicRequest {
             name: t.name.0.to_string(),
             num_partitions: t.num_partitions,
@@ -42,13 +52,25 @@ pub async fn handle(
                 .collect(),
         })
         .collect();
-    let results = broker.create_topics(requests, req.validate_only).await;
+    let mut results = broker
+        .create_topics(requests, req.validate_only)
+        .await
+        .into_iter();
     let topics = names
         .into_iter()
-        .zip(results)
-        .map(|(name, r)| {
+        .zip(allowed)
+        .map(|(name, ok)| {
             let base = CreatableTopicResult::default().with_name(name);
-            match r {
+            if !ok {
+                return base
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                    .with_error_message(Some(StrBytes::from_static_str(
+                        "not authorized to create this topic",
+                    )))
+                    .with_num_partitions(-1)
+                    .with_replication_factor(-1);
+            }
+            match results.next().expect("one result per allowed topic") {
                 Ok(records) => describe_created(base, &records, version),
                 Err(e) => base
                     .with_error_code(e.kafka_code())

@@ -1,6 +1,8 @@
 //! DeleteRecords: move a partition's log start offset forward (the low watermark).
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
+use strata_auth::acl::AclOperation;
 
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
@@ -13,14 +15,24 @@ use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 
 /// Serves DeleteRecords v0–v2. Offset -1 means the high-water mark.
-pub async fn handle(broker: &Arc<Broker>, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    access: &Access,
+    req: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let mut partitions = Vec::with_capacity(t.partitions.len());
+        let allowed = access.topic(AclOperation::Delete, t.name.0.as_str());
         for rp in t.partitions {
             let base = DeleteRecordsPartitionResult::default()
                 .with_partition_index(rp.partition_index)
                 .with_low_watermark(-1);
+            if !allowed {
+                partitions
+                    .push(base.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+                continue;
+            }
             let replica = (t.name.0.as_str() != OFFSETS_TOPIC)
                 .then(|| broker.replicas.get(t.name.0.as_str(), rp.partition_index))
                 .flatten();

@@ -7,10 +7,15 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
+use super::Caller;
 use crate::Broker;
 
 /// Serves DescribeCluster v0–v1.
-pub fn handle(broker: &Arc<Broker>, req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn handle(
+    broker: &Arc<Broker>,
+    caller: &Caller,
+    req: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     // endpoint_type 1 = brokers, 2 = controllers (v1). We only expose broker endpoints.
     if req.endpoint_type == 2 {
         return DescribeClusterResponse::default()
@@ -23,12 +28,15 @@ pub fn handle(broker: &Arc<Broker>, req: DescribeClusterRequest) -> DescribeClus
     let brokers = image
         .brokers()
         .filter(|b| !b.fenced)
-        .map(|b| {
-            DescribeClusterBroker::default()
-                .with_broker_id(BrokerId(b.node_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(b.port)
-                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(&caller.listener.config.name)?;
+            Some(
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(b.node_id))
+                    .with_host(StrBytes::from_string(host.to_string()))
+                    .with_port(port)
+                    .with_rack(b.rack.clone().map(StrBytes::from_string)),
+            )
         })
         .collect();
     DescribeClusterResponse::default()

@@ -2,7 +2,9 @@
 //! request, synonyms — the chain Kafka resolves a value through: topic override,
 //! dynamic per-broker, dynamic cluster default, static broker setting, built-in default.
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
+use strata_auth::acl::AclOperation;
 
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -33,6 +35,7 @@ type Synonym = (String, String, i8);
 pub fn handle(
     broker: &Arc<Broker>,
     version: i16,
+    access: &Access,
     req: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
     let image = broker.meta.image();
@@ -86,6 +89,18 @@ pub fn handle(
                 }
                 e
             };
+            let name = res.resource_name.as_str();
+            let denied = super::configs_denied(
+                access,
+                res.resource_type,
+                name,
+                AclOperation::DescribeConfigs,
+            );
+            if let Some(e) = denied {
+                return base
+                    .with_error_code(e.kafka_code())
+                    .with_error_message(Some(StrBytes::from_string(e.message().to_string())));
+            }
             match res.resource_type {
                 RESOURCE_TOPIC => match image.topic(res.resource_name.as_str()) {
                     None => base

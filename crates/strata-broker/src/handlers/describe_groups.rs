@@ -1,6 +1,8 @@
 //! DescribeGroups: state, protocol and members with their assignments.
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
+use strata_auth::acl::AclOperation;
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
@@ -14,12 +16,18 @@ use crate::Broker;
 pub fn handle(
     broker: &Arc<Broker>,
     version: i16,
+    access: &Access,
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let groups = req
         .groups
         .into_iter()
         .map(|gid| {
+            if !access.group(AclOperation::Describe, gid.0.as_str()) {
+                return DescribedGroup::default()
+                    .with_group_id(gid)
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+            }
             if let Err(e) = strata_group::validate_group_id(gid.0.as_str()) {
                 return DescribedGroup::default()
                     .with_group_id(gid)

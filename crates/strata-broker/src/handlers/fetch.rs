@@ -10,8 +10,10 @@
 //! gets `session_id = 0`, so clients keep sending full requests; an incremental request
 //! naming a session gets `FETCH_SESSION_ID_NOT_FOUND`.
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use strata_auth::acl::AclOperation;
 
 use futures::future::select_all;
 use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ResponseKind, TopicName};
@@ -46,6 +48,7 @@ struct TopicKey {
 pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
+    access: &Access,
     req: FetchRequest,
     received: Instant,
     correlation_id: i32,
@@ -70,6 +73,8 @@ pub async fn handle(
         req.replica_id.0
     };
     let from_replica = replica_id >= 0;
+    // Replication needs CLUSTER_ACTION; consumers READ on each topic.
+    let replica_allowed = !from_replica || access.cluster(AclOperation::ClusterAction);
     let mut topics = Vec::with_capacity(req.topics.len());
     let mut wanted = Vec::new();
     for ft in req.topics {
@@ -86,8 +91,17 @@ pub async fn handle(
             name: name.clone().unwrap_or_default(),
             id: ft.topic_id,
         });
+        let allowed = replica_allowed
+            && name
+                .as_ref()
+                .is_none_or(|n| from_replica || access.topic(AclOperation::Read, n.0.as_str()));
         for fp in ft.partitions {
             let replica = match &name {
+                _ if !allowed => Err(if from_replica {
+                    ResponseError::ClusterAuthorizationFailed
+                } else {
+                    ResponseError::TopicAuthorizationFailed
+                }),
                 None => Err(ResponseError::UnknownTopicId),
                 Some(n) => broker.led_replica(n.0.as_str(), fp.partition),
             };

@@ -2,13 +2,16 @@
 //! partition, as the metadata image names it (on one node, this broker). The offsets
 //! topic is created on first use, as Kafka does.
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
+use strata_auth::acl::AclOperation;
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
+use super::Caller;
 use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 
@@ -17,6 +20,8 @@ const KEY_TYPE_GROUP: i8 = 0;
 /// Serves FindCoordinator v0–v4 (v4+ is batched: `coordinator_keys`).
 pub async fn handle(
     broker: &Arc<Broker>,
+    caller: &Caller,
+    access: &Access,
     version: i16,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
@@ -27,7 +32,14 @@ pub async fn handle(
     };
     let mut coordinators = Vec::with_capacity(keys.len());
     for key in keys {
-        let found = if req.key_type != KEY_TYPE_GROUP {
+        let found = if req.key_type == KEY_TYPE_GROUP
+            && !access.group(AclOperation::Describe, key.as_str())
+        {
+            Err((
+                ResponseError::GroupAuthorizationFailed,
+                "not authorized to describe this group".to_string(),
+            ))
+        } else if req.key_type != KEY_TYPE_GROUP {
             Err((
                 ResponseError::CoordinatorNotAvailable,
                 "transactions are not supported".to_string(),
@@ -36,7 +48,7 @@ pub async fn handle(
             Err((ResponseError::InvalidGroupId, "empty group id".to_string()))
         } else {
             match broker.ensure_offsets_topic().await {
-                Ok(()) => group_coordinator(broker, key.as_str()),
+                Ok(()) => group_coordinator(broker, key.as_str(), &caller.listener.config.name),
                 Err(e) => Err((ResponseError::CoordinatorNotAvailable, e.to_string())),
             }
         };
@@ -70,8 +82,9 @@ pub async fn handle(
 fn group_coordinator(
     broker: &Broker,
     group_id: &str,
+    listener: &str,
 ) -> Result<(i32, String, i32), (ResponseError, String)> {
-    broker.group_coordinator(group_id).ok_or_else(|| {
+    broker.group_coordinator(group_id, listener).ok_or_else(|| {
         (
             ResponseError::CoordinatorNotAvailable,
             format!("{OFFSETS_TOPIC} has no leader for this group yet"),

@@ -1,7 +1,9 @@
 //! IncrementalAlterConfigs: SET / DELETE / APPEND / SUBTRACT on topic and broker configs.
 //! Changes are metadata records: they take effect at once and survive restarts.
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
+use strata_auth::acl::AclOperation;
 
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
@@ -14,6 +16,7 @@ use crate::{dynamic_configs, Broker};
 /// Serves IncrementalAlterConfigs v0–v1.
 pub async fn handle(
     broker: &Arc<Broker>,
+    access: &Access,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
@@ -31,6 +34,12 @@ pub async fn handle(
             })
             .collect();
         let validate_only = req.validate_only;
+        let denied =
+            super::configs_denied(access, res.resource_type, &name, AclOperation::AlterConfigs);
+        let ops = match denied {
+            Some(e) => Err(e),
+            None => ops,
+        };
         let result = match ops {
             Err(e) => Err(e),
             Ok(ops) => {

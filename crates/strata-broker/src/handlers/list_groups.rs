@@ -1,7 +1,9 @@
 //! ListGroups: the groups this broker coordinates (those of the `__consumer_offsets`
 //! partitions it leads), optionally filtered by state. Admin clients ask every broker.
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
+use strata_auth::acl::AclOperation;
 
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
@@ -10,7 +12,14 @@ use kafka_protocol::protocol::StrBytes;
 use crate::Broker;
 
 /// Serves ListGroups v0–v4.
-pub fn handle(broker: &Arc<Broker>, version: i16, req: ListGroupsRequest) -> ListGroupsResponse {
+pub fn handle(
+    broker: &Arc<Broker>,
+    version: i16,
+    access: &Access,
+    req: ListGroupsRequest,
+) -> ListGroupsResponse {
+    // DESCRIBE on the cluster lists every group; else those the principal may describe.
+    let all = access.cluster(AclOperation::Describe);
     let filter: Vec<String> = req
         .states_filter
         .iter()
@@ -20,6 +29,7 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: ListGroupsRequest) -> Lis
     let groups = listed
         .into_iter()
         .filter(|(_, state, _)| filter.is_empty() || filter.contains(&state.to_ascii_lowercase()))
+        .filter(|(id, _, _)| all || access.group(AclOperation::Describe, id))
         .map(|(id, state, protocol_type)| {
             ListedGroup::default()
                 .with_group_id(GroupId(StrBytes::from_string(id)))

@@ -1,7 +1,9 @@
 //! ListOffsets: earliest, latest, max-timestamp, or the first offset at or after a
 //! timestamp (through the time index).
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
+use strata_auth::acl::AclOperation;
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -22,11 +24,13 @@ const EARLIEST_LOCAL: i64 = -4;
 pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
+    access: &Access,
     req: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let mut partitions = Vec::with_capacity(t.partitions.len());
+        let allowed = access.topic(AclOperation::Describe, t.name.0.as_str());
         for lp in t.partitions {
             let base = ListOffsetsPartitionResponse::default()
                 .with_partition_index(lp.partition_index)
@@ -34,7 +38,11 @@ pub async fn handle(
                 .with_offset(-1)
                 // Leader epochs are on the wire from v4.
                 .with_leader_epoch(if version >= 4 { 0 } else { -1 });
-            let p = match broker.led_replica(t.name.0.as_str(), lp.partition_index) {
+            let p = match if allowed {
+                broker.led_replica(t.name.0.as_str(), lp.partition_index)
+            } else {
+                Err(ResponseError::TopicAuthorizationFailed)
+            } {
                 Ok(p) => p,
                 Err(code) => {
                     partitions.push(base.with_error_code(code.code()));

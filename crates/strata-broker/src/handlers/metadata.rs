@@ -11,10 +11,19 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strata_meta::TopicImage;
 
+use super::Caller;
+use crate::auth::authorizer::Access;
 use crate::Broker;
+use strata_auth::acl::AclOperation;
 
 /// Serves Metadata v0–v12.
-pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) -> MetadataResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    caller: &Caller,
+    access: &Access,
+    version: i16,
+    req: MetadataRequest,
+) -> MetadataResponse {
     // v0 has no way to ask for "no topics": an empty list means all of them.
     let requested = match req.topics {
         Some(t) if !(version == 0 && t.is_empty()) => Some(t),
@@ -24,15 +33,27 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
     let mut topics = Vec::new();
     match requested {
         None => {
+            // Topics the principal may not describe are not listed.
             for t in broker.meta.image().topics() {
-                topics.push(topic_entry(t, version));
+                if access.topic(AclOperation::Describe, &t.name) {
+                    topics.push(topic_entry(t, version));
+                }
             }
         }
         Some(list) => {
             for rt in list {
                 let entry = match (&rt.name, rt.topic_id.is_nil()) {
+                    (Some(name), _) if !access.topic(AclOperation::Describe, name.0.as_str()) => {
+                        error_entry(
+                            Some(name.clone()),
+                            rt.topic_id,
+                            ResponseError::TopicAuthorizationFailed.code(),
+                            version,
+                        )
+                    }
                     (Some(name), _) => {
-                        match broker.topic_or_create(name.0.as_str(), allow_auto).await {
+                        let allow = allow_auto && access.may_create_topic(name.0.as_str());
+                        match broker.topic_or_create(name.0.as_str(), allow).await {
                             Ok(t) => topic_entry(&t, version),
                             Err(e) => error_entry(
                                 Some(name.clone()),
@@ -43,6 +64,12 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
                         }
                     }
                     (None, false) => match broker.meta.image().topic_by_id(&rt.topic_id) {
+                        Some(t) if !access.topic(AclOperation::Describe, &t.name) => error_entry(
+                            None,
+                            rt.topic_id,
+                            ResponseError::TopicAuthorizationFailed.code(),
+                            version,
+                        ),
                         Some(t) => topic_entry(t, version),
                         None => error_entry(
                             None,
@@ -69,17 +96,21 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: MetadataRequest) ->
     let brokers = image
         .brokers()
         .filter(|b| !b.fenced || broker.meta.fenced_recently(b.node_id))
-        .map(|b| {
-            MetadataResponseBroker::default()
-                .with_node_id(BrokerId(b.node_id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(b.port)
-                .with_rack(
-                    b.rack
-                        .clone()
-                        .filter(|_| version >= 1)
-                        .map(StrBytes::from_string),
-                )
+        // Each client gets the addresses of the listener it came in on.
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(&caller.listener.config.name)?;
+            Some(
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(b.node_id))
+                    .with_host(StrBytes::from_string(host.to_string()))
+                    .with_port(port)
+                    .with_rack(
+                        b.rack
+                            .clone()
+                            .filter(|_| version >= 1)
+                            .map(StrBytes::from_string),
+                    ),
+            )
         })
         .collect();
     // Fields appear by version: controller v1, cluster id v2, cluster operations v8–v10.

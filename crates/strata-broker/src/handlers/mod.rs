@@ -15,7 +15,9 @@ use strata_proto::frame::{self, Request};
 use crate::metrics::ApiLabels;
 use crate::Broker;
 
+mod acls;
 mod alter_configs;
+mod alter_user_scram_credentials;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
@@ -25,8 +27,10 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_user_scram_credentials;
 mod fetch;
 mod find_coordinator;
+mod gate;
 mod heartbeat;
 mod incremental_alter_configs;
 mod init_producer_id;
@@ -63,14 +67,27 @@ pub struct RequestContext {
     pub client_host: String,
 }
 
+/// The connection a request came in on.
+#[derive(Clone)]
+pub struct Caller {
+    /// The client's address.
+    pub peer: std::net::SocketAddr,
+    /// The authenticated principal (`User:alice`, `User:ANONYMOUS`).
+    pub principal: Arc<str>,
+    /// The listener: Metadata answers with the brokers' addresses on it.
+    pub listener: Arc<crate::network::Endpoint>,
+}
+
 /// Serves one request; `Ok(None)` means no response is sent (Produce with `acks=0`).
 pub async fn handle(
     broker: &Arc<Broker>,
     req: Request,
     turn: Turn,
     received: Instant,
-    peer: std::net::SocketAddr,
+    caller: Caller,
 ) -> anyhow::Result<Option<ResponseFrame>> {
+    let peer = caller.peer;
+    let access = broker.access(&caller);
     let Request {
         api_key,
         header,
@@ -85,34 +102,41 @@ pub async fn handle(
             .unwrap_or_default(),
         client_host: format!("/{}", peer.ip()),
     };
+    if let Some(refusal) = gate::refuse(&access, &body, v) {
+        drop(turn);
+        observe(broker, api_key, received);
+        return Ok(Some(
+            frame::encode_response(api_key, v, header.correlation_id, &refusal)?.into(),
+        ));
+    }
     let response = match body {
         RequestKind::ApiVersions(_) => {
             drop(turn);
             Some(ResponseKind::ApiVersions(api_versions::handle()))
         }
-        RequestKind::Metadata(r) => {
-            Some(ResponseKind::Metadata(metadata::handle(broker, v, r).await))
-        }
-        RequestKind::Produce(r) => produce::handle(broker, v, r, turn)
+        RequestKind::Metadata(r) => Some(ResponseKind::Metadata(
+            metadata::handle(broker, &caller, &access, v, r).await,
+        )),
+        RequestKind::Produce(r) => produce::handle(broker, v, &access, r, turn)
             .await
             .map(ResponseKind::Produce),
         RequestKind::Fetch(r) => {
             drop(turn);
-            let frame = fetch::handle(broker, v, r, received, header.correlation_id).await;
+            let frame = fetch::handle(broker, v, &access, r, received, header.correlation_id).await;
             observe(broker, api_key, received);
             return frame.map(Some);
         }
         RequestKind::ListOffsets(r) => {
             drop(turn);
             Some(ResponseKind::ListOffsets(
-                list_offsets::handle(broker, v, r).await,
+                list_offsets::handle(broker, v, &access, r).await,
             ))
         }
         RequestKind::CreateTopics(r) => Some(ResponseKind::CreateTopics(
-            create_topics::handle(broker, v, r).await,
+            create_topics::handle(broker, v, &access, r).await,
         )),
         RequestKind::DeleteTopics(r) => Some(ResponseKind::DeleteTopics(
-            delete_topics::handle(broker, v, r).await,
+            delete_topics::handle(broker, v, &access, r).await,
         )),
         RequestKind::CreatePartitions(r) => Some(ResponseKind::CreatePartitions(
             create_partitions::handle(broker, r).await,
@@ -120,7 +144,7 @@ pub async fn handle(
         RequestKind::DescribeConfigs(r) => {
             drop(turn);
             Some(ResponseKind::DescribeConfigs(describe_configs::handle(
-                broker, v, r,
+                broker, v, &access, r,
             )))
         }
         RequestKind::InitProducerId(r) => Some(ResponseKind::InitProducerId(
@@ -129,7 +153,7 @@ pub async fn handle(
         RequestKind::FindCoordinator(r) => {
             drop(turn);
             Some(ResponseKind::FindCoordinator(
-                find_coordinator::handle(broker, v, r).await,
+                find_coordinator::handle(broker, &caller, &access, v, r).await,
             ))
         }
         // Both park until the rebalance step completes: they give the turn back once
@@ -153,24 +177,24 @@ pub async fn handle(
         RequestKind::OffsetDelete(r) => Some(ResponseKind::OffsetDelete(
             offset_delete::handle(broker, r).await,
         )),
-        RequestKind::ListGroups(r) => {
-            Some(ResponseKind::ListGroups(list_groups::handle(broker, v, r)))
-        }
+        RequestKind::ListGroups(r) => Some(ResponseKind::ListGroups(list_groups::handle(
+            broker, v, &access, r,
+        ))),
         RequestKind::DescribeGroups(r) => Some(ResponseKind::DescribeGroups(
-            describe_groups::handle(broker, v, r),
+            describe_groups::handle(broker, v, &access, r),
         )),
         RequestKind::DeleteGroups(r) => Some(ResponseKind::DeleteGroups(
-            delete_groups::handle(broker, r).await,
+            delete_groups::handle(broker, &access, r).await,
         )),
         RequestKind::AlterConfigs(r) => Some(ResponseKind::AlterConfigs(
-            alter_configs::handle(broker, r).await,
+            alter_configs::handle(broker, &access, r).await,
         )),
         RequestKind::IncrementalAlterConfigs(r) => Some(ResponseKind::IncrementalAlterConfigs(
-            incremental_alter_configs::handle(broker, r).await,
+            incremental_alter_configs::handle(broker, &access, r).await,
         )),
         // Holds the turn: the next request on the connection sees the new log start.
         RequestKind::DeleteRecords(r) => Some(ResponseKind::DeleteRecords(
-            delete_records::handle(broker, r).await,
+            delete_records::handle(broker, &access, r).await,
         )),
         RequestKind::OffsetForLeaderEpoch(r) => {
             drop(turn);
@@ -181,9 +205,30 @@ pub async fn handle(
         RequestKind::DescribeCluster(r) => {
             drop(turn);
             Some(ResponseKind::DescribeCluster(describe_cluster::handle(
-                broker, r,
+                broker, &caller, r,
             )))
         }
+        RequestKind::AlterUserScramCredentials(r) => Some(ResponseKind::AlterUserScramCredentials(
+            alter_user_scram_credentials::handle(broker, r).await,
+        )),
+        RequestKind::DescribeUserScramCredentials(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeUserScramCredentials(
+                describe_user_scram_credentials::handle(broker, r),
+            ))
+        }
+        RequestKind::CreateAcls(r) => Some(ResponseKind::CreateAcls(
+            acls::handle_create(broker, &access, r).await,
+        )),
+        RequestKind::DescribeAcls(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeAcls(acls::handle_describe(
+                broker, &access, r,
+            )))
+        }
+        RequestKind::DeleteAcls(r) => Some(ResponseKind::DeleteAcls(
+            acls::handle_delete(broker, &access, r).await,
+        )),
         other => anyhow::bail!("no handler for {api_key:?}: {other:?}"),
     };
     observe(broker, api_key, received);
@@ -192,6 +237,28 @@ pub async fn handle(
             frame::encode_response(api_key, v, header.correlation_id, &body)?.into(),
         )),
         None => Ok(None),
+    }
+}
+
+/// The refusal of `op` on a config resource (2 topic, 4 broker: the cluster), if the
+/// principal may not.
+pub(crate) fn configs_denied(
+    access: &crate::auth::authorizer::Access,
+    resource_type: i8,
+    name: &str,
+    op: strata_auth::acl::AclOperation,
+) -> Option<strata_meta::TopicError> {
+    use strata_meta::TopicError;
+    match resource_type {
+        2 if !access.topic(op, name) => Some(TopicError::TopicAuthorizationFailed(format!(
+            "not authorized to {} topic {name}",
+            op.kafka_name()
+        ))),
+        4 | 8 if !access.cluster(op) => Some(TopicError::ClusterAuthorizationFailed(format!(
+            "not authorized to {} the cluster",
+            op.kafka_name()
+        ))),
+        _ => None,
     }
 }
 
@@ -257,6 +324,13 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::ListGroups => "ListGroups",
         ApiKey::DescribeGroups => "DescribeGroups",
         ApiKey::DeleteGroups => "DeleteGroups",
+        ApiKey::CreateAcls => "CreateAcls",
+        ApiKey::DescribeAcls => "DescribeAcls",
+        ApiKey::DeleteAcls => "DeleteAcls",
+        ApiKey::SaslHandshake => "SaslHandshake",
+        ApiKey::SaslAuthenticate => "SaslAuthenticate",
+        ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
+        ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
         _ => "Other",
     }
 }

@@ -4,7 +4,9 @@
 //! (page cache); `acks=-1` additionally waits for an fsync covering them under the
 //! `batch` flush policy (one broker: the ISR is this broker).
 
+use crate::auth::authorizer::Access;
 use std::sync::Arc;
+use strata_auth::acl::AclOperation;
 
 use bytes::Bytes;
 use futures::future::join_all;
@@ -31,6 +33,7 @@ enum Outcome {
 pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
+    access: &Access,
     req: ProduceRequest,
     turn: Turn,
 ) -> Option<ProduceResponse> {
@@ -51,6 +54,11 @@ pub async fn handle(
                 ResponseError::InvalidRequiredAcks,
                 format!("acks must be -1, 0 or 1, not {acks}"),
             ))
+        } else if !access.topic(AclOperation::Write, &name) {
+            Some((
+                ResponseError::TopicAuthorizationFailed,
+                format!("not authorized to write to topic {name}"),
+            ))
         } else if name == OFFSETS_TOPIC {
             Some((
                 ResponseError::InvalidTopicException,
@@ -58,7 +66,10 @@ pub async fn handle(
             ))
         } else {
             match broker
-                .topic_or_create(&name, broker.config.auto_create_topics)
+                .topic_or_create(
+                    &name,
+                    broker.config.auto_create_topics && access.may_create_topic(&name),
+                )
                 .await
             {
                 Ok(_) => None,

@@ -8,23 +8,31 @@
 //! (long-poll fetches, fsync for `acks=all`) overlaps.
 
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use strata_proto::frame::{self, RequestError};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::listener::Endpoint;
 use super::reader::{ReadError, Reader};
-use super::response::{self, ResponseWriter, WriteError};
+use super::response::{ResponseWriter, WriteError};
+use super::sasl::{self, SaslOutcome};
+use super::session::{Gate, Session, ANONYMOUS};
 use super::shared::ConnState;
-use crate::handlers::{self, ResponseFrame};
+use super::stream::{self, shutdown_fd, ReadSide, WriteSide};
+use crate::handlers::{self, Caller, ResponseFrame};
 use crate::metrics::{ApiLabels, ReasonLabels};
 use crate::Broker;
+
+/// A TLS handshake must be done within this.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Requests a connection may have in flight before the reader stops reading (backpressure).
 const MAX_IN_FLIGHT: usize = 64;
@@ -38,12 +46,93 @@ enum Outgoing {
 pub(crate) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
+    endpoint: Arc<Endpoint>,
     broker: Arc<Broker>,
     conn: Arc<ConnState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     broker.metrics.connections.inc();
-    let (rd, wr) = stream.into_split();
+    let fd = stream.as_raw_fd();
+    let opened = tokio::select! {
+        o = open(stream, peer, &endpoint, &broker) => o,
+        _ = shutdown.changed() => None,
+    };
+    if let Some((rd, wr, session)) = opened {
+        serve_requests(rd, wr, fd, session, peer, endpoint, &broker, conn, shutdown).await;
+    }
+    broker.metrics.connections.dec();
+}
+
+/// The TLS handshake (on TLS listeners) and the connection's first principal: the
+/// client certificate's with mTLS, else ANONYMOUS until SASL says otherwise.
+async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    endpoint: &Endpoint,
+    broker: &Broker,
+) -> Option<(ReadSide, WriteSide, Session)> {
+    let sasl = endpoint.config.protocol.sasl();
+    let Some(tls) = &endpoint.tls else {
+        let (rd, wr) = stream::plain(stream);
+        let session = if sasl {
+            Session::sasl()
+        } else {
+            Session::open(ANONYMOUS.into())
+        };
+        return Some((rd, wr, session));
+    };
+    let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await;
+    let tls_stream = match accepted {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            count_closed(broker, "tls_handshake");
+            tracing::debug!(%peer, listener = %endpoint.config.name, error = %e, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            count_closed(broker, "tls_handshake");
+            tracing::debug!(%peer, listener = %endpoint.config.name, "TLS handshake timed out");
+            return None;
+        }
+    };
+    let session = if sasl {
+        Session::sasl()
+    } else {
+        let cert = tls_stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first());
+        match cert {
+            None => Session::open(ANONYMOUS.into()),
+            Some(der) => match sasl::certificate_principal(der.as_ref(), endpoint.mapping.as_ref())
+            {
+                Ok(p) => Session::open(p.into()),
+                Err(e) => {
+                    count_closed(broker, "tls_principal");
+                    tracing::info!(%peer, listener = %endpoint.config.name, error = %e,
+                        "client certificate maps to no principal; connection closed");
+                    return None;
+                }
+            },
+        }
+    };
+    let (rd, wr) = stream::tls(tls_stream);
+    Some((rd, wr, session))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_requests(
+    rd: ReadSide,
+    wr: WriteSide,
+    fd: RawFd,
+    mut session: Session,
+    peer: SocketAddr,
+    endpoint: Arc<Endpoint>,
+    broker: &Arc<Broker>,
+    conn: Arc<ConnState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut wr = Some(wr);
     let c = &broker.config;
     let mut rd = Reader::new(
@@ -56,6 +145,7 @@ pub(crate) async fn serve(
     // is one task and no buffers.
     let mut writer: Option<(mpsc::Sender<Outgoing>, JoinHandle<()>)> = None;
     let mut turn: Option<Arc<tokio::sync::Mutex<()>>> = None;
+    let mut exchange: Option<sasl::Exchange> = None;
     loop {
         let read = tokio::select! {
             r = rd.next_frame(&conn) => r,
@@ -65,44 +155,85 @@ pub(crate) async fn serve(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                read_failed(&broker, peer, e);
+                read_failed(broker, peer, e);
                 break;
             }
         };
         broker.metrics.bytes_in.inc_by(f.body.len() as u64 + 4);
-        let out = match frame::decode_request(f.body) {
-            Ok(req) => {
-                let turn = turn.get_or_insert_with(Default::default);
-                let my_turn = Arc::clone(turn).lock_owned().await;
-                let b = Arc::clone(&broker);
-                let (permit, received) = (f.permit, f.received);
-                Outgoing::Pending(tokio::spawn(async move {
-                    // The request's budget is given back when its handler is done.
-                    let _permit = permit;
-                    handlers::handle(&b, req, my_turn, received, peer).await
-                }))
+        let mut close_after = false;
+        let out = if session.expects_raw_token() {
+            match sasl::raw_token(broker, &mut session, &mut exchange, f.body, peer).await {
+                SaslOutcome::Reply(bytes) => Outgoing::Ready(bytes),
+                SaslOutcome::ReplyAndClose(bytes) => {
+                    close_after = true;
+                    Outgoing::Ready(bytes)
+                }
+                SaslOutcome::Close => break,
             }
-            Err(RequestError::UnsupportedVersion {
-                key,
-                version,
-                correlation_id,
-                frame,
-            }) => match handlers::reject_version(&broker, key, version, correlation_id, frame) {
-                Some(bytes) => Outgoing::Ready(bytes),
-                None => {
-                    malformed(&broker, Some(key));
-                    tracing::debug!(%peer, ?key, version, "unsupported request version; closing connection");
+        } else {
+            match frame::decode_request(f.body) {
+                Ok(req) => match session.gate(req.api_key, std::time::Instant::now()) {
+                    Gate::Serve => {
+                        let turn = turn.get_or_insert_with(Default::default);
+                        let my_turn = Arc::clone(turn).lock_owned().await;
+                        let b = Arc::clone(broker);
+                        let (permit, received) = (f.permit, f.received);
+                        let caller = Caller {
+                            peer,
+                            principal: Arc::clone(session.principal()),
+                            listener: Arc::clone(&endpoint),
+                        };
+                        Outgoing::Pending(tokio::spawn(async move {
+                            // The request's budget is given back when its handler is done.
+                            let _permit = permit;
+                            handlers::handle(&b, req, my_turn, received, caller).await
+                        }))
+                    }
+                    Gate::Sasl => match sasl::request(
+                        broker,
+                        &endpoint,
+                        &mut session,
+                        &mut exchange,
+                        req,
+                        peer,
+                    )
+                    .await
+                    {
+                        SaslOutcome::Reply(bytes) => Outgoing::Ready(bytes),
+                        SaslOutcome::ReplyAndClose(bytes) => {
+                            close_after = true;
+                            Outgoing::Ready(bytes)
+                        }
+                        SaslOutcome::Close => break,
+                    },
+                    Gate::Refuse(why) => {
+                        count_closed(broker, "unauthenticated");
+                        tracing::debug!(%peer, api = ?req.api_key, why, "closing connection");
+                        break;
+                    }
+                },
+                Err(RequestError::UnsupportedVersion {
+                    key,
+                    version,
+                    correlation_id,
+                    frame,
+                }) => match handlers::reject_version(broker, key, version, correlation_id, frame) {
+                    Some(bytes) => Outgoing::Ready(bytes),
+                    None => {
+                        malformed(broker, Some(key));
+                        tracing::debug!(%peer, ?key, version, "unsupported request version; closing connection");
+                        break;
+                    }
+                },
+                Err(e) => {
+                    let key = match &e {
+                        RequestError::Malformed { key, .. } => Some(*key),
+                        _ => None,
+                    };
+                    malformed(broker, key);
+                    tracing::debug!(%peer, error = %e, "malformed request; closing connection");
                     break;
                 }
-            },
-            Err(e) => {
-                let key = match &e {
-                    RequestError::Malformed { key, .. } => Some(*key),
-                    _ => None,
-                };
-                malformed(&broker, key);
-                tracing::debug!(%peer, error = %e, "malformed request; closing connection");
-                break;
             }
         };
         let (tx, _) = writer.get_or_insert_with(|| {
@@ -110,10 +241,10 @@ pub(crate) async fn serve(
             let wr = wr.take().expect("the writer starts once");
             (
                 tx,
-                tokio::spawn(write_responses(wr, rx, Arc::clone(&broker))),
+                tokio::spawn(write_responses(wr, fd, rx, Arc::clone(broker))),
             )
         });
-        if tx.send(out).await.is_err() {
+        if tx.send(out).await.is_err() || close_after {
             break;
         }
     }
@@ -121,7 +252,14 @@ pub(crate) async fn serve(
         drop(tx);
         let _ = handle.await;
     }
-    broker.metrics.connections.dec();
+}
+
+fn count_closed(broker: &Broker, reason: &'static str) {
+    broker
+        .metrics
+        .connections_closed
+        .get_or_create(&ReasonLabels { reason })
+        .inc();
 }
 
 /// Counts and logs why reading stopped (debug: a misbehaving client must not flood the
@@ -162,7 +300,8 @@ fn malformed(broker: &Broker, key: Option<ApiKey>) {
 /// Writes responses in request order; a Fetch response's records are read from their
 /// segment files piece by piece (see `response.rs`).
 async fn write_responses(
-    mut wr: OwnedWriteHalf,
+    mut wr: WriteSide,
+    fd: RawFd,
     mut rx: mpsc::Receiver<Outgoing>,
     broker: Arc<Broker>,
 ) {
@@ -175,12 +314,12 @@ async fn write_responses(
                 // A response we cannot produce must not leave the client waiting forever.
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "request failed; closing connection");
-                    response::close(wr.as_ref());
+                    shutdown_fd(fd);
                     return;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "request handler panicked; closing connection");
-                    response::close(wr.as_ref());
+                    shutdown_fd(fd);
                     return;
                 }
             },
@@ -201,7 +340,7 @@ async fn write_responses(
                         reason = bad.reason,
                         "a fetched record batch failed its check; not served, closing the connection and moving it aside"
                     );
-                    response::close(wr.as_ref());
+                    shutdown_fd(fd);
                     crate::replica::repair_fetched_file(Arc::clone(&broker), file);
                     return;
                 }
@@ -209,7 +348,7 @@ async fn write_responses(
                 // reading a short frame as the start of the next.
                 Err(e) => {
                     tracing::error!(error = %e, "fetch response cut short (segment truncated?); closing connection");
-                    response::close(wr.as_ref());
+                    shutdown_fd(fd);
                     return;
                 }
             }

@@ -5,9 +5,11 @@
 //! override) is closed at once. `max.connections` is capped so that connections leave a
 //! quarter of the open-file limit to the logs.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -16,20 +18,81 @@ use super::budget::RequestBudget;
 use super::connection;
 use super::shared::{ConnState, Shared};
 use super::slots::{ConnectionSlots, Refused};
+use super::tls::Tls;
+use crate::listeners::ListenerConfig;
 use crate::metrics::ReasonLabels;
 use crate::Broker;
 
-/// How long shutdown waits for connections to finish their in-flight requests.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Accept errors are logged as warnings at most this often.
-const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
+/// A bound listener and what its connections need.
+pub struct Endpoint {
+    /// Its settings.
+    pub config: ListenerConfig,
+    /// Where it is bound.
+    pub local_addr: SocketAddr,
+    /// Its TLS acceptor, for SSL and SASL_SSL listeners.
+    pub(crate) tls: Option<Arc<Tls>>,
+    /// `ssl.principal.mapping.rules`, parsed.
+    pub(crate) mapping: Option<strata_auth::principal::PrincipalMappingRules>,
+}
 
-/// Serves Kafka connections on `listener` until `shutdown` turns true, then lets every
-/// connection finish the requests it already read and returns.
-pub async fn run_listener(
-    listener: TcpListener,
+impl Endpoint {
+    /// The port clients are told to use (the bound one when the setting says 0).
+    pub fn advertised_port(&self) -> i32 {
+        match self.config.advertised_port {
+            0 => i32::from(self.local_addr.port()),
+            p => p,
+        }
+    }
+}
+
+/// Binds every listener; an error names the listener and its address (or TLS file).
+pub async fn bind(
+    configs: Vec<ListenerConfig>,
+) -> anyhow::Result<Vec<(TcpListener, Arc<Endpoint>)>> {
+    let mut out = Vec::with_capacity(configs.len());
+    for config in configs {
+        let tls = match &config.tls {
+            Some(t) => Some(Tls::new(&config.name, t)?),
+            None => None,
+        };
+        let mapping = match config
+            .tls
+            .as_ref()
+            .and_then(|t| t.principal_mapping_rules.as_deref())
+        {
+            Some(rules) => Some(
+                strata_auth::principal::PrincipalMappingRules::parse(rules).map_err(|e| {
+                    anyhow::anyhow!("listener {}: ssl.principal.mapping.rules: {e}", config.name)
+                })?,
+            ),
+            None => None,
+        };
+        let listener = TcpListener::bind(&config.bind).await.with_context(|| {
+            format!(
+                "cannot listen on {} (listener {})",
+                config.bind, config.name
+            )
+        })?;
+        let local_addr = listener.local_addr()?;
+        out.push((
+            listener,
+            Arc::new(Endpoint {
+                config,
+                local_addr,
+                tls,
+                mapping,
+            }),
+        ));
+    }
+    Ok(out)
+}
+
+/// Serves every listener until `shutdown`; they share the connection and request-memory
+/// limits (`max.connections`, `queued.max.request.bytes` are broker-wide).
+pub async fn run_listeners(
+    bound: Vec<(TcpListener, Arc<Endpoint>)>,
     broker: Arc<Broker>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let c = &broker.config;
     let max = capped_by_open_files(c.max_connections);
@@ -45,6 +108,36 @@ pub async fn run_listener(
             c.max_connections_per_ip_overrides.clone(),
         ),
     });
+    let mut all = JoinSet::new();
+    for (listener, endpoint) in bound {
+        if let Some(tls) = &endpoint.tls {
+            tokio::spawn(Arc::clone(tls).watch_files(shutdown.clone()));
+        }
+        all.spawn(run_listener(
+            listener,
+            endpoint,
+            Arc::clone(&shared),
+            Arc::clone(&broker),
+            shutdown.clone(),
+        ));
+    }
+    while all.join_next().await.is_some() {}
+}
+
+/// How long shutdown waits for connections to finish their in-flight requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Accept errors are logged as warnings at most this often.
+const ACCEPT_WARN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Serves Kafka connections on `listener` until `shutdown` turns true, then lets every
+/// connection finish the requests it already read and returns.
+async fn run_listener(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    shared: Arc<Shared>,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut conns = JoinSet::new();
     let mut paused = false;
     let mut last_warning: Option<Instant> = None;
@@ -73,6 +166,7 @@ pub async fn run_listener(
                             conns.spawn(connection::serve(
                                 stream,
                                 peer,
+                                Arc::clone(&endpoint),
                                 Arc::clone(&broker),
                                 conn,
                                 shutdown.clone(),

@@ -5,8 +5,12 @@ mod connection;
 mod listener;
 mod reader;
 mod response;
+mod sasl;
+mod session;
 mod shared;
 mod slots;
+mod stream;
+mod tls;
 mod verify;
 
-pub use listener::run_listener;
+pub use listener::{bind, run_listeners, Endpoint};

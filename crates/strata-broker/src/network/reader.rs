@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use strata_proto::frame::{self, FrameError};
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::{Instant, Sleep};
 
 use super::shared::{ConnState, Permit};
+use super::stream::ReadSide;
 
 /// The staging buffer: what one read takes in while frames are small.
 const STAGE: usize = 16 * 1024;
@@ -64,7 +64,7 @@ pub(crate) struct Frame {
 
 /// The read half of a connection.
 pub(crate) struct Reader {
-    rd: OwnedReadHalf,
+    rd: ReadSide,
     /// Bytes read but not handed out are `stage[pos..]`; no allocation while idle.
     stage: Vec<u8>,
     pos: usize,
@@ -79,12 +79,7 @@ pub(crate) struct Reader {
 impl Reader {
     /// A reader enforcing `socket.request.max.bytes` (`max`), the idle time and the
     /// partial-request deadline.
-    pub(crate) fn new(
-        rd: OwnedReadHalf,
-        max: usize,
-        idle: Duration,
-        read_timeout: Duration,
-    ) -> Self {
+    pub(crate) fn new(rd: ReadSide, max: usize, idle: Duration, read_timeout: Duration) -> Self {
         let idle_at = Instant::now() + idle;
         Self {
             rd,
@@ -237,7 +232,7 @@ impl Reader {
         loop {
             tokio::select! {
                 biased;
-                r = self.rd.readable() => {
+                r = self.rd.wait_readable() => {
                     r?;
                     return Ok(true);
                 }

@@ -41,17 +41,6 @@ use crate::handlers::ResponseFrame;
 /// time per byte (more TCP pushes and receiver wake-ups).
 pub const PIECE: usize = 1024 * 1024;
 
-/// Fails a connection whose response could not be written whole: shuts the socket down
-/// both ways, so the client sees the end at once and the connection's reader stops too.
-pub fn close(stream: &tokio::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the descriptor stays open while `stream` is borrowed; shutdown(2) neither
-    // closes nor frees it, and its result needs no handling (the peer may be gone).
-    unsafe {
-        libc::shutdown(stream.as_raw_fd(), libc::SHUT_RDWR);
-    }
-}
-
 /// Why a response could not be written whole. Either way the connection must close.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {

@@ -237,6 +237,7 @@ mod tests {
             port: 9000 + node_id,
             rack: None,
             incarnation: Uuid::from_u128(node_id as u128),
+            endpoints: Vec::new(),
         }
     }
 

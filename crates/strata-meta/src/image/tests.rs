@@ -32,6 +32,7 @@ fn register(node_id: i32) -> MetadataRecord {
         port: 9092,
         rack: None,
         incarnation: id(1000 + node_id as u128),
+        endpoints: Vec::new(),
     }
 }
 
@@ -50,6 +51,7 @@ fn register_and_reregister_broker() {
         port: 9093,
         rack: Some("r1".into()),
         incarnation: id(77),
+        endpoints: Vec::new(),
     };
     image.apply(&again).unwrap();
     let b = image.broker(1).unwrap();

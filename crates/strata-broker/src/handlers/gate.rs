@@ -1,0 +1,136 @@
+//! Authorization of requests that name one resource (a group, the cluster): a request
+//! the principal may not make is answered here with the Kafka error and never reaches
+//! its handler. APIs over many topics or groups check each one in their handler.
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{
+    AlterUserScramCredentialsResponse, DescribeUserScramCredentialsResponse, HeartbeatResponse,
+    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, OffsetCommitResponse,
+    OffsetFetchResponse, ProducerId, RequestKind, ResponseKind, SyncGroupResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use strata_auth::acl::{AclOperation, ResourceType};
+
+use crate::auth::authorizer::Access;
+
+const GROUP_DENIED: i16 = 30; // GROUP_AUTHORIZATION_FAILED
+const CLUSTER_DENIED: i16 = 31; // CLUSTER_AUTHORIZATION_FAILED
+
+/// The refusal for `req`, or `None` if the principal may make it (or it is checked
+/// item by item in its handler).
+pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option<ResponseKind> {
+    if !access.enabled() {
+        return None;
+    }
+    let group = |id: &str| !access.group(AclOperation::Read, id);
+    Some(match req {
+        RequestKind::JoinGroup(r) if group(r.group_id.as_str()) => ResponseKind::JoinGroup(
+            JoinGroupResponse::default()
+                .with_error_code(GROUP_DENIED)
+                .with_generation_id(-1)
+                .with_protocol_name((version >= 7).then(StrBytes::default)),
+        ),
+        RequestKind::SyncGroup(r) if group(r.group_id.as_str()) => {
+            ResponseKind::SyncGroup(SyncGroupResponse::default().with_error_code(GROUP_DENIED))
+        }
+        RequestKind::Heartbeat(r) if group(r.group_id.as_str()) => {
+            ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(GROUP_DENIED))
+        }
+        RequestKind::LeaveGroup(r) if group(r.group_id.as_str()) => {
+            ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(GROUP_DENIED))
+        }
+        // Every partition of a commit to a group it may not use gets the group error;
+        // one to a topic it may not read gets the topic error (Kafka's order).
+        RequestKind::OffsetCommit(r) => {
+            let group_ok = !group(r.group_id.as_str());
+            let all_topics_ok = r
+                .topics
+                .iter()
+                .all(|t| access.topic(AclOperation::Read, t.name.as_str()));
+            if group_ok && all_topics_ok {
+                return None;
+            }
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let code = if !group_ok {
+                        GROUP_DENIED
+                    } else if access.topic(AclOperation::Read, t.name.as_str()) {
+                        // Not committed: the request is refused as a whole.
+                        ResponseError::UnknownServerError.code()
+                    } else {
+                        ResponseError::TopicAuthorizationFailed.code()
+                    };
+                    OffsetCommitResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    OffsetCommitResponsePartition::default()
+                                        .with_partition_index(p.partition_index)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            ResponseKind::OffsetCommit(OffsetCommitResponse::default().with_topics(topics))
+        }
+        RequestKind::OffsetFetch(r)
+            if version < 8 && !access.group(AclOperation::Describe, r.group_id.as_str()) =>
+        {
+            ResponseKind::OffsetFetch(OffsetFetchResponse::default().with_error_code(GROUP_DENIED))
+        }
+        RequestKind::InitProducerId(r) => {
+            // Transactions are not served yet; an idempotent producer needs
+            // IDEMPOTENT_WRITE on the cluster or WRITE on some topic (Kafka 3+).
+            if r.transactional_id.is_some()
+                || access.cluster(AclOperation::IdempotentWrite)
+                || access.any_of_type(AclOperation::Write, ResourceType::Topic)
+            {
+                return None;
+            }
+            ResponseKind::InitProducerId(
+                InitProducerIdResponse::default()
+                    .with_error_code(CLUSTER_DENIED)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            )
+        }
+        RequestKind::DescribeUserScramCredentials(_) if !access.cluster(AclOperation::Describe) => {
+            ResponseKind::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsResponse::default()
+                    .with_error_code(CLUSTER_DENIED)
+                    .with_error_message(Some(StrBytes::from_static_str(
+                        "cluster authorization failed",
+                    ))),
+            )
+        }
+        RequestKind::AlterUserScramCredentials(r) if !access.cluster(AclOperation::Alter) => {
+            let users: std::collections::BTreeSet<&str> = r
+                .deletions
+                .iter()
+                .map(|d| d.name.as_str())
+                .chain(r.upsertions.iter().map(|u| u.name.as_str()))
+                .collect();
+            ResponseKind::AlterUserScramCredentials(
+                AlterUserScramCredentialsResponse::default().with_results(
+                    users
+                        .into_iter()
+                        .map(|u| {
+                            kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult::default()
+                                .with_user(StrBytes::from_string(u.to_string()))
+                                .with_error_code(CLUSTER_DENIED)
+                        })
+                        .collect(),
+                ),
+            )
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,151 @@
+//! A connection's two halves, plain TCP or TLS.
+//!
+//! The reader of a plain connection waits for readability and reads without a buffer
+//! of its own while idle; a TLS connection has no such readiness (rustls may hold
+//! decrypted bytes the socket no longer signals), so its "wait" is the read itself.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::FutureExt;
+use tokio::io::{AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+/// The read half.
+pub(crate) enum ReadSide {
+    /// Plain TCP.
+    Tcp(OwnedReadHalf),
+    /// TLS, with the bytes a wait read and no read has taken yet.
+    Tls(ReadHalf<TlsStream<TcpStream>>, Pending),
+}
+
+/// Bytes a TLS wait read ahead (`buf[pos..]`); no allocation while empty.
+#[derive(Default)]
+pub(crate) struct Pending {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+/// A TLS wait reads at most one TLS record's worth ahead.
+const TLS_READ_AHEAD: usize = 16 * 1024;
+
+/// The write half.
+pub(crate) enum WriteSide {
+    /// Plain TCP.
+    Tcp(OwnedWriteHalf),
+    /// TLS.
+    Tls(WriteHalf<TlsStream<TcpStream>>),
+}
+
+/// Splits a plain connection.
+pub(crate) fn plain(stream: TcpStream) -> (ReadSide, WriteSide) {
+    let (r, w) = stream.into_split();
+    (ReadSide::Tcp(r), WriteSide::Tcp(w))
+}
+
+/// Splits a TLS connection.
+pub(crate) fn tls(stream: TlsStream<TcpStream>) -> (ReadSide, WriteSide) {
+    let (r, w) = tokio::io::split(stream);
+    (ReadSide::Tls(r, Pending::default()), WriteSide::Tls(w))
+}
+
+impl ReadSide {
+    /// One read that does not wait: `WouldBlock` when nothing is there.
+    pub(crate) fn try_read_buf(&mut self, buf: &mut impl bytes::BufMut) -> io::Result<usize> {
+        match self {
+            Self::Tcp(r) => r.try_read_buf(buf),
+            Self::Tls(r, pending) => {
+                if pending.pos < pending.buf.len() {
+                    let n = (pending.buf.len() - pending.pos).min(buf.remaining_mut());
+                    buf.put_slice(&pending.buf[pending.pos..pending.pos + n]);
+                    pending.pos += n;
+                    if pending.pos == pending.buf.len() {
+                        *pending = Pending::default();
+                    }
+                    return Ok(n);
+                }
+                match r.read_buf(buf).now_or_never() {
+                    Some(res) => res,
+                    None => Err(io::ErrorKind::WouldBlock.into()),
+                }
+            }
+        }
+    }
+
+    /// Waits until bytes can be read (or the stream ended). A TLS connection has to
+    /// read them to know: it keeps them for the next [`Self::try_read_buf`].
+    pub(crate) async fn wait_readable(&mut self) -> io::Result<()> {
+        match self {
+            Self::Tcp(r) => r.readable().await,
+            Self::Tls(r, pending) => {
+                if pending.pos < pending.buf.len() {
+                    return Ok(());
+                }
+                let mut buf = Vec::with_capacity(TLS_READ_AHEAD);
+                // Cancel safe: if the wait is abandoned, nothing was read.
+                r.read_buf(&mut buf).await?;
+                *pending = Pending { buf, pos: 0 };
+                Ok(())
+            }
+        }
+    }
+}
+
+impl AsyncWrite for WriteSide {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(w) => Pin::new(w).poll_write(cx, buf),
+            Self::Tls(w) => Pin::new(w).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            Self::Tls(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Tcp(w) => w.is_write_vectored(),
+            Self::Tls(w) => w.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(w) => Pin::new(w).poll_flush(cx),
+            Self::Tls(w) => Pin::new(w).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(w) => Pin::new(w).poll_shutdown(cx),
+            Self::Tls(w) => Pin::new(w).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Fails a connection whose response could not be written whole: shuts its socket
+/// down both ways, so the client sees the end at once and the reader stops too.
+pub(crate) fn shutdown_fd(fd: RawFd) {
+    // SAFETY: the caller holds a half of the connection, so the descriptor is open;
+    // shutdown(2) neither closes nor frees it, and its result needs no handling.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
