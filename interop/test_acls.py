@@ -309,6 +309,23 @@ def raw_list_offsets(conn: wire.RawConnection, topic: str) -> int:
     return r.i16()
 
 
+def raw_describe_groups(conn: wire.RawConnection, groups: list[str]) -> dict[str, int]:
+    """DescribeGroups v0 → {group: error}."""
+    corr = conn.request(15, 0, wire.i32(len(groups)) + b"".join(wire.string(g) for g in groups))
+    r = wire.Reader(conn.read_frame())
+    assert r.i32() == corr
+    out = {}
+    for _ in range(r.i32()):
+        err, gid = r.i16(), r.string()
+        r.string(), r.string(), r.string()  # state, protocol type, protocol
+        for _ in range(r.i32()):
+            r.string(), r.string(), r.string()  # member id, client id, client host
+            r.take(r.i32())  # member metadata
+            r.take(r.i32())  # member assignment
+        out[gid] = err
+    return out
+
+
 # --- 1. nothing without ACLs; the admin can do everything ----------------------------------------
 
 def test_no_acls_alice_can_do_nothing_admin_everything(acl, adm):
@@ -811,6 +828,38 @@ def test_acl_apis_without_authorizer(broker_factory):
         assert kerr(info.value) == SECURITY_DISABLED, info.value
 
 
+def test_acls_survive_a_restart(tmp_path):
+    """ACLs are metadata records: a restarted broker enforces what it enforced before."""
+    b = AclBroker(tmp_path, "restart", {"sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-512",
+                                        "authorizer.class.name": AUTHORIZER})
+    b.start()
+    try:
+        a = AdminClient(rd(b, ADMIN))
+        up = UserScramCredentialUpsertion("alice", ScramCredentialInfo(
+            ScramMechanism.SCRAM_SHA_512, 4096), PASSWORDS["alice"].encode())
+        assert a.alter_user_scram_credentials([up])["alice"].result(timeout=15) is None
+        kept, dropped = new_topic(a, "kept"), new_topic(a, "dropped")
+        keep = acl_(TOPIC, kept, "alice", Op.WRITE)
+        drop = acl_(TOPIC, dropped, "alice", Op.WRITE)
+        grant(a, keep, drop, acl_(TOPIC, kept, "bob", Op.READ, DENY))
+        assert a.delete_acls([_filter(drop)])[_filter(drop)].result(timeout=15) == [drop]
+        before = set(a.describe_acls(EVERYTHING).result(timeout=15))
+        assert len(before) == 2
+        assert b.stop() == 0
+        b.restart()
+
+        a = AdminClient(rd(b, ADMIN))
+        assert set(a.describe_acls(EVERYTHING).result(timeout=15)) == before
+        p = make_producer(rd(b, "alice"))
+        assert [m.offset() for m in produce(p, kept, [b"k"]).ok] == [0]
+        d = produce(p, dropped, [b"d"])
+        assert d.ok == [] and codes(d.errors) == {TOPIC_AUTHORIZATION_FAILED}, d.errors
+        assert topics_seen(rd(b, "alice")) == {kept}
+    finally:
+        if b.running():
+            assert b.stop() == 0, b.log_tail()
+
+
 # --- 9. kcat -----------------------------------------------------------------------------------
 
 def kcat(conf: dict, *args: str, stdin: str | None = None,
@@ -997,6 +1046,7 @@ def test_config_records_offsets_and_group_apis(acl, adm):
 
     assert err_of(a.describe_configs([t_res])) == TOPIC_AUTHORIZATION_FAILED
     assert err_of(a.describe_configs([b_res])) == CLUSTER_AUTHORIZATION_FAILED
+    assert err_of(incr(b_res, "log.retention.ms", "3600000")) == CLUSTER_AUTHORIZATION_FAILED
     assert err_of(incr(t_res, "retention.ms", "3600000")) == TOPIC_AUTHORIZATION_FAILED
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # AlterConfigs is what we test
@@ -1018,11 +1068,16 @@ def test_config_records_offsets_and_group_apis(acl, adm):
     assert err_of(a.alter_user_scram_credentials([up])) == CLUSTER_AUTHORIZATION_FAILED
 
     # DESCRIBE on the topic (librdkafka needs its leader first): DeleteRecords still needs DELETE.
-    grant(adm, acl_(TOPIC, topic, "alice", Op.DESCRIBE))
+    # DESCRIBE on the group (FindCoordinator passes): DeleteGroups still needs DELETE.
+    grant(adm, acl_(TOPIC, topic, "alice", Op.DESCRIBE), acl_(GROUP, group, "alice", Op.DESCRIBE))
     assert err_of(a.delete_records([TopicPartition(topic, 0, 1)])) == TOPIC_AUTHORIZATION_FAILED
     assert err_of(a.describe_configs([t_res])) == TOPIC_AUTHORIZATION_FAILED  # not implied
+    assert err_of(a.delete_consumer_groups([group])) == GROUP_AUTHORIZATION_FAILED
     with sasl_plain_connection(acl, "alice") as conn:
         assert raw_list_offsets(conn, topic) == wire.NONE
+        # DescribeGroups itself (librdkafka would stop at FindCoordinator).
+        assert raw_describe_groups(conn, [group, bob_group]) == {
+            group: 0, bob_group: GROUP_AUTHORIZATION_FAILED}
 
     adm.delete_acls([EVERYTHING])[EVERYTHING].result(timeout=15)
     grant(adm,
@@ -1057,6 +1112,10 @@ def test_config_records_offsets_and_group_apis(acl, adm):
     assert a.describe_user_scram_credentials().result(timeout=15).keys() >= {"alice", "bob"}
     assert set(kp_describe_users(acl, "alice")) >= {"alice", "bob"}
     assert err_of(a.alter_user_scram_credentials([up])) == CLUSTER_AUTHORIZATION_FAILED
+    grant(adm, acl_(CLUSTER, CLUSTER_NAME, "alice", Op.ALTER))
+    dave = UserScramCredentialUpsertion(f"dave-{uuid.uuid4().hex[:6]}", ScramCredentialInfo(
+        ScramMechanism.SCRAM_SHA_512, 4096), b"dave-password")
+    assert list(a.alter_user_scram_credentials([dave]).values())[0].result(timeout=15) is None
 
 
 # --- APIs Kafka guards too: CreatePartitions, OffsetFetch, OffsetDelete, OffsetCommit, ... --------

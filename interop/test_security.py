@@ -832,3 +832,37 @@ def test_bad_settings_fail_at_start(tmp_path, pki, listeners, settings, expected
     assert res.returncode != 0, out
     for e in expected:
         assert e in out, f"{e!r} not in the broker's output:\n{out}"
+
+
+# --- HTTP API behind the same credentials --------------------------------------------------------
+
+def http_get(b: SecureBroker, path: str, auth: tuple[str, str] | None = None) -> tuple[int, dict]:
+    import base64
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(b.http_base + path)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read()
+            return r.status, (json.loads(body) if body.startswith(b"{") or body.startswith(b"[") else {})
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        return e.code, (json.loads(body) if body.startswith(b"{") else {})
+
+
+def test_http_needs_scram_credentials_when_security_is_on(sec):
+    # /health stays open for load balancers (http.auth.exempt.paths default).
+    assert http_get(sec, "/health/live")[0] == 200
+    status, body = http_get(sec, "/metrics")
+    assert status == 401, body
+    assert "credentials" in body["error"]
+    status, _ = http_get(sec, "/api/groups")
+    assert status == 401
+    status, _ = http_get(sec, "/api/groups", (ADMIN, ADMIN_PW + "x"))
+    assert status == 401
+    status, body = http_get(sec, "/api/groups", (ADMIN, ADMIN_PW))
+    assert status == 200, body
+    assert http_get(sec, "/metrics", (ADMIN, ADMIN_PW))[0] == 200

@@ -407,7 +407,11 @@ impl BrokerConfig {
 
     /// Rules between settings; the error names the settings involved.
     pub fn validate(&self) -> Result<(), String> {
-        self.inter_broker_listener()?;
+        let inter_broker = self.inter_broker_listener()?;
+        // Other brokers replicate through it (a lone node has no followers).
+        if self.voters.len() > 1 {
+            crate::listeners::check_inter_broker(&self.listeners()?, &inter_broker)?;
+        }
         crate::auth::authorizer::AuthzSettings::from_settings(
             &self.security,
             self.admin.as_ref().map(|(u, _)| u.as_str()),

@@ -140,6 +140,7 @@ const PLAIN_KEYS: &[&str] = &[
     "super.users",
     "authorizer.class.name",
     "allow.everyone.if.no.acl.found",
+    "http.auth.exempt.paths",
 ];
 
 /// `ssl.*` settings Strata understands (alone or with a `listener.name.<l>.` prefix).
@@ -297,6 +298,20 @@ pub fn inter_broker_listener(
         .or(listeners.first())
         .map(|l| l.name.clone())
         .unwrap_or_default())
+}
+
+/// The replication fetchers speak plaintext only so far: an inter-broker listener with
+/// TLS or SASL would leave followers unable to fetch, so it is refused at start.
+pub fn check_inter_broker(listeners: &[ListenerConfig], name: &str) -> Result<(), String> {
+    match listeners.iter().find(|l| l.name == name) {
+        Some(l) if l.protocol != SecurityProtocol::Plaintext => Err(format!(
+            "inter-broker listener {name} is {}: replication between brokers runs over \
+             PLAINTEXT only in this version; add a PLAINTEXT listener on a private address \
+             and set inter.broker.listener.name to it",
+            l.protocol.name()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// One setting for listener `name`: `listener.name.<name>.<key>` first, then `key` —
@@ -565,6 +580,10 @@ mod tests {
         assert_eq!(l[2].tls.as_ref().unwrap().client_auth, ClientAuth::None);
         assert_eq!(l[2].sasl_mechanisms, vec!["PLAIN", "SCRAM-SHA-512"]);
         assert_eq!(inter_broker_listener(&s, &l).unwrap(), "PLAINTEXT");
+        assert!(check_inter_broker(&l, "PLAINTEXT").is_ok());
+        assert!(check_inter_broker(&l, "SECURE")
+            .unwrap_err()
+            .contains("inter.broker.listener.name"));
     }
 
     #[test]

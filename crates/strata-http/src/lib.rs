@@ -13,7 +13,10 @@ use axum::{Json, Router};
 use strata_broker::Broker;
 use tokio::net::TcpListener;
 
+mod auth;
 mod server;
+
+pub use auth::Principal;
 
 pub use server::serve_with_limits;
 
@@ -27,6 +30,10 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/api/groups", get(groups))
         .route("/api/groups/{group}", get(group))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&broker),
+            auth::require,
+        ))
         .with_state(broker)
 }
 
@@ -80,14 +87,31 @@ async fn metrics(State(broker): State<Arc<Broker>>) -> Response {
 }
 
 /// The groups this broker coordinates (in a cluster each broker lists its own share).
-async fn groups(State(broker): State<Arc<Broker>>) -> Response {
+async fn groups(
+    State(broker): State<Arc<Broker>>,
+    axum::Extension(who): axum::Extension<Principal>,
+) -> Response {
+    if let Some(p) = &who.0 {
+        if !broker.http_may_describe_group(p, who.1, None) {
+            return auth::forbidden("listing groups needs DESCRIBE on the cluster");
+        }
+    }
     Json(broker.group_summaries()).into_response()
 }
 
 /// One group. A group lives on the broker leading its `__consumer_offsets` partition;
 /// asked elsewhere, the answer is 421 naming that broker (its Kafka address: the image
 /// does not hold HTTP addresses).
-async fn group(State(broker): State<Arc<Broker>>, Path(group): Path<String>) -> Response {
+async fn group(
+    State(broker): State<Arc<Broker>>,
+    Path(group): Path<String>,
+    axum::Extension(who): axum::Extension<Principal>,
+) -> Response {
+    if let Some(p) = &who.0 {
+        if !broker.http_may_describe_group(p, who.1, Some(&group)) {
+            return auth::forbidden("this group needs DESCRIBE on it");
+        }
+    }
     let error = |status: StatusCode, body: serde_json::Value| (status, Json(body)).into_response();
     match broker.group_report(&group) {
         Ok(Some(report)) => Json(report).into_response(),

@@ -123,6 +123,7 @@ async fn serve_connection(
     counters: Counters,
     mut stopping: watch::Receiver<bool>,
 ) {
+    let peer = stream.peer_addr().ok();
     let io = TokioIo::new(WriteDeadline {
         io: stream,
         limit: limits.request_timeout,
@@ -131,7 +132,12 @@ async fn serve_connection(
     });
     let service = hyper::service::service_fn({
         let counter = counters.request_timeout.clone();
-        move |req: Request<Incoming>| {
+        move |mut req: Request<Incoming>| {
+            // The client's address, for the authentication middleware.
+            if let Some(peer) = peer {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+            }
             let mut app = app.clone();
             let counter = counter.clone();
             async move {

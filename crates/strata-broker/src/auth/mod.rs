@@ -113,3 +113,85 @@ pub(crate) fn unknown_user_credential() -> ScramCredential {
         iterations: bootstrap::ITERATIONS,
     }
 }
+
+/// The HTTP side of security (strata-http asks these).
+impl crate::Broker {
+    /// Whether clients must authenticate somewhere: a SASL listener, a listener
+    /// requiring client certificates, or an authorizer. Then the HTTP API asks for
+    /// credentials too (except `http.auth.exempt.paths`).
+    pub fn security_enabled(&self) -> bool {
+        self.authz.is_some()
+            || self.listeners.iter().any(|l| {
+                l.config.protocol.sasl()
+                    || l.config
+                        .tls
+                        .as_ref()
+                        .is_some_and(|t| t.client_auth == crate::listeners::ClientAuth::Required)
+            })
+    }
+
+    /// Whether `path` is served without credentials: `http.auth.exempt.paths`, a
+    /// comma-separated list of path prefixes (default `/health`, for load balancers).
+    pub fn http_path_exempt(&self, path: &str) -> bool {
+        let list = self
+            .config
+            .security
+            .get("http.auth.exempt.paths")
+            .map(String::as_str)
+            .unwrap_or("/health");
+        list.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .any(|p| path == p || path.starts_with(&format!("{}/", p.trim_end_matches('/'))))
+    }
+
+    /// HTTP basic authentication against the SCRAM credentials: the principal, or
+    /// `None` after the same delay a failed SASL login gets.
+    pub async fn http_authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> Option<String> {
+        let creds = credentials(&self.meta.image(), user);
+        let pw = password.as_bytes().to_vec();
+        let ok = tokio::task::spawn_blocking(move || {
+            if creds.is_empty() {
+                let _ = strata_auth::plain::verify(&unknown_user_credential(), &pw);
+                false
+            } else {
+                strata_auth::plain::verify_any(&creds, &pw)
+            }
+        })
+        .await
+        .unwrap_or(false);
+        if ok {
+            self.security.on_success(ip);
+            Some(format!("User:{user}"))
+        } else {
+            let delay = self.security.on_failure(ip);
+            tokio::time::sleep(delay).await;
+            None
+        }
+    }
+
+    /// Whether `principal` may read group information over HTTP: DESCRIBE on the group
+    /// (one group) or on the cluster (the list).
+    pub fn http_may_describe_group(
+        &self,
+        principal: &str,
+        ip: IpAddr,
+        group: Option<&str>,
+    ) -> bool {
+        let access = crate::auth::authorizer::Access::new(
+            self.authorizer_now(),
+            std::sync::Arc::from(principal),
+            ip.to_canonical(),
+        );
+        let op = strata_auth::acl::AclOperation::Describe;
+        match group {
+            Some(g) => access.group(op, g) || access.cluster(op),
+            None => access.cluster(op),
+        }
+    }
+}

@@ -11,7 +11,6 @@ use kafka_protocol::messages::{
     OffsetFetchResponse, ProducerId, RequestKind, ResponseKind, SyncGroupResponse,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::ResponseError;
 use strata_auth::acl::{AclOperation, ResourceType};
 
 use crate::auth::authorizer::Access;
@@ -42,29 +41,13 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
         RequestKind::LeaveGroup(r) if group(r.group_id.as_str()) => {
             ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(GROUP_DENIED))
         }
-        // Every partition of a commit to a group it may not use gets the group error;
-        // one to a topic it may not read gets the topic error (Kafka's order).
-        RequestKind::OffsetCommit(r) => {
-            let group_ok = !group(r.group_id.as_str());
-            let all_topics_ok = r
-                .topics
-                .iter()
-                .all(|t| access.topic(AclOperation::Read, t.name.as_str()));
-            if group_ok && all_topics_ok {
-                return None;
-            }
+        // A commit to a group it may not use: every partition gets the group error
+        // (topics it may not read are refused one by one in `gate_items`).
+        RequestKind::OffsetCommit(r) if group(r.group_id.as_str()) => {
             let topics = r
                 .topics
                 .iter()
                 .map(|t| {
-                    let code = if !group_ok {
-                        GROUP_DENIED
-                    } else if access.topic(AclOperation::Read, t.name.as_str()) {
-                        // Not committed: the request is refused as a whole.
-                        ResponseError::UnknownServerError.code()
-                    } else {
-                        ResponseError::TopicAuthorizationFailed.code()
-                    };
                     OffsetCommitResponseTopic::default()
                         .with_name(t.name.clone())
                         .with_partitions(
@@ -73,13 +56,21 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
                                 .map(|p| {
                                     OffsetCommitResponsePartition::default()
                                         .with_partition_index(p.partition_index)
-                                        .with_error_code(code)
+                                        .with_error_code(GROUP_DENIED)
                                 })
                                 .collect(),
                         )
                 })
                 .collect();
             ResponseKind::OffsetCommit(OffsetCommitResponse::default().with_topics(topics))
+        }
+        RequestKind::OffsetDelete(r)
+            if !access.group(AclOperation::Delete, r.group_id.as_str()) =>
+        {
+            ResponseKind::OffsetDelete(
+                kafka_protocol::messages::OffsetDeleteResponse::default()
+                    .with_error_code(GROUP_DENIED),
+            )
         }
         RequestKind::OffsetFetch(r)
             if version < 8 && !access.group(AclOperation::Describe, r.group_id.as_str()) =>

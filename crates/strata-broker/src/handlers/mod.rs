@@ -31,6 +31,7 @@ mod describe_user_scram_credentials;
 mod fetch;
 mod find_coordinator;
 mod gate;
+mod gate_items;
 mod heartbeat;
 mod incremental_alter_configs;
 mod init_producer_id;
@@ -139,7 +140,7 @@ pub async fn handle(
             delete_topics::handle(broker, v, &access, r).await,
         )),
         RequestKind::CreatePartitions(r) => Some(ResponseKind::CreatePartitions(
-            create_partitions::handle(broker, r).await,
+            create_partitions::handle(broker, &access, r).await,
         )),
         RequestKind::DescribeConfigs(r) => {
             drop(turn);
@@ -168,15 +169,28 @@ pub async fn handle(
         RequestKind::LeaveGroup(r) => {
             Some(ResponseKind::LeaveGroup(leave_group::handle(broker, v, r)))
         }
-        RequestKind::OffsetCommit(r) => Some(ResponseKind::OffsetCommit(
-            offset_commit::handle(broker, r, turn).await,
-        )),
-        RequestKind::OffsetFetch(r) => Some(ResponseKind::OffsetFetch(offset_fetch::handle(
-            broker, v, r,
-        ))),
-        RequestKind::OffsetDelete(r) => Some(ResponseKind::OffsetDelete(
-            offset_delete::handle(broker, r).await,
-        )),
+        RequestKind::OffsetCommit(mut r) => {
+            let denied = gate_items::offset_commit(&access, &mut r);
+            let mut resp = offset_commit::handle(broker, r, turn).await;
+            resp.topics.extend(denied);
+            Some(ResponseKind::OffsetCommit(resp))
+        }
+        RequestKind::OffsetFetch(r) => {
+            let named = if v >= 8 {
+                r.groups.iter().any(|g| g.topics.is_some())
+            } else {
+                r.topics.is_some()
+            };
+            let mut resp = offset_fetch::handle(broker, v, r);
+            gate_items::offset_fetch(&access, &mut resp, named);
+            Some(ResponseKind::OffsetFetch(resp))
+        }
+        RequestKind::OffsetDelete(mut r) => {
+            let denied = gate_items::offset_delete(&access, &mut r);
+            let mut resp = offset_delete::handle(broker, r).await;
+            resp.topics.extend(denied);
+            Some(ResponseKind::OffsetDelete(resp))
+        }
         RequestKind::ListGroups(r) => Some(ResponseKind::ListGroups(list_groups::handle(
             broker, v, &access, r,
         ))),
@@ -196,11 +210,12 @@ pub async fn handle(
         RequestKind::DeleteRecords(r) => Some(ResponseKind::DeleteRecords(
             delete_records::handle(broker, &access, r).await,
         )),
-        RequestKind::OffsetForLeaderEpoch(r) => {
+        RequestKind::OffsetForLeaderEpoch(mut r) => {
             drop(turn);
-            Some(ResponseKind::OffsetForLeaderEpoch(
-                offset_for_leader_epoch::handle(broker, r).await,
-            ))
+            let denied = gate_items::offset_for_leader_epoch(&access, &mut r);
+            let mut resp = offset_for_leader_epoch::handle(broker, r).await;
+            resp.topics.extend(denied);
+            Some(ResponseKind::OffsetForLeaderEpoch(resp))
         }
         RequestKind::DescribeCluster(r) => {
             drop(turn);
