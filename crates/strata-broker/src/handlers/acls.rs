@@ -41,6 +41,17 @@ fn denied() -> Failure {
     )
 }
 
+/// Why `access` may not do `op` on the ACLs: no authorizer, or no right on the cluster.
+fn refusal(access: &Access, op: AclOperation) -> Option<Failure> {
+    if !access.enabled() {
+        Some(disabled())
+    } else if !access.cluster(op) {
+        Some(denied())
+    } else {
+        None
+    }
+}
+
 fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
@@ -51,13 +62,7 @@ pub async fn handle_create(
     access: &Access,
     req: CreateAclsRequest,
 ) -> CreateAclsResponse {
-    let refusal = if !access.enabled() {
-        Some(disabled())
-    } else if !access.cluster(AclOperation::Alter) {
-        Some(denied())
-    } else {
-        None
-    };
+    let refusal = refusal(access, AclOperation::Alter);
     let mut results = Vec::with_capacity(req.creations.len());
     let mut records = Vec::new();
     let mut slots = Vec::new();
@@ -156,11 +161,8 @@ pub fn handle_describe(
             .with_error_code(code.code())
             .with_error_message(Some(StrBytes::from_string(msg)))
     };
-    if !access.enabled() {
-        return fail(disabled());
-    }
-    if !access.cluster(AclOperation::Describe) {
-        return fail(denied());
+    if let Some(f) = refusal(access, AclOperation::Describe) {
+        return fail(f);
     }
     let f = match filter(
         req.resource_type_filter,
@@ -210,13 +212,7 @@ pub async fn handle_delete(
     access: &Access,
     req: DeleteAclsRequest,
 ) -> DeleteAclsResponse {
-    let refusal = if !access.enabled() {
-        Some(disabled())
-    } else if !access.cluster(AclOperation::Alter) {
-        Some(denied())
-    } else {
-        None
-    };
+    let refusal = refusal(access, AclOperation::Alter);
     let authz = broker.authorizer_now();
     let mut results = Vec::with_capacity(req.filters.len());
     let mut records = Vec::new();

@@ -108,22 +108,22 @@ impl Session {
                 ApiKey::SaslAuthenticate => Gate::Sasl,
                 _ => Gate::Refuse("request during SASL authentication"),
             },
+            // Re-authenticating: other requests go on until the old session expires;
+            // an exchange left unfinished does not extend it.
             State::Exchanging { reauth: true, .. } => match key {
                 ApiKey::SaslAuthenticate => Gate::Sasl,
                 ApiKey::SaslHandshake => Gate::Refuse("SaslHandshake during re-authentication"),
-                _ => Gate::Serve,
+                _ => self.serve_unless_expired(now),
             },
-            State::Open => {
-                if sasl_api {
-                    return Gate::Sasl;
-                }
-                match self.expires_at {
-                    Some(t) if now >= t => {
-                        Gate::Refuse("SASL session expired (connections.max.reauth.ms)")
-                    }
-                    _ => Gate::Serve,
-                }
-            }
+            State::Open if sasl_api => Gate::Sasl,
+            State::Open => self.serve_unless_expired(now),
+        }
+    }
+
+    fn serve_unless_expired(&self, now: Instant) -> Gate {
+        match self.expires_at {
+            Some(t) if now >= t => Gate::Refuse("SASL session expired (connections.max.reauth.ms)"),
+            _ => Gate::Serve,
         }
     }
 
@@ -217,11 +217,15 @@ mod tests {
         );
         let late = now + Duration::from_secs(11);
         assert!(matches!(s.gate(ApiKey::Fetch, late), Gate::Refuse(_)));
-        // Re-authentication: other requests go on meanwhile.
+        // Re-authentication: other requests go on meanwhile, until the old session
+        // expires.
         assert!(s.handshake_allowed(true));
         s.start_exchange("PLAIN", 1);
         assert!(s.reauthenticating());
-        assert_eq!(s.gate(ApiKey::Fetch, late), Gate::Serve);
+        let before = now + Duration::from_secs(9);
+        assert_eq!(s.gate(ApiKey::Fetch, before), Gate::Serve);
+        assert!(matches!(s.gate(ApiKey::Fetch, late), Gate::Refuse(_)));
+        assert_eq!(s.gate(ApiKey::SaslAuthenticate, late), Gate::Sasl);
         assert!(!s.clone_for_test().authenticated("User:mallory", life, late));
         assert!(s.authenticated("User:alice", life, late));
         assert_eq!(s.gate(ApiKey::Fetch, late), Gate::Serve);

@@ -21,9 +21,18 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// An address on 127.0.0.1 that was free a moment ago (peers need to know each
 /// other's address before the nodes start).
+///
+/// Taken below the kernel's ephemeral range (32768 and up on Linux): a node restarted
+/// on its old address must not find the port taken by some other test's outgoing
+/// connection, which the kernel gives ephemeral ports.
 pub fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").to_string()
+    // Uuid v4 is the random source at hand; ports 20000–32767.
+    loop {
+        let port = 20_000 + (Uuid::new_v4().as_u128() % 12_768) as u16;
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return l.local_addr().expect("addr").to_string();
+        }
+    }
 }
 
 /// Polls `cond` until it holds, failing the test after [`DEADLINE`].
@@ -143,12 +152,22 @@ pub async fn start(
     snapshot_every: Option<u64>,
 ) -> TestNode {
     let hook = Arc::new(RecordingHook::default());
-    let node = MetadataRaft::start(
-        options(id, addr, voters, dir, snapshot_every),
-        Arc::clone(&hook) as Arc<dyn ApplyHook>,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("node {id} failed to start: {e}"));
+    // A restart on the old address may find the port still held for a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let node = loop {
+        match MetadataRaft::start(
+            options(id, addr, voters, dir, snapshot_every),
+            Arc::clone(&hook) as Arc<dyn ApplyHook>,
+        )
+        .await
+        {
+            Ok(n) => break n,
+            Err(e) if e.to_string().contains("in use") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("node {id} failed to start: {e}"),
+        }
+    };
     let _ = hook.published.set(node.subscribe());
     TestNode {
         id,
