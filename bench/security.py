@@ -139,6 +139,8 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=200_000)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--auths", type=int, default=2000)
+    ap.add_argument("--order", default="plaintext,tls",
+                    help="which listener runs first (the second one writes on a fuller page cache)")
     a = ap.parse_args()
     binary = os.environ.get("STRATA_BIN", str(ROOT / "target" / "release" / "strata"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,11 +165,13 @@ def main() -> None:
                     time.sleep(0.1)
             time.sleep(1)
             rows = {}
-            for name, conf in [
-                ("plaintext", {"bootstrap.servers": f"127.0.0.1:{plain}"}),
-                ("tls", {"bootstrap.servers": f"127.0.0.1:{tls}", "security.protocol": "SSL",
-                         "ssl.ca.location": str(d / "ca.pem")}),
-            ]:
+            confs = {
+                "plaintext": {"bootstrap.servers": f"127.0.0.1:{plain}"},
+                "tls": {"bootstrap.servers": f"127.0.0.1:{tls}", "security.protocol": "SSL",
+                        "ssl.ca.location": str(d / "ca.pem")},
+            }
+            for name in a.order.split(","):
+                conf = confs[name]
                 r = produce_consume(conf, f"bench-{name}", a.messages, a.size, broker.pid)
                 rows[name] = r
                 print(json.dumps({"case": name, "messages": a.messages, "size": a.size, **r}))
