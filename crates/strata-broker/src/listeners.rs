@@ -337,15 +337,11 @@ fn tls_settings<'a>(
     name: &str,
     get: &impl Fn(&str) -> Option<&'a str>,
 ) -> Result<TlsSettings, String> {
-    for (key, default) in [("ssl.keystore.type", "JKS"), ("ssl.truststore.type", "JKS")] {
-        if let Some(t) = get(key) {
-            if !t.eq_ignore_ascii_case("PEM") {
-                return Err(format!(
-                    "listener {name}: {key}={t} is not supported; use PEM stores (KIP-651)"
-                ));
-            }
-        } else {
-            let _ = default;
+    for key in ["ssl.keystore.type", "ssl.truststore.type"] {
+        if let Some(t) = get(key).filter(|t| !t.eq_ignore_ascii_case("PEM")) {
+            return Err(format!(
+                "listener {name}: {key}={t} is not supported; use PEM stores (KIP-651)"
+            ));
         }
     }
     if get("ssl.key.password").is_some_and(|p| !p.is_empty()) {

@@ -164,10 +164,17 @@ impl Access {
         principal: Arc<str>,
         ip: std::net::IpAddr,
     ) -> Self {
+        // The host text is only needed by an authorizer: no allocation per request
+        // without one.
+        let host = if authorizer.is_some() {
+            ip.to_string()
+        } else {
+            String::new()
+        };
         Self {
             authorizer,
             principal,
-            host: ip.to_string(),
+            host,
         }
     }
 

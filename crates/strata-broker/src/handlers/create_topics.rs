@@ -70,7 +70,12 @@ pub async fn handle(
                     .with_num_partitions(-1)
                     .with_replication_factor(-1);
             }
-            match results.next().expect("one result per allowed topic") {
+            let result = results.next().unwrap_or_else(|| {
+                Err(strata_meta::TopicError::Internal(
+                    "no result for this topic".into(),
+                ))
+            });
+            match result {
                 Ok(records) => describe_created(base, &records, version),
                 Err(e) => base
                     .with_error_code(e.kafka_code())

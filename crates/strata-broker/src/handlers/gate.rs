@@ -2,9 +2,6 @@
 //! the principal may not make is answered here with the Kafka error and never reaches
 //! its handler. APIs over many topics or groups check each one in their handler.
 
-use kafka_protocol::messages::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
 use kafka_protocol::messages::{
     AlterUserScramCredentialsResponse, DescribeUserScramCredentialsResponse, HeartbeatResponse,
     InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, OffsetCommitResponse,
@@ -43,27 +40,10 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
         }
         // A commit to a group it may not use: every partition gets the group error
         // (topics it may not read are refused one by one in `gate_items`).
-        RequestKind::OffsetCommit(r) if group(r.group_id.as_str()) => {
-            let topics = r
-                .topics
-                .iter()
-                .map(|t| {
-                    OffsetCommitResponseTopic::default()
-                        .with_name(t.name.clone())
-                        .with_partitions(
-                            t.partitions
-                                .iter()
-                                .map(|p| {
-                                    OffsetCommitResponsePartition::default()
-                                        .with_partition_index(p.partition_index)
-                                        .with_error_code(GROUP_DENIED)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect();
-            ResponseKind::OffsetCommit(OffsetCommitResponse::default().with_topics(topics))
-        }
+        RequestKind::OffsetCommit(r) if group(r.group_id.as_str()) => ResponseKind::OffsetCommit(
+            OffsetCommitResponse::default()
+                .with_topics(super::gate_items::commit_refusals(&r.topics, GROUP_DENIED)),
+        ),
         RequestKind::OffsetDelete(r)
             if !access.group(AclOperation::Delete, r.group_id.as_str()) =>
         {

@@ -2,15 +2,14 @@
 //! taken out of the request before its handler runs (so nothing happens to them) and
 //! answered with TOPIC_AUTHORIZATION_FAILED; the rest are served as usual.
 
+use kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
-use kafka_protocol::messages::offset_for_leader_epoch_response::{
-    EpochEndOffset, OffsetForLeaderTopicResult,
-};
+use kafka_protocol::messages::offset_for_leader_epoch_response::OffsetForLeaderTopicResult;
 use kafka_protocol::messages::{
     OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchResponse, OffsetForLeaderEpochRequest,
 };
@@ -39,27 +38,36 @@ pub(crate) fn offset_commit(
     access: &Access,
     req: &mut OffsetCommitRequest,
 ) -> Vec<OffsetCommitResponseTopic> {
-    take_denied(
+    let denied = take_denied(
         &mut req.topics,
         |t| t.name.as_str(),
         |n| access.topic(AclOperation::Read, n),
-    )
-    .into_iter()
-    .map(|t| {
-        OffsetCommitResponseTopic::default()
-            .with_name(t.name)
-            .with_partitions(
-                t.partitions
-                    .iter()
-                    .map(|p| {
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(TOPIC_DENIED)
-                    })
-                    .collect(),
-            )
-    })
-    .collect()
+    );
+    commit_refusals(&denied, TOPIC_DENIED)
+}
+
+/// Every partition of `topics` answered with `code`.
+pub(crate) fn commit_refusals(
+    topics: &[OffsetCommitRequestTopic],
+    code: i16,
+) -> Vec<OffsetCommitResponseTopic> {
+    topics
+        .iter()
+        .map(|t| {
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                )
+        })
+        .collect()
 }
 
 /// OffsetDelete: topics the principal may not READ.
@@ -74,18 +82,18 @@ pub(crate) fn offset_delete(
     )
     .into_iter()
     .map(|t| {
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                OffsetDeleteResponsePartition::default()
+                    .with_partition_index(p.partition_index)
+                    .with_error_code(TOPIC_DENIED)
+            })
+            .collect();
         OffsetDeleteResponseTopic::default()
             .with_name(t.name)
-            .with_partitions(
-                t.partitions
-                    .iter()
-                    .map(|p| {
-                        OffsetDeleteResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(TOPIC_DENIED)
-                    })
-                    .collect(),
-            )
+            .with_partitions(partitions)
     })
     .collect()
 }
@@ -109,22 +117,7 @@ pub(crate) fn offset_for_leader_epoch(
         |n| cluster_ok && (replica || access.topic(AclOperation::Describe, n)),
     )
     .into_iter()
-    .map(|t| {
-        OffsetForLeaderTopicResult::default()
-            .with_topic(t.topic)
-            .with_partitions(
-                t.partitions
-                    .iter()
-                    .map(|p| {
-                        EpochEndOffset::default()
-                            .with_partition(p.partition)
-                            .with_error_code(code)
-                            .with_leader_epoch(-1)
-                            .with_end_offset(-1)
-                    })
-                    .collect(),
-            )
-    })
+    .map(|t| super::offset_for_leader_epoch::failed_topic(t, code))
     .collect()
 }
 

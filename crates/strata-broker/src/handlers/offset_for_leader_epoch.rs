@@ -61,23 +61,29 @@ pub async fn handle(
     if topics.is_empty() && !req.topics.is_empty() {
         tracing::error!("OffsetForLeaderEpoch read task failed");
         for t in req.topics {
-            topics.push(
-                OffsetForLeaderTopicResult::default()
-                    .with_topic(t.topic)
-                    .with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                EpochEndOffset::default()
-                                    .with_partition(p.partition)
-                                    .with_error_code(ResponseError::KafkaStorageError.code())
-                                    .with_leader_epoch(-1)
-                                    .with_end_offset(-1)
-                            })
-                            .collect(),
-                    ),
-            );
+            topics.push(failed_topic(t, ResponseError::KafkaStorageError.code()));
         }
     }
     OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
+
+/// Every partition of `t` answered with `code` (no epoch, no offset).
+pub(super) fn failed_topic(
+    t: kafka_protocol::messages::offset_for_leader_epoch_request::OffsetForLeaderTopic,
+    code: i16,
+) -> OffsetForLeaderTopicResult {
+    OffsetForLeaderTopicResult::default()
+        .with_topic(t.topic)
+        .with_partitions(
+            t.partitions
+                .iter()
+                .map(|p| {
+                    EpochEndOffset::default()
+                        .with_partition(p.partition)
+                        .with_error_code(code)
+                        .with_leader_epoch(-1)
+                        .with_end_offset(-1)
+                })
+                .collect(),
+        )
 }

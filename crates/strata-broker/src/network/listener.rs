@@ -51,8 +51,12 @@ pub async fn bind(
 ) -> anyhow::Result<Vec<(TcpListener, Arc<Endpoint>)>> {
     let mut out = Vec::with_capacity(configs.len());
     for config in configs {
-        let tls = match &config.tls {
-            Some(t) => Some(Tls::new(&config.name, t)?),
+        // Reading and parsing the PEM files is file I/O: off the runtime.
+        let tls = match config.tls.clone() {
+            Some(t) => {
+                let name = config.name.clone();
+                Some(tokio::task::spawn_blocking(move || Tls::new(&name, &t)).await??)
+            }
             None => None,
         };
         let mapping = match config
