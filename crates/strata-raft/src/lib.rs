@@ -13,7 +13,10 @@
 //! - The network is TCP on the controller port with length-prefixed JSON frames:
 //!   openraft's AppendEntries / Vote / InstallSnapshot, plus forwarding opaque
 //!   application requests to the leader ([`MetadataRaft::forward_to_leader`]) and
-//!   learners joining.
+//!   learners joining. With [`RaftOptions::tls`] every connection, both ways, is TLS
+//!   with client certificates: a peer outside the cluster's trust is refused at the
+//!   handshake, before any request is read (logged, and counted in
+//!   [`MetadataRaft::refused_connections`]).
 //! - The [`ApplyHook`] sees each new image before anyone else can.
 //!
 //! # On disk (`RaftOptions::dir`)
@@ -52,6 +55,7 @@ pub mod types;
 
 pub use hook::{ApplyHook, NoopHook};
 pub use network::server::ForwardHandler;
+pub use network::ControllerTls;
 pub use node::MetadataRaft;
 pub use options::{ForwardError, ProposeError, RaftOptions, StartError};
 pub use types::{NodeId, TypeConfig};

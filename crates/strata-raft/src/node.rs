@@ -137,7 +137,7 @@ impl MetadataRaft {
         )
         .await?;
 
-        let pool = Arc::new(Pool::default());
+        let pool = Arc::new(Pool::new(opts.tls.clone()));
         let network = NetworkFactory {
             node_id: opts.node_id,
             pool: Arc::clone(&pool),
@@ -150,6 +150,8 @@ impl MetadataRaft {
             raft: raft.clone(),
             node_id: opts.node_id,
             forward: RwLock::new(None),
+            tls: opts.tls.clone(),
+            refused: Default::default(),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&ctx)));
         let node = MetadataRaft {
@@ -232,6 +234,15 @@ impl MetadataRaft {
     /// The address the controller port is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// Connections to the controller port refused because their TLS handshake failed
+    /// (since start).
+    pub fn refused_connections(&self) -> u64 {
+        self.inner
+            .ctx
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// This node's id.

@@ -2,6 +2,9 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::network::ControllerTls;
 
 use crate::types::NodeId;
 
@@ -27,6 +30,9 @@ pub struct RaftOptions {
     pub election_max_ms: u64,
     /// Take a snapshot every this many log entries (and purge the log behind it).
     pub snapshot_every: u64,
+    /// TLS (with client certificates) on the controller port, both ways; plain TCP
+    /// when `None`.
+    pub tls: Option<Arc<dyn ControllerTls>>,
 }
 
 impl RaftOptions {
@@ -48,6 +54,7 @@ impl RaftOptions {
             election_min_ms: 300,
             election_max_ms: 600,
             snapshot_every: 10_000,
+            tls: None,
         }
     }
 

@@ -1,13 +1,16 @@
 //! The controller network: openraft RPCs and Strata's own (forwarding to the leader,
-//! learners joining) over TCP with length-prefixed JSON frames.
+//! learners joining) over TCP with length-prefixed JSON frames, in TLS with client
+//! certificates when configured ([`ControllerTls`]).
 
 pub(crate) mod client;
 pub(crate) mod frame;
 pub(crate) mod messages;
 pub(crate) mod pool;
 pub(crate) mod server;
+pub(crate) mod stream;
 
 pub use messages::Request;
+pub use stream::ControllerTls;
 
 /// Decodes one controller-port frame payload (the bytes after the length prefix) the way
 /// the server does before it dispatches: JSON into a [`Request`], then the shape checks

@@ -10,11 +10,13 @@ use std::collections::HashMap;
 use std::io;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use parking_lot::Mutex;
-use tokio::net::TcpStream;
 
 use super::frame::{read_frame, write_frame};
 use super::messages::{Request, Response};
+use super::stream::{ControllerTls, PeerStream};
 
 /// Idle connections kept per peer address.
 const MAX_IDLE_PER_PEER: usize = 4;
@@ -52,12 +54,21 @@ pub(crate) enum CallError {
 }
 
 /// Idle connections by peer address.
-#[derive(Default)]
 pub(crate) struct Pool {
-    idle: Mutex<HashMap<String, Vec<TcpStream>>>,
+    idle: Mutex<HashMap<String, Vec<PeerStream>>>,
+    /// TLS for every connection, when configured.
+    tls: Option<Arc<dyn ControllerTls>>,
 }
 
 impl Pool {
+    /// An empty pool; connections use `tls` when set.
+    pub(crate) fn new(tls: Option<Arc<dyn ControllerTls>>) -> Self {
+        Pool {
+            idle: Mutex::default(),
+            tls,
+        }
+    }
+
     /// Sends `request` to `addr` and waits for the response, all within `timeout`.
     pub(crate) async fn call(
         &self,
@@ -78,16 +89,13 @@ impl Pool {
     async fn exchange(&self, addr: &str, payload: &[u8]) -> Result<Response, CallError> {
         let mut stream = match self.checkout(addr) {
             Some(s) => s,
-            None => {
-                let s = TcpStream::connect(addr)
-                    .await
-                    .map_err(|source| CallError::Connect {
-                        addr: addr.to_string(),
-                        source,
-                    })?;
-                let _ = s.set_nodelay(true);
-                s
-            }
+            // A failed TLS handshake also means the request was not delivered.
+            None => PeerStream::connect(addr, self.tls.as_ref())
+                .await
+                .map_err(|source| CallError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })?,
         };
         let io_err = |source| CallError::Io {
             addr: addr.to_string(),
@@ -112,14 +120,15 @@ impl Pool {
     }
 
     /// An idle connection to `addr` that still looks alive.
-    fn checkout(&self, addr: &str) -> Option<TcpStream> {
+    fn checkout(&self, addr: &str) -> Option<PeerStream> {
         let mut idle = self.idle.lock();
         let conns = idle.get_mut(addr)?;
         while let Some(stream) = conns.pop() {
             // An idle connection has nothing to read: end-of-stream means the peer
-            // closed it (e.g. restarted), and stray bytes mean it is out of step.
+            // closed it (e.g. restarted), and stray bytes mean it is out of step (with
+            // TLS, a close alert or anything else unread: the connection is dropped).
             let mut probe = [0u8; 1];
-            match stream.try_read(&mut probe) {
+            match stream.tcp().try_read(&mut probe) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(stream),
                 _ => continue,
             }
@@ -127,7 +136,7 @@ impl Pool {
         None
     }
 
-    fn checkin(&self, addr: &str, stream: TcpStream) {
+    fn checkin(&self, addr: &str, stream: PeerStream) {
         let mut idle = self.idle.lock();
         let conns = idle.entry(addr.to_string()).or_default();
         if conns.len() < MAX_IDLE_PER_PEER {

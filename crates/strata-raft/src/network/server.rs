@@ -1,19 +1,24 @@
 //! The controller port: accepts peers' connections and answers their requests one
 //! at a time per connection. Anything that is not a well-formed request (bad length,
-//! undecodable JSON) closes that connection and nothing else.
+//! undecodable JSON) closes that connection and nothing else. With TLS configured, a
+//! peer that does not complete the handshake (no certificate the cluster trusts, or not
+//! TLS at all) is refused before any request is read, and the refusal is logged and
+//! counted.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 use parking_lot::RwLock;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use super::frame::{read_frame, write_frame};
 use super::messages::{ForwardReply, JoinReply, Request, Response};
+use super::stream::{ControllerTls, PeerStream};
 use crate::types::{NodeId, Raft};
 
 /// The application's handler for forwarded requests.
@@ -27,6 +32,10 @@ pub(crate) struct ServerCtx {
     pub(crate) node_id: NodeId,
     /// The registered forward handler, if any.
     pub(crate) forward: RwLock<Option<ForwardHandler>>,
+    /// TLS for accepted connections, when configured.
+    pub(crate) tls: Option<Arc<dyn ControllerTls>>,
+    /// Connections refused because their TLS handshake failed.
+    pub(crate) refused: AtomicU64,
 }
 
 impl ServerCtx {
@@ -43,9 +52,19 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<ServerCtx>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
+                Ok((tcp, peer)) => {
                     tracing::trace!(%peer, "controller connection");
-                    conns.spawn(serve_connection(stream, Arc::clone(&ctx)));
+                    let ctx = Arc::clone(&ctx);
+                    conns.spawn(async move {
+                        match PeerStream::accept(tcp, ctx.tls.as_ref()).await {
+                            Ok(stream) => serve_connection(stream, ctx).await,
+                            Err(e) => {
+                                ctx.refused.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(%peer, error = %e,
+                                    "controller connection refused: TLS handshake failed");
+                            }
+                        }
+                    });
                 }
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.
@@ -58,8 +77,7 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<ServerCtx>) {
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
-    let _ = stream.set_nodelay(true);
+async fn serve_connection(mut stream: PeerStream, ctx: Arc<ServerCtx>) {
     loop {
         let frame = match read_frame(&mut stream).await {
             Ok(Some(frame)) => frame,
