@@ -82,9 +82,11 @@ class CertAuthority:
                     "-out", str(path), cwd=self.dir)
 
     def issue(self, name: str, dn: dict[str, str] | list[tuple[str, str]], *,
-              server: bool, sans: list[str] | None = None, rsa_pkcs1: bool = False) -> Cert:
+              server: bool, sans: list[str] | None = None, rsa_pkcs1: bool = False,
+              usage: str | None = None) -> Cert:
         """Issue a certificate named `name` (files name.crt, name.key, name-chain.pem,
-        name-keystore.pem). `server` picks the serverAuth or clientAuth extended key usage."""
+        name-keystore.pem). `server` picks the serverAuth or clientAuth extended key usage;
+        `usage` overrides it (e.g. "serverAuth,clientAuth" for a cluster node)."""
         key = self.dir / f"{name}.key"
         csr = self.dir / f"{name}.csr"
         cert = self.dir / f"{name}.crt"
@@ -94,7 +96,7 @@ class CertAuthority:
                 cwd=self.dir)
         lines = ["basicConstraints=critical,CA:FALSE",
                  "keyUsage=critical,digitalSignature,keyEncipherment",
-                 f"extendedKeyUsage={'serverAuth' if server else 'clientAuth'}",
+                 f"extendedKeyUsage={usage or ('serverAuth' if server else 'clientAuth')}",
                  "subjectKeyIdentifier=hash",
                  "authorityKeyIdentifier=keyid"]
         if sans:
@@ -115,6 +117,12 @@ class CertAuthority:
     def server(self, name: str = "server", cn: str = "localhost", **kw) -> Cert:
         return self.issue(name, {"O": "Acme", "OU": "brokers", "CN": cn}, server=True,
                           sans=["DNS:localhost", "IP:127.0.0.1"], **kw)
+
+    def node(self, name: str, cn: str) -> Cert:
+        """A cluster node's certificate: it serves (listeners, controller port) and connects to
+        its peers with the same certificate."""
+        return self.issue(name, {"O": "Acme", "OU": "brokers", "CN": cn}, server=True,
+                          sans=["DNS:localhost", "IP:127.0.0.1"], usage="serverAuth,clientAuth")
 
     def client(self, name: str, cn: str, ou: str = "eng", o: str = "Acme", **kw) -> Cert:
         return self.issue(name, {"O": o, "OU": ou, "CN": cn}, server=False, **kw)

@@ -124,6 +124,23 @@ impl Broker {
         raft_opts.election_min_ms = election_ms;
         raft_opts.election_max_ms = election_ms * 2;
         raft_opts.heartbeat_ms = election_ms / 4;
+        let controller_tls = match config.controller_tls().map_err(anyhow::Error::msg)? {
+            Some(t) => Some(network::tls::Tls::load("CONTROLLER", &t).await?),
+            None => None,
+        };
+        raft_opts.tls = controller_tls
+            .clone()
+            .map(|t| t as Arc<dyn strata_raft::ControllerTls>);
+        if controller_tls.is_none()
+            && voters.len() > 1
+            && listeners
+                .iter()
+                .any(|l| l.config.protocol.tls() || l.config.protocol.sasl())
+        {
+            tracing::warn!(
+                "the controller port is plaintext: anyone who reaches it can join the metadata                  quorum; map CONTROLLER to SSL in listener.security.protocol.map (mTLS)"
+            );
+        }
         let meta = MetadataManager::start(raft_opts)
             .await
             .context("cannot start the metadata quorum")?;
@@ -194,7 +211,7 @@ impl Broker {
             .await??;
         }
         let shutdown_rx = broker.stopping.subscribe();
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(flush_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(crate::controller::controller_loop(
                 Arc::clone(&broker),
@@ -224,6 +241,9 @@ impl Broker {
                 shutdown_rx.clone(),
             )),
         ];
+        if let Some(tls) = controller_tls {
+            tasks.push(tokio::spawn(tls.watch_files(shutdown_rx.clone())));
+        }
         for e in &broker.listeners {
             tracing::info!(listener = %e.config.name, protocol = e.config.protocol.name(),
                 local_addr = %e.local_addr, "Kafka listener ready");

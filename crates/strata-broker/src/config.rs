@@ -405,13 +405,24 @@ impl BrokerConfig {
         crate::listeners::inter_broker_listener(&self.security, &self.listeners()?)
     }
 
+    /// The controller port's TLS settings (`None`: plain TCP).
+    pub fn controller_tls(&self) -> Result<Option<crate::listeners::TlsSettings>, String> {
+        crate::listeners::controller_tls(&self.security)
+    }
+
     /// Rules between settings; the error names the settings involved.
     pub fn validate(&self) -> Result<(), String> {
         let inter_broker = self.inter_broker_listener()?;
         // Other brokers replicate through it (a lone node has no followers).
         if self.voters.len() > 1 {
-            crate::listeners::check_inter_broker(&self.listeners()?, &inter_broker)?;
+            crate::listeners::check_inter_broker(
+                &self.security,
+                &self.listeners()?,
+                &inter_broker,
+                self.admin.is_some(),
+            )?;
         }
+        self.controller_tls()?;
         crate::auth::authorizer::AuthzSettings::from_settings(
             &self.security,
             self.admin.as_ref().map(|(u, _)| u.as_str()),

@@ -83,8 +83,8 @@ impl ControllerTls for StaticTls {
     fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         Arc::clone(&self.server).into()
     }
-    fn connector(&self) -> tokio_rustls::TlsConnector {
-        Arc::clone(&self.client).into()
+    fn connector(&self) -> Option<tokio_rustls::TlsConnector> {
+        Some(Arc::clone(&self.client).into())
     }
 }
 

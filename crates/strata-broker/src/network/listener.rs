@@ -53,10 +53,7 @@ pub async fn bind(
     for config in configs {
         // Reading and parsing the PEM files is file I/O: off the runtime.
         let tls = match config.tls.clone() {
-            Some(t) => {
-                let name = config.name.clone();
-                Some(tokio::task::spawn_blocking(move || Tls::new(&name, &t)).await??)
-            }
+            Some(t) => Some(Tls::load(&config.name, &t).await?),
             None => None,
         };
         let mapping = match config

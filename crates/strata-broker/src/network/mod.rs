@@ -10,7 +10,7 @@ mod session;
 mod shared;
 mod slots;
 mod stream;
-mod tls;
+pub(crate) mod tls;
 mod verify;
 
 pub use listener::{bind, run_listeners, Endpoint};

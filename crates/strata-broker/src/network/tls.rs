@@ -1,5 +1,8 @@
 //! TLS for a listener (rustls): the server config built from the listener's PEM
 //! settings, rebuilt when the files change so certificates renew without a restart.
+//! With a truststore the same settings also make a client config (this node's
+//! certificate, the truststore's CAs to verify the peer): the inter-broker listener's is
+//! what followers fetch with, and the controller port's serves both ways.
 //!
 //! A rebuild that fails (a half-written file, a key that does not match) keeps the
 //! config in use and logs why; the next change is tried again.
@@ -12,7 +15,7 @@ use anyhow::Context;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio::sync::watch;
 
 use crate::listeners::{ClientAuth, Pem, TlsSettings};
@@ -20,30 +23,70 @@ use crate::listeners::{ClientAuth, Pem, TlsSettings};
 /// How often the PEM files are checked for changes.
 const RELOAD_CHECK: Duration = Duration::from_secs(10);
 
-/// A listener's TLS acceptor, swapped when its files change.
+/// A listener's TLS acceptor (and connector, with a truststore), swapped when its files
+/// change.
 pub(crate) struct Tls {
     listener: String,
     settings: TlsSettings,
-    current: parking_lot::RwLock<tokio_rustls::TlsAcceptor>,
+    current: parking_lot::RwLock<Configs>,
     stamps: parking_lot::Mutex<Vec<Option<SystemTime>>>,
 }
 
+/// The configs built from one reading of the files.
+#[derive(Clone)]
+struct Configs {
+    acceptor: tokio_rustls::TlsAcceptor,
+    /// With a truststore only: nothing else could verify a peer.
+    connector: Option<tokio_rustls::TlsConnector>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
+}
+
+fn configs(s: &TlsSettings) -> anyhow::Result<Configs> {
+    let acceptor = Arc::new(server_config(s)?).into();
+    let connector = match &s.truststore {
+        Some(_) => Some(Arc::new(client_config(s)?).into()),
+        None => None,
+    };
+    Ok(Configs {
+        acceptor,
+        connector,
+    })
+}
+
 impl Tls {
-    /// Builds the acceptor; an error names the listener and the file at fault.
+    /// Builds the configs; an error names the listener and the file at fault.
     pub(crate) fn new(listener: &str, settings: &TlsSettings) -> anyhow::Result<Arc<Self>> {
-        let config = server_config(settings)
-            .with_context(|| format!("listener {listener}: TLS settings"))?;
+        let config =
+            configs(settings).with_context(|| format!("listener {listener}: TLS settings"))?;
         Ok(Arc::new(Self {
             listener: listener.to_string(),
             settings: settings.clone(),
-            current: parking_lot::RwLock::new(Arc::new(config).into()),
+            current: parking_lot::RwLock::new(config),
             stamps: parking_lot::Mutex::new(stamps(settings)),
         }))
     }
 
+    /// [`Tls::new`] on a blocking thread (it reads the PEM files).
+    pub(crate) async fn load(listener: &str, settings: &TlsSettings) -> anyhow::Result<Arc<Self>> {
+        let (name, s) = (listener.to_string(), settings.clone());
+        tokio::task::spawn_blocking(move || Tls::new(&name, &s)).await?
+    }
+
     /// The acceptor for a new connection.
     pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        self.current.read().clone()
+        self.current.read().acceptor.clone()
+    }
+
+    /// The connector for a connection to a peer, when the settings have a truststore.
+    pub(crate) fn connector(&self) -> Option<tokio_rustls::TlsConnector> {
+        self.current.read().connector.clone()
     }
 
     /// Rebuilds the config when a file changed (call on a blocking thread). `true` if a
@@ -54,9 +97,9 @@ impl Tls {
             return false;
         }
         *self.stamps.lock() = now;
-        match server_config(&self.settings) {
+        match configs(&self.settings) {
             Ok(c) => {
-                *self.current.write() = Arc::new(c).into();
+                *self.current.write() = c;
                 tracing::info!(listener = %self.listener, "TLS certificates reloaded");
                 true
             }
@@ -115,6 +158,43 @@ fn certificates(p: &Pem, what: &str) -> anyhow::Result<Vec<CertificateDer<'stati
         .with_context(|| format!("{what} is not valid PEM"))?;
     anyhow::ensure!(!certs.is_empty(), "{what} holds no certificate");
     Ok(certs)
+}
+
+impl strata_raft::ControllerTls for Tls {
+    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        Tls::acceptor(self)
+    }
+
+    fn connector(&self) -> Option<tokio_rustls::TlsConnector> {
+        Tls::connector(self)
+    }
+}
+
+/// The client config for `s`: this node's certificate chain (presented when the peer
+/// asks for one) and the truststore's CAs, which the peer's certificate must chain to
+/// and name the address connected to.
+pub(crate) fn client_config(s: &TlsSettings) -> anyhow::Result<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let trust = s
+        .truststore
+        .as_ref()
+        .context("no truststore (ssl.truststore.location) to verify peers with")?;
+    let mut roots = RootCertStore::empty();
+    for c in certificates(trust, "the truststore (ssl.truststore)")? {
+        roots
+            .add(c)
+            .context("a truststore certificate is not a usable CA certificate")?;
+    }
+    let chain = certificates(&s.chain, "the certificate chain (ssl.keystore)")?;
+    let key_pem = read(&s.key, "the private key (ssl.keystore)")?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .context("the keystore holds no unencrypted private key (PKCS#8, PKCS#1 or SEC1 PEM)")?;
+    ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .context("the private key does not match the certificate, or is not supported")
 }
 
 /// The rustls config for `s`.

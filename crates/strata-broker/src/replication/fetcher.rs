@@ -15,7 +15,8 @@ use kafka_protocol::ResponseError;
 use strata_replication::{truncation_offset, EpochEndOffset, TruncationPlan};
 use tokio::sync::watch;
 
-use super::client::BrokerConnection;
+use super::client::{BrokerConnection, ConnectError};
+use super::login::PeerSecurity;
 use crate::replica::{Fetched, Partition};
 use crate::Broker;
 
@@ -61,6 +62,10 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
             continue;
         }
         idle_since = tokio::time::Instant::now();
+        if conn.as_ref().is_some_and(|c| c.session_expiring()) {
+            // A fresh login before the leader's session limit closes this one.
+            conn = None;
+        }
         let c = match conn.as_mut() {
             Some(c) => c,
             None => {
@@ -73,11 +78,25 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 };
-                match BrokerConnection::connect(&addr, broker.config.node_id, CALL_TIMEOUT).await {
+                let security = PeerSecurity::for_broker(&broker);
+                match BrokerConnection::connect(
+                    &addr,
+                    broker.config.node_id,
+                    CALL_TIMEOUT,
+                    &security,
+                )
+                .await
+                {
                     Ok(c) => conn.insert(c),
-                    Err(e) => {
-                        tracing::debug!(leader, error = %e, "cannot reach the leader");
+                    Err(ConnectError::Unreachable(e)) => {
+                        tracing::debug!(leader, error = %format!("{e:#}"), "cannot reach the leader");
                         tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    Err(ConnectError::Refused(e)) => {
+                        // Certificates or credentials: loud, and not retried in a tight loop.
+                        tracing::warn!(leader, error = %format!("{e:#}"), "the leader refused this follower");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
                         continue;
                     }
                 }

@@ -5,6 +5,7 @@
 
 pub mod client;
 mod fetcher;
+pub(crate) mod login;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -22,8 +22,9 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub trait ControllerTls: Send + Sync + std::fmt::Debug {
     /// For connections accepted on the controller port.
     fn acceptor(&self) -> tokio_rustls::TlsAcceptor;
-    /// For connections to peers' controller ports (presents this node's certificate).
-    fn connector(&self) -> tokio_rustls::TlsConnector;
+    /// For connections to peers' controller ports (presents this node's certificate);
+    /// `None` when there is nothing to verify peers with (every connection then fails).
+    fn connector(&self) -> Option<tokio_rustls::TlsConnector>;
 }
 
 /// One connection, either way.
@@ -53,7 +54,10 @@ impl PeerStream {
             return Ok(PeerStream::Plain(tcp));
         };
         let name = server_name(addr)?;
-        let stream = tls.connector().connect(name, tcp).await?;
+        let connector = tls.connector().ok_or_else(|| {
+            io::Error::other("no TLS client settings (truststore) for the controller port")
+        })?;
+        let stream = connector.connect(name, tcp).await?;
         Ok(PeerStream::Tls(Box::new(stream.into())))
     }
 

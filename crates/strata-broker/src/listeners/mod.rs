@@ -9,6 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod peers;
+pub use peers::{check_inter_broker, controller_tls, inter_broker_sasl_mechanism};
+
 /// How a listener secures its connections (Kafka's `SecurityProtocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SecurityProtocol {
@@ -135,6 +138,7 @@ const PLAIN_KEYS: &[&str] = &[
     "security.inter.broker.protocol",
     "sasl.enabled.mechanisms",
     "sasl.mechanism.inter.broker.protocol",
+    "controller.listener.names",
     "connections.max.reauth.ms",
     "connection.failed.authentication.delay.ms",
     "super.users",
@@ -300,24 +304,10 @@ pub fn inter_broker_listener(
         .unwrap_or_default())
 }
 
-/// The replication fetchers speak plaintext only so far: an inter-broker listener with
-/// TLS or SASL would leave followers unable to fetch, so it is refused at start.
-pub fn check_inter_broker(listeners: &[ListenerConfig], name: &str) -> Result<(), String> {
-    match listeners.iter().find(|l| l.name == name) {
-        Some(l) if l.protocol != SecurityProtocol::Plaintext => Err(format!(
-            "inter-broker listener {name} is {}: replication between brokers runs over \
-             PLAINTEXT only in this version; add a PLAINTEXT listener on a private address \
-             and set inter.broker.listener.name to it",
-            l.protocol.name()
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// One setting for listener `name`: `listener.name.<name>.<key>` first, then `key` —
 /// except `ssl.client.auth` on SASL_SSL listeners, which only the prefixed form sets
 /// (KIP-684: SASL clients authenticate with SASL, not certificates).
-fn setting<'a>(
+pub(crate) fn setting<'a>(
     settings: &'a BTreeMap<String, String>,
     name: &str,
     protocol: SecurityProtocol,
@@ -333,7 +323,7 @@ fn setting<'a>(
     settings.get(key).map(|v| v.trim())
 }
 
-fn tls_settings<'a>(
+pub(crate) fn tls_settings<'a>(
     name: &str,
     get: &impl Fn(&str) -> Option<&'a str>,
 ) -> Result<TlsSettings, String> {
@@ -460,7 +450,9 @@ fn sasl_mechanisms<'a>(
 }
 
 /// `listener.security.protocol.map`: `NAME:PROTOCOL,...`.
-fn protocol_map(spec: Option<&String>) -> Result<BTreeMap<String, SecurityProtocol>, String> {
+pub(crate) fn protocol_map(
+    spec: Option<&String>,
+) -> Result<BTreeMap<String, SecurityProtocol>, String> {
     let mut map = BTreeMap::new();
     let Some(spec) = spec else {
         return Ok(map);
@@ -576,10 +568,6 @@ mod tests {
         assert_eq!(l[2].tls.as_ref().unwrap().client_auth, ClientAuth::None);
         assert_eq!(l[2].sasl_mechanisms, vec!["PLAIN", "SCRAM-SHA-512"]);
         assert_eq!(inter_broker_listener(&s, &l).unwrap(), "PLAINTEXT");
-        assert!(check_inter_broker(&l, "PLAINTEXT").is_ok());
-        assert!(check_inter_broker(&l, "SECURE")
-            .unwrap_err()
-            .contains("inter.broker.listener.name"));
     }
 
     #[test]
