@@ -866,3 +866,58 @@ def test_http_needs_scram_credentials_when_security_is_on(sec):
     status, body = http_get(sec, "/api/groups", (ADMIN, ADMIN_PW))
     assert status == 200, body
     assert http_get(sec, "/metrics", (ADMIN, ADMIN_PW))[0] == 200
+
+
+def https_get(b: SecureBroker, pki: Pki, path: str, auth: tuple[str, str] | None = None,
+              cert=None) -> tuple[int, dict]:
+    """GET over HTTPS, verifying the broker against the test CA; `cert` is a client certificate."""
+    import base64
+    import urllib.error
+    import urllib.request
+    ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
+    if cert is not None:
+        ctx.load_cert_chain(str(cert.cert), str(cert.key))
+    req = urllib.request.Request(f"https://{b.host}:{b.http_port}{path}")
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            body = r.read()
+            return r.status, (json.loads(body) if body[:1] in (b"{", b"[") else {})
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        return e.code, (json.loads(body) if body.startswith(b"{") else {})
+
+
+def test_https_with_basic_credentials_or_client_certificates(sec_factory, pki):
+    settings = {
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "ssl.keystore.location": str(pki.server.keystore),
+        "ssl.truststore.location": str(pki.ca.cert),
+        # The HTTP port takes Kafka's listener settings under the name HTTP.
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL,HTTP:SSL",
+        "listener.name.http.ssl.client.auth": "requested",
+    }
+    b = sec_factory.make("https", {"PLAINTEXT": None, "SECURE": None}, settings, env=ADMIN_ENV)
+    wait_ports(b, [b.http_port])
+    # Plain HTTP on the HTTPS port gets no HTTP answer.
+    import urllib.request
+    with pytest.raises(Exception):
+        urllib.request.urlopen(b.http_base + "/health/live", timeout=5).read()
+    assert https_get(b, pki, "/health/live")[0] == 200
+    assert https_get(b, pki, "/api/groups")[0] == 401
+    assert https_get(b, pki, "/api/groups", (ADMIN, ADMIN_PW + "x"))[0] == 401
+    status, body = https_get(b, pki, "/api/groups", (ADMIN, ADMIN_PW))
+    assert status == 200, body
+    # A client certificate from the trusted CA authenticates without a password.
+    status, body = https_get(b, pki, "/metrics", cert=pki.alice)
+    assert status == 200, body
+    # One from another CA fails the handshake.
+    with pytest.raises((ssl.SSLError, OSError)):
+        https_get(b, pki, "/metrics", cert=pki.mallory)
+    # The server certificate is the configured one.
+    ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
+    with socket.create_connection((b.host, b.http_port), timeout=5) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            assert t.getpeercert(binary_form=True) == pem_der(pki.server.cert)

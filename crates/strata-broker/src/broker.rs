@@ -55,6 +55,8 @@ pub struct Broker {
     pub(crate) security: crate::auth::Security,
     /// The authorizer (`authorizer.class.name`), if configured.
     pub(crate) authz: Option<crate::auth::authorizer::Authz>,
+    /// HTTPS for the HTTP listener, when configured.
+    pub(crate) http_tls: Option<Arc<network::HttpTls>>,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -124,6 +126,10 @@ impl Broker {
         raft_opts.election_min_ms = election_ms;
         raft_opts.election_max_ms = election_ms * 2;
         raft_opts.heartbeat_ms = election_ms / 4;
+        let http_tls = match config.http_tls().map_err(anyhow::Error::msg)? {
+            Some(t) => Some(network::HttpTls::load(&t).await?),
+            None => None,
+        };
         let controller_tls = match config.controller_tls().map_err(anyhow::Error::msg)? {
             Some(t) => Some(network::tls::Tls::load("CONTROLLER", &t).await?),
             None => None,
@@ -179,6 +185,7 @@ impl Broker {
             inter_broker_listener,
             security: crate::auth::Security::new(&config_security),
             authz,
+            http_tls: http_tls.clone(),
         });
         broker.serve_controller_requests();
         broker.meta.hook.attach(&broker);
@@ -241,6 +248,9 @@ impl Broker {
                 shutdown_rx.clone(),
             )),
         ];
+        if let Some(tls) = http_tls {
+            tasks.push(tokio::spawn(tls.watch_files(shutdown_rx.clone())));
+        }
         if let Some(tls) = controller_tls {
             tasks.push(tokio::spawn(tls.watch_files(shutdown_rx.clone())));
         }
@@ -304,6 +314,11 @@ impl Broker {
             tracing::info!(%user, "admin user created (SCRAM-SHA-256, SCRAM-SHA-512)");
         }
         Ok(())
+    }
+
+    /// HTTPS settings for the HTTP listener (`None`: plain HTTP).
+    pub fn http_tls(&self) -> Option<Arc<network::HttpTls>> {
+        self.http_tls.clone()
     }
 
     /// The authorizer as of the current image, if one is configured.

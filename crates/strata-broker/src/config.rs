@@ -410,6 +410,11 @@ impl BrokerConfig {
         crate::listeners::controller_tls(&self.security)
     }
 
+    /// The HTTP listener's TLS settings (`None`: plain HTTP).
+    pub fn http_tls(&self) -> Result<Option<crate::listeners::TlsSettings>, String> {
+        crate::listeners::http_tls(&self.security)
+    }
+
     /// Rules between settings; the error names the settings involved.
     pub fn validate(&self) -> Result<(), String> {
         let inter_broker = self.inter_broker_listener()?;
@@ -423,6 +428,7 @@ impl BrokerConfig {
             )?;
         }
         self.controller_tls()?;
+        self.http_tls()?;
         crate::auth::authorizer::AuthzSettings::from_settings(
             &self.security,
             self.admin.as_ref().map(|(u, _)| u.as_str()),

@@ -1,7 +1,8 @@
 //! HTTP authentication: when the broker's security is on (SASL listeners, required
 //! client certificates or an authorizer), every path but `http.auth.exempt.paths`
-//! (default `/health`) needs HTTP basic credentials of a SCRAM user. The principal goes
-//! to the handlers as a request extension.
+//! (default `/health`) needs HTTP basic credentials of a SCRAM user, or (over HTTPS) a
+//! client certificate the cluster's truststore verifies. The principal goes to the
+//! handlers as a request extension.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +27,15 @@ pub async fn require(State(broker): State<Arc<Broker>>, mut req: Request, next: 
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| a.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    // A client certificate the TLS handshake verified identifies the caller.
+    if let Some(cert) = req
+        .extensions()
+        .get::<crate::server::CertificatePrincipal>()
+    {
+        let principal = cert.0.clone();
+        req.extensions_mut().insert(Principal(Some(principal), ip));
+        return next.run(req).await;
+    }
     if !broker.security_enabled() || broker.http_path_exempt(req.uri().path()) {
         req.extensions_mut().insert(Principal(None, ip));
         return next.run(req).await;

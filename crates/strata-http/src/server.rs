@@ -12,6 +12,10 @@
 //!   read bodies stop at the same limit.
 //!
 //! HTTP/1.1 only. Garbage gets `400` from the parser and the connection is closed.
+//!
+//! With HTTPS configured ([`strata_broker::network::HttpTls`]) the TLS handshake comes
+//! first, within `http.header.read.timeout.ms`; a client certificate the handshake
+//! verified makes the request's [`CertificatePrincipal`].
 
 use std::future::Future;
 use std::io;
@@ -31,7 +35,7 @@ use strata_broker::config::HttpLimits;
 use strata_broker::metrics::ReasonLabels;
 use strata_broker::Broker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
@@ -64,6 +68,7 @@ pub async fn serve_with_limits(
         write_timeout: closed("write_timeout"),
     };
     let over_limit = closed("over_limit");
+    let tls_refused = closed("tls_handshake");
     let app = app.layer(DefaultBodyLimit::max(limits.max_request_bytes));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
@@ -89,15 +94,36 @@ pub async fn serve_with_limits(
                     tracing::debug!("http.max.connections open; connection refused");
                     continue;
                 };
-                let conn = serve_connection(
-                    stream,
-                    app.clone(),
-                    limits,
-                    counters.clone(),
-                    stopping.clone(),
-                );
+                let (app, counters, stopping) = (app.clone(), counters.clone(), stopping.clone());
+                let tls = broker.http_tls();
+                let refused = tls_refused.clone();
                 conns.spawn(async move {
-                    conn.await;
+                    let peer = stream.peer_addr().ok();
+                    match tls {
+                        None => serve_connection(stream, peer, None, app, limits, counters, stopping).await,
+                        Some(tls) => {
+                            let handshake = tls.acceptor().accept(stream);
+                            match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                                Ok(Ok(s)) => {
+                                    let principal = s
+                                        .get_ref()
+                                        .1
+                                        .peer_certificates()
+                                        .and_then(|chain| tls.principal(chain))
+                                        .map(CertificatePrincipal);
+                                    serve_connection(s, peer, principal, app, limits, counters, stopping).await
+                                }
+                                Ok(Err(e)) => {
+                                    refused.inc();
+                                    tracing::debug!(?peer, error = %e, "HTTPS handshake failed");
+                                }
+                                Err(_) => {
+                                    refused.inc();
+                                    tracing::debug!(?peer, "no HTTPS handshake in time");
+                                }
+                            }
+                        }
+                    }
                     drop(slot);
                 });
             }
@@ -116,14 +142,19 @@ struct Counters {
     write_timeout: Counter,
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+/// The principal of the client certificate a TLS connection presented (`User:...`).
+#[derive(Clone, Debug)]
+pub struct CertificatePrincipal(pub String);
+
+async fn serve_connection<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: T,
+    peer: Option<std::net::SocketAddr>,
+    principal: Option<CertificatePrincipal>,
     app: Router,
     limits: HttpLimits,
     counters: Counters,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let peer = stream.peer_addr().ok();
     let io = TokioIo::new(WriteDeadline {
         io: stream,
         limit: limits.request_timeout,
@@ -137,6 +168,9 @@ async fn serve_connection(
             if let Some(peer) = peer {
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
+            }
+            if let Some(p) = &principal {
+                req.extensions_mut().insert(p.clone());
             }
             let mut app = app.clone();
             let counter = counter.clone();
@@ -208,15 +242,15 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 
 /// A socket whose writes fail with `TimedOut` once they have been blocked (the client
 /// not reading) for `limit`.
-struct WriteDeadline {
-    io: TcpStream,
+struct WriteDeadline<T> {
+    io: T,
     limit: Duration,
     timer: Option<Pin<Box<Sleep>>>,
     timeouts: Counter,
 }
 
-impl WriteDeadline {
-    fn blocked<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+impl<T: AsyncWrite + Unpin> WriteDeadline<T> {
+    fn blocked<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let limit = self.limit;
         let timer = self
             .timer
@@ -231,11 +265,11 @@ impl WriteDeadline {
         Poll::Pending
     }
 
-    fn progressed<T>(
+    fn progressed<R>(
         &mut self,
-        r: Poll<io::Result<T>>,
+        r: Poll<io::Result<R>>,
         cx: &mut Context<'_>,
-    ) -> Poll<io::Result<T>> {
+    ) -> Poll<io::Result<R>> {
         match r {
             Poll::Pending => self.blocked(cx),
             ready => {
@@ -246,7 +280,7 @@ impl WriteDeadline {
     }
 }
 
-impl AsyncRead for WriteDeadline {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for WriteDeadline<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -256,7 +290,7 @@ impl AsyncRead for WriteDeadline {
     }
 }
 
-impl AsyncWrite for WriteDeadline {
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

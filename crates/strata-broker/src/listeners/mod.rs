@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod peers;
-pub use peers::{check_inter_broker, controller_tls, inter_broker_sasl_mechanism};
+pub use peers::{check_inter_broker, controller_tls, http_tls, inter_broker_sasl_mechanism};
 
 /// How a listener secures its connections (Kafka's `SecurityProtocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -61,6 +61,25 @@ pub fn controller_tls(settings: &BTreeMap<String, String>) -> Result<Option<TlsS
     }
 }
 
+/// The HTTP port's TLS settings (`None`: plain HTTP): the `HTTP` entry of
+/// `listener.security.protocol.map` (PLAINTEXT or SSL) with `listener.name.http.ssl.*`,
+/// else the unprefixed `ssl.*`. `ssl.client.auth` works as on Kafka listeners: with a
+/// certificate the client is authenticated as its certificate's principal.
+pub fn http_tls(settings: &BTreeMap<String, String>) -> Result<Option<TlsSettings>, String> {
+    let map = protocol_map(settings.get("listener.security.protocol.map"))?;
+    match map.get("HTTP").copied() {
+        None | Some(SecurityProtocol::Plaintext) => Ok(None),
+        Some(SecurityProtocol::Ssl) => {
+            let get = |key: &str| setting(settings, "HTTP", SecurityProtocol::Ssl, key);
+            tls_settings("HTTP", &get).map(Some)
+        }
+        Some(p) => Err(format!(
+            "the HTTP listener is mapped to {}: it takes PLAINTEXT or SSL (HTTPS);              HTTP clients authenticate with basic credentials or certificates",
+            p.name()
+        )),
+    }
+}
+
 /// The SASL mechanism followers log in with on `listener`: the
 /// `sasl.mechanism.inter.broker.protocol` setting, else the strongest one it enables.
 pub fn inter_broker_sasl_mechanism(

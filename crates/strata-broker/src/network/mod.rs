@@ -14,3 +14,4 @@ pub(crate) mod tls;
 mod verify;
 
 pub use listener::{bind, run_listeners, Endpoint};
+pub use tls::HttpTls;

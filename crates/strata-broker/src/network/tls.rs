@@ -124,6 +124,49 @@ impl Tls {
     }
 }
 
+/// TLS for the HTTP listener (HTTPS), for the HTTP server: the acceptor (renewed with
+/// the files) and the principal of a client certificate.
+pub struct HttpTls {
+    tls: Arc<Tls>,
+    mapping: Option<strata_auth::principal::PrincipalMappingRules>,
+}
+
+impl HttpTls {
+    /// Loads the settings (`listeners::http_tls`); the error names the file or rule at
+    /// fault.
+    pub(crate) async fn load(settings: &TlsSettings) -> anyhow::Result<Arc<HttpTls>> {
+        let mapping = match settings.principal_mapping_rules.as_deref() {
+            Some(rules) => Some(
+                strata_auth::principal::PrincipalMappingRules::parse(rules).map_err(|e| {
+                    anyhow::anyhow!("HTTP listener: ssl.principal.mapping.rules: {e}")
+                })?,
+            ),
+            None => None,
+        };
+        Ok(Arc::new(HttpTls {
+            tls: Tls::load("HTTP", settings).await?,
+            mapping,
+        }))
+    }
+
+    /// The acceptor for a new connection.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        self.tls.acceptor()
+    }
+
+    /// `User:<subject>` (after the mapping rules) of a client certificate chain the
+    /// handshake verified, leaf first; `None` without a usable one.
+    pub fn principal(&self, chain: &[rustls::pki_types::CertificateDer<'_>]) -> Option<String> {
+        let leaf = chain.first()?;
+        super::sasl::certificate_principal(leaf, self.mapping.as_ref()).ok()
+    }
+
+    /// Re-reads the files when they change, until shutdown.
+    pub(crate) async fn watch_files(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        Arc::clone(&self.tls).watch_files(shutdown).await
+    }
+}
+
 fn files(s: &TlsSettings) -> Vec<PathBuf> {
     [&s.key, &s.chain]
         .into_iter()
