@@ -1,12 +1,15 @@
 //! SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, RFC 7677) as Kafka uses them
-//! (KIP-84): the mechanisms, the stored credential and the server side of the
-//! exchange ([`ScramServer`]).
+//! (KIP-84): the mechanisms, the stored credential, the server side of the
+//! exchange ([`ScramServer`]) and the client side ([`ScramClient`]).
 //!
 //! The stored credential never holds the password: only the salt, the
 //! iteration count, `StoredKey = H(HMAC(SaltedPassword, "Client Key"))` and
 //! `ServerKey = HMAC(SaltedPassword, "Server Key")`, where
 //! `SaltedPassword = PBKDF2-HMAC(password, salt, iterations)`.
 
+mod client;
+#[cfg(test)]
+mod client_tests;
 mod crypto;
 mod server;
 #[cfg(test)]
@@ -16,7 +19,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crypto::{client_key_to_stored_key, hmac, salted_password};
+pub use client::{ScramClient, ScramClientError};
+pub(crate) use crypto::{client_key_to_stored_key, hmac};
 pub use server::{ScramError, ScramServer, UnknownUserSecret, MAX_MESSAGE_LEN};
 
 /// Kafka's lowest accepted iteration count for both mechanisms.
@@ -137,6 +141,18 @@ pub struct ScramCredential {
     pub server_key: Vec<u8>,
     /// PBKDF2 iteration count.
     pub iterations: u32,
+}
+
+/// `SaltedPassword = PBKDF2-HMAC(password, salt, iterations)` with the
+/// mechanism's hash: what AlterUserScramCredentials carries (with the salt)
+/// instead of the password.
+pub fn salted_password(
+    mechanism: ScramMechanism,
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> Vec<u8> {
+    crypto::salted_password(mechanism, password, salt, iterations)
 }
 
 impl ScramCredential {

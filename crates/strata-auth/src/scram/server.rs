@@ -24,7 +24,7 @@ const FAKE_SALT_LEN: usize = 26;
 
 /// Standard base64, padding optional on input (as Java's decoder accepts),
 /// written with padding.
-const B64: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -378,7 +378,7 @@ fn parse_extension(ext: &str) -> Result<(&str, &str), ScramError> {
 }
 
 /// RFC 5802 `printable`: `%x21-2B / %x2D-7E` (no comma), at least one.
-fn is_printable_nonce(nonce: &str) -> bool {
+pub(crate) fn is_printable_nonce(nonce: &str) -> bool {
     !nonce.is_empty()
         && nonce
             .bytes()
@@ -405,7 +405,6 @@ fn unescape_saslname(name: &str) -> Result<String, ScramError> {
 }
 
 /// Escapes a name for a saslname field (`,` → `=2C`, `=` → `=3D`).
-#[cfg(test)]
 pub(crate) fn escape_saslname(name: &str) -> String {
     name.replace('=', "=3D").replace(',', "=2C")
 }
