@@ -9,6 +9,9 @@
 //!   (create/describe/delete/list, offsets), topic and broker configs (describe with sources
 //!   and synonyms, incremental alter) and consumer groups (list, describe, delete, offsets).
 //!
+//! Security: TLS (rustls; CA file, mutual TLS) and SASL PLAIN / SCRAM-SHA-256/512 on
+//! every connection, set with librdkafka's names ([`SecurityConfig::set`]).
+//!
 //! Built on the `kafka-protocol` crate for message encoding; connection handling (framing,
 //! pipelining, version negotiation) and the metadata cache live here.
 
@@ -26,6 +29,9 @@ pub mod group;
 mod offsets;
 pub mod partitioner;
 mod producer;
+mod sasl;
+pub mod security;
+mod tls;
 
 pub use admin::{Admin, PartitionDescription, TopicDescription, TopicListing};
 pub use admin_cluster::{BrokerDescription, ClusterDescription, ClusterMetadata};
@@ -47,3 +53,4 @@ pub use producer::{
     parse_compression, Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerConfig,
     ProducerRecord, RecordMetadata,
 };
+pub use security::{SaslMechanism, SecurityConfig, SecurityProtocol};
