@@ -1,5 +1,7 @@
 //! The command-line grammar (clap derive). Each command's own flags live with its code.
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::bench::BenchArgs;
@@ -27,9 +29,38 @@ pub struct Cli {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub format: Format,
+    /// A client setting by librdkafka's name, as kcat takes it: security.protocol,
+    /// sasl.mechanism, sasl.username, sasl.password, ssl.ca.location,
+    /// ssl.certificate.location, ssl.key.location, enable.ssl.certificate.verification
+    /// (and consumer settings for `consume`); repeatable, overrides --config-file.
+    #[arg(
+        short = 'X',
+        long = "property",
+        value_name = "KEY=VALUE",
+        value_parser = crate::topic::parse_key_value,
+        global = true
+    )]
+    pub property: Vec<(String, String)>,
+    /// A properties file of client settings (the -X keys, `key=value` lines, `#` comments).
+    #[arg(
+        short = 'F',
+        long = "config-file",
+        env = "STRATA_CLIENT_CONFIG",
+        value_name = "FILE",
+        global = true
+    )]
+    pub config_file: Option<PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How many `-X` / `--property` flags a command line holds (clap keeps the values of a
+/// global flag from one position only, so `main` refuses a mix of positions).
+pub fn x_occurrences(args: impl Iterator<Item = String>) -> usize {
+    args.take_while(|a| a != "--")
+        .filter(|a| a == "--property" || a.starts_with("--property=") || a.starts_with("-X"))
+        .count()
 }
 
 /// Output formats.
@@ -79,6 +110,24 @@ pub enum Command {
         /// What to measure.
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Manage ACLs (CreateAcls, DescribeAcls, DeleteAcls).
+    Acl {
+        /// ACL action.
+        #[command(subcommand)]
+        command: crate::acl::AclCommand,
+    },
+    /// Manage SCRAM users (AlterUserScramCredentials, DescribeUserScramCredentials).
+    User {
+        /// User action.
+        #[command(subcommand)]
+        command: crate::user::UserCommand,
+    },
+    /// Manage client quotas (AlterClientQuotas, DescribeClientQuotas).
+    Quota {
+        /// Quota action.
+        #[command(subcommand)]
+        command: crate::quota::QuotaCommand,
     },
     /// Offline tools for a stopped broker's data directory.
     Log {
@@ -273,6 +322,64 @@ mod tests {
     }
 
     #[test]
+    fn client_settings_anywhere_and_repeatable() {
+        let cli = parse(&[
+            "topic",
+            "list",
+            "-X",
+            "security.protocol=SASL_SSL",
+            "-X",
+            "sasl.mechanism=SCRAM-SHA-512",
+            "--property",
+            "sasl.password=a=b",
+            "-F",
+            "/tmp/client.properties",
+        ])
+        .expect("parse");
+        assert_eq!(
+            cli.property,
+            vec![
+                ("security.protocol".into(), "SASL_SSL".into()),
+                ("sasl.mechanism".into(), "SCRAM-SHA-512".into()),
+                ("sasl.password".into(), "a=b".into()),
+            ]
+        );
+        assert_eq!(
+            cli.config_file.as_deref(),
+            Some(std::path::Path::new("/tmp/client.properties"))
+        );
+        for cmd in [
+            &["produce", "t"][..],
+            &["consume", "t"],
+            &["group", "list"],
+            &["broker", "config"],
+            &["cluster", "info"],
+            &["acl", "list"],
+            &["user", "list"],
+            &["quota", "list"],
+        ] {
+            let mut args = cmd.to_vec();
+            args.extend(["-X", "sasl.username=u"]);
+            let cli = parse(&args).unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+            assert_eq!(cli.property.len(), 1, "{cmd:?}");
+        }
+        assert!(parse(&["topic", "list", "-X", "novalue"]).is_err());
+        // clap keeps only one position's values of a global flag; the mix is refused.
+        let argv = [
+            "strata",
+            "-X",
+            "a=1",
+            "topic",
+            "list",
+            "-Xb=2",
+            "--property=c=3",
+        ];
+        let cli = parse(&argv[1..]).expect("parse");
+        assert_eq!(x_occurrences(argv.iter().map(|s| s.to_string())), 3);
+        assert_ne!(cli.property.len(), 3);
+    }
+
+    #[test]
     fn bootstrap_env_default() {
         // clap reads the env var at parse time; only check the default without touching the
         // process environment (tests run in parallel).
@@ -386,7 +493,7 @@ mod tests {
             "--group",
             "g",
             "--from-beginning",
-            "-X",
+            "--consumer-property",
             "session.timeout.ms=10000",
             "--consumer-property",
             "partition.assignment.strategy=cooperative-sticky",
@@ -418,7 +525,7 @@ mod tests {
             "t",
             "--group",
             "g",
-            "-X",
+            "--consumer-property",
             "auto.offset.reset=sideways",
         ])
         .expect("parse");
