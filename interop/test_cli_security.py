@@ -115,8 +115,10 @@ def mtls(pki: Pki) -> dict[str, str]:
             "ssl.key.location": str(pki.alice.key)}
 
 
-def round_trip(addr: str, client: list[str], env: dict | None = None) -> None:
-    """topic create, produce three lines, consume them back as JSON, all through `client`."""
+def round_trip(addr: str, client: list[str], env: dict | None = None,
+               group: bool = False) -> None:
+    """topic create, produce three lines, consume them back as JSON, all through `client`;
+    with `group`, also as a group member (the coordinator connection is secured too)."""
     topic = unique_topic("cli")
     ok(strata("-b", addr, *client, "topic", "create", topic, "--partitions", "1",
               "--replication-factor", "1", env=env))
@@ -125,19 +127,27 @@ def round_trip(addr: str, client: list[str], env: dict | None = None) -> None:
                     "--timeout-ms", "20000", "--format", "json", env=env))
     values = [json.loads(line)["value"] for line in out.splitlines()]
     assert values == ["one", "two", "three"]
+    if group:
+        g = f"g-{uuid.uuid4().hex[:8]}"
+        out = ok(strata("-b", addr, *client, "consume", topic, "--group", g, "--from-beginning",
+                        "--count", "3", "--timeout-ms", "30000", env=env))
+        assert out.split() == ["one", "two", "three"]
+        described = json.loads(ok(strata("-b", addr, *client, "group", "describe", g,
+                                         "--format", "json", env=env)))
+        assert described, described
 
 
 # --- transport and authentication ---------------------------------------------------------------
 
 def test_produce_consume_over_sasl_ssl_scram_sha512(sec, pki):
-    round_trip(sec.addr("SECURE"), x_args(scram(tls=pki)))
+    round_trip(sec.addr("SECURE"), x_args(scram(tls=pki)), group=True)
 
 
 def test_produce_consume_over_mtls_from_a_properties_file(sec, pki, tmp_path):
     props = tmp_path / "mtls.properties"
     props.write_text("# mutual TLS as alice\n\n" +
                      "".join(f"{k} = {v}\n" for k, v in mtls(pki).items()))
-    round_trip(sec.addr("MTLS"), ["-F", str(props)])
+    round_trip(sec.addr("MTLS"), ["-F", str(props)], group=True)
 
 
 def test_produce_consume_over_sasl_plaintext_plain_from_env_file(sec, tmp_path):
