@@ -129,8 +129,10 @@ def round_trip(addr: str, client: list[str], env: dict | None = None,
     assert values == ["one", "two", "three"]
     if group:
         g = f"g-{uuid.uuid4().hex[:8]}"
+        # -X also carries consumer settings for `consume`.
         out = ok(strata("-b", addr, *client, "consume", topic, "--group", g, "--from-beginning",
-                        "--count", "3", "--timeout-ms", "30000", env=env))
+                        "--count", "3", "--timeout-ms", "30000",
+                        "-X", "session.timeout.ms=10000", env=env))
         assert out.split() == ["one", "two", "three"]
         described = json.loads(ok(strata("-b", addr, *client, "group", "describe", g,
                                          "--format", "json", env=env)))
