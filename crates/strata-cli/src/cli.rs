@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{
+    Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 
 use crate::bench::BenchArgs;
 use crate::broker::BrokerCommand;
@@ -32,13 +34,13 @@ pub struct Cli {
     /// A client setting by librdkafka's name, as kcat takes it: security.protocol,
     /// sasl.mechanism, sasl.username, sasl.password, ssl.ca.location,
     /// ssl.certificate.location, ssl.key.location, enable.ssl.certificate.verification
-    /// (and consumer settings for `consume`); repeatable, overrides --config-file.
+    /// (and consumer settings for `consume`); repeatable, overrides --config-file. Taken
+    /// before and after the subcommand alike (see [`Cli::parse_all`]).
     #[arg(
         short = 'X',
         long = "property",
         value_name = "KEY=VALUE",
-        value_parser = crate::topic::parse_key_value,
-        global = true
+        value_parser = crate::topic::parse_key_value
     )]
     pub property: Vec<(String, String)>,
     /// A properties file of client settings (the -X keys, `key=value` lines, `#` comments).
@@ -55,12 +57,64 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// How many `-X` / `--property` flags a command line holds (clap keeps the values of a
-/// global flag from one position only, so `main` refuses a mix of positions).
-pub fn x_occurrences(args: impl Iterator<Item = String>) -> usize {
-    args.take_while(|a| a != "--")
-        .filter(|a| a == "--property" || a.starts_with("--property=") || a.starts_with("-X"))
-        .count()
+/// The id of the `-X` flag each subcommand gets (see [`Cli::parse_all`]).
+const SUB_PROPERTY: &str = "sub_property";
+
+/// Adds `-X` to `cmd` and, recursively, to its subcommands.
+fn with_sub_property(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let mut cmd = cmd.arg(
+        Arg::new(SUB_PROPERTY)
+            .short('X')
+            .long("property")
+            .value_name("KEY=VALUE")
+            .action(ArgAction::Append)
+            .value_parser(crate::topic::parse_key_value)
+            .help("A client setting by librdkafka's name (see `strata --help`); repeatable"),
+    );
+    for n in names {
+        cmd = cmd.mut_subcommand(n, with_sub_property);
+    }
+    cmd
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message on an error.
+    pub fn parse_all() -> Cli {
+        Self::try_parse_all_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args`, taking `-X` at every level: before the subcommand and after it.
+    /// (A clap `global` flag keeps the values of one position only and would silently
+    /// drop the others.)
+    pub fn try_parse_all_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let top = Cli::command();
+        let names: Vec<String> = top
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        let mut cmd = top;
+        for n in names {
+            cmd = cmd.mut_subcommand(n, with_sub_property);
+        }
+        let matches = cmd.try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        let mut level: Option<&ArgMatches> = matches.subcommand().map(|(_, m)| m);
+        while let Some(m) = level {
+            if let Some(values) = m.get_many::<(String, String)>(SUB_PROPERTY) {
+                cli.property.extend(values.cloned());
+            }
+            level = m.subcommand().map(|(_, m)| m);
+        }
+        Ok(cli)
+    }
 }
 
 /// Output formats.
@@ -154,7 +208,7 @@ mod tests {
     use crate::topic::TopicCommand;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("strata").chain(args.iter().copied()))
+        Cli::try_parse_all_from(std::iter::once("strata").chain(args.iter().copied()))
     }
 
     #[test]
@@ -364,19 +418,27 @@ mod tests {
             assert_eq!(cli.property.len(), 1, "{cmd:?}");
         }
         assert!(parse(&["topic", "list", "-X", "novalue"]).is_err());
-        // clap keeps only one position's values of a global flag; the mix is refused.
-        let argv = [
-            "strata",
+        // Before, between and after subcommands: all kept, in command-line order.
+        let cli = parse(&[
             "-X",
             "a=1",
             "topic",
+            "-X",
+            "b=2",
             "list",
-            "-Xb=2",
-            "--property=c=3",
-        ];
-        let cli = parse(&argv[1..]).expect("parse");
-        assert_eq!(x_occurrences(argv.iter().map(|s| s.to_string())), 3);
-        assert_ne!(cli.property.len(), 3);
+            "-Xc=3",
+            "--property=d=4",
+        ])
+        .expect("parse");
+        let keys: Vec<&str> = cli.property.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c", "d"]);
+        assert_eq!(
+            parse(&["server", "-X", "a=1"])
+                .expect("parses")
+                .property
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -24,13 +24,12 @@ mod user;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use strata_client::ClientConfig;
 
 use cli::{BenchCommand, Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_all();
     let offline = matches!(
         cli.command,
         Command::Server(_)
@@ -39,12 +38,6 @@ fn main() -> ExitCode {
                 command: cluster::ClusterCommand::Up(_)
             }
     );
-    if cli::x_occurrences(std::env::args().skip(1)) > cli.property.len() {
-        eprintln!(
-            "error: give every -X either before or after the subcommand, not both (some would be lost)"
-        );
-        return ExitCode::FAILURE;
-    }
     if offline && !cli.property.is_empty() {
         eprintln!(
             "error: -X sets client settings; this command is not a client (servers take --set)"
