@@ -1,6 +1,10 @@
 //! The command-line grammar (clap derive). Each command's own flags live with its code.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+use clap::{
+    Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 
 use crate::bench::BenchArgs;
 use crate::broker::BrokerCommand;
@@ -27,9 +31,90 @@ pub struct Cli {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub format: Format,
+    /// A client setting by librdkafka's name, as kcat takes it: security.protocol,
+    /// sasl.mechanism, sasl.username, sasl.password, ssl.ca.location,
+    /// ssl.certificate.location, ssl.key.location, enable.ssl.certificate.verification
+    /// (and consumer settings for `consume`); repeatable, overrides --config-file. Taken
+    /// before and after the subcommand alike (see [`Cli::parse_all`]).
+    #[arg(
+        short = 'X',
+        long = "property",
+        value_name = "KEY=VALUE",
+        value_parser = crate::topic::parse_key_value
+    )]
+    pub property: Vec<(String, String)>,
+    /// A properties file of client settings (the -X keys, `key=value` lines, `#` comments).
+    #[arg(
+        short = 'F',
+        long = "config-file",
+        env = "STRATA_CLIENT_CONFIG",
+        value_name = "FILE",
+        global = true
+    )]
+    pub config_file: Option<PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The id of the `-X` flag each subcommand gets (see [`Cli::parse_all`]).
+const SUB_PROPERTY: &str = "sub_property";
+
+/// Adds `-X` to `cmd` and, recursively, to its subcommands.
+fn with_sub_property(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let mut cmd = cmd.arg(
+        Arg::new(SUB_PROPERTY)
+            .short('X')
+            .long("property")
+            .value_name("KEY=VALUE")
+            .action(ArgAction::Append)
+            .value_parser(crate::topic::parse_key_value)
+            .help("A client setting by librdkafka's name (see `strata --help`); repeatable"),
+    );
+    for n in names {
+        cmd = cmd.mut_subcommand(n, with_sub_property);
+    }
+    cmd
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message on an error.
+    pub fn parse_all() -> Cli {
+        Self::try_parse_all_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args`, taking `-X` at every level: before the subcommand and after it.
+    /// (A clap `global` flag keeps the values of one position only and would silently
+    /// drop the others.)
+    pub fn try_parse_all_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let top = Cli::command();
+        let names: Vec<String> = top
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        let mut cmd = top;
+        for n in names {
+            cmd = cmd.mut_subcommand(n, with_sub_property);
+        }
+        let matches = cmd.try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        let mut level: Option<&ArgMatches> = matches.subcommand().map(|(_, m)| m);
+        while let Some(m) = level {
+            if let Some(values) = m.get_many::<(String, String)>(SUB_PROPERTY) {
+                cli.property.extend(values.cloned());
+            }
+            level = m.subcommand().map(|(_, m)| m);
+        }
+        Ok(cli)
+    }
 }
 
 /// Output formats.
@@ -80,6 +165,24 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Manage ACLs (CreateAcls, DescribeAcls, DeleteAcls).
+    Acl {
+        /// ACL action.
+        #[command(subcommand)]
+        command: crate::acl::AclCommand,
+    },
+    /// Manage SCRAM users (AlterUserScramCredentials, DescribeUserScramCredentials).
+    User {
+        /// User action.
+        #[command(subcommand)]
+        command: crate::user::UserCommand,
+    },
+    /// Manage client quotas (AlterClientQuotas, DescribeClientQuotas).
+    Quota {
+        /// Quota action.
+        #[command(subcommand)]
+        command: crate::quota::QuotaCommand,
+    },
     /// Offline tools for a stopped broker's data directory.
     Log {
         /// Log action.
@@ -105,7 +208,7 @@ mod tests {
     use crate::topic::TopicCommand;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("strata").chain(args.iter().copied()))
+        Cli::try_parse_all_from(std::iter::once("strata").chain(args.iter().copied()))
     }
 
     #[test]
@@ -273,6 +376,72 @@ mod tests {
     }
 
     #[test]
+    fn client_settings_anywhere_and_repeatable() {
+        let cli = parse(&[
+            "topic",
+            "list",
+            "-X",
+            "security.protocol=SASL_SSL",
+            "-X",
+            "sasl.mechanism=SCRAM-SHA-512",
+            "--property",
+            "sasl.password=a=b",
+            "-F",
+            "/tmp/client.properties",
+        ])
+        .expect("parse");
+        assert_eq!(
+            cli.property,
+            vec![
+                ("security.protocol".into(), "SASL_SSL".into()),
+                ("sasl.mechanism".into(), "SCRAM-SHA-512".into()),
+                ("sasl.password".into(), "a=b".into()),
+            ]
+        );
+        assert_eq!(
+            cli.config_file.as_deref(),
+            Some(std::path::Path::new("/tmp/client.properties"))
+        );
+        for cmd in [
+            &["produce", "t"][..],
+            &["consume", "t"],
+            &["group", "list"],
+            &["broker", "config"],
+            &["cluster", "info"],
+            &["acl", "list"],
+            &["user", "list"],
+            &["quota", "list"],
+        ] {
+            let mut args = cmd.to_vec();
+            args.extend(["-X", "sasl.username=u"]);
+            let cli = parse(&args).unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+            assert_eq!(cli.property.len(), 1, "{cmd:?}");
+        }
+        assert!(parse(&["topic", "list", "-X", "novalue"]).is_err());
+        // Before, between and after subcommands: all kept, in command-line order.
+        let cli = parse(&[
+            "-X",
+            "a=1",
+            "topic",
+            "-X",
+            "b=2",
+            "list",
+            "-Xc=3",
+            "--property=d=4",
+        ])
+        .expect("parse");
+        let keys: Vec<&str> = cli.property.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c", "d"]);
+        assert_eq!(
+            parse(&["server", "-X", "a=1"])
+                .expect("parses")
+                .property
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn bootstrap_env_default() {
         // clap reads the env var at parse time; only check the default without touching the
         // process environment (tests run in parallel).
@@ -386,7 +555,7 @@ mod tests {
             "--group",
             "g",
             "--from-beginning",
-            "-X",
+            "--consumer-property",
             "session.timeout.ms=10000",
             "--consumer-property",
             "partition.assignment.strategy=cooperative-sticky",
@@ -418,7 +587,7 @@ mod tests {
             "t",
             "--group",
             "g",
-            "-X",
+            "--consumer-property",
             "auto.offset.reset=sideways",
         ])
         .expect("parse");

@@ -43,10 +43,32 @@ pub struct ConsumeArgs {
     #[arg(long)]
     pub print_key: bool,
     /// A consumer setting by its Kafka name, e.g. `session.timeout.ms=10000` or
-    /// `partition.assignment.strategy=cooperative-sticky`; repeatable.
-    #[arg(long = "consumer-property", short = 'X', value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    /// `partition.assignment.strategy=cooperative-sticky`; repeatable (`-X` takes these
+    /// too).
+    #[arg(long = "consumer-property", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub consumer_property: Vec<(String, String)>,
 }
+
+/// The consumer settings `-X` and `--consumer-property` take (besides the security ones).
+pub const CONSUMER_KEYS: &[&str] = &[
+    "group.id",
+    "group.instance.id",
+    "client.id",
+    "session.timeout.ms",
+    "max.poll.interval.ms",
+    "heartbeat.interval.ms",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "auto.offset.reset",
+    "partition.assignment.strategy",
+    "metadata.max.age.ms",
+    "fetch.min.bytes",
+    "fetch.max.wait.ms",
+    "fetch.max.bytes",
+    "max.partition.fetch.bytes",
+    "request.timeout.ms",
+    "retry.backoff.ms",
+];
 
 /// Builds the consumer config from the flags.
 pub fn consumer_config(args: &ConsumeArgs, client: ClientConfig) -> Result<ConsumerConfig> {

@@ -3,8 +3,10 @@
 mod bench;
 mod bench_commit;
 
+mod acl;
 mod broker;
 mod cli;
+mod client_settings;
 mod cluster;
 mod configs;
 mod consume;
@@ -14,19 +16,34 @@ mod group;
 mod log_verify;
 mod output;
 mod produce;
+mod quota;
 mod server;
 mod signals;
 mod topic;
+mod user;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use strata_client::ClientConfig;
 
 use cli::{BenchCommand, Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_all();
+    let offline = matches!(
+        cli.command,
+        Command::Server(_)
+            | Command::Log { .. }
+            | Command::Cluster {
+                command: cluster::ClusterCommand::Up(_)
+            }
+    );
+    if offline && !cli.property.is_empty() {
+        eprintln!(
+            "error: -X sets client settings; this command is not a client (servers take --set)"
+        );
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         // The server owns its runtime and logging setup.
         Command::Server(args) => server::run(args),
@@ -36,7 +53,8 @@ fn main() -> ExitCode {
         } => cluster::up(args, cli.format),
         // Offline: reads files, talks to no broker.
         Command::Log { command } => log_verify::run(command, cli.format),
-        command => run_client(command, &cli.bootstrap, cli.format),
+        command => client_settings::collect(cli.config_file.as_deref(), &cli.property)
+            .and_then(|settings| run_client(command, &cli.bootstrap, &settings, cli.format)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,12 +65,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_client(command: Command, bootstrap: &str, format: cli::Format) -> anyhow::Result<()> {
+fn run_client(
+    command: Command,
+    bootstrap: &str,
+    settings: &[client_settings::Setting],
+    format: cli::Format,
+) -> anyhow::Result<()> {
     init_client_logging();
-    let client = ClientConfig {
+    let mut client = ClientConfig {
         client_id: "strata-cli".to_string(),
         ..ClientConfig::new(bootstrap)
     };
+    let mut command = command;
+    if let Command::Consume(args) = &mut command {
+        // `consume` also takes consumer settings through -X.
+        let extra = client_settings::apply(
+            &mut client,
+            settings,
+            &|k| consume::CONSUMER_KEYS.contains(&k),
+            consume::CONSUMER_KEYS,
+        )?;
+        let flags = std::mem::take(&mut args.consumer_property);
+        args.consumer_property = extra.into_iter().chain(flags).collect();
+    } else {
+        client_settings::apply(&mut client, settings, &|_| false, &[])?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -71,10 +108,16 @@ fn run_client(command: Command, bootstrap: &str, format: cli::Format) -> anyhow:
             Command::Broker { command } => broker::run(command, client, format).await,
             Command::Produce(args) => produce::run(args, client, format).await,
             Command::Consume(args) => consume::run(args, client, format).await,
+            Command::Acl { command } => acl::run(command, client, format).await,
+            Command::User { command } => user::run(command, client, format).await,
+            Command::Quota { command } => quota::run(command, client, format).await,
             Command::Bench { command } => match command {
                 BenchCommand::Produce(args) => bench::produce(args, client, format).await,
                 BenchCommand::Consume(args) => bench::consume(args, client, format).await,
                 BenchCommand::Commit(args) => {
+                    if client.security.protocol != strata_client::SecurityProtocol::Plaintext {
+                        anyhow::bail!("bench commit speaks plaintext only (no TLS or SASL)");
+                    }
                     let first = bootstrap.split(',').next().unwrap_or(bootstrap);
                     bench_commit::commit(args, first.to_string(), format).await
                 }

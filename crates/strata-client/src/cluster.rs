@@ -10,8 +10,9 @@ use kafka_protocol::protocol::StrBytes;
 use parking_lot::Mutex;
 use uuid::Uuid;
 
-use crate::connection::Connection;
+use crate::connection::{Connection, Transport};
 use crate::error::{codes, ClientError, Result};
+use crate::security::SecurityConfig;
 
 /// Settings common to every client type.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Pause between retries of a retriable failure.
     pub retry_backoff: Duration,
+    /// TLS and SASL, for every connection (bootstrap, brokers, coordinators).
+    pub security: SecurityConfig,
 }
 
 impl Default for ClientConfig {
@@ -36,6 +39,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             retry_backoff: Duration::from_millis(100),
+            security: SecurityConfig::plaintext(),
         }
     }
 }
@@ -101,6 +105,7 @@ struct Cache {
 /// Connection pool plus metadata cache, shared by a producer, consumer or admin.
 pub(crate) struct Cluster {
     pub(crate) config: ClientConfig,
+    transport: Transport,
     cache: Mutex<Cache>,
     conns: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
 }
@@ -110,7 +115,9 @@ impl Cluster {
         if config.bootstrap.is_empty() {
             return Err(ClientError::Config("bootstrap server list is empty".into()));
         }
+        let transport = Transport::new(&config.security)?;
         Ok(Arc::new(Cluster {
+            transport,
             config,
             cache: Mutex::new(Cache {
                 controller: -1,
@@ -128,17 +135,14 @@ impl Cluster {
                 return Ok(c.clone());
             }
         }
-        let c = Arc::new(
-            Connection::connect(
-                addr,
-                &self.config.client_id,
-                self.config.connect_timeout,
-                self.config.request_timeout,
-            )
-            .await?,
-        );
+        let c = Arc::new(self.open(addr).await?);
         conns.insert(addr.to_string(), c.clone());
         Ok(c)
+    }
+
+    /// A new connection to `addr` with the client's security settings (not pooled).
+    pub(crate) async fn open(&self, addr: &str) -> Result<Connection> {
+        Connection::connect(addr, &self.config, &self.transport).await
     }
 
     /// A connection to any reachable broker: known brokers first, then bootstrap addresses.

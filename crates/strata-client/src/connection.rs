@@ -5,11 +5,14 @@
 //! a oneshot slot, and a single reader task routes every response frame to the slot with the
 //! matching id. Kafka answers in request order per connection, but matching by id keeps us
 //! correct without relying on that and lets timed-out requests be forgotten.
+//!
+//! With security on, a connection starts with a TLS handshake and/or authenticates with
+//! SASL (`sasl.rs`) right after ApiVersions, before it is handed out.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
@@ -17,12 +20,47 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, Request, StrBytes};
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+use crate::cluster::ClientConfig;
 use crate::error::{codes, io_reason, ClientError, Result};
+use crate::security::SecurityConfig;
+
+/// The read side of a connection: a TCP half, or a TLS stream's.
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The write side of a connection.
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// How connections are made: the security settings and, for TLS, the connector built
+/// from them once per client (so every connection verifies the same way).
+pub(crate) struct Transport {
+    pub(crate) security: SecurityConfig,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl Transport {
+    /// Checks the settings and reads the TLS files.
+    pub(crate) fn new(security: &SecurityConfig) -> Result<Transport> {
+        security.validate()?;
+        let tls = if security.protocol.uses_tls() {
+            if !security.ssl_verify {
+                tracing::warn!(
+                    "enable.ssl.certificate.verification=false: broker certificates are NOT \
+                     verified; anyone on the path can impersonate the brokers"
+                );
+            }
+            Some(crate::tls::connector(security)?)
+        } else {
+            None
+        };
+        Ok(Transport {
+            security: security.clone(),
+            tls,
+        })
+    }
+}
 
 /// Frames larger than this are treated as a protocol violation rather than allocated.
 const MAX_RESPONSE_BYTES: usize = 512 * 1024 * 1024;
@@ -40,12 +78,15 @@ struct Pending {
 pub(crate) struct Connection {
     addr: String,
     client_id: StrBytes,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    writer: tokio::sync::Mutex<WriteHalf>,
     pending: Arc<Mutex<Pending>>,
     next_correlation: AtomicI32,
     /// Broker-supported version range per API key, from ApiVersions.
     versions: HashMap<i16, (i16, i16)>,
     closed: Arc<AtomicBool>,
+    /// When the SASL session should be renewed (KIP-368): the connection counts as closed
+    /// from then on, so the next user opens (and authenticates) a new one.
+    renew_at: Option<Instant>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -56,25 +97,50 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    /// Connects, starts the reader and negotiates API versions.
+    /// Connects (TLS handshake included), starts the reader, negotiates API versions and
+    /// authenticates.
     pub(crate) async fn connect(
         addr: &str,
-        client_id: &str,
-        connect_timeout: Duration,
-        request_timeout: Duration,
+        config: &ClientConfig,
+        transport: &Transport,
     ) -> Result<Connection> {
+        let client_id = config.client_id.as_str();
+        let request_timeout = config.request_timeout;
         let connect_err = |reason: String| ClientError::Connect {
             addr: addr.to_string(),
             reason,
         };
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(connect_err("timed out".into())),
-            Ok(Err(e)) => return Err(connect_err(io_reason(&e))),
-            Ok(Ok(s)) => s,
+        let dial = async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|e| connect_err(io_reason(&e)))?;
+            // Small requests (metadata, acks) must not wait for Nagle.
+            let _ = stream.set_nodelay(true);
+            let Some(tls) = &transport.tls else {
+                let (read, write) = stream.into_split();
+                return Ok::<_, ClientError>((
+                    Box::new(read) as ReadHalf,
+                    Box::new(write) as WriteHalf,
+                ));
+            };
+            let name = crate::tls::server_name(addr)?;
+            let stream =
+                tls.connect(name, stream).await.map_err(
+                    |e| match crate::tls::handshake_failure(&e) {
+                        Some(reason) => ClientError::Tls {
+                            addr: addr.to_string(),
+                            reason,
+                        },
+                        None => connect_err(format!("TLS handshake: {}", io_reason(&e))),
+                    },
+                )?;
+            let (read, write) = tokio::io::split(stream);
+            Ok((Box::new(read) as ReadHalf, Box::new(write) as WriteHalf))
         };
-        // Small requests (metadata, acks) must not wait for Nagle.
-        let _ = stream.set_nodelay(true);
-        let (read, write) = stream.into_split();
+        let (read, write) = match tokio::time::timeout(config.connect_timeout, dial).await {
+            Err(_) => return Err(connect_err("timed out".into())),
+            Ok(r) => r?,
+        };
         let pending = Arc::new(Mutex::new(Pending::default()));
         let closed = Arc::new(AtomicBool::new(false));
         let reader = tokio::spawn(read_loop(
@@ -91,15 +157,28 @@ impl Connection {
             next_correlation: AtomicI32::new(1),
             versions: HashMap::new(),
             closed,
+            renew_at: None,
             reader,
         };
         conn.versions = conn.negotiate(request_timeout).await?;
+        if transport.security.protocol.uses_sasl() {
+            let lifetime =
+                crate::sasl::authenticate(&conn, &transport.security, request_timeout).await?;
+            // Renew well before the broker's deadline, as the Java client does (85-95 %).
+            conn.renew_at = lifetime.map(|l| Instant::now() + l.mul_f64(0.85));
+        }
         Ok(conn)
     }
 
-    /// Whether the connection has failed; a closed connection is replaced on next use.
+    /// Whether the connection has failed (or its SASL session is due for renewal); a
+    /// closed connection is replaced on next use.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.closed.load(Ordering::Acquire) || self.renew_at.is_some_and(|t| Instant::now() >= t)
+    }
+
+    /// The broker's address.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// The highest version of `R` that both we and the broker support, but not above `cap`.
@@ -182,7 +261,12 @@ impl Connection {
             None
         };
         let mut writer = self.writer.lock().await;
-        if let Err(e) = writer.write_all(&buf).await {
+        // TLS holds written bytes until flushed; for TCP the flush is a no-op.
+        let written = match writer.write_all(&buf).await {
+            Ok(()) => writer.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             drop(writer);
             self.pending.lock().slots.remove(&correlation_id);
             self.closed.store(true, Ordering::Release);
@@ -285,7 +369,7 @@ pub(crate) fn api_name(key: i16) -> String {
 const READ_CHUNK: usize = 1 << 20;
 
 /// Reads a `len`-byte frame body, growing the buffer as bytes arrive.
-async fn read_body(read: &mut OwnedReadHalf, len: usize) -> std::io::Result<Bytes> {
+async fn read_body(read: &mut ReadHalf, len: usize) -> std::io::Result<Bytes> {
     let mut buf = BytesMut::with_capacity(len.min(READ_CHUNK));
     while buf.len() < len {
         let want = (len - buf.len()).min(READ_CHUNK);
@@ -299,7 +383,7 @@ async fn read_body(read: &mut OwnedReadHalf, len: usize) -> std::io::Result<Byte
 }
 
 async fn read_loop(
-    mut read: OwnedReadHalf,
+    mut read: ReadHalf,
     addr: String,
     pending: Arc<Mutex<Pending>>,
     closed: Arc<AtomicBool>,

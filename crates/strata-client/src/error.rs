@@ -26,6 +26,19 @@ pub enum ClientError {
         /// Why it failed, e.g. `connection refused`.
         reason: String,
     },
+    /// The TLS handshake failed for a reason of TLS itself (an untrusted or mismatched
+    /// certificate, a refused client certificate): retrying will not help.
+    #[error("TLS handshake with {addr} failed: {reason}")]
+    Tls {
+        /// The peer.
+        addr: String,
+        /// What rustls reported.
+        reason: String,
+    },
+    /// SASL authentication failed (wrong credentials, a mechanism the broker does not
+    /// enable): retrying will not help.
+    #[error("authentication failed: {0}")]
+    Authentication(String),
     /// An established connection failed or was closed mid-request.
     #[error("connection to {addr} failed: {reason}")]
     Network {

@@ -7,16 +7,23 @@
 //!   decompression, sync/async/auto commits.
 //! - [`Admin`]: the cluster (brokers, controller, partition placement), topics
 //!   (create/describe/delete/list, offsets), topic and broker configs (describe with sources
-//!   and synonyms, incremental alter) and consumer groups (list, describe, delete, offsets).
+//!   and synonyms, incremental alter), consumer groups (list, describe, delete, offsets),
+//!   ACLs, SCRAM users and client quotas.
+//!
+//! Security: TLS (rustls; CA file, mutual TLS) and SASL PLAIN / SCRAM-SHA-256/512 on
+//! every connection, set with librdkafka's names ([`SecurityConfig::set`]).
 //!
 //! Built on the `kafka-protocol` crate for message encoding; connection handling (framing,
 //! pipelining, version negotiation) and the metadata cache live here.
 
 mod accumulator;
 mod admin;
+mod admin_acls;
 mod admin_cluster;
 mod admin_configs;
 mod admin_groups;
+mod admin_quotas;
+mod admin_scram;
 mod batch;
 mod cluster;
 mod connection;
@@ -26,6 +33,9 @@ pub mod group;
 mod offsets;
 pub mod partitioner;
 mod producer;
+mod sasl;
+pub mod security;
+mod tls;
 
 pub use admin::{Admin, PartitionDescription, TopicDescription, TopicListing};
 pub use admin_cluster::{BrokerDescription, ClusterDescription, ClusterMetadata};
@@ -33,6 +43,11 @@ pub use admin_configs::{
     ConfigAction, ConfigEntry, ConfigOp, ConfigResource, ConfigSource, ConfigSynonym,
 };
 pub use admin_groups::{GroupDescription, GroupListing, GroupMemberDescription};
+pub use admin_quotas::{
+    entity_label, QuotaEntity, QuotaEntry, QuotaFilter, QuotaMatch, QuotaOp, QUOTA_CLIENT_ID,
+    QUOTA_IP, QUOTA_USER,
+};
+pub use admin_scram::{ScramChange, UserScramCredentials};
 pub use batch::{decode_fetched, DecodedFetch, DecodedRecord, Header};
 pub use cluster::{parse_bootstrap, ClientConfig, PartitionMetadata, TopicMetadata};
 pub use consumer::{
@@ -47,3 +62,6 @@ pub use producer::{
     parse_compression, Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerConfig,
     ProducerRecord, RecordMetadata,
 };
+pub use security::{SaslMechanism, SecurityConfig, SecurityProtocol};
+/// The ACL model and SCRAM mechanisms the admin calls take.
+pub use strata_auth::{acl, scram::ScramMechanism};

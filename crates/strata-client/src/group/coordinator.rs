@@ -120,16 +120,7 @@ impl CoordinatorLink {
         let deadline = tokio::time::Instant::now() + self.cluster.config.request_timeout;
         loop {
             let result = match self.find().await {
-                Ok(addr) => {
-                    let cfg = &self.cluster.config;
-                    Connection::connect(
-                        &addr,
-                        &cfg.client_id,
-                        cfg.connect_timeout,
-                        cfg.request_timeout,
-                    )
-                    .await
-                }
+                Ok(addr) => self.cluster.open(&addr).await,
                 Err(e) => Err(e),
             };
             match result {
