@@ -81,7 +81,12 @@ async fn open(
         };
         return Some((rd, wr, session));
     };
-    let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await;
+    let accepted = tokio::time::timeout(
+        TLS_HANDSHAKE_TIMEOUT,
+        tls.acceptor()
+            .accept(super::read_ahead::ReadAhead::new(stream)),
+    )
+    .await;
     let tls_stream = match accepted {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {

@@ -3,6 +3,7 @@
 mod budget;
 mod connection;
 mod listener;
+pub(crate) mod read_ahead;
 mod reader;
 mod response;
 mod sasl;

@@ -13,14 +13,19 @@ use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::server::TlsStream as RustlsStream;
+
+use super::read_ahead::ReadAhead;
+
+/// A server-side TLS connection over a read-ahead socket.
+pub(crate) type TlsStream = RustlsStream<ReadAhead<TcpStream>>;
 
 /// The read half.
 pub(crate) enum ReadSide {
     /// Plain TCP.
     Tcp(OwnedReadHalf),
     /// TLS, with the bytes a wait read and no read has taken yet.
-    Tls(ReadHalf<TlsStream<TcpStream>>, Pending),
+    Tls(ReadHalf<TlsStream>, Pending),
 }
 
 /// Bytes a TLS wait read ahead (`buf[pos..]`); no allocation while empty.
@@ -38,7 +43,7 @@ pub(crate) enum WriteSide {
     /// Plain TCP.
     Tcp(OwnedWriteHalf),
     /// TLS.
-    Tls(WriteHalf<TlsStream<TcpStream>>),
+    Tls(WriteHalf<TlsStream>),
 }
 
 /// Splits a plain connection.
@@ -48,7 +53,7 @@ pub(crate) fn plain(stream: TcpStream) -> (ReadSide, WriteSide) {
 }
 
 /// Splits a TLS connection.
-pub(crate) fn tls(stream: TlsStream<TcpStream>) -> (ReadSide, WriteSide) {
+pub(crate) fn tls(stream: TlsStream) -> (ReadSide, WriteSide) {
     let (r, w) = tokio::io::split(stream);
     (ReadSide::Tls(r, Pending::default()), WriteSide::Tls(w))
 }

@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::login::{sasl_login, PeerSecurity};
+use crate::network::read_ahead::ReadAhead;
 
 /// A byte stream to another broker: TCP or TLS.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -43,7 +44,7 @@ async fn handshake(
     tcp: TcpStream,
     tls: &crate::network::tls::Tls,
     timeout: Duration,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectError> {
+) -> Result<tokio_rustls::client::TlsStream<ReadAhead<TcpStream>>, ConnectError> {
     let refused = |e: anyhow::Error| ConnectError::Refused(e.context(format!("TLS to {addr}")));
     let connector = tls.connector().ok_or_else(|| {
         refused(anyhow::anyhow!(
@@ -57,6 +58,7 @@ async fn handshake(
         .trim_end_matches(']');
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|_| refused(anyhow::anyhow!("'{host}' is not a valid host name")))?;
+    let tcp = ReadAhead::new(tcp);
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(refused(e.into())),
