@@ -55,6 +55,8 @@ pub struct Broker {
     pub(crate) security: crate::auth::Security,
     /// The authorizer (`authorizer.class.name`), if configured.
     pub(crate) authz: Option<crate::auth::authorizer::Authz>,
+    /// Client quotas and connection-creation rates.
+    pub(crate) quotas: crate::quota::Quotas,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -144,6 +146,9 @@ impl Broker {
         )
         .map_err(anyhow::Error::msg)?
         .map(crate::auth::authorizer::Authz::new);
+        let quotas = crate::quota::Quotas::new(
+            &crate::quota::QuotaSettings::parse(&config.security).map_err(anyhow::Error::msg)?,
+        );
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -162,6 +167,7 @@ impl Broker {
             inter_broker_listener,
             security: crate::auth::Security::new(&config_security),
             authz,
+            quotas,
         });
         broker.serve_controller_requests();
         broker.meta.hook.attach(&broker);
@@ -220,6 +226,10 @@ impl Broker {
                 shutdown_rx.clone(),
             )),
             tokio::spawn(crate::scrubber::scrub_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(crate::quota::quota_loop(
                 Arc::clone(&broker),
                 shutdown_rx.clone(),
             )),
