@@ -30,10 +30,17 @@ pub async fn handle(
     broker.quotas.sync(index, &image);
     let (mut results, records) = validate(&broker.quotas.store(), &broker.quotas.ips(), &entries);
     if !req.validate_only && !records.is_empty() {
-        if let Err(e) = broker.meta.commit(records).await {
-            let code = crate::topics::commit_error_code(&e);
-            for r in results.iter_mut().filter(|r| r.is_none()) {
-                *r = Some((code, e.to_string()));
+        match broker.meta.commit(records).await {
+            // In force for the next request, whoever sends it.
+            Ok(_) => {
+                let (index, image) = broker.meta.current();
+                broker.quotas.sync(index, &image);
+            }
+            Err(e) => {
+                let code = crate::topics::commit_error_code(&e);
+                for r in results.iter_mut().filter(|r| r.is_none()) {
+                    *r = Some((code, e.to_string()));
+                }
             }
         }
     }

@@ -103,14 +103,37 @@ enum Answer {
     Frame(ResponseFrame),
 }
 
-/// Serves one request of `size` bytes, under the caller's quotas (see `quota/enforce.rs`).
+/// The quota throttle a request earns on arrival: a Produce's bytes under
+/// `producer_byte_rate`. The reader asks before it hands the request on and mutes the
+/// connection at once, so the next request waits out the throttle, as behind Kafka's
+/// muted channel; [`handle`] puts it in the response.
+pub fn throttle_on_arrival(
+    broker: &Broker,
+    req: &Request,
+    principal: &str,
+    size: usize,
+) -> Duration {
+    if req.api_key != ApiKey::Produce {
+        return Duration::ZERO;
+    }
+    let client_id = req.header.client_id.as_deref().unwrap_or("");
+    match broker.quotas.caller(principal, client_id) {
+        Some(q) => broker
+            .quotas
+            .record(&q, QuotaKey::ProducerByteRate, size as f64),
+        None => Duration::ZERO,
+    }
+}
+
+/// Serves one request under the caller's quotas (see `quota/enforce.rs`); `arrival` is
+/// its [`throttle_on_arrival`].
 pub async fn handle(
     broker: &Arc<Broker>,
     mut req: Request,
     turn: Turn,
     received: Instant,
     caller: Caller,
-    size: usize,
+    arrival: Duration,
 ) -> anyhow::Result<Served> {
     let (api_key, v) = (req.api_key, req.header.request_api_version);
     let correlation_id = req.header.correlation_id;
@@ -139,18 +162,16 @@ pub async fn handle(
     let Some(q) = quota else {
         return Ok(Served {
             frame: answer.encode(api_key, v, correlation_id)?,
-            throttle: Duration::ZERO,
+            throttle: arrival,
         });
     };
     let quotas = &broker.quotas;
-    let mut throttle = Duration::ZERO;
+    let mut throttle = arrival;
     if measure {
-        throttle = quotas.record(&q, QuotaKey::RequestPercentage, request_time_percent(busy));
+        let percent = request_time_percent(busy);
+        throttle = throttle.max(quotas.record(&q, QuotaKey::RequestPercentage, percent));
     }
     match (&answer, api_key) {
-        (_, ApiKey::Produce) => {
-            throttle = throttle.max(quotas.record(&q, QuotaKey::ProducerByteRate, size as f64));
-        }
         (Answer::Frame(frame), ApiKey::Fetch) => {
             let bytes = frame.len() as f64;
             throttle = throttle.max(quotas.record(&q, QuotaKey::ConsumerByteRate, bytes));

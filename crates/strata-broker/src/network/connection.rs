@@ -192,12 +192,15 @@ async fn serve_requests(
                             principal: Arc::clone(session.principal()),
                             listener: Arc::clone(&endpoint),
                         };
+                        let arrival =
+                            handlers::throttle_on_arrival(broker, &req, &caller.principal, size);
+                        mute.mute_for(arrival);
                         let mute = Arc::clone(&mute);
                         Outgoing::Pending(tokio::spawn(async move {
                             // The request's budget is given back when its handler is done.
                             let _permit = permit;
                             let served =
-                                handlers::handle(&b, req, my_turn, received, caller, size).await;
+                                handlers::handle(&b, req, my_turn, received, caller, arrival).await;
                             if let Ok(s) = &served {
                                 mute.mute_for(s.throttle);
                             }

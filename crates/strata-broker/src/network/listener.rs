@@ -117,9 +117,11 @@ pub async fn run_listeners(
         ),
     });
     let mut all = JoinSet::new();
+    // As in Kafka, the inter-broker listener is left out of the broker-wide connection
+    // rate only when there are other listeners.
     for (_, endpoint) in &bound {
         let name = &endpoint.config.name;
-        let protected = *name == broker.inter_broker_listener;
+        let protected = *name == broker.inter_broker_listener && bound.len() > 1;
         broker.quotas.connections.register(name, protected);
     }
     for (listener, endpoint) in bound {
