@@ -157,64 +157,41 @@ pub async fn handle(
     } else {
         (served.await, Duration::ZERO)
     };
-    let answer = answer?;
+    let mut answer = answer?;
     observe(broker, api_key, received);
-    let Some(q) = quota else {
-        return Ok(Served {
-            frame: answer.encode(api_key, v, correlation_id)?,
-            throttle: arrival,
-        });
-    };
-    let quotas = &broker.quotas;
     let mut throttle = arrival;
-    if measure {
-        let percent = request_time_percent(busy);
-        throttle = throttle.max(quotas.record(&q, QuotaKey::RequestPercentage, percent));
-    }
-    match (&answer, api_key) {
-        (Answer::Frame(frame), ApiKey::Fetch) => {
-            let bytes = frame.len() as f64;
-            throttle = throttle.max(quotas.record(&q, QuotaKey::ConsumerByteRate, bytes));
-            if !throttle.is_zero() {
-                let labels = ApiLabels {
-                    api: api_name(api_key),
-                };
+    if let Some(q) = &quota {
+        if measure {
+            let percent = request_time_percent(busy);
+            throttle = throttle.max(
                 broker
-                    .metrics
-                    .throttled_requests
-                    .get_or_create(&labels)
-                    .inc();
+                    .quotas
+                    .record(q, QuotaKey::RequestPercentage, percent),
+            );
+        }
+        if let Answer::Frame(frame) = &answer {
+            let bytes = frame.len() as f64;
+            let quotas = &broker.quotas;
+            throttle = throttle.max(quotas.record(q, QuotaKey::ConsumerByteRate, bytes));
+            if !throttle.is_zero() {
                 // Kafka's throttled fetch: no records, only the throttle time; the
                 // bytes not sent are not counted.
-                quotas.unrecord(&q, QuotaKey::ConsumerByteRate, bytes);
+                quotas.unrecord(q, QuotaKey::ConsumerByteRate, bytes);
                 let body = FetchResponse::default().with_throttle_time_ms(throttle_ms(throttle));
-                let frame =
-                    frame::encode_response(api_key, v, correlation_id, &ResponseKind::Fetch(body))?;
-                return Ok(Served {
-                    frame: Some(frame.into()),
-                    throttle,
-                });
+                answer = Answer::Body(Some(ResponseKind::Fetch(body)));
             }
         }
-        _ => {}
     }
     if !throttle.is_zero() {
         let labels = ApiLabels {
             api: api_name(api_key),
         };
-        broker
-            .metrics
-            .throttled_requests
-            .get_or_create(&labels)
-            .inc();
-    }
-    let answer = match answer {
-        Answer::Body(Some(mut body)) if !throttle.is_zero() => {
-            set_throttle(&mut body, throttle_ms(throttle));
-            Answer::Body(Some(body))
+        let m = &broker.metrics;
+        m.throttled_requests.get_or_create(&labels).inc();
+        if let Answer::Body(Some(body)) = &mut answer {
+            set_throttle(body, throttle_ms(throttle));
         }
-        other => other,
-    };
+    }
     Ok(Served {
         frame: answer.encode(api_key, v, correlation_id)?,
         throttle,

@@ -149,11 +149,8 @@ async fn serve_requests(
     let mute = Arc::new(Mute::new());
     loop {
         // A throttled client (KIP-219) is not read from until its throttle time is over.
-        if let Some(wait) = mute.remaining() {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => continue,
-                _ = shutdown.changed() => break,
-            }
+        if !wait_unmuted(&mute, &mut shutdown).await {
+            break;
         }
         let read = tokio::select! {
             r = rd.next_frame(&conn) => r,
@@ -167,6 +164,11 @@ async fn serve_requests(
                 break;
             }
         };
+        // A mute set while the reader was waiting for this frame (its predecessor's
+        // handler finished meanwhile) holds the frame until it is over.
+        if !wait_unmuted(&mute, &mut shutdown).await {
+            break;
+        }
         let size = f.body.len();
         broker.metrics.bytes_in.inc_by(size as u64 + 4);
         let mut close_after = false;
@@ -276,6 +278,17 @@ async fn serve_requests(
         drop(tx);
         let _ = handle.await;
     }
+}
+
+/// Waits out the connection's quota mute; false if the broker stops meanwhile.
+async fn wait_unmuted(mute: &Mute, shutdown: &mut watch::Receiver<bool>) -> bool {
+    while let Some(wait) = mute.remaining() {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return false,
+        }
+    }
+    true
 }
 
 fn count_closed(broker: &Broker, reason: &'static str) {
