@@ -29,7 +29,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, AdminClient,
                                    NewTopic, ResourcePatternType, ResourceType)
 from kafka.admin import KafkaAdminClient
-from kafka.protocol.admin import AlterClientQuotasRequest, DescribeClientQuotasRequest
+from kafka.protocol.admin import (AlterClientQuotasRequest, CreateTopicsRequest,
+                                  DescribeClientQuotasRequest)
 
 import wire
 from broker import Broker, free_port
@@ -41,6 +42,7 @@ AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 WINDOWS = {"quota.window.num": "3", "quota.window.size.seconds": "1"}
 
 INVALID_REQUEST = 42
+THROTTLING_QUOTA_EXCEEDED = 89
 UNSUPPORTED_VERSION = 35
 CLUSTER_AUTHORIZATION_FAILED = 31
 
@@ -381,6 +383,27 @@ def test_request_percentage_throttles_and_mutes_the_connection(qb, kp):
                 assert metadata_v4(other, 1, "someone-else") == 0
     finally:
         alter_ok(kp, {"client-id": client_id}, {"request_percentage": None})
+
+
+def test_controller_mutation_rate_refuses_topics_past_the_quota(qb, kp):
+    client_id = f"mutator-{uuid.uuid4().hex[:6]}"
+    # One partition a second; the bucket holds three seconds' worth.
+    alter_ok(kp, {"client-id": client_id}, {"controller_mutation_rate": 1})
+    a = KafkaAdminClient(bootstrap_servers=qb.sasl_addr, security_protocol="SASL_PLAINTEXT",
+                         sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=ADMIN,
+                         sasl_plain_password=ADMIN_PW, request_timeout_ms=15000,
+                         client_id=client_id)
+    try:
+        first, second = unique_topic("mut"), unique_topic("mut")
+        r = send(a, CreateTopicsRequest(topics=[(first, 10, 1, [], []), (second, 10, 1, [], [])],
+                                        timeout_ms=15000, validate_only=False))
+        codes = {t.name: t.error_code for t in r.topics}
+        # The first empties the bucket (and more); the second finds it empty (strict, v6+).
+        assert codes == {first: 0, second: THROTTLING_QUOTA_EXCEEDED}, r
+        assert r.throttle_time_ms > 1000, r
+    finally:
+        a.close()
+        alter_ok(kp, {"client-id": client_id}, {"controller_mutation_rate": None})
 
 
 # --- connection creation rate (KIP-612) -----------------------------------------------------------

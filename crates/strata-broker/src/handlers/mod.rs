@@ -46,6 +46,7 @@ mod legacy;
 mod list_groups;
 mod list_offsets;
 mod metadata;
+mod mutation_quota;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
@@ -137,15 +138,21 @@ pub async fn handle(
 ) -> anyhow::Result<Served> {
     let (api_key, v) = (req.api_key, req.header.request_api_version);
     let correlation_id = req.header.correlation_id;
-    let principal = Arc::clone(&caller.principal);
-    let client_id = req.header.client_id.clone();
-    let quota = broker
+    // Without quotas this is the one check a request pays.
+    let ids = broker
         .quotas
-        .caller(&principal, client_id.as_deref().unwrap_or(""))
+        .enabled()
+        .then(|| (Arc::clone(&caller.principal), req.header.client_id.clone()));
+    let quota = ids
+        .as_ref()
+        .and_then(|(p, c)| broker.quotas.caller(p, c.as_deref().unwrap_or("")))
         .filter(|_| !quota_exempt(&req));
     let mut measure = false;
+    let (mut throttle, mut refused) = (arrival, None);
     if let Some(q) = &quota {
         measure = broker.quotas.has(q, QuotaKey::RequestPercentage);
+        let (wait, r) = mutation_quota::charge(broker, q, v, &mut req.body);
+        (throttle, refused) = (throttle.max(wait), r);
         if let (RequestKind::Fetch(r), Some(cap)) = (&mut req.body, broker.quotas.fetch_cap(q)) {
             r.max_bytes = r.max_bytes.min(i32::try_from(cap).unwrap_or(i32::MAX));
             r.min_bytes = r.min_bytes.min(r.max_bytes);
@@ -159,7 +166,9 @@ pub async fn handle(
     };
     let mut answer = answer?;
     observe(broker, api_key, received);
-    let mut throttle = arrival;
+    if let (Some(r), Answer::Body(Some(body))) = (refused, &mut answer) {
+        r.answer(body);
+    }
     if let Some(q) = &quota {
         if measure {
             let percent = request_time_percent(busy);

@@ -65,6 +65,22 @@ impl Quotas {
             .record(r.sensor, r.bound, value, Instant::now())
     }
 
+    /// KIP-599's strict quota: records `value` unless `caller`'s `key` quota is already
+    /// exhausted, in which case nothing is recorded and the wait is returned.
+    pub(crate) fn try_record(
+        &self,
+        caller: &QuotaCaller<'_>,
+        key: QuotaKey,
+        value: f64,
+    ) -> Result<(), Duration> {
+        let Some(r) = caller.store.resolve(caller.user, caller.client_id, key) else {
+            return Ok(());
+        };
+        self.shard(&r.sensor)
+            .lock()
+            .try_record(r.sensor, r.bound, value, Instant::now())
+    }
+
     /// Takes back usage recorded with [`Quotas::record`] (a throttled Fetch sends no
     /// records).
     pub(crate) fn unrecord(&self, caller: &QuotaCaller<'_>, key: QuotaKey, value: f64) {
