@@ -57,6 +57,8 @@ pub struct Broker {
     pub(crate) authz: Option<crate::auth::authorizer::Authz>,
     /// HTTPS for the HTTP listener, when configured.
     pub(crate) http_tls: Option<Arc<network::HttpTls>>,
+    /// Client quotas and connection-creation rates.
+    pub(crate) quotas: crate::quota::Quotas,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -167,6 +169,9 @@ impl Broker {
         )
         .map_err(anyhow::Error::msg)?
         .map(crate::auth::authorizer::Authz::new);
+        let quotas = crate::quota::Quotas::new(
+            &crate::quota::QuotaSettings::parse(&config.security).map_err(anyhow::Error::msg)?,
+        );
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -186,6 +191,7 @@ impl Broker {
             security: crate::auth::Security::new(&config_security),
             authz,
             http_tls: http_tls.clone(),
+            quotas,
         });
         broker.serve_controller_requests();
         broker.meta.hook.attach(&broker);
@@ -244,6 +250,10 @@ impl Broker {
                 shutdown_rx.clone(),
             )),
             tokio::spawn(crate::scrubber::scrub_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(crate::quota::quota_loop(
                 Arc::clone(&broker),
                 shutdown_rx.clone(),
             )),

@@ -24,6 +24,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod network;
 mod producer_ids;
+mod quota;
 pub mod replica;
 pub mod replication;
 mod scrubber;

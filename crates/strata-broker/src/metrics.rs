@@ -68,6 +68,10 @@ pub struct Metrics {
     pub connections_closed: Family<ReasonLabels, Counter>,
     /// Times the listener stopped accepting because `max.connections` were open.
     pub max_connections_reached: Counter,
+    /// Accepts delayed by `max.connection.creation.rate` (broker or listener, KIP-612).
+    pub connection_rate_waits: Counter,
+    /// Responses throttled by a client quota (KIP-219), by API.
+    pub throttled_requests: Family<ApiLabels, Counter>,
     /// Requests that did not decode, by API (`unknown` for an unknown key or a bad frame).
     pub malformed_requests: Family<ApiLabels, Counter>,
     /// Request bytes being read or waiting for their handler (`queued.max.request.bytes`
@@ -156,6 +160,8 @@ impl Metrics {
             connections: Gauge::default(),
             connections_closed: Family::default(),
             max_connections_reached: Counter::default(),
+            connection_rate_waits: Counter::default(),
+            throttled_requests: Family::default(),
             malformed_requests: Family::default(),
             queued_request_bytes: Gauge::default(),
             request_budget_waits: Counter::default(),
@@ -222,6 +228,16 @@ impl Metrics {
             "max_connections_reached",
             "Times the listener stopped accepting at max.connections",
             m.max_connections_reached.clone(),
+        );
+        registry.register(
+            "connection_rate_waits",
+            "Accepts delayed by max.connection.creation.rate (broker or listener)",
+            m.connection_rate_waits.clone(),
+        );
+        registry.register(
+            "throttled_requests",
+            "Responses throttled by a client quota (throttle_time_ms > 0), by API",
+            m.throttled_requests.clone(),
         );
         registry.register(
             "malformed_requests",

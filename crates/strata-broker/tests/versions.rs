@@ -281,6 +281,20 @@ async fn every_api_at_every_served_version() {
                         .with_permission_type(1),
                 ),
                 ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default()),
+                ApiKey::DescribeClientQuotas => RequestKind::DescribeClientQuotas(
+                    DescribeClientQuotasRequest::default(),
+                ),
+                ApiKey::AlterClientQuotas => RequestKind::AlterClientQuotas(
+                    AlterClientQuotasRequest::default()
+                        .with_validate_only(true)
+                        .with_entries(vec![alter_client_quotas_request::EntryData::default()
+                            .with_entity(vec![alter_client_quotas_request::EntityData::default()
+                                .with_entity_type(StrBytes::from_static_str("user"))
+                                .with_entity_name(Some(StrBytes::from_static_str("alice")))])
+                            .with_ops(vec![alter_client_quotas_request::OpData::default()
+                                .with_key(StrBytes::from_static_str("producer_byte_rate"))
+                                .with_value(1024.0)])]),
+                ),
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -362,6 +376,11 @@ async fn every_api_at_every_served_version() {
                 ResponseKind::SaslAuthenticate(r) => r.error_code,
                 ResponseKind::DescribeUserScramCredentials(r) => r.error_code,
                 ResponseKind::AlterUserScramCredentials(r) => r.results[0].error_code,
+                ResponseKind::DescribeClientQuotas(r) => {
+                    assert!(r.entries.is_some());
+                    r.error_code
+                }
+                ResponseKind::AlterClientQuotas(r) => r.entries[0].error_code,
                 other => panic!("{other:?}"),
             };
             assert_eq!(error, expected, "{:?} v{v}: {resp:?}", s.key);

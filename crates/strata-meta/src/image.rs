@@ -12,6 +12,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use uuid::Uuid;
 
+mod quotas;
 mod security;
 
 use crate::records::{AclRecord, BrokerEndpoint, MetadataRecord, ScramCredentialRecord};
@@ -142,6 +143,10 @@ pub enum ApplyError {
     /// A security record (credential, ACL) with a value outside its domain.
     #[error("invalid security record: {0}")]
     InvalidSecurityRecord(String),
+    /// A client-quota record with an empty or repeated entity type, an empty key or a
+    /// value that is not a finite number.
+    #[error("invalid client quota record: {0}")]
+    InvalidQuotaRecord(String),
 }
 
 /// A batch failed to apply: which record and why.
@@ -170,6 +175,8 @@ pub struct MetadataImage {
     scram: Arc<BTreeMap<(String, i8), ScramCredentialRecord>>,
     /// ACLs.
     acls: Arc<std::collections::BTreeSet<AclRecord>>,
+    /// Client quotas: entity (components sorted by type) → key → value.
+    client_quotas: Arc<quotas::ClientQuotas>,
 }
 
 impl MetadataImage {
@@ -362,6 +369,9 @@ impl MetadataImage {
             MetadataRecord::DeleteAcl { acl } => {
                 self.delete_acl(acl);
                 Ok(())
+            }
+            MetadataRecord::SetClientQuota { entity, key, value } => {
+                self.set_client_quota(entity, key, *value)
             }
         }
     }

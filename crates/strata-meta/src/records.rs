@@ -136,6 +136,28 @@ pub enum MetadataRecord {
         /// The ACL (equal in every field to a created one).
         acl: AclRecord,
     },
+    /// A client quota (KIP-546) was set (`Some`) or removed (`None`) for one entity,
+    /// as Kafka's `ClientQuotaRecord`: the entity is its components (`user`,
+    /// `client-id`, `ip`; a `None` name is `<default>`), kept sorted by type.
+    SetClientQuota {
+        /// The entity's components.
+        entity: Vec<QuotaEntityPart>,
+        /// The quota key, e.g. `producer_byte_rate`.
+        key: String,
+        /// The new value, or `None` to remove it.
+        #[serde(default)]
+        value: Option<f64>,
+    },
+}
+
+/// One component of a client-quota entity.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QuotaEntityPart {
+    /// `user`, `client-id` or `ip`.
+    pub entity_type: String,
+    /// The name, or `None` for the type's `<default>`.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// One listener of a broker, as clients on that listener are told to reach it.

@@ -16,7 +16,8 @@ use crate::records::MetadataRecord;
 impl MetadataImage {
     /// Records that rebuild this image: `MetadataImage::new().applied(&records)` equals
     /// `self`. Brokers first, then each topic (by name) followed by its partitions in
-    /// order, then dynamic broker configs, then the producer-id high mark.
+    /// order, then dynamic broker configs, SCRAM credentials, ACLs and client quotas,
+    /// then the producer-id high mark.
     pub fn snapshot_records(&self) -> Vec<MetadataRecord> {
         let mut records = Vec::new();
         for broker in self.brokers() {
@@ -80,6 +81,15 @@ impl MetadataImage {
         }
         for acl in self.acls() {
             records.push(MetadataRecord::CreateAcl { acl: acl.clone() });
+        }
+        for (entity, values) in self.client_quotas() {
+            for (key, value) in values {
+                records.push(MetadataRecord::SetClientQuota {
+                    entity: entity.to_vec(),
+                    key: key.clone(),
+                    value: Some(*value),
+                });
+            }
         }
         // The empty image starts at 0, and the id never goes below it.
         if self.next_producer_id() != 0 {
@@ -252,6 +262,31 @@ mod tests {
                         MetadataRecord::CreateAcl { acl }
                     } else {
                         MetadataRecord::DeleteAcl { acl }
+                    }
+                }),
+            (
+                prop::sample::select(vec!["user", "client-id", "ip"]),
+                prop::option::of(prop::sample::select(vec!["alice", "app", "10.0.0.1"])),
+                prop::option::of(prop::sample::select(vec!["client-id", "user"])),
+                prop::sample::select(vec!["producer_byte_rate", "request_percentage"]),
+                prop::option::of(1u32..5000)
+            )
+                .prop_map(|(t, name, second, key, value)| {
+                    let mut entity = vec![crate::records::QuotaEntityPart {
+                        entity_type: t.to_string(),
+                        name: name.map(String::from),
+                    }];
+                    // Sometimes a second component (possibly the same type: refused).
+                    if let Some(t2) = second {
+                        entity.push(crate::records::QuotaEntityPart {
+                            entity_type: t2.to_string(),
+                            name: None,
+                        });
+                    }
+                    MetadataRecord::SetClientQuota {
+                        entity,
+                        key: key.to_string(),
+                        value: value.map(f64::from),
                     }
                 }),
         ]

@@ -68,6 +68,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::DescribeAcls, 1, 1, 3),
     row(ApiKey::CreateAcls, 1, 1, 3),
     row(ApiKey::DeleteAcls, 1, 1, 3),
+    row(ApiKey::DescribeClientQuotas, 0, 0, 1),
+    row(ApiKey::AlterClientQuotas, 0, 0, 1),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

@@ -130,6 +130,23 @@ impl DescribeFilter {
         }
     }
 
+    /// Whether the filter selects the `ip` entity of `ip` (`None`: `ip=<default>`). Only
+    /// filters with no user or client-id component select ip entities.
+    pub fn matches_ip(&self, ip: Option<std::net::IpAddr>) -> bool {
+        if self.user.is_some() || self.client_id.is_some() {
+            return false;
+        }
+        match (&self.ip, ip) {
+            (None, _) => !self.strict,
+            (Some(EntityMatch::Any), _) => true,
+            (Some(EntityMatch::Default), ip) => ip.is_none(),
+            (Some(EntityMatch::Exact(want)), Some(ip)) => want
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|want| want.to_canonical() == ip),
+            (Some(EntityMatch::Exact(_)), None) => false,
+        }
+    }
+
     /// Whether the filter selects this entity.
     pub fn matches(&self, entity: &QuotaEntity) -> bool {
         // The store holds no ip entities, so an ip component selects nothing.

@@ -66,6 +66,22 @@ pub enum QuotaError {
     /// A filter match type other than 0 (EXACT), 1 (DEFAULT) and 2 (ANY).
     #[error("unknown match type {0}")]
     UnknownMatchType(i8),
+    /// An `ip` entity component together with a `user` or `client-id` one in an
+    /// alteration (Kafka: "invalid quota entity combination").
+    #[error("an ip entity cannot be combined with user or client-id components")]
+    IpEntityCombined,
+    /// An `ip` entity name that is not an IP address.
+    #[error("`{0}` is not a valid IP address")]
+    InvalidIp(String),
+    /// A quota key that does not apply to the entity's type (`connection_creation_rate`
+    /// is for `ip` entities only, the others for user and client-id entities).
+    #[error("quota `{key}` cannot be set on {entity_type} entities")]
+    KeyNotForEntity {
+        /// The key, as sent.
+        key: String,
+        /// The entity type.
+        entity_type: &'static str,
+    },
     /// An `ip` filter component together with a `user` or `client-id` one.
     #[error("an ip filter component cannot be combined with user or client-id components")]
     IpCombined,

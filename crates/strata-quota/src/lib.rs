@@ -18,13 +18,15 @@
 //!   names; the throttle time is the longest answer;
 //! - call [`QuotaManager::expire`] and [`ConnectionRate::expire`] now and then (every few
 //!   minutes) to drop idle budgets;
-//! - on accept, ask [`ConnectionRate::admit`].
+//! - on accept, ask [`ConnectionRate::admit`]; the per-IP limits it holds are the
+//!   `connection_creation_rate` quotas of `ip` entities, kept in an [`IpQuotas`].
 
 mod alter;
 mod connection;
 mod describe;
 mod entity;
 mod error;
+mod ip;
 mod lru;
 mod rate;
 mod resolve;
@@ -38,6 +40,7 @@ pub use entity::{
     EntityName, EntityPart, QuotaChange, QuotaEntity, QuotaKey, QuotaValues, CLIENT_ID, IP, USER,
 };
 pub use error::{QuotaError, INVALID_REQUEST, UNSUPPORTED_VERSION};
+pub use ip::{is_ip_entity, IpChange, IpQuotas, CONNECTION_CREATION_RATE};
 pub use rate::{Measured, RateConfig, SampledRate, TokenBucket};
 pub use resolve::{QuotaLevel, Resolved, SensorKey, SensorLookup, SensorRef};
 pub use store::QuotaStore;

@@ -102,6 +102,18 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
                 ),
             )
         }
+        RequestKind::DescribeClientQuotas(_) if !access.cluster(AclOperation::DescribeConfigs) => {
+            ResponseKind::DescribeClientQuotas(
+                kafka_protocol::messages::DescribeClientQuotasResponse::default()
+                    .with_error_code(CLUSTER_DENIED)
+                    .with_error_message(Some(StrBytes::from_static_str(
+                        "cluster authorization failed",
+                    ))),
+            )
+        }
+        RequestKind::AlterClientQuotas(r) if !access.cluster(AclOperation::AlterConfigs) => {
+            ResponseKind::AlterClientQuotas(super::alter_client_quotas::refused(r, CLUSTER_DENIED))
+        }
         _ => return None,
     })
 }

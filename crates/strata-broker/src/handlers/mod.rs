@@ -3,19 +3,23 @@
 //! response, as chunks whose records stay in the segment files.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use kafka_protocol::messages::{ApiKey, FetchResponse, RequestKind, ResponseKind};
 use kafka_protocol::ResponseError;
 use strata_log::{FileSlice, LogError};
 use strata_proto::chunks::ChunkedFrame;
 use strata_proto::frame::{self, Request};
 
+use strata_quota::{request_time_percent, QuotaKey};
+
 use crate::metrics::ApiLabels;
+use crate::quota::enforce::{set_throttle, throttle_ms, Busy};
 use crate::Broker;
 
 mod acls;
+mod alter_client_quotas;
 mod alter_configs;
 mod alter_user_scram_credentials;
 mod api_versions;
@@ -24,6 +28,7 @@ mod create_topics;
 mod delete_groups;
 mod delete_records;
 mod delete_topics;
+mod describe_client_quotas;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
@@ -41,6 +46,7 @@ mod legacy;
 mod list_groups;
 mod list_offsets;
 mod metadata;
+mod mutation_quota;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
@@ -79,14 +85,170 @@ pub struct Caller {
     pub listener: Arc<crate::network::Endpoint>,
 }
 
-/// Serves one request; `Ok(None)` means no response is sent (Produce with `acks=0`).
+/// A served request: the response frame (`None`: no response, Produce with `acks=0`)
+/// and how long the connection stays muted after it (KIP-219: the quota throttle, also
+/// in the response's `throttle_time_ms`).
+pub struct Served {
+    /// The response, if one is sent.
+    pub frame: Option<ResponseFrame>,
+    /// How long to stop reading the connection once the response is out.
+    pub throttle: Duration,
+}
+
+/// What a handler answered: a body still to encode, or (Fetch) an encoded frame.
+/// Moved once per request, like the bare body before it: boxing it would cost an
+/// allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Answer {
+    Body(Option<ResponseKind>),
+    Frame(ResponseFrame),
+}
+
+/// The quota throttle a request earns on arrival: a Produce's bytes under
+/// `producer_byte_rate`. The reader asks before it hands the request on and mutes the
+/// connection at once, so the next request waits out the throttle, as behind Kafka's
+/// muted channel; [`handle`] puts it in the response.
+pub fn throttle_on_arrival(
+    broker: &Broker,
+    req: &Request,
+    principal: &str,
+    size: usize,
+) -> Duration {
+    if req.api_key != ApiKey::Produce {
+        return Duration::ZERO;
+    }
+    let client_id = req.header.client_id.as_deref().unwrap_or("");
+    match broker.quotas.caller(principal, client_id) {
+        Some(q) => broker
+            .quotas
+            .record(&q, QuotaKey::ProducerByteRate, size as f64),
+        None => Duration::ZERO,
+    }
+}
+
+/// Serves one request under the caller's quotas (see `quota/enforce.rs`); `arrival` is
+/// its [`throttle_on_arrival`].
 pub async fn handle(
+    broker: &Arc<Broker>,
+    mut req: Request,
+    turn: Turn,
+    received: Instant,
+    caller: Caller,
+    arrival: Duration,
+) -> anyhow::Result<Served> {
+    let (api_key, v) = (req.api_key, req.header.request_api_version);
+    let correlation_id = req.header.correlation_id;
+    // Without quotas this is the one check a request pays.
+    let ids = broker
+        .quotas
+        .enabled()
+        .then(|| (Arc::clone(&caller.principal), req.header.client_id.clone()));
+    let quota = ids
+        .as_ref()
+        .and_then(|(p, c)| broker.quotas.caller(p, c.as_deref().unwrap_or("")))
+        .filter(|_| !quota_exempt(&req));
+    let mut measure = false;
+    let (mut throttle, mut refused) = (arrival, None);
+    if let Some(q) = &quota {
+        measure = broker.quotas.has(q, QuotaKey::RequestPercentage);
+        let (wait, r) = mutation_quota::charge(broker, q, v, &mut req.body);
+        (throttle, refused) = (throttle.max(wait), r);
+        if let (RequestKind::Fetch(r), Some(cap)) = (&mut req.body, broker.quotas.fetch_cap(q)) {
+            r.max_bytes = r.max_bytes.min(i32::try_from(cap).unwrap_or(i32::MAX));
+            r.min_bytes = r.min_bytes.min(r.max_bytes);
+        }
+    }
+    let served = dispatch(broker, req, turn, received, caller);
+    let (answer, busy) = if measure {
+        Busy::new(std::pin::pin!(served)).await
+    } else {
+        (served.await, Duration::ZERO)
+    };
+    let mut answer = answer?;
+    observe(broker, api_key, received);
+    if let (Some(r), Answer::Body(Some(body))) = (refused, &mut answer) {
+        r.answer(body);
+    }
+    if let Some(q) = &quota {
+        if measure {
+            let percent = request_time_percent(busy);
+            throttle = throttle.max(
+                broker
+                    .quotas
+                    .record(q, QuotaKey::RequestPercentage, percent),
+            );
+        }
+        if let Answer::Frame(frame) = &answer {
+            let bytes = frame.len() as f64;
+            let quotas = &broker.quotas;
+            throttle = throttle.max(quotas.record(q, QuotaKey::ConsumerByteRate, bytes));
+            if !throttle.is_zero() {
+                // Kafka's throttled fetch: no records, only the throttle time; the
+                // bytes not sent are not counted.
+                quotas.unrecord(q, QuotaKey::ConsumerByteRate, bytes);
+                let body = FetchResponse::default().with_throttle_time_ms(throttle_ms(throttle));
+                answer = Answer::Body(Some(ResponseKind::Fetch(body)));
+            }
+        }
+    }
+    if !throttle.is_zero() {
+        let labels = ApiLabels {
+            api: api_name(api_key),
+        };
+        let m = &broker.metrics;
+        m.throttled_requests.get_or_create(&labels).inc();
+        if let Answer::Body(Some(body)) = &mut answer {
+            set_throttle(body, throttle_ms(throttle));
+        }
+    }
+    Ok(Served {
+        frame: answer.encode(api_key, v, correlation_id)?,
+        throttle,
+    })
+}
+
+/// Requests no client quota applies to: ApiVersions (clients need it to talk at all)
+/// and follower fetches (replication).
+fn quota_exempt(req: &Request) -> bool {
+    match &req.body {
+        RequestKind::ApiVersions(_) => true,
+        RequestKind::Fetch(r) => {
+            let replica = if req.header.request_api_version >= 15 {
+                r.replica_state.replica_id.0
+            } else {
+                r.replica_id.0
+            };
+            replica >= 0
+        }
+        _ => false,
+    }
+}
+
+impl Answer {
+    fn encode(
+        self,
+        api_key: ApiKey,
+        v: i16,
+        correlation_id: i32,
+    ) -> anyhow::Result<Option<ResponseFrame>> {
+        Ok(match self {
+            Answer::Body(Some(body)) => {
+                Some(frame::encode_response(api_key, v, correlation_id, &body)?.into())
+            }
+            Answer::Body(None) => None,
+            Answer::Frame(frame) => Some(frame),
+        })
+    }
+}
+
+/// Serves one request with its handler (after the authorization gate).
+async fn dispatch(
     broker: &Arc<Broker>,
     req: Request,
     turn: Turn,
     received: Instant,
     caller: Caller,
-) -> anyhow::Result<Option<ResponseFrame>> {
+) -> anyhow::Result<Answer> {
     let peer = caller.peer;
     let access = broker.access(&caller);
     let Request {
@@ -105,10 +267,7 @@ pub async fn handle(
     };
     if let Some(refusal) = gate::refuse(&access, &body, v) {
         drop(turn);
-        observe(broker, api_key, received);
-        return Ok(Some(
-            frame::encode_response(api_key, v, header.correlation_id, &refusal)?.into(),
-        ));
+        return Ok(Answer::Body(Some(refusal)));
     }
     let response = match body {
         RequestKind::ApiVersions(_) => {
@@ -124,8 +283,7 @@ pub async fn handle(
         RequestKind::Fetch(r) => {
             drop(turn);
             let frame = fetch::handle(broker, v, &access, r, received, header.correlation_id).await;
-            observe(broker, api_key, received);
-            return frame.map(Some);
+            return frame.map(Answer::Frame);
         }
         RequestKind::ListOffsets(r) => {
             drop(turn);
@@ -244,15 +402,18 @@ pub async fn handle(
         RequestKind::DeleteAcls(r) => Some(ResponseKind::DeleteAcls(
             acls::handle_delete(broker, &access, r).await,
         )),
+        RequestKind::AlterClientQuotas(r) => Some(ResponseKind::AlterClientQuotas(
+            alter_client_quotas::handle(broker, r).await,
+        )),
+        RequestKind::DescribeClientQuotas(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeClientQuotas(
+                describe_client_quotas::handle(broker, r),
+            ))
+        }
         other => anyhow::bail!("no handler for {api_key:?}: {other:?}"),
     };
-    observe(broker, api_key, received);
-    match response {
-        Some(body) => Ok(Some(
-            frame::encode_response(api_key, v, header.correlation_id, &body)?.into(),
-        )),
-        None => Ok(None),
-    }
+    Ok(Answer::Body(response))
 }
 
 /// The refusal of `op` on a config resource (2 topic, 4 broker: the cluster), if the
@@ -346,6 +507,8 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::SaslAuthenticate => "SaslAuthenticate",
         ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
         ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
+        ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
+        ApiKey::AlterClientQuotas => "AlterClientQuotas",
         _ => "Other",
     }
 }

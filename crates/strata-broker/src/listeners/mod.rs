@@ -170,7 +170,10 @@ const SSL_KEYS: &[&str] = &[
 /// `BrokerConfig::security` and resolved by [`resolve`]).
 pub fn is_security_key(key: &str) -> bool {
     let bare = strip_listener_prefix(key).map_or(key, |(_, k)| k);
-    PLAIN_KEYS.contains(&key) || SSL_KEYS.contains(&bare) || bare == "sasl.enabled.mechanisms"
+    PLAIN_KEYS.contains(&key)
+        || SSL_KEYS.contains(&bare)
+        || bare == "sasl.enabled.mechanisms"
+        || crate::quota::is_quota_key(key)
 }
 
 /// `listener.name.<name>.<key>` → (`name`, `key`).

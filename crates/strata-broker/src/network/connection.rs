@@ -25,9 +25,9 @@ use super::reader::{ReadError, Reader};
 use super::response::{ResponseWriter, WriteError};
 use super::sasl::{self, SaslOutcome};
 use super::session::{Gate, Session, ANONYMOUS};
-use super::shared::ConnState;
+use super::shared::{ConnState, Mute};
 use super::stream::{self, shutdown_fd, ReadSide, WriteSide};
-use crate::handlers::{self, Caller, ResponseFrame};
+use crate::handlers::{self, Caller, ResponseFrame, Served};
 use crate::metrics::{ApiLabels, ReasonLabels};
 use crate::Broker;
 
@@ -39,7 +39,7 @@ const MAX_IN_FLIGHT: usize = 64;
 
 enum Outgoing {
     Ready(Bytes),
-    Pending(JoinHandle<anyhow::Result<Option<ResponseFrame>>>),
+    Pending(JoinHandle<anyhow::Result<Served>>),
 }
 
 /// Serves one connection until the client closes it, it misbehaves, or shutdown.
@@ -151,7 +151,12 @@ async fn serve_requests(
     let mut writer: Option<(mpsc::Sender<Outgoing>, JoinHandle<()>)> = None;
     let mut turn: Option<Arc<tokio::sync::Mutex<()>>> = None;
     let mut exchange: Option<sasl::Exchange> = None;
+    let mute = Arc::new(Mute::new());
     loop {
+        // A throttled client (KIP-219) is not read from until its throttle time is over.
+        if !wait_unmuted(&mute, &mut shutdown).await {
+            break;
+        }
         let read = tokio::select! {
             r = rd.next_frame(&conn) => r,
             _ = shutdown.changed() => break,
@@ -164,7 +169,13 @@ async fn serve_requests(
                 break;
             }
         };
-        broker.metrics.bytes_in.inc_by(f.body.len() as u64 + 4);
+        // A mute set while the reader was waiting for this frame (its predecessor's
+        // handler finished meanwhile) holds the frame until it is over.
+        if !wait_unmuted(&mute, &mut shutdown).await {
+            break;
+        }
+        let size = f.body.len();
+        broker.metrics.bytes_in.inc_by(size as u64 + 4);
         let mut close_after = false;
         let out = if session.expects_raw_token() {
             match sasl::raw_token(broker, &mut session, &mut exchange, f.body, peer).await {
@@ -188,10 +199,19 @@ async fn serve_requests(
                             principal: Arc::clone(session.principal()),
                             listener: Arc::clone(&endpoint),
                         };
+                        let arrival =
+                            handlers::throttle_on_arrival(broker, &req, &caller.principal, size);
+                        mute.mute_for(arrival);
+                        let mute = Arc::clone(&mute);
                         Outgoing::Pending(tokio::spawn(async move {
                             // The request's budget is given back when its handler is done.
                             let _permit = permit;
-                            handlers::handle(&b, req, my_turn, received, caller).await
+                            let served =
+                                handlers::handle(&b, req, my_turn, received, caller, arrival).await;
+                            if let Ok(s) = &served {
+                                mute.mute_for(s.throttle);
+                            }
+                            served
                         }))
                     }
                     Gate::Sasl => match sasl::request(
@@ -246,7 +266,13 @@ async fn serve_requests(
             let wr = wr.take().expect("the writer starts once");
             (
                 tx,
-                tokio::spawn(write_responses(wr, fd, rx, Arc::clone(broker))),
+                tokio::spawn(write_responses(
+                    wr,
+                    fd,
+                    rx,
+                    Arc::clone(broker),
+                    Arc::clone(&mute),
+                )),
             )
         });
         if tx.send(out).await.is_err() || close_after {
@@ -257,6 +283,17 @@ async fn serve_requests(
         drop(tx);
         let _ = handle.await;
     }
+}
+
+/// Waits out the connection's quota mute; false if the broker stops meanwhile.
+async fn wait_unmuted(mute: &Mute, shutdown: &mut watch::Receiver<bool>) -> bool {
+    while let Some(wait) = mute.remaining() {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return false,
+        }
+    }
+    true
 }
 
 fn count_closed(broker: &Broker, reason: &'static str) {
@@ -303,19 +340,21 @@ fn malformed(broker: &Broker, key: Option<ApiKey>) {
 }
 
 /// Writes responses in request order; a Fetch response's records are read from their
-/// segment files piece by piece (see `response.rs`).
+/// segment files piece by piece (see `response.rs`). A throttled response mutes the
+/// connection for its throttle time from when it is written (KIP-219).
 async fn write_responses(
     mut wr: WriteSide,
     fd: RawFd,
     mut rx: mpsc::Receiver<Outgoing>,
     broker: Arc<Broker>,
+    mute: Arc<Mute>,
 ) {
     let mut writer = ResponseWriter::default();
     while let Some(out) = rx.recv().await {
-        let frame = match out {
-            Outgoing::Ready(b) => Some(ResponseFrame::from(b)),
+        let (frame, throttle) = match out {
+            Outgoing::Ready(b) => (Some(ResponseFrame::from(b)), Duration::ZERO),
             Outgoing::Pending(h) => match h.await {
-                Ok(Ok(f)) => f,
+                Ok(Ok(s)) => (s.frame, s.throttle),
                 // A response we cannot produce must not leave the client waiting forever.
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "request failed; closing connection");
@@ -358,6 +397,7 @@ async fn write_responses(
                 }
             }
         }
+        mute.mute_for(throttle);
         if rx.is_empty() {
             writer.release();
         }

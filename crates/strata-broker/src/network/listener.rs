@@ -3,7 +3,10 @@
 //! Limits (see [`super::slots`]): at `max.connections` the listener stops accepting until
 //! a connection closes; a connection over `max.connections.per.ip` (or its address's
 //! override) is closed at once. `max.connections` is capped so that connections leave a
-//! quarter of the open-file limit to the logs.
+//! quarter of the open-file limit to the logs. Connection-creation rates (KIP-612,
+//! `quota/connections.rs`) are checked first: over the broker's or the listener's rate
+//! the accept waits; over the client address's `connection_creation_rate` the
+//! connection is closed after the throttle time.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use super::tls::Tls;
 use crate::listeners::ListenerConfig;
 use crate::metrics::ReasonLabels;
 use crate::Broker;
+use strata_quota::ConnectionThrottle;
 
 /// A bound listener and what its connections need.
 pub struct Endpoint {
@@ -110,6 +114,13 @@ pub async fn run_listeners(
         ),
     });
     let mut all = JoinSet::new();
+    // As in Kafka, the inter-broker listener is left out of the broker-wide connection
+    // rate only when there are other listeners.
+    for (_, endpoint) in &bound {
+        let name = &endpoint.config.name;
+        let protected = *name == broker.inter_broker_listener && bound.len() > 1;
+        broker.quotas.connections.register(name, protected);
+    }
     for (listener, endpoint) in bound {
         if let Some(tls) = &endpoint.tls {
             tokio::spawn(Arc::clone(tls).watch_files(shutdown.clone()));
@@ -160,6 +171,31 @@ async fn run_listener(
             accepted = listener.accept(), if room => match accepted {
                 Ok((stream, peer)) => {
                     let ip = peer.ip().to_canonical();
+                    match broker.quotas.connections.admit(&endpoint.config.name, ip) {
+                        Ok(()) => {}
+                        // Over the listener's or the broker's creation rate: this one is
+                        // accepted late, and the listener waits with it (Kafka's pacing).
+                        Err(ConnectionThrottle::Listener(wait)) => {
+                            broker.metrics.connection_rate_waits.inc();
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = shutdown.changed() => break,
+                            }
+                        }
+                        // Over its address's rate: closed after the throttle time, which
+                        // slows a client reconnecting in a loop.
+                        Err(ConnectionThrottle::Ip(wait)) => {
+                            let labels = ReasonLabels { reason: "connection_rate" };
+                            broker.metrics.connections_closed.get_or_create(&labels).inc();
+                            tracing::debug!(%peer, wait_ms = wait.as_millis() as u64,
+                                "connection_creation_rate exceeded; closing the connection");
+                            conns.spawn(async move {
+                                tokio::time::sleep(wait).await;
+                                drop(stream);
+                            });
+                            continue;
+                        }
+                    }
                     match shared.slots.admit(ip) {
                         Ok(()) => {
                             let _ = stream.set_nodelay(true);

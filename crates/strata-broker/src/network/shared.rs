@@ -1,7 +1,9 @@
 //! State the listener shares with its connections, and what each connection holds.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::budget::RequestBudget;
 use super::slots::ConnectionSlots;
@@ -56,5 +58,64 @@ impl Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         self.conn.shared.budget.release(self.bytes);
+    }
+}
+
+/// A connection's quota mute (KIP-219): until when its reader stops reading requests.
+/// Set by a throttled request's handler and again once its response is written; never
+/// shortened. Checking it is one relaxed atomic load.
+pub(crate) struct Mute {
+    base: Instant,
+    /// Milliseconds after `base`; 0: never muted.
+    until_ms: AtomicU64,
+}
+
+impl Mute {
+    pub(crate) fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            until_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Mutes for `d` from now (or longer, if already muted longer).
+    pub(crate) fn mute_for(&self, d: Duration) {
+        if d.is_zero() {
+            return;
+        }
+        let until = (self.base.elapsed() + d).as_millis();
+        let until = u64::try_from(until).unwrap_or(u64::MAX).max(1);
+        self.until_ms.fetch_max(until, Ordering::Relaxed);
+    }
+
+    /// How long the connection stays muted, if it is.
+    pub(crate) fn remaining(&self) -> Option<Duration> {
+        let until = self.until_ms.load(Ordering::Relaxed);
+        if until == 0 {
+            return None;
+        }
+        let now = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        (until > now).then(|| Duration::from_millis(until - now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mute_extends_never_shortens_and_ends() {
+        let m = Mute::new();
+        assert_eq!(m.remaining(), None);
+        m.mute_for(Duration::ZERO);
+        assert_eq!(m.remaining(), None);
+        m.mute_for(Duration::from_secs(5));
+        m.mute_for(Duration::from_millis(10));
+        let left = m.remaining().unwrap();
+        assert!(left > Duration::from_secs(4), "{left:?}");
+        let m = Mute::new();
+        m.mute_for(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(m.remaining(), None);
     }
 }
