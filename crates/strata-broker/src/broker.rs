@@ -417,6 +417,10 @@ impl Broker {
             .set(image.brokers().filter(|b| b.fenced).count() as i64);
         m.active_controller
             .set(i64::from(self.meta.raft().is_leader()));
+        let refused = self.meta.raft().refused_connections();
+        let counted = m.controller_connections_refused.get();
+        m.controller_connections_refused
+            .inc_by(refused.saturating_sub(counted));
     }
 
     /// Refreshes the per-partition gauges and renders `/metrics`.

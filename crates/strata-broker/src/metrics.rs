@@ -130,6 +130,9 @@ pub struct Metrics {
     pub active_controller: Gauge,
     /// Fenced brokers in this node's metadata image.
     pub fenced_brokers: Gauge,
+    /// Connections to the controller port refused at the TLS handshake (no certificate
+    /// the cluster trusts), since start.
+    pub controller_connections_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -188,6 +191,7 @@ impl Metrics {
             replica_max_lag: Gauge::default(),
             active_controller: Gauge::default(),
             fenced_brokers: Gauge::default(),
+            controller_connections_refused: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Kafka requests served", m.requests.clone());
@@ -363,6 +367,11 @@ impl Metrics {
             "log_file_open_exhausted",
             "Log file opens that found the process out of file descriptors",
             m.log_file_open_exhausted.clone(),
+        );
+        registry.register(
+            "controller_connections_refused",
+            "Connections to the controller port refused at the TLS handshake",
+            m.controller_connections_refused.clone(),
         );
         registry.register(
             "fenced_brokers",
