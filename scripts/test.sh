@@ -65,6 +65,9 @@ if [ "$run_interop" -eq 1 ]; then
     # `ip` builds the network namespaces of the partition test (as root).
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v "$PYTHON" >/dev/null 2>&1 || missing+=(python3)
+    # Node.js and npm run the kafkajs client (interop/js).
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     # Debian's own python3 ships venv/ensurepip separately.
     if command -v "$PYTHON" >/dev/null 2>&1 && ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3-venv)
@@ -86,6 +89,21 @@ if [ "$run_interop" -eq 1 ]; then
         echo "$stamp_want" >"$stamp_file"
     else
         step "Python venv up to date (.venv)"
+    fi
+fi
+
+# --- Node.js packages (kafkajs) ---------------------------------------------------------------
+# `npm ci` from the committed lock file, again only when the lock file or Node.js changed.
+if [ "$run_interop" -eq 1 ]; then
+    JS_DIR="$ROOT/interop/js"
+    js_want="$( { cat "$JS_DIR/package-lock.json"; node --version; } | sha256sum | cut -d' ' -f1)"
+    js_stamp="$JS_DIR/node_modules/.strata-lock.sha256"
+    if [ "$(cat "$js_stamp" 2>/dev/null || true)" != "$js_want" ]; then
+        step "installing Node.js packages in interop/js (npm ci)"
+        (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+        echo "$js_want" >"$js_stamp"
+    else
+        step "Node.js packages up to date (interop/js)"
     fi
 fi
 
