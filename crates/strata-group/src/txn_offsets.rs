@@ -320,8 +320,8 @@ impl TxnOffsets {
     }
 
     /// Groups with pending offsets.
-    pub fn groups(&self) -> impl Iterator<Item = &str> {
-        self.groups.keys().map(String::as_str)
+    pub fn groups(&self) -> impl Iterator<Item = &String> {
+        self.groups.keys()
     }
 
     /// Producers with pending offsets in `group`, sorted.
