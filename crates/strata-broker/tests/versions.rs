@@ -219,6 +219,22 @@ async fn every_api_at_every_served_version() {
                                 .with_partition_indexes(vec![0]),
                         ]))
                 }),
+                ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(
+                    TxnOffsetCommitRequest::default()
+                        .with_transactional_id(TransactionalId(StrBytes::from_static_str("tx")))
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone())))
+                        .with_producer_id(ProducerId(1000 + i64::from(v)))
+                        .with_producer_epoch(0)
+                        .with_generation_id(-1)
+                        .with_topics(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                                .with_name(name(&topic))
+                                .with_partitions(vec![
+                                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                        .with_committed_offset(1),
+                                ]),
+                        ]),
+                ),
                 ApiKey::OffsetDelete => RequestKind::OffsetDelete(
                     OffsetDeleteRequest::default()
                         .with_group_id(GroupId(StrBytes::from_string(topic.clone()))),
@@ -349,6 +365,7 @@ async fn every_api_at_every_served_version() {
                 ResponseKind::OffsetFetch(r) if v >= 8 => r.groups[0].error_code,
                 ResponseKind::OffsetFetch(r) => r.topics[0].partitions[0].error_code,
                 ResponseKind::OffsetDelete(r) => r.error_code,
+                ResponseKind::TxnOffsetCommit(r) => r.topics[0].partitions[0].error_code,
                 ResponseKind::ListGroups(r) => r.error_code,
                 ResponseKind::DescribeGroups(r) => r.groups[0].error_code,
                 ResponseKind::DeleteGroups(r) => r.results[0].error_code,

@@ -15,7 +15,10 @@
 //! - writing each [`Effect::Persist`] and reporting it with [`Group::persisted`];
 //! - storing offsets after [`Group::validate_commit`], and writing tombstones
 //!   when a group is deleted;
-//! - rebuilding groups with [`Group::from_record`] when it loads a partition.
+//! - rebuilding groups with [`Group::from_record`] when it loads a partition;
+//! - appending TxnOffsetCommit batches, reporting them to [`TxnOffsets`], and
+//!   applying each transaction marker of the partition with [`TxnOffsets::complete`]
+//!   (live, and when replaying the log).
 
 mod error;
 mod group;
@@ -25,6 +28,8 @@ mod ops;
 mod rebalance;
 pub mod records;
 mod sync;
+mod txn_offsets;
+mod txn_sequences;
 mod types;
 mod wire;
 
@@ -34,6 +39,10 @@ pub use records::{
     decode_record, partition_for, GroupMetadataValue, MemberMetadataValue, OffsetCommitKey,
     OffsetCommitValue, Record, RecordError, RecordKey,
 };
+pub use txn_offsets::{
+    materialize, CommittedOffsets, Completion, TopicPartition, TxnOffsets, WriteId,
+};
+pub use txn_sequences::{LogProducer, ProducerSequences};
 pub use types::{
     Effect, GroupConfig, GroupDescription, GroupState, JoinMember, JoinRequest, JoinResponse,
     MemberDescription, MemberId, PersistToken, RemovalReason, RequestId, SyncRequest, SyncResponse,

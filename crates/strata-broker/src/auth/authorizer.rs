@@ -200,6 +200,11 @@ impl Access {
         self.check(op, ResourceType::Group, name)
     }
 
+    /// `op` on transactional id `id`.
+    pub(crate) fn transactional_id(&self, op: AclOperation, id: &str) -> bool {
+        self.check(op, ResourceType::TransactionalId, id)
+    }
+
     /// `op` on the cluster.
     pub(crate) fn cluster(&self, op: AclOperation) -> bool {
         self.check(op, ResourceType::Cluster, strata_auth::acl::CLUSTER_NAME)

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 use strata_group::{
     Effect, Group, GroupConfig, GroupError, GroupMetadataValue, JoinRequest, JoinResponse,
-    OffsetCommitValue, PersistToken, RecordKey, RequestId, SyncRequest, SyncResponse,
+    PersistToken, RecordKey, RequestId, SyncRequest, SyncResponse,
 };
 use tokio::sync::oneshot;
 
@@ -41,7 +41,7 @@ impl GroupEntry {
 }
 
 /// A group's commits: (topic, partition) → (log offset of the record, committed offset).
-pub(super) type GroupOffsets = HashMap<(String, i32), (i64, OffsetCommitValue)>;
+pub(super) type GroupOffsets = strata_group::CommittedOffsets;
 
 /// Everything behind the coordinator's lock.
 #[derive(Default)]
@@ -56,6 +56,12 @@ pub(super) struct State {
     pub(super) next_load: u64,
     /// Raft index of the newest image reconciled with.
     pub(super) seen_index: u64,
+    /// Pending transactional offsets and producer sequences, per coordinated
+    /// `__consumer_offsets` partition (see `txn_offsets`).
+    pub(super) txn: HashMap<i32, super::txn_offsets::TxnPartition>,
+    /// Transaction markers reported while their partition was loading, applied once
+    /// it is loaded (first marker per producer).
+    pub(super) early_markers: HashMap<i32, HashMap<i64, bool>>,
     /// Topic ids by name in the image of `topics_seen_at` (deleted-topic detection).
     pub(super) topic_ids: HashMap<String, uuid::Uuid>,
     pub(super) topics_seen_at: Option<u64>,
@@ -323,9 +329,16 @@ impl GroupCoordinator {
                 )
             })
             .collect();
-        // Groups that only ever committed offsets (no membership) are listed too.
-        for id in state.offsets.keys() {
-            if !state.groups.contains_key(id) && served(id) {
+        // Groups that only ever committed offsets (no membership) are listed too, and
+        // so are those with only pending transactional offsets.
+        let simple: std::collections::BTreeSet<&String> = state
+            .offsets
+            .keys()
+            .chain(state.txn.values().flat_map(|t| t.offsets.groups()))
+            .filter(|id| !state.groups.contains_key(*id))
+            .collect();
+        for id in simple {
+            if served(id) {
                 out.push((id.clone(), "Empty", String::new()));
             }
         }

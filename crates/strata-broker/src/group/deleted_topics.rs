@@ -48,18 +48,30 @@ impl GroupCoordinator {
             if gone.is_empty() {
                 return;
             }
-            state
+            // Committed offsets and pending transactional ones alike.
+            let mut doomed: HashMap<String, Vec<(String, i32)>> = HashMap::new();
+            let groups: std::collections::BTreeSet<String> = state
                 .offsets
-                .iter()
-                .filter_map(|(group, map)| {
-                    let parts: Vec<(String, i32)> = map
-                        .keys()
-                        .filter(|(topic, _)| gone.contains(&topic))
-                        .cloned()
-                        .collect();
-                    (!parts.is_empty()).then(|| (group.clone(), parts))
-                })
-                .collect()
+                .keys()
+                .chain(state.txn.values().flat_map(|t| t.offsets.groups()))
+                .cloned()
+                .collect();
+            for group in groups {
+                let mut parts: Vec<(String, i32)> = state
+                    .offsets
+                    .get(&group)
+                    .into_iter()
+                    .flat_map(|m| m.keys().cloned())
+                    .chain(state.txn_pending(&group))
+                    .filter(|(topic, _)| gone.contains(&topic))
+                    .collect();
+                parts.sort();
+                parts.dedup();
+                if !parts.is_empty() {
+                    doomed.insert(group, parts);
+                }
+            }
+            doomed.into_iter().collect()
         };
         self.drop_offsets(broker, doomed, "topic deleted").await;
     }

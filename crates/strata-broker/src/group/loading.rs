@@ -22,7 +22,8 @@ use strata_log::LogError;
 use strata_meta::MetadataImage;
 
 use super::coordinator::{GroupCoordinator, GroupEntry, State};
-use super::store::{self, KeyedRecord};
+use super::store::{self, LoadedRecord};
+use super::txn_offsets::TxnPartition;
 use crate::broker::now_ms;
 use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
@@ -56,6 +57,13 @@ impl Load {
 pub(super) struct Lease {
     partition: i32,
     epoch: i32,
+}
+
+impl Lease {
+    /// The group's `__consumer_offsets` partition.
+    pub(super) fn partition(self) -> i32 {
+        self.partition
+    }
 }
 
 /// A partition to read from the log.
@@ -157,6 +165,8 @@ impl GroupCoordinator {
             .collect();
         for p in stale {
             state.loads.remove(&p);
+            state.txn.remove(&p);
+            state.early_markers.remove(&p);
             let before = state.groups.len();
             if n == 0 {
                 state.groups.clear();
@@ -208,10 +218,11 @@ impl GroupCoordinator {
         }
         match read {
             Ok(records) => {
-                let (n_records, n_groups) = Self::install(&mut state, records);
+                let (n_records, n_groups) = Self::install(&mut state, job.partition, records);
                 state
                     .loads
                     .insert(job.partition, Load::Loaded { epoch: job.epoch });
+                Self::apply_early_markers(&mut state, job.partition);
                 tracing::info!(
                     partition = job.partition,
                     epoch = job.epoch,
@@ -233,22 +244,45 @@ impl GroupCoordinator {
     }
 
     /// Applies one partition's records, in log order, to the in-memory state; returns
-    /// (records applied, groups with metadata).
-    fn install(state: &mut State, records: Vec<KeyedRecord>) -> (usize, usize) {
+    /// (records applied, groups with metadata). Offsets of transactional batches stay
+    /// pending until their producer's marker follows in the log (COMMIT materializes,
+    /// ABORT drops them); without one they are still pending after the load.
+    fn install(state: &mut State, partition: i32, records: Vec<LoadedRecord>) -> (usize, usize) {
         let now = now_ms();
         let mut applied = 0usize;
         let mut groups = std::collections::HashSet::new();
-        for (key, value) in records {
-            match strata_group::decode_record(&key, value.as_deref()) {
+        let mut txn = TxnPartition::default();
+        for r in records {
+            if r.control {
+                match (r.txn_producer, super::txn_offsets::marker_kind(&r.key)) {
+                    (Some(producer), Some(commit)) => {
+                        txn.offsets.complete(producer, commit, &mut state.offsets);
+                        applied += 1;
+                    }
+                    _ => tracing::debug!(
+                        offset = r.offset,
+                        "skipping a control record that is no transaction marker"
+                    ),
+                }
+                continue;
+            }
+            match strata_group::decode_record(&r.key, r.value.as_deref()) {
                 Ok(strata_group::Record::OffsetCommit(k, v)) => {
-                    let group = state.offsets.entry(k.group.clone()).or_default();
-                    match v {
-                        // Replayed commits precede every new one.
-                        Some(v) => {
-                            group.insert((k.topic, k.partition), (-1, v));
+                    let tp = (k.topic, k.partition);
+                    match (v, r.txn_producer) {
+                        (Some(v), None) => {
+                            let group = state.offsets.entry(k.group).or_default();
+                            strata_group::materialize(group, tp, r.offset, v);
                         }
-                        None => {
-                            group.remove(&(k.topic, k.partition));
+                        (Some(v), Some(producer)) => {
+                            txn.offsets.replay(&k.group, producer, tp, v, r.offset);
+                        }
+                        // A tombstone drops the committed offset and every pending one.
+                        (None, _) => {
+                            if let Some(group) = state.offsets.get_mut(&k.group) {
+                                group.remove(&tp);
+                            }
+                            txn.offsets.remove(&k.group, &[tp]);
                         }
                     }
                     applied += 1;
@@ -276,7 +310,21 @@ impl GroupCoordinator {
             }
         }
         state.offsets.retain(|_, m| !m.is_empty());
+        state.txn.insert(partition, txn);
         (applied, groups.len())
+    }
+
+    /// Applies the markers reported while `partition` was loading.
+    fn apply_early_markers(state: &mut State, partition: i32) {
+        let Some(markers) = state.early_markers.remove(&partition) else {
+            return;
+        };
+        let State { txn, offsets, .. } = state;
+        if let Some(t) = txn.get_mut(&partition) {
+            for (producer, commit) in markers {
+                t.offsets.complete(producer, commit, offsets);
+            }
+        }
     }
 
     /// Reconciles with the newest image and starts the loads it calls for on the

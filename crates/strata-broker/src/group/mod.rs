@@ -14,6 +14,10 @@
 //!   elected after a failover has every acknowledged commit.
 //! - Deleting a topic drops its committed offsets (`deleted_topics`), detected by
 //!   topic id so a topic created again under the name starts clean.
+//! - Transactional offsets (TxnOffsetCommit) are pending until their producer's marker
+//!   in the partition is reported (`GroupCoordinator::complete_transaction`) or
+//!   replayed; a commit materializes them by log order, never completion order
+//!   (`txn_offsets`, `strata_group::TxnOffsets`).
 
 mod coordinator;
 mod deleted_topics;
@@ -21,6 +25,8 @@ mod loading;
 pub(crate) mod offsets;
 mod report;
 pub(crate) mod store;
+mod txn_offsets;
 
 pub use coordinator::GroupCoordinator;
 pub use report::{GroupReport, GroupSummary, MemberReport, PartitionLag};
+pub use txn_offsets::TxnCommitter;

@@ -19,6 +19,9 @@ const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 /// Kafka's `offset.metadata.max.bytes`.
 pub const MAX_METADATA_BYTES: usize = 4096;
 
+/// A group's committed offsets by (topic, partition), as OffsetFetch serves them.
+pub type Committed = HashMap<(String, i32), OffsetCommitValue>;
+
 /// Who is committing, as OffsetCommit carries it.
 pub struct Committer<'a> {
     /// Member id ("" for admin/simple commits).
@@ -31,7 +34,7 @@ pub struct Committer<'a> {
 
 impl Broker {
     /// The `__consumer_offsets` partition that owns `group_id`, if this broker leads it.
-    fn offsets_partition(
+    pub(super) fn offsets_partition(
         &self,
         group_id: &str,
     ) -> Result<Arc<crate::replica::Partition>, WriteError> {
@@ -138,13 +141,9 @@ impl GroupCoordinator {
                 }
                 let map = state.offsets.entry(group_id.to_string()).or_default();
                 for (topic, partition, value) in commits {
-                    // Durability waits may finish out of order; keep the newest write.
-                    let newer = map
-                        .get(&(topic.clone(), partition))
-                        .is_none_or(|(at, _)| *at < log_offset);
-                    if newer {
-                        map.insert((topic, partition), (log_offset, value));
-                    }
+                    // Durability waits may finish out of order, and a transaction may
+                    // have materialized a later write: the newest record wins.
+                    strata_group::materialize(map, (topic, partition), log_offset, value);
                 }
                 vec![Ok(()); n]
             }
@@ -156,22 +155,32 @@ impl GroupCoordinator {
     }
 
     /// Committed offsets of a group: all of them, or those of the given partitions
-    /// (missing ones are absent from the map).
-    pub fn fetch(
+    /// (missing ones are absent from the map). Pending transactional offsets are not
+    /// among them.
+    pub fn fetch(&self, broker: &Broker, group_id: &str) -> Result<Committed, GroupError> {
+        self.fetch_with_pending(broker, group_id)
+            .map(|(committed, _)| committed)
+    }
+
+    /// [`GroupCoordinator::fetch`], with the partitions that have pending
+    /// transactional offsets (OffsetFetch with `require_stable` answers them
+    /// UNSTABLE_OFFSET_COMMIT).
+    pub fn fetch_with_pending(
         &self,
         broker: &Broker,
         group_id: &str,
-    ) -> Result<HashMap<(String, i32), OffsetCommitValue>, GroupError> {
+    ) -> Result<(Committed, Vec<(String, i32)>), GroupError> {
         let state = self.state.lock();
         self.lease(broker, &state, group_id)?;
         if let Some(e) = state.groups.get(group_id) {
             e.group.validate_offset_fetch()?;
         }
-        Ok(state
+        let committed = state
             .offsets
             .get(group_id)
             .map(|m| m.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect())
-            .unwrap_or_default())
+            .unwrap_or_default();
+        Ok((committed, state.txn_pending(group_id)))
     }
 
     /// Deletes committed offsets of partitions (OffsetDelete). Partitions of topics a
@@ -199,7 +208,11 @@ impl GroupCoordinator {
                             .collect()
                     }
                 }
-                None if state.offsets.contains_key(group_id) => Vec::new(),
+                None if state.offsets.contains_key(group_id)
+                    || !state.txn_pending(group_id).is_empty() =>
+                {
+                    Vec::new()
+                }
                 None => return Err(GroupError::GroupIdNotFound),
             };
             let mut doomed = Vec::new();
@@ -230,17 +243,26 @@ impl GroupCoordinator {
         let offsets: Vec<(String, i32)> = {
             let mut state = self.state.lock();
             self.lease(broker, &state, group_id)?;
-            let known_offsets = state.offsets.contains_key(group_id);
+            let known_offsets =
+                state.offsets.contains_key(group_id) || !state.txn_pending(group_id).is_empty();
             match state.groups.get_mut(group_id) {
                 Some(e) => e.group.validate_delete()?,
                 None if known_offsets => {}
                 None => return Err(GroupError::GroupIdNotFound),
             }
-            state
+            // Partitions with only pending transactional offsets get tombstones too,
+            // so a later marker cannot bring them back (as Kafka).
+            let mut offsets: Vec<(String, i32)> = state
                 .offsets
                 .get(group_id)
                 .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default()
+                .unwrap_or_default();
+            for tp in state.txn_pending(group_id) {
+                if !offsets.contains(&tp) {
+                    offsets.push(tp);
+                }
+            }
+            offsets
         };
         self.write_tombstones(broker, group_id, offsets, true)
             .await?;
@@ -250,6 +272,9 @@ impl GroupCoordinator {
         }
         state.groups.remove(group_id);
         state.offsets.remove(group_id);
+        for t in state.txn.values_mut() {
+            t.offsets.remove_group(group_id);
+        }
         Ok(())
     }
 
@@ -292,6 +317,9 @@ impl GroupCoordinator {
                 map.remove(k);
             }
         }
+        // A tombstone ends pending transactional offsets too (as Kafka, and as a
+        // replay of the log does).
+        state.drop_pending(group_id, &partitions);
         Ok(())
     }
 
@@ -310,8 +338,11 @@ impl GroupCoordinator {
                         Some(e) => e.group.current_state_timestamp(),
                         None => None,
                     };
+                    let pending = state.txn_pending(g);
                     let doomed: Vec<_> = map
                         .iter()
+                        // Not while a transaction may still commit over it (as Kafka).
+                        .filter(|(k, _)| !pending.contains(k))
                         .filter(|(_, (_, v))| {
                             let base = since_empty
                                 .unwrap_or(v.commit_timestamp)

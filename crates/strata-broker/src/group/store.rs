@@ -1,5 +1,6 @@
 //! Durable keyed records in a partition of `__consumer_offsets`: append a set of
-//! key/value records as one batch, and read a whole partition back when loading.
+//! key/value records as one batch (transactional for TxnOffsetCommit), and read a whole
+//! partition back when loading, with each record's batch producer and control flag.
 //!
 //! The record formats (Kafka's offset-commit and group-metadata keys and values) live in
 //! `strata-group`; this file only moves bytes.
@@ -72,27 +73,87 @@ impl PendingWrite {
     /// every in-sync replica (as Kafka's coordinator writes with `acks=all`, so a
     /// new coordinator after a failover has it); returns its last offset.
     pub async fn committed(self) -> Result<i64, WriteError> {
+        let (_, durable) = self.appended().await?;
+        durable.committed().await
+    }
+
+    /// Waits until the write is in the log (not yet durable nor replicated); returns
+    /// its last offset and the rest of the wait. A transactional write learns its place
+    /// this way before its durability wait, so a marker that follows it in the log
+    /// finds it recorded.
+    pub async fn appended(self) -> Result<(i64, Durable), WriteError> {
         match self {
-            PendingWrite::Empty(last) => Ok(last),
+            PendingWrite::Empty(last) => Ok((
+                last,
+                Durable {
+                    partition: None,
+                    sync: None,
+                    last,
+                },
+            )),
             PendingWrite::Queued(partition, appended, sync) => {
                 let info = appended.appended().await?;
-                if let Some(sync) = sync {
-                    sync.wait().await?;
+                if info.duplicate {
+                    // Only a transactional write can be taken for a retry (its producer
+                    // sequence repeated one in the log): nothing was written.
+                    return Err(WriteError::Unavailable(
+                        "the write was taken for a retry of an earlier batch",
+                    ));
                 }
-                let deadline = tokio::time::Instant::now() + REPLICATION_TIMEOUT;
-                match partition.wait_replicated(info.last_offset, deadline).await {
-                    Replicated::Verdict(AckState::Done) => Ok(info.last_offset),
-                    Replicated::Verdict(AckState::Wait) => Err(WriteError::TimedOut),
-                    Replicated::NotLeader | Replicated::Deleted => Err(WriteError::NotLeader),
-                    Replicated::Verdict(
-                        AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend,
-                    ) => Err(WriteError::Unavailable(
-                        "the in-sync replicas shrank while writing",
-                    )),
-                }
+                Ok((
+                    info.last_offset,
+                    Durable {
+                        partition: Some(partition),
+                        sync,
+                        last: info.last_offset,
+                    },
+                ))
             }
         }
     }
+}
+
+/// The durability part of a write already in the log; see [`PendingWrite::appended`].
+pub struct Durable {
+    partition: Option<Arc<Partition>>,
+    sync: Option<SyncWait>,
+    last: i64,
+}
+
+impl Durable {
+    /// Waits until the write is fsynced (if the policy asks) and held by every
+    /// in-sync replica; returns its last offset.
+    pub async fn committed(self) -> Result<i64, WriteError> {
+        let Some(partition) = self.partition else {
+            return Ok(self.last);
+        };
+        if let Some(sync) = self.sync {
+            sync.wait().await?;
+        }
+        let deadline = tokio::time::Instant::now() + REPLICATION_TIMEOUT;
+        match partition.wait_replicated(self.last, deadline).await {
+            Replicated::Verdict(AckState::Done) => Ok(self.last),
+            Replicated::Verdict(AckState::Wait) => Err(WriteError::TimedOut),
+            Replicated::NotLeader | Replicated::Deleted => Err(WriteError::NotLeader),
+            Replicated::Verdict(
+                AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend,
+            ) => Err(WriteError::Unavailable(
+                "the in-sync replicas shrank while writing",
+            )),
+        }
+    }
+}
+
+/// The producer of a transactional batch (TxnOffsetCommit): its id, epoch and the
+/// batch's base sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnProducer {
+    /// Producer id.
+    pub id: i64,
+    /// Producer epoch.
+    pub epoch: i16,
+    /// Sequence of the batch's first record.
+    pub base_sequence: i32,
 }
 
 /// Queues `records` as one batch on `partition`, which this broker leads. The write's
@@ -106,6 +167,29 @@ pub fn append(
     now_ms: i64,
     policy: FlushPolicy,
 ) -> Result<PendingWrite, WriteError> {
+    append_batch(partition, records, now_ms, policy, None)
+}
+
+/// Like [`append`], as one transactional batch of `producer` (attribute bit 4, its id,
+/// epoch and sequences): Kafka's TxnOffsetCommit record batch. Its offsets stay
+/// pending until the producer's marker follows it in the partition.
+pub fn append_transactional(
+    partition: &Arc<Partition>,
+    records: Vec<KeyedRecord>,
+    now_ms: i64,
+    policy: FlushPolicy,
+    producer: TxnProducer,
+) -> Result<PendingWrite, WriteError> {
+    append_batch(partition, records, now_ms, policy, Some(producer))
+}
+
+fn append_batch(
+    partition: &Arc<Partition>,
+    records: Vec<KeyedRecord>,
+    now_ms: i64,
+    policy: FlushPolicy,
+    producer: Option<TxnProducer>,
+) -> Result<PendingWrite, WriteError> {
     if records.is_empty() {
         return Ok(PendingWrite::Empty(partition.log_end_offset() - 1));
     }
@@ -116,7 +200,7 @@ pub fn append(
             WriteError::Unavailable("fewer in-sync replicas than min.insync.replicas")
         });
     }
-    let batch = encode_batch(records, now_ms)?;
+    let batch = encode_batch(records, now_ms, producer)?;
     // Every record here has a key and is uncompressed by construction, so the append
     // is "trusted" (no topic-settings rewrite).
     let p = Arc::clone(partition);
@@ -128,21 +212,27 @@ pub fn append(
     })
 }
 
-fn encode_batch(records: Vec<KeyedRecord>, now_ms: i64) -> Result<Bytes, LogError> {
+fn encode_batch(
+    records: Vec<KeyedRecord>,
+    now_ms: i64,
+    producer: Option<TxnProducer>,
+) -> Result<Bytes, LogError> {
+    let (producer_id, producer_epoch, base_sequence) =
+        producer.map_or((-1, -1, -1), |p| (p.id, p.epoch, p.base_sequence));
     let records: Vec<Record> = records
         .into_iter()
         .enumerate()
         .map(|(i, (key, value))| Record {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // The encoder starts a new batch whenever offset - sequence changes; this keeps
-            // one batch with base sequence -1 (no idempotence).
-            sequence: i as i32 - 1,
+            // one batch with the base sequence (-1 without a producer: no idempotence).
+            sequence: base_sequence.wrapping_add(i as i32),
             timestamp: now_ms,
             key: Some(key),
             value,
@@ -163,11 +253,26 @@ fn encode_batch(records: Vec<KeyedRecord>, now_ms: i64) -> Result<Bytes, LogErro
     Ok(buf.freeze())
 }
 
+/// One keyed record read back when loading, with what its batch says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedRecord {
+    /// Its offset in the log.
+    pub offset: i64,
+    /// The producer id of a transactional batch, `None` for any other batch.
+    pub txn_producer: Option<i64>,
+    /// Whether it is a control record (a transaction marker, when its key says so).
+    pub control: bool,
+    /// The key.
+    pub key: Bytes,
+    /// The value; `None` is a tombstone.
+    pub value: Option<Bytes>,
+}
+
 /// Reads every keyed record of `partition` from its start to its log end, in offset
 /// order: a new leader serves all its log holds, as Kafka's coordinator loads to the
 /// log end (the tail above the high watermark is the new leader's to commit).
 /// Blocking: call it on a blocking thread.
-pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, LogError> {
+pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<LoadedRecord>, LogError> {
     let mut out = Vec::new();
     let limit = partition.log_config_blocking().max_message_bytes as usize;
     let mut offset = partition.log_start_offset();
@@ -185,6 +290,10 @@ pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, L
             let (header, one) = item.map_err(corrupt)?;
             // A batch emptied by compaction still moves the offset on.
             next = next.max(header.next_offset());
+            let txn_producer = header
+                .is_transactional()
+                .then_some(header.producer_id)
+                .filter(|id| *id >= 0);
             // Stored data is checked (and decompressed, bounded) before it is decoded.
             let set = batch::decode_record_set(&bytes.slice_ref(one), limit, OffsetRule::Compacted)
                 .map_err(corrupt)?;
@@ -192,7 +301,13 @@ pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, L
                 // A fetch returns whole batches, which may start before `offset`.
                 if r.offset >= offset {
                     if let Some(key) = r.key {
-                        out.push((key, r.value));
+                        out.push(LoadedRecord {
+                            offset: r.offset,
+                            txn_producer,
+                            control: header.is_control(),
+                            key,
+                            value: r.value,
+                        });
                     }
                 }
                 next = next.max(r.offset + 1);
@@ -204,4 +319,18 @@ pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<KeyedRecord>, L
         offset = next;
     }
     Ok(out)
+}
+
+/// The log's producer state for `producer_id` in `partition`: (epoch, last sequence of
+/// that epoch, -1 when none), `None` if the log does not know the producer. Blocking.
+pub fn producer_state_blocking(
+    partition: &Partition,
+    producer_id: i64,
+) -> Result<Option<(i16, i32)>, LogError> {
+    partition.run_blocking(|log| {
+        Ok(log
+            .producer_state()
+            .get(producer_id)
+            .map(|e| (e.epoch, e.last_seq())))
+    })
 }

@@ -14,6 +14,7 @@ use crate::auth::authorizer::Access;
 
 const GROUP_DENIED: i16 = 30; // GROUP_AUTHORIZATION_FAILED
 const CLUSTER_DENIED: i16 = 31; // CLUSTER_AUTHORIZATION_FAILED
+const TRANSACTIONAL_ID_DENIED: i16 = 53; // TRANSACTIONAL_ID_AUTHORIZATION_FAILED
 
 /// The refusal for `req`, or `None` if the principal may make it (or it is checked
 /// item by item in its handler).
@@ -44,6 +45,19 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
             OffsetCommitResponse::default()
                 .with_topics(super::gate_items::commit_refusals(&r.topics, GROUP_DENIED)),
         ),
+        // As Kafka: WRITE on the transactional id, then READ on the group (topics are
+        // checked in the handler).
+        RequestKind::TxnOffsetCommit(r)
+            if !access.transactional_id(AclOperation::Write, r.transactional_id.as_str()) =>
+        {
+            ResponseKind::TxnOffsetCommit(super::txn_offset_commit::refused(
+                r,
+                TRANSACTIONAL_ID_DENIED,
+            ))
+        }
+        RequestKind::TxnOffsetCommit(r) if group(r.group_id.as_str()) => {
+            ResponseKind::TxnOffsetCommit(super::txn_offset_commit::refused(r, GROUP_DENIED))
+        }
         RequestKind::OffsetDelete(r)
             if !access.group(AclOperation::Delete, r.group_id.as_str()) =>
         {

@@ -53,6 +53,7 @@ mod offset_fetch;
 mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
+mod txn_offset_commit;
 
 /// The connection's ordering turn: held while a request's side effects happen so they
 /// happen in request order; dropped once they are done. A handler that only reads
@@ -343,6 +344,10 @@ async fn dispatch(
             gate_items::offset_fetch(&access, &mut resp, named);
             Some(ResponseKind::OffsetFetch(resp))
         }
+        // Holds the turn until the batch has its place in the log, like OffsetCommit.
+        RequestKind::TxnOffsetCommit(r) => Some(ResponseKind::TxnOffsetCommit(
+            txn_offset_commit::handle(broker, v, &access, r, turn).await,
+        )),
         RequestKind::OffsetDelete(mut r) => {
             let denied = gate_items::offset_delete(&access, &mut r);
             let mut resp = offset_delete::handle(broker, r).await;
@@ -497,6 +502,7 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::OffsetCommit => "OffsetCommit",
         ApiKey::OffsetFetch => "OffsetFetch",
         ApiKey::OffsetDelete => "OffsetDelete",
+        ApiKey::TxnOffsetCommit => "TxnOffsetCommit",
         ApiKey::ListGroups => "ListGroups",
         ApiKey::DescribeGroups => "DescribeGroups",
         ApiKey::DeleteGroups => "DeleteGroups",

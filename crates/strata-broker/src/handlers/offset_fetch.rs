@@ -1,4 +1,6 @@
-//! OffsetFetch: committed offsets of one group (v1–v7) or several (v8+).
+//! OffsetFetch: committed offsets of one group (v1–v7) or several (v8+). With
+//! `require_stable` (v7+, KIP-447: read_committed consumers) a partition with pending
+//! transactional offsets answers UNSTABLE_OFFSET_COMMIT, which the client retries.
 
 use std::sync::Arc;
 
@@ -8,11 +10,12 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 
 use crate::Broker;
 
-/// One partition's answer: (offset, leader epoch, metadata).
-type Found = (i64, i32, Option<StrBytes>);
+/// One partition's answer: (offset, leader epoch, metadata, error code).
+type Found = (i64, i32, Option<StrBytes>, i16);
 /// Partitions with their answers, per topic.
 type TopicOffsets = Vec<(TopicName, Vec<(i32, Found)>)>;
 
@@ -28,7 +31,7 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
                         .map(|t| (t.name.clone(), t.partition_indexes.clone()))
                         .collect()
                 });
-                match lookup(broker, g.group_id.0.as_str(), wanted, version) {
+                match lookup(broker, g.group_id.0.as_str(), wanted, req.require_stable) {
                     Ok(topics) => OffsetFetchResponseGroup::default()
                         .with_group_id(g.group_id.clone())
                         .with_topics(
@@ -40,12 +43,13 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
                                         .with_partitions(
                                             parts
                                                 .into_iter()
-                                                .map(|(p, (off, epoch, meta))| {
+                                                .map(|(p, (off, epoch, meta, code))| {
                                                     OffsetFetchResponsePartitions::default()
                                                         .with_partition_index(p)
                                                         .with_committed_offset(off)
                                                         .with_committed_leader_epoch(epoch)
                                                         .with_metadata(meta)
+                                                        .with_error_code(code)
                                                 })
                                                 .collect(),
                                         )
@@ -65,15 +69,18 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect()
     });
-    match lookup(broker, req.group_id.0.as_str(), wanted.clone(), version) {
+    // `require_stable` exists from v7 on (the decoder leaves it false before).
+    let stable = version >= 7 && req.require_stable;
+    match lookup(broker, req.group_id.0.as_str(), wanted.clone(), stable) {
         Ok(topics) => OffsetFetchResponse::default().with_topics(response_topics(
             topics.into_iter().map(|(name, parts)| {
-                let parts = parts.into_iter().map(|(p, (off, epoch, meta))| {
+                let parts = parts.into_iter().map(|(p, (off, epoch, meta, code))| {
                     OffsetFetchResponsePartition::default()
                         .with_partition_index(p)
                         .with_committed_offset(off)
                         .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
                         .with_metadata(meta)
+                        .with_error_code(code)
                 });
                 (name, parts.collect())
             }),
@@ -107,28 +114,38 @@ fn response_topics(
 }
 
 /// The committed offsets asked for (`None` = every committed partition); partitions
-/// without a commit answer offset -1, as Kafka does.
+/// without a commit answer offset -1, as Kafka does. With `require_stable`, a partition
+/// with pending transactional offsets answers offset -1 and UNSTABLE_OFFSET_COMMIT.
 fn lookup(
     broker: &Arc<Broker>,
     group_id: &str,
     wanted: Option<Vec<(TopicName, Vec<i32>)>>,
-    version: i16,
+    require_stable: bool,
 ) -> Result<TopicOffsets, i16> {
-    let committed = broker
+    let (committed, pending) = broker
         .groups
-        .fetch(broker, group_id)
+        .fetch_with_pending(broker, group_id)
         .map_err(|e| e.code())?;
     let found = |t: &str, p: i32| -> Found {
-        match committed.get(&(t.to_string(), p)) {
+        let key = (t.to_string(), p);
+        if require_stable && pending.contains(&key) {
+            return (
+                -1,
+                -1,
+                Some(StrBytes::default()),
+                ResponseError::UnstableOffsetCommit.code(),
+            );
+        }
+        match committed.get(&key) {
             Some(v) => (
                 v.offset,
                 v.leader_epoch,
                 Some(StrBytes::from_string(v.metadata.clone())),
+                0,
             ),
-            None => (-1, -1, Some(StrBytes::default())),
+            None => (-1, -1, Some(StrBytes::default()), 0),
         }
     };
-    let _ = version;
     Ok(match wanted {
         Some(list) => list
             .into_iter()

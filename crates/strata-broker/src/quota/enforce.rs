@@ -148,6 +148,7 @@ pub(crate) fn set_throttle(body: &mut ResponseKind, ms: i32) {
         OffsetCommit,
         OffsetFetch,
         OffsetDelete,
+        TxnOffsetCommit,
         ListGroups,
         DescribeGroups,
         DeleteGroups,

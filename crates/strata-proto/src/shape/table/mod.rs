@@ -167,6 +167,11 @@ pub(crate) static APIS: &[ApiShape] = &[
         &offsets::offset_delete_response::SHAPE,
     ),
     api(
+        ApiKey::TxnOffsetCommit,
+        &offsets::txn_offset_commit_request::SHAPE,
+        &offsets::txn_offset_commit_response::SHAPE,
+    ),
+    api(
         ApiKey::SaslHandshake,
         &security::sasl_handshake_request::SHAPE,
         &security::sasl_handshake_response::SHAPE,

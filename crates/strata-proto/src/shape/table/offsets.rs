@@ -1,4 +1,4 @@
-//! Wire shapes: Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete.
+//! Wire shapes: Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete, TxnOffsetCommit.
 //!
 //! Derived from kafka-protocol 0.18's generated decoders with
 //! `scripts/shape_table_from_kafka_protocol.py`, then reviewed; the round-trip tests in
@@ -264,6 +264,90 @@ pub(crate) mod offset_delete_response {
 
     static OFFSET_DELETE_RESPONSE_PARTITION: Struct = Struct::new(
         "OffsetDeleteResponsePartition",
+        &[
+            field("partition_index", ALL, Ty::Int32),
+            field("error_code", ALL, Ty::Int16),
+        ],
+        &[],
+    );
+}
+
+/// `TxnOffsetCommitRequest`: versions 0–5, flexible from v3.
+pub(crate) mod txn_offset_commit_request {
+    use crate::shape::dsl::*;
+
+    pub(crate) static SHAPE: Message = Message::new(0, 5, 3, &TXN_OFFSET_COMMIT_REQUEST);
+
+    static TXN_OFFSET_COMMIT_REQUEST: Struct = Struct::new(
+        "TxnOffsetCommitRequest",
+        &[
+            field("transactional_id", ALL, Ty::String),
+            field("group_id", ALL, Ty::String),
+            field("producer_id", ALL, Ty::Int64),
+            field("producer_epoch", ALL, Ty::Int16),
+            field("generation_id", since(3), Ty::Int32),
+            field("member_id", since(3), Ty::String),
+            field("group_instance_id", since(3), Ty::String),
+            field("topics", ALL, array(&TXN_OFFSET_COMMIT_REQUEST_TOPIC)),
+        ],
+        &[],
+    );
+
+    static TXN_OFFSET_COMMIT_REQUEST_TOPIC: Struct = Struct::new(
+        "TxnOffsetCommitRequestTopic",
+        &[
+            field("name", ALL, Ty::String),
+            field(
+                "partitions",
+                ALL,
+                array(&TXN_OFFSET_COMMIT_REQUEST_PARTITION),
+            ),
+        ],
+        &[],
+    );
+
+    static TXN_OFFSET_COMMIT_REQUEST_PARTITION: Struct = Struct::new(
+        "TxnOffsetCommitRequestPartition",
+        &[
+            field("partition_index", ALL, Ty::Int32),
+            field("committed_offset", ALL, Ty::Int64),
+            field("committed_leader_epoch", since(2), Ty::Int32),
+            field("committed_metadata", ALL, Ty::String),
+        ],
+        &[],
+    );
+}
+
+/// `TxnOffsetCommitResponse`: versions 0–5, flexible from v3.
+pub(crate) mod txn_offset_commit_response {
+    use crate::shape::dsl::*;
+
+    pub(crate) static SHAPE: Message = Message::new(0, 5, 3, &TXN_OFFSET_COMMIT_RESPONSE);
+
+    static TXN_OFFSET_COMMIT_RESPONSE: Struct = Struct::new(
+        "TxnOffsetCommitResponse",
+        &[
+            field("throttle_time_ms", ALL, Ty::Int32),
+            field("topics", ALL, array(&TXN_OFFSET_COMMIT_RESPONSE_TOPIC)),
+        ],
+        &[],
+    );
+
+    static TXN_OFFSET_COMMIT_RESPONSE_TOPIC: Struct = Struct::new(
+        "TxnOffsetCommitResponseTopic",
+        &[
+            field("name", ALL, Ty::String),
+            field(
+                "partitions",
+                ALL,
+                array(&TXN_OFFSET_COMMIT_RESPONSE_PARTITION),
+            ),
+        ],
+        &[],
+    );
+
+    static TXN_OFFSET_COMMIT_RESPONSE_PARTITION: Struct = Struct::new(
+        "TxnOffsetCommitResponsePartition",
         &[
             field("partition_index", ALL, Ty::Int32),
             field("error_code", ALL, Ty::Int16),
