@@ -53,6 +53,7 @@ mod offset_fetch;
 mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
+mod write_txn_markers;
 
 /// The connection's ordering turn: held while a request's side effects happen so they
 /// happen in request order; dropped once they are done. A handler that only reads
@@ -411,6 +412,11 @@ async fn dispatch(
                 describe_client_quotas::handle(broker, r),
             ))
         }
+        // Holds the turn until the markers are written and replicated, as Kafka answers
+        // one request per connection at a time.
+        RequestKind::WriteTxnMarkers(r) => Some(ResponseKind::WriteTxnMarkers(
+            write_txn_markers::handle(broker, &access, r).await,
+        )),
         other => anyhow::bail!("no handler for {api_key:?}: {other:?}"),
     };
     Ok(Answer::Body(response))
@@ -509,6 +515,7 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
         ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
         ApiKey::AlterClientQuotas => "AlterClientQuotas",
+        ApiKey::WriteTxnMarkers => "WriteTxnMarkers",
         _ => "Other",
     }
 }
