@@ -311,6 +311,18 @@ async fn every_api_at_every_served_version() {
                                 .with_key(StrBytes::from_static_str("producer_byte_rate"))
                                 .with_value(1024.0)])]),
                 ),
+                // A marker for a producer with no open transaction is written.
+                ApiKey::WriteTxnMarkers => RequestKind::WriteTxnMarkers(
+                    WriteTxnMarkersRequest::default().with_markers(vec![
+                        write_txn_markers_request::WritableTxnMarker::default()
+                            .with_producer_id(ProducerId(4242))
+                            .with_topics(vec![
+                                write_txn_markers_request::WritableTxnMarkerTopic::default()
+                                    .with_name(name(&topic))
+                                    .with_partition_indexes(vec![0]),
+                            ]),
+                    ]),
+                ),
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -381,6 +393,7 @@ async fn every_api_at_every_served_version() {
                     r.error_code
                 }
                 ResponseKind::SaslHandshake(r) => r.error_code,
+                ResponseKind::WriteTxnMarkers(r) => r.markers[0].topics[0].partitions[0].error_code,
                 ResponseKind::CreateAcls(r) => {
                     assert!(r.results.is_empty());
                     0

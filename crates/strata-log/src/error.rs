@@ -63,6 +63,26 @@ pub enum LogError {
         /// What was expected instead.
         detail: String,
     },
+    /// A non-transactional batch from a producer with an open transaction; nothing
+    /// was stored (`INVALID_TXN_STATE`).
+    #[error(
+        "producer {producer_id} has an open transaction: a non-transactional batch is not allowed"
+    )]
+    InvalidTxnState {
+        /// The producer id.
+        producer_id: i64,
+    },
+    /// A transaction marker from an older coordinator than one already seen for the
+    /// producer; nothing was stored (`TRANSACTION_COORDINATOR_FENCED`).
+    #[error("marker for producer {producer_id} from coordinator epoch {coordinator_epoch}, older than {current}")]
+    CoordinatorFenced {
+        /// The producer id.
+        producer_id: i64,
+        /// The marker's coordinator epoch.
+        coordinator_epoch: i32,
+        /// The newest coordinator epoch seen for this producer.
+        current: i32,
+    },
     /// A replicated payload does not start at the log end offset (the follower must
     /// truncate or fetch from elsewhere); nothing was stored.
     #[error("replicated batches start at offset {first_offset} (last {last_offset}), expected the log end offset {expected}")]
@@ -145,6 +165,18 @@ impl From<ProducerError> for LogError {
                 first_seq,
                 detail,
             },
+            ProducerError::InvalidTxnState { producer_id } => {
+                LogError::InvalidTxnState { producer_id }
+            }
+            ProducerError::CoordinatorFenced {
+                producer_id,
+                coordinator_epoch,
+                current,
+            } => LogError::CoordinatorFenced {
+                producer_id,
+                coordinator_epoch,
+                current,
+            },
         }
     }
 }
@@ -158,6 +190,12 @@ impl LogError {
             LogError::OffsetOutOfRange { .. } => ERROR_OFFSET_OUT_OF_RANGE,
             LogError::InvalidProducerEpoch { .. } => ERROR_INVALID_PRODUCER_EPOCH,
             LogError::OutOfOrderSequence { .. } => ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+            LogError::InvalidTxnState { .. } => {
+                kafka_protocol::ResponseError::InvalidTxnState.code()
+            }
+            LogError::CoordinatorFenced { .. } => {
+                kafka_protocol::ResponseError::TransactionCoordinatorFenced.code()
+            }
             LogError::UnexpectedAppendOffset { .. } => ERROR_OFFSET_OUT_OF_RANGE,
             LogError::NonContiguousOffsets { .. } | LogError::EpochRegression { .. } => {
                 strata_proto::batch::ERROR_CORRUPT_MESSAGE

@@ -70,8 +70,10 @@ impl Log {
             let _ = file.set_len(start);
             return Err(err.into());
         }
-        for header in &headers {
-            self.producers.update(header, header.base_offset);
+        let markers = crate::txn_log::replicated_markers(records, &headers);
+        for (header, marker) in headers.iter().zip(markers) {
+            let completed = self.producers.apply(header, header.base_offset, marker);
+            self.record_completed(completed);
         }
         let interval = self.config.index_interval_bytes;
         let active = &mut self.segments[last_index];

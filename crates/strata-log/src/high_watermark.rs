@@ -22,6 +22,7 @@ impl Log {
     /// leader change). Persisted lazily: see [`Log::checkpoint_high_watermark`].
     pub fn set_high_watermark(&mut self, high_watermark: i64) -> i64 {
         self.high_watermark = high_watermark.clamp(self.log_start_offset, self.log_end_offset());
+        self.producers.on_high_watermark(self.high_watermark);
         self.high_watermark
     }
 
@@ -49,5 +50,6 @@ impl Log {
         self.high_watermark = self
             .high_watermark
             .clamp(self.log_start_offset, self.log_end_offset());
+        self.producers.on_high_watermark(self.high_watermark);
     }
 }

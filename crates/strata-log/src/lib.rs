@@ -50,6 +50,9 @@ mod scan;
 mod scrub;
 mod segment;
 mod slice;
+mod transactions;
+mod txn_index;
+mod txn_log;
 mod verify;
 
 #[cfg(test)]
@@ -69,4 +72,6 @@ pub use producer_state::{
 pub use scrub::SealedSegment;
 pub use slice::{AppendInfo, FileSlice, FlushTask, RetentionOutcome};
 pub use strata_replication::{EpochCache, EpochEntry};
+pub use transactions::CompletedTxn;
+pub use txn_index::AbortedTxn;
 pub use verify::{verify_partition, PartitionReport, SegmentReport};

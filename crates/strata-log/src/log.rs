@@ -15,7 +15,6 @@ use crate::error::LogError;
 use crate::handles::FileHandles;
 use crate::producer_snapshot;
 use crate::producer_state::{ProducerError, ProducerStateTable, SequenceCheck};
-use crate::recovery::scan_producer_state;
 use crate::segment::{parse_log_file_name, Segment};
 use crate::slice::{AppendInfo, FlushTask};
 
@@ -194,7 +193,14 @@ impl Log {
         log.load_epochs((!clean_shutdown).then_some(scan_from))?;
         match snapshot {
             // Written by a clean close at exactly this log end: nothing changed since.
-            Some((table, end)) if end == log.log_end_offset() => log.producers = table,
+            // After an unclean stop the aborted indexes may have lost writes; a damaged
+            // one is rebuilt; both with the producer state, from the same scan.
+            Some((mut table, end))
+                if end == log.log_end_offset() && clean_shutdown && !log.txn_index_damaged() =>
+            {
+                table.on_high_watermark(log.high_watermark);
+                log.producers = table;
+            }
             _ => log.rebuild_producer_state()?,
         }
         Ok(log)
@@ -283,6 +289,12 @@ impl Log {
                 duplicate: true,
             });
         }
+        let markers = crate::txn_log::payload_markers(records, &headers)?;
+        for (header, marker) in headers.iter().zip(&markers) {
+            if let Some(marker) = marker {
+                self.producers.check_marker(header, marker)?;
+            }
+        }
         self.roll_if_needed(records.len() as u64, last_offset, now_ms)?;
 
         let mut stamped: Vec<([u8; HEADER_SIZE], BatchHeader)> = Vec::with_capacity(headers.len());
@@ -331,9 +343,12 @@ impl Log {
         }
         // The batches are in the file now, so a retry must find them even if index
         // bookkeeping below fails.
-        for (_, header) in &stamped {
-            self.producers.update(header, header.base_offset);
+        for ((_, header), marker) in stamped.iter().zip(&markers) {
+            let completed = self.producers.apply(header, header.base_offset, *marker);
+            self.record_completed(completed);
         }
+        let last = self.segments.len() - 1;
+        let active = &mut self.segments[last];
         let mut position = start;
         for (_, header) in &stamped {
             active.track_batch(position, header, interval);
@@ -495,16 +510,6 @@ impl Log {
     /// The idempotent-producer state (producer id → epoch and last batches).
     pub fn producer_state(&self) -> &ProducerStateTable {
         &self.producers
-    }
-
-    /// Rebuilds the producer state from the batch headers of every segment (headers
-    /// only: the data was validated when written or by recovery).
-    pub(crate) fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
-        self.producers.clear();
-        for segment in &self.segments {
-            scan_producer_state(segment, &mut self.producers)?;
-        }
-        Ok(())
     }
 
     /// The partition directory.

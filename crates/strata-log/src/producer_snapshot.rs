@@ -6,10 +6,14 @@
 //! or a crash can then never pair it with data it does not describe. Anything missing,
 //! torn or mismatched falls back to the header scan.
 //!
-//! Layout (big-endian): magic `b"SPS1"`, end offset i64, producer count u32, then per
-//! producer: id i64, epoch i16, batch count u8, and per batch first_seq i32, last_seq
-//! i32, first_offset i64, last_offset i64, max_timestamp i64; finally a CRC-32C u32 of
-//! everything before it.
+//! Layout (big-endian): magic `b"SPS2"`, end offset i64, producer count u32, then per
+//! producer: id i64, epoch i16, coordinator epoch i32, first offset of its open
+//! transaction i64 (-1: none), batch count u8, and per batch first_seq i32, last_seq
+//! i32, first_offset i64, last_offset i64, max_timestamp i64; then the completed
+//! transactions not yet below the high watermark: count u32, and per transaction first
+//! offset i64, marker offset i64; finally a CRC-32C u32 of everything before it.
+//! Version 1 (`SPS1`, without transactions) is not read: the header scan rebuilds
+//! everything instead.
 
 use std::collections::VecDeque;
 use std::fs;
@@ -20,7 +24,7 @@ use crate::producer_state::{BatchMetadata, ProducerEntry, ProducerStateTable, BA
 
 /// File name inside the partition directory.
 pub(crate) const SNAPSHOT_FILE: &str = "producer-state.snapshot";
-const MAGIC: &[u8; 4] = b"SPS1";
+const MAGIC: &[u8; 4] = b"SPS2";
 const BATCH_BYTES: usize = 4 + 4 + 8 + 8 + 8;
 
 fn path(dir: &Path) -> PathBuf {
@@ -36,6 +40,8 @@ pub(crate) fn encode(table: &ProducerStateTable, end_offset: i64) -> Vec<u8> {
     for (producer_id, entry) in table.iter() {
         out.extend_from_slice(&producer_id.to_be_bytes());
         out.extend_from_slice(&entry.epoch.to_be_bytes());
+        out.extend_from_slice(&entry.coordinator_epoch.to_be_bytes());
+        out.extend_from_slice(&entry.current_txn_first_offset.unwrap_or(-1).to_be_bytes());
         out.push(entry.batches.len() as u8);
         for b in &entry.batches {
             out.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -44,6 +50,12 @@ pub(crate) fn encode(table: &ProducerStateTable, end_offset: i64) -> Vec<u8> {
             out.extend_from_slice(&b.last_offset.to_be_bytes());
             out.extend_from_slice(&b.max_timestamp.to_be_bytes());
         }
+    }
+    let unreplicated: Vec<(i64, i64)> = table.unreplicated_transactions().collect();
+    out.extend_from_slice(&(unreplicated.len() as u32).to_be_bytes());
+    for (first, marker) in unreplicated {
+        out.extend_from_slice(&first.to_be_bytes());
+        out.extend_from_slice(&marker.to_be_bytes());
     }
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_be_bytes());
@@ -67,6 +79,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<(ProducerStateTable, i64)> {
     for _ in 0..count {
         let producer_id = i64::from_be_bytes(r.array()?);
         let epoch = i16::from_be_bytes(r.array()?);
+        let coordinator_epoch = i32::from_be_bytes(r.array()?);
+        let txn_first = i64::from_be_bytes(r.array()?);
         let batch_count = usize::from(r.take(1)?[0]);
         if batch_count > BATCHES_TO_RETAIN {
             return None;
@@ -81,7 +95,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<(ProducerStateTable, i64)> {
                 max_timestamp: i64::from_be_bytes(r.array()?),
             });
         }
-        table.insert(producer_id, ProducerEntry { epoch, batches });
+        let entry = ProducerEntry {
+            epoch,
+            batches,
+            current_txn_first_offset: (txn_first >= 0).then_some(txn_first),
+            coordinator_epoch,
+        };
+        table.insert(producer_id, entry);
+    }
+    let unreplicated = u32::from_be_bytes(r.array()?);
+    for _ in 0..unreplicated {
+        let first = i64::from_be_bytes(r.array()?);
+        let marker = i64::from_be_bytes(r.array()?);
+        table.insert_unreplicated(first, marker);
     }
     r.buf.is_empty().then_some((table, end_offset))
 }

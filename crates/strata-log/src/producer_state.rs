@@ -7,10 +7,21 @@
 //! older epoch is fenced, and a newer epoch must start over at sequence 0. A producer
 //! the table does not know (its state expired, or it was never seen) is accepted at
 //! any sequence, so a producer survives losing its state (Kafka's KIP-360 behaviour).
+//!
+//! Transactions: a transactional batch of a producer with no open transaction opens
+//! one at its offset (`current_txn_first_offset`), the producer's next marker ends it
+//! (see `transactions.rs` for the partition-wide view and the last stable offset). A
+//! non-transactional batch while a transaction is open is refused
+//! (`INVALID_TXN_STATE`), as is a marker from an older coordinator than the last one
+//! seen for the producer (`TRANSACTION_COORDINATOR_FENCED`).
 
 use std::collections::{HashMap, VecDeque};
 
+use kafka_protocol::ResponseError;
+use strata_proto::batch::control::{ControlType, TxnMarker};
 use strata_proto::batch::BatchHeader;
+
+use crate::transactions::{CompletedTxn, Transactions};
 
 /// Kafka error code `OUT_OF_ORDER_SEQUENCE_NUMBER`.
 pub const ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
@@ -44,9 +55,23 @@ pub struct ProducerEntry {
     pub epoch: i16,
     /// The last batches of `epoch`, oldest first, at most [`BATCHES_TO_RETAIN`].
     pub batches: VecDeque<BatchMetadata>,
+    /// First offset of the producer's open transaction in this partition, if any.
+    pub current_txn_first_offset: Option<i64>,
+    /// Epoch of the coordinator that wrote the producer's last marker, -1 if none.
+    pub coordinator_epoch: i32,
 }
 
 impl ProducerEntry {
+    /// A producer seen for the first time, at `epoch`.
+    pub fn new(epoch: i16) -> ProducerEntry {
+        ProducerEntry {
+            epoch,
+            batches: VecDeque::with_capacity(BATCHES_TO_RETAIN),
+            current_txn_first_offset: None,
+            coordinator_epoch: -1,
+        }
+    }
+
     /// Sequence of the last record written in the current epoch, -1 if none.
     pub fn last_seq(&self) -> i32 {
         self.batches.back().map_or(-1, |b| b.last_seq)
@@ -62,8 +87,15 @@ impl ProducerEntry {
             .copied()
     }
 
-    /// Records a written batch (already checked) of `header` at `first_offset`.
-    fn apply(&mut self, header: &BatchHeader, first_offset: i64) {
+    /// Records a written batch (already checked) of `header` at `first_offset`;
+    /// `marker` is a control batch's transaction marker. Returns the first offset of
+    /// the transaction a marker ended and whether it was aborted.
+    fn apply(
+        &mut self,
+        header: &BatchHeader,
+        first_offset: i64,
+        marker: Option<TxnMarker>,
+    ) -> Option<(i64, bool)> {
         if header.producer_epoch != self.epoch {
             // A new epoch restarts the sequence space: older batches can never be
             // retried under it.
@@ -71,8 +103,16 @@ impl ProducerEntry {
             self.batches.clear();
         }
         if header.is_control() {
-            // Control markers carry no producer sequence.
-            return;
+            // Control markers carry no producer sequence. One that is not a readable
+            // transaction marker (compacted away, or another control type) ends
+            // nothing.
+            let marker = marker?;
+            self.coordinator_epoch = marker.coordinator_epoch;
+            let first = self.current_txn_first_offset.take()?;
+            return Some((first, marker.control == ControlType::Abort));
+        }
+        if header.is_transactional() && self.current_txn_first_offset.is_none() {
+            self.current_txn_first_offset = Some(first_offset);
         }
         if self.batches.len() == BATCHES_TO_RETAIN {
             self.batches.pop_front();
@@ -84,6 +124,7 @@ impl ProducerEntry {
             last_offset: first_offset + i64::from(header.last_offset_delta),
             max_timestamp: header.max_timestamp,
         });
+        None
     }
 }
 
@@ -128,6 +169,25 @@ pub enum ProducerError {
         /// What was expected instead.
         detail: String,
     },
+    /// A non-transactional batch from a producer with an open transaction.
+    #[error(
+        "producer {producer_id} has an open transaction: a non-transactional batch is not allowed"
+    )]
+    InvalidTxnState {
+        /// The producer id.
+        producer_id: i64,
+    },
+    /// A marker written by an older transaction coordinator than the last one seen
+    /// for the producer (a zombie coordinator).
+    #[error("marker for producer {producer_id} from coordinator epoch {coordinator_epoch}, older than {current}")]
+    CoordinatorFenced {
+        /// The producer id.
+        producer_id: i64,
+        /// The marker's coordinator epoch.
+        coordinator_epoch: i32,
+        /// The newest coordinator epoch seen for this producer.
+        current: i32,
+    },
 }
 
 impl ProducerError {
@@ -136,6 +196,10 @@ impl ProducerError {
         match self {
             ProducerError::InvalidProducerEpoch { .. } => ERROR_INVALID_PRODUCER_EPOCH,
             ProducerError::OutOfOrderSequence { .. } => ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+            ProducerError::InvalidTxnState { .. } => ResponseError::InvalidTxnState.code(),
+            ProducerError::CoordinatorFenced { .. } => {
+                ResponseError::TransactionCoordinatorFenced.code()
+            }
         }
     }
 }
@@ -144,6 +208,8 @@ impl ProducerError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerStateTable {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open and not yet stable transactions, partition-wide.
+    txns: Transactions,
 }
 
 impl ProducerStateTable {
@@ -172,14 +238,78 @@ impl ProducerStateTable {
         self.producers.iter().map(|(id, entry)| (*id, entry))
     }
 
-    /// Sets the state of one producer (loading a snapshot).
+    /// Sets the state of one producer (loading a snapshot), its open transaction
+    /// included.
     pub(crate) fn insert(&mut self, producer_id: i64, entry: ProducerEntry) {
-        self.producers.insert(producer_id, entry);
+        if let Some(first) = entry.current_txn_first_offset {
+            self.txns.open(producer_id, first);
+        }
+        if let Some(old) = self.producers.insert(producer_id, entry) {
+            if let Some(first) = old.current_txn_first_offset {
+                self.txns.ongoing.remove(&first);
+            }
+        }
     }
 
-    /// Forgets every producer.
+    /// Forgets every producer and transaction (not the high watermark).
     pub fn clear(&mut self) {
         self.producers.clear();
+        self.txns.clear();
+    }
+
+    /// The first offset of the oldest transaction that is open, or completed with a
+    /// marker the high watermark has not passed; `None` when there is none.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.txns.first_unstable_offset()
+    }
+
+    /// Open transactions: (first offset, producer id), oldest first.
+    pub fn open_transactions(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.txns.ongoing.iter().map(|(first, id)| (*first, *id))
+    }
+
+    /// Completed transactions whose marker is not below the high watermark yet:
+    /// (first offset, marker offset), oldest first.
+    pub fn unreplicated_transactions(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.txns.unreplicated.iter().map(|(f, l)| (*f, *l))
+    }
+
+    /// Records a completed transaction not yet stable (loading a snapshot).
+    pub(crate) fn insert_unreplicated(&mut self, first_offset: i64, marker_offset: i64) {
+        self.txns.unreplicated.insert(first_offset, marker_offset);
+    }
+
+    /// The high watermark moved (see `transactions.rs`).
+    pub fn on_high_watermark(&mut self, high_watermark: i64) {
+        self.txns.on_high_watermark(high_watermark);
+    }
+
+    /// Checks a marker against the producer's state: an older producer epoch is
+    /// fenced (`INVALID_PRODUCER_EPOCH`), an older coordinator epoch too
+    /// (`TRANSACTION_COORDINATOR_FENCED`). A producer the table does not know passes.
+    pub fn check_marker(
+        &self,
+        header: &BatchHeader,
+        marker: &TxnMarker,
+    ) -> Result<(), ProducerError> {
+        let Some(entry) = self.producers.get(&header.producer_id) else {
+            return Ok(());
+        };
+        if header.producer_epoch < entry.epoch {
+            return Err(ProducerError::InvalidProducerEpoch {
+                producer_id: header.producer_id,
+                epoch: header.producer_epoch,
+                current: entry.epoch,
+            });
+        }
+        if marker.coordinator_epoch < entry.coordinator_epoch {
+            return Err(ProducerError::CoordinatorFenced {
+                producer_id: header.producer_id,
+                coordinator_epoch: marker.coordinator_epoch,
+                current: entry.coordinator_epoch,
+            });
+        }
+        Ok(())
     }
 
     /// Checks one batch against the table. Batches without a producer id are always
@@ -194,16 +324,43 @@ impl ProducerStateTable {
     /// Records a batch written at `first_offset` (call only after a successful write of
     /// a batch that [`ProducerStateTable::check`] accepted).
     pub fn update(&mut self, header: &BatchHeader, first_offset: i64) {
+        self.apply(header, first_offset, None);
+    }
+
+    /// Records a written batch like [`ProducerStateTable::update`]; `marker` is the
+    /// transaction marker of a control batch. A transactional batch of a producer
+    /// without an open transaction opens one; a marker ends the producer's open
+    /// transaction and returns it (a marker with nothing open returns `None`, as in
+    /// Kafka: it changes neither the last stable offset nor the aborted index).
+    pub fn apply(
+        &mut self,
+        header: &BatchHeader,
+        first_offset: i64,
+        marker: Option<TxnMarker>,
+    ) -> Option<CompletedTxn> {
         if header.producer_id < 0 {
-            return;
+            return None;
         }
-        self.producers
-            .entry(header.producer_id)
-            .or_insert_with(|| ProducerEntry {
-                epoch: header.producer_epoch,
-                batches: VecDeque::with_capacity(BATCHES_TO_RETAIN),
-            })
-            .apply(header, first_offset);
+        let producer_id = header.producer_id;
+        let entry = self
+            .producers
+            .entry(producer_id)
+            .or_insert_with(|| ProducerEntry::new(header.producer_epoch));
+        let was_open = entry.current_txn_first_offset.is_some();
+        match entry.apply(header, first_offset, marker) {
+            Some((first, aborted)) => {
+                Some(
+                    self.txns
+                        .complete(producer_id, first, header.base_offset, aborted),
+                )
+            }
+            None => {
+                if let (false, Some(first)) = (was_open, entry.current_txn_first_offset) {
+                    self.txns.open(producer_id, first);
+                }
+                None
+            }
+        }
     }
 
     /// Checks the batches of one produce payload, in order, as if each earlier one had
@@ -241,12 +398,10 @@ impl ProducerStateTable {
                         scratch
                             .entry(header.producer_id)
                             .or_insert_with(|| {
-                                base.cloned().unwrap_or(ProducerEntry {
-                                    epoch: header.producer_epoch,
-                                    batches: VecDeque::new(),
-                                })
+                                base.cloned()
+                                    .unwrap_or_else(|| ProducerEntry::new(header.producer_epoch))
                             })
-                            .apply(header, next);
+                            .apply(header, next, None);
                     }
                     next += i64::from(header.last_offset_delta) + 1;
                 }
@@ -324,7 +479,7 @@ fn check_entry(
                 entry.epoch
             )));
         }
-        return Ok(SequenceCheck::Append);
+        return check_txn_state(entry, header);
     }
     let last_seq = entry.last_seq();
     if !in_sequence(last_seq, first_seq) {
@@ -332,6 +487,19 @@ fn check_entry(
             "expected {} after {last_seq}",
             next_sequence(last_seq)
         )));
+    }
+    check_txn_state(entry, header)
+}
+
+/// A producer with an open transaction writes only transactional batches.
+fn check_txn_state(
+    entry: &ProducerEntry,
+    header: &BatchHeader,
+) -> Result<SequenceCheck, ProducerError> {
+    if !header.is_transactional() && entry.current_txn_first_offset.is_some() {
+        return Err(ProducerError::InvalidTxnState {
+            producer_id: header.producer_id,
+        });
     }
     Ok(SequenceCheck::Append)
 }

@@ -5,13 +5,14 @@
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use strata_proto::batch::{BatchHeader, HEADER_SIZE};
+use strata_proto::batch::{control, BatchHeader, HEADER_SIZE};
 
 use crate::check::scan_file;
 pub(crate) use crate::check::{DamagedBytes, Rules};
 use crate::producer_state::ProducerStateTable;
 use crate::scan::{HeaderScanner, Step};
 use crate::segment::Segment;
+use crate::transactions::CompletedTxn;
 
 /// Outcome of scanning a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,16 +205,26 @@ fn read_header(segment: &Segment, position: u64) -> io::Result<Option<BatchHeade
 }
 
 /// Feeds the headers of every batch of `segment` with a producer id into `table`, in
-/// log order. Stops quietly at bytes that do not parse: recovery has already moved
-/// damage aside, so that only happens if the file changed under us.
+/// log order, with the marker of every control batch; `completed` hears of every
+/// transaction a marker ends. Stops quietly at bytes that do not parse: recovery has
+/// already moved damage aside, so that only happens if the file changed under us.
 pub(crate) fn scan_producer_state(
     segment: &Segment,
     table: &mut ProducerStateTable,
+    completed: &mut dyn FnMut(CompletedTxn),
 ) -> io::Result<()> {
     let file = segment.log.get()?;
     let mut scanner = HeaderScanner::new(&file, 0, segment.size);
-    while let Step::Batch { header, .. } = scanner.next_step()? {
-        table.update(&header, header.base_offset);
+    while let Step::Batch { header, position } = scanner.next_step()? {
+        let marker = if header.is_control() {
+            let body = scanner.body_prefix(position, &header, control::MARKER_BODY_PREFIX)?;
+            control::parse_marker(&header, body)
+        } else {
+            None
+        };
+        if let Some(txn) = table.apply(&header, header.base_offset, marker) {
+            completed(txn);
+        }
     }
     Ok(())
 }

@@ -67,6 +67,18 @@ impl<'a> HeaderScanner<'a> {
         Ok(Step::Batch { position, header })
     }
 
+    /// The first bytes (at most `max`) after the header of the batch the last step
+    /// returned at `position` with `header`: enough to read a transaction marker.
+    pub fn body_prefix(
+        &mut self,
+        position: u64,
+        header: &BatchHeader,
+        max: usize,
+    ) -> io::Result<&[u8]> {
+        let len = (header.total_size() - HEADER_SIZE).min(max);
+        self.bytes_at(position + HEADER_SIZE as u64, len)
+    }
+
     /// `len` bytes at `position`, refilling the chunk buffer when needed.
     fn bytes_at(&mut self, position: u64, len: usize) -> io::Result<&[u8]> {
         let in_buf = position >= self.buf_start

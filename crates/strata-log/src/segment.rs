@@ -11,6 +11,7 @@ use strata_proto::batch::BatchHeader;
 use crate::handles::{Access, CachedFile, FileHandles};
 use crate::index::{OffsetEntry, SparseIndex, TimeEntry};
 use crate::scan::{HeaderScanner, Step};
+use crate::txn_index::{TxnIndex, TXN_INDEX_EXT};
 
 /// File extension of segment data.
 pub(crate) const LOG_EXT: &str = "log";
@@ -69,6 +70,8 @@ pub(crate) struct Segment {
     pub index: SparseIndex<OffsetEntry>,
     /// Max timestamp → relative offset.
     pub time_index: SparseIndex<TimeEntry>,
+    /// Transactions whose ABORT marker is in this segment (`txn_index.rs`).
+    pub txn_index: TxnIndex,
     /// Set when an index entry turned out not to point at its batch: lookups scan from
     /// the segment start until the index is rebuilt.
     pub index_suspect: AtomicBool,
@@ -82,6 +85,11 @@ pub(crate) struct Segment {
 impl Segment {
     /// Creates a new, empty segment (truncating stale files of the same name).
     pub fn create(files: &FileHandles, dir: &Path, base_offset: i64) -> io::Result<Segment> {
+        // A stale abort index of the same name must not come back with the new data.
+        match fs::remove_file(segment_path(dir, base_offset, TXN_INDEX_EXT)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         Segment::create_suffixed(files, dir, base_offset, "")
     }
 
@@ -97,7 +105,10 @@ impl Segment {
         let log = files.create(path(LOG_EXT), Access::Append)?;
         let index = SparseIndex::create(files, path(INDEX_EXT))?;
         let time_index = SparseIndex::create(files, path(TIME_INDEX_EXT))?;
-        Ok(Segment::new(base_offset, log, 0, index, time_index))
+        // The abort index is created with its first entry; a cleaner's staged segment
+        // never gets one (its entries stay in the original's file).
+        let txn = TxnIndex::absent(files, dir, base_offset);
+        Ok(Segment::new(base_offset, log, 0, index, time_index, txn))
     }
 
     fn new(
@@ -106,6 +117,7 @@ impl Segment {
         size: u64,
         index: SparseIndex<OffsetEntry>,
         time_index: SparseIndex<TimeEntry>,
+        txn_index: TxnIndex,
     ) -> Segment {
         Segment {
             base_offset,
@@ -118,6 +130,7 @@ impl Segment {
             bytes_since_index: 0,
             index,
             time_index,
+            txn_index,
             index_suspect: AtomicBool::new(false),
             verified: Arc::new(AtomicU64::new(0)),
         }
@@ -135,7 +148,8 @@ impl Segment {
         let index = SparseIndex::create(files, segment_path(dir, base_offset, INDEX_EXT))?;
         let time_index =
             SparseIndex::create(files, segment_path(dir, base_offset, TIME_INDEX_EXT))?;
-        Ok(Segment::new(base_offset, log, size, index, time_index))
+        let txn = TxnIndex::open(files, dir, base_offset)?;
+        Ok(Segment::new(base_offset, log, size, index, time_index, txn))
     }
 
     /// Opens an existing segment trusting its index files (no handle is kept: files
@@ -148,7 +162,8 @@ impl Segment {
         let time_index: SparseIndex<TimeEntry> =
             SparseIndex::open(files, segment_path(dir, base_offset, TIME_INDEX_EXT))?;
         let last_time = time_index.last();
-        let mut segment = Segment::new(base_offset, log, size, index, time_index);
+        let txn = TxnIndex::open(files, dir, base_offset)?;
+        let mut segment = Segment::new(base_offset, log, size, index, time_index, txn);
         if let Some(e) = last_time {
             segment.max_timestamp = e.timestamp;
             segment.offset_of_max_timestamp = base_offset + i64::from(e.relative_offset);
@@ -223,7 +238,8 @@ impl Segment {
     pub fn seal(&mut self) -> io::Result<()> {
         self.append_time_entry_if_newer();
         self.index.write_pending()?;
-        self.time_index.write_pending()
+        self.time_index.write_pending()?;
+        self.txn_index.write_pending()
     }
 
     /// The indexed batch at or before `offset`: its position and base offset, or
@@ -377,6 +393,7 @@ impl Segment {
             self.time_index.write_pending()?;
             files.push(self.index.cached_file());
             files.push(self.time_index.cached_file());
+            files.extend(self.txn_index.sync_file()?);
         }
         Ok(files)
     }
@@ -387,9 +404,10 @@ impl Segment {
     }
 }
 
-/// Removes the `.log`, `.index` and `.timeindex` of the segment at `base_offset`.
+/// Removes the `.log`, `.index`, `.timeindex` and `.txnindex` of the segment at
+/// `base_offset`.
 pub(crate) fn delete_segment_files(dir: &Path, base_offset: i64) -> io::Result<()> {
-    for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
+    for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT] {
         match fs::remove_file(segment_path(dir, base_offset, ext)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}

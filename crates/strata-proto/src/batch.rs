@@ -29,6 +29,7 @@
 //! | 57 | recordsCount | i32 |
 
 mod codec;
+pub mod control;
 mod decode;
 mod header;
 mod records;

@@ -71,6 +71,9 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::DeleteAcls, 1, 1, 3),
     row(ApiKey::DescribeClientQuotas, 0, 0, 1),
     row(ApiKey::AlterClientQuotas, 0, 0, 1),
+    // Sent by transaction coordinators to partition leaders (inter-broker). Kafka 4
+    // and kafka-protocol 0.18 know only v1 (flexible); v0 was removed.
+    row(ApiKey::WriteTxnMarkers, 1, 1, 1),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

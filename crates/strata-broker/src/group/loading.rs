@@ -254,8 +254,12 @@ impl GroupCoordinator {
         let mut txn = TxnPartition::default();
         for r in records {
             if r.control {
-                match (r.txn_producer, super::txn_offsets::marker_kind(&r.key)) {
-                    (Some(producer), Some(commit)) => {
+                match (
+                    r.txn_producer,
+                    strata_proto::batch::control::parse_marker_key(&r.key),
+                ) {
+                    (Some(producer), Some(control)) => {
+                        let commit = control == strata_proto::batch::control::ControlType::Commit;
                         txn.offsets.complete(producer, commit, &mut state.offsets);
                         applied += 1;
                     }

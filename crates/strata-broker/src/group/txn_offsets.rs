@@ -55,23 +55,6 @@ pub struct TxnCommitter<'a> {
     pub generation: i32,
 }
 
-/// The outcome of a transaction marker's key: `Some(true)` for COMMIT, `Some(false)`
-/// for ABORT, `None` for anything else (other control records, a short key). The key
-/// is an `int16` version (negative is invalid; newer versions keep the type where
-/// version 0 has it) and an `int16` type: 0 ABORT, 1 COMMIT.
-pub(super) fn marker_kind(key: &[u8]) -> Option<bool> {
-    let version = i16::from_be_bytes([*key.first()?, *key.get(1)?]);
-    let kind = i16::from_be_bytes([*key.get(2)?, *key.get(3)?]);
-    if version < 0 {
-        return None;
-    }
-    match kind {
-        0 => Some(false),
-        1 => Some(true),
-        _ => None,
-    }
-}
-
 impl State {
     /// Partitions `group` has pending transactional offsets for.
     pub(super) fn txn_pending(&self, group: &str) -> Vec<(String, i32)> {
@@ -331,23 +314,5 @@ impl GroupCoordinator {
                 "transaction marker for a partition this broker does not coordinate"
             ),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::marker_kind;
-
-    #[test]
-    fn marker_keys_parse_as_kafka_writes_them() {
-        assert_eq!(marker_kind(&[0, 0, 0, 1]), Some(true));
-        assert_eq!(marker_kind(&[0, 0, 0, 0]), Some(false));
-        // A newer key version keeps the type where version 0 has it.
-        assert_eq!(marker_kind(&[0, 1, 0, 1, 9, 9]), Some(true));
-        // Leader-change and unknown control records, negative versions, short keys.
-        assert_eq!(marker_kind(&[0, 0, 0, 2]), None);
-        assert_eq!(marker_kind(&[0xff, 0xff, 0, 1]), None);
-        assert_eq!(marker_kind(&[0, 0, 0]), None);
-        assert_eq!(marker_kind(&[]), None);
     }
 }

@@ -6,6 +6,10 @@
 //! (`strata_proto::fetch_response`) and the connection writes the ranges from the
 //! segment files in bounded pieces, so a response is never whole in memory.
 //!
+//! `read_committed` (isolation level 1) reads stop at the last stable offset and carry
+//! the aborted transactions overlapping the returned batches, so the consumer can drop
+//! their records; every response carries the partition's real last stable offset.
+//!
 //! Fetch sessions (KIP-227) are declined as the protocol allows: a request to open one
 //! gets `session_id = 0`, so clients keep sending full requests; an incremental request
 //! naming a session gets `FETCH_SESSION_ID_NOT_FOUND`.
@@ -131,6 +135,8 @@ pub async fn handle(
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = tokio::time::Instant::from_std(received + wait);
     let mut stopping = broker.stopping.subscribe();
+    // Followers copy everything; only consumers choose an isolation level.
+    let read_committed = !from_replica && req.isolation_level == 1;
     let results = loop {
         // Register for wake-ups before reading so an append in between is not missed.
         let mut wakeups: Vec<_> = wanted
@@ -141,7 +147,7 @@ pub async fn handle(
         for w in wakeups.iter_mut() {
             w.as_mut().enable();
         }
-        let results = read_all(Arc::clone(&wanted), max_bytes, from_replica).await;
+        let results = read_all(Arc::clone(&wanted), max_bytes, from_replica, read_committed).await;
         let bytes: usize = results.iter().map(PartitionResult::len).sum();
         let any_error = results.iter().any(|r| r.error != 0);
         if bytes >= min_bytes.max(1)
@@ -172,7 +178,8 @@ pub async fn handle(
     for (w, r) in wanted.iter().zip(results) {
         let mut p = wire::Partition::new(w.partition, r.error);
         p.high_watermark = r.high_watermark;
-        p.last_stable_offset = r.high_watermark;
+        p.last_stable_offset = r.last_stable_offset;
+        p.aborted_transactions = Some(r.aborted);
         p.log_start_offset = if version >= 5 { r.log_start_offset } else { -1 };
         p.records = r.records;
         responses[w.topic].partitions.push(p);
@@ -189,7 +196,10 @@ pub async fn handle(
 struct PartitionResult {
     error: i16,
     high_watermark: i64,
+    last_stable_offset: i64,
     log_start_offset: i64,
+    /// Aborted transactions among the records (`read_committed` only).
+    aborted: Vec<wire::AbortedTransaction>,
     /// The batches to send, left in their segment file.
     records: Option<FileSlice>,
 }
@@ -199,11 +209,18 @@ impl PartitionResult {
         self.records.as_ref().map_or(0, |s| s.len)
     }
 
-    fn failed(error: i16, high_watermark: i64, log_start_offset: i64) -> Self {
+    fn failed(
+        error: i16,
+        high_watermark: i64,
+        last_stable_offset: i64,
+        log_start_offset: i64,
+    ) -> Self {
         Self {
             error,
             high_watermark,
+            last_stable_offset,
             log_start_offset,
+            aborted: Vec::new(),
             records: None,
         }
     }
@@ -215,6 +232,7 @@ async fn read_all(
     wanted: Arc<Vec<Wanted>>,
     max_bytes: usize,
     from_replica: bool,
+    read_committed: bool,
 ) -> Vec<PartitionResult> {
     let n = wanted.len();
     let joined = tokio::task::spawn_blocking(move || {
@@ -225,33 +243,25 @@ async fn read_all(
         wanted
             .iter()
             .map(|w| match &w.replica {
-                Err(e) => PartitionResult::failed(e.code(), -1, -1),
-                // Followers copy everything the leader has; consumers see only what
-                // every in-sync replica has.
-                Ok(p) => match p.slice_blocking_upto(
-                    w.offset,
-                    w.max_bytes.min(budget),
-                    first,
-                    from_replica.then(|| p.log_end_offset()),
-                ) {
-                    Ok(r) => {
-                        if let Some(s) = &r.records {
-                            first = false;
-                            budget = budget.saturating_sub(s.len);
+                Err(e) => PartitionResult::failed(e.code(), -1, -1, -1),
+                Ok(p) => {
+                    let max = w.max_bytes.min(budget);
+                    match read_one(p, w.offset, max, first, from_replica, read_committed) {
+                        Ok(r) => {
+                            if let Some(s) = &r.records {
+                                first = false;
+                                budget = budget.saturating_sub(s.len);
+                            }
+                            r
                         }
-                        PartitionResult {
-                            error: 0,
-                            high_watermark: r.high_watermark,
-                            log_start_offset: r.log_start_offset,
-                            records: r.records,
-                        }
+                        Err(e) => PartitionResult::failed(
+                            log_error_code(&e).code(),
+                            p.high_watermark(),
+                            p.last_stable_offset(),
+                            p.log_start_offset(),
+                        ),
                     }
-                    Err(e) => PartitionResult::failed(
-                        log_error_code(&e).code(),
-                        p.high_watermark(),
-                        p.log_start_offset(),
-                    ),
-                },
+                }
             })
             .collect::<Vec<_>>()
     })
@@ -259,8 +269,49 @@ async fn read_all(
     joined.unwrap_or_else(|e| {
         tracing::error!(error = %e, "fetch read task failed");
         (0..n)
-            .map(|_| PartitionResult::failed(ResponseError::KafkaStorageError.code(), -1, -1))
+            .map(|_| PartitionResult::failed(ResponseError::KafkaStorageError.code(), -1, -1, -1))
             .collect()
+    })
+}
+
+/// One partition's read: followers copy everything the leader has; consumers see what
+/// every in-sync replica has (`read_uncommitted`), or what is also stable
+/// (`read_committed`, with the aborted transactions among it). Blocking.
+fn read_one(
+    p: &Partition,
+    offset: i64,
+    max_bytes: usize,
+    min_one_batch: bool,
+    from_replica: bool,
+    read_committed: bool,
+) -> Result<PartitionResult, strata_log::LogError> {
+    if read_committed {
+        let c = p.slice_committed_blocking(offset, max_bytes, min_one_batch)?;
+        let aborted =
+            c.aborted
+                .into_iter()
+                .map(|(producer_id, first_offset)| wire::AbortedTransaction {
+                    producer_id,
+                    first_offset,
+                });
+        return Ok(PartitionResult {
+            error: 0,
+            high_watermark: c.read.high_watermark,
+            last_stable_offset: c.last_stable_offset,
+            log_start_offset: c.read.log_start_offset,
+            aborted: aborted.collect(),
+            records: c.read.records,
+        });
+    }
+    let upto = from_replica.then(|| p.log_end_offset());
+    let r = p.slice_blocking_upto(offset, max_bytes, min_one_batch, upto)?;
+    Ok(PartitionResult {
+        error: 0,
+        high_watermark: r.high_watermark,
+        last_stable_offset: p.last_stable_offset(),
+        log_start_offset: r.log_start_offset,
+        aborted: Vec::new(),
+        records: r.records,
     })
 }
 

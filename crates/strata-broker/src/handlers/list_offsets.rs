@@ -1,5 +1,6 @@
-//! ListOffsets: earliest, latest, max-timestamp, or the first offset at or after a
-//! timestamp (through the time index).
+//! ListOffsets: earliest, latest (the high watermark, or the last stable offset for
+//! `read_committed`), max-timestamp, or the first offset at or after a timestamp
+//! (through the time index).
 
 use crate::auth::authorizer::Access;
 use std::sync::Arc;
@@ -50,6 +51,10 @@ pub async fn handle(
                 }
             };
             let resp = match lp.timestamp {
+                // READ_COMMITTED consumers end at the last stable offset.
+                LATEST if req.isolation_level == 1 => {
+                    Ok(base.clone().with_offset(p.last_stable_offset()))
+                }
                 LATEST => Ok(base.clone().with_offset(p.high_watermark())),
                 EARLIEST | EARLIEST_LOCAL => Ok(base.clone().with_offset(p.log_start_offset())),
                 MAX_TIMESTAMP => p

@@ -54,6 +54,7 @@ mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
 mod txn_offset_commit;
+mod write_txn_markers;
 
 /// The connection's ordering turn: held while a request's side effects happen so they
 /// happen in request order; dropped once they are done. A handler that only reads
@@ -416,6 +417,11 @@ async fn dispatch(
                 describe_client_quotas::handle(broker, r),
             ))
         }
+        // Holds the turn until the markers are written and replicated, as Kafka answers
+        // one request per connection at a time.
+        RequestKind::WriteTxnMarkers(r) => Some(ResponseKind::WriteTxnMarkers(
+            write_txn_markers::handle(broker, &access, r).await,
+        )),
         other => anyhow::bail!("no handler for {api_key:?}: {other:?}"),
     };
     Ok(Answer::Body(response))
@@ -515,6 +521,7 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
         ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
         ApiKey::AlterClientQuotas => "AlterClientQuotas",
+        ApiKey::WriteTxnMarkers => "WriteTxnMarkers",
         _ => "Other",
     }
 }

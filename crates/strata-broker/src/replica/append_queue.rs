@@ -28,6 +28,9 @@ pub(super) struct PendingAppend {
     records: Bytes,
     now_ms: i64,
     trusted: bool,
+    // A transaction marker: trusted, but appended on its own (a refusal such as a
+    // fenced epoch must reach only its own caller, not a coalesced run's).
+    marker: bool,
     done: tokio::sync::oneshot::Sender<Result<AppendInfo, LogError>>,
     // Set when the caller also wants to hear once the append is fsynced: the drainer
     // then fsyncs right after the append, on the same thread, saving the hand-offs a
@@ -154,7 +157,7 @@ impl Partition {
         for (p, records) in items {
             let len = records.len();
             let (append, must_drain) =
-                p.enqueue_without_drainer(records.clone(), now_ms, false, None);
+                p.enqueue_without_drainer(records.clone(), now_ms, false, false, None);
             queued.push(append);
             if must_drain {
                 group.push(Arc::clone(p));
@@ -184,7 +187,20 @@ impl Partition {
         trusted: bool,
         synced: Option<tokio::sync::oneshot::Sender<Result<(), LogError>>>,
     ) -> QueuedAppend {
-        let (append, must_drain) = self.enqueue_without_drainer(records, now_ms, trusted, synced);
+        let (append, must_drain) =
+            self.enqueue_without_drainer(records, now_ms, trusted, false, synced);
+        if must_drain {
+            let this = Arc::clone(self);
+            tokio::task::spawn_blocking(move || this.drain_appends());
+        }
+        append
+    }
+
+    /// Queues a transaction marker (a control batch the broker built, see
+    /// `stable.rs`): appended alone, with the leader epoch, without the topic-settings
+    /// rewrite. Its place in the queue is its place in the log.
+    pub(super) fn enqueue_marker(self: &Arc<Self>, records: Bytes, now_ms: i64) -> QueuedAppend {
+        let (append, must_drain) = self.enqueue_without_drainer(records, now_ms, true, true, None);
         if must_drain {
             let this = Arc::clone(self);
             tokio::task::spawn_blocking(move || this.drain_appends());
@@ -200,6 +216,7 @@ impl Partition {
         records: Bytes,
         now_ms: i64,
         trusted: bool,
+        marker: bool,
         synced: Option<tokio::sync::oneshot::Sender<Result<(), LogError>>>,
     ) -> (QueuedAppend, bool) {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -209,6 +226,7 @@ impl Partition {
                 records,
                 now_ms,
                 trusted,
+                marker,
                 done: tx,
                 synced,
             });
@@ -240,7 +258,10 @@ impl Partition {
                 let mut i = 0;
                 while i < batch.len() {
                     // Runs of trusted appends go to the log as one write.
-                    let run = batch[i..].iter().take_while(|p| p.trusted).count();
+                    let run = batch[i..]
+                        .iter()
+                        .take_while(|p| p.trusted && !p.marker)
+                        .count();
                     match guard.as_mut() {
                         None => {
                             let n = run.max(1);
@@ -263,6 +284,13 @@ impl Partition {
                             let now = batch[i + run - 1].now_ms;
                             results.extend(super::coalesce::append_run(log, &items, now, epoch));
                             i += run;
+                        }
+                        Some(log) if batch[i].marker => {
+                            let p = &batch[i];
+                            results.push(super::coalesce::append_one(
+                                log, &p.records, p.now_ms, epoch,
+                            ));
+                            i += 1;
                         }
                         Some(log) => {
                             let p = &batch[i];

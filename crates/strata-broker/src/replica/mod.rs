@@ -12,6 +12,7 @@ mod prepare;
 mod refusals;
 mod replicated;
 mod role;
+mod stable;
 
 pub use append_queue::{QueuedAppend, SyncWait};
 pub use damage::{hand_over_damaged_leaderships, hand_over_wanted, repair_fetched_file};
@@ -21,6 +22,7 @@ pub use manager::ReplicaManager;
 pub use partition::{Partition, ReadResult};
 pub use replicated::Fetched;
 pub use role::{IsrRequest, Replicated, Role};
+pub use stable::CommittedRead;
 
 #[cfg(test)]
 mod follow_tests;

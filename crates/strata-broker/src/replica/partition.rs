@@ -31,6 +31,9 @@ pub struct Partition {
     pub(super) log_end: AtomicI64,
     /// Consumer-visible end (see `role.rs`).
     pub(super) hw: AtomicI64,
+    /// The log's first unstable offset (`i64::MAX` when none), published under the
+    /// log lock after every change (see `stable.rs`).
+    pub(super) first_unstable: AtomicI64,
     pub(super) hw_changed: Notify,
     /// The leader epoch appends are stamped with; -1 when not leading.
     pub(super) leader_epoch: AtomicI32,
@@ -82,6 +85,7 @@ impl Partition {
             index,
             log_end: AtomicI64::new(end),
             hw: AtomicI64::new(log.high_watermark()),
+            first_unstable: AtomicI64::new(log.first_unstable_offset().unwrap_or(i64::MAX)),
             hw_changed: Notify::new(),
             leader_epoch: AtomicI32::new(-1),
             role_generation: AtomicU64::new(0),
@@ -126,6 +130,7 @@ impl Partition {
         self.log_start
             .store(log.log_start_offset(), Ordering::Release);
         self.log_end.store(log.log_end_offset(), Ordering::Release);
+        self.publish_first_unstable(log);
     }
 
     /// When the last fsync finished (ms since the epoch).
@@ -228,6 +233,7 @@ impl Partition {
         let out = f(log);
         self.log_start
             .store(log.log_start_offset(), Ordering::Release);
+        self.publish_first_unstable(log);
         self.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
         out
     }

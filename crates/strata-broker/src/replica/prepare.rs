@@ -1,6 +1,7 @@
 //! Broker-side work on a produce payload before it reaches the log, as the topic's
 //! settings demand: recompression (`compression.type` other than `producer`) and the
-//! key requirement of compacted topics. Runs on a blocking thread (CPU-heavy).
+//! key requirement of compacted topics; control batches are refused (only the broker
+//! writes transaction markers). Runs on a blocking thread (CPU-heavy).
 //!
 //! The payload is validated first (`strata_proto::batch::validate_with`: framing of
 //! every record, decompressed as a stream with at most `max.message.bytes` of output),
@@ -22,6 +23,7 @@ pub fn prepare(
     settings: &TopicSettings,
     max_message_bytes: usize,
 ) -> Result<Bytes, LogError> {
+    refuse_control_batches(&records)?;
     let target = match settings.compression {
         CompressionType::Producer => None,
         CompressionType::Uncompressed => Some(Compression::None),
@@ -71,6 +73,24 @@ pub fn prepare(
         })?;
     }
     Ok(out.freeze())
+}
+
+/// Only the broker writes control batches (transaction markers, through
+/// WriteTxnMarkers): a client's is `INVALID_RECORD`, as in Kafka. Malformed bytes are
+/// left to the log's validation.
+fn refuse_control_batches(records: &[u8]) -> Result<(), LogError> {
+    for item in batch::batches(records) {
+        match item {
+            Ok((header, _)) if header.is_control() => {
+                return Err(LogError::Batch(BatchError::InvalidRecord(
+                    "clients may not write control batches".to_string(),
+                )))
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
 }
 
 fn codec_of(h: &BatchHeader) -> Option<Compression> {

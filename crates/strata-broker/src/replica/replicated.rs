@@ -127,6 +127,7 @@ impl Partition {
         let hw_moved = self.hw.swap(hw, Ordering::AcqRel) != hw;
         if hw_moved {
             log.set_high_watermark(hw);
+            self.publish_first_unstable(log);
         }
         drop(guard);
         if info.is_some() {

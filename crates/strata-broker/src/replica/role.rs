@@ -219,6 +219,8 @@ impl Partition {
         if old != hw {
             if let Some(log) = self.log.lock().as_mut() {
                 log.set_high_watermark(hw);
+                // Markers the high watermark passed make their transactions stable.
+                self.publish_first_unstable(log);
             }
             self.hw_changed.notify_waiters();
         }

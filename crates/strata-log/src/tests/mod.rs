@@ -15,3 +15,4 @@ mod producer_state;
 mod recovery;
 mod scrub;
 mod time_retention;
+mod transactions;

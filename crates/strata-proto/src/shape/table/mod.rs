@@ -6,6 +6,7 @@ mod groups;
 mod offsets;
 mod produce_fetch;
 mod security;
+mod txn_markers;
 
 use kafka_protocol::messages::ApiKey;
 
@@ -50,6 +51,11 @@ pub(crate) static APIS: &[ApiShape] = &[
         ApiKey::ListOffsets,
         &produce_fetch::list_offsets_request::SHAPE,
         &produce_fetch::list_offsets_response::SHAPE,
+    ),
+    api(
+        ApiKey::WriteTxnMarkers,
+        &txn_markers::write_txn_markers_request::SHAPE,
+        &txn_markers::write_txn_markers_response::SHAPE,
     ),
     api(
         ApiKey::OffsetForLeaderEpoch,
