@@ -577,7 +577,7 @@ fn a_failed_completion_write_is_retried_after_the_backoff() {
     let mut h = H::new();
     let (pid, e) = producer(h.init("tx", None, T0));
     h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
-    h.end("tx", pid, e, TxnResult::Abort, T0);
+    assert_eq!(h.end("tx", pid, e, TxnResult::Abort, T0).0, Ok(Reply::Done));
     let fx =
         h.p.markers_written("tx", pid, e, &[TopicPartition::new("t", 0)], T0 + 1);
     let [Effect::Persist { write, .. }] = &fx[..] else {
@@ -596,7 +596,7 @@ fn reload_replays_the_log_and_resends_markers_of_prepared_transactions() {
     let mut h = H::new();
     let (pid, e) = producer(h.init("a", None, T0));
     h.add("a", pid, e, &[("t", 0)], T0).unwrap();
-    h.end("a", pid, e, TxnResult::Commit, T0);
+    assert_eq!(h.end("a", pid, e, TxnResult::Commit, T0).0, Ok(Reply::Done));
     let (pb, eb) = producer(h.init("b", None, T0));
     h.add("b", pb, eb, &[("t", 1)], T0).unwrap();
     producer(h.init("c", None, T0));
