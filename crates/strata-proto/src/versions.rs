@@ -70,6 +70,12 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::DeleteAcls, 1, 1, 3),
     row(ApiKey::DescribeClientQuotas, 0, 0, 1),
     row(ApiKey::AlterClientQuotas, 0, 0, 1),
+    // Transactions (the coordinator side).
+    row(ApiKey::AddPartitionsToTxn, 0, 0, 5),
+    row(ApiKey::AddOffsetsToTxn, 0, 0, 4),
+    row(ApiKey::EndTxn, 0, 0, 4),
+    row(ApiKey::DescribeTransactions, 0, 0, 0),
+    row(ApiKey::ListTransactions, 0, 0, 1),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

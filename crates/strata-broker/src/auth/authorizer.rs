@@ -200,6 +200,11 @@ impl Access {
         self.check(op, ResourceType::Group, name)
     }
 
+    /// `op` on transactional id `name`.
+    pub(crate) fn transactional_id(&self, op: AclOperation, name: &str) -> bool {
+        self.check(op, ResourceType::TransactionalId, name)
+    }
+
     /// `op` on the cluster.
     pub(crate) fn cluster(&self, op: AclOperation) -> bool {
         self.check(op, ResourceType::Cluster, strata_auth::acl::CLUSTER_NAME)
