@@ -42,6 +42,8 @@ pub struct Broker {
     pub(crate) producer_ids: parking_lot::Mutex<crate::producer_ids::ProducerIdBlock>,
     /// Consumer groups and committed offsets.
     pub groups: GroupCoordinator,
+    /// Transactions (`__transaction_state`).
+    pub txn: crate::txn::TxnCoordinator,
     /// Turns true when the broker stops: background loops end, parked requests
     /// (long-poll fetches, group joins) are answered at once.
     pub(crate) stopping: watch::Sender<bool>,
@@ -160,6 +162,11 @@ impl Broker {
             max_size: config.group_max_size,
             ..GroupConfig::default()
         };
+        let txn_config = strata_txn::TxnConfig {
+            max_timeout_ms: config.transaction_max_timeout_ms,
+            id_expiration_ms: config.transactional_id_expiration_ms,
+            ..strata_txn::TxnConfig::default()
+        };
         let replicas =
             ReplicaManager::new(data_dir.clone(), node_id, config.topic_defaults.clone());
         let config_security = config.security.clone();
@@ -184,6 +191,7 @@ impl Broker {
             clean_start: clean,
             producer_ids: Default::default(),
             groups: GroupCoordinator::new(group_config),
+            txn: crate::txn::TxnCoordinator::new(txn_config),
             stopping: watch::channel(false).0,
             health_probe: Default::default(),
             listeners,
@@ -213,6 +221,7 @@ impl Broker {
                 let failed = b.replicas.sync_with_image(&b.meta.image(), clean);
                 b.replicas.remove_orphans()?;
                 b.groups.start_blocking(&b);
+                b.txn.start_blocking(&b);
                 tracing::info!(
                     partitions = b.replicas.all().len(),
                     failed,
@@ -245,6 +254,10 @@ impl Broker {
             tokio::spawn(retention_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(resync_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(group_loop(Arc::clone(&broker), shutdown_rx.clone())),
+            tokio::spawn(crate::txn::txn_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
             tokio::spawn(crate::cleaner::cleaner_loop(
                 Arc::clone(&broker),
                 shutdown_rx.clone(),

@@ -157,6 +157,16 @@ pub struct BrokerConfig {
     pub offsets_retention: Duration,
     /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members.
     pub group_initial_rebalance_delay_ms: i64,
+    /// `transaction.max.timeout.ms`: larger `transaction.timeout.ms` are refused.
+    pub transaction_max_timeout_ms: i32,
+    /// `transactional.id.expiration.ms`: an idle transactional id is forgotten after this.
+    pub transactional_id_expiration_ms: i64,
+    /// `transaction.state.log.num.partitions`: partitions of `__transaction_state`.
+    pub transaction_state_num_partitions: i32,
+    /// `transaction.state.log.replication.factor` (capped at the live brokers).
+    pub transaction_state_replication_factor: i16,
+    /// `transaction.state.log.min.isr` (capped at the replication factor).
+    pub transaction_state_min_isr: i16,
     /// `group.min.session.timeout.ms`.
     pub group_min_session_timeout_ms: i32,
     /// `group.max.session.timeout.ms`.
@@ -357,6 +367,11 @@ impl Default for BrokerConfig {
             scrub_interval: crate::scrubber::DEFAULT_SCRUB_INTERVAL,
             offsets_topic_num_partitions: 50,
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
+            transaction_max_timeout_ms: 900_000,
+            transactional_id_expiration_ms: 604_800_000,
+            transaction_state_num_partitions: 50,
+            transaction_state_replication_factor: 3,
+            transaction_state_min_isr: 2,
             group_initial_rebalance_delay_ms: 3000,
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,

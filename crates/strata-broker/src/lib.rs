@@ -29,6 +29,7 @@ pub mod replica;
 pub mod replication;
 mod scrubber;
 mod topics;
+pub mod txn;
 
 pub use broker::{Broker, RunningBroker};
 pub use config::{BrokerConfig, FlushPolicy};

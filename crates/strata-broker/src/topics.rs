@@ -12,6 +12,8 @@ use crate::Broker;
 
 /// The internal topic holding committed offsets and group metadata.
 pub(crate) use strata_meta::controller::OFFSETS_TOPIC;
+/// The internal topic holding the transaction coordinator's state.
+pub(crate) use strata_meta::controller::TRANSACTION_STATE_TOPIC;
 /// Kafka's `offsets.topic.replication.factor` default; capped at the live brokers.
 const OFFSETS_TOPIC_REPLICATION_FACTOR: usize = 3;
 
@@ -117,6 +119,52 @@ impl Broker {
             );
             self.groups.catch_up(self).await;
         }
+        Ok(())
+    }
+
+    /// Creates `__transaction_state` unless it exists (as Kafka does on the first
+    /// FindCoordinator for a transactional id): compacted,
+    /// `transaction.state.log.num.partitions` partitions, replication factor
+    /// `transaction.state.log.replication.factor` capped at the live brokers,
+    /// `min.insync.replicas` = `transaction.state.log.min.isr` capped at that factor.
+    /// Waits until this broker serves the partitions it leads.
+    pub(crate) async fn ensure_transaction_state_topic(self: &Arc<Self>) -> Result<(), TopicError> {
+        if self.meta.image().topic(TRANSACTION_STATE_TOPIC).is_some() {
+            return Ok(());
+        }
+        let live = Self::live_brokers(&self.meta.image()).len();
+        let wanted = self.config.transaction_state_replication_factor.max(1) as usize;
+        let replication_factor = live.clamp(1, wanted) as i16;
+        let min_isr = self
+            .config
+            .transaction_state_min_isr
+            .clamp(1, replication_factor);
+        let mut req = CreateTopicRequest::new(TRANSACTION_STATE_TOPIC);
+        req.num_partitions = self.config.transaction_state_num_partitions;
+        req.replication_factor = replication_factor;
+        req.configs = [
+            ("cleanup.policy".to_string(), Some("compact".to_string())),
+            ("segment.bytes".to_string(), Some("104857600".to_string())),
+            ("min.insync.replicas".to_string(), Some(min_isr.to_string())),
+        ]
+        .into();
+        match self
+            .create_topics(vec![req], false)
+            .await
+            .into_iter()
+            .next()
+        {
+            Some(Ok(_)) | Some(Err(TopicError::TopicAlreadyExists(_))) => {}
+            Some(Err(e)) => return Err(e),
+            None => return Err(TopicError::Internal("no result".into())),
+        }
+        tracing::info!(
+            partitions = self.config.transaction_state_num_partitions,
+            replication_factor,
+            min_isr,
+            "created {TRANSACTION_STATE_TOPIC}"
+        );
+        self.txn.catch_up(self).await;
         Ok(())
     }
 

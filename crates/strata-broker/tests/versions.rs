@@ -28,6 +28,16 @@ async fn every_api_at_every_served_version() {
     })
     .await;
     let mut c = b.client().await;
+    // The transaction APIs need `__transaction_state` (created on first use).
+    let find_txn = FindCoordinatorRequest::default()
+        .with_key_type(1)
+        .with_key(StrBytes::from_static_str("v-txn"));
+    c.call(
+        ApiKey::FindCoordinator,
+        3,
+        RequestKind::FindCoordinator(find_txn),
+    )
+    .await;
     let mut served = 0;
     for s in SUPPORTED {
         for v in s.decode_min..=s.max {
@@ -323,6 +333,40 @@ async fn every_api_at_every_served_version() {
                             ]),
                     ]),
                 ),
+                ApiKey::AddPartitionsToTxn => {
+                    let topics = vec![add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                        .with_name(name(&topic))
+                        .with_partitions(vec![0])];
+                    let id = TransactionalId(StrBytes::from_string(topic.clone()));
+                    RequestKind::AddPartitionsToTxn(if v >= 4 {
+                        AddPartitionsToTxnRequest::default().with_transactions(vec![
+                            add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+                                .with_transactional_id(id)
+                                .with_topics(topics),
+                        ])
+                    } else {
+                        AddPartitionsToTxnRequest::default()
+                            .with_v3_and_below_transactional_id(id)
+                            .with_v3_and_below_topics(topics)
+                    })
+                }
+                ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(
+                    AddOffsetsToTxnRequest::default()
+                        .with_transactional_id(TransactionalId(StrBytes::from_string(topic.clone())))
+                        .with_group_id(GroupId(StrBytes::from_string(topic.clone()))),
+                ),
+                ApiKey::EndTxn => RequestKind::EndTxn(
+                    EndTxnRequest::default()
+                        .with_transactional_id(TransactionalId(StrBytes::from_string(topic.clone()))),
+                ),
+                ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(
+                    DescribeTransactionsRequest::default().with_transactional_ids(vec![
+                        TransactionalId(StrBytes::from_string(topic.clone())),
+                    ]),
+                ),
+                ApiKey::ListTransactions => {
+                    RequestKind::ListTransactions(ListTransactionsRequest::default())
+                }
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -339,6 +383,10 @@ async fn every_api_at_every_served_version() {
                 ApiKey::AlterUserScramCredentials => 91,
                 // No authorizer configured: SECURITY_DISABLED, as in Kafka.
                 ApiKey::DescribeAcls => 54,
+                // Transactional ids nobody initialized: INVALID_PRODUCER_ID_MAPPING,
+                // TRANSACTIONAL_ID_NOT_FOUND.
+                ApiKey::AddPartitionsToTxn | ApiKey::AddOffsetsToTxn | ApiKey::EndTxn => 49,
+                ApiKey::DescribeTransactions => 105,
                 _ => 0,
             };
             let error = match &resp {
@@ -399,6 +447,18 @@ async fn every_api_at_every_served_version() {
                     0
                 }
                 ResponseKind::DescribeAcls(r) => r.error_code,
+                ResponseKind::AddPartitionsToTxn(r) if v >= 4 => {
+                    assert_eq!(r.error_code, 0);
+                    r.results_by_transaction[0].topic_results[0].results_by_partition[0]
+                        .partition_error_code
+                }
+                ResponseKind::AddPartitionsToTxn(r) => {
+                    r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+                }
+                ResponseKind::AddOffsetsToTxn(r) => r.error_code,
+                ResponseKind::EndTxn(r) => r.error_code,
+                ResponseKind::DescribeTransactions(r) => r.transaction_states[0].error_code,
+                ResponseKind::ListTransactions(r) => r.error_code,
                 ResponseKind::DeleteAcls(r) => {
                     assert!(r.filter_results.is_empty());
                     0

@@ -291,6 +291,36 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
             );
             c.offsets_topic_num_partitions = n as i32;
         }
+        "transaction.max.timeout.ms" | "transaction.state.log.num.partitions" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                (1..=i32::MAX as i64).contains(&n),
+                "setting '{key}' must be a positive 32-bit integer"
+            );
+            if key == "transaction.max.timeout.ms" {
+                c.transaction_max_timeout_ms = n as i32;
+            } else {
+                anyhow::ensure!(n <= 10_000, "setting '{key}' must be at most 10000");
+                c.transaction_state_num_partitions = n as i32;
+            }
+        }
+        "transactional.id.expiration.ms" => {
+            let n = int(value)?;
+            anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");
+            c.transactional_id_expiration_ms = n;
+        }
+        "transaction.state.log.replication.factor" | "transaction.state.log.min.isr" => {
+            let n = int(value)?;
+            anyhow::ensure!(
+                (1..=i16::MAX as i64).contains(&n),
+                "setting '{key}' must be >= 1"
+            );
+            if key == "transaction.state.log.min.isr" {
+                c.transaction_state_min_isr = n as i16;
+            } else {
+                c.transaction_state_replication_factor = n as i16;
+            }
+        }
         "offsets.retention.minutes" => {
             let n = int(value)?;
             anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");

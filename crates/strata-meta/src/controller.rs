@@ -23,7 +23,7 @@ use crate::records::MetadataRecord;
 
 pub use configs::{alter_topic_config, replace_topic_configs, AlterConfigOp, ConfigOpKind};
 pub use create::{create_partitions, create_topics, CreateTopicRequest, ReplicaAssignment};
-pub use internal::{is_internal, INTERNAL_TOPICS, OFFSETS_TOPIC};
+pub use internal::{is_internal, INTERNAL_TOPICS, OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 pub use names::validate_topic_name;
 pub use placement::place_replicas;
 

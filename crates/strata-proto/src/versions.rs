@@ -74,6 +74,12 @@ pub const SUPPORTED: &[ApiSupport] = &[
     // Sent by transaction coordinators to partition leaders (inter-broker). Kafka 4
     // and kafka-protocol 0.18 know only v1 (flexible); v0 was removed.
     row(ApiKey::WriteTxnMarkers, 1, 1, 1),
+    // Transactions (the coordinator side).
+    row(ApiKey::AddPartitionsToTxn, 0, 0, 5),
+    row(ApiKey::AddOffsetsToTxn, 0, 0, 4),
+    row(ApiKey::EndTxn, 0, 0, 4),
+    row(ApiKey::DescribeTransactions, 0, 0, 0),
+    row(ApiKey::ListTransactions, 0, 0, 1),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

@@ -19,6 +19,8 @@ use crate::quota::enforce::{set_throttle, throttle_ms, Busy};
 use crate::Broker;
 
 mod acls;
+mod add_offsets_to_txn;
+mod add_partitions_to_txn;
 mod alter_client_quotas;
 mod alter_configs;
 mod alter_user_scram_credentials;
@@ -32,7 +34,9 @@ mod describe_client_quotas;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_transactions;
 mod describe_user_scram_credentials;
+mod end_txn;
 mod fetch;
 mod find_coordinator;
 mod gate;
@@ -45,6 +49,7 @@ mod leave_group;
 mod legacy;
 mod list_groups;
 mod list_offsets;
+mod list_transactions;
 mod metadata;
 mod mutation_quota;
 mod offset_commit;
@@ -309,8 +314,29 @@ async fn dispatch(
             )))
         }
         RequestKind::InitProducerId(r) => Some(ResponseKind::InitProducerId(
-            init_producer_id::handle(broker, r).await,
+            init_producer_id::handle(broker, &access, v, r).await,
         )),
+        RequestKind::AddPartitionsToTxn(r) => Some(ResponseKind::AddPartitionsToTxn(
+            add_partitions_to_txn::handle(broker, &access, v, r).await,
+        )),
+        RequestKind::AddOffsetsToTxn(r) => Some(ResponseKind::AddOffsetsToTxn(
+            add_offsets_to_txn::handle(broker, &access, v, r).await,
+        )),
+        RequestKind::EndTxn(r) => Some(ResponseKind::EndTxn(
+            end_txn::handle(broker, &access, v, r).await,
+        )),
+        RequestKind::DescribeTransactions(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeTransactions(
+                describe_transactions::handle(broker, &access, r),
+            ))
+        }
+        RequestKind::ListTransactions(r) => {
+            drop(turn);
+            Some(ResponseKind::ListTransactions(list_transactions::handle(
+                broker, &access, v, r,
+            )))
+        }
         RequestKind::FindCoordinator(r) => {
             drop(turn);
             Some(ResponseKind::FindCoordinator(
@@ -522,6 +548,11 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
         ApiKey::AlterClientQuotas => "AlterClientQuotas",
         ApiKey::WriteTxnMarkers => "WriteTxnMarkers",
+        ApiKey::AddPartitionsToTxn => "AddPartitionsToTxn",
+        ApiKey::AddOffsetsToTxn => "AddOffsetsToTxn",
+        ApiKey::EndTxn => "EndTxn",
+        ApiKey::DescribeTransactions => "DescribeTransactions",
+        ApiKey::ListTransactions => "ListTransactions",
         _ => "Other",
     }
 }

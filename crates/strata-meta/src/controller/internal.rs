@@ -8,8 +8,11 @@ use super::TopicError;
 /// Group offsets and metadata (Kafka's name and format).
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
+/// Transaction coordinator state (Kafka's name and format).
+pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+
 /// The topics the broker owns.
-pub const INTERNAL_TOPICS: &[&str] = &[OFFSETS_TOPIC];
+pub const INTERNAL_TOPICS: &[&str] = &[OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC];
 
 /// Whether `name` is one of [`INTERNAL_TOPICS`].
 pub fn is_internal(name: &str) -> bool {
@@ -77,5 +80,7 @@ mod tests {
             40
         );
         assert!(check_configs("orders", &BTreeMap::new()).is_ok());
+        assert!(refuse(TRANSACTION_STATE_TOPIC, Change::Delete).is_err());
+        assert!(check_configs(TRANSACTION_STATE_TOPIC, &BTreeMap::new()).is_err());
     }
 }

@@ -6,6 +6,7 @@ mod groups;
 mod offsets;
 mod produce_fetch;
 mod security;
+mod transactions;
 mod txn_markers;
 
 use kafka_protocol::messages::ApiKey;
@@ -221,6 +222,31 @@ pub(crate) static APIS: &[ApiShape] = &[
         ApiKey::AlterUserScramCredentials,
         &security::alter_user_scram_credentials_request::SHAPE,
         &security::alter_user_scram_credentials_response::SHAPE,
+    ),
+    api(
+        ApiKey::AddPartitionsToTxn,
+        &transactions::add_partitions_to_txn_request::SHAPE,
+        &transactions::add_partitions_to_txn_response::SHAPE,
+    ),
+    api(
+        ApiKey::AddOffsetsToTxn,
+        &transactions::add_offsets_to_txn_request::SHAPE,
+        &transactions::add_offsets_to_txn_response::SHAPE,
+    ),
+    api(
+        ApiKey::EndTxn,
+        &transactions::end_txn_request::SHAPE,
+        &transactions::end_txn_response::SHAPE,
+    ),
+    api(
+        ApiKey::DescribeTransactions,
+        &transactions::describe_transactions_request::SHAPE,
+        &transactions::describe_transactions_response::SHAPE,
+    ),
+    api(
+        ApiKey::ListTransactions,
+        &transactions::list_transactions_request::SHAPE,
+        &transactions::list_transactions_response::SHAPE,
     ),
 ];
 

@@ -1,0 +1,28 @@
+//! The transaction coordinator: `strata-txn`'s state machines, one per
+//! `__transaction_state` partition this broker leads, driven here.
+//!
+//! Invariants:
+//! - One lock (`state`) guards every partition's machine and the parked requests; it
+//!   is never held across an await. Writes and marker sends run after it is
+//!   released, and their outcome is fed back to the machine under the lock again,
+//!   only while the partition is still loaded at the epoch that started them.
+//! - A request is answered after its record is durable on every in-sync replica
+//!   (`acks=all`), so a coordinator elected after a failover has every state a
+//!   client was told about.
+//! - Only the leader of an id's partition serves it, at the epoch it loaded (see
+//!   `loading`); losing leadership drops the machine and answers its parked requests
+//!   NOT_COORDINATOR. Markers of transactions found prepared at load are sent again.
+//! - Transaction timeouts and id expiry run in `txn_loop`, which sleeps until the
+//!   earliest deadline of any machine (woken when an operation may have moved it).
+//! - Markers go to partition leaders over the inter-broker listener (`markers`),
+//!   batched per destination, retried with backoff until written, the topic is
+//!   deleted, or the coordinator moves on.
+
+mod coordinator;
+mod loading;
+mod markers;
+mod store;
+
+pub(crate) use coordinator::fenced_for_version;
+pub(crate) use coordinator::txn_loop;
+pub use coordinator::TxnCoordinator;

@@ -1,0 +1,182 @@
+//! One transactional id's state and the transition it may have in progress.
+
+use std::collections::BTreeSet;
+
+use crate::records::TxnLogValue;
+use crate::types::{RequestId, TopicPartition, TxnError, TxnResult, TxnState, WriteId};
+
+/// The epoch from which a producer id is used up: clients never get `i16::MAX`, so
+/// the coordinator can always fence one more time (Kafka's rule).
+pub const EPOCH_EXHAUSTED: i16 = i16::MAX - 1;
+
+/// A transactional id's state: what its last persisted record says (plus, after a
+/// fence whose write failed, the bumped epoch, which is never handed out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnMetadata {
+    /// Producer id.
+    pub producer_id: i64,
+    /// The producer id before the last transition (the old one right after a
+    /// rotation), `-1` if unknown.
+    pub last_producer_id: i64,
+    /// Current epoch (`-1` before the first InitProducerId completes).
+    pub producer_epoch: i16,
+    /// The epoch before the last InitProducerId bump, when that bump came from a
+    /// KIP-360 request (so its retry gets the same answer); `-1` otherwise.
+    pub last_producer_epoch: i16,
+    /// Transaction timeout.
+    pub timeout_ms: i32,
+    /// State.
+    pub state: TxnState,
+    /// Partitions of the open transaction.
+    pub partitions: BTreeSet<TopicPartition>,
+    /// When the open transaction started (`-1` when none has).
+    pub start_ms: i64,
+    /// Last update (drives `transactional.id.expiration.ms`).
+    pub last_update_ms: i64,
+}
+
+impl TxnMetadata {
+    /// The record for this state.
+    pub fn to_value(&self) -> TxnLogValue {
+        TxnLogValue {
+            producer_id: self.producer_id,
+            previous_producer_id: if self.last_producer_id != self.producer_id {
+                self.last_producer_id
+            } else {
+                -1
+            },
+            next_producer_id: -1,
+            producer_epoch: self.producer_epoch,
+            timeout_ms: self.timeout_ms,
+            state: self.state,
+            partitions: self.partitions.iter().cloned().collect(),
+            last_update_ms: self.last_update_ms,
+            start_ms: self.start_ms,
+            client_transaction_version: 0,
+        }
+    }
+
+    /// The state a replayed record describes.
+    pub fn from_value(v: &TxnLogValue) -> TxnMetadata {
+        TxnMetadata {
+            producer_id: v.producer_id,
+            last_producer_id: v.previous_producer_id,
+            producer_epoch: v.producer_epoch,
+            // Not in the record (as in Kafka): a KIP-360 retry across a failover is
+            // answered as a fresh request.
+            last_producer_epoch: -1,
+            timeout_ms: v.timeout_ms,
+            state: v.state,
+            partitions: v.partitions.iter().cloned().collect(),
+            start_ms: v.start_ms,
+            last_update_ms: v.last_update_ms,
+        }
+    }
+
+    /// Whether the epoch is used up (InitProducerId then rotates the producer id).
+    pub fn epoch_exhausted(&self) -> bool {
+        self.producer_epoch >= EPOCH_EXHAUSTED
+    }
+}
+
+/// Whether completing `from` → `to` respects Kafka's rules: a legal state change; the
+/// epoch kept, bumped by one, or reset to 0 with a new producer id (InitProducerId);
+/// partitions only grow while Ongoing and are kept by Prepare*; time never goes back.
+pub fn valid_transition(from: &TxnMetadata, to: &TxnMetadata) -> bool {
+    if !to.state.valid_previous().contains(&from.state) {
+        return false;
+    }
+    if to.last_update_ms < from.last_update_ms {
+        return false;
+    }
+    let same_producer =
+        to.producer_id == from.producer_id && to.producer_epoch == from.producer_epoch;
+    match to.state {
+        TxnState::Empty => {
+            let bump = to.producer_id == from.producer_id
+                && i32::from(to.producer_epoch) == i32::from(from.producer_epoch) + 1;
+            let rotation = to.producer_id != from.producer_id && to.producer_epoch == 0;
+            (same_producer || bump || rotation) && to.partitions.is_empty() && to.start_ms == -1
+        }
+        TxnState::Ongoing => {
+            same_producer
+                && from.partitions.is_subset(&to.partitions)
+                && to.timeout_ms == from.timeout_ms
+        }
+        TxnState::PrepareCommit | TxnState::PrepareAbort => {
+            // An epoch fence bumps the epoch on its way to PrepareAbort.
+            let fenced = to.state == TxnState::PrepareAbort
+                && to.producer_id == from.producer_id
+                && to.producer_epoch >= from.producer_epoch;
+            (same_producer || fenced)
+                && to.partitions == from.partitions
+                && to.timeout_ms == from.timeout_ms
+                && to.start_ms == from.start_ms
+        }
+        TxnState::CompleteCommit | TxnState::CompleteAbort => {
+            same_producer && to.timeout_ms == from.timeout_ms && to.start_ms != -1
+        }
+        TxnState::Dead => same_producer,
+        TxnState::PrepareEpochFence => false,
+    }
+}
+
+/// What happens once a pending write is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OnDone {
+    /// Install the target, then answer (if there is a request).
+    Reply(Option<(RequestId, crate::types::Reply)>),
+    /// Install the Prepare* target, answer, then write markers for `result`.
+    Markers {
+        result: TxnResult,
+        reply: Option<(RequestId, Result<crate::types::Reply, TxnError>)>,
+    },
+    /// Forget the id (a tombstone was written).
+    Remove,
+}
+
+/// Where a pending transition stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Its record is being written.
+    Writing(WriteId),
+    /// Markers are being written; the partitions still to confirm.
+    Markers(BTreeSet<TopicPartition>),
+    /// Its record's write failed; written again at this time.
+    RetryAt(i64),
+}
+
+/// A transition prepared but not completed: while one exists, other requests for the
+/// id get CONCURRENT_TRANSACTIONS (or, for EndTxn retries, their Kafka answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// The state once complete.
+    pub(crate) target: TxnMetadata,
+    pub(crate) phase: Phase,
+    pub(crate) on_done: OnDone,
+    /// An epoch fence (its failure leaves the bumped epoch in memory).
+    pub(crate) fence: bool,
+}
+
+/// One transactional id in memory.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) meta: TxnMetadata,
+    pub(crate) pending: Option<Pending>,
+    /// A fence's write failed: the epoch in memory is already bumped and is not
+    /// bumped again by the next fence (Kafka's `hasFailedEpochFence`).
+    pub(crate) failed_fence: bool,
+    /// Background work (timeout abort, expiry) waits until this time after a failure.
+    pub(crate) not_before: i64,
+}
+
+impl Entry {
+    pub(crate) fn new(meta: TxnMetadata) -> Self {
+        Entry {
+            meta,
+            pending: None,
+            failed_fence: false,
+            not_before: i64::MIN,
+        }
+    }
+}
