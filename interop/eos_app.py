@@ -18,7 +18,9 @@ boot, src, dst, group, tid, expected = sys.argv[1:7]
 expected = int(expected)
 pause = int(sys.argv[7]) / 1000 if len(sys.argv) > 7 else 0.0
 common = {"bootstrap.servers": boot, "socket.timeout.ms": 10_000}
+# A killed life's member holds its partitions until its session expires: keep it short.
 consumer = Consumer({**common, "group.id": group, "enable.auto.commit": False,
+                     "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
                      "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
 producer = Producer({**common, "transactional.id": tid, "linger.ms": 5})
 producer.init_transactions(60)

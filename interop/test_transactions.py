@@ -235,7 +235,8 @@ def test_kafka_python_transactions_commit_and_abort(broker):
 
 def test_an_abandoned_transaction_is_aborted_at_its_timeout(broker):
     topic = create_topic(broker.bootstrap)
-    stuck = txn_producer(broker.bootstrap, **{"transaction.timeout.ms": 3000})
+    stuck = txn_producer(broker.bootstrap, **{"transaction.timeout.ms": 3000,
+                                              "socket.timeout.ms": 3000})
     stuck.init_transactions(30)
     stuck.begin_transaction()
     send(stuck, topic, ["stuck-0"])
