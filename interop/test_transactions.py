@@ -292,3 +292,19 @@ def test_exactly_once_when_the_app_is_killed_mid_transaction(broker):
     out = values(read_to_end(broker.bootstrap, dst, "read_committed"))
     assert sorted(out) == sorted(f"out-{i}".encode() for i in range(n)), (
         f"{len(out)} records, {len(set(out))} distinct")
+
+
+def test_clients_cannot_write_to_the_internal_topics(broker):
+    # The first transactional producer created __transaction_state.
+    p = txn_producer(broker.bootstrap)
+    p.init_transactions(30)
+    errors = {}
+    plain = Producer({"bootstrap.servers": broker.bootstrap, "message.timeout.ms": 10_000,
+                      **COMMON})
+    for topic in ("__transaction_state", "__consumer_offsets"):
+        plain.produce(topic, value=b"forged", partition=0,
+                      on_delivery=lambda err, msg, t=topic: errors.__setitem__(t, err))
+    plain.flush(30)
+    for topic in ("__transaction_state", "__consumer_offsets"):
+        assert errors[topic] is not None and errors[topic].code() == KafkaError.TOPIC_EXCEPTION, (
+            topic, errors.get(topic))

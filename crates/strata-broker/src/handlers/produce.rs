@@ -20,7 +20,7 @@ use super::{log_error_code, Turn};
 use crate::broker::now_ms;
 use crate::config::FlushPolicy;
 use crate::replica::Replicated;
-use crate::topics::OFFSETS_TOPIC;
+use crate::topics::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 use crate::Broker;
 use strata_replication::AckState;
 
@@ -59,7 +59,7 @@ pub async fn handle(
                 ResponseError::TopicAuthorizationFailed,
                 format!("not authorized to write to topic {name}"),
             ))
-        } else if name == OFFSETS_TOPIC {
+        } else if name == OFFSETS_TOPIC || name == TRANSACTION_STATE_TOPIC {
             Some((
                 ResponseError::InvalidTopicException,
                 format!("cannot append to internal topic {name}"),
