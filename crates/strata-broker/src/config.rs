@@ -161,6 +161,10 @@ pub struct BrokerConfig {
     pub transaction_max_timeout_ms: i32,
     /// `transactional.id.expiration.ms`: an idle transactional id is forgotten after this.
     pub transactional_id_expiration_ms: i64,
+    /// `transaction.partition.verification.enable` (KIP-890): a transactional batch of
+    /// a producer with no open transaction in the partition is appended only once its
+    /// coordinator confirms the partition is in the producer's transaction.
+    pub transaction_partition_verification_enable: bool,
     /// `transaction.state.log.num.partitions`: partitions of `__transaction_state`.
     pub transaction_state_num_partitions: i32,
     /// `transaction.state.log.replication.factor` (capped at the live brokers).
@@ -369,6 +373,7 @@ impl Default for BrokerConfig {
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
             transaction_max_timeout_ms: 900_000,
             transactional_id_expiration_ms: 604_800_000,
+            transaction_partition_verification_enable: true,
             transaction_state_num_partitions: 50,
             transaction_state_replication_factor: 3,
             transaction_state_min_isr: 2,

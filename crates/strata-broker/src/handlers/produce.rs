@@ -39,6 +39,10 @@ pub async fn handle(
 ) -> Option<ProduceResponse> {
     let acks = req.acks;
     let now = now_ms();
+    let transactional_id = req.transactional_id.as_ref().map(|t| t.0.to_string());
+    if let Some(refusal) = transactional_refusal(access, transactional_id.as_deref(), &req) {
+        return (acks != 0).then(|| refuse_all(req, refusal));
+    }
     let replication_deadline = tokio::time::Instant::now()
         + std::time::Duration::from_millis(req.timeout_ms.clamp(0, 300_000) as u64);
     // (topic index in response, partition index, future outcome)
@@ -117,7 +121,23 @@ pub async fn handle(
         }
         names.push(topic.name);
     }
-    let appended = append_all(broker, appends, now).await;
+    // KIP-890: transactional batches outside their producer's transaction are refused.
+    let verdicts =
+        crate::txn::verify::check_produce(broker, version, transactional_id.as_deref(), &appends)
+            .await;
+    let mut kept = Vec::with_capacity(appends.len());
+    for ((slot, item), verdict) in std::mem::take(&mut slots).into_iter().zip(appends).zip(verdicts) {
+        match verdict {
+            None => {
+                slots.push(slot);
+                kept.push(item);
+            }
+            Some((code, msg)) => {
+                immediate.push((slot.0, slot.1, Outcome::Failed(code, Some(msg))));
+            }
+        }
+    }
+    let appended = append_all(broker, kept, now).await;
     // Side effects are in place: the next request on this connection may start.
     drop(turn);
     let mut results: Vec<(usize, i32, Outcome)> = immediate;
@@ -221,6 +241,52 @@ pub async fn handle(
         topics[t].partition_responses.push(pr);
     }
     Some(ProduceResponse::default().with_responses(topics))
+}
+
+/// A produce holding transactional batches needs a transactional id with WRITE on it
+/// (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED for the whole request, as Kafka).
+fn transactional_refusal(
+    access: &Access,
+    transactional_id: Option<&str>,
+    req: &ProduceRequest,
+) -> Option<ResponseError> {
+    let records = req
+        .topic_data
+        .iter()
+        .flat_map(|t| t.partition_data.iter().filter_map(|p| p.records.as_ref()));
+    if !crate::txn::verify::has_transactional_records(records) {
+        return None;
+    }
+    match transactional_id {
+        Some(id) if access.transactional_id(AclOperation::Write, id) => None,
+        _ => Some(ResponseError::TransactionalIdAuthorizationFailed),
+    }
+}
+
+/// Every partition of `req` answered `code`.
+fn refuse_all(req: ProduceRequest, code: ResponseError) -> ProduceResponse {
+    let topics = req
+        .topic_data
+        .into_iter()
+        .map(|t| {
+            let parts = t
+                .partition_data
+                .iter()
+                .map(|p| {
+                    PartitionProduceResponse::default()
+                        .with_index(p.index)
+                        .with_error_code(code.code())
+                        .with_base_offset(-1)
+                        .with_log_append_time_ms(-1)
+                        .with_log_start_offset(-1)
+                })
+                .collect();
+            TopicProduceResponse::default()
+                .with_name(t.name)
+                .with_partition_responses(parts)
+        })
+        .collect();
+    ProduceResponse::default().with_responses(topics)
 }
 
 type Appended = (

@@ -61,6 +61,8 @@ pub struct TxnCoordinator {
     /// Wakes `txn_loop`: a deadline may have moved.
     wake: Notify,
     markers: MarkerSender,
+    /// Connections to other coordinators for KIP-890 produce verification.
+    pub(crate) verify_peers: super::verify::Peers,
 }
 
 impl TxnCoordinator {
@@ -73,6 +75,7 @@ impl TxnCoordinator {
             load_done: Notify::new(),
             wake: Notify::new(),
             markers: MarkerSender::default(),
+            verify_peers: Default::default(),
         }
     }
 

@@ -22,6 +22,7 @@ mod coordinator;
 mod loading;
 mod markers;
 mod store;
+pub(crate) mod verify;
 
 pub(crate) use coordinator::fenced_for_version;
 pub(crate) use coordinator::txn_loop;
