@@ -164,17 +164,39 @@ async fn write_markers(c: &mut RawClient, markers: &[(i64, bool, i32, Vec<i32>)]
         .collect()
 }
 
+/// Produce v9 of a transactional batch to `TOPIC`-0 (with a transactional id, as a
+/// client must; no coordinator runs for it, so these brokers do not verify).
+async fn txn_produce(c: &mut RawClient, records: Bytes) -> (i16, i64) {
+    let RequestKind::Produce(req) = produce_req(TOPIC, 0, -1, records) else {
+        unreachable!()
+    };
+    let req = req.with_transactional_id(Some(TransactionalId(
+        kafka_protocol::protocol::StrBytes::from_static_str("app"),
+    )));
+    match c.call(ApiKey::Produce, 9, RequestKind::Produce(req)).await {
+        ResponseKind::Produce(r) => {
+            let p = &r.responses[0].partition_responses[0];
+            (p.error_code, p.base_offset)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn unverified(c: &mut strata_broker::BrokerConfig) {
+    c.transaction_partition_verification_enable = false;
+}
+
 #[tokio::test]
 async fn markers_end_transactions_and_read_committed_stops_at_the_lso() {
-    let b = TestBroker::start().await;
+    let b = TestBroker::start_in(tempfile::tempdir().unwrap(), unverified).await;
     let mut c = b.client().await;
     assert_eq!(create(&mut c, TOPIC, 1).await, 0);
     assert_eq!(
-        produce(&mut c, TOPIC, 0, -1, txn_batch(A, 0, 3)).await,
+        txn_produce(&mut c, txn_batch(A, 0, 3)).await,
         (0, 0)
     );
     assert_eq!(
-        produce(&mut c, TOPIC, 0, -1, txn_batch(B, 0, 2)).await,
+        txn_produce(&mut c, txn_batch(B, 0, 2)).await,
         (0, 3)
     );
     assert_eq!(
@@ -229,7 +251,7 @@ async fn markers_end_transactions_and_read_committed_stops_at_the_lso() {
 
     // A zombie coordinator (older epoch) is fenced; nothing is written.
     assert_eq!(
-        produce(&mut c, TOPIC, 0, -1, txn_batch(B, 2, 1)).await,
+        txn_produce(&mut c, txn_batch(B, 2, 1)).await,
         (0, 8)
     );
     let codes = write_markers(&mut c, &[(B, false, 4, vec![0])]).await;
@@ -256,7 +278,7 @@ async fn markers_end_transactions_and_read_committed_stops_at_the_lso() {
 
     // The state survives a restart (clean close: snapshot and indexes).
     let dir = b.stop().await;
-    let b = TestBroker::start_in(dir, |_| {}).await;
+    let b = TestBroker::start_in(dir, unverified).await;
     let mut c = b.client().await;
     let f = fetch(&mut c, 0, 1).await;
     assert_eq!(f.aborted, Some(vec![(A, 0), (B, 8)]));

@@ -304,6 +304,13 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
                 c.transaction_state_num_partitions = n as i32;
             }
         }
+        "transaction.partition.verification.enable" => {
+            c.transaction_partition_verification_enable = match value {
+                "true" => true,
+                "false" => false,
+                _ => anyhow::bail!("setting '{key}' must be true or false, not '{value}'"),
+            };
+        }
         "transactional.id.expiration.ms" => {
             let n = int(value)?;
             anyhow::ensure!(n >= 1, "setting '{key}' must be >= 1");

@@ -1,0 +1,215 @@
+//! KIP-890 part 1 and the produce-side authorization of transactions, over real
+//! sockets: a transactional batch is appended only inside its producer's ongoing
+//! transaction (the partition added with AddPartitionsToTxn at the batch's epoch);
+//! a produce of transactional batches without a transactional id is refused.
+
+mod common;
+
+use bytes::{Bytes, BytesMut};
+use common::*;
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+const INVALID_TXN_STATE: i16 = 48;
+const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+const INVALID_PRODUCER_EPOCH: i16 = 47;
+
+fn tid(s: &str) -> TransactionalId {
+    TransactionalId(StrBytes::from_string(s.to_string()))
+}
+
+fn config(c: &mut strata_broker::BrokerConfig) {
+    c.transaction_state_num_partitions = 4;
+    c.offsets_topic_num_partitions = 4;
+}
+
+/// One transactional record from (`pid`, `epoch`) at sequence `seq`.
+fn txn_batch(pid: i64, epoch: i16, seq: i32) -> Bytes {
+    let records = [Record {
+        transactional: true,
+        control: false,
+        partition_leader_epoch: 0,
+        producer_id: pid,
+        producer_epoch: epoch,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: seq,
+        timestamp: 1_700_000_000_000,
+        key: None,
+        value: Some(Bytes::from(format!("v{seq}"))),
+        headers: Default::default(),
+        delete_horizon: false,
+    }];
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    buf.freeze()
+}
+
+/// Produce v9 of `records` to `topic`-`partition` with `id`; (error code, base offset).
+async fn produce_as(
+    c: &mut RawClient,
+    id: Option<&str>,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+) -> (i16, i64) {
+    let RequestKind::Produce(req) = produce_req(topic, partition, -1, records) else {
+        unreachable!()
+    };
+    let req = req.with_transactional_id(id.map(tid));
+    match c.call(ApiKey::Produce, 9, RequestKind::Produce(req)).await {
+        ResponseKind::Produce(r) => {
+            let p = &r.responses[0].partition_responses[0];
+            (p.error_code, p.base_offset)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn init(c: &mut RawClient, id: &str) -> (i64, i16) {
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(Some(tid(id)))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    match c
+        .call(ApiKey::InitProducerId, 4, RequestKind::InitProducerId(req))
+        .await
+    {
+        ResponseKind::InitProducerId(r) => {
+            assert_eq!(r.error_code, 0);
+            (r.producer_id.0, r.producer_epoch)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn add(c: &mut RawClient, id: &str, pid: i64, epoch: i16, topic: &str, p: i32) -> i16 {
+    let req = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(tid(id))
+        .with_v3_and_below_producer_id(ProducerId(pid))
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![p])]);
+    match c
+        .call(
+            ApiKey::AddPartitionsToTxn,
+            3,
+            RequestKind::AddPartitionsToTxn(req),
+        )
+        .await
+    {
+        ResponseKind::AddPartitionsToTxn(r) => {
+            r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn end(c: &mut RawClient, id: &str, pid: i64, epoch: i16, commit: bool) -> i16 {
+    let req = EndTxnRequest::default()
+        .with_transactional_id(tid(id))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(commit);
+    match c.call(ApiKey::EndTxn, 3, RequestKind::EndTxn(req)).await {
+        ResponseKind::EndTxn(r) => r.error_code,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The log end offset of `topic`-0 (latest, read_uncommitted).
+async fn log_end(c: &mut RawClient, topic: &str) -> i64 {
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![ListOffsetsPartition::default()
+                .with_partition_index(0)
+                .with_timestamp(-1)])]);
+    match c
+        .call(ApiKey::ListOffsets, 5, RequestKind::ListOffsets(req))
+        .await
+    {
+        ResponseKind::ListOffsets(r) => r.topics[0].partitions[0].offset,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn transactional_batches_are_appended_only_inside_their_transaction() {
+    let b = TestBroker::start_in(tempfile::tempdir().unwrap(), config).await;
+    let mut c = b.client().await;
+    assert_eq!(create(&mut c, "t", 2).await, 0);
+    let (pid, e) = init(&mut c, "tx").await;
+
+    // Transactional records without a transactional id: refused as Kafka does.
+    assert_eq!(
+        produce_as(&mut c, None, "t", 0, txn_batch(pid, e, 0)).await.0,
+        TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    );
+    // A partition never added to the transaction: refused, nothing appended.
+    assert_eq!(
+        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 0)).await.0,
+        INVALID_TXN_STATE
+    );
+    assert_eq!(log_end(&mut c, "t").await, 0);
+
+    // Added: appended. Partition 1 (not added) is still refused in the same transaction.
+    assert_eq!(add(&mut c, "tx", pid, e, "t", 0).await, 0);
+    assert_eq!(
+        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 0)).await,
+        (0, 0)
+    );
+    assert_eq!(
+        produce_as(&mut c, Some("tx"), "t", 1, txn_batch(pid, e, 0)).await.0,
+        INVALID_TXN_STATE
+    );
+    // The open transaction in the partition needs no second verification.
+    assert_eq!(
+        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 1)).await,
+        (0, 1)
+    );
+    assert_eq!(end(&mut c, "tx", pid, e, true).await, 0);
+
+    // A late batch of the committed transaction (a retry delayed past the marker) must
+    // not open a new transaction that nobody will ever end.
+    let mut late = None;
+    for _ in 0..100 {
+        let (code, _) = produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 2)).await;
+        // CONCURRENT_TRANSACTIONS-like trouble while the commit completes is retried;
+        // the answer once complete is a refusal.
+        if code != 6 && code != 19 {
+            late = Some(code);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(late, Some(INVALID_TXN_STATE));
+
+    // A fenced producer (a newer InitProducerId) cannot write either.
+    let (pid2, e2) = init(&mut c, "tx").await;
+    assert_eq!(pid2, pid);
+    assert!(e2 > e);
+    let (code, _) = produce_as(&mut c, Some("tx"), "t", 1, txn_batch(pid, e, 0)).await;
+    assert!(
+        code == INVALID_PRODUCER_EPOCH || code == INVALID_TXN_STATE,
+        "fenced producer's batch answered {code}"
+    );
+    drop(c);
+    b.stop().await;
+}
