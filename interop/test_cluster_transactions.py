@@ -61,25 +61,27 @@ def find_coordinator(c: Cluster, tid: str) -> tuple[int, int]:
 
 
 def coordinator(c: Cluster, tid: str, timeout: float = 30.0) -> int:
-    """The node coordinating `tid`; it must be the leader of `tid`'s partition of
-    __transaction_state (Kafka's placement: abs(hashCode) % partitions)."""
-    found: list[int] = []
+    """The node coordinating `tid`, once FindCoordinator and the metadata agree: it must
+    be the leader of `tid`'s partition of __transaction_state (Kafka's placement:
+    abs(hashCode) % partitions). Right after the first transactional request creates that
+    topic, the two answers were once seen to differ for a moment (coordinator 2, leader
+    3), so both are polled until they match."""
+    seen: list[tuple] = []
 
-    def ready():
+    def agree():
         err, node = find_coordinator(c, tid)
-        if err != 0:
-            return False
-        found.append(node)
-        return True
+        md = c.admin().list_topics(TXN_STATE, timeout=5).topics[TXN_STATE]
+        h = java_hash(tid)
+        part = 0 if h == -(1 << 31) else abs(h) % len(md.partitions)
+        leader = md.partitions[part].leader
+        seen.append((err, node, part, leader))
+        return err == 0 and node == leader
 
-    wait_for(ready, f"a coordinator for {tid}", timeout)
-    md = c.admin().list_topics(TXN_STATE, timeout=5).topics[TXN_STATE]
-    h = java_hash(tid)
-    part = 0 if h == -(1 << 31) else abs(h) % len(md.partitions)
-    assert md.partitions[part].leader == found[-1], (
-        f"{tid}: coordinator {found[-1]}, leader of {TXN_STATE}-{part} "
-        f"{md.partitions[part].leader}")
-    return found[-1]
+    wait_for(agree, f"FindCoordinator({tid}) to name the leader of its partition "
+                    f"of {TXN_STATE} (err, node, partition, leader): {seen[-3:]}", timeout)
+    if len(seen) > 1:
+        print(f"coordinator of {tid} settled after {seen}")
+    return seen[-1][1]
 
 
 def test_commit_and_abort_span_partitions_led_by_different_nodes(cluster):
