@@ -49,6 +49,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 import netns
 from broker import Broker, BrokerError, free_port
 from cluster import Cluster, wait_for
+from txn_workload import TXN_TOPIC, TxnWorkload
 
 TOPIC = "nemesis"
 PARTITIONS = 3
@@ -311,19 +312,31 @@ class Nemesis:
     # ---- the run and its check -------------------------------------------------------
 
     def run(self, faults: list[Fault], gap_s: float = 2.0, idempotent: bool = True,
-            producer_config: dict | None = None) -> dict:
-        work = Workload(",".join(b.bootstrap for b in self.cluster.nodes),
-                        debug_log=self.tmp / "producer.log", idempotent=idempotent,
-                        extra=producer_config)
+            producer_config: dict | None = None, txn_writers: int = 0,
+            seed: int = 0) -> dict:
+        """Runs the workload (and `txn_writers` transactional producers, see
+        txn_workload.py) through `faults`, then checks what was acknowledged."""
+        bootstrap = ",".join(b.bootstrap for b in self.cluster.nodes)
+        work = Workload(bootstrap, debug_log=self.tmp / "producer.log",
+                        idempotent=idempotent, extra=producer_config)
+        txn = TxnWorkload(bootstrap, txn_writers, seed) if txn_writers else None
+        if txn:
+            txn.create_topic()
+            txn.start()
         work.start()
         time.sleep(gap_s)
         for f in faults:
             self.inject(f)
             time.sleep(gap_s)
         left = work.stop()
+        if txn:
+            txn.stop()
         self.wait_healthy()
         report = self.check(work)
         report["undelivered"] = left
+        if txn:
+            report.update(txn.check())
+            report["txn_anomalies"] = txn.anomalies(report)
         return report
 
     def read_back(self) -> dict[int, list[tuple[int, int]]]:
@@ -445,12 +458,14 @@ class Nemesis:
         for b in self.cluster.nodes:
             codes[b.name] = b.stop(30)
         differ = []
-        for p in range(PARTITIONS):
-            blobs = {b.name: b"".join(f.read_bytes() for f in
-                                      sorted((b.data_dir / f"{TOPIC}-{p}").glob("*.log")))
-                     for b in self.cluster.nodes}
-            if len(set(blobs.values())) != 1:
-                differ.append({"partition": p, "sizes": {k: len(v) for k, v in blobs.items()}})
+        for topic in (TOPIC, TXN_TOPIC):
+            for p in range(PARTITIONS):
+                blobs = {b.name: b"".join(f.read_bytes() for f in
+                                          sorted((b.data_dir / f"{topic}-{p}").glob("*.log")))
+                         for b in self.cluster.nodes}
+                if len(set(blobs.values())) != 1:
+                    differ.append({"topic": topic, "partition": p,
+                                   "sizes": {k: len(v) for k, v in blobs.items()}})
         return {"exit_codes": codes, "replicas_differ": differ}
 
 
@@ -481,6 +496,8 @@ def main() -> int:
     ap.add_argument("--dir", default=None)
     ap.add_argument("--producer", action="append", default=[], metavar="KEY=VALUE",
                     help="extra librdkafka producer setting (repeatable)")
+    ap.add_argument("--txn-writers", type=int, default=2,
+                    help="concurrent transactional producers checked too (0: none)")
     ap.add_argument("--no-idempotence", action="store_true",
                     help="a plain acks=all producer (retries may duplicate; for stalls)")
     args = ap.parse_args()
@@ -492,7 +509,8 @@ def main() -> int:
     try:
         n.setup()
         report = n.run(faults, idempotent=not args.no_idempotence,
-                       producer_config=dict(kv.split("=", 1) for kv in args.producer))
+                       producer_config=dict(kv.split("=", 1) for kv in args.producer),
+                       txn_writers=args.txn_writers, seed=args.seed)
         report.update(n.stop_and_compare())
     finally:
         problems = n.teardown()
@@ -500,6 +518,7 @@ def main() -> int:
     print(json.dumps(report, indent=1))
     ok = (report["lost"] == report["duplicated"] == report["reordered"] == 0
           and not report["replicas_differ"] and not report["fatal"]
+          and not report.get("txn_anomalies")
           and all(c == 0 for c in report["exit_codes"].values()))
     return 0 if ok else 1
 

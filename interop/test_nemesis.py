@@ -1,4 +1,5 @@
-"""Issue 11: the nemesis suite, a short schedule (every fault kind once).
+"""Issues 11 and 14: the nemesis suite, a short schedule (every fault kind once), with
+an idempotent workload and two transactional writers (txn_workload.py).
 
 See nemesis.py for the cluster, the workload, the faults and the checks. The seed comes
 from `NEMESIS_SEED` (printed, so a failure can be replayed), else it is `CI_SEED`; random
@@ -38,7 +39,7 @@ def test_no_acknowledged_write_is_lost_duplicated_or_reordered(nemesis):
     kinds = nemesis.kinds()
     faults = schedule(seed, len(kinds), kinds, max_hold_s=4.0)
     print(f"NEMESIS_SEED={seed}: {[dataclasses.asdict(f) for f in faults]}")
-    report = nemesis.run(faults)
+    report = nemesis.run(faults, txn_writers=2, seed=seed)
     report.update(nemesis.stop_and_compare())
     for f in report["faults"]:
         print(f)
@@ -52,3 +53,8 @@ def test_no_acknowledged_write_is_lost_duplicated_or_reordered(nemesis):
     assert all(f["exit_code"] in (None, 0) for f in report["faults"]), "SIGTERM exit code"
     assert all(c == 0 for c in report["exit_codes"].values()), report["exit_codes"]
     assert report["replicas_differ"] == [], report["replicas_differ"]
+    # Issue 14: the transactional writers ran through the same faults.
+    outcomes = report["txn_outcomes"]
+    assert outcomes["committed"] > 20 and outcomes["aborted"] > 5, outcomes
+    assert report["txn_anomalies"] == 0, {k: v for k, v in report.items()
+                                          if k.startswith("txn_")}

@@ -191,14 +191,8 @@ async fn markers_end_transactions_and_read_committed_stops_at_the_lso() {
     let b = TestBroker::start_in(tempfile::tempdir().unwrap(), unverified).await;
     let mut c = b.client().await;
     assert_eq!(create(&mut c, TOPIC, 1).await, 0);
-    assert_eq!(
-        txn_produce(&mut c, txn_batch(A, 0, 3)).await,
-        (0, 0)
-    );
-    assert_eq!(
-        txn_produce(&mut c, txn_batch(B, 0, 2)).await,
-        (0, 3)
-    );
+    assert_eq!(txn_produce(&mut c, txn_batch(A, 0, 3)).await, (0, 0));
+    assert_eq!(txn_produce(&mut c, txn_batch(B, 0, 2)).await, (0, 3));
     assert_eq!(
         produce(&mut c, TOPIC, 0, -1, batch(1, Compression::None)).await,
         (0, 5)
@@ -250,10 +244,7 @@ async fn markers_end_transactions_and_read_committed_stops_at_the_lso() {
     assert_eq!(f.aborted, Some(vec![]));
 
     // A zombie coordinator (older epoch) is fenced; nothing is written.
-    assert_eq!(
-        txn_produce(&mut c, txn_batch(B, 2, 1)).await,
-        (0, 8)
-    );
+    assert_eq!(txn_produce(&mut c, txn_batch(B, 2, 1)).await, (0, 8));
     let codes = write_markers(&mut c, &[(B, false, 4, vec![0])]).await;
     assert_eq!(
         codes,

@@ -287,6 +287,8 @@ async fn a_commit_with_partitions_is_answered_once_prepared() {
         "CompleteCommit" => {}
         other => panic!("{other}"),
     }
+    // The markers are written (over this broker's own listener) and the commit completes.
+    wait_state(&mut c, "tx", "CompleteCommit").await;
     drop(c);
     b.stop().await;
 }

@@ -121,23 +121,9 @@ pub async fn handle(
         }
         names.push(topic.name);
     }
-    // KIP-890: transactional batches outside their producer's transaction are refused.
-    let verdicts =
-        crate::txn::verify::check_produce(broker, version, transactional_id.as_deref(), &appends)
-            .await;
-    let mut kept = Vec::with_capacity(appends.len());
-    for ((slot, item), verdict) in std::mem::take(&mut slots).into_iter().zip(appends).zip(verdicts) {
-        match verdict {
-            None => {
-                slots.push(slot);
-                kept.push(item);
-            }
-            Some((code, msg)) => {
-                immediate.push((slot.0, slot.1, Outcome::Failed(code, Some(msg))));
-            }
-        }
-    }
-    let appended = append_all(broker, kept, now).await;
+    let tid = transactional_id.as_deref();
+    let appends = verified(broker, version, tid, &mut slots, appends, &mut immediate).await;
+    let appended = append_all(broker, appends, now).await;
     // Side effects are in place: the next request on this connection may start.
     drop(turn);
     let mut results: Vec<(usize, i32, Outcome)> = immediate;
@@ -241,6 +227,36 @@ pub async fn handle(
         topics[t].partition_responses.push(pr);
     }
     Some(ProduceResponse::default().with_responses(topics))
+}
+
+/// KIP-890: keeps of `appends` (and their `slots`) the batches that may be appended;
+/// a transactional batch outside its producer's transaction is answered in
+/// `immediate` with the refusal instead.
+async fn verified(
+    broker: &Arc<Broker>,
+    version: i16,
+    transactional_id: Option<&str>,
+    slots: &mut Vec<(usize, i32)>,
+    appends: Vec<(Arc<crate::replica::Partition>, Bytes)>,
+    immediate: &mut Vec<(usize, i32, Outcome)>,
+) -> Vec<(Arc<crate::replica::Partition>, Bytes)> {
+    let verdicts =
+        crate::txn::verify::check_produce(broker, version, transactional_id, &appends).await;
+    if verdicts.iter().all(Option::is_none) {
+        return appends;
+    }
+    let mut kept = Vec::with_capacity(appends.len());
+    let all = std::mem::take(slots).into_iter().zip(appends).zip(verdicts);
+    for ((slot, item), verdict) in all {
+        match verdict {
+            None => {
+                slots.push(slot);
+                kept.push(item);
+            }
+            Some((code, msg)) => immediate.push((slot.0, slot.1, Outcome::Failed(code, Some(msg)))),
+        }
+    }
+    kept
 }
 
 /// A produce holding transactional batches needs a transactional id with WRITE on it

@@ -76,7 +76,7 @@ pub(crate) type Answer = Result<bool, ResponseError>;
 pub(crate) fn answer_of_code(code: i16) -> Answer {
     match ResponseError::try_from_code(code) {
         None if code == 0 => Ok(true),
-        None => Err(ResponseError::UnknownServerError),
+        None | Some(ResponseError::Unknown(_)) => Err(ResponseError::UnknownServerError),
         Some(ResponseError::InvalidTxnState | ResponseError::TransactionAbortable) => Ok(false),
         Some(e) => Err(e),
     }
@@ -291,7 +291,11 @@ async fn ask_remote(
         }
     };
     let resp = conn
-        .call(&verify_request(id, producer_id, epoch, tps), VERIFY_VERSION, CALL_TIMEOUT)
+        .call(
+            &verify_request(id, producer_id, epoch, tps),
+            VERIFY_VERSION,
+            CALL_TIMEOUT,
+        )
         .await?;
     peers.idle.lock().entry(node).or_insert(conn);
     if resp.error_code != 0 {

@@ -48,7 +48,11 @@ fn only_transactional_first_batches_name_a_producer() {
         0,
         0,
     );
-    assert_eq!(transactional_producer(&marker), None, "markers are refused by the log");
+    assert_eq!(
+        transactional_producer(&marker),
+        None,
+        "markers are refused by the log"
+    );
     let both = [batch(1, 0, false), batch(2, 0, true)];
     assert!(has_transactional_records(&both));
     assert!(!has_transactional_records(&both[..1]));
@@ -73,8 +77,14 @@ fn produce_errors_by_answer_and_version() {
     assert_eq!(produce_error(Ok(false), 9), Some(InvalidTxnState));
     assert_eq!(produce_error(Ok(false), 11), Some(InvalidTxnState));
     assert_eq!(produce_error(Ok(false), 12), Some(TransactionAbortable));
-    assert_eq!(produce_error(Err(TransactionAbortable), 11), Some(InvalidTxnState));
-    assert_eq!(produce_error(Err(ProducerFenced), 9), Some(InvalidProducerEpoch));
+    assert_eq!(
+        produce_error(Err(TransactionAbortable), 11),
+        Some(InvalidTxnState)
+    );
+    assert_eq!(
+        produce_error(Err(ProducerFenced), 9),
+        Some(InvalidProducerEpoch)
+    );
     for retriable in [
         ConcurrentTransactions,
         NetworkException,
@@ -93,13 +103,22 @@ fn produce_errors_by_answer_and_version() {
 #[test]
 fn remote_codes_read_as_answers() {
     assert_eq!(answer_of_code(0), Ok(true));
-    assert_eq!(answer_of_code(ResponseError::InvalidTxnState.code()), Ok(false));
-    assert_eq!(answer_of_code(ResponseError::TransactionAbortable.code()), Ok(false));
+    assert_eq!(
+        answer_of_code(ResponseError::InvalidTxnState.code()),
+        Ok(false)
+    );
+    assert_eq!(
+        answer_of_code(ResponseError::TransactionAbortable.code()),
+        Ok(false)
+    );
     assert_eq!(
         answer_of_code(ResponseError::NotCoordinator.code()),
         Err(ResponseError::NotCoordinator)
     );
-    assert_eq!(answer_of_code(-12345), Err(ResponseError::UnknownServerError));
+    assert_eq!(
+        answer_of_code(-12345),
+        Err(ResponseError::UnknownServerError)
+    );
 }
 
 #[test]

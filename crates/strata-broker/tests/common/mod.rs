@@ -34,6 +34,9 @@ impl TestBroker {
         let mut config = BrokerConfig {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".into(),
+            // Advertise the port bound (Metadata, FindCoordinator and the broker's own
+            // calls to itself, such as transaction markers, use it).
+            advertise_port: 0,
             ..Default::default()
         };
         tweak(&mut config);
