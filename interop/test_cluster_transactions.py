@@ -61,24 +61,27 @@ def find_coordinator(c: Cluster, tid: str) -> tuple[int, int]:
 
 
 def coordinator(c: Cluster, tid: str, timeout: float = 30.0) -> int:
-    """The node coordinating `tid`, once FindCoordinator and the metadata agree: it must
-    be the leader of `tid`'s partition of __transaction_state (Kafka's placement:
-    abs(hashCode) % partitions). Right after the first transactional request creates that
-    topic, the two answers were once seen to differ for a moment (coordinator 2, leader
-    3), so both are polled until they match."""
+    """The node coordinating `tid`, once FindCoordinator names a node: it must be the
+    leader of `tid`'s partition of __transaction_state ((hashCode & 0x7fffffff) %
+    partitions, Strata's placement, as for groups; Kafka's Utils.abs differs for
+    negative hashes, which no client sees). Both are polled until they agree, since
+    leadership may still be settling right after the topic is created."""
     seen: list[tuple] = []
 
     def agree():
         err, node = find_coordinator(c, tid)
         md = c.admin().list_topics(TXN_STATE, timeout=5).topics[TXN_STATE]
         h = java_hash(tid)
-        part = 0 if h == -(1 << 31) else abs(h) % len(md.partitions)
+        part = (h & 0x7FFFFFFF) % len(md.partitions)
         leader = md.partitions[part].leader
         seen.append((err, node, part, leader))
         return err == 0 and node == leader
 
-    wait_for(agree, f"FindCoordinator({tid}) to name the leader of its partition "
-                    f"of {TXN_STATE} (err, node, partition, leader): {seen[-3:]}", timeout)
+    try:
+        wait_for(agree, f"FindCoordinator({tid}) to name the leader of its partition of "
+                        f"{TXN_STATE}", timeout)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; last (err, node, partition, leader): {seen[-3:]}") from e
     if len(seen) > 1:
         print(f"coordinator of {tid} settled after {seen}")
     return seen[-1][1]

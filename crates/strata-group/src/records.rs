@@ -293,9 +293,11 @@ pub fn decode_record(key: &[u8], value: Option<&[u8]>) -> Result<Record, RecordE
     }
 }
 
-/// The `__consumer_offsets` partition that owns `group_id`: Kafka's
-/// `Utils.abs(groupId.hashCode()) % n`, with Java's `String.hashCode` over
-/// UTF-16 code units and `Utils.abs(x) = x & 0x7fffffff`.
+/// The `__consumer_offsets` partition that owns `group_id`:
+/// `(hashCode & 0x7fffffff) % n`, with Java's `String.hashCode` over UTF-16 code
+/// units. Kafka takes `Utils.abs(hashCode)`, which differs for negative hashes; no
+/// client sees the placement (clients ask FindCoordinator), and changing it would move
+/// existing groups' committed offsets.
 ///
 /// Returns 0 when `num_partitions` is not positive.
 pub fn partition_for(group_id: &str, num_partitions: i32) -> i32 {

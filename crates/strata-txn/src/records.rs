@@ -241,9 +241,11 @@ pub fn decode_record(key: &[u8], value: Option<&[u8]>) -> Result<Record, RecordE
     }
 }
 
-/// The `__transaction_state` partition that owns `transactional_id`: Kafka's
-/// `Utils.abs(transactionalId.hashCode()) % n` (Java `String.hashCode` over UTF-16
-/// code units; `Utils.abs(x) = x & 0x7fffffff`). 0 when `n` is not positive.
+/// The `__transaction_state` partition that owns `transactional_id`:
+/// `(hashCode & 0x7fffffff) % n` (Java `String.hashCode` over UTF-16 code units), the
+/// placement Strata uses for groups too. Kafka takes `Utils.abs(hashCode)`, which
+/// differs for negative hashes; no client sees it (clients ask FindCoordinator), and
+/// changing it would move existing ids. 0 when `n` is not positive.
 pub fn partition_for(transactional_id: &str, num_partitions: i32) -> i32 {
     if num_partitions <= 0 {
         return 0;
