@@ -12,6 +12,11 @@
 //!
 //! The queues hold at most the markers of the transactions in PrepareCommit /
 //! PrepareAbort, each once: a job is in exactly one queue or in flight.
+//!
+//! A destination keeps its connection when its queue runs dry (one idle connection
+//! per broker), so a transaction's markers do not pay a connect and handshake; a kept
+//! connection that fails on reuse (closed by the peer meanwhile) is replaced at once,
+//! without a backoff or a warning.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -55,6 +60,8 @@ struct Destination {
     queue: Vec<MarkerJob>,
     /// A task is draining this queue.
     running: bool,
+    /// The connection of the last task, kept for the next.
+    idle: Option<BrokerConnection>,
 }
 
 /// The per-destination queues.
@@ -131,7 +138,12 @@ async fn run_destination(
     destinations: Arc<Mutex<HashMap<i32, Destination>>>,
     node: i32,
 ) {
-    let mut conn: Option<BrokerConnection> = None;
+    let mut conn: Option<BrokerConnection> = destinations
+        .lock()
+        .get_mut(&node)
+        .and_then(|d| d.idle.take());
+    // The connection came from an earlier task and has not answered since.
+    let mut reused = conn.is_some();
     let mut backoff = BACKOFF_MIN;
     let mut failing = false;
     loop {
@@ -146,6 +158,7 @@ async fn run_destination(
             let batch = take_batch(&mut d.queue);
             if batch.is_empty() {
                 d.running = false;
+                d.idle = conn;
                 return;
             }
             batch
@@ -157,7 +170,14 @@ async fn run_destination(
         if batch.is_empty() {
             continue;
         }
-        match send_batch(&broker, &mut conn, node, &batch).await {
+        let mut sent = send_batch(&broker, &mut conn, node, &batch).await;
+        if sent.is_err() && std::mem::take(&mut reused) {
+            // A kept connection may have been closed meanwhile: once more, afresh.
+            conn = None;
+            sent = send_batch(&broker, &mut conn, node, &batch).await;
+        }
+        reused = false;
+        match sent {
             Ok(retry) => {
                 if failing {
                     tracing::info!(node, "transaction markers are reaching this broker again");
