@@ -329,6 +329,14 @@ FILES = {
          'alter_client_quotas_request', 'alter_client_quotas_response',
          'describe_user_scram_credentials_request', 'describe_user_scram_credentials_response',
          'alter_user_scram_credentials_request', 'alter_user_scram_credentials_response']),
+    'transactions': ('Transactions at the coordinator: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, DescribeTransactions, ListTransactions; DescribeProducers.',
+        ['add_partitions_to_txn_request', 'add_partitions_to_txn_response',
+         'add_offsets_to_txn_request', 'add_offsets_to_txn_response', 'end_txn_request',
+         'end_txn_response', 'describe_transactions_request', 'describe_transactions_response',
+         'list_transactions_request', 'list_transactions_response',
+         'describe_producers_request', 'describe_producers_response']),
+    'txn_markers': ('WriteTxnMarkers (transaction coordinator → partition leaders).',
+        ['write_txn_markers_request', 'write_txn_markers_response']),
 }
 
 def write_files(outdir):

@@ -161,6 +161,43 @@ async fn end(c: &mut RawClient, id: &str, pid: i64, epoch: i16, commit: bool) ->
     }
 }
 
+/// DescribeProducers v0 of `topic`-0: (error, [(producer id, epoch, last sequence,
+/// coordinator epoch, current transaction start offset)]).
+async fn producers(c: &mut RawClient, topic: &str) -> (i16, Vec<(i64, i32, i32, i32, i64)>) {
+    let req = DescribeProducersRequest::default().with_topics(vec![
+        describe_producers_request::TopicRequest::default()
+            .with_name(name(topic))
+            .with_partition_indexes(vec![0]),
+    ]);
+    match c
+        .call(
+            ApiKey::DescribeProducers,
+            0,
+            RequestKind::DescribeProducers(req),
+        )
+        .await
+    {
+        ResponseKind::DescribeProducers(r) => {
+            let p = &r.topics[0].partitions[0];
+            let list = p
+                .active_producers
+                .iter()
+                .map(|a| {
+                    (
+                        a.producer_id.0,
+                        a.producer_epoch,
+                        a.last_sequence,
+                        a.coordinator_epoch,
+                        a.current_txn_start_offset,
+                    )
+                })
+                .collect();
+            (p.error_code, list)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Waits until `id`'s transaction is CompleteCommit or CompleteAbort.
 async fn wait_complete(c: &mut RawClient, id: &str) {
     let mut state = String::new();
@@ -248,6 +285,11 @@ async fn transactional_batches_are_appended_only_inside_their_transaction() {
         produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 1)).await,
         (0, 1)
     );
+    // DescribeProducers (KIP-664) shows the producer and its open transaction at 0.
+    assert_eq!(
+        producers(&mut c, "t").await,
+        (0, vec![(pid, i32::from(e), 1, -1, 0)])
+    );
     assert_eq!(end(&mut c, "tx", pid, e, true).await, 0);
 
     // Once the commit is complete (its marker written), a late batch of that
@@ -266,6 +308,12 @@ async fn transactional_batches_are_appended_only_inside_their_transaction() {
         3,
         "two records and the commit marker"
     );
+    let (err, list) = producers(&mut c, "t").await;
+    assert_eq!(err, 0);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].4, -1, "no transaction open after the marker");
+    assert!(list[0].3 >= 0, "the marker's coordinator epoch is kept");
+    assert_eq!(producers(&mut c, "missing").await.0, 3);
 
     // A fenced producer (a newer InitProducerId) cannot write either.
     let (pid2, e2) = init(&mut c, "tx").await;

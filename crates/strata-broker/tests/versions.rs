@@ -367,6 +367,13 @@ async fn every_api_at_every_served_version() {
                 ApiKey::ListTransactions => {
                     RequestKind::ListTransactions(ListTransactionsRequest::default())
                 }
+                ApiKey::DescribeProducers => RequestKind::DescribeProducers(
+                    DescribeProducersRequest::default().with_topics(vec![
+                        describe_producers_request::TopicRequest::default()
+                            .with_name(name(&topic))
+                            .with_partition_indexes(vec![0]),
+                    ]),
+                ),
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -459,6 +466,7 @@ async fn every_api_at_every_served_version() {
                 ResponseKind::EndTxn(r) => r.error_code,
                 ResponseKind::DescribeTransactions(r) => r.transaction_states[0].error_code,
                 ResponseKind::ListTransactions(r) => r.error_code,
+                ResponseKind::DescribeProducers(r) => r.topics[0].partitions[0].error_code,
                 ResponseKind::DeleteAcls(r) => {
                     assert!(r.filter_results.is_empty());
                     0

@@ -80,6 +80,7 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::EndTxn, 0, 0, 4),
     row(ApiKey::DescribeTransactions, 0, 0, 0),
     row(ApiKey::ListTransactions, 0, 0, 1),
+    row(ApiKey::DescribeProducers, 0, 0, 0),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

@@ -34,6 +34,7 @@ mod describe_client_quotas;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_producers;
 mod describe_transactions;
 mod describe_user_scram_credentials;
 mod end_txn;
@@ -331,6 +332,12 @@ async fn dispatch(
                 describe_transactions::handle(broker, &access, r),
             ))
         }
+        RequestKind::DescribeProducers(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeProducers(
+                describe_producers::handle(broker, &access, r).await,
+            ))
+        }
         RequestKind::ListTransactions(r) => {
             drop(turn);
             Some(ResponseKind::ListTransactions(list_transactions::handle(
@@ -553,6 +560,7 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::EndTxn => "EndTxn",
         ApiKey::DescribeTransactions => "DescribeTransactions",
         ApiKey::ListTransactions => "ListTransactions",
+        ApiKey::DescribeProducers => "DescribeProducers",
         _ => "Other",
     }
 }

@@ -248,6 +248,11 @@ pub(crate) static APIS: &[ApiShape] = &[
         &transactions::list_transactions_request::SHAPE,
         &transactions::list_transactions_response::SHAPE,
     ),
+    api(
+        ApiKey::DescribeProducers,
+        &transactions::describe_producers_request::SHAPE,
+        &transactions::describe_producers_response::SHAPE,
+    ),
 ];
 
 /// `ConsumerProtocolSubscription` (JoinGroup member metadata of the `consumer` protocol).

@@ -1,4 +1,4 @@
-//! Wire shapes: Transactions at the coordinator: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, DescribeTransactions, ListTransactions.
+//! Wire shapes: Transactions at the coordinator: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, DescribeTransactions, ListTransactions; DescribeProducers.
 //!
 //! Derived from kafka-protocol 0.18's generated decoders with
 //! `scripts/shape_table_from_kafka_protocol.py`, then reviewed; the round-trip tests in
@@ -278,6 +278,77 @@ pub(crate) mod list_transactions_response {
             field("transactional_id", ALL, Ty::String),
             field("producer_id", ALL, Ty::Int64),
             field("transaction_state", ALL, Ty::String),
+        ],
+        &[],
+    );
+}
+
+/// `DescribeProducersRequest`: versions 0–0, flexible from v0.
+pub(crate) mod describe_producers_request {
+    use crate::shape::dsl::*;
+
+    pub(crate) static SHAPE: Message = Message::new(0, 0, 0, &DESCRIBE_PRODUCERS_REQUEST);
+
+    static DESCRIBE_PRODUCERS_REQUEST: Struct = Struct::new(
+        "DescribeProducersRequest",
+        &[field("topics", ALL, array(&TOPIC_REQUEST))],
+        &[],
+    );
+
+    static TOPIC_REQUEST: Struct = Struct::new(
+        "TopicRequest",
+        &[
+            field("name", ALL, Ty::String),
+            field("partition_indexes", ALL, Ty::Array(Elem::Int32)),
+        ],
+        &[],
+    );
+}
+
+/// `DescribeProducersResponse`: versions 0–0, flexible from v0.
+pub(crate) mod describe_producers_response {
+    use crate::shape::dsl::*;
+
+    pub(crate) static SHAPE: Message = Message::new(0, 0, 0, &DESCRIBE_PRODUCERS_RESPONSE);
+
+    static DESCRIBE_PRODUCERS_RESPONSE: Struct = Struct::new(
+        "DescribeProducersResponse",
+        &[
+            field("throttle_time_ms", ALL, Ty::Int32),
+            field("topics", ALL, array(&TOPIC_RESPONSE)),
+        ],
+        &[],
+    );
+
+    static TOPIC_RESPONSE: Struct = Struct::new(
+        "TopicResponse",
+        &[
+            field("name", ALL, Ty::String),
+            field("partitions", ALL, array(&PARTITION_RESPONSE)),
+        ],
+        &[],
+    );
+
+    static PARTITION_RESPONSE: Struct = Struct::new(
+        "PartitionResponse",
+        &[
+            field("partition_index", ALL, Ty::Int32),
+            field("error_code", ALL, Ty::Int16),
+            field("error_message", ALL, Ty::String),
+            field("active_producers", ALL, array(&PRODUCER_STATE)),
+        ],
+        &[],
+    );
+
+    static PRODUCER_STATE: Struct = Struct::new(
+        "ProducerState",
+        &[
+            field("producer_id", ALL, Ty::Int64),
+            field("producer_epoch", ALL, Ty::Int32),
+            field("last_sequence", ALL, Ty::Int32),
+            field("last_timestamp", ALL, Ty::Int64),
+            field("coordinator_epoch", ALL, Ty::Int32),
+            field("current_txn_start_offset", ALL, Ty::Int64),
         ],
         &[],
     );
