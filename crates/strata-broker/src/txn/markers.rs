@@ -31,8 +31,7 @@ use kafka_protocol::ResponseError;
 use parking_lot::Mutex;
 use strata_txn::{TopicPartition, TxnResult};
 
-use crate::replication::client::{BrokerConnection, ConnectError};
-use crate::replication::login::PeerSecurity;
+use crate::replication::client::BrokerConnection;
 use crate::Broker;
 
 /// The WriteTxnMarkers version sent (the only one `kafka-protocol` encodes).
@@ -240,19 +239,7 @@ async fn send_batch(
     let c = match conn {
         Some(c) => c,
         None => {
-            let addr = broker
-                .meta
-                .image()
-                .broker(node)
-                .map(|b| format!("{}:{}", b.host, b.port))
-                .ok_or_else(|| anyhow::anyhow!("broker {node} is not registered"))?;
-            let security = PeerSecurity::for_broker(broker);
-            let c =
-                BrokerConnection::connect(&addr, broker.config.node_id, CALL_TIMEOUT, &security)
-                    .await
-                    .map_err(|e| match e {
-                        ConnectError::Unreachable(e) | ConnectError::Refused(e) => e,
-                    })?;
+            let c = super::connect_to_node(broker, node, CALL_TIMEOUT).await?;
             conn.insert(c)
         }
     };

@@ -27,3 +27,25 @@ pub(crate) mod verify;
 pub(crate) use coordinator::fenced_for_version;
 pub(crate) use coordinator::txn_loop;
 pub use coordinator::TxnCoordinator;
+
+/// A connection to `node`'s inter-broker listener (TLS / SASL as the follower
+/// fetchers), for the marker sender and KIP-890 verification.
+pub(crate) async fn connect_to_node(
+    broker: &crate::Broker,
+    node: i32,
+    timeout: std::time::Duration,
+) -> anyhow::Result<crate::replication::client::BrokerConnection> {
+    use crate::replication::client::{BrokerConnection, ConnectError};
+    let addr = broker
+        .meta
+        .image()
+        .broker(node)
+        .map(|b| format!("{}:{}", b.host, b.port))
+        .ok_or_else(|| anyhow::anyhow!("broker {node} is not registered"))?;
+    let security = crate::replication::login::PeerSecurity::for_broker(broker);
+    BrokerConnection::connect(&addr, broker.config.node_id, timeout, &security)
+        .await
+        .map_err(|e| match e {
+            ConnectError::Unreachable(e) | ConnectError::Refused(e) => e,
+        })
+}

@@ -33,8 +33,7 @@ use strata_proto::batch::BatchHeader;
 use strata_txn::TopicPartition;
 
 use crate::replica::Partition;
-use crate::replication::client::{BrokerConnection, ConnectError};
-use crate::replication::login::PeerSecurity;
+use crate::replication::client::BrokerConnection;
 use crate::Broker;
 
 /// The AddPartitionsToTxn version sent (the first with `verify_only`).
@@ -275,20 +274,7 @@ async fn ask_remote(
     let cached = peers.idle.lock().remove(&node);
     let mut conn = match cached.filter(|c| !c.session_expiring()) {
         Some(c) => c,
-        None => {
-            let addr = broker
-                .meta
-                .image()
-                .broker(node)
-                .map(|b| format!("{}:{}", b.host, b.port))
-                .ok_or_else(|| anyhow::anyhow!("broker {node} is not registered"))?;
-            let security = PeerSecurity::for_broker(broker);
-            BrokerConnection::connect(&addr, broker.config.node_id, CALL_TIMEOUT, &security)
-                .await
-                .map_err(|e| match e {
-                    ConnectError::Unreachable(e) | ConnectError::Refused(e) => e,
-                })?
-        }
+        None => super::connect_to_node(broker, node, CALL_TIMEOUT).await?,
     };
     let resp = conn
         .call(
