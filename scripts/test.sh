@@ -110,9 +110,18 @@ fi
 # --- build ----------------------------------------------------------------------------------
 # Release everywhere: the interop suite needs the release binary anyway, so nextest in release
 # reuses the same compiled dependencies instead of building the whole tree a second time.
+# With the Rust tests, the binary is built together with every target nextest builds
+# (tests, examples): the dev-dependencies switch on dependency features (getrandom's `std`
+# through tempfile), and a `-p strata-cli` build without them would compile every Strata
+# crate a second time with different features.
 if [ "$run_build" -eq 1 ]; then
-    step "cargo build --release -p strata-cli"
-    cargo build --release -p strata-cli
+    if [ "$run_rust" -eq 1 ]; then
+        step "cargo build --release --workspace --bins --tests --examples"
+        cargo build --release --workspace --bins --tests --examples
+    else
+        step "cargo build --release -p strata-cli"
+        cargo build --release -p strata-cli
+    fi
 fi
 
 rust_status=0

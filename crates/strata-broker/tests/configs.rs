@@ -1,9 +1,7 @@
 //! Dynamic configs over real sockets: alter, describe with sources, restart, and the
 //! produce-side effects of topic settings.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};

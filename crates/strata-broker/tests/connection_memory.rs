@@ -1,14 +1,11 @@
 //! What an idle connection costs the broker: RSS growth over 5,000 idle connections.
 
-mod common;
-mod net_util;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::*;
-use net_util::api_versions;
+use crate::common::*;
+use crate::net_util::api_versions;
 
 const CONNECTIONS: usize = 5_000;
 /// Budget per idle connection (DESIGN §2: a connection costs little until it sends a

@@ -1,18 +1,15 @@
 //! Listener limits over real sockets: per-address and broker-wide connection limits,
 //! idle and partial-request deadlines, malformed requests.
 
-mod common;
-mod net_util;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
+use crate::net_util::*;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use net_util::*;
 use strata_broker::Broker;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;

@@ -1,11 +1,9 @@
 //! Faults around a single broker: a second process on the data dir, request order of
 //! side effects, shutdown with idle connections.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };

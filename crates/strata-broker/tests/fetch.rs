@@ -2,12 +2,10 @@
 //! broker's `fetch.max.bytes` cap (KIP-74 kept), large responses in pieces, and a
 //! segment truncated under a response being written.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;

@@ -1,8 +1,6 @@
 //! Consumer groups over real sockets: membership, commits, persistence across restart.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{

@@ -2,15 +2,12 @@
 //! reading instead of growing, the stalled clients are closed at the read deadline, and a
 //! good client is served afterwards.
 
-mod common;
-mod net_util;
-
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
-use net_util::*;
+use crate::common::*;
+use crate::net_util::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 

@@ -2,10 +2,8 @@
 //! WriteTxnMarkers (commit, abort, fencing), READ_COMMITTED fetches stopping at the
 //! last stable offset with their aborted transactions, and ListOffsets.
 
-mod common;
-
+use crate::common::*;
 use bytes::{Bytes, BytesMut};
-use common::*;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::write_txn_markers_request::{

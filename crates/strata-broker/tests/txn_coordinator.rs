@@ -2,11 +2,9 @@
 //! id, InitProducerId fencing, CONCURRENT_TRANSACTIONS, an empty transaction committed,
 //! and the state surviving a restart (reloaded from `__transaction_state`).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;

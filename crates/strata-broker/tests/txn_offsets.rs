@@ -3,10 +3,8 @@
 //! OffsetFetch with `require_stable` sees it as unstable, and a reload of the
 //! coordinator (restart) keeps it pending, or settles it by the marker in the log.
 
-mod common;
-
+use crate::common::*;
 use bytes::{Bytes, BytesMut};
-use common::*;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,

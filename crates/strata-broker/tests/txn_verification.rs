@@ -3,10 +3,8 @@
 //! transaction (the partition added with AddPartitionsToTxn at the batch's epoch);
 //! a produce of transactional batches without a transactional id is refused.
 
-mod common;
-
+use crate::common::*;
 use bytes::{Bytes, BytesMut};
-use common::*;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;

@@ -1,9 +1,7 @@
 //! Every API we advertise, at every version we serve, round-trips through a real
 //! broker: the request is accepted and the response encodes and decodes at that version.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;

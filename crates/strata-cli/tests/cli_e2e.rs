@@ -1,10 +1,8 @@
 //! End-to-end tests of the `strata` client commands against a real `strata server`.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{free_port, run_cli, Broker};
+use crate::common::{free_port, run_cli, Broker};
 use serde_json::Value;
 use strata_client::partitioner::partition_for_key;
 

@@ -1,12 +1,10 @@
 //! End-to-end tests of the `strata-client` Rust API against a real `strata server`.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::common::Broker;
 use bytes::Bytes;
-use common::Broker;
 use strata_client::{
     Acks, Admin, ClientConfig, Compression, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset,
     OffsetSpec, Producer, ProducerRecord,

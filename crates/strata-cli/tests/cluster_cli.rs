@@ -1,8 +1,6 @@
 //! End-to-end tests of `strata cluster up` (real child `strata server` processes) and
 //! `strata cluster info` against the cluster it starts.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -10,7 +8,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, run_cli, strata_bin};
+use crate::common::{free_port, run_cli, strata_bin};
 use serde_json::Value;
 
 /// How long a cluster may take to become ready (two shared cores, parallel tests).

@@ -1,9 +1,7 @@
 //! End-to-end tests of `strata topic alter-config`, `topic describe` config sources and
 //! `strata broker config` against a real `strata server`.
 
-mod common;
-
-use common::Broker;
+use crate::common::Broker;
 use serde_json::Value;
 
 /// The `configs` entry named `key` of `topic describe NAME --format json`.

@@ -1,11 +1,9 @@
 //! End-to-end tests of `strata group ...` and `strata consume --group` against a real
 //! `strata server`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::Broker;
+use crate::common::Broker;
 use serde_json::Value;
 
 fn json(s: &str) -> Value {

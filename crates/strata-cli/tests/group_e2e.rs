@@ -2,14 +2,12 @@
 //! `strata server`: assignment, commits, close, restart, static membership, cooperative
 //! rebalancing.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Broker;
+use crate::common::Broker;
 use parking_lot::Mutex;
 use strata_client::{
     Admin, AssignmentStrategy, ClientConfig, Consumer, ConsumerConfig, Listener, OffsetAndMetadata,

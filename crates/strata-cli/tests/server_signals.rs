@@ -1,11 +1,9 @@
 //! `strata server` and signals: a SIGTERM at any point of the broker's life stops it cleanly.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, strata_bin};
+use crate::common::{free_port, strata_bin};
 
 /// A voter whose peer never comes up waits for the metadata quorum inside startup; a
 /// SIGTERM there must stop it with exit code 0, as service managers and test harnesses

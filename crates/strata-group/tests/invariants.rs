@@ -1,11 +1,10 @@
 //! Random sequences of joins, syncs, heartbeats, leaves, write outcomes and
 //! time from several clients, checking the group's invariants throughout.
-mod common;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::common::{cfg, protocols};
 use bytes::Bytes;
-use common::{cfg, protocols};
 use proptest::prelude::*;
 use strata_group::*;
 
@@ -149,7 +148,7 @@ impl Harness {
             } => {
                 let r = self.req(c);
                 let cl = &self.clients[c];
-                let mut req = common::join_req(
+                let mut req = crate::common::join_req(
                     r,
                     if fresh { "" } else { &cl.member_id },
                     &format!("client{c}"),
@@ -172,7 +171,7 @@ impl Harness {
                 } else {
                     cl.generation
                 };
-                let mut req = common::sync_req(r, &cl.member_id, generation);
+                let mut req = crate::common::sync_req(r, &cl.member_id, generation);
                 req.group_instance_id = Self::instance(c);
                 req.protocol_name = None;
                 req.assignments = cl

@@ -1,7 +1,5 @@
-mod common;
-
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use strata_group::*;
 
 #[test]

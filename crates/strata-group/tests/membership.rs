@@ -1,7 +1,6 @@
 //! Heartbeats, session expiry and LeaveGroup.
-mod common;
 
-use common::*;
+use crate::common::*;
 use strata_group::*;
 
 #[test]

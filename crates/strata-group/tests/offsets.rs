@@ -1,7 +1,6 @@
 //! Offset-commit validation and group deletion / unloading.
-mod common;
 
-use common::*;
+use crate::common::*;
 use strata_group::*;
 
 #[test]

@@ -1,8 +1,7 @@
 //! KIP-345 static membership.
-mod common;
 
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use strata_group::*;
 
 fn static_req(request_id: RequestId, member_id: &str, instance: &str) -> JoinRequest {

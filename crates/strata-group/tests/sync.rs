@@ -1,7 +1,5 @@
-mod common;
-
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use strata_group::*;
 
 /// Two members joined generation 1, nobody synced yet.

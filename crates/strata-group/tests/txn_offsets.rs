@@ -1,11 +1,10 @@
 //! Transactional offset commits: pending until the marker, log order decides, replay
 //! equals the live state; the producer sequences of the coordinator's batches; and the
 //! KIP-447 fencing of TxnOffsetCommit.
-mod common;
 
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use strata_group::*;
 

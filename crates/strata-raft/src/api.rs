@@ -123,7 +123,9 @@ impl MetadataRaft {
                             )))
                         }
                         Err(CallError::Connect { .. }) => {}
-                        Err(CallError::Timeout(_)) => return Err(ForwardError::Timeout),
+                        // The deadline passed during a retry: report what the earlier
+                        // attempts saw (a leader without a handler) rather than a bare timeout.
+                        Err(CallError::Timeout(_)) => return Err(last_problem),
                         Err(e) => return Err(ForwardError::Failed(e.to_string())),
                     }
                 }

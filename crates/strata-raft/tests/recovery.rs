@@ -1,11 +1,9 @@
 //! Learners, snapshots, damaged logs and hostile input, over real TCP and files.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use openraft::ServerState;
 use strata_raft::ProposeError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
