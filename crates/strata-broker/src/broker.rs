@@ -1,5 +1,6 @@
 //! Broker start-up, background tasks and clean shutdown.
 
+use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -77,7 +78,16 @@ pub struct RunningBroker {
 
 impl Broker {
     /// Opens the data directory, recovers logs, binds the listener and starts serving.
-    pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
+    ///
+    /// Boxed at the crate boundary: a caller awaiting a plain `async fn` compiles the whole
+    /// startup and serving state machine again in its own crate (every test binary and the
+    /// `strata` binary did, minutes of release build each); through the box it is compiled
+    /// once, here.
+    pub fn start(config: BrokerConfig) -> BoxFuture<'static, anyhow::Result<RunningBroker>> {
+        Box::pin(Self::start_inner(config))
+    }
+
+    async fn start_inner(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         config.validate().map_err(anyhow::Error::msg)?;
         let open_files = config.log_open_files_budget();
         strata_log::FileHandles::global().set_limit(open_files);
@@ -529,7 +539,12 @@ impl Broker {
 impl RunningBroker {
     /// Stops accepting, lets in-flight requests finish, flushes and closes every log, and
     /// writes the clean-shutdown marker.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
+    /// Boxed for the same reason as [`Broker::start`].
+    pub fn shutdown(self) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(self.shutdown_inner())
+    }
+
+    async fn shutdown_inner(self) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         self.broker.controlled_shutdown().await;
         self.broker.stopping.send_replace(true);

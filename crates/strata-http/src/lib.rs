@@ -39,13 +39,13 @@ pub fn router(broker: Arc<Broker>) -> Router {
 
 /// Serves HTTP on `listener` until `shutdown` completes, within the broker's `http.*`
 /// limits.
-pub async fn serve(
+pub fn serve(
     listener: TcpListener,
     broker: Arc<Broker>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> {
     let app = router(Arc::clone(&broker));
-    server::serve_with_limits(listener, broker, app, shutdown).await
+    server::serve_with_limits(listener, broker, app, shutdown)
 }
 
 /// The process runs and serves HTTP.

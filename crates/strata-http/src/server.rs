@@ -48,11 +48,32 @@ const OVER_LIMIT: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 
 
 /// Serves `app` on `listener` with the broker's HTTP limits until `shutdown` completes;
 /// then lets open connections finish their current request.
-pub async fn serve_with_limits(
+///
+/// Returns a boxed future so the server (hyper, axum and every route) is compiled once, in
+/// this crate, instead of again in each crate that awaits it.
+pub fn serve_with_limits(
     listener: TcpListener,
     broker: Arc<Broker>,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
+    serve_boxed(listener, broker, app, Box::pin(shutdown))
+}
+
+fn serve_boxed(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    app: Router,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
+    Box::pin(serve_inner(listener, broker, app, shutdown))
+}
+
+async fn serve_inner(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    app: Router,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> io::Result<()> {
     let limits = broker.config.http;
     let closed = |reason| {

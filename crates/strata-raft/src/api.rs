@@ -1,5 +1,6 @@
 //! Writing to and reading from the metadata log, and forwarding to the leader.
 
+use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,14 @@ impl MetadataRaft {
     /// A batch that does not apply to the image is still committed, as a no-op on
     /// every node, and returns [`ProposeError::Rejected`] with the reason. Without a
     /// quorum this waits; bound it with a timeout.
-    pub async fn propose(
+    pub fn propose(
+        &self,
+        records: Vec<MetadataRecord>,
+    ) -> BoxFuture<'_, Result<(u64, Arc<MetadataImage>), ProposeError>> {
+        Box::pin(self.propose_inner(records))
+    }
+
+    async fn propose_inner(
         &self,
         records: Vec<MetadataRecord>,
     ) -> Result<(u64, Arc<MetadataImage>), ProposeError> {
@@ -47,7 +55,11 @@ impl MetadataRaft {
     /// The image with every entry committed before the call applied (leader only):
     /// leadership is confirmed with a quorum first, so no newer committed state exists
     /// elsewhere.
-    pub async fn linearizable_image(&self) -> Result<Arc<MetadataImage>, ProposeError> {
+    pub fn linearizable_image(&self) -> BoxFuture<'_, Result<Arc<MetadataImage>, ProposeError>> {
+        Box::pin(self.linearizable_image_inner())
+    }
+
+    async fn linearizable_image_inner(&self) -> Result<Arc<MetadataImage>, ProposeError> {
         match self.inner.raft.ensure_linearizable().await {
             Ok(read_log_id) => {
                 if let Some(id) = read_log_id {
@@ -77,7 +89,15 @@ impl MetadataRaft {
     /// certainly was not handled (no connection, or the peer was not the leader); if a
     /// connection breaks after sending, the outcome is unknown and
     /// [`ForwardError::Failed`] is returned.
-    pub async fn forward_to_leader(
+    pub fn forward_to_leader(
+        &self,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Vec<u8>, ForwardError>> {
+        Box::pin(self.forward_to_leader_inner(payload, timeout))
+    }
+
+    async fn forward_to_leader_inner(
         &self,
         payload: Vec<u8>,
         timeout: Duration,

@@ -1,5 +1,6 @@
 //! Starting, inspecting and stopping a metadata Raft node.
 
+use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,7 +99,18 @@ impl MetadataRaft {
     /// cluster — a voter with an empty store initializes it with the voter list (safe
     /// on every voter), a node outside the voter list asks the leader to add it as a
     /// learner (in the background, until it is added).
-    pub async fn start(
+    ///
+    /// The public async entry points of this crate return boxed futures: a caller that
+    /// awaited a plain `async fn` compiled openraft's whole state machine again in its
+    /// own crate (each test binary, the broker, the `strata` binary).
+    pub fn start(
+        opts: RaftOptions,
+        hook: Arc<dyn ApplyHook>,
+    ) -> BoxFuture<'static, Result<MetadataRaft, StartError>> {
+        Box::pin(Self::start_inner(opts, hook))
+    }
+
+    async fn start_inner(
         opts: RaftOptions,
         hook: Arc<dyn ApplyHook>,
     ) -> Result<MetadataRaft, StartError> {
@@ -340,7 +352,11 @@ impl MetadataRaft {
 
     /// Stops the node: the controller port closes, background tasks end, openraft
     /// stops. The directory can then be reopened by a new [`MetadataRaft::start`].
-    pub async fn shutdown(&self) {
+    pub fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.shutdown_inner())
+    }
+
+    async fn shutdown_inner(&self) {
         // A write waiting for disk space gives up, so openraft can stop.
         self.inner.retry.stop();
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock());
