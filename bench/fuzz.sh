@@ -13,6 +13,9 @@
 #   FUZZ_RSS_MB     -rss_limit_mb (default 2048)
 #   FUZZ_TIMEOUT    -timeout in seconds for one input (default 10)
 #   FUZZ_FEATURES   cargo features for the fuzz crate
+#   FUZZ_PROFILE    release (default: optimised, the long runs) or dev (unoptimised with
+#                   debug assertions and overflow checks: builds in about a third of the
+#                   time, runs several times slower; what CI's short runs use)
 #   FUZZ_NO_BUILD=1 use the built binaries as they are
 #   FUZZ_TARGET_DIR cargo target dir of the fuzz build (default fuzz/target)
 #   FUZZ_WORK_DIR   where corpus-work/ and artifacts/ go (default fuzz/)
@@ -50,13 +53,19 @@ fi
 
 triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"
 target_dir="${FUZZ_TARGET_DIR:-$FUZZ/target}"
-bin_dir="$target_dir/$triple/release"
-if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then
+profile="${FUZZ_PROFILE:-release}"
+case "$profile" in
     # 16 codegen units (cargo-fuzz's default is 1) so LLVM can use both cores on the big
-    # generated crates (kafka-protocol). ASan stays on: -malloc_limit_mb needs its malloc hooks.
-    echo "==> cargo +nightly fuzz build --codegen-units 16 ${features[*]}" >&2
+    # generated crates (kafka-protocol).
+    release) build_flags=(--codegen-units 16); bin_dir="$target_dir/$triple/release" ;;
+    dev) build_flags=(--dev); bin_dir="$target_dir/$triple/debug" ;;
+    *) echo "FUZZ_PROFILE must be release or dev: $profile" >&2; exit 2 ;;
+esac
+if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then
+    # ASan stays on: -malloc_limit_mb needs its malloc hooks.
+    echo "==> cargo +nightly fuzz build ${build_flags[*]} ${features[*]}" >&2
     build_start=$SECONDS
-    cargo +nightly fuzz build --codegen-units 16 --target-dir "$target_dir" "${features[@]}" >&2
+    cargo +nightly fuzz build "${build_flags[@]}" --target-dir "$target_dir" "${features[@]}" >&2
     echo "    built in $(( SECONDS - build_start )) s" >&2
 fi
 
@@ -113,7 +122,7 @@ for t in "${targets[@]}"; do
 done
 
 echo
-echo "fuzz: budget ${budget} per target, -malloc_limit_mb=$malloc_mb -rss_limit_mb=$rss_mb, commit $(git -C "$ROOT" rev-parse --short HEAD), $(date -u +%Y-%m-%d)"
+echo "fuzz: budget ${budget} per target, $profile build, -malloc_limit_mb=$malloc_mb -rss_limit_mb=$rss_mb, commit $(git -C "$ROOT" rev-parse --short HEAD), $(date -u +%Y-%m-%d)"
 echo
 echo "| target | executions | crashes | exec/s | seconds | peak RSS MB |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
