@@ -12,7 +12,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from clients import COMMON, create_topic
+from clients import COMMON, create_topic, produce_all, producer
 
 JS_DIR = pathlib.Path(__file__).resolve().parent / "js"
 
@@ -84,6 +84,52 @@ def test_commit_and_abort_with_read_committed_and_read_uncommitted(broker):
     everything = values(read_to_end(broker.bootstrap, topic, "read_uncommitted"))
     assert everything == (committed[:5] + [f"a1-{i}".encode() for i in range(5)]
                           + committed[5:])
+
+
+def test_compaction_removes_aborted_records_and_compacts_committed_ones(broker):
+    """A compacted topic written by a transactional producer: once the cleaner has run, no
+    aborted record is left for either isolation level, committed records are compacted like
+    any others, and every key reads back its last committed value (an aborted write never
+    supersedes a committed one)."""
+    topic = create_topic(broker.bootstrap, config={
+        "cleanup.policy": "compact", "segment.bytes": "2048", "segment.ms": "1000",
+        "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "0"})
+    p = txn_producer(broker.bootstrap)
+    p.init_transactions(30)
+    latest: dict[str, str] = {}
+    for t in range(30):
+        outcome = "a" if t % 3 == 1 else "c"
+        p.begin_transaction()
+        for k in range(10):
+            p.produce(topic, key=f"k{k}".encode(), value=f"{outcome}{t}-{k}".encode(), partition=0)
+        if outcome == "a":
+            p.abort_transaction(30)
+        else:
+            p.commit_transaction(30)
+            latest.update({f"k{k}": f"c{t}-{k}" for k in range(10)})
+    # segment.ms passes, so the next append rolls the segment holding the last transaction;
+    # the one after rolls the filler's segment too, leaving only it in the active segment.
+    filler = producer(broker.bootstrap)
+    for value in ("f1", "f2"):
+        time.sleep(1.2)
+        produce_all(filler, topic, [(b"filler", value.encode(), {})])
+    latest["filler"] = "f2"
+
+    def key_of(value: bytes) -> str:
+        return "filler" if value.startswith(b"f") else "k" + value.decode().split("-")[1]
+
+    deadline = time.monotonic() + 30
+    while True:
+        everything = values(read_to_end(broker.bootstrap, topic, "read_uncommitted"))
+        aborted = [v for v in everything if v.startswith(b"a")]
+        if not aborted and len(everything) <= 2 * len(latest):
+            break
+        assert time.monotonic() < deadline, (
+            f"after 30 s: {len(aborted)} aborted records left, {len(everything)} records in all")
+        time.sleep(1)
+    for isolation in ("read_committed", "read_uncommitted"):
+        last = {key_of(v): v.decode() for v in values(read_to_end(broker.bootstrap, topic, isolation))}
+        assert last == latest, isolation
 
 
 def test_read_committed_stops_at_an_open_transaction(broker):

@@ -17,9 +17,11 @@
 //! that horizon removes the tombstone. With `delete.retention.ms = 0` a tombstone
 //! goes in the first clean that sees it as the latest record of its key.
 //!
-//! Left as they are: control batches, transactional batches (their records neither
-//! supersede older ones nor get removed, since commit/abort is not tracked here), and
-//! batches of unknown codec. A data batch that loses all its records is dropped unless
+//! Transactions (see [`txn`]): a clean stops before the first unstable offset; records of
+//! aborted transactions are removed, committed ones are compacted like any others, a
+//! COMMIT marker goes a delete horizon after its transaction lost its last batch, ABORT
+//! markers stay. Batches of unknown codec are left as they are. A data batch that loses
+//! all its records is dropped unless
 //! it is its idempotent producer's newest batch, which survives as an empty batch so
 //! the producer's sequence state can still be rebuilt from headers after a restart.
 //! Records without a key are kept (a compacted topic should refuse them at produce).
@@ -33,6 +35,7 @@ pub(crate) mod batch;
 mod plan;
 mod rewrite;
 pub(crate) mod swap;
+mod txn;
 
 use std::collections::HashMap;
 use std::fs;
@@ -42,6 +45,7 @@ use crate::error::LogError;
 use crate::log::Log;
 use crate::segment::Segment;
 use rewrite::{build_map, rewrite_segment, Filter, Tally};
+use txn::{Aborts, OpenTxns};
 use swap::{staged_path, CLEANED_SUFFIX, RENAME_ORDER, SWAP_SUFFIX};
 
 /// Result of one [`Log::clean`].
@@ -61,6 +65,10 @@ pub struct CleanStats {
     pub records_removed: u64,
     /// Of those, expired tombstones.
     pub tombstones_removed: u64,
+    /// Of those, records of aborted transactions.
+    pub aborted_records_removed: u64,
+    /// COMMIT markers removed (their transactions had no records left).
+    pub markers_removed: u64,
     /// The cleaner's first dirty offset after the clean.
     pub first_dirty_offset: i64,
 }
@@ -146,12 +154,19 @@ impl Log {
             return Ok(stats);
         }
         swap::check_no_pending(&self.dir)?;
+        // Every transaction the clean reads is decided, its marker below the high
+        // watermark.
+        let max_offset = self
+            .first_unstable_offset()
+            .map_or(max_offset, |o| o.min(max_offset));
         let range = self.dirty_range(now_ms, max_offset);
+        let aborts = self.all_aborts()?;
         let mut map = HashMap::new();
         let mut tally = Tally::default();
         let limit = self.config.max_message_bytes as usize;
         build_map(
             &self.segments[range.start..range.end],
+            &aborts,
             &mut map,
             &mut tally,
             throttle,
@@ -163,8 +178,10 @@ impl Log {
             now_ms,
             delete_retention_ms: self.config.delete_retention_ms,
             producers: &self.producers,
+            aborts: &aborts,
             limit,
         };
+        let mut txns = OpenTxns::default();
         let interval = self.config.index_interval_bytes;
         let mut cleaned: Vec<(usize, Segment)> = Vec::new();
         for i in 0..range.end {
@@ -175,6 +192,7 @@ impl Log {
                 segment,
                 interval,
                 &filter,
+                &mut txns,
                 &mut tally,
                 throttle,
             ) {
@@ -191,6 +209,8 @@ impl Log {
         stats.bytes_read = tally.bytes_read;
         stats.records_removed = tally.records_removed;
         stats.tombstones_removed = tally.tombstones_removed;
+        stats.aborted_records_removed = tally.aborted_removed;
+        stats.markers_removed = tally.markers_removed;
         stats.segments_rewritten = cleaned.len();
         for (i, out) in &cleaned {
             stats.bytes_before += self.segments[*i].size;
@@ -216,6 +236,19 @@ impl Log {
         self.next_tombstone_horizon = tally.min_horizon;
         stats.first_dirty_offset = self.first_dirty_offset();
         Ok(stats)
+    }
+
+    /// Every aborted transaction in the segments' aborted indexes.
+    fn all_aborts(&self) -> Result<Aborts, LogError> {
+        let mut aborts = Aborts::default();
+        for segment in &self.segments {
+            segment.txn_index.walk(&mut |txn| {
+                aborts.add(txn);
+                true
+            })?;
+        }
+        aborts.finish();
+        Ok(aborts)
     }
 
     /// Swaps the cleaned segments in (see [`swap`]) and reloads them.

@@ -7,10 +7,12 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use strata_proto::batch::control::ControlType;
 use strata_proto::batch::BatchHeader;
 
 use crate::clean::batch::{self, RawRecord};
 use crate::clean::swap::CLEANED_SUFFIX;
+use crate::clean::txn::{marker_type, Aborts, OpenTxns};
 use crate::error::LogError;
 use crate::handles::FileHandles;
 use crate::producer_state::ProducerStateTable;
@@ -26,6 +28,8 @@ pub(crate) struct Filter<'a> {
     pub now_ms: i64,
     pub delete_retention_ms: i64,
     pub producers: &'a ProducerStateTable,
+    /// The log's aborted transactions.
+    pub aborts: &'a Aborts,
     /// Most bytes a batch's records may decompress to (`max.message.bytes`).
     pub limit: usize,
 }
@@ -36,8 +40,18 @@ pub(crate) struct Tally {
     pub bytes_read: u64,
     pub records_removed: u64,
     pub tombstones_removed: u64,
-    /// Earliest delete horizon of a tombstone that was kept.
+    /// Of those, records of aborted transactions.
+    pub aborted_removed: u64,
+    /// COMMIT markers removed.
+    pub markers_removed: u64,
+    /// Earliest delete horizon of a tombstone or marker that was kept.
     pub min_horizon: Option<i64>,
+}
+
+impl Tally {
+    fn horizon_kept(&mut self, horizon: i64) {
+        self.min_horizon = Some(self.min_horizon.map_or(horizon, |h| h.min(horizon)));
+    }
 }
 
 /// What happens to one batch.
@@ -50,11 +64,10 @@ enum Verdict {
     Replace(Vec<u8>),
 }
 
-/// Whether the cleaner leaves a batch exactly as it is: control batches (transaction
-/// markers), transactional data (whether it committed is not tracked here, so its
-/// records neither supersede nor get superseded) and batches of unknown codec.
-fn untouchable(header: &BatchHeader) -> bool {
-    header.is_control() || header.is_transactional() || header.compression().is_none()
+/// Whether a batch's records take no part in the key map: control batches (transaction
+/// markers), records of aborted transactions, and batches of unknown codec.
+fn unmapped(header: &BatchHeader, aborts: &Aborts) -> bool {
+    header.is_control() || header.compression().is_none() || aborts.is_aborted(header)
 }
 
 fn corrupt(header: &BatchHeader, reason: impl std::fmt::Display) -> LogError {
@@ -100,6 +113,7 @@ fn for_each_batch(
 /// Adds the keys of `segments` (the dirty section, in offset order) to `map`.
 pub(crate) fn build_map(
     segments: &[Segment],
+    aborts: &Aborts,
     map: &mut OffsetMap,
     tally: &mut Tally,
     throttle: &mut dyn FnMut(u64),
@@ -107,7 +121,7 @@ pub(crate) fn build_map(
 ) -> Result<(), LogError> {
     for segment in segments {
         let read = for_each_batch(segment, throttle, |_, header, bytes| {
-            if untouchable(header) {
+            if unmapped(header, aborts) {
                 return Ok(());
             }
             let decoded = batch::decode(header, bytes, limit).map_err(|e| corrupt(header, e))?;
@@ -141,15 +155,108 @@ fn is_producers_last(producers: &ProducerStateTable, header: &BatchHeader) -> bo
             .is_some_and(|b| b.last_offset == header.last_offset())
 }
 
+/// Whether `header` (a marker) is the newest thing the producer state remembers of its
+/// producer: the producer has no data batch in its current epoch, which is the marker's.
+/// Without it a restarted broker would rebuild an older epoch (Kafka keeps it too).
+fn is_producers_epoch_marker(producers: &ProducerStateTable, header: &BatchHeader) -> bool {
+    producers
+        .get(header.producer_id)
+        .is_some_and(|e| e.batches.is_empty() && e.epoch == header.producer_epoch)
+}
+
 fn judge(
+    filter: &Filter<'_>,
+    header: &BatchHeader,
+    bytes: &[u8],
+    txns: &mut OpenTxns,
+    tally: &mut Tally,
+) -> Result<Verdict, LogError> {
+    if header.is_control() {
+        return judge_marker(filter, header, bytes, txns, tally);
+    }
+    let verdict = if header.compression().is_none() {
+        Verdict::Keep
+    } else if filter.aborts.is_aborted(header) {
+        judge_aborted(filter, header, bytes, tally)?
+    } else {
+        judge_data(filter, header, bytes, tally)?
+    };
+    if header.is_transactional() {
+        txns.on_data(header.producer_id, !matches!(verdict, Verdict::Drop));
+    }
+    Ok(verdict)
+}
+
+/// A transaction marker: see the rules in `txn.rs`.
+fn judge_marker(
+    filter: &Filter<'_>,
+    header: &BatchHeader,
+    bytes: &[u8],
+    txns: &mut OpenTxns,
+    tally: &mut Tally,
+) -> Result<Verdict, LogError> {
+    let data_kept = txns.on_marker(header.producer_id);
+    if data_kept
+        || marker_type(header, bytes) != Some(ControlType::Commit)
+        || is_producers_epoch_marker(filter.producers, header)
+    {
+        return Ok(Verdict::Keep);
+    }
+    if header.has_delete_horizon() {
+        if filter.now_ms >= header.base_timestamp {
+            tally.markers_removed += 1;
+            return Ok(Verdict::Drop);
+        }
+        tally.horizon_kept(header.base_timestamp);
+        return Ok(Verdict::Keep);
+    }
+    let horizon = filter
+        .now_ms
+        .saturating_add(filter.delete_retention_ms.max(0));
+    if filter.now_ms >= horizon {
+        tally.markers_removed += 1;
+        return Ok(Verdict::Drop);
+    }
+    let decoded = batch::decode(header, bytes, filter.limit).map_err(|e| corrupt(header, e))?;
+    let all: Vec<&RawRecord> = decoded.parsed.iter().collect();
+    let marked =
+        batch::rebuild(header, &decoded, &all, Some(horizon)).map_err(|e| corrupt(header, e))?;
+    tally.horizon_kept(horizon);
+    Ok(Verdict::Replace(marked))
+}
+
+/// A batch of an aborted transaction: all its records go.
+fn judge_aborted(
     filter: &Filter<'_>,
     header: &BatchHeader,
     bytes: &[u8],
     tally: &mut Tally,
 ) -> Result<Verdict, LogError> {
-    if untouchable(header) {
-        return Ok(Verdict::Keep);
+    let removed = u64::try_from(header.records_count).unwrap_or(0);
+    if is_producers_last(filter.producers, header) {
+        if removed == 0 {
+            return Ok(Verdict::Keep);
+        }
+        let decoded =
+            batch::decode(header, bytes, filter.limit).map_err(|e| corrupt(header, e))?;
+        let empty = batch::rebuild(header, &decoded, &[], None).map_err(|e| corrupt(header, e))?;
+        tally.records_removed += removed;
+        tally.aborted_removed += removed;
+        return Ok(Verdict::Replace(empty));
     }
+    tally.records_removed += removed;
+    tally.aborted_removed += removed;
+    Ok(Verdict::Drop)
+}
+
+/// A data batch (committed transactional records included): superseded records and
+/// expired tombstones go.
+fn judge_data(
+    filter: &Filter<'_>,
+    header: &BatchHeader,
+    bytes: &[u8],
+    tally: &mut Tally,
+) -> Result<Verdict, LogError> {
     let decoded = batch::decode(header, bytes, filter.limit).map_err(|e| corrupt(header, e))?;
     // A batch gets its horizon the first time a clean keeps one of its tombstones.
     let horizon = if header.has_delete_horizon() {
@@ -183,7 +290,7 @@ fn judge(
         kept.push(record);
     }
     if kept_tombstone {
-        tally.min_horizon = Some(tally.min_horizon.map_or(horizon, |h| h.min(horizon)));
+        tally.horizon_kept(horizon);
     }
     let horizon_field = (header.has_delete_horizon() || kept_tombstone).then_some(horizon);
     if kept.is_empty() && is_producers_last(filter.producers, header) {
@@ -228,12 +335,13 @@ pub(crate) fn rewrite_segment(
     segment: &Segment,
     interval: u32,
     filter: &Filter<'_>,
+    txns: &mut OpenTxns,
     tally: &mut Tally,
     throttle: &mut dyn FnMut(u64),
 ) -> Result<Option<Segment>, LogError> {
     let mut out: Option<Segment> = None;
     let read = for_each_batch(segment, throttle, |position, header, bytes| {
-        let verdict = judge(filter, header, bytes, tally)?;
+        let verdict = judge(filter, header, bytes, txns, tally)?;
         if out.is_none() && !matches!(verdict, Verdict::Keep) {
             // First change: start the output with the unchanged batches before it.
             let mut fresh =

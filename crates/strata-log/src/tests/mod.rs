@@ -4,6 +4,7 @@ mod append_read;
 mod compaction;
 mod compaction_crash;
 mod compaction_model;
+mod compaction_txn;
 mod epochs;
 mod file_budget;
 mod follower;

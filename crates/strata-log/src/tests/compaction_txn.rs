@@ -1,0 +1,185 @@
+//! Compaction of transactional data: aborted records go, committed records are compacted
+//! like any others, COMMIT markers go a delete horizon after their transaction emptied,
+//! ABORT markers stay with their aborted-index entries, and a clean stops at the first
+//! unstable offset.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
+    TimestampType as KTimestampType,
+};
+use strata_proto::batch::control::{marker_batch, ControlType};
+
+use super::compaction_model::*;
+use crate::Log;
+
+/// A transactional batch of producer `pid` (epoch 0) with sequences from `seq`: one
+/// record per (key, value).
+fn txn_keyed(pid: i64, seq: i32, records: &[(u8, &str)]) -> Vec<u8> {
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: 0,
+            timestamp_type: KTimestampType::Creation,
+            offset: i as i64,
+            sequence: seq + i as i32,
+            timestamp: 1_000,
+            key: key(*k).map(Bytes::from),
+            value: Some(Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode");
+    buf.to_vec()
+}
+
+fn plain(k: u8, v: &str) -> Vec<u8> {
+    keyed_batch(&[(key(k), Some(v.as_bytes().to_vec()), 1_000)], Compression::None)
+}
+
+fn marker(pid: i64, control: ControlType) -> Vec<u8> {
+    marker_batch(pid, 0, control, 0, 2_000)
+}
+
+/// Appends as the only replica: the high watermark follows the log end.
+fn put(log: &mut Log, records: &[u8]) {
+    log.append(records, 5_000).expect("append");
+    log.set_high_watermark(log.log_end_offset());
+}
+
+/// (key, value) of every data record served, in offset order.
+fn contents(log: &Log) -> Vec<(String, String)> {
+    read_everything(log)
+        .into_iter()
+        .map(|r| {
+            (
+                String::from_utf8(r.key.unwrap_or_default()).unwrap(),
+                String::from_utf8(r.value.unwrap_or_default()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Offset, producer id and whether it carries a delete horizon, of every control batch.
+fn markers(log: &Log) -> Vec<(i64, i64, bool)> {
+    let mut out = Vec::new();
+    let mut next = log.log_start_offset();
+    while let Some(slice) = log.read(next, 1 << 20, i64::MAX, true).expect("read") {
+        let mut bytes = slice.read().expect("slice read");
+        for set in RecordBatchDecoder::decode_all(&mut bytes).expect("decode") {
+            for r in set.records.iter().filter(|r| r.control && r.offset >= next) {
+                out.push((r.offset, r.producer_id, r.delete_horizon));
+            }
+        }
+        next = slice.last_offset + 1;
+    }
+    out
+}
+
+#[test]
+fn aborted_records_go_and_committed_ones_are_compacted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), compact_config(300, 1_000), false).expect("open");
+    // Producer 1 commits k1=a, k2=b; producer 2 aborts k1=bad, k3=bad (interleaved).
+    put(&mut log, &txn_keyed(1, 0, &[(1, "a"), (2, "b")])); // 0, 1
+    put(&mut log, &txn_keyed(2, 0, &[(1, "bad"), (3, "bad")])); // 2, 3
+    put(&mut log, &marker(1, ControlType::Commit)); // 4
+    put(&mut log, &marker(2, ControlType::Abort)); // 5
+    put(&mut log, &plain(2, "c")); // 6: supersedes the committed k2
+    log.roll().expect("roll");
+    assert_eq!(log.aborted_transactions(0, 7).expect("aborts"), vec![(2, 2)]);
+
+    let stats = log.clean(10_000, &mut no_throttle()).expect("clean");
+    assert_eq!(stats.aborted_records_removed, 2);
+    assert_eq!(stats.records_removed, 3, "two aborted, one superseded");
+    // The aborted k1 did not supersede the committed one.
+    assert_eq!(
+        contents(&log),
+        vec![("key-1".into(), "a".into()), ("key-2".into(), "c".into())]
+    );
+    // Producer 1's transaction kept k1: its marker stays; the abort marker stays with
+    // its index entry, which read_committed fetches still get.
+    assert_eq!(markers(&log), vec![(4, 1, false), (5, 2, false)]);
+    assert_eq!(log.aborted_transactions(0, 7).expect("aborts"), vec![(2, 2)]);
+
+    // The same after a crash: the producer state rebuilt from the cleaned log has no
+    // open transaction.
+    drop(log);
+    let mut log = reopen(dir.path(), compact_config(300, 1_000), false);
+    log.set_high_watermark(log.log_end_offset());
+    assert_eq!(log.first_unstable_offset(), None);
+    assert_eq!(contents(&log).len(), 2);
+}
+
+#[test]
+fn a_commit_marker_goes_a_delete_horizon_after_its_transaction_emptied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = compact_config(300, 1_000);
+    let mut log = Log::open(dir.path(), config.clone(), false).expect("open");
+    put(&mut log, &txn_keyed(1, 0, &[(1, "a")])); // 0
+    put(&mut log, &marker(1, ControlType::Commit)); // 1
+    put(&mut log, &txn_keyed(1, 1, &[(2, "b")])); // 2: producer 1's last data batch
+    put(&mut log, &marker(1, ControlType::Commit)); // 3
+    put(&mut log, &plain(1, "z")); // 4: supersedes the first transaction's only record
+    log.roll().expect("roll");
+
+    let stats = log.clean(10_000, &mut no_throttle()).expect("clean");
+    assert_eq!(stats.records_removed, 1);
+    assert_eq!(stats.markers_removed, 0, "a horizon first");
+    assert_eq!(markers(&log), vec![(1, 1, true), (3, 1, false)]);
+    assert!(!log.needs_cleaning(10_999), "horizon 11000 not reached");
+    assert!(log.needs_cleaning(11_000), "the marker's horizon makes a clean due");
+
+    // The horizon is stored in the batch: it holds across a crash.
+    drop(log);
+    let mut log = reopen(dir.path(), config, false);
+    log.set_high_watermark(log.log_end_offset());
+    let stats = log.clean(10_999, &mut no_throttle()).expect("clean");
+    assert_eq!(stats.markers_removed, 0);
+    let stats = log.clean(11_000, &mut no_throttle()).expect("clean");
+    assert_eq!(stats.markers_removed, 1);
+    assert_eq!(markers(&log), vec![(3, 1, false)]);
+    assert_eq!(
+        contents(&log),
+        vec![("key-2".into(), "b".into()), ("key-1".into(), "z".into())]
+    );
+    assert_eq!(log.first_unstable_offset(), None);
+}
+
+#[test]
+fn a_clean_stops_at_the_first_unstable_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), compact_config(300, 1_000), false).expect("open");
+    put(&mut log, &plain(1, "old")); // 0
+    log.roll().expect("roll");
+    put(&mut log, &txn_keyed(1, 0, &[(1, "open")])); // 1: no marker yet
+    log.roll().expect("roll");
+    put(&mut log, &plain(1, "new")); // 2
+    log.roll().expect("roll");
+    assert_eq!(log.first_unstable_offset(), Some(1));
+
+    let stats = log.clean(10_000, &mut no_throttle()).expect("clean");
+    assert_eq!(stats.records_removed, 0, "nothing at or past the open transaction");
+    assert_eq!(contents(&log).len(), 3);
+
+    put(&mut log, &marker(1, ControlType::Commit)); // 3
+    log.roll().expect("roll");
+    let stats = log.clean(10_000, &mut no_throttle()).expect("clean");
+    assert_eq!(stats.records_removed, 2, "old and the committed value superseded");
+    assert_eq!(contents(&log), vec![("key-1".into(), "new".into())]);
+}
