@@ -101,13 +101,18 @@ async fn fetch(c: &mut RawClient, offset: i64, isolation_level: i8) -> Fetched {
 }
 
 async fn latest(c: &mut RawClient, isolation_level: i8) -> i64 {
+    list_offsets(c, -1, isolation_level).await
+}
+
+/// ListOffsets v5 of partition 0 at `timestamp`: the offset answered.
+async fn list_offsets(c: &mut RawClient, timestamp: i64, isolation_level: i8) -> i64 {
     let req = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_isolation_level(isolation_level)
         .with_topics(vec![ListOffsetsTopic::default()
             .with_name(name(TOPIC))
             .with_partitions(vec![
-                ListOffsetsPartition::default().with_timestamp(-1)
+                ListOffsetsPartition::default().with_timestamp(timestamp)
             ])]);
     let ResponseKind::ListOffsets(r) = c
         .call(ApiKey::ListOffsets, 5, RequestKind::ListOffsets(req))
@@ -272,4 +277,27 @@ async fn markers_end_transactions_and_read_committed_stops_at_the_lso() {
     let f = fetch(&mut c, 0, 1).await;
     assert_eq!(f.aborted, Some(vec![(A, 0), (B, 8)]));
     assert_eq!(f.last_stable_offset, 10);
+}
+
+#[tokio::test]
+async fn a_timestamp_lookup_answers_only_with_an_offset_the_asker_may_fetch() {
+    const TS: i64 = 1_700_000_000_000; // every record of txn_batch
+    let b = TestBroker::start_in(tempfile::tempdir().unwrap(), unverified).await;
+    let mut c = b.client().await;
+    assert_eq!(create(&mut c, TOPIC, 1).await, 0);
+    assert_eq!(txn_produce(&mut c, txn_batch(A, 0, 3)).await, (0, 0));
+    // Open transaction: read_committed may not read offset 0 yet (Kafka answers no offset).
+    assert_eq!(list_offsets(&mut c, TS, 1).await, -1);
+    assert_eq!(list_offsets(&mut c, -3, 1).await, -1, "max timestamp too");
+    assert_eq!(list_offsets(&mut c, TS, 0).await, 0);
+    assert_ne!(list_offsets(&mut c, -3, 0).await, -1);
+    assert_eq!(
+        write_markers(&mut c, &[(A, true, 5, vec![0])]).await,
+        vec![vec![0]]
+    );
+    assert_eq!(list_offsets(&mut c, TS, 1).await, 0);
+    assert_ne!(list_offsets(&mut c, -3, 1).await, -1);
+    // The marker carries the time it was written: a lookup past it finds nothing.
+    assert_eq!(list_offsets(&mut c, TS + 1, 1).await, 3, "the marker");
+    assert_eq!(list_offsets(&mut c, i64::MAX / 2, 1).await, -1);
 }

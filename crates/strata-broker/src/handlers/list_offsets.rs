@@ -1,6 +1,8 @@
 //! ListOffsets: earliest, latest (the high watermark, or the last stable offset for
 //! `read_committed`), max-timestamp, or the first offset at or after a timestamp
-//! (through the time index).
+//! (through the time index). As in Kafka, a timestamp lookup (max-timestamp included)
+//! from v2 on answers only with an offset the asker could fetch: below the high
+//! watermark, or below the last stable offset for `read_committed`; otherwise no offset.
 
 use crate::auth::authorizer::Access;
 use std::sync::Arc;
@@ -50,6 +52,18 @@ pub async fn handle(
                     continue;
                 }
             };
+            // v0-1 have no isolation level and no bound (Kafka's log end offset).
+            let fetchable = match (version >= 2, req.isolation_level) {
+                (false, _) => i64::MAX,
+                (true, 1) => p.last_stable_offset(),
+                (true, _) => p.high_watermark(),
+            };
+            let found = |hit: Option<(i64, i64)>| match hit {
+                Some((ts, off)) if off < fetchable => {
+                    base.clone().with_timestamp(ts).with_offset(off)
+                }
+                _ => base.clone(),
+            };
             let resp = match lp.timestamp {
                 // READ_COMMITTED consumers end at the last stable offset.
                 LATEST if req.isolation_level == 1 => {
@@ -57,21 +71,11 @@ pub async fn handle(
                 }
                 LATEST => Ok(base.clone().with_offset(p.high_watermark())),
                 EARLIEST | EARLIEST_LOCAL => Ok(base.clone().with_offset(p.log_start_offset())),
-                MAX_TIMESTAMP => p
-                    .run(|log| log.max_timestamp())
+                MAX_TIMESTAMP => p.run(|log| log.max_timestamp()).await.map(found),
+                ts if ts >= 0 => p
+                    .run(move |log| log.offset_for_timestamp(ts))
                     .await
-                    .map(|found| match found {
-                        Some((ts, off)) => base.clone().with_timestamp(ts).with_offset(off),
-                        None => base.clone(),
-                    }),
-                ts if ts >= 0 => {
-                    p.run(move |log| log.offset_for_timestamp(ts))
-                        .await
-                        .map(|found| match found {
-                            Some((off, ts)) => base.clone().with_timestamp(ts).with_offset(off),
-                            None => base.clone(),
-                        })
-                }
+                    .map(|hit| found(hit.map(|(off, ts)| (ts, off)))),
                 _ => Ok(base
                     .clone()
                     .with_error_code(ResponseError::InvalidRequest.code())),

@@ -153,7 +153,8 @@ impl Partition {
         self.size_bytes.load(Ordering::Relaxed)
     }
 
-    /// A future that completes at the next append; register it before checking for data.
+    /// A future that completes at the next append or high-watermark move; register it
+    /// before checking for data.
     pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
         self.appended.notified()
     }

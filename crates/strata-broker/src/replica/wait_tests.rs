@@ -191,3 +191,18 @@ async fn the_after_append_verdict_follows_a_min_insync_change() {
         Replicated::Verdict(AckState::NotEnoughReplicasAfterAppend)
     );
 }
+
+#[tokio::test]
+async fn a_high_watermark_move_wakes_long_polling_fetches() {
+    // A consumer's fetch parks on `appended`; what it may read ends at the high watermark
+    // (and the last stable offset), which a follower's ack moves without an append here.
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    let woken = p.appended();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    p.publish_hw(p.high_watermark() + 1);
+    tokio::time::timeout(Duration::from_secs(5), woken)
+        .await
+        .expect("the high watermark move wakes the parked fetch");
+}

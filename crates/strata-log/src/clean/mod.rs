@@ -45,8 +45,8 @@ use crate::error::LogError;
 use crate::log::Log;
 use crate::segment::Segment;
 use rewrite::{build_map, rewrite_segment, Filter, Tally};
-use txn::{Aborts, OpenTxns};
 use swap::{staged_path, CLEANED_SUFFIX, RENAME_ORDER, SWAP_SUFFIX};
+use txn::Aborts;
 
 /// Result of one [`Log::clean`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -181,7 +181,6 @@ impl Log {
             aborts: &aborts,
             limit,
         };
-        let mut txns = OpenTxns::default();
         let interval = self.config.index_interval_bytes;
         let mut cleaned: Vec<(usize, Segment)> = Vec::new();
         for i in 0..range.end {
@@ -192,7 +191,6 @@ impl Log {
                 segment,
                 interval,
                 &filter,
-                &mut txns,
                 &mut tally,
                 throttle,
             ) {

@@ -46,6 +46,8 @@ pub(crate) struct Tally {
     pub markers_removed: u64,
     /// Earliest delete horizon of a tombstone or marker that was kept.
     pub min_horizon: Option<i64>,
+    /// Transactions read so far whose marker is still ahead.
+    pub txns: OpenTxns,
 }
 
 impl Tally {
@@ -168,11 +170,10 @@ fn judge(
     filter: &Filter<'_>,
     header: &BatchHeader,
     bytes: &[u8],
-    txns: &mut OpenTxns,
     tally: &mut Tally,
 ) -> Result<Verdict, LogError> {
     if header.is_control() {
-        return judge_marker(filter, header, bytes, txns, tally);
+        return judge_marker(filter, header, bytes, tally);
     }
     let verdict = if header.compression().is_none() {
         Verdict::Keep
@@ -182,7 +183,9 @@ fn judge(
         judge_data(filter, header, bytes, tally)?
     };
     if header.is_transactional() {
-        txns.on_data(header.producer_id, !matches!(verdict, Verdict::Drop));
+        tally
+            .txns
+            .on_data(header.producer_id, !matches!(verdict, Verdict::Drop));
     }
     Ok(verdict)
 }
@@ -192,10 +195,9 @@ fn judge_marker(
     filter: &Filter<'_>,
     header: &BatchHeader,
     bytes: &[u8],
-    txns: &mut OpenTxns,
     tally: &mut Tally,
 ) -> Result<Verdict, LogError> {
-    let data_kept = txns.on_marker(header.producer_id);
+    let data_kept = tally.txns.on_marker(header.producer_id);
     if data_kept
         || marker_type(header, bytes) != Some(ControlType::Commit)
         || is_producers_epoch_marker(filter.producers, header)
@@ -237,8 +239,7 @@ fn judge_aborted(
         if removed == 0 {
             return Ok(Verdict::Keep);
         }
-        let decoded =
-            batch::decode(header, bytes, filter.limit).map_err(|e| corrupt(header, e))?;
+        let decoded = batch::decode(header, bytes, filter.limit).map_err(|e| corrupt(header, e))?;
         let empty = batch::rebuild(header, &decoded, &[], None).map_err(|e| corrupt(header, e))?;
         tally.records_removed += removed;
         tally.aborted_removed += removed;
@@ -335,13 +336,12 @@ pub(crate) fn rewrite_segment(
     segment: &Segment,
     interval: u32,
     filter: &Filter<'_>,
-    txns: &mut OpenTxns,
     tally: &mut Tally,
     throttle: &mut dyn FnMut(u64),
 ) -> Result<Option<Segment>, LogError> {
     let mut out: Option<Segment> = None;
     let read = for_each_batch(segment, throttle, |position, header, bytes| {
-        let verdict = judge(filter, header, bytes, txns, tally)?;
+        let verdict = judge(filter, header, bytes, tally)?;
         if out.is_none() && !matches!(verdict, Verdict::Keep) {
             // First change: start the output with the unchanged batches before it.
             let mut fresh =

@@ -45,27 +45,32 @@ pub fn keyed_batch(records: &[Input], compression: Compression) -> Vec<u8> {
             headers: Default::default(),
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
-        },
-    )
-    .expect("encode keyed batch");
-    buf.to_vec()
+    encode(&records, compression)
 }
 
 /// One uncompressed batch of idempotent producer `producer_id` (epoch 0) whose record
 /// `i` has key `keys[i]` and sequence `base_seq + i`.
 pub fn keyed_idempotent_batch(producer_id: i64, base_seq: i32, keys: &[u8]) -> Vec<u8> {
-    let records: Vec<Record> = keys
+    let records: Vec<(Option<Vec<u8>>, &[u8])> = keys
+        .iter()
+        .map(|k| (key(*k), b"from-producer".as_slice()))
+        .collect();
+    producer_batch(producer_id, base_seq, false, &records)
+}
+
+/// One uncompressed batch of producer `producer_id` (epoch 0), transactional or not:
+/// record `i` holds `records[i]` (key, value), sequence `base_seq + i`, timestamp 1000.
+pub fn producer_batch(
+    producer_id: i64,
+    base_seq: i32,
+    transactional: bool,
+    records: &[(Option<Vec<u8>>, &[u8])],
+) -> Vec<u8> {
+    let records: Vec<Record> = records
         .iter()
         .enumerate()
-        .map(|(i, k)| Record {
-            transactional: false,
+        .map(|(i, (k, v))| Record {
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
@@ -75,21 +80,26 @@ pub fn keyed_idempotent_batch(producer_id: i64, base_seq: i32, keys: &[u8]) -> V
             offset: i as i64,
             sequence: base_seq + i as i32,
             timestamp: 1_000,
-            key: key(*k).map(Bytes::from),
-            value: Some(Bytes::from_static(b"from-producer")),
+            key: k.clone().map(Bytes::from),
+            value: Some(Bytes::copy_from_slice(v)),
             headers: Default::default(),
         })
         .collect();
+    encode(&records, Compression::None)
+}
+
+/// `records` as one v2 batch.
+fn encode(records: &[Record], compression: Compression) -> Vec<u8> {
     let mut buf = BytesMut::new();
     RecordBatchEncoder::encode(
         &mut buf,
-        &records,
+        records,
         &RecordEncodeOptions {
             version: 2,
-            compression: Compression::None,
+            compression,
         },
     )
-    .expect("encode idempotent batch");
+    .expect("encode batch");
     buf.to_vec()
 }
 

@@ -3,11 +3,7 @@
 //! ABORT markers stay with their aborted-index entries, and a clean stops at the first
 //! unstable offset.
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType as KTimestampType,
-};
+use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use strata_proto::batch::control::{marker_batch, ControlType};
 
 use super::compaction_model::*;
@@ -16,40 +12,18 @@ use crate::Log;
 /// A transactional batch of producer `pid` (epoch 0) with sequences from `seq`: one
 /// record per (key, value).
 fn txn_keyed(pid: i64, seq: i32, records: &[(u8, &str)]) -> Vec<u8> {
-    let records: Vec<Record> = records
+    let records: Vec<(Option<Vec<u8>>, &[u8])> = records
         .iter()
-        .enumerate()
-        .map(|(i, (k, v))| Record {
-            transactional: true,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: pid,
-            producer_epoch: 0,
-            timestamp_type: KTimestampType::Creation,
-            offset: i as i64,
-            sequence: seq + i as i32,
-            timestamp: 1_000,
-            key: key(*k).map(Bytes::from),
-            value: Some(Bytes::from(v.to_string())),
-            headers: Default::default(),
-        })
+        .map(|(k, v)| (key(*k), v.as_bytes()))
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("encode");
-    buf.to_vec()
+    producer_batch(pid, seq, true, &records)
 }
 
 fn plain(k: u8, v: &str) -> Vec<u8> {
-    keyed_batch(&[(key(k), Some(v.as_bytes().to_vec()), 1_000)], Compression::None)
+    keyed_batch(
+        &[(key(k), Some(v.as_bytes().to_vec()), 1_000)],
+        Compression::None,
+    )
 }
 
 fn marker(pid: i64, control: ControlType) -> Vec<u8> {
@@ -102,7 +76,10 @@ fn aborted_records_go_and_committed_ones_are_compacted() {
     put(&mut log, &marker(2, ControlType::Abort)); // 5
     put(&mut log, &plain(2, "c")); // 6: supersedes the committed k2
     log.roll().expect("roll");
-    assert_eq!(log.aborted_transactions(0, 7).expect("aborts"), vec![(2, 2)]);
+    assert_eq!(
+        log.aborted_transactions(0, 7).expect("aborts"),
+        vec![(2, 2)]
+    );
 
     let stats = log.clean(10_000, &mut no_throttle()).expect("clean");
     assert_eq!(stats.aborted_records_removed, 2);
@@ -115,7 +92,10 @@ fn aborted_records_go_and_committed_ones_are_compacted() {
     // Producer 1's transaction kept k1: its marker stays; the abort marker stays with
     // its index entry, which read_committed fetches still get.
     assert_eq!(markers(&log), vec![(4, 1, false), (5, 2, false)]);
-    assert_eq!(log.aborted_transactions(0, 7).expect("aborts"), vec![(2, 2)]);
+    assert_eq!(
+        log.aborted_transactions(0, 7).expect("aborts"),
+        vec![(2, 2)]
+    );
 
     // The same after a crash: the producer state rebuilt from the cleaned log has no
     // open transaction.
@@ -143,7 +123,10 @@ fn a_commit_marker_goes_a_delete_horizon_after_its_transaction_emptied() {
     assert_eq!(stats.markers_removed, 0, "a horizon first");
     assert_eq!(markers(&log), vec![(1, 1, true), (3, 1, false)]);
     assert!(!log.needs_cleaning(10_999), "horizon 11000 not reached");
-    assert!(log.needs_cleaning(11_000), "the marker's horizon makes a clean due");
+    assert!(
+        log.needs_cleaning(11_000),
+        "the marker's horizon makes a clean due"
+    );
 
     // The horizon is stored in the batch: it holds across a crash.
     drop(log);
@@ -174,12 +157,18 @@ fn a_clean_stops_at_the_first_unstable_offset() {
     assert_eq!(log.first_unstable_offset(), Some(1));
 
     let stats = log.clean(10_000, &mut no_throttle()).expect("clean");
-    assert_eq!(stats.records_removed, 0, "nothing at or past the open transaction");
+    assert_eq!(
+        stats.records_removed, 0,
+        "nothing at or past the open transaction"
+    );
     assert_eq!(contents(&log).len(), 3);
 
     put(&mut log, &marker(1, ControlType::Commit)); // 3
     log.roll().expect("roll");
     let stats = log.clean(10_000, &mut no_throttle()).expect("clean");
-    assert_eq!(stats.records_removed, 2, "old and the committed value superseded");
+    assert_eq!(
+        stats.records_removed, 2,
+        "old and the committed value superseded"
+    );
     assert_eq!(contents(&log), vec![("key-1".into(), "new".into())]);
 }
