@@ -8,11 +8,37 @@ use kafka_protocol::messages::offset_commit_response::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use kafka_protocol::ResponseError;
 use strata_group::OffsetCommitValue;
+use strata_meta::TopicImage;
 
 use super::Turn;
 use crate::broker::now_ms;
 use crate::group::offsets::{Committer, MAX_METADATA_BYTES};
 use crate::Broker;
+
+/// The value to store for one partition's commit (OffsetCommit and TxnOffsetCommit), or
+/// the error code refusing it: the partition must exist and its metadata fit.
+pub(super) fn commit_value(
+    topic: Option<&TopicImage>,
+    partition: i32,
+    offset: i64,
+    leader_epoch: i32,
+    metadata: Option<&str>,
+    now: i64,
+) -> Result<OffsetCommitValue, i16> {
+    if topic.and_then(|t| t.partition(partition)).is_none() {
+        return Err(ResponseError::UnknownTopicOrPartition.code());
+    }
+    if metadata.is_some_and(|m| m.len() > MAX_METADATA_BYTES) {
+        return Err(ResponseError::OffsetMetadataTooLarge.code());
+    }
+    Ok(OffsetCommitValue {
+        offset,
+        leader_epoch,
+        metadata: metadata.unwrap_or_default().to_string(),
+        commit_timestamp: now,
+        expire_timestamp: None,
+    })
+}
 
 /// Serves OffsetCommit v2–v8.
 pub async fn handle(
@@ -36,28 +62,16 @@ pub async fn handle(
     for (t, topic) in req.topics.iter().enumerate() {
         let known = image.topic(topic.name.0.as_str());
         for p in &topic.partitions {
-            let decided = if let Some(code) = group_error {
-                Err(code)
-            } else if known.and_then(|k| k.partition(p.partition_index)).is_none() {
-                Err(ResponseError::UnknownTopicOrPartition.code())
-            } else if p
-                .committed_metadata
-                .as_ref()
-                .is_some_and(|m| m.len() > MAX_METADATA_BYTES)
-            {
-                Err(ResponseError::OffsetMetadataTooLarge.code())
-            } else {
-                Ok(OffsetCommitValue {
-                    offset: p.committed_offset,
-                    leader_epoch: p.committed_leader_epoch,
-                    metadata: p
-                        .committed_metadata
-                        .as_ref()
-                        .map(|m| m.to_string())
-                        .unwrap_or_default(),
-                    commit_timestamp: now,
-                    expire_timestamp: None,
-                })
+            let decided = match group_error {
+                Some(code) => Err(code),
+                None => commit_value(
+                    known.map(|k| &**k),
+                    p.partition_index,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.committed_metadata.as_deref(),
+                    now,
+                ),
             };
             slots.push((t, p.partition_index, decided));
         }

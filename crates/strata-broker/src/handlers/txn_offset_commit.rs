@@ -22,7 +22,6 @@ use strata_group::OffsetCommitValue;
 use super::Turn;
 use crate::auth::authorizer::Access;
 use crate::broker::now_ms;
-use crate::group::offsets::MAX_METADATA_BYTES;
 use crate::group::TxnCommitter;
 use crate::Broker;
 
@@ -86,26 +85,15 @@ async fn check_partitions(
                 Err(ResponseError::TopicAuthorizationFailed.code())
             } else if let Some(code) = group_error {
                 Err(code)
-            } else if known.and_then(|k| k.partition(p.partition_index)).is_none() {
-                Err(ResponseError::UnknownTopicOrPartition.code())
-            } else if p
-                .committed_metadata
-                .as_ref()
-                .is_some_and(|m| m.len() > MAX_METADATA_BYTES)
-            {
-                Err(ResponseError::OffsetMetadataTooLarge.code())
             } else {
-                Ok(OffsetCommitValue {
-                    offset: p.committed_offset,
-                    leader_epoch: p.committed_leader_epoch,
-                    metadata: p
-                        .committed_metadata
-                        .as_ref()
-                        .map(|m| m.to_string())
-                        .unwrap_or_default(),
-                    commit_timestamp: now,
-                    expire_timestamp: None,
-                })
+                super::offset_commit::commit_value(
+                    known.map(|k| &**k),
+                    p.partition_index,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.committed_metadata.as_deref(),
+                    now,
+                )
             };
             slots.push((t, p.partition_index, decided));
         }
