@@ -149,6 +149,12 @@ impl TxnIndex {
         self.damaged
     }
 
+    /// Entries in the index, written and buffered; a [`TxnIndex::walk`] that calls back
+    /// fewer times stopped at damage.
+    pub fn entry_count(&self) -> u64 {
+        self.on_disk + self.pending.len() as u64
+    }
+
     /// Adds an entry (in marker order). Never fails: an entry that cannot be written
     /// now stays buffered for the next write.
     pub fn append(&mut self, entry: AbortedTxn) {

@@ -138,11 +138,18 @@ pub async fn handle(
     // Followers copy everything; only consumers choose an isolation level.
     let read_committed = !from_replica && req.isolation_level == 1;
     let results = loop {
-        // Register for wake-ups before reading so an append in between is not missed.
+        // Register for wake-ups before reading so a change in between is not missed:
+        // followers copy up to the log end, consumers read below the high watermark.
         let mut wakeups: Vec<_> = wanted
             .iter()
             .filter_map(|w| w.replica.as_ref().ok())
-            .map(|p| Box::pin(p.appended()))
+            .map(|p| {
+                Box::pin(if from_replica {
+                    p.appended()
+                } else {
+                    p.visible_changed()
+                })
+            })
             .collect();
         for w in wakeups.iter_mut() {
             w.as_mut().enable();

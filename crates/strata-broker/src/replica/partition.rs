@@ -153,10 +153,17 @@ impl Partition {
         self.size_bytes.load(Ordering::Relaxed)
     }
 
-    /// A future that completes at the next append or high-watermark move; register it
+    /// A future that completes at the next append (what a follower copies); register it
     /// before checking for data.
     pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
         self.appended.notified()
+    }
+
+    /// A future that completes when what consumers may read can have changed: the high
+    /// watermark (and with it the last stable offset) moved, the role changed or the
+    /// partition went away. Register it before checking for data.
+    pub fn visible_changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.hw_changed.notified()
     }
 
     /// Reads whole batches from `offset`, at most `max_bytes` unless `min_one_batch`,

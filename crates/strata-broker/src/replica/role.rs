@@ -213,10 +213,9 @@ impl Partition {
         }
     }
 
-    /// Sets the consumer-visible end and wakes `acks=all` waiters and long-polling
-    /// fetches: consumers read below the high watermark (and the last stable offset, which
-    /// moves with it), so data a follower's ack made visible, or a transaction whose marker
-    /// it passed, answers a parked fetch now rather than at its `max_wait_ms`.
+    /// Sets the consumer-visible end and wakes `acks=all` waiters and consumers' parked
+    /// fetches ([`Partition::visible_changed`]): data a follower's ack made visible, or a
+    /// transaction whose marker it passed, answers them now rather than at `max_wait_ms`.
     pub(crate) fn publish_hw(&self, hw: i64) {
         let old = self.hw.swap(hw, Ordering::AcqRel);
         if old != hw {
@@ -226,7 +225,6 @@ impl Partition {
                 self.publish_first_unstable(log);
             }
             self.hw_changed.notify_waiters();
-            self.appended.notify_waiters();
         }
     }
 

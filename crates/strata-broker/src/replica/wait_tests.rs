@@ -194,11 +194,11 @@ async fn the_after_append_verdict_follows_a_min_insync_change() {
 
 #[tokio::test]
 async fn a_high_watermark_move_wakes_long_polling_fetches() {
-    // A consumer's fetch parks on `appended`; what it may read ends at the high watermark
-    // (and the last stable offset), which a follower's ack moves without an append here.
+    // What a consumer may read ends at the high watermark (and the last stable offset),
+    // which a follower's ack moves without an append here.
     let dir = tempfile::tempdir().unwrap();
     let p = leading_partition(dir.path());
-    let woken = p.appended();
+    let woken = p.visible_changed();
     tokio::pin!(woken);
     woken.as_mut().enable();
     p.publish_hw(p.high_watermark() + 1);

@@ -151,6 +151,16 @@ pub(crate) fn rebuild(
     Ok(out)
 }
 
+/// `header`'s batch with no records left (uncompressed, header fields kept), built
+/// without reading the records.
+pub(crate) fn emptied(header: &BatchHeader) -> Result<Vec<u8>, String> {
+    let none = DecodedBatch {
+        records: Bytes::new(),
+        parsed: Vec::new(),
+    };
+    rebuild(header, &none, &[], None)
+}
+
 fn compress(codec: Compression, raw: &[u8]) -> Result<Vec<u8>, String> {
     fn run<C: Compressor<BytesMut>>(raw: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = BytesMut::new();

@@ -236,14 +236,25 @@ impl Log {
         Ok(stats)
     }
 
-    /// Every aborted transaction in the segments' aborted indexes.
+    /// Every aborted transaction in the segments' aborted indexes. A damaged index fails
+    /// the clean: an abort missed would let aborted records supersede committed ones.
     fn all_aborts(&self) -> Result<Aborts, LogError> {
         let mut aborts = Aborts::default();
         for segment in &self.segments {
+            let mut read = 0u64;
             segment.txn_index.walk(&mut |txn| {
                 aborts.add(txn);
+                read += 1;
                 true
             })?;
+            if read != segment.txn_index.entry_count() {
+                return Err(LogError::Corrupt(format!(
+                    "aborted-transaction index of segment {} is damaged: {read} of {} \
+                     entries readable; not cleaning",
+                    segment.base_offset,
+                    segment.txn_index.entry_count()
+                )));
+            }
         }
         aborts.finish();
         Ok(aborts)

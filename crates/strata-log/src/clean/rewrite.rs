@@ -178,7 +178,7 @@ fn judge(
     let verdict = if header.compression().is_none() {
         Verdict::Keep
     } else if filter.aborts.is_aborted(header) {
-        judge_aborted(filter, header, bytes, tally)?
+        judge_aborted(filter, header, tally)?
     } else {
         judge_data(filter, header, bytes, tally)?
     };
@@ -231,7 +231,6 @@ fn judge_marker(
 fn judge_aborted(
     filter: &Filter<'_>,
     header: &BatchHeader,
-    bytes: &[u8],
     tally: &mut Tally,
 ) -> Result<Verdict, LogError> {
     let removed = u64::try_from(header.records_count).unwrap_or(0);
@@ -239,8 +238,7 @@ fn judge_aborted(
         if removed == 0 {
             return Ok(Verdict::Keep);
         }
-        let decoded = batch::decode(header, bytes, filter.limit).map_err(|e| corrupt(header, e))?;
-        let empty = batch::rebuild(header, &decoded, &[], None).map_err(|e| corrupt(header, e))?;
+        let empty = batch::emptied(header).map_err(|e| corrupt(header, e))?;
         tally.records_removed += removed;
         tally.aborted_removed += removed;
         return Ok(Verdict::Replace(empty));

@@ -172,3 +172,29 @@ fn a_clean_stops_at_the_first_unstable_offset() {
     );
     assert_eq!(contents(&log), vec![("key-1".into(), "new".into())]);
 }
+
+#[test]
+fn a_damaged_aborted_index_stops_the_clean_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = Log::open(dir.path(), compact_config(300, 1_000), false).expect("open");
+    put(&mut log, &txn_keyed(1, 0, &[(1, "committed")])); // 0
+    put(&mut log, &marker(1, ControlType::Commit)); // 1
+    put(&mut log, &txn_keyed(2, 0, &[(1, "aborted")])); // 2
+    put(&mut log, &marker(2, ControlType::Abort)); // 3
+    log.roll().expect("roll");
+    let before = contents(&log);
+    // Damage the index under the open log: its only entry no longer decodes.
+    let index = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "txnindex"))
+        .expect("an aborted index");
+    std::fs::write(&index, [0xffu8; 34]).expect("damage");
+    match log.clean(10_000, &mut no_throttle()) {
+        Err(crate::LogError::Corrupt(why)) => {
+            assert!(why.contains("aborted-transaction index"), "{why}")
+        }
+        other => panic!("expected a refused clean, got {other:?}"),
+    }
+    assert_eq!(contents(&log), before, "nothing was cleaned");
+}
