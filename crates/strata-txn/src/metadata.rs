@@ -156,6 +156,21 @@ pub(crate) struct Pending {
     pub(crate) on_done: OnDone,
     /// An epoch fence (its failure leaves the bumped epoch in memory).
     pub(crate) fence: bool,
+    /// The completion (CompleteCommit / CompleteAbort) written in the same batch just
+    /// before `target`, when a waiting AddPartitionsToTxn opens the next transaction
+    /// the moment the last one's markers are written.
+    pub(crate) via: Option<TxnMetadata>,
+}
+
+/// An AddPartitionsToTxn / AddOffsetsToTxn that came while its id was busy, run
+/// again once the id is idle, or answered CONCURRENT_TRANSACTIONS at `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParkedAdd {
+    pub(crate) request: RequestId,
+    pub(crate) producer_id: i64,
+    pub(crate) epoch: i16,
+    pub(crate) partitions: Vec<TopicPartition>,
+    pub(crate) until: i64,
 }
 
 /// One transactional id in memory.
@@ -163,6 +178,8 @@ pub(crate) struct Pending {
 pub(crate) struct Entry {
     pub(crate) meta: TxnMetadata,
     pub(crate) pending: Option<Pending>,
+    /// At most one request waiting for `pending` (or a Prepare* state) to end.
+    pub(crate) parked: Option<ParkedAdd>,
     /// A fence's write failed: the epoch in memory is already bumped and is not
     /// bumped again by the next fence (Kafka's `hasFailedEpochFence`).
     pub(crate) failed_fence: bool,
@@ -171,10 +188,21 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// A transition is in progress (a write, or a Prepare* state's markers): a
+    /// request that would start another must wait.
+    pub(crate) fn busy(&self) -> bool {
+        self.pending.is_some()
+            || matches!(
+                self.meta.state,
+                TxnState::PrepareCommit | TxnState::PrepareAbort
+            )
+    }
+
     pub(crate) fn new(meta: TxnMetadata) -> Self {
         Entry {
             meta,
             pending: None,
+            parked: None,
             failed_fence: false,
             not_before: i64::MIN,
         }

@@ -3,7 +3,7 @@
 //! EndTxn. Each returns effects; its answer is an [`Effect::Respond`] with the
 //! caller's request id, at once for refusals and after the write otherwise.
 
-use crate::metadata::{Entry, OnDone, TxnMetadata, EPOCH_EXHAUSTED};
+use crate::metadata::{Entry, OnDone, ParkedAdd, TxnMetadata, EPOCH_EXHAUSTED};
 use crate::partition::TxnPartition;
 use crate::types::{
     Effect, ProducerIdAndEpoch, Reply, RequestId, TopicPartition, TxnError, TxnResult, TxnState,
@@ -224,7 +224,8 @@ impl TxnPartition {
 
     /// AddPartitionsToTxn (and AddOffsetsToTxn with the group's `__consumer_offsets`
     /// partition): opens the transaction or widens it. Partitions already in the
-    /// open transaction are answered at once.
+    /// open transaction are answered at once. While the id is busy (its last
+    /// transaction completing) the request waits for it, see [`TxnConfig::busy_wait_ms`].
     pub fn add_partitions(
         &mut self,
         request: RequestId,
@@ -238,26 +239,23 @@ impl TxnPartition {
             Ok(e) => e,
             Err(e) => return respond(request, Err(e)),
         };
-        let m = &entry.meta;
-        if entry.pending.is_some()
-            || matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort)
-        {
-            return respond(request, Err(TxnError::ConcurrentTransactions));
+        if entry.busy() {
+            return self.park(request, id, producer_id, epoch, partitions, now);
         }
+        let m = &entry.meta;
         if m.state == TxnState::Ongoing && partitions.iter().all(|p| m.partitions.contains(p)) {
             return respond(request, Ok(Reply::Done));
         }
-        let start_ms = match m.state {
-            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => now,
-            TxnState::Ongoing => m.start_ms,
-            _ => return respond(request, Err(TxnError::UnknownServerError)),
-        };
-        let mut target = m.clone();
-        target.state = TxnState::Ongoing;
-        target.partitions.extend(partitions.iter().cloned());
-        target.start_ms = start_ms;
-        target.last_update_ms = now.max(m.last_update_ms);
-        target.last_producer_id = m.producer_id;
+        if !matches!(
+            m.state,
+            TxnState::Empty
+                | TxnState::CompleteCommit
+                | TxnState::CompleteAbort
+                | TxnState::Ongoing
+        ) {
+            return respond(request, Err(TxnError::UnknownServerError));
+        }
+        let target = opened(m, partitions, now);
         self.start_write(
             id,
             target,
@@ -266,6 +264,56 @@ impl TxnPartition {
         )
         .into_iter()
         .collect()
+    }
+
+    /// An AddPartitionsToTxn for a busy id waits (one per id, up to
+    /// `busy_wait_ms`) instead of being answered CONCURRENT_TRANSACTIONS.
+    fn park(
+        &mut self,
+        request: RequestId,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[TopicPartition],
+        now: i64,
+    ) -> Vec<Effect> {
+        let wait = self.cfg.busy_wait_ms;
+        match self.entries.get_mut(id) {
+            Some(entry) if entry.parked.is_none() && wait > 0 => {
+                entry.parked = Some(ParkedAdd {
+                    request,
+                    producer_id,
+                    epoch,
+                    partitions: partitions.to_vec(),
+                    until: now.saturating_add(wait),
+                });
+                Vec::new()
+            }
+            _ => respond(request, Err(TxnError::ConcurrentTransactions)),
+        }
+    }
+
+    /// Runs `id`'s parked request once the id is idle (or gone: it is then answered
+    /// as any request for an unknown id).
+    pub(crate) fn unpark(&mut self, id: &str, parked: Option<ParkedAdd>, now: i64) -> Vec<Effect> {
+        let parked = match parked {
+            Some(p) => p,
+            None => match self.entries.get_mut(id) {
+                Some(e) if !e.busy() => match e.parked.take() {
+                    Some(p) => p,
+                    None => return Vec::new(),
+                },
+                _ => return Vec::new(),
+            },
+        };
+        self.add_partitions(
+            parked.request,
+            id,
+            parked.producer_id,
+            parked.epoch,
+            &parked.partitions,
+            now,
+        )
     }
 
     /// KIP-890 verify-only AddPartitionsToTxn (from a partition leader): whether each
@@ -336,6 +384,22 @@ impl TxnPartition {
         };
         respond(request, answer)
     }
+}
+
+/// The Ongoing state AddPartitionsToTxn moves `m` to (Empty, CompleteCommit,
+/// CompleteAbort or Ongoing): `partitions` added, the start time kept while Ongoing.
+pub(crate) fn opened(m: &TxnMetadata, partitions: &[TopicPartition], now: i64) -> TxnMetadata {
+    let mut target = m.clone();
+    target.start_ms = if m.state == TxnState::Ongoing {
+        m.start_ms
+    } else {
+        now
+    };
+    target.state = TxnState::Ongoing;
+    target.partitions.extend(partitions.iter().cloned());
+    target.last_update_ms = now.max(m.last_update_ms);
+    target.last_producer_id = m.producer_id;
+    target
 }
 
 /// The epoch (and last epoch) InitProducerId moves an idle id to (Kafka's rules): no

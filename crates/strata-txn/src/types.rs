@@ -176,6 +176,13 @@ pub struct TxnConfig {
     /// How long a failed background write (an expiry, a timeout abort, a completion)
     /// waits before it is tried again.
     pub retry_backoff_ms: i64,
+    /// How long an AddPartitionsToTxn / AddOffsetsToTxn waits for the id's previous
+    /// transaction (or other transition) to complete before it is answered
+    /// CONCURRENT_TRANSACTIONS. Clients start the next transaction the moment EndTxn
+    /// answers, while its markers are still being written; answering at once makes
+    /// them back off (librdkafka and the Java client sleep about 20 ms), waiting lets
+    /// the next transaction start the moment the last one completes.
+    pub busy_wait_ms: i64,
 }
 
 impl Default for TxnConfig {
@@ -184,6 +191,7 @@ impl Default for TxnConfig {
             max_timeout_ms: 900_000,
             id_expiration_ms: 604_800_000,
             retry_backoff_ms: 1_000,
+            busy_wait_ms: 1_000,
         }
     }
 }
@@ -211,6 +219,18 @@ pub enum Effect {
         key: Bytes,
         /// The encoded value.
         value: Option<Bytes>,
+        /// A record of the same key to write just before it, in the same batch (one
+        /// atomic append): the completion of the last transaction when the next one
+        /// opens in the same write.
+        before: Option<Bytes>,
+        /// Whether `persisted` must wait until the write is durable (fsynced and on
+        /// every in-sync replica). `false` for a bare completion (CompleteCommit /
+        /// CompleteAbort nobody waits for): in the log is enough, because a reload
+        /// that does not find it redoes it from its Prepare* record (the markers again,
+        /// which partitions accept twice), and any later durable write of the
+        /// partition makes it durable too (the log is a prefix). One fsync less per
+        /// transaction.
+        durable: bool,
     },
     /// Write transaction markers to these partitions' leaders (WriteTxnMarkers) and
     /// report each partition done with [`crate::TxnPartition::markers_written`].

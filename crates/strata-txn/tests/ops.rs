@@ -44,7 +44,12 @@ impl H {
                     write,
                     key,
                     value,
+                    before,
+                    ..
                 } => {
+                    if let Some(b) = before {
+                        self.log.push((key.clone(), Some(b)));
+                    }
                     self.log.push((key, value));
                     let mut more = self.p.persisted(&transactional_id, write, Ok(()), now);
                     more.reverse();
@@ -237,8 +242,12 @@ fn requests_during_a_pending_write_get_concurrent_transactions() {
     let fx =
         h.p.add_partitions(50, "tx", pid, e, &[TopicPartition::new("t", 0)], T0);
     assert!(matches!(fx[..], [Effect::Persist { .. }]));
+    // One AddPartitions waits for the write; a second one is refused.
+    let parked =
+        h.p.add_partitions(51, "tx", pid, e, &[TopicPartition::new("t", 1)], T0);
+    assert!(parked.is_empty(), "{parked:?}");
     assert_eq!(
-        h.add("tx", pid, e, &[("t", 1)], T0),
+        h.add("tx", pid, e, &[("t", 2)], T0),
         Err(TxnError::ConcurrentTransactions)
     );
     assert_eq!(
@@ -249,16 +258,234 @@ fn requests_during_a_pending_write_get_concurrent_transactions() {
         h.init("tx", None, T0),
         Err(TxnError::ConcurrentTransactions)
     );
-    // The write completes: the first request is answered and the state moves.
+    // The write completes: the first request is answered, then the parked one runs
+    // (its own write) and is answered.
     let out = h.settle(fx, T0);
     assert_eq!(
         out,
+        vec![
+            Effect::Respond {
+                request: 50,
+                result: Ok(Reply::Done)
+            },
+            Effect::Respond {
+                request: 51,
+                result: Ok(Reply::Done)
+            }
+        ]
+    );
+    let m = h.p.metadata("tx").unwrap();
+    assert_eq!(m.state, TxnState::Ongoing);
+    assert_eq!(
+        m.partitions.iter().cloned().collect::<Vec<_>>(),
+        vec![TopicPartition::new("t", 0), TopicPartition::new("t", 1)]
+    );
+}
+
+/// A client starts its next transaction as soon as EndTxn answers, while the
+/// markers of the last one are still being written: its AddPartitionsToTxn waits for
+/// the markers and then opens the new transaction in the completion's own write (one
+/// batch, completion first), instead of sending the client into a
+/// CONCURRENT_TRANSACTIONS backoff.
+#[test]
+fn the_next_transaction_waits_for_the_last_one_to_complete() {
+    let mut h = H::new();
+    let (pid, e) = producer(h.init("tx", None, T0));
+    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
+    let (a, _) = h.end("tx", pid, e, TxnResult::Commit, T0 + 1);
+    assert_eq!(a, Ok(Reply::Done));
+    assert_eq!(h.p.metadata("tx").unwrap().state, TxnState::PrepareCommit);
+    let parked =
+        h.p.add_partitions(70, "tx", pid, e, &[TopicPartition::new("t", 5)], T0 + 2);
+    assert!(parked.is_empty(), "{parked:?}");
+    // Its wait is a deadline.
+    assert_eq!(h.p.next_deadline(), Some(T0 + 2 + 1000));
+    let fx =
+        h.p.markers_written("tx", pid, e, &[TopicPartition::new("t", 0)], T0 + 3);
+    assert!(
+        matches!(
+            fx[..],
+            [Effect::Persist {
+                before: Some(_),
+                durable: true,
+                ..
+            }]
+        ),
+        "one durable write: {fx:?}"
+    );
+    assert_eq!(h.p.pending_state("tx"), Some(TxnState::CompleteCommit));
+    let out = h.settle(fx, T0 + 3);
+    assert_eq!(
+        out,
         vec![Effect::Respond {
-            request: 50,
+            request: 70,
             result: Ok(Reply::Done)
         }]
     );
-    assert_eq!(h.p.metadata("tx").unwrap().state, TxnState::Ongoing);
+    let m = h.p.metadata("tx").unwrap();
+    assert_eq!(m.state, TxnState::Ongoing);
+    assert_eq!(
+        m.start_ms,
+        T0 + 3,
+        "the new transaction starts when it runs"
+    );
+    assert_eq!(
+        m.partitions.iter().cloned().collect::<Vec<_>>(),
+        vec![TopicPartition::new("t", 5)]
+    );
+    // The log has the completion before the new transaction.
+    let states: Vec<TxnState> = h
+        .log
+        .iter()
+        .map(|(_, v)| {
+            strata_txn::TxnLogValue::decode(v.as_ref().unwrap())
+                .unwrap()
+                .state
+        })
+        .collect();
+    assert_eq!(
+        states[states.len() - 3..],
+        [
+            TxnState::PrepareCommit,
+            TxnState::CompleteCommit,
+            TxnState::Ongoing
+        ]
+    );
+}
+
+#[test]
+fn a_failed_completion_with_the_next_opening_answers_the_error_and_retries_the_completion() {
+    let mut h = H::new();
+    let (pid, e) = producer(h.init("tx", None, T0));
+    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
+    assert_eq!(
+        h.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
+        Ok(Reply::Done)
+    );
+    assert!(h
+        .p
+        .add_partitions(74, "tx", pid, e, &[TopicPartition::new("t", 5)], T0 + 2)
+        .is_empty());
+    let fx =
+        h.p.markers_written("tx", pid, e, &[TopicPartition::new("t", 0)], T0 + 3);
+    let [Effect::Persist { write, .. }] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        h.p.persisted("tx", *write, Err(TxnError::CoordinatorNotAvailable), T0 + 4),
+        vec![Effect::Respond {
+            request: 74,
+            result: Err(TxnError::CoordinatorNotAvailable)
+        }]
+    );
+    // Still prepared; the completion alone is written after the backoff.
+    assert_eq!(h.p.metadata("tx").unwrap().state, TxnState::PrepareCommit);
+    assert_eq!(h.p.next_deadline(), Some(T0 + 4 + 1000));
+    let fx = h.p.tick(T0 + 1004);
+    assert!(
+        matches!(fx[..], [Effect::Persist { before: None, .. }]),
+        "{fx:?}"
+    );
+    assert!(h.settle(fx, T0 + 1004).is_empty());
+    assert_eq!(h.p.metadata("tx").unwrap().state, TxnState::CompleteCommit);
+    assert_eq!(h.add("tx", pid, e, &[("t", 5)], T0 + 1005), Ok(Reply::Done));
+}
+
+#[test]
+fn a_parked_request_is_answered_concurrent_transactions_when_its_wait_ends() {
+    let mut h = H::new();
+    let (pid, e) = producer(h.init("tx", None, T0));
+    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
+    assert_eq!(
+        h.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
+        Ok(Reply::Done)
+    );
+    let parked =
+        h.p.add_partitions(71, "tx", pid, e, &[TopicPartition::new("t", 5)], T0 + 2);
+    assert!(parked.is_empty());
+    assert!(h.p.tick(T0 + 1001).is_empty(), "not yet");
+    assert_eq!(
+        h.p.tick(T0 + 1002),
+        vec![Effect::Respond {
+            request: 71,
+            result: Err(TxnError::ConcurrentTransactions)
+        }]
+    );
+    // Markers pending again: no deadline; the completion runs nothing parked.
+    assert_eq!(h.p.next_deadline(), None);
+    let fx =
+        h.p.markers_written("tx", pid, e, &[TopicPartition::new("t", 0)], T0 + 1003);
+    // A bare completion need only be in the log (see `Effect::Persist::durable`).
+    assert!(
+        matches!(
+            fx[..],
+            [Effect::Persist {
+                before: None,
+                durable: false,
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    assert!(h.settle(fx, T0 + 1003).is_empty());
+    assert_eq!(h.p.metadata("tx").unwrap().state, TxnState::CompleteCommit);
+}
+
+#[test]
+fn a_parked_request_of_a_fenced_producer_is_refused_when_it_runs() {
+    let mut h = H::new();
+    let (pid, e) = producer(h.init("tx", None, T0));
+    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
+    assert_eq!(
+        h.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
+        Ok(Reply::Done)
+    );
+    let parked =
+        h.p.add_partitions(72, "tx", pid, e, &[TopicPartition::new("t", 5)], T0 + 2);
+    assert!(parked.is_empty());
+    // A new instance of the producer is refused while the commit completes...
+    assert_eq!(
+        h.init("tx", None, T0 + 3),
+        Err(TxnError::ConcurrentTransactions)
+    );
+    // ...the completion runs the parked request (opening a transaction), then the new
+    // instance fences it: the old producer's next request is refused.
+    let fx =
+        h.p.markers_written("tx", pid, e, &[TopicPartition::new("t", 0)], T0 + 4);
+    assert_eq!(answer(h.settle(fx, T0 + 4)), Ok(Reply::Done));
+    h.init_raw("tx", None, T0 + 5);
+    let parked =
+        h.p.add_partitions(73, "tx", pid, e, &[TopicPartition::new("t", 6)], T0 + 6);
+    assert_eq!(
+        parked,
+        vec![Effect::Respond {
+            request: 73,
+            result: Err(TxnError::ProducerFenced)
+        }]
+    );
+}
+
+#[test]
+fn without_a_busy_wait_a_busy_id_is_answered_at_once() {
+    let mut h = H::new();
+    h.p = TxnPartition::new(
+        0,
+        5,
+        TxnConfig {
+            busy_wait_ms: 0,
+            ..TxnConfig::default()
+        },
+    );
+    let (pid, e) = producer(h.init("tx", None, T0));
+    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
+    assert_eq!(
+        h.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
+        Ok(Reply::Done)
+    );
+    assert_eq!(
+        h.add("tx", pid, e, &[("t", 5)], T0 + 2),
+        Err(TxnError::ConcurrentTransactions)
+    );
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //!   completion pending;
 //! - epochs handed out for a producer id, and acknowledged in the log, never go back;
 //! - at most one write per id in flight; every request answered at most once;
+//! - a completion need not be durable: a reload may find the log without it (a crash
+//!   lost it) and then redoes it from the Prepare record;
 //! - after the faults stop, every transaction completes and every request is answered.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -34,6 +36,8 @@ struct Write {
     write: u64,
     key: Bytes,
     value: Option<Bytes>,
+    before: Option<Bytes>,
+    durable: bool,
 }
 
 struct Markers {
@@ -54,6 +58,9 @@ struct Sim {
     next_req: u64,
     /// Every appended record, in order.
     log: Vec<(Bytes, Option<Bytes>)>,
+    /// How much of `log` a crash keeps: up to the end of the last durable write
+    /// (a write that need not be durable is kept only once a durable one follows).
+    durable_len: usize,
     /// Per id, the records the coordinator acknowledged (or took on at a reload).
     acked: HashMap<String, Vec<Option<TxnLogValue>>>,
     writes: Vec<Write>,
@@ -73,6 +80,7 @@ impl Sim {
             max_timeout_ms: 10_000,
             id_expiration_ms: 50_000,
             retry_backoff_ms: 100,
+            busy_wait_ms: 500,
         };
         Sim {
             rng: StdRng::seed_from_u64(seed),
@@ -83,6 +91,7 @@ impl Sim {
             next_pid: 100,
             next_req: 0,
             log: Vec::new(),
+            durable_len: 0,
             acked: HashMap::new(),
             writes: Vec::new(),
             markers: Vec::new(),
@@ -129,6 +138,8 @@ impl Sim {
                     write,
                     key,
                     value,
+                    before,
+                    durable,
                 } => {
                     assert!(
                         self.writes.iter().all(|w| w.id != transactional_id),
@@ -139,6 +150,8 @@ impl Sim {
                         write,
                         key,
                         value,
+                        before,
+                        durable,
                     });
                 }
                 Effect::SendMarkers {
@@ -300,7 +313,14 @@ impl Sim {
         };
         let result = match roll {
             0..=6 => {
+                if let Some(b) = &w.before {
+                    self.log.push((w.key.clone(), Some(b.clone())));
+                    self.ack(&w.id, Some(TxnLogValue::decode(b).expect("own record")));
+                }
                 self.log.push((w.key.clone(), w.value.clone()));
+                if w.durable {
+                    self.durable_len = self.log.len();
+                }
                 let v = w
                     .value
                     .as_ref()
@@ -312,11 +332,23 @@ impl Sim {
             7 | 8 => Err(strata_txn::TxnError::CoordinatorNotAvailable),
             // Appended, but the coordinator was told it failed (replication timeout).
             _ => {
+                if let Some(b) = &w.before {
+                    self.log.push((w.key.clone(), Some(b.clone())));
+                }
                 self.log.push((w.key.clone(), w.value.clone()));
                 Err(strata_txn::TxnError::CoordinatorNotAvailable)
             }
         };
         let fx = self.p.persisted(&w.id, w.write, result, self.now);
+        if !w.durable {
+            // Nothing is answered on a write a crash may take back.
+            assert!(
+                !fx.iter()
+                    .any(|e| matches!(e, Effect::Respond { result: Ok(_), .. })),
+                "{}: answered after a write that need not be durable: {fx:?}",
+                w.id
+            );
+        }
         self.apply(fx);
     }
 
@@ -353,6 +385,12 @@ impl Sim {
         for (request, _) in std::mem::take(&mut self.waiting) {
             self.answered.insert(request);
         }
+        // A crash may lose what is in the log but not yet durable.
+        if self.rng.gen_bool(0.5) {
+            self.log.truncate(self.durable_len);
+        }
+        // The new coordinator serves the log it loads (as Kafka's, to its end).
+        self.durable_len = self.log.len();
         // What the log holds now is what the new coordinator acknowledges.
         let mut last: BTreeMap<String, Option<TxnLogValue>> = BTreeMap::new();
         for (k, v) in &self.log {

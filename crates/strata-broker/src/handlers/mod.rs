@@ -60,7 +60,7 @@ mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
 mod txn_offset_commit;
-mod write_txn_markers;
+pub(crate) mod write_txn_markers;
 
 /// The connection's ordering turn: held while a request's side effects happen so they
 /// happen in request order; dropped once they are done. A handler that only reads

@@ -52,7 +52,23 @@ pub async fn handle(
     access: &Access,
     req: WriteTxnMarkersRequest,
 ) -> WriteTxnMarkersResponse {
-    let allowed = access.cluster(AclOperation::ClusterAction);
+    write_all(broker, req, access.cluster(AclOperation::ClusterAction)).await
+}
+
+/// The markers a coordinator on this broker sends to partitions led here: written
+/// directly, without a request to itself over the network.
+pub(crate) async fn write_local(
+    broker: &Arc<Broker>,
+    req: WriteTxnMarkersRequest,
+) -> WriteTxnMarkersResponse {
+    write_all(broker, req, true).await
+}
+
+async fn write_all(
+    broker: &Arc<Broker>,
+    req: WriteTxnMarkersRequest,
+    allowed: bool,
+) -> WriteTxnMarkersResponse {
     let deadline = tokio::time::Instant::now() + REPLICATION_TIMEOUT;
     let markers = req.markers.into_iter().map(|m| {
         let target = Target {

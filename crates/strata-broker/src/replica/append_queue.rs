@@ -82,6 +82,12 @@ pub(super) struct SyncQueue {
 /// was one append), and a few synchronous committers wait only for each other.
 const SYNC_GAP: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// Rounds smaller than this never make the next one wait: two or three serial
+/// committers that once shared a round (transactional ids sharing a
+/// `__transaction_state` partition, each waiting for its own write before the next)
+/// would otherwise wait out `SYNC_GAP` for a companion that is not coming.
+const SYNC_WAIT_MIN_ROUND: usize = 4;
+
 /// Appends not yet written, and whether a drainer task is running.
 #[derive(Default)]
 pub(super) struct AppendQueue {
@@ -339,7 +345,8 @@ impl Partition {
             let mut q = self.sync_queue.lock();
             q.waiters.extend(waiters);
             q.upto = q.upto.max(upto);
-            if q.syncing && q.waiters.len() >= q.last_round {
+            if q.syncing && (q.waiters.len() >= q.last_round || q.last_round < SYNC_WAIT_MIN_ROUND)
+            {
                 self.sync_ready.notify_one();
             }
             !std::mem::replace(&mut q.syncing, true)
@@ -358,9 +365,10 @@ impl Partition {
                 let mut q = self.sync_queue.lock();
                 // Group commit: wait until as many appends wait as the last fsync
                 // covered, or until `SYNC_GAP` after it started, whichever comes first.
-                // A lone committer (last round of one) never waits; a steady stream
-                // of many gets rounds as large as `SYNC_GAP` allows.
-                if let Some(last) = q.last_sync {
+                // A lone committer, or a few (rounds under `SYNC_WAIT_MIN_ROUND`),
+                // never wait; a steady stream of many gets rounds as large as
+                // `SYNC_GAP` allows.
+                if let Some(last) = q.last_sync.filter(|_| q.last_round >= SYNC_WAIT_MIN_ROUND) {
                     let deadline = last + SYNC_GAP;
                     while q.waiters.len() < q.last_round
                         && !self.sync_ready.wait_until(&mut q, deadline).timed_out()

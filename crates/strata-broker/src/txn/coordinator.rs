@@ -118,10 +118,12 @@ impl TxnCoordinator {
                     write,
                     key,
                     value,
+                    before,
+                    durable,
                 } => {
                     let b = Arc::clone(broker);
                     tokio::spawn(async move {
-                        let result = store::write(&b, partition, key, value).await;
+                        let result = store::write(&b, partition, key, before, value, durable).await;
                         b.txn
                             .on_persisted(&b, partition, epoch, &transactional_id, write, result);
                     });

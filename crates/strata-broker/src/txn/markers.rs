@@ -13,6 +13,9 @@
 //! The queues hold at most the markers of the transactions in PrepareCommit /
 //! PrepareAbort, each once: a job is in exactly one queue or in flight.
 //!
+//! Markers for partitions this broker leads are written directly (the handler's
+//! own code, without a request to itself).
+//!
 //! A destination keeps its connection when its queue runs dry (one idle connection
 //! per broker), so a transaction's markers do not pay a connect and handshake; a kept
 //! connection that fails on reuse (closed by the peer meanwhile) is replaced at once,
@@ -233,16 +236,6 @@ async fn send_batch(
     node: i32,
     batch: &[MarkerJob],
 ) -> anyhow::Result<Vec<MarkerJob>> {
-    if conn.as_ref().is_some_and(|c| c.session_expiring()) {
-        *conn = None;
-    }
-    let c = match conn {
-        Some(c) => c,
-        None => {
-            let c = super::connect_to_node(broker, node, CALL_TIMEOUT).await?;
-            conn.insert(c)
-        }
-    };
     let req = WriteTxnMarkersRequest::default().with_markers(
         batch
             .iter()
@@ -269,7 +262,21 @@ async fn send_batch(
             })
             .collect(),
     );
-    let resp = c.call(&req, VERSION, CALL_TIMEOUT).await?;
+    let resp = if node == broker.config.node_id {
+        crate::handlers::write_txn_markers::write_local(broker, req).await
+    } else {
+        if conn.as_ref().is_some_and(|c| c.session_expiring()) {
+            *conn = None;
+        }
+        let c = match conn {
+            Some(c) => c,
+            None => {
+                let c = super::connect_to_node(broker, node, CALL_TIMEOUT).await?;
+                conn.insert(c)
+            }
+        };
+        c.call(&req, VERSION, CALL_TIMEOUT).await?
+    };
     // (producer id, topic, partition) → error code.
     let mut errors: HashMap<(i64, &str, i32), i16> = HashMap::new();
     for m in &resp.markers {

@@ -7,6 +7,7 @@ use kafka_protocol::ResponseError;
 use strata_log::LogError;
 
 use crate::broker::now_ms;
+use crate::config::FlushPolicy;
 use crate::group::store::{self as keyed, KeyedRecord, WriteError};
 use crate::topics::TRANSACTION_STATE_TOPIC;
 use crate::Broker;
@@ -23,19 +24,37 @@ pub(super) fn write_error(e: &WriteError) -> ResponseError {
     }
 }
 
-/// Writes `key` → `value` (a tombstone when `None`) to `__transaction_state` partition
-/// `partition` and waits until every in-sync replica has it.
+/// Writes `key` → `value` (a tombstone when `None`), preceded by `key` → `before` in
+/// the same batch when given, to `__transaction_state` partition `partition` and waits
+/// until every in-sync replica has it (`durable`) or only until it is in the log.
 pub(super) async fn write(
     broker: &Broker,
     partition: i32,
     key: Bytes,
+    before: Option<Bytes>,
     value: Option<Bytes>,
+    durable: bool,
 ) -> Result<(), ResponseError> {
     let Some(p) = broker.replicas.get(TRANSACTION_STATE_TOPIC, partition) else {
         return Err(ResponseError::NotCoordinator);
     };
-    let pending = keyed::append(&p, vec![(key, value)], now_ms(), broker.config.flush_policy)
-        .map_err(|e| write_error(&e))?;
+    let mut records = Vec::with_capacity(2);
+    if let Some(b) = before {
+        records.push((key.clone(), Some(b)));
+    }
+    records.push((key, value));
+    let policy = if durable {
+        broker.config.flush_policy
+    } else {
+        FlushPolicy::Never
+    };
+    let pending = keyed::append(&p, records, now_ms(), policy).map_err(|e| write_error(&e))?;
+    if !durable {
+        return pending.appended().await.map(|_| ()).map_err(|e| {
+            tracing::warn!(partition, error = %e, "{TRANSACTION_STATE_TOPIC} write failed");
+            write_error(&e)
+        });
+    }
     pending.committed().await.map(|_| ()).map_err(|e| {
         tracing::warn!(partition, error = %e, "{TRANSACTION_STATE_TOPIC} write failed");
         write_error(&e)
