@@ -240,7 +240,14 @@ impl TxnPartition {
             Err(e) => return respond(request, Err(e)),
         };
         if entry.busy() {
-            return self.park(request, id, producer_id, epoch, partitions, now);
+            let add = ParkedAdd {
+                request,
+                producer_id,
+                epoch,
+                partitions: partitions.to_vec(),
+                until: now.saturating_add(self.cfg.busy_wait_ms),
+            };
+            return self.park(id, add);
         }
         let m = &entry.meta;
         if m.state == TxnState::Ongoing && partitions.iter().all(|p| m.partitions.contains(p)) {
@@ -268,28 +275,14 @@ impl TxnPartition {
 
     /// An AddPartitionsToTxn for a busy id waits (one per id, up to
     /// `busy_wait_ms`) instead of being answered CONCURRENT_TRANSACTIONS.
-    fn park(
-        &mut self,
-        request: RequestId,
-        id: &str,
-        producer_id: i64,
-        epoch: i16,
-        partitions: &[TopicPartition],
-        now: i64,
-    ) -> Vec<Effect> {
-        let wait = self.cfg.busy_wait_ms;
+    fn park(&mut self, id: &str, add: ParkedAdd) -> Vec<Effect> {
+        let wait = self.cfg.busy_wait_ms > 0;
         match self.entries.get_mut(id) {
-            Some(entry) if entry.parked.is_none() && wait > 0 => {
-                entry.parked = Some(ParkedAdd {
-                    request,
-                    producer_id,
-                    epoch,
-                    partitions: partitions.to_vec(),
-                    until: now.saturating_add(wait),
-                });
+            Some(entry) if entry.parked.is_none() && wait => {
+                entry.parked = Some(add);
                 Vec::new()
             }
-            _ => respond(request, Err(TxnError::ConcurrentTransactions)),
+            _ => respond(add.request, Err(TxnError::ConcurrentTransactions)),
         }
     }
 

@@ -109,6 +109,22 @@ impl H {
         answer(self.settle(fx, now))
     }
 
+    /// "tx" with a commit of partition t-0 prepared and its markers out (EndTxn
+    /// answered at `T0 + 1`); returns the producer.
+    fn committing(&mut self) -> (i64, i16) {
+        let (pid, e) = producer(self.init("tx", None, T0));
+        self.add("tx", pid, e, &[("t", 0)], T0).unwrap();
+        assert_eq!(
+            self.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
+            Ok(Reply::Done)
+        );
+        assert_eq!(
+            self.p.metadata("tx").unwrap().state,
+            TxnState::PrepareCommit
+        );
+        (pid, e)
+    }
+
     fn end(
         &mut self,
         id: &str,
@@ -290,11 +306,7 @@ fn requests_during_a_pending_write_get_concurrent_transactions() {
 #[test]
 fn the_next_transaction_waits_for_the_last_one_to_complete() {
     let mut h = H::new();
-    let (pid, e) = producer(h.init("tx", None, T0));
-    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
-    let (a, _) = h.end("tx", pid, e, TxnResult::Commit, T0 + 1);
-    assert_eq!(a, Ok(Reply::Done));
-    assert_eq!(h.p.metadata("tx").unwrap().state, TxnState::PrepareCommit);
+    let (pid, e) = h.committing();
     let parked =
         h.p.add_partitions(70, "tx", pid, e, &[TopicPartition::new("t", 5)], T0 + 2);
     assert!(parked.is_empty(), "{parked:?}");
@@ -356,12 +368,7 @@ fn the_next_transaction_waits_for_the_last_one_to_complete() {
 #[test]
 fn a_failed_completion_with_the_next_opening_answers_the_error_and_retries_the_completion() {
     let mut h = H::new();
-    let (pid, e) = producer(h.init("tx", None, T0));
-    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
-    assert_eq!(
-        h.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
-        Ok(Reply::Done)
-    );
+    let (pid, e) = h.committing();
     assert!(h
         .p
         .add_partitions(74, "tx", pid, e, &[TopicPartition::new("t", 5)], T0 + 2)
@@ -394,12 +401,7 @@ fn a_failed_completion_with_the_next_opening_answers_the_error_and_retries_the_c
 #[test]
 fn a_parked_request_is_answered_concurrent_transactions_when_its_wait_ends() {
     let mut h = H::new();
-    let (pid, e) = producer(h.init("tx", None, T0));
-    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
-    assert_eq!(
-        h.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
-        Ok(Reply::Done)
-    );
+    let (pid, e) = h.committing();
     let parked =
         h.p.add_partitions(71, "tx", pid, e, &[TopicPartition::new("t", 5)], T0 + 2);
     assert!(parked.is_empty());
@@ -434,12 +436,7 @@ fn a_parked_request_is_answered_concurrent_transactions_when_its_wait_ends() {
 #[test]
 fn a_parked_request_of_a_fenced_producer_is_refused_when_it_runs() {
     let mut h = H::new();
-    let (pid, e) = producer(h.init("tx", None, T0));
-    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
-    assert_eq!(
-        h.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
-        Ok(Reply::Done)
-    );
+    let (pid, e) = h.committing();
     let parked =
         h.p.add_partitions(72, "tx", pid, e, &[TopicPartition::new("t", 5)], T0 + 2);
     assert!(parked.is_empty());
@@ -476,12 +473,7 @@ fn without_a_busy_wait_a_busy_id_is_answered_at_once() {
             ..TxnConfig::default()
         },
     );
-    let (pid, e) = producer(h.init("tx", None, T0));
-    h.add("tx", pid, e, &[("t", 0)], T0).unwrap();
-    assert_eq!(
-        h.end("tx", pid, e, TxnResult::Commit, T0 + 1).0,
-        Ok(Reply::Done)
-    );
+    let (pid, e) = h.committing();
     assert_eq!(
         h.add("tx", pid, e, &[("t", 5)], T0 + 2),
         Err(TxnError::ConcurrentTransactions)
