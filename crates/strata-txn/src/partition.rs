@@ -484,7 +484,7 @@ impl TxnPartition {
                     });
                 }
             }
-            if !work_deadline(entry, self.cfg.id_expiration_ms).is_some_and(|d| d <= now) {
+            if work_deadline(entry, self.cfg.id_expiration_ms).is_none_or(|d| d > now) {
                 continue;
             }
             let Some(entry) = self.entries.get_mut(&id) else {
