@@ -149,6 +149,40 @@ def test_read_committed_stops_at_an_open_transaction(broker):
         b"open-0", b"open-1", b"after-0"]
 
 
+def group_lag(bootstrap: str, group: str, *flags: str) -> tuple[str, list[int]]:
+    """`strata group describe --format json`: the isolation it used and each row's lag."""
+    from broker import strata_bin
+    res = subprocess.run([str(strata_bin()), "-b", bootstrap, "--format", "json", "group",
+                          "describe", group, *flags], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    return d["isolation"], [o["lag"] for o in d["offsets"]]
+
+
+def test_group_lag_of_a_read_committed_group_ends_at_the_last_stable_offset(broker):
+    topic = create_topic(broker.bootstrap)
+    plain = Producer({"bootstrap.servers": broker.bootstrap, **COMMON})
+    send(plain, topic, ["a", "b", "c"])
+    group = f"lag-{uuid.uuid4().hex[:8]}"
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                  "enable.auto.commit": False, **COMMON})
+    c.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+    c.close()
+    tx = txn_producer(broker.bootstrap)
+    tx.init_transactions(30)
+    tx.begin_transaction()
+    send(tx, topic, ["open-0", "open-1"])
+    # Offsets 0-2 plain, 3-4 in the open transaction; committed at 1.
+    assert group_lag(broker.bootstrap, group) == ("read_uncommitted", [4])
+    assert group_lag(broker.bootstrap, group, "--isolation", "read_committed") == (
+        "read_committed", [2])
+    tx.commit_transaction(30)
+    # The marker (offset 5) ends the transaction: both levels reach offset 6.
+    assert group_lag(broker.bootstrap, group, "--isolation", "read_committed") == (
+        "read_committed", [5])
+    assert group_lag(broker.bootstrap, group) == ("read_uncommitted", [5])
+
+
 def test_a_second_producer_with_the_same_id_fences_the_first(broker):
     topic = create_topic(broker.bootstrap)
     tid = f"fence-{uuid.uuid4().hex[:8]}"

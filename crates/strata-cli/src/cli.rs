@@ -465,7 +465,7 @@ mod tests {
         assert_eq!(state, vec!["Stable", "Empty"]);
         assert!(matches!(
             parse(&["group", "describe", "g1", "--format", "json"]).expect("parse").command,
-            Command::Group { command: GroupCommand::Describe { group } } if group == "g1"
+            Command::Group { command: GroupCommand::Describe { group, isolation: crate::group::Isolation::ReadUncommitted } } if group == "g1"
         ));
         assert!(matches!(
             parse(&["group", "delete", "g1"]).expect("parse").command,

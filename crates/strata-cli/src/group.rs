@@ -26,6 +26,12 @@ pub enum GroupCommand {
     Describe {
         /// Group id.
         group: String,
+        /// Lag against what a consumer with this isolation level can read:
+        /// `read_uncommitted` (the log end, the default, as Kafka's tool) or
+        /// `read_committed` (the last stable offset: records of transactions still
+        /// open are not counted).
+        #[arg(long, value_enum, default_value_t = Isolation::ReadUncommitted)]
+        isolation: Isolation,
     },
     /// Delete a group and its committed offsets (it must have no active members).
     Delete {
@@ -34,6 +40,25 @@ pub enum GroupCommand {
     },
     /// Compute new committed offsets for a group and, with --execute, commit them.
     ResetOffsets(ResetArgs),
+}
+
+/// A consumer's isolation level, for `group describe --isolation`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[value(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Lag against the log end (high-water mark).
+    ReadUncommitted,
+    /// Lag against the last stable offset.
+    ReadCommitted,
+}
+
+impl Isolation {
+    fn name(self) -> &'static str {
+        match self {
+            Isolation::ReadUncommitted => "read_uncommitted",
+            Isolation::ReadCommitted => "read_committed",
+        }
+    }
 }
 
 /// Flags of `group reset-offsets`.
@@ -70,7 +95,9 @@ pub async fn run(cmd: GroupCommand, config: ClientConfig, format: Format) -> Res
     let admin = Admin::new(config)?;
     match cmd {
         GroupCommand::List { state } => list(&admin, &state, format).await,
-        GroupCommand::Describe { group } => describe(&admin, &group, format).await,
+        GroupCommand::Describe { group, isolation } => {
+            describe(&admin, &group, isolation, format).await
+        }
         GroupCommand::Delete { group } => {
             admin.delete_group(&group).await?;
             let mut out = std::io::stdout().lock();
@@ -123,7 +150,7 @@ struct Row {
     owner: Option<(String, String, String)>,
 }
 
-async fn describe(admin: &Admin, group: &str, format: Format) -> Result<()> {
+async fn describe(admin: &Admin, group: &str, isolation: Isolation, format: Format) -> Result<()> {
     let desc = admin.describe_group(group).await?;
     let offsets = admin.list_group_offsets(group).await?;
     if desc.state == "Dead" && offsets.is_empty() {
@@ -143,7 +170,11 @@ async fn describe(admin: &Admin, group: &str, format: Format) -> Result<()> {
     let ends = if tps.is_empty() {
         Default::default()
     } else {
-        admin.list_offsets(&tps, OffsetSpec::Latest).await?
+        let spec = match isolation {
+            Isolation::ReadUncommitted => OffsetSpec::Latest,
+            Isolation::ReadCommitted => OffsetSpec::LastStable,
+        };
+        admin.list_offsets(&tps, spec).await?
     };
     let rows: Vec<Row> = tps
         .into_iter()
@@ -156,7 +187,7 @@ async fn describe(admin: &Admin, group: &str, format: Format) -> Result<()> {
         .collect();
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Json => writeln!(out, "{}", describe_json(&desc, &rows))?,
+        Format::Json => writeln!(out, "{}", describe_json(&desc, &rows, isolation))?,
         Format::Text => {
             writeln!(
                 out,
@@ -182,7 +213,10 @@ async fn describe(admin: &Admin, group: &str, format: Format) -> Result<()> {
                 "TOPIC",
                 "PARTITION",
                 "CURRENT-OFFSET",
-                "LOG-END-OFFSET",
+                match isolation {
+                    Isolation::ReadUncommitted => "LOG-END-OFFSET",
+                    Isolation::ReadCommitted => "STABLE-OFFSET",
+                },
                 "LAG",
                 "MEMBER-ID",
                 "CLIENT-ID"
@@ -242,7 +276,7 @@ fn opt(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-fn describe_json(desc: &GroupDescription, rows: &[Row]) -> Value {
+fn describe_json(desc: &GroupDescription, rows: &[Row], isolation: Isolation) -> Value {
     let members: Vec<Value> = desc
         .members
         .iter()
@@ -277,6 +311,7 @@ fn describe_json(desc: &GroupDescription, rows: &[Row]) -> Value {
         "state": desc.state,
         "protocol_type": desc.protocol_type,
         "protocol": desc.protocol,
+        "isolation": isolation.name(),
         "members": members,
         "offsets": offsets,
     })

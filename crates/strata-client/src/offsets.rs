@@ -16,6 +16,10 @@ pub enum OffsetSpec {
     Earliest,
     /// The log end offset (high-water mark): where the next record will go.
     Latest,
+    /// The last stable offset: the end a `read_committed` consumer reaches (below the
+    /// first record of a transaction still open). `Latest` asked with isolation level
+    /// READ_COMMITTED (ListOffsets v2+).
+    LastStable,
     /// The first offset whose timestamp is at or after this (ms since the epoch).
     Timestamp(i64),
 }
@@ -24,7 +28,7 @@ impl OffsetSpec {
     fn wire(self) -> i64 {
         match self {
             OffsetSpec::Earliest => -2,
-            OffsetSpec::Latest => -1,
+            OffsetSpec::Latest | OffsetSpec::LastStable => -1,
             OffsetSpec::Timestamp(t) => t,
         }
     }
@@ -142,6 +146,14 @@ async fn list_from_leader(
                 })
                 .collect(),
         );
+    if spec == OffsetSpec::LastStable {
+        if version < 2 {
+            return Err(ClientError::UnsupportedVersion {
+                api: "ListOffsets with an isolation level (v2+)".into(),
+            });
+        }
+        req.isolation_level = 1;
+    }
     if version >= 10 {
         req.timeout_ms =
             i32::try_from(cluster.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
