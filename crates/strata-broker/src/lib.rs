@@ -23,6 +23,7 @@ pub mod listeners;
 pub mod metadata;
 pub mod metrics;
 pub mod network;
+mod partition_loads;
 mod producer_ids;
 mod quota;
 pub mod replica;

@@ -14,25 +14,23 @@
 //!   same load id, so a superseded load (leadership moved meanwhile) changes nothing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use strata_group::{Group, GroupError};
 use strata_log::LogError;
 use strata_meta::MetadataImage;
+use tokio::sync::Notify;
 
 use super::coordinator::{GroupCoordinator, GroupEntry, State};
 use super::store::{self, LoadedRecord};
 use super::txn_offsets::TxnPartition;
 use crate::broker::now_ms;
+use crate::partition_loads::{self, PartitionLoads};
 use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 
 /// Kafka's COORDINATOR_LOAD_IN_PROGRESS.
 pub const COORDINATOR_LOAD_IN_PROGRESS: GroupError = GroupError::Other(14);
-
-/// How long [`GroupCoordinator::catch_up`] waits for loads to finish.
-const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where one led `__consumer_offsets` partition stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +65,7 @@ impl Lease {
 }
 
 /// A partition to read from the log.
-pub(super) struct LoadJob {
+pub(crate) struct LoadJob {
     partition: i32,
     epoch: i32,
     id: u64,
@@ -82,16 +80,7 @@ fn offsets_partitions(image: &MetadataImage) -> i32 {
 
 /// The `__consumer_offsets` partitions `node_id` leads in `image`, with their epochs.
 fn led_partitions(image: &MetadataImage, node_id: i32) -> HashMap<i32, i32> {
-    image
-        .topic(OFFSETS_TOPIC)
-        .map(|t| {
-            t.partitions
-                .iter()
-                .filter(|p| p.leader == node_id)
-                .map(|p| (p.partition, p.leader_epoch))
-                .collect()
-        })
-        .unwrap_or_default()
+    partition_loads::led_partitions(image, OFFSETS_TOPIC, node_id)
 }
 
 /// Whether `group_id` belongs to `partition` of a topic with `n` partitions.
@@ -330,71 +319,60 @@ impl GroupCoordinator {
             }
         }
     }
+}
 
-    /// Reconciles with the newest image and starts the loads it calls for on the
-    /// blocking pool.
+impl PartitionLoads for GroupCoordinator {
+    type Job = LoadJob;
+    const WHAT: &'static str = "groups";
+
+    fn of(broker: &Broker) -> &Self {
+        &broker.groups
+    }
+
+    fn reconcile(&self, node_id: i32, index: u64, image: &MetadataImage) -> Vec<LoadJob> {
+        GroupCoordinator::reconcile(self, node_id, index, image)
+    }
+
+    fn run_load_blocking(&self, broker: &Arc<Broker>, job: LoadJob) {
+        GroupCoordinator::run_load_blocking(self, broker, job)
+    }
+
+    fn all_loaded(&self, image: &MetadataImage, node_id: i32) -> bool {
+        let state = self.state.lock();
+        led_partitions(image, node_id)
+            .iter()
+            .all(|(p, epoch)| state.loads.get(p) == Some(&Load::Loaded { epoch: *epoch }))
+    }
+
+    fn load_done(&self) -> &Notify {
+        &self.load_done
+    }
+
+    fn on_start(&self, index: u64, image: &MetadataImage) {
+        self.remember_topics(index, image);
+    }
+
+    fn on_image(broker: &Arc<Broker>) {
+        let b = Arc::clone(broker);
+        tokio::spawn(async move { b.groups.drop_offsets_of_deleted_topics(&b).await });
+    }
+}
+
+impl GroupCoordinator {
+    /// Reconciles with the newest image and starts the loads it calls for.
     pub(crate) fn follow_image(&self, broker: &Arc<Broker>) {
-        let (index, image) = broker.meta.current();
-        for job in self.reconcile(broker.config.node_id, index, &image) {
-            let b = Arc::clone(broker);
-            tokio::task::spawn_blocking(move || b.groups.run_load_blocking(&b, job));
-        }
+        partition_loads::follow_image::<Self>(broker);
     }
 
     /// At start-up, on a blocking thread: loads the groups of every partition this
     /// broker leads before the listener opens, then follows image changes.
     pub(crate) fn start_blocking(&self, broker: &Arc<Broker>) {
-        // Subscribed first, so no image published during the loads is missed.
-        let images = broker.meta.raft().subscribe();
-        let (index, image) = broker.meta.current();
-        self.remember_topics(index, &image);
-        for job in self.reconcile(broker.config.node_id, index, &image) {
-            self.run_load_blocking(broker, job);
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(watch_images(Arc::downgrade(broker), images));
-            }
-            Err(e) => tracing::error!(error = %e, "cannot follow metadata for groups"),
-        }
+        partition_loads::start_blocking::<Self>(broker);
     }
 
     /// Waits (bounded) until every partition this broker leads in the current image is
     /// loaded: a request that just created `__consumer_offsets` is then served at once.
     pub(crate) async fn catch_up(&self, broker: &Arc<Broker>) {
-        let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
-        loop {
-            let done = self.load_done.notified();
-            tokio::pin!(done);
-            done.as_mut().enable();
-            self.follow_image(broker);
-            let all_loaded = {
-                let image = broker.meta.image();
-                let state = self.state.lock();
-                led_partitions(&image, broker.config.node_id)
-                    .iter()
-                    .all(|(p, epoch)| state.loads.get(p) == Some(&Load::Loaded { epoch: *epoch }))
-            };
-            if all_loaded || tokio::time::timeout_at(deadline, done).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// Follows metadata images: each one may move leadership of offsets partitions.
-/// Holds the broker weakly so a stopped broker is not kept alive; ends when the
-/// broker or the image source is gone.
-async fn watch_images(
-    broker: Weak<Broker>,
-    mut images: tokio::sync::watch::Receiver<(u64, Arc<MetadataImage>)>,
-) {
-    while images.changed().await.is_ok() {
-        let Some(broker) = broker.upgrade() else {
-            return;
-        };
-        broker.groups.follow_image(&broker);
-        let b = Arc::clone(&broker);
-        tokio::spawn(async move { b.groups.drop_offsets_of_deleted_topics(&b).await });
+        partition_loads::catch_up::<Self>(broker).await;
     }
 }

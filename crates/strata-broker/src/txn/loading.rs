@@ -13,27 +13,26 @@
 //!   load id, so a superseded load changes nothing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::ResponseError;
 use strata_meta::MetadataImage;
 use strata_txn::TxnPartition;
+use tokio::sync::Notify;
 
 use super::coordinator::{Load, State, TxnCoordinator};
 use super::store;
 use crate::broker::now_ms;
+use crate::partition_loads::{self, PartitionLoads};
 use crate::topics::TRANSACTION_STATE_TOPIC;
 use crate::Broker;
-
-/// How long [`TxnCoordinator::catch_up`] waits for loads to finish.
-const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A failed load is tried again after this.
 const LOAD_RETRY: Duration = Duration::from_secs(1);
 
 /// A partition to read from the log.
-pub(super) struct LoadJob {
+pub(crate) struct LoadJob {
     partition: i32,
     epoch: i32,
     id: u64,
@@ -47,16 +46,7 @@ fn partitions_of(image: &MetadataImage) -> i32 {
 
 /// The `__transaction_state` partitions `node_id` leads in `image`, with their epochs.
 fn led_partitions(image: &MetadataImage, node_id: i32) -> HashMap<i32, i32> {
-    image
-        .topic(TRANSACTION_STATE_TOPIC)
-        .map(|t| {
-            t.partitions
-                .iter()
-                .filter(|p| p.leader == node_id)
-                .map(|p| (p.partition, p.leader_epoch))
-                .collect()
-        })
-        .unwrap_or_default()
+    partition_loads::led_partitions(image, TRANSACTION_STATE_TOPIC, node_id)
 }
 
 impl TxnCoordinator {
@@ -188,68 +178,51 @@ impl TxnCoordinator {
         drop(state);
         self.load_done.notify_waiters();
     }
+}
 
-    /// Reconciles with the newest image and starts the loads it calls for on the
-    /// blocking pool.
+impl PartitionLoads for TxnCoordinator {
+    type Job = LoadJob;
+    const WHAT: &'static str = "transactions";
+
+    fn of(broker: &Broker) -> &Self {
+        &broker.txn
+    }
+
+    fn reconcile(&self, node_id: i32, index: u64, image: &MetadataImage) -> Vec<LoadJob> {
+        TxnCoordinator::reconcile(self, node_id, index, image)
+    }
+
+    fn run_load_blocking(&self, broker: &Arc<Broker>, job: LoadJob) {
+        TxnCoordinator::run_load_blocking(self, broker, job)
+    }
+
+    fn all_loaded(&self, image: &MetadataImage, node_id: i32) -> bool {
+        let state = self.state.lock();
+        led_partitions(image, node_id).iter().all(|(p, epoch)| {
+            matches!(state.loads.get(p), Some(Load::Loaded(m)) if m.coordinator_epoch() == *epoch)
+        })
+    }
+
+    fn load_done(&self) -> &Notify {
+        &self.load_done
+    }
+}
+
+impl TxnCoordinator {
+    /// Reconciles with the newest image and starts the loads it calls for.
     pub(crate) fn follow_image(&self, broker: &Arc<Broker>) {
-        let (index, image) = broker.meta.current();
-        for job in self.reconcile(broker.config.node_id, index, &image) {
-            let b = Arc::clone(broker);
-            tokio::task::spawn_blocking(move || b.txn.run_load_blocking(&b, job));
-        }
+        partition_loads::follow_image::<Self>(broker);
     }
 
     /// At start-up, on a blocking thread: loads every partition this broker leads,
     /// then follows image changes.
     pub(crate) fn start_blocking(&self, broker: &Arc<Broker>) {
-        let images = broker.meta.raft().subscribe();
-        let (index, image) = broker.meta.current();
-        for job in self.reconcile(broker.config.node_id, index, &image) {
-            self.run_load_blocking(broker, job);
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(watch_images(Arc::downgrade(broker), images));
-            }
-            Err(e) => tracing::error!(error = %e, "cannot follow metadata for transactions"),
-        }
+        partition_loads::start_blocking::<Self>(broker);
     }
 
     /// Waits (bounded) until every partition this broker leads is loaded: a request
     /// that just created `__transaction_state` is then served at once.
     pub(crate) async fn catch_up(&self, broker: &Arc<Broker>) {
-        let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
-        loop {
-            let done = self.load_done.notified();
-            tokio::pin!(done);
-            done.as_mut().enable();
-            self.follow_image(broker);
-            let all_loaded = {
-                let image = broker.meta.image();
-                let state = self.state.lock();
-                led_partitions(&image, broker.config.node_id)
-                    .iter()
-                    .all(|(p, epoch)| {
-                        matches!(state.loads.get(p), Some(Load::Loaded(m)) if m.coordinator_epoch() == *epoch)
-                    })
-            };
-            if all_loaded || tokio::time::timeout_at(deadline, done).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// Follows metadata images (leadership of `__transaction_state` partitions). Holds
-/// the broker weakly; ends with the broker or the image source.
-async fn watch_images(
-    broker: Weak<Broker>,
-    mut images: tokio::sync::watch::Receiver<(u64, Arc<MetadataImage>)>,
-) {
-    while images.changed().await.is_ok() {
-        let Some(broker) = broker.upgrade() else {
-            return;
-        };
-        broker.txn.follow_image(&broker);
+        partition_loads::catch_up::<Self>(broker).await;
     }
 }
