@@ -135,103 +135,6 @@ impl GroupCoordinator {
             .any(|l| matches!(l, Load::Loading { .. }))
     }
 
-    /// Brings the set of coordinated partitions in line with the image published at
-    /// `index`: drops the groups of partitions no longer led (or led at a new epoch)
-    /// and returns the loads to run. Images older than one already seen are ignored.
-    fn reconcile(&self, node_id: i32, index: u64, image: &MetadataImage) -> Vec<LoadJob> {
-        let mut state = self.state.lock();
-        if index < state.seen_index {
-            return Vec::new();
-        }
-        state.seen_index = index;
-        let n = offsets_partitions(image);
-        let led = led_partitions(image, node_id);
-        let stale: Vec<i32> = state
-            .loads
-            .iter()
-            .filter(|(p, l)| led.get(p) != Some(&l.epoch()))
-            .map(|(p, _)| *p)
-            .collect();
-        for p in stale {
-            state.loads.remove(&p);
-            state.txn.remove(&p);
-            state.early_markers.remove(&p);
-            let before = state.groups.len();
-            if n == 0 {
-                state.groups.clear();
-                state.offsets.clear();
-            } else {
-                state.groups.retain(|g, _| !in_partition(g, p, n));
-                state.offsets.retain(|g, _| !in_partition(g, p, n));
-            }
-            tracing::info!(
-                partition = p,
-                groups = before - state.groups.len(),
-                "no longer coordinating {OFFSETS_TOPIC}-{p}: groups unloaded"
-            );
-        }
-        let mut jobs = Vec::new();
-        for (partition, epoch) in led {
-            if !state.loads.contains_key(&partition) {
-                state.next_load += 1;
-                let id = state.next_load;
-                state.loads.insert(partition, Load::Loading { epoch, id });
-                jobs.push(LoadJob {
-                    partition,
-                    epoch,
-                    id,
-                });
-            }
-        }
-        jobs
-    }
-
-    /// Reads a partition's groups from its log (to its end) and, unless superseded
-    /// meanwhile, starts serving them. Blocking.
-    fn run_load_blocking(&self, broker: &Broker, job: LoadJob) {
-        let started = std::time::Instant::now();
-        let read = match broker.replicas.get(OFFSETS_TOPIC, job.partition) {
-            Some(p) => store::read_to_end_blocking(&p),
-            None => Err(LogError::Io(std::io::Error::other(format!(
-                "{OFFSETS_TOPIC}-{} is not hosted here",
-                job.partition
-            )))),
-        };
-        let mut state = self.state.lock();
-        let current = Load::Loading {
-            epoch: job.epoch,
-            id: job.id,
-        };
-        if state.loads.get(&job.partition) != Some(&current) {
-            return;
-        }
-        match read {
-            Ok(records) => {
-                let (n_records, n_groups) = Self::install(&mut state, job.partition, records);
-                state
-                    .loads
-                    .insert(job.partition, Load::Loaded { epoch: job.epoch });
-                Self::apply_early_markers(&mut state, job.partition);
-                tracing::info!(
-                    partition = job.partition,
-                    epoch = job.epoch,
-                    records = n_records,
-                    groups = n_groups,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "coordinating {OFFSETS_TOPIC}-{}",
-                    job.partition
-                );
-            }
-            Err(e) => {
-                // Forgotten, so the next reconcile (the group loop's tick) retries.
-                state.loads.remove(&job.partition);
-                tracing::error!(partition = job.partition, error = %e, "cannot load groups");
-            }
-        }
-        drop(state);
-        self.load_done.notify_waiters();
-    }
-
     /// Applies one partition's records, in log order, to the in-memory state; returns
     /// (records applied, groups with metadata). Offsets of transactional batches stay
     /// pending until their producer's marker follows in the log (COMMIT materializes,
@@ -329,12 +232,101 @@ impl PartitionLoads for GroupCoordinator {
         &broker.groups
     }
 
+    /// Brings the set of coordinated partitions in line with the image published at
+    /// `index`: drops the groups of partitions no longer led (or led at a new epoch)
+    /// and returns the loads to run. Images older than one already seen are ignored.
     fn reconcile(&self, node_id: i32, index: u64, image: &MetadataImage) -> Vec<LoadJob> {
-        GroupCoordinator::reconcile(self, node_id, index, image)
+        let mut state = self.state.lock();
+        if index < state.seen_index {
+            return Vec::new();
+        }
+        state.seen_index = index;
+        let n = offsets_partitions(image);
+        let led = led_partitions(image, node_id);
+        let stale: Vec<i32> = state
+            .loads
+            .iter()
+            .filter(|(p, l)| led.get(p) != Some(&l.epoch()))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in stale {
+            state.loads.remove(&p);
+            state.txn.remove(&p);
+            state.early_markers.remove(&p);
+            let before = state.groups.len();
+            if n == 0 {
+                state.groups.clear();
+                state.offsets.clear();
+            } else {
+                state.groups.retain(|g, _| !in_partition(g, p, n));
+                state.offsets.retain(|g, _| !in_partition(g, p, n));
+            }
+            tracing::info!(
+                partition = p,
+                groups = before - state.groups.len(),
+                "no longer coordinating {OFFSETS_TOPIC}-{p}: groups unloaded"
+            );
+        }
+        let mut jobs = Vec::new();
+        for (partition, epoch) in led {
+            if !state.loads.contains_key(&partition) {
+                state.next_load += 1;
+                let id = state.next_load;
+                state.loads.insert(partition, Load::Loading { epoch, id });
+                jobs.push(LoadJob {
+                    partition,
+                    epoch,
+                    id,
+                });
+            }
+        }
+        jobs
     }
 
+    /// Reads a partition's groups from its log (to its end) and, unless superseded
+    /// meanwhile, starts serving them. Blocking.
     fn run_load_blocking(&self, broker: &Arc<Broker>, job: LoadJob) {
-        GroupCoordinator::run_load_blocking(self, broker, job)
+        let started = std::time::Instant::now();
+        let read = match broker.replicas.get(OFFSETS_TOPIC, job.partition) {
+            Some(p) => store::read_to_end_blocking(&p),
+            None => Err(LogError::Io(std::io::Error::other(format!(
+                "{OFFSETS_TOPIC}-{} is not hosted here",
+                job.partition
+            )))),
+        };
+        let mut state = self.state.lock();
+        let current = Load::Loading {
+            epoch: job.epoch,
+            id: job.id,
+        };
+        if state.loads.get(&job.partition) != Some(&current) {
+            return;
+        }
+        match read {
+            Ok(records) => {
+                let (n_records, n_groups) = Self::install(&mut state, job.partition, records);
+                state
+                    .loads
+                    .insert(job.partition, Load::Loaded { epoch: job.epoch });
+                Self::apply_early_markers(&mut state, job.partition);
+                tracing::info!(
+                    partition = job.partition,
+                    epoch = job.epoch,
+                    records = n_records,
+                    groups = n_groups,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "coordinating {OFFSETS_TOPIC}-{}",
+                    job.partition
+                );
+            }
+            Err(e) => {
+                // Forgotten, so the next reconcile (the group loop's tick) retries.
+                state.loads.remove(&job.partition);
+                tracing::error!(partition = job.partition, error = %e, "cannot load groups");
+            }
+        }
+        drop(state);
+        self.load_done.notify_waiters();
     }
 
     fn all_loaded(&self, image: &MetadataImage, node_id: i32) -> bool {

@@ -81,6 +81,15 @@ impl TxnCoordinator {
             _ => Err(ResponseError::CoordinatorLoadInProgress),
         }
     }
+}
+
+impl PartitionLoads for TxnCoordinator {
+    type Job = LoadJob;
+    const WHAT: &'static str = "transactions";
+
+    fn of(broker: &Broker) -> &Self {
+        &broker.txn
+    }
 
     /// Brings the served partitions in line with the image published at `index`:
     /// drops partitions no longer led (or led at a new epoch), answering their parked
@@ -177,23 +186,6 @@ impl TxnCoordinator {
         }
         drop(state);
         self.load_done.notify_waiters();
-    }
-}
-
-impl PartitionLoads for TxnCoordinator {
-    type Job = LoadJob;
-    const WHAT: &'static str = "transactions";
-
-    fn of(broker: &Broker) -> &Self {
-        &broker.txn
-    }
-
-    fn reconcile(&self, node_id: i32, index: u64, image: &MetadataImage) -> Vec<LoadJob> {
-        TxnCoordinator::reconcile(self, node_id, index, image)
-    }
-
-    fn run_load_blocking(&self, broker: &Arc<Broker>, job: LoadJob) {
-        TxnCoordinator::run_load_blocking(self, broker, job)
     }
 
     fn all_loaded(&self, image: &MetadataImage, node_id: i32) -> bool {
