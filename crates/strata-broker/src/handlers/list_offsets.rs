@@ -3,6 +3,10 @@
 //! (through the time index). As in Kafka, a timestamp lookup (max-timestamp included)
 //! from v2 on answers only with an offset the asker could fetch: below the high
 //! watermark, or below the last stable offset for `read_committed`; otherwise no offset.
+//!
+//! Offsets a consumer sees never go back across a leader change (KIP-207): while a new
+//! leader's high watermark is below the start of its epoch, "latest" and a timestamp
+//! lookup with nothing fetchable answer the retriable `OFFSET_NOT_AVAILABLE`.
 
 use crate::auth::authorizer::Access;
 use std::sync::Arc;
@@ -16,6 +20,9 @@ use kafka_protocol::ResponseError;
 
 use super::log_error_code;
 use crate::Broker;
+
+/// The `replica_id` of a consumer's request (others are brokers' and tools').
+const CONSUMER_REPLICA_ID: i32 = -1;
 
 /// `timestamp` values with special meaning.
 const LATEST: i64 = -1;
@@ -58,13 +65,22 @@ pub async fn handle(
                 (true, 1) => p.last_stable_offset(),
                 (true, _) => p.high_watermark(),
             };
+            let lagging = (req.replica_id.0 == CONSUMER_REPLICA_ID)
+                .then(|| p.high_watermark_behind_epoch_start())
+                .flatten();
+            let not_available = || {
+                base.clone()
+                    .with_error_code(ResponseError::OffsetNotAvailable.code())
+            };
             let found = |hit: Option<(i64, i64)>| match hit {
                 Some((ts, off)) if off < fetchable => {
                     base.clone().with_timestamp(ts).with_offset(off)
                 }
+                _ if lagging.is_some() => not_available(),
                 _ => base.clone(),
             };
             let resp = match lp.timestamp {
+                LATEST if lagging.is_some() => Ok(not_available()),
                 // READ_COMMITTED consumers end at the last stable offset.
                 LATEST if req.isolation_level == 1 => {
                     Ok(base.clone().with_offset(p.last_stable_offset()))

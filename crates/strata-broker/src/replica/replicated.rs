@@ -124,11 +124,7 @@ impl Partition {
         };
         self.refresh_offsets(log);
         let hw = strata_replication::follower_high_watermark(f.leader_hw, log.log_end_offset());
-        let hw_moved = self.hw.swap(hw, Ordering::AcqRel) != hw;
-        if hw_moved {
-            log.set_high_watermark(hw);
-            self.publish_first_unstable(log);
-        }
+        let hw_moved = self.store_hw_locked(log, hw);
         drop(guard);
         if info.is_some() {
             self.appended.notify_waiters();

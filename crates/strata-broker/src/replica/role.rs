@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use strata_log::LogError;
+use strata_log::{Log, LogError};
 use strata_meta::PartitionImage;
 use strata_replication::{AckState, FetchOutcome, IsrApplied, LeaderInit, LeaderState};
 
@@ -91,7 +91,8 @@ impl Partition {
                     if let Ok(IsrApplied::Applied { hw_advanced: true }) =
                         state.apply_isr(image.isr.clone(), image.partition_epoch)
                     {
-                        self.publish_hw(state.high_watermark());
+                        let generation = self.role_generation.load(Ordering::Acquire);
+                        self.publish_hw(generation, state.high_watermark());
                     }
                     return;
                 }
@@ -120,10 +121,15 @@ impl Partition {
             match LeaderState::new(init) {
                 Ok(state) => {
                     tracing::info!(topic = %self.topic, partition = self.index, epoch = image.leader_epoch, "leading");
-                    self.publish_hw(state.high_watermark());
+                    let hw = state.high_watermark();
                     self.leader_epoch
                         .store(image.leader_epoch, Ordering::Release);
                     self.set_role(&mut role, Role::Leader(state));
+                    // A new leadership starts from the log's own high watermark, whatever
+                    // the lock-free copy said under the previous role.
+                    if let Some(log) = self.log.lock().as_mut() {
+                        self.store_hw_locked(log, hw);
+                    }
                     if damaged {
                         // Its log has gaps another replica may fill: hand over.
                         self.resign_from
@@ -199,6 +205,19 @@ impl Partition {
         (e >= 0).then_some(e)
     }
 
+    /// While this broker leads and its high watermark is still below the start of its
+    /// leader epoch (a new leader whose followers have not fetched from it yet): the
+    /// high watermark and that start. Offsets it answers meanwhile could be lower than
+    /// the previous leader's (KIP-207), so ListOffsets answers `OFFSET_NOT_AVAILABLE`.
+    pub fn high_watermark_behind_epoch_start(&self) -> Option<(i64, i64)> {
+        match &*self.role.lock() {
+            Role::Leader(state) if state.high_watermark() < state.epoch_start_offset() => {
+                Some((state.high_watermark(), state.epoch_start_offset()))
+            }
+            _ => None,
+        }
+    }
+
     /// Marks truncation done for the follower of `leader_epoch`.
     pub fn truncation_done(&self, epoch: i32) {
         if let Role::Follower {
@@ -213,32 +232,55 @@ impl Partition {
         }
     }
 
-    /// Sets the consumer-visible end and wakes `acks=all` waiters and consumers' parked
-    /// fetches ([`Partition::visible_changed`]): data a follower's ack made visible, or a
+    /// Raises the consumer-visible end to a leader's `hw`, computed under the role of
+    /// `generation`, and wakes `acks=all` waiters and consumers' parked fetches
+    /// ([`Partition::visible_changed`]): data a follower's ack made visible, or a
     /// transaction whose marker it passed, answers them now rather than at `max_wait_ms`.
-    pub(crate) fn publish_hw(&self, hw: i64) {
-        let old = self.hw.swap(hw, Ordering::AcqRel);
-        if old != hw {
-            if let Some(log) = self.log.lock().as_mut() {
-                log.set_high_watermark(hw);
-                // Markers the high watermark passed make their transactions stable.
-                self.publish_first_unstable(log);
+    ///
+    /// Callers compute `hw` under the role lock and publish after releasing it, so two
+    /// of them (followers' fetches on two threads) may publish out of order. Under the
+    /// log lock a value is taken only while its role is current and only if it raises
+    /// the high watermark: a leader's never falls, and the lock-free copy and the log's
+    /// own (which settles completed transactions, see `stable.rs`) stay equal.
+    pub(crate) fn publish_hw(&self, generation: u64, hw: i64) {
+        let moved = {
+            let mut guard = self.log.lock();
+            let current = self.role_generation.load(Ordering::Acquire) == generation;
+            match guard.as_mut() {
+                Some(log) if current && hw > self.hw.load(Ordering::Acquire) => {
+                    self.store_hw_locked(log, hw)
+                }
+                _ => false,
             }
+        };
+        if moved {
             self.hw_changed.notify_waiters();
         }
+    }
+
+    /// Sets the high watermark in the log and its lock-free copy together; the caller
+    /// holds the log. Returns whether the copy changed.
+    pub(super) fn store_hw_locked(&self, log: &mut Log, hw: i64) -> bool {
+        let kept = log.set_high_watermark(hw);
+        // Markers the high watermark passed make their transactions stable.
+        self.publish_first_unstable(log);
+        self.hw.swap(kept, Ordering::AcqRel) != kept
     }
 
     /// After a local append by the leader.
     pub(crate) fn on_leader_appended(&self, log_end: i64) {
         let hw = match &mut *self.role.lock() {
             Role::Leader(state) => match state.on_leader_append(log_end) {
-                Ok(true) => Some(state.high_watermark()),
+                Ok(true) => Some((
+                    self.role_generation.load(Ordering::Acquire),
+                    state.high_watermark(),
+                )),
                 _ => None,
             },
             _ => None,
         };
-        if let Some(hw) = hw {
-            self.publish_hw(hw);
+        if let Some((generation, hw)) = hw {
+            self.publish_hw(generation, hw);
         }
     }
 
@@ -268,9 +310,10 @@ impl Partition {
             partition_epoch: state.partition_epoch(),
             isr,
         });
+        let generation = self.role_generation.load(Ordering::Acquire);
         drop(role);
         if outcome.hw_advanced {
-            self.publish_hw(outcome.high_watermark);
+            self.publish_hw(generation, outcome.high_watermark);
         }
         Ok((outcome, request))
     }
@@ -389,9 +432,7 @@ impl Partition {
         self.refresh_offsets(log);
         self.durable_end
             .fetch_min(log.log_end_offset(), Ordering::AcqRel);
-        let hw = log.high_watermark();
-        drop(guard);
-        self.hw.store(hw, Ordering::Release);
+        self.hw.store(log.high_watermark(), Ordering::Release);
         Ok(())
     }
 

@@ -201,8 +201,60 @@ async fn a_high_watermark_move_wakes_long_polling_fetches() {
     let woken = p.visible_changed();
     tokio::pin!(woken);
     woken.as_mut().enable();
-    p.publish_hw(p.high_watermark() + 1);
+    let generation = p.role_generation.load(std::sync::atomic::Ordering::Acquire);
+    p.publish_hw(generation, p.high_watermark() + 1);
     tokio::time::timeout(Duration::from_secs(5), woken)
         .await
         .expect("the high watermark move wakes the parked fetch");
+}
+
+/// The log's high watermark, read under its lock.
+fn log_high_watermark(p: &Partition) -> i64 {
+    p.run_blocking(|log| Ok(log.high_watermark())).unwrap()
+}
+
+#[test]
+fn a_late_lower_high_watermark_from_a_concurrent_fetch_does_not_lower_it() {
+    // Two followers' fetches compute 2 and then 3 under the role lock; the one with 2
+    // publishes last. The high watermark stays 3, in the log as in its lock-free copy
+    // (the log's copy settles completed transactions: a lower one there left the last
+    // stable offset behind a committed transaction's marker).
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    for _ in 0..2 {
+        p.run_blocking(|log| log.append(&one_batch(), 1_700_000_000_000))
+            .unwrap();
+    }
+    let generation = p.role_generation.load(std::sync::atomic::Ordering::Acquire);
+    p.publish_hw(generation, 3);
+    p.publish_hw(generation, 2);
+    assert_eq!(p.high_watermark(), 3);
+    assert_eq!(log_high_watermark(&p), 3);
+}
+
+#[test]
+fn a_high_watermark_computed_under_an_earlier_role_is_not_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    let generation = p.role_generation.load(std::sync::atomic::Ordering::Acquire);
+    p.update_role(&image(1, 2), 1, 2);
+    p.publish_hw(generation, 1);
+    assert_eq!(p.high_watermark(), 0);
+    assert_eq!(log_high_watermark(&p), 0);
+    let generation = p.role_generation.load(std::sync::atomic::Ordering::Acquire);
+    p.publish_hw(generation, 1);
+    assert_eq!(p.high_watermark(), 1);
+    assert_eq!(log_high_watermark(&p), 1);
+}
+
+#[test]
+fn a_new_leaders_high_watermark_is_behind_its_epoch_start_until_a_follower_fetches() {
+    // The log holds one record from an earlier leadership; no follower has fetched from
+    // this one, so its high watermark (0) is below the epoch's start (1).
+    let dir = tempfile::tempdir().unwrap();
+    let p = leading_partition(dir.path());
+    assert_eq!(p.high_watermark_behind_epoch_start(), Some((0, 1)));
+    p.on_follower_fetch(2, 1).unwrap();
+    assert_eq!(p.high_watermark(), 1);
+    assert_eq!(p.high_watermark_behind_epoch_start(), None);
 }
