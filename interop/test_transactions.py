@@ -88,9 +88,9 @@ def test_commit_and_abort_with_read_committed_and_read_uncommitted(broker):
 
 def test_compaction_removes_aborted_records_and_compacts_committed_ones(broker):
     """A compacted topic written by a transactional producer: once the cleaner has run, no
-    aborted record is left for either isolation level, committed records are compacted like
-    any others, and every key reads back its last committed value (an aborted write never
-    supersedes a committed one)."""
+    aborted record (and no ABORT marker) is left for either isolation level, committed
+    records are compacted like any others, and every key reads back its last committed
+    value (an aborted write never supersedes a committed one)."""
     topic = create_topic(broker.bootstrap, config={
         "cleanup.policy": "compact", "segment.bytes": "2048", "segment.ms": "1000",
         "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "0"})
@@ -130,6 +130,11 @@ def test_compaction_removes_aborted_records_and_compacts_committed_ones(broker):
     for isolation in ("read_committed", "read_uncommitted"):
         last = {key_of(v): v.decode() for v in values(read_to_end(broker.bootstrap, topic, isolation))}
         assert last == latest, isolation
+    # With delete.retention.ms=0 the ABORT markers went in the clean that removed their
+    # records, and their entries left the segments' aborted-transaction indexes with them.
+    entries = {f.name: f.stat().st_size // 34
+               for f in (broker.data_dir / f"{topic}-0").glob("*.txnindex")}
+    assert not any(entries.values()), f"aborted-index entries left: {entries}"
 
 
 def test_read_committed_stops_at_an_open_transaction(broker):

@@ -255,6 +255,19 @@ impl TxnIndex {
     }
 }
 
+/// Writes a whole index holding `entries` at `path` (a clean's staged copy of a
+/// segment's index; possibly empty), fsynced. The file is closed on return, so it
+/// takes no place in the file budget.
+pub(crate) fn write_file(path: &Path, entries: &[AbortedTxn]) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(entries.len() * ENTRY_SIZE);
+    for e in entries {
+        e.encode(&mut buf);
+    }
+    let file = fs::File::create(path)?;
+    file.write_all_at(&buf, 0)?;
+    file.sync_all()
+}
+
 fn remove_if_exists(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),

@@ -19,8 +19,8 @@
 //!
 //! Transactions (see [`txn`]): a clean stops before the first unstable offset; records of
 //! aborted transactions are removed, committed ones are compacted like any others, a
-//! COMMIT marker goes a delete horizon after its transaction lost its last batch, ABORT
-//! markers stay. Batches of unknown codec are left as they are. A data batch that loses
+//! marker goes a delete horizon after its transaction lost its last batch (an ABORT
+//! marker with its aborted-index entry). Batches of unknown codec are left as they are. A data batch that loses
 //! all its records is dropped unless
 //! it is its idempotent producer's newest batch, which survives as an empty batch so
 //! the producer's sequence state can still be rebuilt from headers after a restart.
@@ -67,7 +67,7 @@ pub struct CleanStats {
     pub tombstones_removed: u64,
     /// Of those, records of aborted transactions.
     pub aborted_records_removed: u64,
-    /// COMMIT markers removed (their transactions had no records left).
+    /// Transaction markers removed (their transactions had no records left).
     pub markers_removed: u64,
     /// The cleaner's first dirty offset after the clean.
     pub first_dirty_offset: i64,
@@ -86,7 +86,7 @@ pub enum CleanStep {
     RenamedToSwap {
         /// Base offset of the segment.
         base_offset: i64,
-        /// File extension (`index`, `timeindex` or `log`).
+        /// File extension (`index`, `timeindex`, `txnindex` or `log`).
         ext: &'static str,
     },
     /// Every file is renamed to `.swap` and the directory fsynced: the commit point.
@@ -95,7 +95,7 @@ pub enum CleanStep {
     Installed {
         /// Base offset of the segment.
         base_offset: i64,
-        /// File extension (`index`, `timeindex` or `log`).
+        /// File extension (`index`, `timeindex`, `txnindex` or `log`).
         ext: &'static str,
     },
     /// The cleaner checkpoint holds the new first dirty offset; the clean is complete.
@@ -291,6 +291,9 @@ impl Log {
             for ext in RENAME_ORDER {
                 let from = staged_path(&dir, base, ext, CLEANED_SUFFIX);
                 let to = staged_path(&dir, base, ext, SWAP_SUFFIX);
+                if swap::optional(ext) && !from.exists() {
+                    continue;
+                }
                 if let Err(err) = fs::rename(&from, &to) {
                     // Not committed yet: the originals are intact, drop the copies.
                     swap::discard(&dir, &bases, CLEANED_SUFFIX);
@@ -309,6 +312,9 @@ impl Log {
         for &base in &bases {
             for ext in RENAME_ORDER {
                 let from = staged_path(&dir, base, ext, SWAP_SUFFIX);
+                if swap::optional(ext) && !from.exists() {
+                    continue;
+                }
                 fs::rename(&from, staged_path(&dir, base, ext, ""))?;
                 hook(CleanStep::Installed {
                     base_offset: base,

@@ -11,13 +11,14 @@ use strata_proto::batch::control::ControlType;
 use strata_proto::batch::BatchHeader;
 
 use crate::clean::batch::{self, RawRecord};
-use crate::clean::swap::CLEANED_SUFFIX;
+use crate::clean::swap::{staged_path, CLEANED_SUFFIX};
 use crate::clean::txn::{marker_type, Aborts, OpenTxns};
 use crate::error::LogError;
 use crate::handles::FileHandles;
 use crate::producer_state::ProducerStateTable;
 use crate::scan::{HeaderScanner, Step};
 use crate::segment::Segment;
+use crate::txn_index::{self, TXN_INDEX_EXT};
 
 /// Key → offset of its latest record in the dirty section.
 pub(crate) type OffsetMap = HashMap<Vec<u8>, i64>;
@@ -42,8 +43,11 @@ pub(crate) struct Tally {
     pub tombstones_removed: u64,
     /// Of those, records of aborted transactions.
     pub aborted_removed: u64,
-    /// COMMIT markers removed.
+    /// Transaction markers removed.
     pub markers_removed: u64,
+    /// Offsets of the ABORT markers removed from the segment being rewritten: their
+    /// entries leave its aborted index with them.
+    pub aborts_dropped: Vec<i64>,
     /// Earliest delete horizon of a tombstone or marker that was kept.
     pub min_horizon: Option<i64>,
     /// Transactions read so far whose marker is still ahead.
@@ -198,16 +202,22 @@ fn judge_marker(
     tally: &mut Tally,
 ) -> Result<Verdict, LogError> {
     let data_kept = tally.txns.on_marker(header.producer_id);
-    if data_kept
-        || marker_type(header, bytes) != Some(ControlType::Commit)
-        || is_producers_epoch_marker(filter.producers, header)
-    {
+    let Some(control) = marker_type(header, bytes) else {
+        return Ok(Verdict::Keep);
+    };
+    if data_kept || is_producers_epoch_marker(filter.producers, header) {
         return Ok(Verdict::Keep);
     }
+    let mut drop = || {
+        tally.markers_removed += 1;
+        if control == ControlType::Abort {
+            tally.aborts_dropped.push(header.base_offset);
+        }
+        Ok(Verdict::Drop)
+    };
     if header.has_delete_horizon() {
         if filter.now_ms >= header.base_timestamp {
-            tally.markers_removed += 1;
-            return Ok(Verdict::Drop);
+            return drop();
         }
         tally.horizon_kept(header.base_timestamp);
         return Ok(Verdict::Keep);
@@ -216,8 +226,7 @@ fn judge_marker(
         .now_ms
         .saturating_add(filter.delete_retention_ms.max(0));
     if filter.now_ms >= horizon {
-        tally.markers_removed += 1;
-        return Ok(Verdict::Drop);
+        return drop();
     }
     let decoded = batch::decode(header, bytes, filter.limit).map_err(|e| corrupt(header, e))?;
     let all: Vec<&RawRecord> = decoded.parsed.iter().collect();
@@ -327,7 +336,9 @@ fn append(out: &mut Segment, bytes: &[u8], interval: u32) -> Result<(), LogError
 
 /// Rewrites `segment` as `<base>.*.cleaned` files if the filter changes any of its
 /// batches; `Ok(None)` (and no files) when it would stay the same. The returned segment
-/// is sealed and fsynced; its `next_offset` is the original's.
+/// is sealed and fsynced; its `next_offset` is the original's. A segment with an aborted
+/// index gets `<base>.txnindex.cleaned` too: its entries less those whose ABORT marker
+/// the rewrite removed.
 pub(crate) fn rewrite_segment(
     files: &FileHandles,
     dir: &Path,
@@ -338,6 +349,7 @@ pub(crate) fn rewrite_segment(
     throttle: &mut dyn FnMut(u64),
 ) -> Result<Option<Segment>, LogError> {
     let mut out: Option<Segment> = None;
+    tally.aborts_dropped.clear();
     let read = for_each_batch(segment, throttle, |position, header, bytes| {
         let verdict = judge(filter, header, bytes, tally)?;
         if out.is_none() && !matches!(verdict, Verdict::Keep) {
@@ -372,5 +384,11 @@ pub(crate) fn rewrite_segment(
     out.index.cached_file().get()?.sync_all()?;
     out.time_index.cached_file().get()?.sync_all()?;
     out.next_offset = segment.next_offset;
+    if segment.txn_index.entry_count() > 0 {
+        let mut kept = segment.txn_index.entries()?;
+        kept.retain(|t| !tally.aborts_dropped.contains(&t.last_offset));
+        let path = staged_path(dir, segment.base_offset, TXN_INDEX_EXT, CLEANED_SUFFIX);
+        txn_index::write_file(&path, &kept)?;
+    }
     Ok(Some(out))
 }

@@ -1,7 +1,8 @@
 //! The cleaner's crash-safe file protocol.
 //!
 //! A clean writes each rewritten segment beside the original as `<base>.log.cleaned`,
-//! `<base>.index.cleaned` and `<base>.timeindex.cleaned`, fsynced. It then renames every
+//! `<base>.index.cleaned` and `<base>.timeindex.cleaned` (and `<base>.txnindex.cleaned`
+//! when the segment has an aborted index), fsynced. It then renames every
 //! `.cleaned` file to `.swap`, indexes first and the `.log` last, segment by segment in
 //! offset order; the moment the last `.cleaned` file is gone is the commit point of the
 //! whole clean. Finally each `.swap` is renamed over its final name (an atomic replace,
@@ -20,14 +21,21 @@ use std::path::{Path, PathBuf};
 
 use crate::checkpoint::sync_dir;
 use crate::segment::{segment_path, segment_path_suffixed, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
+use crate::txn_index::TXN_INDEX_EXT;
 
 /// Suffix of files a clean is still writing.
 pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
 /// Suffix of files of a committed clean, not yet installed.
 pub(crate) const SWAP_SUFFIX: &str = ".swap";
 /// Extensions of a segment, in the order they are renamed (the `.log` last: its rename
-/// is what makes the segment's replacement visible).
-pub(crate) const RENAME_ORDER: [&str; 3] = [INDEX_EXT, TIME_INDEX_EXT, LOG_EXT];
+/// is what makes the segment's replacement visible). Only the aborted index may be
+/// missing (a segment without one), and is then skipped.
+pub(crate) const RENAME_ORDER: [&str; 4] = [INDEX_EXT, TIME_INDEX_EXT, TXN_INDEX_EXT, LOG_EXT];
+
+/// Whether a staged file of `ext` that is not there is simply not part of the clean.
+pub(crate) fn optional(ext: &str) -> bool {
+    ext == TXN_INDEX_EXT
+}
 
 /// Leftover files of an interrupted clean in `dir`: (`.cleaned` files, `.swap` files).
 fn leftovers(dir: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {

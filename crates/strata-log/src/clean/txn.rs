@@ -7,17 +7,19 @@
 //!   written and below the high watermark, and the aborted indexes tell its outcome.
 //! - Records of aborted transactions are removed; committed transactional records are
 //!   compacted like any other record (they supersede and get superseded).
-//! - A COMMIT marker stays while any batch of its transaction stays. Once none does, the
+//! - A marker stays while any batch of its transaction stays. Once none does, the
 //!   first clean gives it a delete horizon (`now + delete.retention.ms`, as a tombstone
 //!   gets) and a clean after that removes it, so a consumer that was reading the
 //!   transaction when its data went still sees the marker. The marker of a producer that
 //!   has no data batch left in its current epoch stays, as Kafka keeps it: it carries
 //!   the producer's epoch for a rebuild of the producer state.
-//! - ABORT markers stay. A `read_committed` fetch sends the aborted transactions of the
-//!   segments' aborted indexes, and a consumer leaves a producer's "aborted" state only
-//!   when it reads that producer's ABORT marker: an index entry whose marker was gone
-//!   would hide the producer's later committed records. The index entries live in the
-//!   marker's segment and are not rewritten by a clean, so the markers stay with them.
+//! - An ABORT marker and its aborted-index entry go together. A `read_committed` fetch
+//!   sends the aborted transactions of the segments' aborted indexes, and a consumer
+//!   leaves a producer's "aborted" state only when it reads that producer's ABORT
+//!   marker: an entry whose marker was gone would hide the producer's later committed
+//!   records. The entry lives in the marker's segment, so the clean that removes the
+//!   marker rewrites that segment's index without it, swapped in with the segment
+//!   (`swap.rs`).
 
 use std::collections::HashMap;
 

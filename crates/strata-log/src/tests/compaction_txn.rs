@@ -1,13 +1,13 @@
 //! Compaction of transactional data: aborted records go, committed records are compacted
-//! like any others, COMMIT markers go a delete horizon after their transaction emptied,
-//! ABORT markers stay with their aborted-index entries, and a clean stops at the first
-//! unstable offset.
+//! like any others, markers go a delete horizon after their transaction emptied (an
+//! ABORT marker with its aborted-index entry, also across a crash at any step of the
+//! clean), and a clean stops at the first unstable offset.
 
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use strata_proto::batch::control::{marker_batch, ControlType};
 
 use super::compaction_model::*;
-use crate::Log;
+use crate::{CleanStep, Log, LogError};
 
 /// A transactional batch of producer `pid` (epoch 0) with sequences from `seq`: one
 /// record per (key, value).
@@ -197,4 +197,134 @@ fn a_damaged_aborted_index_stops_the_clean_and_changes_nothing() {
         other => panic!("expected a refused clean, got {other:?}"),
     }
     assert_eq!(contents(&log), before, "nothing was cleaned");
+}
+
+/// Producer 2 aborts a transaction, then commits one; producer 1 commits one between.
+/// The aborted batch is not producer 2's newest, so nothing keeps its ABORT marker once
+/// the aborted records are gone. Ends with a roll: everything is in sealed segments.
+fn abort_then_commit(dir: &std::path::Path, config: crate::LogConfig) -> Log {
+    let mut log = Log::open(dir, config, false).expect("open");
+    put(&mut log, &txn_keyed(2, 0, &[(1, "bad"), (2, "bad")])); // 0, 1
+    put(&mut log, &marker(2, ControlType::Abort)); // 2
+    put(&mut log, &txn_keyed(1, 0, &[(3, "a")])); // 3
+    put(&mut log, &marker(1, ControlType::Commit)); // 4
+    log.roll().expect("roll");
+    put(&mut log, &txn_keyed(2, 2, &[(1, "good")])); // 5
+    put(&mut log, &marker(2, ControlType::Commit)); // 6
+    put(&mut log, &plain(4, "x")); // 7
+    log.roll().expect("roll");
+    log
+}
+
+#[test]
+fn an_abort_marker_goes_with_its_index_entry_a_delete_horizon_after_its_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = compact_config(1 << 20, 1_000);
+    let mut log = abort_then_commit(dir.path(), config.clone());
+    assert_eq!(
+        log.aborted_transactions(0, 8).expect("aborts"),
+        vec![(2, 0)]
+    );
+
+    let stats = log.clean(10_000, &mut no_throttle()).expect("clean");
+    assert_eq!(stats.aborted_records_removed, 2);
+    assert_eq!(stats.markers_removed, 0, "a horizon first");
+    assert_eq!(
+        markers(&log),
+        vec![(2, 2, true), (4, 1, false), (6, 2, false)]
+    );
+    // A consumer reading now still gets the entry, and the marker that ends it.
+    assert_eq!(
+        log.aborted_transactions(0, 8).expect("aborts"),
+        vec![(2, 0)]
+    );
+
+    let stats = log.clean(11_000, &mut no_throttle()).expect("clean");
+    assert_eq!(stats.markers_removed, 1);
+    assert_eq!(markers(&log), vec![(4, 1, false), (6, 2, false)]);
+    assert_eq!(log.aborted_transactions(0, 8).expect("aborts"), vec![]);
+    let committed = vec![
+        ("key-3".into(), "a".into()),
+        ("key-1".into(), "good".into()),
+        ("key-4".into(), "x".into()),
+    ];
+    assert_eq!(contents(&log), committed);
+
+    // A restart after a crash rebuilds the producer state and the indexes from the
+    // cleaned log: the same, and no transaction open.
+    drop(log);
+    let mut log = reopen(dir.path(), config, false);
+    log.set_high_watermark(log.log_end_offset());
+    assert_eq!(log.aborted_transactions(0, 8).expect("aborts"), vec![]);
+    assert_eq!(log.first_unstable_offset(), None);
+    assert_eq!(contents(&log), committed);
+}
+
+/// What a reader of the whole log sees: every record, every marker and the aborted
+/// transactions.
+type View = (Vec<Rec>, Vec<(i64, i64, bool)>, Vec<(i64, i64)>);
+
+fn view(log: &Log) -> View {
+    let end = log.log_end_offset();
+    (
+        read_everything(log),
+        markers(log),
+        log.aborted_transactions(0, end).expect("aborts"),
+    )
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_clean_that_removes_an_abort_marker_recovers_to_before_or_after() {
+    // delete.retention.ms = 0: the marker goes in the same clean as its records.
+    let config = compact_config(1 << 20, 0);
+    let reference = tempfile::tempdir().expect("tempdir");
+    let mut log = abort_then_commit(reference.path(), config.clone());
+    let before = view(&log);
+    let mut steps = Vec::new();
+    log.clean_with_hook(10_000, i64::MAX, &mut no_throttle(), &mut |step| {
+        steps.push(step);
+        Ok(())
+    })
+    .expect("clean");
+    let after = view(&log);
+    assert_eq!(before.2, vec![(2, 0)]);
+    assert_eq!(after.2, vec![], "the abort and its entry are gone");
+    assert!(
+        steps.contains(&CleanStep::Installed {
+            base_offset: 0,
+            ext: "txnindex"
+        }),
+        "{steps:?}"
+    );
+
+    for (crash_at, step) in steps.iter().enumerate() {
+        for clean_shutdown in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut log = abort_then_commit(dir.path(), config.clone());
+            let mut calls = 0;
+            let result = log.clean_with_hook(10_000, i64::MAX, &mut no_throttle(), &mut |_| {
+                calls += 1;
+                if calls > crash_at {
+                    Err(LogError::Corrupt("injected crash".into()))
+                } else {
+                    Ok(())
+                }
+            });
+            assert!(result.is_err(), "crash injected at {step:?}");
+            drop(log);
+            let mut log = reopen(dir.path(), config.clone(), clean_shutdown);
+            log.set_high_watermark(log.log_end_offset());
+            let got = view(&log);
+            assert!(
+                got == before || got == after,
+                "crash after {step:?} (open clean={clean_shutdown}): {got:?}"
+            );
+            if got == before {
+                // An interrupted clean that rolled back is simply done again.
+                log.clean(10_000, &mut no_throttle()).expect("clean again");
+                assert_eq!(view(&log), after);
+            }
+            assert_eq!(log.first_unstable_offset(), None);
+        }
+    }
 }
