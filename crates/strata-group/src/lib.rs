@@ -31,7 +31,6 @@ mod sync;
 mod txn_offsets;
 mod txn_sequences;
 mod types;
-mod wire;
 
 pub use error::{validate_group_id, GroupError};
 pub use group::Group;

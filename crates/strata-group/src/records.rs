@@ -12,8 +12,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-pub use crate::wire::RecordError;
-use crate::wire::{put_bytes, put_nullable_string, put_string, Reader};
+pub use strata_proto::record_codec::RecordError;
+use strata_proto::record_codec::{put_bytes, put_nullable_string, put_string, Reader};
 
 /// Key of a committed offset.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -228,7 +228,10 @@ impl GroupMetadataValue {
         let protocol = r.nullable_string()?;
         let leader = r.nullable_string()?;
         let current_state_timestamp = if version >= 2 { r.i64()? } else { -1 };
-        let n = r.array_len()?;
+        // A member takes at least 4 bytes (its session timeout alone).
+        let n = r
+            .array_len(4)?
+            .ok_or(RecordError::Malformed("null array"))?;
         let mut members = Vec::with_capacity(n);
         for _ in 0..n {
             let member_id = r.string()?;

@@ -6,5 +6,6 @@ pub mod batch;
 pub mod chunks;
 pub mod fetch_response;
 pub mod frame;
+pub mod record_codec;
 pub mod shape;
 pub mod versions;

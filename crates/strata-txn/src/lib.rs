@@ -22,7 +22,6 @@ mod ops;
 mod partition;
 pub mod records;
 mod types;
-mod wire;
 
 pub use metadata::{valid_transition, TxnMetadata, EPOCH_EXHAUSTED};
 pub use ops::{InitProducerId, InitStep};

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use bytes::{BufMut, Bytes};
 
 use crate::types::{TopicPartition, TxnState};
-pub use crate::wire::RecordError;
-use crate::wire::{Reader, Writer};
+pub use strata_proto::record_codec::RecordError;
+use strata_proto::record_codec::{Reader, Writer};
 
 /// The only key version Kafka defines for `__transaction_state`.
 pub const KEY_VERSION: i16 = 0;
@@ -162,9 +162,7 @@ impl TxnLogValue {
                     let partition = r.i32()?;
                     partitions.push(TopicPartition::new(topic.clone(), partition));
                 }
-                if flexible {
-                    skip_tagged_fields(&mut r)?;
-                }
+                r.skip_tagged_fields()?;
             }
         }
         let last_update_ms = r.i64()?;
@@ -209,16 +207,6 @@ impl TxnLogValue {
         value.partitions.dedup();
         Ok(value)
     }
-}
-
-fn skip_tagged_fields(r: &mut Reader<'_>) -> Result<(), RecordError> {
-    let count = r.uvarint()?;
-    for _ in 0..count {
-        let _tag = r.uvarint()?;
-        let size = r.uvarint()? as usize;
-        r.take(size)?;
-    }
-    Ok(())
 }
 
 /// A decoded `__transaction_state` record.
