@@ -75,15 +75,7 @@ fn a_crash_at_any_clean_step_recovers_to_before_or_after() {
         for clean_shutdown in [false, true] {
             let dir = tempfile::tempdir().expect("tempdir");
             let mut log = build(dir.path());
-            let mut calls = 0;
-            let result = log.clean_with_hook(10_000, i64::MAX, &mut no_throttle(), &mut |_| {
-                calls += 1;
-                if calls > crash_at {
-                    Err(LogError::Corrupt("injected crash".into()))
-                } else {
-                    Ok(())
-                }
-            });
+            let result = clean_crashing_after(&mut log, 10_000, crash_at);
             assert!(result.is_err(), "crash injected at {step:?}");
             drop(log);
             let mut log = reopen(dir.path(), config(), clean_shutdown);

@@ -194,3 +194,21 @@ pub fn no_throttle() -> impl FnMut(u64) {
 pub fn key(k: u8) -> Option<Vec<u8>> {
     Some(format!("key-{k}").into_bytes())
 }
+
+/// Cleans `log` at `now_ms` with a crash injected after the first `steps` steps of the
+/// clean (a hook error stops it on the spot, leaving the files as a crash there would).
+pub fn clean_crashing_after(
+    log: &mut Log,
+    now_ms: i64,
+    steps: usize,
+) -> Result<crate::CleanStats, crate::LogError> {
+    let mut calls = 0;
+    log.clean_with_hook(now_ms, i64::MAX, &mut no_throttle(), &mut |_| {
+        calls += 1;
+        if calls > steps {
+            Err(crate::LogError::Corrupt("injected crash".into()))
+        } else {
+            Ok(())
+        }
+    })
+}

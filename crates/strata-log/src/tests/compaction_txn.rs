@@ -7,7 +7,7 @@ use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use strata_proto::batch::control::{marker_batch, ControlType};
 
 use super::compaction_model::*;
-use crate::{CleanStep, Log, LogError};
+use crate::{CleanStep, Log};
 
 /// A transactional batch of producer `pid` (epoch 0) with sequences from `seq`: one
 /// record per (key, value).
@@ -301,15 +301,7 @@ fn a_crash_at_any_step_of_a_clean_that_removes_an_abort_marker_recovers_to_befor
         for clean_shutdown in [false, true] {
             let dir = tempfile::tempdir().expect("tempdir");
             let mut log = abort_then_commit(dir.path(), config.clone());
-            let mut calls = 0;
-            let result = log.clean_with_hook(10_000, i64::MAX, &mut no_throttle(), &mut |_| {
-                calls += 1;
-                if calls > crash_at {
-                    Err(LogError::Corrupt("injected crash".into()))
-                } else {
-                    Ok(())
-                }
-            });
+            let result = clean_crashing_after(&mut log, 10_000, crash_at);
             assert!(result.is_err(), "crash injected at {step:?}");
             drop(log);
             let mut log = reopen(dir.path(), config.clone(), clean_shutdown);
