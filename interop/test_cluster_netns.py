@@ -128,7 +128,16 @@ def read_partition(bootstrap: str) -> list[int]:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "netns-check",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
-        _, high = c.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=10)
+        # Right after a leader change ListOffsets may answer NOT_LEADER (metadata not yet
+        # refreshed) or OFFSET_NOT_AVAILABLE (the new leader's high watermark not caught
+        # up with its epoch, KIP-207); librdkafka hands both to the caller.
+        ends: list[int] = []
+
+        def answered() -> bool:
+            ends.append(c.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=10)[1])
+            return True
+        wait_for(answered, "ListOffsets of partition 0 to answer")
+        high = ends[-1]
         c.assign([TopicPartition(TOPIC, 0, 0)])
         values: list[int] = []
         last = -1
@@ -251,12 +260,12 @@ def partition_the_leader(c: NetnsCluster, lab: netns.NetnsLab):
     # Heal: the old leader comes back as a follower and rejoins the ISR.
     lab.heal(vi)
 
-    # Once it is back in the ISR the controller may hand it its preferred leadership back,
-    # so the leader is not checked here, only that both sides agree on it.
+    # Once it is back in the ISR the controller hands the preferred replica its leadership
+    # back: wait for that too, so the reads below do not race the move.
     def rejoined() -> bool:
         seen = c.partition(TOPIC, without=victim)
         mine = partition_via(victim)  # the old leader's own view must have caught up too
-        return (len(seen.isrs) == 3 and seen.leader != -1
+        return (len(seen.isrs) == 3 and seen.leader == seen.replicas[0]
                 and mine.leader == seen.leader and len(mine.isrs) == 3)
 
     wait_for(rejoined, "the old leader back in the ISR", timeout=60)

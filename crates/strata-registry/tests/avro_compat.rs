@@ -300,3 +300,34 @@ fn references_resolve_through_named_schemas() {
     assert!(avro::check(&r, &rn, &w, &wn).is_empty());
     assert!(!avro::check(&w, &wn, &r, &rn).is_empty());
 }
+
+#[test]
+fn a_reader_union_that_sends_every_branch_to_the_bottom_is_cut_off() {
+    // Writer: W0 { f: W1 { f: ... W19 { f: string } } } (JSON nesting stays under
+    // serde_json's limit of 128).
+    let depth = 20;
+    let mut writer = r#""string""#.to_string();
+    for i in (0..depth).rev() {
+        writer = rec(&format!("W{i}"), &f("f", &writer));
+    }
+    // Reader: W0 { f: [A1, B1] }, where A_i and B_i both alias W_i; A_i's field defines
+    // the next union and B_i's names the same records, so the schema stays linear in the
+    // depth while a search through it doubles at every level. The bottom (int against
+    // string) fails, so every branch is tried.
+    let last = depth - 1;
+    let mut union = format!(
+        r#"[{{"type":"record","name":"A{last}","aliases":["W{last}"],"fields":[{{"name":"f","type":"int"}}]}},{{"type":"record","name":"B{last}","aliases":["W{last}"],"fields":[{{"name":"f","type":"int"}}]}}]"#
+    );
+    for i in (1..last).rev() {
+        let next = i + 1;
+        union = format!(
+            r#"[{{"type":"record","name":"A{i}","aliases":["W{i}"],"fields":[{{"name":"f","type":{union}}}]}},{{"type":"record","name":"B{i}","aliases":["W{i}"],"fields":[{{"name":"f","type":["A{next}","B{next}"]}}]}}]"#
+        );
+    }
+    let reader = rec("W0", &f("f", &union));
+    let msgs = check(&writer, &reader);
+    assert!(
+        msgs.iter().any(|m| m.starts_with("TOO_COMPLEX")),
+        "{msgs:?}"
+    );
+}
