@@ -44,7 +44,7 @@ def start_broker(binary: str, data_dir: str):
     port, http = free_port(), free_port()
     broker = subprocess.Popen(
         [binary, "server", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}",
-         "--http", f"127.0.0.1:{http}"],
+         "--http", f"127.0.0.1:{http}", "--registry", "off"],
         stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
     )
     for _ in range(100):

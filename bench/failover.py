@@ -39,7 +39,7 @@ class Node:
     def __init__(self, node_id, voters, kafka, ctrl, http, data):
         self.id, self.kafka, self.http, self.data = node_id, kafka, http, data
         self.args = [BIN, "server", "--node-id", str(node_id), "--data-dir", data,
-                     "--listen", f"127.0.0.1:{kafka}", "--http", f"127.0.0.1:{http}",
+                     "--listen", f"127.0.0.1:{kafka}", "--http", f"127.0.0.1:{http}", "--registry", "off",
                      "--controller-listen", f"127.0.0.1:{ctrl}", "--voters", voters]
         self.proc = None
 

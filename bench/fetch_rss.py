@@ -76,7 +76,7 @@ def main() -> int:
     data = pathlib.Path(tempfile.mkdtemp(prefix="fetch-rss-"))
     port, http = free_port(), free_port()
     cmd = [args.bin, "server", "--data-dir", str(data / "d"), "--listen", f"127.0.0.1:{port}",
-           "--http", f"127.0.0.1:{http}"]
+           "--http", f"127.0.0.1:{http}", "--registry", "off"]
     for s in args.set:
         cmd += ["--set", s]
     log = open(data / "broker.log", "w")

@@ -153,7 +153,7 @@ def main() -> None:
         env = dict(os.environ, STRATA_ADMIN_USER="bench", STRATA_ADMIN_PASSWORD="bench-pw")
         broker = subprocess.Popen(
             [binary, "server", "--data-dir", str(d / "data"), "--listen", f"127.0.0.1:{plain}",
-             "--http", f"127.0.0.1:{http}",
+             "--http", f"127.0.0.1:{http}", "--registry", "off",
              "--set", f"listeners=PLAINTEXT://127.0.0.1:{plain},TLS://127.0.0.1:{tls},"
                       f"SASL://127.0.0.1:{sasl}",
              "--set", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,TLS:SSL,SASL:SASL_PLAINTEXT",

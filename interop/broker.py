@@ -63,6 +63,7 @@ class Broker:
         self.log_path = self.workdir / f"{name}.log"
         self.port = free_port()
         self.http_port = free_port()
+        self.registry_port = free_port()
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
@@ -74,11 +75,16 @@ class Broker:
     def http_base(self) -> str:
         return f"http://{self.host}:{self.http_port}"
 
+    @property
+    def registry_url(self) -> str:
+        return f"http://{self.host}:{self.registry_port}"
+
     def command(self) -> list[str]:
         return [*self.wrap, str(strata_bin()), "server",
                 "--data-dir", str(self.data_dir),
                 "--listen", f"{self.host}:{self.port}",
-                "--http", f"{self.host}:{self.http_port}", *self.extra_args]
+                "--http", f"{self.host}:{self.http_port}",
+                "--registry", f"{self.host}:{self.registry_port}", *self.extra_args]
 
     def start(self, timeout: float = 30.0) -> "Broker":
         if self.proc is not None and self.proc.poll() is None:

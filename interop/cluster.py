@@ -77,8 +77,10 @@ def mtls_args(b: Broker, ca: CertAuthority, node_id: int, nodes: int) -> list[st
         "super.users": ";".join(f"User:CN=node-{i},OU=brokers,O=Acme"
                                 for i in range(1, nodes + 1)),
         # Required client certificates turn HTTP authentication on; the tests' clients are
-        # anonymous on the plaintext port, so the HTTP API stays open to them as well.
-        "http.auth.exempt.paths": "/health,/metrics,/api",
+        # anonymous on the plaintext port, so the HTTP API and the schema registry's routes
+        # stay open to them as well.
+        "http.auth.exempt.paths": "/health,/metrics,/api,/subjects,/schemas,/compatibility,"
+                                  "/config,/mode",
     }
     args = []
     for k, v in settings.items():

@@ -127,7 +127,8 @@ def test_a_second_server_on_a_data_dir_in_use_exits_naming_it(broker_factory):
     topic = create_topic(b.bootstrap)
     second = subprocess.run(
         [str(strata_bin()), "server", "--data-dir", str(b.data_dir),
-         "--listen", f"127.0.0.1:{free_port()}", "--http", f"127.0.0.1:{free_port()}"],
+         "--listen", f"127.0.0.1:{free_port()}", "--http", f"127.0.0.1:{free_port()}",
+         "--registry", "off"],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     assert second.returncode != 0
     assert str(b.data_dir) in second.stderr, second.stderr

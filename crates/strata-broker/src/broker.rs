@@ -45,6 +45,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// Transactions (`__transaction_state`).
     pub txn: crate::txn::TxnCoordinator,
+    /// The schema registry's copy of `_schemas` and its writer.
+    pub registry: crate::registry::RegistryService,
     /// Turns true when the broker stops: background loops end, parked requests
     /// (long-poll fetches, group joins) are answered at once.
     pub(crate) stopping: watch::Sender<bool>,
@@ -202,6 +204,7 @@ impl Broker {
             producer_ids: Default::default(),
             groups: GroupCoordinator::new(group_config),
             txn: crate::txn::TxnCoordinator::new(txn_config),
+            registry: Default::default(),
             stopping: watch::channel(false).0,
             health_probe: Default::default(),
             listeners,
@@ -373,8 +376,12 @@ impl Broker {
     }
 
     /// Every listener's advertised address, for the registration.
+    /// Every listener's advertised address, and the schema registry's (as the endpoint
+    /// [`crate::registry::REGISTRY_ENDPOINT`], which no Kafka listener is named), for the
+    /// registration.
     pub(crate) fn endpoints(&self) -> Vec<strata_meta::records::BrokerEndpoint> {
-        self.listeners
+        let mut out: Vec<_> = self
+            .listeners
             .iter()
             .map(|e| strata_meta::records::BrokerEndpoint {
                 listener: e.config.name.clone(),
@@ -382,7 +389,16 @@ impl Broker {
                 port: e.advertised_port(),
                 security_protocol: e.config.protocol.id(),
             })
-            .collect()
+            .collect();
+        if let Some((host, port)) = &self.config.registry_advertised {
+            out.push(strata_meta::records::BrokerEndpoint {
+                listener: crate::registry::REGISTRY_ENDPOINT.to_string(),
+                host: host.clone(),
+                port: *port,
+                security_protocol: 0,
+            });
+        }
+        out
     }
 
     /// Commits metadata records and brings the hosted replicas in line with the result.

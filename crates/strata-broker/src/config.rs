@@ -207,6 +207,9 @@ pub struct BrokerConfig {
     /// The first admin user (`STRATA_ADMIN_USER` / `STRATA_ADMIN_PASSWORD`): created
     /// at start with SCRAM credentials if it has none, and a super user.
     pub admin: Option<(String, String)>,
+    /// The schema registry listener's advertised address (host, port), registered so
+    /// other brokers can send registry writes to this one; `None` without a registry.
+    pub registry_advertised: Option<(String, i32)>,
 }
 
 /// Limits of the HTTP listener (`http.*` settings).
@@ -385,6 +388,7 @@ impl Default for BrokerConfig {
             topic_defaults: Default::default(),
             security: BTreeMap::new(),
             admin: None,
+            registry_advertised: None,
             controller_listen: "127.0.0.1:0".into(),
             voters: Vec::new(),
             rack: None,

@@ -26,6 +26,7 @@ pub mod network;
 mod partition_loads;
 mod producer_ids;
 mod quota;
+pub mod registry;
 pub mod replica;
 pub mod replication;
 mod scrubber;

@@ -189,6 +189,15 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::log_verify::LogCommand,
     },
+    /// Manage schemas in the schema registry (Confluent's REST API).
+    Schema {
+        /// Where the registry is.
+        #[command(flatten)]
+        registry: crate::schema::RegistryArgs,
+        /// Schema action.
+        #[command(subcommand)]
+        command: crate::schema::SchemaCommand,
+    },
 }
 
 /// Benchmarks.

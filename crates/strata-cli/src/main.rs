@@ -17,6 +17,7 @@ mod log_verify;
 mod output;
 mod produce;
 mod quota;
+mod schema;
 mod server;
 mod signals;
 mod topic;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         cli.command,
         Command::Server(_)
             | Command::Log { .. }
+            | Command::Schema { .. }
             | Command::Cluster {
                 command: cluster::ClusterCommand::Up(_)
             }
@@ -53,6 +55,15 @@ fn main() -> ExitCode {
         } => cluster::up(args, cli.format),
         // Offline: reads files, talks to no broker.
         Command::Log { command } => log_verify::run(command, cli.format),
+        // HTTP to the schema registry, not a Kafka client.
+        Command::Schema { registry, command } => {
+            init_client_logging();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(schema::run(command, registry, cli.format)))
+        }
         command => client_settings::collect(cli.config_file.as_deref(), &cli.property)
             .and_then(|settings| run_client(command, &cli.bootstrap, &settings, cli.format)),
     };
@@ -97,6 +108,7 @@ fn run_client(
         match command {
             Command::Server(_)
             | Command::Log { .. }
+            | Command::Schema { .. }
             | Command::Cluster {
                 command: cluster::ClusterCommand::Up(_),
             } => unreachable!("handled in main"),

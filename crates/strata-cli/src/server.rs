@@ -33,6 +33,10 @@ pub struct ServerArgs {
     /// HTTP listener (health, metrics) [default: 127.0.0.1:8080].
     #[arg(long, env = "STRATA_HTTP")]
     pub http: Option<String>,
+    /// Schema registry listener (Confluent's REST API), or `off` [default:
+    /// 127.0.0.1:8081].
+    #[arg(long, env = "STRATA_REGISTRY")]
+    pub registry: Option<String>,
     /// This node's id [default: 1].
     #[arg(long, env = "STRATA_NODE_ID")]
     pub node_id: Option<i32>,
@@ -68,6 +72,8 @@ pub struct ServerPlan {
     pub broker: BrokerConfig,
     /// HTTP bind address.
     pub http: String,
+    /// Schema registry bind address; `None` when turned off.
+    pub registry: Option<String>,
 }
 
 /// Runs the server until a signal; exits cleanly after a clean shutdown.
@@ -98,13 +104,25 @@ fn init_logging() {
         .try_init();
 }
 
-async fn serve(plan: ServerPlan) -> anyhow::Result<()> {
+async fn serve(mut plan: ServerPlan) -> anyhow::Result<()> {
     // Signals are taken over first: a SIGTERM while the broker is still starting (loading
     // logs, waiting for the metadata quorum) stops it cleanly instead of killing it.
     let mut signals = Signals::new()?;
     let http_listener = tokio::net::TcpListener::bind(&plan.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", plan.http))?;
+    let registry_listener = match &plan.registry {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!(
+                    "cannot listen for the schema registry on {addr} (--registry off turns it off)"
+                )
+            })?;
+            plan.broker.registry_advertised = Some(registry_advertised(&l, &plan.broker)?);
+            Some(l)
+        }
+        None => None,
+    };
     let running = tokio::select! {
         started = Broker::start(plan.broker) => started?,
         sig = signals.recv() => {
@@ -122,12 +140,44 @@ async fn serve(plan: ServerPlan) -> anyhow::Result<()> {
             let _ = http_stopped.await;
         },
     ));
+    let (stop_registry, registry_stopped) = tokio::sync::oneshot::channel::<()>();
+    let registry = registry_listener.map(|l| {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(registry = %a, "schema registry listener ready");
+        }
+        tokio::spawn(strata_http::registry::serve(
+            l,
+            Arc::clone(&running.broker),
+            async move {
+                let _ = registry_stopped.await;
+            },
+        ))
+    });
     let sig = signals.recv().await;
     tracing::info!("{sig} received");
     running.shutdown().await?;
     let _ = stop_http.send(());
+    let _ = stop_registry.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    if let Some(r) = registry {
+        let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+    }
     Ok(())
+}
+
+/// The registry address other brokers forward to: the bound port, on the bound address
+/// or, when bound to every address, on the Kafka listener's advertised host.
+fn registry_advertised(
+    listener: &tokio::net::TcpListener,
+    broker: &BrokerConfig,
+) -> anyhow::Result<(String, i32)> {
+    let local = listener.local_addr()?;
+    let host = if local.ip().is_unspecified() {
+        broker.advertise_host.clone()
+    } else {
+        local.ip().to_string()
+    };
+    Ok((host, i32::from(local.port())))
 }
 
 /// Merges flags, environment, file and defaults into a plan, validating every value.
@@ -205,6 +255,15 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
         _ => bail!("the admin user needs both STRATA_ADMIN_USER and STRATA_ADMIN_PASSWORD (or admin-user and admin-password in the config file), neither empty"),
     }
     let http = pick(args.http, "http").unwrap_or_else(|| "127.0.0.1:8080".into());
+    let registry = match pick(args.registry, "registry") {
+        Some(r) if r.eq_ignore_ascii_case("off") => None,
+        Some(r) => {
+            split_host_port(&r)
+                .with_context(|| format!("registry address '{r}' is not HOST:PORT or off"))?;
+            Some(r)
+        }
+        None => Some("127.0.0.1:8081".into()),
+    };
     let mut settings: Vec<(String, String)> = file
         .iter()
         .filter(|(k, _)| k.contains('.'))
@@ -226,6 +285,7 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
             "listen",
             "advertise",
             "http",
+            "registry",
             "node-id",
             "controller-listen",
             "voters",
@@ -237,7 +297,11 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
             bail!("config file: unknown key '{k}'");
         }
     }
-    Ok(ServerPlan { broker: c, http })
+    Ok(ServerPlan {
+        broker: c,
+        http,
+        registry,
+    })
 }
 
 fn split_host_port(s: &str) -> Option<(String, i32)> {

@@ -20,6 +20,7 @@ fn sigterm_while_waiting_for_the_quorum_exits_cleanly() {
         .arg(dir.path().join("data"))
         .args(["--listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--http", &format!("127.0.0.1:{}", free_port())])
+        .args(["--registry", "off"])
         .args(["--controller-listen", &controller])
         .args(["--voters", &format!("1@{controller},2@{absent_peer}")])
         .stdin(Stdio::null())

@@ -1,5 +1,5 @@
-//! The HTTP listener: `/health` (`/live`, `/ready`), Prometheus `/metrics`, and (later) the admin REST API,
-//! web UI and schema registry. Its limits (connections, timeouts, body size) are in
+//! The HTTP listener: `/health` (`/live`, `/ready`), Prometheus `/metrics`, and (later) the admin REST API
+//! and web UI; and the schema registry's own listener ([`registry`]). Its limits (connections, timeouts, body size) are in
 //! [`server`].
 
 use std::future::Future;
@@ -14,6 +14,7 @@ use strata_broker::Broker;
 use tokio::net::TcpListener;
 
 mod auth;
+pub mod registry;
 mod server;
 
 pub use auth::Principal;

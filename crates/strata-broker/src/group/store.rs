@@ -273,10 +273,25 @@ pub struct LoadedRecord {
 /// log end (the tail above the high watermark is the new leader's to commit).
 /// Blocking: call it on a blocking thread.
 pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<LoadedRecord>, LogError> {
+    read_range_blocking(
+        partition,
+        partition.log_start_offset(),
+        partition.log_end_offset(),
+    )
+    .map(|(records, _)| records)
+}
+
+/// Reads the keyed records of `partition` at offsets `from..end` (from the log start
+/// when `from` is below it), in offset order; also answers the offset reading stopped
+/// at (`end` unless the log ends earlier). Blocking: call it on a blocking thread.
+pub fn read_range_blocking(
+    partition: &Partition,
+    from: i64,
+    end: i64,
+) -> Result<(Vec<LoadedRecord>, i64), LogError> {
     let mut out = Vec::new();
     let limit = partition.log_config_blocking().max_message_bytes as usize;
-    let mut offset = partition.log_start_offset();
-    let end = partition.log_end_offset();
+    let mut offset = from.max(partition.log_start_offset());
     while offset < end {
         let read = partition.read_blocking_upto(offset, 1 << 20, true, Some(end))?;
         if read.records.is_empty() {
@@ -299,7 +314,7 @@ pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<LoadedRecord>, 
                 .map_err(corrupt)?;
             for r in set.records {
                 // A fetch returns whole batches, which may start before `offset`.
-                if r.offset >= offset {
+                if r.offset >= offset && r.offset < end {
                     if let Some(key) = r.key {
                         out.push(LoadedRecord {
                             offset: r.offset,
@@ -318,7 +333,7 @@ pub fn read_to_end_blocking(partition: &Partition) -> Result<Vec<LoadedRecord>, 
         }
         offset = next;
     }
-    Ok(out)
+    Ok((out, offset.clamp(from, end.max(from))))
 }
 
 /// The log's producer state for `producer_id` in `partition`: (epoch, last sequence of

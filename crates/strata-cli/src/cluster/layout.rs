@@ -16,6 +16,7 @@ const LAYOUT_VERSION: u32 = 1;
 /// Offsets of each role's port range from `--base-port`.
 const CONTROLLER_OFFSET: u16 = 100;
 const HTTP_OFFSET: u16 = 200;
+const REGISTRY_OFFSET: u16 = 300;
 
 /// One node's identity and addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +29,10 @@ pub struct NodeLayout {
     pub controller: String,
     /// Admin HTTP listener.
     pub http: String,
+    /// Schema registry listener (absent in layouts saved before it existed: then the
+    /// node runs without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
 }
 
 /// Every node of a local cluster.
@@ -44,7 +49,8 @@ pub struct Layout {
 pub enum PortPlan {
     /// Ports the kernel hands out as free right now.
     Free,
-    /// Node `i`: Kafka `base+i-1`, controller `base+100+i-1`, HTTP `base+200+i-1`.
+    /// Node `i`: Kafka `base+i-1`, controller `base+100+i-1`, HTTP `base+200+i-1`,
+    /// schema registry `base+300+i-1`.
     Base(u16),
 }
 
@@ -55,14 +61,14 @@ impl Layout {
             (1..=MAX_NODES).contains(&nodes),
             "--nodes must be between 1 and {MAX_NODES}"
         );
-        let triples: Vec<(u16, u16, u16)> = match ports {
+        let ports: Vec<(u16, u16, u16, u16)> = match ports {
             PortPlan::Base(base) => {
-                let last = u32::from(base) + u32::from(HTTP_OFFSET) + nodes as u32 - 1;
+                let last = u32::from(base) + u32::from(REGISTRY_OFFSET) + nodes as u32 - 1;
                 ensure!(
                     base >= 1024 && last <= u32::from(u16::MAX),
                     "--base-port {base} leaves no room for {nodes} nodes \
                      (it needs ports {base}..={last}; use 1024..={})",
-                    u16::MAX - HTTP_OFFSET - nodes as u16 + 1
+                    u16::MAX - REGISTRY_OFFSET - nodes as u16 + 1
                 );
                 (0..nodes as u16)
                     .map(|i| {
@@ -70,23 +76,25 @@ impl Layout {
                             base + i,
                             base + CONTROLLER_OFFSET + i,
                             base + HTTP_OFFSET + i,
+                            base + REGISTRY_OFFSET + i,
                         )
                     })
                     .collect()
             }
             PortPlan::Free => {
-                let ports = free_ports(host, nodes * 3)?;
-                ports.chunks(3).map(|c| (c[0], c[1], c[2])).collect()
+                let ports = free_ports(host, nodes * 4)?;
+                ports.chunks(4).map(|c| (c[0], c[1], c[2], c[3])).collect()
             }
         };
-        let nodes = triples
+        let nodes = ports
             .into_iter()
             .zip(1..)
-            .map(|((k, c, h), id)| NodeLayout {
+            .map(|((k, c, h, r), id)| NodeLayout {
                 id,
                 kafka: format!("{host}:{k}"),
                 controller: format!("{host}:{c}"),
                 http: format!("{host}:{h}"),
+                registry: Some(format!("{host}:{r}")),
             })
             .collect();
         Ok(Layout {
@@ -139,7 +147,10 @@ impl Layout {
                 "node ids must be 1..={}",
                 self.nodes.len()
             );
-            for addr in [&n.kafka, &n.controller, &n.http] {
+            for addr in [&n.kafka, &n.controller, &n.http]
+                .into_iter()
+                .chain(n.registry.as_ref())
+            {
                 addr.parse::<SocketAddr>()
                     .with_context(|| format!("node {}: '{addr}' is not IP:PORT", n.id))?;
             }
@@ -168,11 +179,15 @@ impl Layout {
     /// Fails, naming the node and role, when another process holds one of the ports.
     pub fn check_ports_free(&self, dir: &Path) -> Result<()> {
         for n in &self.nodes {
+            let registry = n.registry.as_ref().map(|r| ("schema registry", r));
             for (role, addr) in [
                 ("Kafka", &n.kafka),
                 ("controller", &n.controller),
                 ("HTTP", &n.http),
-            ] {
+            ]
+            .into_iter()
+            .chain(registry)
+            {
                 if let Err(e) = TcpListener::bind(addr.as_str()) {
                     bail!(
                         "node {} cannot use its {role} address {addr}: {e} \
@@ -274,6 +289,7 @@ mod tests {
         assert_eq!(l.nodes[1].kafka, "127.0.0.1:19093");
         assert_eq!(l.nodes[1].controller, "127.0.0.1:19193");
         assert_eq!(l.nodes[1].http, "127.0.0.1:19293");
+        assert_eq!(l.nodes[1].registry.as_deref(), Some("127.0.0.1:19393"));
         assert_eq!(
             l.bootstrap(),
             "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
@@ -293,11 +309,15 @@ mod tests {
         let mut all: Vec<&String> = l
             .nodes
             .iter()
-            .flat_map(|n| [&n.kafka, &n.controller, &n.http])
+            .flat_map(|n| {
+                [&n.kafka, &n.controller, &n.http]
+                    .into_iter()
+                    .chain(&n.registry)
+            })
             .collect();
         all.sort();
         all.dedup();
-        assert_eq!(all.len(), 12);
+        assert_eq!(all.len(), 16);
         l.check_ports_free(Path::new(".")).expect("ports free");
     }
 

@@ -251,6 +251,7 @@ mod tests {
             kafka: "127.0.0.1:1".into(),
             controller: "127.0.0.1:2".into(),
             http: "127.0.0.1:3".into(),
+            registry: None,
         };
         let log = dir.path().join("server.log");
         let args = vec!["-c".to_string(), "echo hello; exit 3".to_string()];

@@ -129,7 +129,7 @@ fn spawn_server(dir: &Path, addr: &str) -> Result<Child, String> {
     Command::new(strata_bin())
         .args(["server", "--data-dir"])
         .arg(dir.join("data"))
-        .args(["--listen", addr, "--http", &http])
+        .args(["--listen", addr, "--http", &http, "--registry", "off"])
         // Groups form at once, and a small offsets topic keeps start-up quick.
         .args(["--set", "group.initial.rebalance.delay.ms=0"])
         .args(["--set", "offsets.topic.num.partitions=3"])

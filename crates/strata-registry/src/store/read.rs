@@ -123,6 +123,33 @@ impl Registry {
             .ok_or(RegistryError::VersionNotFound(label))
     }
 
+    /// The ids of the live schemas (of any subject) that reference `subject` at
+    /// `version`, ascending; 40401 / 40402 when that version is not visible.
+    pub fn referenced_by_ids(
+        &self,
+        subject: &str,
+        version: VersionSpec,
+    ) -> Result<Vec<i32>, RegistryError> {
+        let v = self.version(subject, version, false)?.version;
+        let mut ids: Vec<i32> = self
+            .subjects
+            .values()
+            .flat_map(|s| s.versions.values())
+            .filter(|sv| {
+                !sv.value.deleted
+                    && sv
+                        .value
+                        .references
+                        .iter()
+                        .any(|r| r.subject == subject && r.version == v)
+            })
+            .map(|sv| sv.value.id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
     /// Finds `schema` among the versions of `subject` (soft-deleted too with `deleted`).
     /// Errors: 42201 bad schema, 40401 subject, 40403 not registered there.
     pub fn lookup(
