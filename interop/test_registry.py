@@ -15,7 +15,8 @@ import urllib.request
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from confluent_kafka.schema_registry import (Schema, SchemaReference, SchemaRegistryClient,
                                              SchemaRegistryError)
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -373,3 +374,62 @@ def test_the_schema_command_line(broker, tmp_path):
     r = subprocess.run([str(strata_bin()), "schema", "-r", "ftp://x", "list"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "http://" in r.stderr, r.stderr
+
+
+def produce_raw(broker, topic: str, values: list[bytes | None]) -> list:
+    """Delivery errors (None for delivered) of `values` produced one per batch."""
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0,
+                  "message.send.max.retries": 0})
+    results: list = []
+    for v in values:
+        p.produce(topic, value=v, key=b"k",
+                  on_delivery=lambda err, _msg: results.append(err))
+        assert p.flush(30) == 0
+    return [None if e is None else e.code() for e in results]
+
+
+def test_broker_side_validation_refuses_records_without_a_registered_schema_id(broker):
+    client = SchemaRegistryClient({"url": broker.registry_url})
+    topic, by_record = unique("validated"), unique("by-record")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    futures = admin.create_topics([
+        NewTopic(topic, 1, 1, config={"confluent.value.schema.validation": "true"}),
+        NewTopic(by_record, 1, 1, config={
+            "confluent.value.schema.validation": "true",
+            "confluent.value.subject.name.strategy":
+                "io.confluent.kafka.serializers.subject.RecordNameStrategy"}),
+    ])
+    for f in futures.values():
+        f.result(30)
+    serialize = AvroSerializer(client, USER_V1)
+    good = serialize({"name": "a", "age": 1}, SerializationContext(topic, MessageField.VALUE))
+    good_id = int.from_bytes(good[1:5], "big")
+    other = client.register_schema(unique("elsewhere"), Schema('"string"', "AVRO"))
+    unregistered = b"\x00" + (987654).to_bytes(4, "big") + b"payload"
+    elsewhere = b"\x00" + other.to_bytes(4, "big") + b"\x02x"
+    codes = produce_raw(broker, topic, [good, b"plain text", unregistered, elsewhere, None,
+                                        b"\x00\x00"])
+    invalid = KafkaError.INVALID_RECORD
+    assert codes == [None, invalid, invalid, invalid, None, invalid], codes
+    # Only the good record and the tombstone were stored.
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": unique("v"),
+                  "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    got = []
+    for _ in range(40):
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append(m.value())
+        if len(got) == 2:
+            break
+    c.close()
+    assert got == [good, None]
+    # RecordNameStrategy: the subject is the record's full name.
+    assert produce_raw(broker, by_record, [good]) == [invalid]
+    client.register_schema("com.example.User", Schema(USER_V1, "AVRO"))
+    assert produce_raw(broker, by_record, [good]) == [None]
+    # The settings are topic configs like any other.
+    res = admin.describe_configs([ConfigResource("TOPIC", topic)])
+    entries = list(res.values())[0].result(30)
+    assert entries["confluent.value.schema.validation"].value == "true"
+    assert entries["confluent.key.schema.validation"].value == "false"

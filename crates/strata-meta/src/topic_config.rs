@@ -19,17 +19,23 @@ pub enum ConfigType {
     String,
     /// A comma-separated list.
     List,
+    /// `true` or `false`.
+    Boolean,
+    /// A Java class name (here always one of a fixed set).
+    Class,
 }
 
 impl ConfigType {
     /// The `config_type` code of DescribeConfigs responses (v3+).
     pub fn kafka_code(self) -> i8 {
         match self {
+            ConfigType::Boolean => 1,
             ConfigType::String => 2,
             ConfigType::Int => 3,
             ConfigType::Long => 5,
             ConfigType::Double => 6,
             ConfigType::List => 7,
+            ConfigType::Class => 8,
         }
     }
 }
@@ -109,6 +115,19 @@ pub struct ConfigDef {
 }
 
 const LONG_MAX: &str = "9223372036854775807";
+const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
+const RECORD_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.RecordNameStrategy";
+const TOPIC_RECORD_NAME_STRATEGY: &str =
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy";
+/// The subject name strategies, by Confluent's class names and their short names.
+const STRATEGIES: &[&str] = &[
+    TOPIC_NAME_STRATEGY,
+    RECORD_NAME_STRATEGY,
+    TOPIC_RECORD_NAME_STRATEGY,
+    "TopicNameStrategy",
+    "RecordNameStrategy",
+    "TopicRecordNameStrategy",
+];
 
 /// Every supported topic config, sorted by name.
 static DEFS: &[ConfigDef] = &[
@@ -126,6 +145,39 @@ static DEFS: &[ConfigDef] = &[
         default: "producer",
         doc: "Compression of stored batches; 'producer' keeps what the producer sent.",
         check: Check::OneOf(&["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]),
+    },
+    ConfigDef {
+        name: "confluent.key.schema.validation",
+        config_type: ConfigType::Boolean,
+        default: "false",
+        doc: "Produced record keys must carry the id of a schema registered under the \
+              topic's key subject (magic byte 0, then the id).",
+        check: Check::OneOf(&["true", "false"]),
+    },
+    ConfigDef {
+        name: "confluent.key.subject.name.strategy",
+        config_type: ConfigType::Class,
+        default: TOPIC_NAME_STRATEGY,
+        doc: "How the key subject is named: TopicNameStrategy (<topic>-key), \
+              RecordNameStrategy (the record's full name) or TopicRecordNameStrategy \
+              (<topic>-<full name>).",
+        check: Check::OneOf(STRATEGIES),
+    },
+    ConfigDef {
+        name: "confluent.value.schema.validation",
+        config_type: ConfigType::Boolean,
+        default: "false",
+        doc: "Produced record values must carry the id of a schema registered under the \
+              topic's value subject (magic byte 0, then the id).",
+        check: Check::OneOf(&["true", "false"]),
+    },
+    ConfigDef {
+        name: "confluent.value.subject.name.strategy",
+        config_type: ConfigType::Class,
+        default: TOPIC_NAME_STRATEGY,
+        doc: "How the value subject is named: TopicNameStrategy (<topic>-value), \
+              RecordNameStrategy or TopicRecordNameStrategy.",
+        check: Check::OneOf(STRATEGIES),
     },
     ConfigDef {
         name: "delete.retention.ms",
@@ -338,6 +390,28 @@ pub enum TimestampType {
     LogAppendTime,
 }
 
+/// `confluent.{key,value}.subject.name.strategy`: the subject a record's schema id must
+/// be registered under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SubjectNameStrategy {
+    /// `<topic>-key` / `<topic>-value`.
+    #[default]
+    TopicName,
+    /// The full name of the record's schema.
+    RecordName,
+    /// `<topic>-<full name of the record's schema>`.
+    TopicRecordName,
+}
+
+/// Schema-id validation of one side (key or value) of produced records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SchemaValidation {
+    /// `confluent.*.schema.validation`.
+    pub enabled: bool,
+    /// `confluent.*.subject.name.strategy`.
+    pub strategy: SubjectNameStrategy,
+}
+
 /// `compression.type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompressionType {
@@ -362,6 +436,10 @@ pub struct TopicConfig {
     pub cleanup_policy: CleanupPolicy,
     /// `compression.type`.
     pub compression_type: CompressionType,
+    /// `confluent.key.schema.validation` and `confluent.key.subject.name.strategy`.
+    pub key_schema_validation: SchemaValidation,
+    /// `confluent.value.schema.validation` and `confluent.value.subject.name.strategy`.
+    pub value_schema_validation: SchemaValidation,
     /// `delete.retention.ms`.
     pub delete_retention_ms: i64,
     /// `flush.messages`.
@@ -402,6 +480,8 @@ impl Default for TopicConfig {
                 compact: false,
             },
             compression_type: CompressionType::Producer,
+            key_schema_validation: SchemaValidation::default(),
+            value_schema_validation: SchemaValidation::default(),
             delete_retention_ms: 86_400_000,
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
@@ -460,6 +540,18 @@ impl TopicConfig {
                     _ => CompressionType::Producer,
                 }
             }
+            ("confluent.key.schema.validation", Choice(c)) => {
+                self.key_schema_validation.enabled = c == "true"
+            }
+            ("confluent.value.schema.validation", Choice(c)) => {
+                self.value_schema_validation.enabled = c == "true"
+            }
+            ("confluent.key.subject.name.strategy", Choice(c)) => {
+                self.key_schema_validation.strategy = strategy(c)
+            }
+            ("confluent.value.subject.name.strategy", Choice(c)) => {
+                self.value_schema_validation.strategy = strategy(c)
+            }
             ("delete.retention.ms", Long(v)) => self.delete_retention_ms = v,
             ("flush.messages", Long(v)) => self.flush_messages = v,
             ("flush.ms", Long(v)) => self.flush_ms = v,
@@ -483,6 +575,14 @@ impl TopicConfig {
             ("segment.ms", Long(v)) => self.segment_ms = v,
             _ => {}
         }
+    }
+}
+
+fn strategy(name: &str) -> SubjectNameStrategy {
+    match name.rsplit('.').next().unwrap_or(name) {
+        "RecordNameStrategy" => SubjectNameStrategy::RecordName,
+        "TopicRecordNameStrategy" => SubjectNameStrategy::TopicRecordName,
+        _ => SubjectNameStrategy::TopicName,
     }
 }
 

@@ -151,6 +151,20 @@ impl ParsedSchema {
         &self.canonical
     }
 
+    /// The name the record name strategies use: an Avro named type's full name, a JSON
+    /// Schema's `title`; `None` for anything else.
+    pub fn record_name(&self) -> Option<String> {
+        match &self.body {
+            SchemaBody::Avro { schema, .. } => match schema.as_ref() {
+                apache_avro::Schema::Record(r) => Some(r.name.fullname(None)),
+                apache_avro::Schema::Enum(e) => Some(e.name.fullname(None)),
+                apache_avro::Schema::Fixed(f) => Some(f.name.fullname(None)),
+                _ => None,
+            },
+            SchemaBody::Json(v) => v.get("title").and_then(Value::as_str).map(str::to_string),
+        }
+    }
+
     /// The parsed content.
     pub fn body(&self) -> &SchemaBody {
         &self.body

@@ -123,6 +123,7 @@ pub async fn handle(
     }
     let tid = transactional_id.as_deref();
     let appends = verified(broker, version, tid, &mut slots, appends, &mut immediate).await;
+    let appends = schema_checked(broker, &mut slots, appends, &mut immediate).await;
     let appended = append_all(broker, appends, now).await;
     // Side effects are in place: the next request on this connection may start.
     drop(turn);
@@ -254,6 +255,36 @@ async fn verified(
                 kept.push(item);
             }
             Some((code, msg)) => immediate.push((slot.0, slot.1, Outcome::Failed(code, Some(msg)))),
+        }
+    }
+    kept
+}
+
+/// Topics with `confluent.*.schema.validation` on: batches whose records do not carry
+/// a schema id registered under the topic's subject are refused (`INVALID_RECORD`).
+async fn schema_checked(
+    broker: &Arc<Broker>,
+    slots: &mut Vec<(usize, i32)>,
+    appends: Vec<(Arc<crate::replica::Partition>, Bytes)>,
+    immediate: &mut Vec<(usize, i32, Outcome)>,
+) -> Vec<(Arc<crate::replica::Partition>, Bytes)> {
+    use crate::registry::validation;
+    if !appends.iter().any(|(p, _)| validation::wanted(p)) {
+        return appends;
+    }
+    let mut kept = Vec::with_capacity(appends.len());
+    for (slot, (p, records)) in std::mem::take(slots).into_iter().zip(appends) {
+        let verdict = if validation::wanted(&p) {
+            validation::check(broker, &p, records.clone()).await
+        } else {
+            Ok(())
+        };
+        match verdict {
+            Ok(()) => {
+                slots.push(slot);
+                kept.push((p, records));
+            }
+            Err((code, msg)) => immediate.push((slot.0, slot.1, Outcome::Failed(code, Some(msg)))),
         }
     }
     kept

@@ -18,6 +18,7 @@
 //! holds every record in the log.
 
 mod topic;
+pub(crate) mod validation;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

@@ -19,6 +19,10 @@ pub struct TopicSettings {
     pub flush_messages: i64,
     /// `flush.ms`: fsync when the oldest unflushed record is this old.
     pub flush_ms: i64,
+    /// `confluent.key.schema.validation` with its subject name strategy.
+    pub key_schema: topic_config::SchemaValidation,
+    /// `confluent.value.schema.validation` with its subject name strategy.
+    pub value_schema: topic_config::SchemaValidation,
 }
 
 impl Default for TopicSettings {
@@ -40,6 +44,8 @@ impl TopicSettings {
             compact: tc.cleanup_policy.compact,
             flush_messages: tc.flush_messages,
             flush_ms: tc.flush_ms,
+            key_schema: tc.key_schema_validation,
+            value_schema: tc.value_schema_validation,
         }
     }
 }

@@ -11,6 +11,13 @@ fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 const NON_DEFAULTS: &[(&str, &str)] = &[
     ("cleanup.policy", "compact"),
     ("compression.type", "zstd"),
+    ("confluent.key.schema.validation", "true"),
+    ("confluent.key.subject.name.strategy", "RecordNameStrategy"),
+    ("confluent.value.schema.validation", "true"),
+    (
+        "confluent.value.subject.name.strategy",
+        "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+    ),
     ("delete.retention.ms", "1000"),
     ("flush.messages", "10"),
     ("flush.ms", "100"),

@@ -66,6 +66,33 @@ impl Registry {
             .collect())
     }
 
+    /// Whether a live version of `subject` uses schema `id`.
+    pub fn id_in_subject(&self, id: i32, subject: &str) -> bool {
+        self.by_id.get(&id).is_some_and(|entry| {
+            entry.users.iter().any(|(s, v)| {
+                s == subject
+                    && self
+                        .subjects
+                        .get(s)
+                        .and_then(|st| st.versions.get(v))
+                        .is_some_and(|sv| !sv.value.deleted)
+            })
+        })
+    }
+
+    /// The record name of schema `id` (see [`crate::ParsedSchema::record_name`]), used
+    /// by the record name strategies; `None` when unknown or unnamed.
+    pub fn record_name_of(&self, id: i32) -> Option<String> {
+        let entry = self.by_id.get(&id)?;
+        self.parse(
+            entry.schema.schema_type,
+            &entry.schema.schema,
+            &entry.schema.references,
+        )
+        .ok()?
+        .record_name()
+    }
+
     /// The subjects using `id`, live ones only unless `deleted`.
     pub fn subjects_of_id(&self, id: i32, deleted: bool) -> Result<Vec<String>, RegistryError> {
         let mut out: Vec<String> = self
