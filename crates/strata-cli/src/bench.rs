@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Batch size in bytes (produce).
     #[arg(long, default_value_t = 16384)]
     pub batch_size: usize,
+    /// Start every value with the schema registry's wire format for this schema id
+    /// (magic byte 0, the id), for topics that validate schema ids.
+    #[arg(long)]
+    pub schema_id: Option<i32>,
 }
 
 /// A finished measurement.
@@ -139,14 +143,19 @@ pub async fn produce(args: BenchArgs, client: ClientConfig, format: Format) -> R
     let producer = Producer::new(config)?;
     // A pool of random payloads: realistic for compression, cheap to cycle through.
     let mut rng = rand::thread_rng();
+    let prefix: Vec<u8> = args
+        .schema_id
+        .map(|id| [&[0u8][..], &id.to_be_bytes()].concat())
+        .unwrap_or_default();
     let payloads: Vec<Bytes> = (0..64)
         .map(|_| {
-            Bytes::from(
+            let mut v = prefix.clone();
+            v.extend(
                 (&mut rng)
                     .sample_iter(Alphanumeric)
-                    .take(args.record_size)
-                    .collect::<Vec<u8>>(),
-            )
+                    .take(args.record_size.saturating_sub(prefix.len())),
+            );
+            Bytes::from(v)
         })
         .collect();
     let bar = progress(args.records);

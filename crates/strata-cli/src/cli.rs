@@ -209,6 +209,8 @@ pub enum BenchCommand {
     Consume(BenchArgs),
     /// Offset commits per second (each acknowledged once durable).
     Commit(crate::bench_commit::CommitBenchArgs),
+    /// Schema registry: registrations per second, reads by id per second.
+    Registry(crate::bench_registry::RegistryBenchArgs),
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_commit;
+mod bench_registry;
 
 mod acl;
 mod broker;
@@ -133,6 +134,7 @@ fn run_client(
                     let first = bootstrap.split(',').next().unwrap_or(bootstrap);
                     bench_commit::commit(args, first.to_string(), format).await
                 }
+                BenchCommand::Registry(args) => bench_registry::run(args, format).await,
             },
         }
     })
