@@ -433,3 +433,79 @@ def test_broker_side_validation_refuses_records_without_a_registered_schema_id(b
     entries = list(res.values())[0].result(30)
     assert entries["confluent.value.schema.validation"].value == "true"
     assert entries["confluent.key.schema.validation"].value == "false"
+
+
+def protobuf_classes():
+    """Message classes built at run time (no protoc): shop.Order in order.proto, which
+    imports shop.Money from money.proto and google.protobuf.Timestamp."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from google.protobuf import timestamp_pb2  # noqa: F401 (registers the well-known file)
+    F = descriptor_pb2.FieldDescriptorProto
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
+    money = descriptor_pb2.FileDescriptorProto(name="money.proto", package="shop",
+                                               syntax="proto3")
+    m = money.message_type.add(name="Money")
+    m.field.add(name="cents", number=1, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+    m.field.add(name="currency", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    pool.AddSerializedFile(money.SerializeToString())
+    order = descriptor_pb2.FileDescriptorProto(
+        name="order.proto", package="shop", syntax="proto3",
+        dependency=["money.proto", "google/protobuf/timestamp.proto"])
+    o = order.message_type.add(name="Order")
+    o.field.add(name="id", number=1, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+    o.field.add(name="item", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    o.field.add(name="price", number=3, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
+                type_name=".shop.Money")
+    o.field.add(name="at", number=4, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
+                type_name=".google.protobuf.Timestamp")
+    pool.AddSerializedFile(order.SerializeToString())
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Order"))
+
+
+def test_protobuf_records_round_trip_through_confluents_serializers(broker):
+    from confluent_kafka.schema_registry.protobuf import (ProtobufDeserializer,
+                                                          ProtobufSerializer)
+    Order = protobuf_classes()
+    client = SchemaRegistryClient({"url": broker.registry_url})
+    topic = unique("proto")
+    values = []
+    for i in range(10):
+        o = Order(id=i, item=f"thing-{i}")
+        o.price.cents = 100 * i
+        o.price.currency = "EUR"
+        o.at.seconds = 1_700_000_000 + i
+        values.append(o)
+    out = produce_and_consume(
+        broker, topic, ProtobufSerializer(Order, client, {"use.deprecated.format": False}),
+        ProtobufDeserializer(Order, {"use.deprecated.format": False}), values)
+    assert out == values
+    # The import became a reference to its own subject; the well-known type did not.
+    latest = client.get_latest_version(f"{topic}-value")
+    assert latest.schema.schema_type == "PROTOBUF"
+    assert [(r.name, r.subject) for r in latest.schema.references] == \
+        [("money.proto", "money.proto")]
+    status, body, _ = http("GET", f"{broker.registry_url}/schemas/types")
+    assert "PROTOBUF" in body
+    # A field whose type changes is incompatible; a new field is not.
+    with_new_field = """
+        syntax = "proto3";
+        package shop;
+        import "money.proto";
+        import "google/protobuf/timestamp.proto";
+        message Order {
+          int64 id = 1;
+          string item = 2;
+          Money price = 3;
+          google.protobuf.Timestamp at = 4;
+          string note = 5;
+        }
+    """
+    refs = [SchemaReference("money.proto", "money.proto", 1)]
+    assert client.test_compatibility(f"{topic}-value", Schema(with_new_field, "PROTOBUF", refs))
+    changed_type = with_new_field.replace("string item = 2;", "Money item = 2;")
+    assert not client.test_compatibility(f"{topic}-value",
+                                         Schema(changed_type, "PROTOBUF", refs))
+    status, body, _ = http("POST", f"{broker.registry_url}/subjects/{unique('p')}/versions",
+                           {"schema": "syntax = \"proto3\"; message {", "schemaType": "PROTOBUF"})
+    assert status == 422 and body["error_code"] == 42201, body

@@ -20,7 +20,11 @@ use crate::cli::Format;
 #[derive(Args, Debug)]
 pub struct RegistryBenchArgs {
     /// The schema registry's URL.
-    #[arg(short = 'r', long = "registry", default_value = "http://127.0.0.1:8081")]
+    #[arg(
+        short = 'r',
+        long = "registry",
+        default_value = "http://127.0.0.1:8081"
+    )]
     pub url: String,
     /// Schemas to register first (distinct, under one subject with compatibility NONE).
     #[arg(long, default_value_t = 200)]
@@ -127,7 +131,8 @@ pub async fn run(args: RegistryBenchArgs, format: Format) -> Result<()> {
                 let id = ids[i % ids.len()];
                 i += 1;
                 let t = Instant::now();
-                conn.call("GET", &format!("/schemas/ids/{id}"), None).await?;
+                conn.call("GET", &format!("/schemas/ids/{id}"), None)
+                    .await?;
                 hist.record(t.elapsed().as_micros() as u64)?;
                 done.fetch_add(1, Ordering::Relaxed);
             }

@@ -4,8 +4,11 @@
 //!
 //! * [`error`]: [`RegistryError`], Confluent's error codes and HTTP statuses;
 //! * [`schema`]: schema types, references, and parsing (Avro via `apache-avro`, JSON
-//!   Schema via `serde_json`; PROTOBUF answers 42201 for now);
-//! * [`compat`]: compatibility levels and our Avro and JSON Schema compatibility rules;
+//!   Schema via `serde_json`, PROTOBUF via `protox`);
+//! * [`protobuf`]: PROTOBUF input forms (`.proto` text or base64 `FileDescriptorProto`),
+//!   references as imports, and the canonical form;
+//! * [`compat`]: compatibility levels and our Avro, JSON Schema and PROTOBUF
+//!   compatibility rules;
 //! * [`mode`]: registry modes;
 //! * [`records`]: the `_schemas` topic record format (JSON keys and values);
 //! * [`store`]: [`Registry`], the state rebuilt by applying records in log order, and the
@@ -23,6 +26,7 @@
 pub mod compat;
 pub mod error;
 pub mod mode;
+pub mod protobuf;
 pub mod records;
 pub mod schema;
 pub mod store;

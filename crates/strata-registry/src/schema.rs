@@ -1,7 +1,8 @@
 //! Schema types, references and parsed schemas.
 //!
 //! A [`ParsedSchema`] is a schema text that has been validated for its [`SchemaType`]:
-//! Avro text is parsed by `apache-avro`, JSON Schema text by `serde_json`. Each parsed
+//! Avro text is parsed by `apache-avro`, JSON Schema text by `serde_json`, PROTOBUF by
+//! `protox`. Each parsed
 //! schema has a *canonical form*, a deterministic string that two texts describing the
 //! same schema share whatever their whitespace or key order; the registry uses
 //! `(type, canonical form, references)` as the identity of a schema (same identity, same id).
@@ -12,7 +13,9 @@
 //!   to compatibility, so it is not used for identity).
 //! * JSON: the canonical form is the `serde_json` re-serialization with object keys sorted
 //!   at every level.
-//! * PROTOBUF: not supported yet; parsing answers error 42201.
+//! * PROTOBUF: `.proto` source text or the base64 of a serialized `FileDescriptorProto`,
+//!   compiled with `protox`; the canonical form is the base64 of the normalised compiled
+//!   descriptor, the same for both input forms (see [`crate::protobuf`]).
 //!
 //! Invariant: parsing never panics; bad text gives [`RegistryError::InvalidSchema`].
 
@@ -35,7 +38,7 @@ pub enum SchemaType {
     /// JSON Schema.
     #[serde(rename = "JSON")]
     Json,
-    /// Protocol Buffers (not supported yet).
+    /// Protocol Buffers.
     #[serde(rename = "PROTOBUF")]
     Protobuf,
 }
@@ -97,6 +100,8 @@ pub enum SchemaBody {
     },
     /// A JSON Schema document.
     Json(Value),
+    /// A compiled `.proto` file (its pool also holds the referenced files).
+    Protobuf(prost_reflect::FileDescriptor),
 }
 
 /// A validated schema with its canonical form.
@@ -111,21 +116,26 @@ pub struct ParsedSchema {
 impl ParsedSchema {
     /// Parses `text` as a schema of `schema_type`.
     ///
-    /// `resolved_references` holds the texts of the referenced schemas (for Avro, each must
-    /// be a named type: record, enum or fixed); the caller resolves `references` to them.
+    /// `resolved_references` holds `(reference name, schema text)` for the referenced
+    /// schemas and, transitively, what they reference; the caller resolves `references`
+    /// to them. For Avro each text must be a named type (record, enum or fixed) and the
+    /// names are not used; for PROTOBUF the name is the import path the text answers to.
     pub fn parse(
         schema_type: SchemaType,
         text: &str,
         references: Vec<SchemaReference>,
-        resolved_references: &[String],
+        resolved_references: &[(String, String)],
     ) -> Result<Self, RegistryError> {
         let (canonical, body) = match schema_type {
-            SchemaType::Avro => parse_avro(text, resolved_references)?,
+            SchemaType::Avro => {
+                let texts: Vec<String> =
+                    resolved_references.iter().map(|(_, t)| t.clone()).collect();
+                parse_avro(text, &texts)?
+            }
             SchemaType::Json => parse_json(text)?,
             SchemaType::Protobuf => {
-                return Err(RegistryError::InvalidSchema(
-                    "PROTOBUF is not supported yet".to_string(),
-                ))
+                let (canonical, file) = crate::protobuf::parse(text, resolved_references)?;
+                (canonical, SchemaBody::Protobuf(file))
             }
         };
         Ok(Self {
@@ -152,7 +162,8 @@ impl ParsedSchema {
     }
 
     /// The name the record name strategies use: an Avro named type's full name, a JSON
-    /// Schema's `title`; `None` for anything else.
+    /// Schema's `title`, the full name (`package.Message`) of a PROTOBUF file's first
+    /// message; `None` for anything else.
     pub fn record_name(&self) -> Option<String> {
         match &self.body {
             SchemaBody::Avro { schema, .. } => match schema.as_ref() {
@@ -162,6 +173,7 @@ impl ParsedSchema {
                 _ => None,
             },
             SchemaBody::Json(v) => v.get("title").and_then(Value::as_str).map(str::to_string),
+            SchemaBody::Protobuf(file) => crate::protobuf::first_message_name(file),
         }
     }
 
@@ -171,6 +183,7 @@ impl ParsedSchema {
     }
 
     /// The text to store: the canonical form when `normalize`, else `original`.
+    /// (Every canonical form parses again: for PROTOBUF it is a base64 descriptor.)
     pub fn stored_text(&self, original: &str, normalize: bool) -> String {
         if normalize {
             self.canonical.clone()
@@ -273,11 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn protobuf_and_garbage_are_invalid() {
-        let e = ParsedSchema::parse(SchemaType::Protobuf, "syntax = \"proto3\";", vec![], &[])
-            .unwrap_err();
-        assert_eq!(e.code(), 42201);
-        assert!(e.message().contains("PROTOBUF is not supported yet"));
+    fn avro_garbage_is_invalid() {
         for bad in [
             "",
             "{",
@@ -300,7 +309,13 @@ mod tests {
             subject: "dep".into(),
             version: 1,
         };
-        let p = ParsedSchema::parse(SchemaType::Avro, main, vec![r], &[dep.to_string()]).unwrap();
+        let p = ParsedSchema::parse(
+            SchemaType::Avro,
+            main,
+            vec![r],
+            &[("dep".to_string(), dep.to_string())],
+        )
+        .unwrap();
         assert_eq!(p.references().len(), 1);
         assert!(ParsedSchema::parse(SchemaType::Avro, main, vec![], &[]).is_err());
     }

@@ -446,7 +446,7 @@ fn json_schemas_and_normalize() {
     assert_eq!(n.commit(n.reg.register(&narrowed)).unwrap_err().code(), 409);
     let proto = RegisterRequest {
         schema_type: SchemaType::Protobuf,
-        schema: "syntax = \"proto3\";".into(),
+        schema: "syntax = \"proto3\"; message {".into(),
         ..req
     };
     assert_eq!(n.commit(n.reg.register(&proto)).unwrap_err().code(), 42201);

@@ -30,7 +30,7 @@ fn by_id_json(s: &SchemaById) -> serde_json::Value {
 
 /// `GET /schemas/types`: the types this registry parses.
 pub(super) async fn types() -> Response {
-    ok(&["AVRO", "JSON"])
+    ok(&["AVRO", "JSON", "PROTOBUF"])
 }
 
 /// `GET /schemas/ids/{id}`.

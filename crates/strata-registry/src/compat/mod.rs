@@ -1,6 +1,6 @@
 //! Compatibility levels and the checks between a new schema and earlier versions.
 //!
-//! [`avro`] and [`json`] answer one question for a (reader, writer) pair: can data
+//! [`avro`], [`json`] and [`protobuf`] answer one question for a (reader, writer) pair: can data
 //! written with the writer be read with the reader? This module lifts that to Confluent's
 //! levels: BACKWARD means the new schema reads data written with the latest version,
 //! FORWARD means the latest version reads data written with the new schema, FULL is both,
@@ -11,6 +11,7 @@
 
 pub mod avro;
 pub mod json;
+pub mod protobuf;
 
 use std::fmt;
 use std::str::FromStr;
@@ -128,6 +129,7 @@ pub fn check_pair(reader: &ParsedSchema, writer: &ParsedSchema) -> Vec<String> {
             },
         ) => avro::check(r, rn, w, wn),
         (SchemaBody::Json(r), SchemaBody::Json(w)) => json::check(r, w),
+        (SchemaBody::Protobuf(r), SchemaBody::Protobuf(w)) => protobuf::check(r, w),
         _ => vec![format!(
             "SCHEMA_TYPE_CHANGED: reader type {} differs from writer type {}",
             reader.schema_type(),

@@ -297,9 +297,12 @@ impl Registry {
         ParsedSchema::parse(schema_type, text, references.to_vec(), &resolved)
     }
 
-    /// The texts of the referenced schemas and, transitively, of what they reference
-    /// (each once). A missing reference gives 42201.
-    fn resolve_references(&self, refs: &[SchemaReference]) -> Result<Vec<String>, RegistryError> {
+    /// `(reference name, text)` of the referenced schemas and, transitively, of what they
+    /// reference (each subject version once, depth first). A missing reference gives 42201.
+    fn resolve_references(
+        &self,
+        refs: &[SchemaReference],
+    ) -> Result<Vec<(String, String)>, RegistryError> {
         let mut out = Vec::new();
         let mut seen: HashSet<(String, i32)> = HashSet::new();
         let mut stack: Vec<SchemaReference> = refs.iter().rev().cloned().collect();
@@ -320,7 +323,7 @@ impl Registry {
             if !seen.insert((r.subject.clone(), sv.value.version)) {
                 continue;
             }
-            out.push(sv.value.schema.clone());
+            out.push((r.name.clone(), sv.value.schema.clone()));
             stack.extend(sv.value.references.iter().rev().cloned());
         }
         Ok(out)
