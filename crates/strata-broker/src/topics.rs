@@ -94,24 +94,16 @@ impl Broker {
         if self.meta.image().topic(OFFSETS_TOPIC).is_none() {
             let live = Self::live_brokers(&self.meta.image()).len();
             let replication_factor = live.clamp(1, OFFSETS_TOPIC_REPLICATION_FACTOR) as i16;
-            let mut req = CreateTopicRequest::new(OFFSETS_TOPIC);
-            req.num_partitions = self.config.offsets_topic_num_partitions;
-            req.replication_factor = replication_factor;
-            req.configs = [
-                ("cleanup.policy".to_string(), Some("compact".to_string())),
-                ("segment.bytes".to_string(), Some("104857600".to_string())),
-            ]
-            .into();
-            match self
-                .create_topics(vec![req], false)
-                .await
-                .into_iter()
-                .next()
-            {
-                Some(Ok(_)) | Some(Err(TopicError::TopicAlreadyExists(_))) => {}
-                Some(Err(e)) => return Err(e),
-                None => return Err(TopicError::Internal("no result".into())),
-            }
+            self.create_internal_topic(
+                OFFSETS_TOPIC,
+                self.config.offsets_topic_num_partitions,
+                replication_factor,
+                &[
+                    ("cleanup.policy", "compact".to_string()),
+                    ("segment.bytes", "104857600".to_string()),
+                ],
+            )
+            .await?;
             tracing::info!(
                 partitions = self.config.offsets_topic_num_partitions,
                 replication_factor,
@@ -139,25 +131,17 @@ impl Broker {
             .config
             .transaction_state_min_isr
             .clamp(1, replication_factor);
-        let mut req = CreateTopicRequest::new(TRANSACTION_STATE_TOPIC);
-        req.num_partitions = self.config.transaction_state_num_partitions;
-        req.replication_factor = replication_factor;
-        req.configs = [
-            ("cleanup.policy".to_string(), Some("compact".to_string())),
-            ("segment.bytes".to_string(), Some("104857600".to_string())),
-            ("min.insync.replicas".to_string(), Some(min_isr.to_string())),
-        ]
-        .into();
-        match self
-            .create_topics(vec![req], false)
-            .await
-            .into_iter()
-            .next()
-        {
-            Some(Ok(_)) | Some(Err(TopicError::TopicAlreadyExists(_))) => {}
-            Some(Err(e)) => return Err(e),
-            None => return Err(TopicError::Internal("no result".into())),
-        }
+        self.create_internal_topic(
+            TRANSACTION_STATE_TOPIC,
+            self.config.transaction_state_num_partitions,
+            replication_factor,
+            &[
+                ("cleanup.policy", "compact".to_string()),
+                ("segment.bytes", "104857600".to_string()),
+                ("min.insync.replicas", min_isr.to_string()),
+            ],
+        )
+        .await?;
         tracing::info!(
             partitions = self.config.transaction_state_num_partitions,
             replication_factor,
@@ -166,6 +150,35 @@ impl Broker {
         );
         self.txn.catch_up(self).await;
         Ok(())
+    }
+
+    /// Creates the internal topic `name` (`partitions`, `replication_factor`, `configs`);
+    /// true when this call created it, false when it existed already.
+    pub(crate) async fn create_internal_topic(
+        self: &Arc<Self>,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(&str, String)],
+    ) -> Result<bool, TopicError> {
+        let mut req = CreateTopicRequest::new(name);
+        req.num_partitions = partitions;
+        req.replication_factor = replication_factor;
+        req.configs = configs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.clone())))
+            .collect();
+        match self
+            .create_topics(vec![req], false)
+            .await
+            .into_iter()
+            .next()
+        {
+            Some(Ok(_)) => Ok(true),
+            Some(Err(TopicError::TopicAlreadyExists(_))) => Ok(false),
+            Some(Err(e)) => Err(e),
+            None => Err(TopicError::Internal("no result".into())),
+        }
     }
 
     /// Unfenced brokers: where new replicas may go.

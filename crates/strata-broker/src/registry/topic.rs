@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_meta::controller::{CreateTopicRequest, TopicError};
+use strata_meta::controller::TopicError;
 
 use crate::Broker;
 
@@ -25,26 +25,15 @@ impl Broker {
             let live = Self::live_brokers(&self.meta.image()).len();
             let replication_factor = live.clamp(1, REPLICATION_FACTOR) as i16;
             let min_isr = replication_factor.min(2);
-            let mut req = CreateTopicRequest::new(SCHEMAS_TOPIC);
-            req.num_partitions = 1;
-            req.replication_factor = replication_factor;
-            req.configs = [
-                ("cleanup.policy".to_string(), Some("compact".to_string())),
-                ("min.insync.replicas".to_string(), Some(min_isr.to_string())),
-            ]
-            .into();
-            match self
-                .create_topics(vec![req], false)
-                .await
-                .into_iter()
-                .next()
+            let configs = [
+                ("cleanup.policy", "compact".to_string()),
+                ("min.insync.replicas", min_isr.to_string()),
+            ];
+            if self
+                .create_internal_topic(SCHEMAS_TOPIC, 1, replication_factor, &configs)
+                .await?
             {
-                Some(Ok(_)) => {
-                    tracing::info!(replication_factor, min_isr, "created {SCHEMAS_TOPIC}");
-                }
-                Some(Err(TopicError::TopicAlreadyExists(_))) => {}
-                Some(Err(e)) => return Err(e),
-                None => return Err(TopicError::Internal("no result".into())),
+                tracing::info!(replication_factor, min_isr, "created {SCHEMAS_TOPIC}");
             }
         }
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
