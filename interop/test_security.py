@@ -921,3 +921,51 @@ def test_https_with_basic_credentials_or_client_certificates(sec_factory, pki):
     with socket.create_connection((b.host, b.http_port), timeout=5) as s:
         with ctx.wrap_socket(s, server_hostname="localhost") as t:
             assert t.getpeercert(binary_form=True) == pem_der(pki.server.cert)
+
+
+def test_the_schema_registry_takes_the_http_listeners_tls_and_credentials(sec_factory, pki):
+    """The registry listener serves HTTPS when the HTTP listener does, and with security on
+    wants a SCRAM user's basic credentials (or a trusted client certificate), like /api."""
+    import base64
+    import urllib.error
+    import urllib.request
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    settings = {
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "ssl.keystore.location": str(pki.server.keystore),
+        "ssl.truststore.location": str(pki.ca.cert),
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL,HTTP:SSL",
+        "listener.name.http.ssl.client.auth": "requested",
+    }
+    b = sec_factory.make("https-registry", {"PLAINTEXT": None, "SECURE": None}, settings,
+                         env=ADMIN_ENV)
+    wait_ports(b, [b.http_port, b.registry_port])
+    url = f"https://localhost:{b.registry_port}"
+    ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
+
+    def call(method, path, body=None, auth=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    # Plain HTTP on the registry port gets no HTTP answer.
+    with pytest.raises(Exception):
+        urllib.request.urlopen(f"http://{b.host}:{b.registry_port}/subjects", timeout=5).read()
+    assert call("GET", "/subjects")[0] == 401
+    assert call("GET", "/subjects", auth=(ADMIN, ADMIN_PW + "x"))[0] == 401
+    status, body = call("POST", "/subjects/secure-value/versions", {"schema": '"string"'},
+                        auth=(ADMIN, ADMIN_PW))
+    assert (status, body) == (200, {"id": 1})
+    # confluent-kafka's client with basic auth and the CA gets the same.
+    client = SchemaRegistryClient({"url": url, "ssl.ca.location": str(pki.ca.cert),
+                                   "basic.auth.user.info": f"{ADMIN}:{ADMIN_PW}"})
+    assert client.get_subjects() == ["secure-value"]
+    assert client.register_schema("secure-value", Schema('"string"', "AVRO")) == 1
