@@ -7,6 +7,7 @@ the writer's node is killed.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 import urllib.error
@@ -14,7 +15,7 @@ import urllib.request
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 
-from cluster import cluster, wait_for  # noqa: F401 (fixture)
+from cluster import Cluster, cluster, wait_for  # noqa: F401 (fixture)
 
 
 def schema(n: int) -> Schema:
@@ -96,3 +97,32 @@ def test_registry_in_a_cluster_keeps_ids_unique_and_dense_through_the_writers_de
              "the restarted node serves every id")
     client = SchemaRegistryClient({"url": writer.registry_url})
     assert set(client.get_subjects()) >= {"subject-0", "concurrent-0", "after-0", "after-1"}
+
+
+def test_writes_are_forwarded_over_https_when_the_registry_is_https(tmp_path):
+    """With HTTP:SSL the registry is HTTPS on every node, and a write reaching a broker that
+    is not the writer goes to the writer over TLS verified against the cluster's CA."""
+    c = Cluster(tmp_path, 3, security="mtls")
+    for b in c.nodes:
+        b.extra_args += ["--set", "listener.security.protocol.map="
+                                  "PLAINTEXT:PLAINTEXT,INTERNAL:SSL,CONTROLLER:SSL,HTTP:SSL"]
+    c.start()
+    try:
+        ca = str(tmp_path / "pki" / "ca.crt")
+        urls = [f"https://127.0.0.1:{b.registry_port}" for b in c.nodes]
+        ids = []
+        for n in range(6):
+            client = SchemaRegistryClient({"url": urls[n % 3], "ssl.ca.location": ca})
+            ids.append(client.register_schema("tls-value", schema(n)))
+        assert sorted(ids) == list(range(1, 7))
+        # Two of the three nodes are not the writer: four of those writes were forwarded.
+        assert c.partition("_schemas").leader in (1, 2, 3)
+        ctx = ssl.create_default_context(cafile=ca)
+        for url in urls:
+            wait_for(lambda url=url: all(
+                urllib.request.urlopen(f"{url}/schemas/ids/{i}", timeout=5, context=ctx).status
+                == 200 for i in ids), f"{url} serves every id")
+    finally:
+        for b in c.nodes:
+            if b.running():
+                assert b.stop() == 0, b.log_tail()

@@ -154,6 +154,27 @@ impl HttpTls {
         self.tls.acceptor()
     }
 
+    /// TLS over `stream` to another broker's HTTPS listener (the schema registry
+    /// forwards writes so): its certificate must chain to the truststore and name `host`;
+    /// this node's certificate is presented if asked. `None` without a truststore.
+    pub async fn connect(
+        &self,
+        host: &str,
+        stream: tokio::net::TcpStream,
+    ) -> Option<std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>> {
+        let connector = self.tls.connector()?;
+        let name = match rustls::pki_types::ServerName::try_from(host.to_string()) {
+            Ok(n) => n,
+            Err(e) => {
+                return Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("'{host}' is not a host name or address: {e}"),
+                )))
+            }
+        };
+        Some(connector.connect(name, stream).await)
+    }
+
     /// `User:<subject>` (after the mapping rules) of a client certificate chain the
     /// handshake verified, leaf first; `None` without a usable one.
     pub fn principal(&self, chain: &[rustls::pki_types::CertificateDer<'_>]) -> Option<String> {

@@ -1,6 +1,10 @@
 //! Sends a registry request on to the broker that can answer it (the writer, or a
 //! broker with a copy) and relays its answer: clients may use any broker's registry.
 //!
+//! With HTTPS on (the HTTP listener's `HTTP:SSL`, which the registry listener shares) the
+//! request goes over TLS, verified against the truststore, presenting this node's
+//! certificate when asked.
+//!
 //! A forwarded request carries [`FORWARDED_BY`]; a broker never forwards such a request
 //! again (the writer moved meanwhile: the client retries), so requests cannot loop.
 
@@ -29,17 +33,12 @@ pub(super) async fn send(call: &Call, node_id: i32, host: &str, port: i32) -> Re
             "Error while forwarding the request: broker {node_id} now serves it and a forwarded request is not forwarded again; retry"
         ));
     }
-    if call.broker.http_tls().is_some() {
-        return refuse(format!(
-            "this request is served by broker {node_id} (https://{host}:{port}); forwarding over HTTPS is not supported, send it there"
-        ));
-    }
     let addr = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
-    match tokio::time::timeout(TIMEOUT, exchange(call, &addr)).await {
+    match tokio::time::timeout(TIMEOUT, exchange(call, host, &addr)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => refuse(format!(
             "Error while forwarding the request to broker {node_id} at {addr}: {e}"
@@ -51,11 +50,30 @@ pub(super) async fn send(call: &Call, node_id: i32, host: &str, port: i32) -> Re
     }
 }
 
-async fn exchange(call: &Call, addr: &str) -> Result<Response, String> {
+/// Connects (over TLS when this broker's HTTP listeners use it: then so does the other
+/// broker's registry) and relays the exchange.
+async fn exchange(call: &Call, host: &str, addr: &str) -> Result<Response, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = stream.set_nodelay(true);
+    match call.broker.http_tls() {
+        None => relay(call, addr, stream).await,
+        Some(tls) => match tls.connect(host, stream).await {
+            Some(Ok(stream)) => relay(call, addr, stream).await,
+            Some(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+            None => Err(
+                "HTTPS is on but there is no truststore (ssl.truststore.location) to verify the other broker with"
+                    .to_string(),
+            ),
+        },
+    }
+}
+
+async fn relay<S>(call: &Call, addr: &str, stream: S) -> Result<Response, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
