@@ -93,7 +93,7 @@ pub async fn run(args: RegistryBenchArgs, format: Format) -> Result<()> {
         Some(json!({"compatibility": "NONE"}).to_string()),
     )
     .await?;
-    let mut ids = Vec::with_capacity(args.schemas as usize);
+    let mut ids = Vec::new();
     let started = Instant::now();
     for i in 0..args.schemas {
         let schema = json!({"type": "record", "name": format!("Bench{i}"),

@@ -156,15 +156,43 @@ impl RegistryService {
 }
 
 impl Broker {
-    /// Answers a read from this broker's copy of the registry, caught up to what is
-    /// committed. Before `_schemas` exists the registry is empty.
+    /// Answers a cheap read (a map lookup, no schema parsed) from this broker's copy of
+    /// the registry, caught up to what is committed, on the calling task. Before
+    /// `_schemas` exists the registry is empty.
     pub async fn registry_read<T>(
         self: &Arc<Self>,
         f: impl FnOnce(&Registry) -> T,
     ) -> Result<T, RegistryFailure> {
-        let image = self.meta.image();
-        if image.topic(SCHEMAS_TOPIC).is_none() {
+        if !self.registry_caught_up().await? {
             return Ok(f(&Registry::new()));
+        }
+        Ok(self.registry.read(f))
+    }
+
+    /// Like [`Broker::registry_read`], for reads that parse schemas or compare them
+    /// (CPU-heavy): `f` runs on a blocking thread.
+    pub async fn registry_read_blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Registry) -> T + Send + 'static,
+    ) -> Result<T, RegistryFailure> {
+        let exists = self.registry_caught_up().await?;
+        let broker = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            if exists {
+                broker.registry.read(f)
+            } else {
+                f(&Registry::new())
+            }
+        })
+        .await
+        .map_err(|e| RegistryFailure::Registry(RegistryError::Store(e.to_string())))
+    }
+
+    /// Catches the copy up to the committed records; false while `_schemas` does not
+    /// exist; a route when this broker holds no replica.
+    async fn registry_caught_up(self: &Arc<Self>) -> Result<bool, RegistryFailure> {
+        if self.meta.image().topic(SCHEMAS_TOPIC).is_none() {
+            return Ok(false);
         }
         let Some(p) = self.replicas.get(SCHEMAS_TOPIC, 0) else {
             return Err(RegistryFailure::Route(self.registry_leader_route()));
@@ -173,15 +201,16 @@ impl Broker {
             .catch_up(&p, p.high_watermark())
             .await
             .map_err(RegistryFailure::Registry)?;
-        Ok(self.registry.read(f))
+        Ok(true)
     }
 
     /// Makes a write: on the leader of `_schemas`-0, computes `op` on the state holding
     /// every record of the log, appends its records with `acks=all` and answers once they
-    /// are committed and applied; elsewhere, [`Route::Forward`] to the leader.
-    pub async fn registry_write<T>(
+    /// are committed and applied; elsewhere, [`Route::Forward`] to the leader. `op`
+    /// parses and compares schemas: it runs on a blocking thread.
+    pub async fn registry_write<T: Send + 'static>(
         self: &Arc<Self>,
-        op: impl FnOnce(&Registry) -> Result<Effect<T>, RegistryError>,
+        op: impl FnOnce(&Registry) -> Result<Effect<T>, RegistryError> + Send + 'static,
     ) -> Result<T, RegistryFailure> {
         self.ensure_schemas_topic().await.map_err(|e| {
             RegistryFailure::Route(Route::Unavailable(format!(
@@ -195,7 +224,10 @@ impl Broker {
         let _writer = self.registry.writer.lock().await;
         let end = self.wait_committed(&p).await?;
         self.registry.catch_up(&p, end).await?;
-        let effect = self.registry.read(op)?;
+        let broker = Arc::clone(self);
+        let effect = tokio::task::spawn_blocking(move || broker.registry.read(op))
+            .await
+            .map_err(|e| RegistryFailure::Registry(RegistryError::Store(e.to_string())))??;
         if effect.records.is_empty() {
             return Ok(effect.answer);
         }

@@ -68,8 +68,9 @@ pub(crate) async fn check(
         .map_err(|e| (ResponseError::UnknownServerError, e.to_string()))??;
     let distinct: BTreeSet<(Side, i32)> = ids.iter().map(|(_, side, id)| (*side, *id)).collect();
     let topic = p.topic.to_string();
+    // Record name strategies parse schemas: off the runtime.
     let refused = broker
-        .registry_read(|r| {
+        .registry_read_blocking(move |r| {
             distinct
                 .iter()
                 .filter_map(|(side, id)| {

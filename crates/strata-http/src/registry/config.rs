@@ -30,14 +30,14 @@ async fn put_config(call: Call, subject: Option<String>) -> Result<Response, Res
         RegistryError::InvalidCompatibilityLevel("null".to_string()),
     )?;
     let set = call
-        .write_registry(|r| r.set_config(subject.as_deref(), &level))
+        .write_registry(move |r| r.set_config(subject.as_deref(), &level))
         .await?;
     Ok(ok(&json!({"compatibility": set.as_str()})))
 }
 
 async fn delete_config(call: Call, subject: Option<String>) -> Result<Response, Response> {
     let was = call
-        .write_registry(|r| r.delete_config(subject.as_deref()))
+        .write_registry(move |r| r.delete_config(subject.as_deref()))
         .await?;
     Ok(ok(&json!({"compatibilityLevel": was.as_str()})))
 }
@@ -58,14 +58,14 @@ async fn put_mode(call: Call, subject: Option<String>) -> Result<Response, Respo
     )?;
     let force = call.flag("force");
     let set = call
-        .write_registry(|r| r.set_mode(subject.as_deref(), &mode, force))
+        .write_registry(move |r| r.set_mode(subject.as_deref(), &mode, force))
         .await?;
     Ok(ok(&json!({"mode": set.as_str()})))
 }
 
 async fn delete_mode(call: Call, subject: Option<String>) -> Result<Response, Response> {
     let was = call
-        .write_registry(|r| r.delete_mode(subject.as_deref()))
+        .write_registry(move |r| r.delete_mode(subject.as_deref()))
         .await?;
     Ok(ok(&json!({"mode": was.as_str()})))
 }

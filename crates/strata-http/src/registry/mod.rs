@@ -211,10 +211,23 @@ impl Call {
         }
     }
 
-    /// Makes a write here (as the single writer) or sends it to the writer.
-    async fn write_registry<T>(
+    /// Like [`Call::read_registry`] for reads that parse schemas (run on a blocking
+    /// thread).
+    async fn parse_registry<T: Send + 'static>(
         &self,
-        op: impl FnOnce(&Registry) -> Result<Effect<T>, RegistryError>,
+        f: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
+    ) -> Result<T, Response> {
+        match self.broker.registry_read_blocking(f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) | Err(RegistryFailure::Registry(e)) => Err(error(&e)),
+            Err(RegistryFailure::Route(r)) => Err(self.route(r).await),
+        }
+    }
+
+    /// Makes a write here (as the single writer) or sends it to the writer.
+    async fn write_registry<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Registry) -> Result<Effect<T>, RegistryError> + Send + 'static,
     ) -> Result<T, Response> {
         match self.broker.registry_write(op).await {
             Ok(v) => Ok(v),

@@ -103,7 +103,7 @@ async fn compatibility(
     let input = SchemaInput::read(&call)?;
     let verbose = call.flag("verbose");
     let result = call
-        .read_registry(|r| {
+        .parse_registry(move |r| {
             r.check_compatibility(
                 &subject,
                 &input.schema,

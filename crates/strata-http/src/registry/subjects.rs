@@ -142,7 +142,7 @@ pub(super) async fn register(
             id: input.id,
             version: input.version,
         };
-        let registered = call.write_registry(|r| r.register(&request)).await?;
+        let registered = call.write_registry(move |r| r.register(&request)).await?;
         Ok(ok(&json!({"id": registered.id})))
     })
     .await
@@ -208,7 +208,7 @@ pub(super) async fn lookup(
         let input = SchemaInput::read(&call)?;
         let deleted = call.flag("deleted");
         let v = call
-            .read_registry(|r| {
+            .parse_registry(move |r| {
                 r.lookup(
                     &subject,
                     &input.schema,
@@ -232,7 +232,7 @@ pub(super) async fn delete_subject(
     handle(b, req, |call| async move {
         let permanent = call.flag("permanent");
         let versions = call
-            .write_registry(|r| r.delete_subject(&subject, permanent))
+            .write_registry(move |r| r.delete_subject(&subject, permanent))
             .await?;
         Ok(ok(&versions))
     })
@@ -249,7 +249,7 @@ pub(super) async fn delete_version(
         let spec = version_spec(&version)?;
         let permanent = call.flag("permanent");
         let v = call
-            .write_registry(|r| r.delete_version(&subject, spec, permanent))
+            .write_registry(move |r| r.delete_version(&subject, spec, permanent))
             .await?;
         Ok(ok(&v))
     })
