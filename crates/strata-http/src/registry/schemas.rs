@@ -28,6 +28,12 @@ fn by_id_json(s: &SchemaById) -> serde_json::Value {
     out
 }
 
+/// The schema the path's id names.
+async fn stored_schema(call: &Call, id: &str) -> Result<SchemaById, Response> {
+    let id = schema_id(id)?;
+    call.read_registry(|r| r.schema_by_id(id)).await
+}
+
 /// `GET /schemas/types`: the types this registry parses.
 pub(super) async fn types() -> Response {
     ok(&["AVRO", "JSON", "PROTOBUF"])
@@ -36,8 +42,7 @@ pub(super) async fn types() -> Response {
 /// `GET /schemas/ids/{id}`.
 pub(super) async fn by_id(State(b): Shared, Path(id): Path<String>, req: Request) -> Response {
     handle(b, req, |call| async move {
-        let id = schema_id(&id)?;
-        let s = call.read_registry(|r| r.schema_by_id(id)).await?;
+        let s = stored_schema(&call, &id).await?;
         Ok(ok(&by_id_json(&s)))
     })
     .await
@@ -50,8 +55,7 @@ pub(super) async fn by_id_schema(
     req: Request,
 ) -> Response {
     handle(b, req, |call| async move {
-        let id = schema_id(&id)?;
-        let s = call.read_registry(|r| r.schema_by_id(id)).await?;
+        let s = stored_schema(&call, &id).await?;
         Ok(raw_schema(s.schema))
     })
     .await

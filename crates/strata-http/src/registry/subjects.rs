@@ -155,14 +155,22 @@ pub(super) async fn version(
     req: Request,
 ) -> Response {
     handle(b, req, |call| async move {
-        let spec = version_spec(&version)?;
-        let deleted = call.flag("deleted");
-        let v = call
-            .read_registry(|r| r.version(&subject, spec, deleted))
-            .await?;
+        let v = stored_version(&call, &subject, &version).await?;
         Ok(ok(&version_json(&v)))
     })
     .await
+}
+
+/// The version `{v}` of `{s}` the path names (`deleted=true` sees soft-deleted ones).
+async fn stored_version(
+    call: &Call,
+    subject: &str,
+    version: &str,
+) -> Result<SubjectVersion, Response> {
+    let spec = version_spec(version)?;
+    let deleted = call.flag("deleted");
+    call.read_registry(|r| r.version(subject, spec, deleted))
+        .await
 }
 
 /// `GET /subjects/{s}/versions/{v}/schema`: the schema text.
@@ -172,11 +180,7 @@ pub(super) async fn version_schema(
     req: Request,
 ) -> Response {
     handle(b, req, |call| async move {
-        let spec = version_spec(&version)?;
-        let deleted = call.flag("deleted");
-        let v = call
-            .read_registry(|r| r.version(&subject, spec, deleted))
-            .await?;
+        let v = stored_version(&call, &subject, &version).await?;
         Ok(raw_schema(v.schema))
     })
     .await
