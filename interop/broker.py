@@ -23,11 +23,51 @@ def strata_bin() -> pathlib.Path:
     return path
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        lo, hi = pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _listen_ports() -> list[int]:
+    """Ports for brokers' listeners: outside the kernel's ephemeral range.
+
+    A port the kernel picks with bind(0) comes from the ephemeral range, and so does the
+    local port of every outgoing connection: between the moment a test picks such a port
+    and the moment the broker binds it, a client's connection may take it (CI saw
+    "Address already in use" that way). Ports outside that range are never handed out
+    by the kernel, so only another listener could hold them, and the bind probe sees it.
+    """
+    lo, hi = _ephemeral_range()
+    if lo - 10000 >= 2000:
+        return list(range(10000, lo))
+    return list(range(hi + 1, 65536))
+
+
+_PORTS = _listen_ports()
+# Start at a point that depends on the pid, so two test runs at once rarely meet.
+_next_port = (os.getpid() * 7919) % len(_PORTS)
+
+
 def free_port() -> int:
-    """A loopback port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on right now and this process has not handed out.
+
+    Ports come round-robin from outside the ephemeral range (see `_listen_ports`); each is
+    probed with a bind before it is returned.
+    """
+    global _next_port
+    for _ in range(len(_PORTS)):
+        port = _PORTS[_next_port]
+        _next_port = (_next_port + 1) % len(_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free loopback port outside the ephemeral range")
 
 
 class BrokerError(AssertionError):
