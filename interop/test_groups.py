@@ -64,12 +64,14 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[i
         c.close()
 
 
-def rebalances_total(b: Broker) -> float:
+def rebalances_total(b: Broker, group: str) -> float:
+    """`group`'s rebalances as its coordinator counts them (0 before it has any)."""
     with urllib.request.urlopen(f"{b.http_base}/metrics", timeout=10) as r:
         text = r.read().decode()
-    m = re.search(r"^strata_group_rebalances_total(?:\{\})? (\S+)$", text, re.M)
-    assert m, f"no strata_group_rebalances_total in /metrics:\n{text}"
-    return float(m.group(1))
+    assert "# TYPE strata_group_rebalances_total counter" in text or group not in text, text
+    m = re.search(r'^strata_group_rebalances_total\{group="%s"\} (\S+)$' % re.escape(group),
+                  text, re.M)
+    return float(m.group(1)) if m else 0.0
 
 
 # --- 1. three librdkafka processes, one killed; offsets survive a restart ---------------------
@@ -303,7 +305,7 @@ def test_static_member_rejoins_without_rebalance(broker_factory):
 
     c1, first = assigned_consumer()
     assert first == {0, 1, 2}
-    before = rebalances_total(b)
+    before = rebalances_total(b, group)
     assert before >= 1, "the initial join should count as a rebalance"
     c1.close()  # a static member leaves no LeaveGroup behind
 
@@ -315,7 +317,7 @@ def test_static_member_rejoins_without_rebalance(broker_factory):
         while time.monotonic() < end:
             c2.poll(0.2)
         assert {tp.partition for tp in c2.assignment()} == first
-        after = rebalances_total(b)
+        after = rebalances_total(b, group)
         assert after == before, f"static rejoin caused rebalances: {before} -> {after}"
     finally:
         c2.close()

@@ -68,6 +68,8 @@ if [ "$run_interop" -eq 1 ]; then
     # Node.js and npm run the kafkajs client (interop/js).
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    # promtool (Debian's prometheus package) checks and unit-tests deploy/'s alert rules.
+    command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
     # Debian's own python3 ships venv/ensurepip separately.
     if command -v "$PYTHON" >/dev/null 2>&1 && ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3-venv)
@@ -127,8 +129,10 @@ fi
 rust_status=0
 fuzz_status=0
 interop_status=0
+deploy_status=0
 nextest_summary="(not run)"
 fuzz_summary="(not run)"
+deploy_summary="(not run)"
 pytest_summary="(not run)"
 
 # --- Rust tests -----------------------------------------------------------------------------
@@ -177,6 +181,21 @@ if [ "$run_fuzz" -eq 1 ]; then
     fuzz_summary="${fuzz_summary:-(no results; exit code $fuzz_status)} ($(( SECONDS - fuzz_start )) s)"
 fi
 
+# --- deploy/ checks -------------------------------------------------------------------------
+# The alert rules (promtool check rules, promtool test rules) and the Grafana dashboard
+# (scripts/check_deploy.sh). promtool is installed with the interop packages, so this runs
+# with the interop tests.
+if [ "$run_interop" -eq 1 ]; then
+    step "deploy checks (scripts/check_deploy.sh)"
+    set +e
+    "$ROOT/scripts/check_deploy.sh" </dev/null 2>&1 | tee "$LOG_DIR/deploy.log"
+    deploy_status=${PIPESTATUS[0]}
+    set -e
+    # Its closing line: "deploy checks OK: ..." or "deploy checks FAILED (n): ...".
+    deploy_summary="$(grep -E '^deploy checks ' "$LOG_DIR/deploy.log" | tail -n1 || true)"
+    [ -n "$deploy_summary" ] || deploy_summary="(no summary line; exit code $deploy_status)"
+fi
+
 # --- interop tests --------------------------------------------------------------------------
 if [ "$run_interop" -eq 1 ]; then
     export STRATA_BIN="${STRATA_BIN:-$TARGET_DIR/release/strata}"
@@ -203,9 +222,12 @@ echo "[nextest, exit $rust_status]"
 echo "$nextest_summary"
 echo "[fuzz, exit $fuzz_status]"
 echo "$fuzz_summary"
+echo "[deploy, exit $deploy_status]"
+echo "$deploy_summary"
 echo "[pytest, exit $interop_status]"
 echo "$pytest_summary"
-if [ "$rust_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$interop_status" -ne 0 ]; then
+if [ "$rust_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$deploy_status" -ne 0 ] \
+    || [ "$interop_status" -ne 0 ]; then
     echo "FAILED (logs in $LOG_DIR)"
     exit 1
 fi

@@ -14,7 +14,7 @@ use crate::config::{BrokerConfig, FlushPolicy};
 use crate::data_dir::{self, load_or_create_identity, DataDirLock};
 use crate::group::GroupCoordinator;
 use crate::metadata::MetadataManager;
-use crate::metrics::{Metrics, PartitionLabels};
+use crate::metrics::Metrics;
 use crate::network;
 use crate::replica::ReplicaManager;
 use strata_group::GroupConfig;
@@ -191,18 +191,19 @@ impl Broker {
         let quotas = crate::quota::Quotas::new(
             &crate::quota::QuotaSettings::parse(&config.security).map_err(anyhow::Error::msg)?,
         );
+        let metrics = Metrics::new();
         let broker = Arc::new(Broker {
             config,
             cluster_id,
             meta,
             replicas,
-            metrics: Metrics::new(),
+            groups: GroupCoordinator::new(group_config, metrics.group_rebalance_seconds.clone()),
+            metrics,
             decider: tokio::sync::Mutex::new(()),
             controller: Default::default(),
             incarnation: Uuid::new_v4(),
             clean_start: clean,
             producer_ids: Default::default(),
-            groups: GroupCoordinator::new(group_config),
             txn: crate::txn::TxnCoordinator::new(txn_config),
             registry: Default::default(),
             stopping: watch::channel(false).0,
@@ -430,99 +431,6 @@ impl Broker {
             })
             .and_then(|v| v.parse().ok())
             .unwrap_or(f64::INFINITY)
-    }
-
-    /// Refreshes the replication and cluster gauges (scrape time: nothing on the
-    /// produce or fetch path).
-    fn render_replication_metrics(&self) {
-        let (mut under_replicated, mut max_lag) = (0i64, 0i64);
-        for p in self.replicas.all() {
-            if let Some(r) = p.leader_report() {
-                under_replicated += i64::from(r.under_replicated);
-                max_lag = max_lag.max(r.max_follower_lag);
-            }
-        }
-        let m = &self.metrics;
-        m.under_replicated_partitions.set(under_replicated);
-        m.replica_max_lag.set(max_lag);
-        let image = self.meta.image();
-        let offline = image
-            .topics()
-            .flat_map(|t| t.partitions.iter())
-            .filter(|p| p.leader < 0)
-            .count();
-        m.offline_partitions.set(offline as i64);
-        m.fenced_brokers
-            .set(image.brokers().filter(|b| b.fenced).count() as i64);
-        m.active_controller
-            .set(i64::from(self.meta.raft().is_leader()));
-        let refused = self.meta.raft().refused_connections();
-        let counted = m.controller_connections_refused.get();
-        m.controller_connections_refused
-            .inc_by(refused.saturating_sub(counted));
-    }
-
-    /// Refreshes the per-partition gauges and renders `/metrics`.
-    pub fn render_metrics(&self) -> String {
-        self.metrics.log_size.clear();
-        self.metrics.log_end_offset.clear();
-        for p in self.replicas.all() {
-            let labels = PartitionLabels {
-                topic: p.topic.to_string(),
-                partition: p.index,
-            };
-            self.metrics
-                .log_size
-                .get_or_create(&labels)
-                .set(p.size_bytes() as i64);
-            self.metrics
-                .log_end_offset
-                .get_or_create(&labels)
-                .set(p.log_end_offset());
-        }
-        self.render_replication_metrics();
-        self.metrics.consumer_lag.clear();
-        for (group, topic, partition, committed) in self.groups.committed_snapshot() {
-            if let Some(p) = self.replicas.get(&topic, partition) {
-                let lag = (p.high_watermark() - committed).max(0);
-                self.metrics
-                    .consumer_lag
-                    .get_or_create(&crate::metrics::LagLabels {
-                        group,
-                        topic,
-                        partition,
-                    })
-                    .set(lag);
-            }
-        }
-        self.metrics.rebalances.inner().store(
-            self.groups.rebalances.get(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        self.metrics.log_corrupt_batches.inner().store(
-            strata_log::corrupt_batches_total(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        let files = strata_log::FileHandles::global().stats();
-        let syncs = crate::replica::sync_stats();
-        self.metrics.log_open_files.set(files.open as i64);
-        self.metrics.log_open_files_max.set(files.limit as i64);
-        for (counter, value) in [
-            (&self.metrics.log_file_opens, files.opened_total),
-            (&self.metrics.log_file_evictions, files.evicted_total),
-            (&self.metrics.log_file_open_exhausted, files.exhausted_total),
-            (&self.metrics.log_partition_syncs, syncs.partition_syncs),
-            (&self.metrics.log_filesystem_syncs, syncs.filesystem_syncs),
-            (
-                &self.metrics.log_filesystem_sync_partitions,
-                syncs.filesystem_sync_partitions,
-            ),
-        ] {
-            counter
-                .inner()
-                .store(value, std::sync::atomic::Ordering::Relaxed);
-        }
-        self.metrics.encode()
     }
 }
 

@@ -103,7 +103,12 @@ async fn clean_dirtiest(broker: &Arc<Broker>) -> bool {
         .await;
     match result {
         Ok(stats) => {
-            broker.metrics.cleaner_runs.inc();
+            let m = &broker.metrics;
+            m.cleaner_runs.inc();
+            m.cleaner_bytes_read.inc_by(stats.bytes_read);
+            m.cleaner_bytes_removed
+                .inc_by(stats.bytes_before.saturating_sub(stats.bytes_after));
+            m.cleaner_last_run.set(now_ms() as f64 / 1000.0);
             tracing::info!(
                 topic = %p.topic,
                 partition = p.index,

@@ -133,6 +133,11 @@ pub struct BrokerConfig {
     /// used. 0 (the default): a quarter of the open-file limit less 256 for other files,
     /// at least 64 (`max.connections` gets at most three quarters).
     pub log_open_files_max: usize,
+    /// `metrics.partition.level` (Strata's own): `/metrics` has per-partition series
+    /// (log sizes and offsets, replica lag, consumer lag per partition). Per-topic and
+    /// per-group sums are always there. Default true; turn it off with very many
+    /// partitions to keep scrapes small.
+    pub metrics_partition_level: bool,
     /// `max.connections.per.ip`: connections from one address at most; more are closed at
     /// once.
     pub max_connections_per_ip: usize,
@@ -146,6 +151,8 @@ pub struct BrokerConfig {
     pub socket_request_read_timeout: Duration,
     /// Limits of the HTTP listener.
     pub http: HttpLimits,
+    /// `http.ui.read.only`: the admin API (`/api/v1`) refuses every change with 403.
+    pub http_ui_read_only: bool,
     /// How often retention and `segment.ms` rolls are checked.
     pub retention_check_interval: Duration,
     /// `log.scrub.interval.ms`: how often every sealed segment is checked in the
@@ -269,6 +276,12 @@ pub fn apply_listener_setting(
         "max.connections" => int(1).map(|n| c.max_connections = n as usize),
         "max.connections.per.ip" => int(0).map(|n| c.max_connections_per_ip = n as usize),
         "log.open.files.max" => int(0).map(|n| c.log_open_files_max = n as usize),
+        "metrics.partition.level" => match value.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("setting '{key}' must be true or false, not '{value}'")),
+        }
+        .map(|b| c.metrics_partition_level = b),
         "max.connections.per.ip.overrides" => parse_ip_overrides(value)
             .map(|o| c.max_connections_per_ip_overrides = o)
             .map_err(|e| format!("setting '{key}': {e}")),
@@ -285,6 +298,12 @@ pub fn apply_listener_setting(
         "http.header.read.timeout.ms" => ms(1).map(|d| c.http.header_read_timeout = d),
         "http.request.timeout.ms" => ms(1).map(|d| c.http.request_timeout = d),
         "http.max.request.bytes" => int(0).map(|n| c.http.max_request_bytes = n as usize),
+        "http.ui.read.only" => match value.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("setting '{key}' must be true or false, not '{value}'")),
+        }
+        .map(|b| c.http_ui_read_only = b),
         _ => return None,
     };
     Some(result)
@@ -366,10 +385,12 @@ impl Default for BrokerConfig {
             max_connections: i32::MAX as usize,
             max_connections_per_ip: i32::MAX as usize,
             log_open_files_max: 0,
+            metrics_partition_level: true,
             max_connections_per_ip_overrides: BTreeMap::new(),
             connections_max_idle: Duration::from_secs(600),
             socket_request_read_timeout: Duration::from_secs(30),
             http: HttpLimits::default(),
+            http_ui_read_only: false,
             retention_check_interval: Duration::from_secs(30),
             scrub_interval: crate::scrubber::DEFAULT_SCRUB_INTERVAL,
             offsets_topic_num_partitions: 50,
@@ -501,9 +522,11 @@ mod tests {
             ("socket.request.read.timeout.ms", "500"),
             ("queued.max.request.bytes", "209715200"),
             ("http.max.request.bytes", "0"),
+            ("http.ui.read.only", "true"),
         ] {
             apply_listener_setting(&mut c, k, v).unwrap().unwrap();
         }
+        assert!(c.http_ui_read_only);
         assert_eq!(c.max_connections, 100);
         let o = &c.max_connections_per_ip_overrides;
         assert_eq!(o[&"127.0.0.1".parse::<IpAddr>().unwrap()], 20);
@@ -519,6 +542,7 @@ mod tests {
             ("connections.max.idle.ms", "0"),
             ("max.connections.per.ip.overrides", "127.0.0.1"),
             ("max.connections.per.ip.overrides", "127.0.0.1:x"),
+            ("http.ui.read.only", "yes"),
             ("queued.max.request.bytes", "lots"),
         ] {
             let e = apply_listener_setting(&mut c, k, v).unwrap().unwrap_err();

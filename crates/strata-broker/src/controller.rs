@@ -341,6 +341,9 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
         let timeout = broker.config.broker_session_timeout;
         let heartbeats = broker.controller.heartbeats.lock().clone();
         let gone = refused_brokers(&broker, &heartbeats).await;
+        // The last word from the earliest broker fenced this round, when that moves
+        // leaders: the start of the election time.
+        let mut lost_at: Option<Instant> = None;
         let response = broker
             .propose_on_leader(None, |current| {
                 let unchanged = settled
@@ -367,6 +370,10 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
                 if silent.is_empty() && unchanged {
                     return Ok(records);
                 }
+                let last_heard = silent
+                    .iter()
+                    .map(|n| heartbeats.get(n).copied().unwrap_or(since))
+                    .min();
                 for node in silent {
                     tracing::warn!(node, "broker missed its heartbeats: fencing it");
                     let fence = election::fence_broker(&image, node);
@@ -376,6 +383,9 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
                     records.extend(fence);
                 }
                 let elect = election::elect_offline_leaders(&image);
+                if !elect.is_empty() {
+                    lost_at = last_heard;
+                }
                 image = image
                     .applied(elect.iter())
                     .map_err(|_| AlterIsrError::UnknownPartition)?;
@@ -385,8 +395,17 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
                 Ok(records)
             })
             .await;
-        if let ControllerResponse::Unavailable { reason } = response {
-            tracing::debug!(%reason, "controller round skipped");
+        match response {
+            ControllerResponse::Unavailable { reason } => {
+                tracing::debug!(%reason, "controller round skipped");
+            }
+            ControllerResponse::Committed { .. } => {
+                if let Some(lost) = lost_at {
+                    let took = lost.elapsed().as_secs_f64();
+                    broker.metrics.leader_election_seconds.observe(took);
+                }
+            }
+            _ => {}
         }
     }
 }

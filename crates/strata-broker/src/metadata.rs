@@ -133,11 +133,17 @@ fn count_isr_changes(
                 .filter(|p| p.leader == me)
                 .map(|p| p.isr.len())
         };
-        match (isr(before), isr(after)) {
-            (Some(old), Some(new)) if new < old => broker.metrics.isr_shrinks.inc(),
-            (Some(old), Some(new)) if new > old => broker.metrics.isr_expands.inc(),
-            _ => 0,
+        let family = match (isr(before), isr(after)) {
+            (Some(old), Some(new)) if new < old => &broker.metrics.isr_shrinks,
+            (Some(old), Some(new)) if new > old => &broker.metrics.isr_expands,
+            _ => continue,
         };
+        if let Some(t) = after.topic_by_id(topic_id) {
+            let labels = crate::metrics::TopicLabels {
+                topic: t.name.to_string(),
+            };
+            family.get_or_create(&labels).inc();
+        }
     }
 }
 

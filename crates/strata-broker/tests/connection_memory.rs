@@ -31,11 +31,11 @@ fn round_trip(s: &mut TcpStream, id: i32) {
 async fn wait_for_connections(b: &TestBroker, n: i64) {
     let metrics = &b.running.as_ref().unwrap().broker.metrics;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while metrics.connections.get() != n {
+    while metrics.open_connections.get() != n {
         assert!(
             Instant::now() < deadline,
             "{} connections, want {n}",
-            metrics.connections.get()
+            metrics.open_connections.get()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

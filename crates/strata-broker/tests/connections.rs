@@ -54,7 +54,7 @@ async fn per_ip_limit_and_override_close_excess_connections() {
     assert_eq!(ask(&mut other, 2, WAIT).await, Some(true));
     drop(kept.remove(0));
     eventually(WAIT, "the freed place", || {
-        broker(&b).metrics.connections.get() == 5
+        broker(&b).metrics.open_connections.get() == 5
     })
     .await;
     let mut again = connect_from("127.0.0.2", b.addr).await;
@@ -225,7 +225,7 @@ async fn malformed_requests_close_their_connection_and_are_counted() {
     assert_eq!(malformed(broker, "Metadata"), 1);
     assert_eq!(malformed(broker, "unknown"), 3);
     assert_eq!(closed(broker, "malformed"), 4);
-    let text = broker.render_metrics();
+    let text = broker.render_metrics(false);
     assert!(
         text.contains("strata_malformed_requests_total{api=\"Metadata\"} 1"),
         "{text}"

@@ -76,15 +76,28 @@ async fn ready(State(broker): State<Arc<Broker>>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn metrics(State(broker): State<Arc<Broker>>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        broker.render_metrics(),
-    )
-        .into_response()
+/// `/metrics`: OpenMetrics to a scraper that asks for it (`Accept:
+/// application/openmetrics-text`, as Prometheus does), else the classic text format.
+/// Gathered on a blocking thread (it walks every partition and reads batch headers).
+async fn metrics(State(broker): State<Arc<Broker>>, headers: axum::http::HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let content_type = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    match tokio::task::spawn_blocking(move || broker.render_metrics(openmetrics)).await {
+        Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("gathering metrics failed: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 /// The groups this broker coordinates (in a cluster each broker lists its own share).

@@ -96,6 +96,8 @@ impl Log {
             log_append_time: -1,
             log_start_offset: self.log_start_offset,
             bytes: records.len() as u64,
+            // Followers copy without walking records.
+            uncompressed_bytes: 0,
             duplicate: false,
         })
     }

@@ -257,7 +257,16 @@ impl Log {
         now_ms: i64,
         leader_epoch: Option<i32>,
     ) -> Result<AppendInfo, LogError> {
-        let headers = batch::validate(records, self.config.max_message_bytes as usize)?;
+        let batch::Validated {
+            headers,
+            uncompressed_bytes,
+        } = batch::validate_sized(
+            records,
+            &batch::Checks {
+                max_batch_bytes: self.config.max_message_bytes as usize,
+                keys_required: false,
+            },
+        )?;
         let record_count: i64 = headers
             .iter()
             .map(|h| i64::from(h.last_offset_delta) + 1)
@@ -286,6 +295,7 @@ impl Log {
                 log_append_time: if log_append_time { max_timestamp } else { -1 },
                 log_start_offset: self.log_start_offset,
                 bytes: 0,
+                uncompressed_bytes: 0,
                 duplicate: true,
             });
         }
@@ -373,6 +383,7 @@ impl Log {
             log_append_time: if log_append_time { now_ms } else { -1 },
             log_start_offset: self.log_start_offset,
             bytes: records.len() as u64,
+            uncompressed_bytes,
             duplicate: false,
         })
     }

@@ -140,6 +140,9 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
     /// Bytes written (0 for a duplicate).
     pub bytes: u64,
+    /// What the written batches take uncompressed (header and records; see
+    /// `strata_proto::batch::Validated`); 0 for a duplicate and for a follower's copy.
+    pub uncompressed_bytes: u64,
     /// The payload was a retry of batches already in the log: nothing was written and
     /// the offsets are those of the original write.
     pub duplicate: bool,

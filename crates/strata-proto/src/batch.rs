@@ -221,11 +221,29 @@ pub fn validate(records: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchHeade
 /// [`BatchError::InvalidRecord`]. Returns the headers in payload order. An empty
 /// payload is an [`BatchError::InvalidRecord`].
 pub fn validate_with(records: &[u8], checks: &Checks) -> Result<Vec<BatchHeader>, BatchError> {
+    validate_sized(records, checks).map(|v| v.headers)
+}
+
+/// A payload [`validate_sized`] accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validated {
+    /// The batches' headers, in payload order.
+    pub headers: Vec<BatchHeader>,
+    /// What the payload would take uncompressed: each batch's header plus its records
+    /// as the walk read them (decompressed where compressed). Over the payload's length,
+    /// the compression ratio.
+    pub uncompressed_bytes: u64,
+}
+
+/// [`validate_with`], also measuring the payload's uncompressed size (the walk reads
+/// every record anyway, so this costs nothing more).
+pub fn validate_sized(records: &[u8], checks: &Checks) -> Result<Validated, BatchError> {
     if records.is_empty() {
         return Err(BatchError::invalid("produce payload holds no record batch"));
     }
     let max_batch_bytes = checks.max_batch_bytes;
     let mut headers = Vec::new();
+    let mut uncompressed_bytes = 0u64;
     let mut pos = 0usize;
     while pos < records.len() {
         let rest = &records[pos..];
@@ -256,19 +274,23 @@ pub fn validate_with(records: &[u8], checks: &Checks) -> Result<Vec<BatchHeader>
         };
         let codec = codec_of(&header)?;
         let body = &batch[HEADER_SIZE..];
-        if codec == Compression::None {
+        let body_bytes = if codec == Compression::None {
             records::walk(&mut records::Slice::new(body), &rules)?;
+            body.len()
         } else {
             let reader = codec::reader(codec, body, max_batch_bytes)?;
-            records::walk(
-                &mut window::Window::new(reader, codec, max_batch_bytes),
-                &rules,
-            )?;
-        }
+            let mut window = window::Window::new(reader, codec, max_batch_bytes);
+            records::walk(&mut window, &rules)?;
+            records::Source::pos(&window)
+        };
+        uncompressed_bytes += (HEADER_SIZE + body_bytes) as u64;
         headers.push(header);
         pos += size;
     }
-    Ok(headers)
+    Ok(Validated {
+        headers,
+        uncompressed_bytes,
+    })
 }
 
 /// How the offset deltas of a batch's records must run.

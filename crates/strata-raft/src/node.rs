@@ -273,6 +273,13 @@ impl MetadataRaft {
         self.inner.published.borrow().0
     }
 
+    /// Entries in this node's log not yet applied to its image (committed or not yet
+    /// committed): how far the image trails the log this node has received.
+    pub fn apply_lag(&self) -> u64 {
+        let last = self.inner.metrics.borrow().last_log_index.unwrap_or(0);
+        last.saturating_sub(self.applied_index())
+    }
+
     /// Every published `(applied index, image)`, latest first.
     pub fn subscribe(&self) -> watch::Receiver<(u64, Arc<MetadataImage>)> {
         self.inner.published.clone()

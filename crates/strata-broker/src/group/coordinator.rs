@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 use strata_group::{
     Effect, Group, GroupConfig, GroupError, GroupMetadataValue, JoinRequest, JoinResponse,
     PersistToken, RecordKey, RequestId, SyncRequest, SyncResponse,
@@ -25,6 +26,10 @@ enum Waiter {
 pub(super) struct GroupEntry {
     pub(super) group: Group,
     waiters: HashMap<RequestId, Waiter>,
+    /// Rebalances started while this broker coordinated the group.
+    rebalances: u64,
+    /// When the rebalance going on started (for its duration).
+    rebalancing_since: Option<std::time::Instant>,
 }
 
 impl GroupEntry {
@@ -36,6 +41,8 @@ impl GroupEntry {
         Self {
             group,
             waiters: HashMap::new(),
+            rebalances: 0,
+            rebalancing_since: None,
         }
     }
 }
@@ -83,18 +90,49 @@ pub struct GroupCoordinator {
     pub(super) load_done: tokio::sync::Notify,
     /// Rebalances started, for `/metrics`.
     pub rebalances: Counter,
+    /// Rebalance durations (shared with `Metrics::group_rebalance_seconds`).
+    rebalance_seconds: Histogram,
+}
+
+/// One coordinated group, for `/metrics`.
+pub struct GroupFigures {
+    pub group: String,
+    pub state: &'static str,
+    pub members: usize,
+    pub rebalances: u64,
 }
 
 impl GroupCoordinator {
     /// An empty coordinator.
-    pub fn new(cfg: GroupConfig) -> Self {
+    pub fn new(cfg: GroupConfig, rebalance_seconds: Histogram) -> Self {
         Self {
             cfg,
             state: Mutex::new(State::default()),
             next_request: AtomicU64::new(1),
             load_done: tokio::sync::Notify::new(),
             rebalances: Counter::default(),
+            rebalance_seconds,
         }
+    }
+
+    /// The groups this broker coordinates now, with their state, members and
+    /// rebalances.
+    pub fn figures(&self, broker: &Broker) -> Vec<GroupFigures> {
+        let state = self.state.lock();
+        state
+            .groups
+            .iter()
+            .filter(|(id, e)| {
+                e.group.state() != strata_group::GroupState::Dead
+                    && self.lease(broker, &state, id).is_ok()
+            })
+            .map(|(id, e)| GroupFigures {
+                group: id.clone(),
+                state: e.group.state().as_str(),
+                members: e.group.members().len(),
+                rebalances: e.rebalances,
+            })
+            .collect()
     }
 
     fn request_id(&self) -> RequestId {
@@ -137,6 +175,10 @@ impl GroupCoordinator {
                 }),
                 Effect::RebalanceStarted { generation } => {
                     self.rebalances.inc();
+                    entry.rebalances += 1;
+                    entry
+                        .rebalancing_since
+                        .get_or_insert_with(std::time::Instant::now);
                     tracing::debug!(
                         group = entry.group.group_id(),
                         generation,
@@ -144,6 +186,10 @@ impl GroupCoordinator {
                     );
                 }
                 Effect::RebalanceCompleted { generation } => {
+                    if let Some(since) = entry.rebalancing_since.take() {
+                        self.rebalance_seconds
+                            .observe(since.elapsed().as_secs_f64());
+                    }
                     tracing::debug!(
                         group = entry.group.group_id(),
                         generation,

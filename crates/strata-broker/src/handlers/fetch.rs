@@ -183,6 +183,15 @@ pub async fn handle(
         })
         .collect();
     for (w, r) in wanted.iter().zip(results) {
+        if let (false, Ok(replica), Some(slice)) = (from_replica, &w.replica, &r.records) {
+            // Records spanned from the asked offset (a compacted log's gaps included).
+            let first = slice.first_offset.max(w.offset);
+            let records = (slice.last_offset + 1 - first).max(0) as u64;
+            replica.stats.served(slice.len as u64, records);
+        }
+        if r.error != 0 {
+            broker.metrics.count_error("Fetch", r.error);
+        }
         let mut p = wire::Partition::new(w.partition, r.error);
         p.high_watermark = r.high_watermark;
         p.last_stable_offset = r.last_stable_offset;

@@ -101,6 +101,9 @@ pub struct Served {
     pub frame: Option<ResponseFrame>,
     /// How long to stop reading the connection once the response is out.
     pub throttle: Duration,
+    /// The API, and when its handler was done: the writer observes the response time
+    /// (`strata_request_response_seconds`) from there.
+    pub timing: Option<(ApiLabels, Instant)>,
 }
 
 /// What a handler answered: a body still to encode, or (Fetch) an encoded frame.
@@ -166,6 +169,7 @@ pub async fn handle(
             r.min_bytes = r.min_bytes.min(r.max_bytes);
         }
     }
+    let started = Instant::now();
     let served = dispatch(broker, req, turn, received, caller);
     let (answer, busy) = if measure {
         Busy::new(std::pin::pin!(served)).await
@@ -173,7 +177,7 @@ pub async fn handle(
         (served.await, Duration::ZERO)
     };
     let mut answer = answer?;
-    observe(broker, api_key, received);
+    let labels = observe(broker, api_key, received, started);
     if let (Some(r), Answer::Body(Some(body))) = (refused, &mut answer) {
         r.answer(body);
     }
@@ -200,18 +204,19 @@ pub async fn handle(
         }
     }
     if !throttle.is_zero() {
-        let labels = ApiLabels {
-            api: api_name(api_key),
-        };
         let m = &broker.metrics;
         m.throttled_requests.get_or_create(&labels).inc();
         if let Answer::Body(Some(body)) = &mut answer {
             set_throttle(body, throttle_ms(throttle));
         }
     }
+    if let Answer::Body(Some(body)) = &answer {
+        broker.metrics.count_errors(labels.api, body);
+    }
     Ok(Served {
         frame: answer.encode(api_key, v, correlation_id)?,
         throttle,
+        timing: Some((labels, Instant::now())),
     })
 }
 
@@ -482,17 +487,26 @@ pub(crate) fn configs_denied(
     }
 }
 
-/// Counts a served request and its latency.
-fn observe(broker: &Broker, api_key: ApiKey, received: Instant) {
+/// Counts a served request and its latency: in all, and split into the wait before its
+/// handler started (`started`: behind the connection's previous request) and the
+/// handler's own time.
+fn observe(broker: &Broker, api_key: ApiKey, received: Instant, started: Instant) -> ApiLabels {
     let labels = ApiLabels {
         api: api_name(api_key),
     };
-    broker.metrics.requests.get_or_create(&labels).inc();
-    broker
-        .metrics
-        .request_latency
+    let m = &broker.metrics;
+    let now = Instant::now();
+    m.requests.get_or_create(&labels).inc();
+    m.request_latency
         .get_or_create(&labels)
-        .observe(received.elapsed().as_secs_f64());
+        .observe(now.duration_since(received).as_secs_f64());
+    m.request_queue
+        .get_or_create(&labels)
+        .observe(started.saturating_duration_since(received).as_secs_f64());
+    m.request_handle
+        .get_or_create(&labels)
+        .observe(now.duration_since(started).as_secs_f64());
+    labels
 }
 
 /// Answers a request whose version we advertise but cannot serve (or that is newer
@@ -505,8 +519,9 @@ pub fn reject_version(
     correlation_id: i32,
     frame: Bytes,
 ) -> Option<Bytes> {
-    let labels = ApiLabels { api: api_name(key) };
-    broker.metrics.request_errors.get_or_create(&labels).inc();
+    broker
+        .metrics
+        .count_error(api_name(key), ResponseError::UnsupportedVersion.code());
     legacy::reject(key, version, correlation_id, frame)
 }
 

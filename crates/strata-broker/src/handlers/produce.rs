@@ -11,7 +11,7 @@ use strata_auth::acl::AclOperation;
 use bytes::Bytes;
 use futures::future::join_all;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strata_log::AppendInfo;
@@ -218,16 +218,26 @@ pub async fn handle(
                 } else {
                     -1
                 }),
-            Outcome::Failed(code, msg) => pr
-                .with_error_code(code.code())
+            Outcome::Failed(code, msg) => {
+                count_refusal(broker, &topics[t].name, index, code);
+                pr.with_error_code(code.code())
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1)
-                .with_error_message(msg.filter(|_| version >= 8).map(StrBytes::from_string)),
+                    .with_error_message(msg.filter(|_| version >= 8).map(StrBytes::from_string))
+            }
         };
         topics[t].partition_responses.push(pr);
     }
     Some(ProduceResponse::default().with_responses(topics))
+}
+
+/// Counts a refused produce by reason on the partition's own counters (only partitions
+/// this broker holds: a name a client made up creates no series).
+fn count_refusal(broker: &Broker, topic: &TopicName, index: i32, code: ResponseError) {
+    if let Some(p) = broker.replicas.get(topic.0.as_str(), index) {
+        p.stats.refused(code);
+    }
 }
 
 /// KIP-890: keeps of `appends` (and their `slots`) the batches that may be appended;
@@ -373,6 +383,8 @@ fn judge_append(
             if !info.duplicate {
                 broker.metrics.records_in.inc_by(info.record_count as u64);
                 broker.metrics.produce_bytes.inc_by(len);
+                p.stats
+                    .appended(len, info.record_count as u64, info.uncompressed_bytes);
                 p.note_written(records);
             }
             Ok(info)

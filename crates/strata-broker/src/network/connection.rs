@@ -51,7 +51,15 @@ pub(crate) async fn serve(
     conn: Arc<ConnState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    broker.metrics.connections.inc();
+    let listener_open = broker
+        .metrics
+        .connections
+        .get_or_create(&crate::metrics::ListenerLabels {
+            listener: endpoint.config.name.clone(),
+        })
+        .clone();
+    listener_open.inc();
+    broker.metrics.open_connections.inc();
     let fd = stream.as_raw_fd();
     let opened = tokio::select! {
         o = open(stream, peer, &endpoint, &broker) => o,
@@ -60,7 +68,8 @@ pub(crate) async fn serve(
     if let Some((rd, wr, session)) = opened {
         serve_requests(rd, wr, fd, session, peer, endpoint, &broker, conn, shutdown).await;
     }
-    broker.metrics.connections.dec();
+    listener_open.dec();
+    broker.metrics.open_connections.dec();
 }
 
 /// The TLS handshake (on TLS listeners) and the connection's first principal: the
@@ -351,10 +360,10 @@ async fn write_responses(
 ) {
     let mut writer = ResponseWriter::default();
     while let Some(out) = rx.recv().await {
-        let (frame, throttle) = match out {
-            Outgoing::Ready(b) => (Some(ResponseFrame::from(b)), Duration::ZERO),
+        let (frame, throttle, timing) = match out {
+            Outgoing::Ready(b) => (Some(ResponseFrame::from(b)), Duration::ZERO, None),
             Outgoing::Pending(h) => match h.await {
-                Ok(Ok(s)) => (s.frame, s.throttle),
+                Ok(Ok(s)) => (s.frame, s.throttle, s.timing),
                 // A response we cannot produce must not leave the client waiting forever.
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "request failed; closing connection");
@@ -370,7 +379,15 @@ async fn write_responses(
         };
         if let Some(f) = frame {
             match writer.write(&mut wr, f, &broker.metrics.bytes_out).await {
-                Ok(()) => {}
+                Ok(()) => {
+                    if let Some((api, done)) = &timing {
+                        broker
+                            .metrics
+                            .request_response
+                            .get_or_create(api)
+                            .observe(done.elapsed().as_secs_f64());
+                    }
+                }
                 Err(WriteError::Socket(e)) => {
                     tracing::debug!(error = %e, "write failed; dropping connection");
                     return;

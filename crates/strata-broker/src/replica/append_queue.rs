@@ -413,8 +413,9 @@ impl Partition {
                 .ok_or_else(|| LogError::Io(io::Error::other("partition is closed")))?;
             log.prepare_flush()
         };
+        let started = std::time::Instant::now();
         let upto = task.sync().map_err(LogError::Io)?;
-        super::flush_many::count_partition_sync();
+        super::flush_many::count_partition_sync(started.elapsed());
         if let Some(log) = self.log.lock().as_mut() {
             log.complete_flush(upto)?;
         }

@@ -57,6 +57,8 @@ pub(super) fn append_run(
                         last_offset: base + count - 1,
                         record_count: count,
                         bytes: item.len() as u64,
+                        // Shared out by size: the walk measured the whole payload.
+                        uncompressed_bytes: share(info.uncompressed_bytes, item.len(), buf.len()),
                         ..info
                     })
                 })
@@ -85,4 +87,12 @@ pub(super) fn append_one(
     } else {
         log.append(records, now_ms)
     }
+}
+
+/// `whole`'s share for `part` of `total` bytes.
+fn share(whole: u64, part: usize, total: usize) -> u64 {
+    if total == 0 {
+        return 0;
+    }
+    (u128::from(whole) * part as u128 / total as u128) as u64
 }

@@ -40,9 +40,11 @@ pub fn sync_stats() -> SyncStats {
     }
 }
 
-/// Counts one partition flushed by its own fsyncs.
-pub(super) fn count_partition_sync() {
+/// Counts one partition flushed by its own fsyncs, which took `took`.
+pub(super) fn count_partition_sync(took: std::time::Duration) {
     PARTITION_SYNCS.fetch_add(1, Ordering::Relaxed);
+    crate::metrics::LOG_FSYNC_SECONDS.observe(took.as_secs_f64());
+    crate::metrics::LOG_GROUP_COMMIT_PARTITIONS.observe(1.0);
 }
 
 /// Below this many due partitions, each is flushed on its own (an `fdatasync` of its
@@ -87,9 +89,10 @@ impl Partition {
             let mut flushed = 0;
             let mut first_error = None;
             for (p, _turn, task) in prepared {
+                let started = std::time::Instant::now();
                 match task.sync() {
                     Ok(upto) => {
-                        count_partition_sync();
+                        count_partition_sync(started.elapsed());
                         p.complete_flush_at(upto, now)?;
                         flushed += 1;
                     }
@@ -100,6 +103,7 @@ impl Partition {
             }
             return first_error.map_or(Ok(flushed), Err);
         }
+        let started = std::time::Instant::now();
         if let Err(e) = syncfs(data_dir) {
             turn.push(data_dir.to_path_buf());
             tracing::error!(error = %e, dir = %data_dir.display(), "filesystem sync failed: flushing each partition on its own from now on");
@@ -108,6 +112,8 @@ impl Partition {
         drop(turn);
         FILESYSTEM_SYNCS.fetch_add(1, Ordering::Relaxed);
         FILESYSTEM_SYNC_PARTITIONS.fetch_add(prepared.len() as u64, Ordering::Relaxed);
+        crate::metrics::LOG_FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
+        crate::metrics::LOG_GROUP_COMMIT_PARTITIONS.observe(prepared.len() as f64);
         let flushed = prepared.len();
         for (p, _turn, task) in prepared {
             p.complete_flush_at(task.synced_by_filesystem(), now)?;

@@ -61,6 +61,8 @@ pub struct Partition {
     pub(super) refusals: Mutex<super::refusals::Refusals>,
     /// Set once any refusal was remembered, so a write need not look at `refusals`.
     pub(super) refused_any: std::sync::atomic::AtomicBool,
+    /// Traffic counters for `/metrics` (summed per topic at scrape time).
+    pub stats: crate::metrics::PartitionStats,
 }
 
 /// Result of a read: the batches (whole, as stored: in memory, or as the file range a
@@ -106,6 +108,7 @@ impl Partition {
             resign_from: AtomicI32::new(-1),
             refusals: Mutex::new(Default::default()),
             refused_any: std::sync::atomic::AtomicBool::new(false),
+            stats: crate::metrics::PartitionStats::default(),
         }
     }
 

@@ -68,6 +68,11 @@ pub struct LeaderReport {
     /// The largest number of records a follower is behind the leader's log end; followers
     /// that have not fetched under this leadership are not counted.
     pub max_follower_lag: i64,
+    /// Fewer in-sync replicas than `min.insync.replicas`.
+    pub under_min_isr: bool,
+    /// The longest time, in milliseconds, a follower has not had everything the leader
+    /// had (0 when every follower has it now).
+    pub max_follower_lag_ms: i64,
 }
 
 impl Partition {
@@ -351,9 +356,21 @@ impl Partition {
             .map(|follower_leo| (leo - follower_leo).max(0))
             .max()
             .unwrap_or(0);
+        let now = crate::broker::now_ms();
+        let max_follower_lag_ms = state
+            .replicas()
+            .iter()
+            .filter(|r| **r != state.leader_id())
+            .filter_map(|r| state.follower(*r))
+            .filter(|f| f.log_end_offset.is_none_or(|end| end < leo))
+            .map(|f| (now - f.last_caught_up_time_ms).max(0))
+            .max()
+            .unwrap_or(0);
         Some(LeaderReport {
             under_replicated: state.isr().len() < state.replicas().len(),
             max_follower_lag,
+            under_min_isr: state.isr().len() < state.min_insync_replicas(),
+            max_follower_lag_ms,
         })
     }
 
