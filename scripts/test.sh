@@ -70,6 +70,9 @@ if [ "$run_interop" -eq 1 ]; then
     command -v npm >/dev/null 2>&1 || missing+=(npm)
     # promtool (Debian's prometheus package) checks and unit-tests deploy/'s alert rules.
     command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+    # Headless Chromium and its driver run the admin web UI test (interop/test_ui.py).
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
     # Debian's own python3 ships venv/ensurepip separately.
     if command -v "$PYTHON" >/dev/null 2>&1 && ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3-venv)
@@ -199,6 +202,8 @@ fi
 # --- interop tests --------------------------------------------------------------------------
 if [ "$run_interop" -eq 1 ]; then
     export STRATA_BIN="${STRATA_BIN:-$TARGET_DIR/release/strata}"
+    # Screenshots of the web UI test are kept with the logs.
+    export STRATA_TEST_ARTIFACTS="${STRATA_TEST_ARTIFACTS:-$LOG_DIR/ui-screenshots}"
     step "pytest interop (STRATA_BIN=$STRATA_BIN)"
     set +e
     # The whole suite unless the extra arguments name test files themselves.

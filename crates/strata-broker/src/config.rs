@@ -279,7 +279,9 @@ pub fn apply_listener_setting(
         "metrics.partition.level" => match value.trim() {
             "true" => Ok(true),
             "false" => Ok(false),
-            _ => Err(format!("setting '{key}' must be true or false, not '{value}'")),
+            _ => Err(format!(
+                "setting '{key}' must be true or false, not '{value}'"
+            )),
         }
         .map(|b| c.metrics_partition_level = b),
         "max.connections.per.ip.overrides" => parse_ip_overrides(value)
@@ -301,7 +303,9 @@ pub fn apply_listener_setting(
         "http.ui.read.only" => match value.trim() {
             "true" => Ok(true),
             "false" => Ok(false),
-            _ => Err(format!("setting '{key}' must be true or false, not '{value}'")),
+            _ => Err(format!(
+                "setting '{key}' must be true or false, not '{value}'"
+            )),
         }
         .map(|b| c.http_ui_read_only = b),
         _ => return None,

@@ -383,14 +383,16 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
                     records.extend(fence);
                 }
                 let elect = election::elect_offline_leaders(&image);
-                if !elect.is_empty() {
-                    lost_at = last_heard;
-                }
                 image = image
                     .applied(elect.iter())
                     .map_err(|_| AlterIsrError::UnknownPartition)?;
                 records.extend(elect);
                 records.extend(election::preferred_leader_moves(&image));
+                // Fencing a leader moves its partitions (in the fence records themselves,
+                // or by electing offline ones): that is an election to time.
+                if leader_elections(current, &records) > 0 {
+                    lost_at = last_heard;
+                }
                 settled = records.is_empty().then(|| current.clone());
                 Ok(records)
             })

@@ -8,6 +8,7 @@
 //! - [`metadata`]: the metadata image and its log.
 //! - [`Broker`]: ties them together; [`Broker::start`] / [`RunningBroker::shutdown`].
 
+pub mod admin;
 mod auth;
 mod broker;
 mod cleaner;

@@ -13,9 +13,11 @@ use axum::{Json, Router};
 use strata_broker::Broker;
 use tokio::net::TcpListener;
 
+mod api;
 mod auth;
 pub mod registry;
 mod server;
+mod ui;
 
 pub use auth::Principal;
 
@@ -30,11 +32,14 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/groups", get(groups))
         .route("/api/groups/{group}", get(group))
+        .merge(api::router(&broker))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&broker),
             auth::require,
         ))
+        // The UI's assets need no credentials (its data comes from /api/v1, which does).
+        .merge(ui::router())
         .with_state(broker)
 }
 
@@ -166,10 +171,18 @@ fn unavailable(group: &str) -> Response {
 }
 
 async fn not_found() -> (StatusCode, Json<serde_json::Value>) {
+    let mut endpoints = vec![
+        "/health",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/api/groups",
+        "/api/groups/{group}",
+        "/ui",
+    ];
+    endpoints.extend_from_slice(api::ENDPOINTS);
     (
         StatusCode::NOT_FOUND,
-        Json(
-            serde_json::json!({"error": "not found", "endpoints": ["/health", "/health/live", "/health/ready", "/metrics", "/api/groups", "/api/groups/{group}"]}),
-        ),
+        Json(serde_json::json!({"error": "not found", "endpoints": endpoints})),
     )
 }

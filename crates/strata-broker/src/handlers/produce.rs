@@ -221,9 +221,9 @@ pub async fn handle(
             Outcome::Failed(code, msg) => {
                 count_refusal(broker, &topics[t].name, index, code);
                 pr.with_error_code(code.code())
-                .with_base_offset(-1)
-                .with_log_append_time_ms(-1)
-                .with_log_start_offset(-1)
+                    .with_base_offset(-1)
+                    .with_log_append_time_ms(-1)
+                    .with_log_start_offset(-1)
                     .with_error_message(msg.filter(|_| version >= 8).map(StrBytes::from_string))
             }
         };

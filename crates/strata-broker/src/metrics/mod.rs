@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Metric, Registry};
 
 pub mod classic;
+mod encode;
 pub mod errors;
 mod gather;
 mod partition_stats;
@@ -28,8 +29,8 @@ pub use static_histogram::{HistogramData, StaticHistogram};
 /// Log flush fsync latency (fdatasync of a partition, or a syncfs of many), seconds.
 pub static LOG_FSYNC_SECONDS: StaticHistogram = StaticHistogram::new(
     &[
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-        2.5, 5.0, 10.0,
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        5.0, 10.0,
     ],
     1e-9,
 );
@@ -38,8 +39,7 @@ pub static LOG_FSYNC_SECONDS: StaticHistogram = StaticHistogram::new(
 /// filesystem sync): the group-commit width.
 pub static LOG_GROUP_COMMIT_PARTITIONS: StaticHistogram = StaticHistogram::new(
     &[
-        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0,
-        65536.0,
+        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0, 65536.0,
     ],
     1.0,
 );
@@ -210,34 +210,144 @@ impl Metrics {
         };
         let r = &mut registry;
         reg(r, "requests", "Kafka requests served", &m.requests);
-        reg(r, "request_latency_seconds", "Kafka request latency, frame read to response ready", &m.request_latency);
-        reg(r, "request_queue_seconds", "Kafka request wait before its handler started", &m.request_queue);
-        reg(r, "request_handle_seconds", "Kafka request handler time", &m.request_handle);
-        reg(r, "request_response_seconds", "Kafka response write time, ready to last byte sent", &m.request_response);
-        reg(r, "request_errors", "Error codes in Kafka responses, by API and error", &m.request_errors);
+        reg(
+            r,
+            "request_latency_seconds",
+            "Kafka request latency, frame read to response ready",
+            &m.request_latency,
+        );
+        reg(
+            r,
+            "request_queue_seconds",
+            "Kafka request wait before its handler started",
+            &m.request_queue,
+        );
+        reg(
+            r,
+            "request_handle_seconds",
+            "Kafka request handler time",
+            &m.request_handle,
+        );
+        reg(
+            r,
+            "request_response_seconds",
+            "Kafka response write time, ready to last byte sent",
+            &m.request_response,
+        );
+        reg(
+            r,
+            "request_errors",
+            "Error codes in Kafka responses, by API and error",
+            &m.request_errors,
+        );
         reg(r, "bytes_in", "Request bytes received", &m.bytes_in);
         reg(r, "bytes_out", "Response bytes sent", &m.bytes_out);
         reg(r, "records_in", "Records appended", &m.records_in);
-        reg(r, "produce_bytes", "Record batch bytes appended", &m.produce_bytes);
-        reg(r, "fetch_bytes", "Record batch bytes served", &m.fetch_bytes);
-        reg(r, "connections", "Open client connections, by listener", &m.connections);
-        reg(r, "connections_closed", "Client connections closed or refused by the broker, by reason", &m.connections_closed);
-        reg(r, "max_connections_reached", "Times the listener stopped accepting at max.connections", &m.max_connections_reached);
-        reg(r, "connection_rate_waits", "Accepts delayed by max.connection.creation.rate (broker or listener)", &m.connection_rate_waits);
-        reg(r, "throttled_requests", "Responses throttled by a client quota (throttle_time_ms > 0), by API", &m.throttled_requests);
-        reg(r, "malformed_requests", "Requests whose frame or body did not decode (connection closed), by API", &m.malformed_requests);
+        reg(
+            r,
+            "produce_bytes",
+            "Record batch bytes appended",
+            &m.produce_bytes,
+        );
+        reg(
+            r,
+            "fetch_bytes",
+            "Record batch bytes served",
+            &m.fetch_bytes,
+        );
+        reg(
+            r,
+            "connections",
+            "Open client connections, by listener",
+            &m.connections,
+        );
+        reg(
+            r,
+            "connections_closed",
+            "Client connections closed or refused by the broker, by reason",
+            &m.connections_closed,
+        );
+        reg(
+            r,
+            "max_connections_reached",
+            "Times the listener stopped accepting at max.connections",
+            &m.max_connections_reached,
+        );
+        reg(
+            r,
+            "connection_rate_waits",
+            "Accepts delayed by max.connection.creation.rate (broker or listener)",
+            &m.connection_rate_waits,
+        );
+        reg(
+            r,
+            "throttled_requests",
+            "Responses throttled by a client quota (throttle_time_ms > 0), by API",
+            &m.throttled_requests,
+        );
+        reg(
+            r,
+            "malformed_requests",
+            "Requests whose frame or body did not decode (connection closed), by API",
+            &m.malformed_requests,
+        );
         reg(r, "queued_request_bytes", "Request bytes being read or waiting for their handler (queued.max.request.bytes in use)", &m.queued_request_bytes);
-        reg(r, "request_budget_waits", "Request reads that waited for queued.max.request.bytes", &m.request_budget_waits);
-        reg(r, "http_connections_closed", "HTTP connections refused or closed by the broker, by reason", &m.http_connections_closed);
+        reg(
+            r,
+            "request_budget_waits",
+            "Request reads that waited for queued.max.request.bytes",
+            &m.request_budget_waits,
+        );
+        reg(
+            r,
+            "http_connections_closed",
+            "HTTP connections refused or closed by the broker, by reason",
+            &m.http_connections_closed,
+        );
         reg(r, "cleaner_runs", "Compacted logs cleaned", &m.cleaner_runs);
-        reg(r, "cleaner_bytes_read", "Log bytes the cleaner read", &m.cleaner_bytes_read);
-        reg(r, "cleaner_bytes_removed", "Log bytes the cleaner took out (superseded records, expired tombstones, aborted data)", &m.cleaner_bytes_removed);
-        reg(r, "cleaner_last_run_timestamp_seconds", "When the last log clean finished (seconds since the epoch)", &m.cleaner_last_run);
-        reg(r, "isr_shrinks", "ISR shrinks of partitions this broker leads (lagging or fenced replicas), by topic", &m.isr_shrinks);
-        reg(r, "isr_expands", "ISR expansions of partitions this broker leads, by topic", &m.isr_expands);
-        reg(r, "leader_elections", "Partitions given a new leader by this node while active controller", &m.leader_elections);
+        reg(
+            r,
+            "cleaner_bytes_read",
+            "Log bytes the cleaner read",
+            &m.cleaner_bytes_read,
+        );
+        reg(
+            r,
+            "cleaner_bytes_removed",
+            "Log bytes the cleaner took out (superseded records, expired tombstones, aborted data)",
+            &m.cleaner_bytes_removed,
+        );
+        reg(
+            r,
+            "cleaner_last_run_timestamp_seconds",
+            "When the last log clean finished (seconds since the epoch)",
+            &m.cleaner_last_run,
+        );
+        reg(
+            r,
+            "isr_shrinks",
+            "ISR shrinks of partitions this broker leads (lagging or fenced replicas), by topic",
+            &m.isr_shrinks,
+        );
+        reg(
+            r,
+            "isr_expands",
+            "ISR expansions of partitions this broker leads, by topic",
+            &m.isr_expands,
+        );
+        reg(
+            r,
+            "leader_elections",
+            "Partitions given a new leader by this node while active controller",
+            &m.leader_elections,
+        );
         reg(r, "leader_election_seconds", "Leader lost (broker fenced or shut down) to new leaders committed, on the active controller", &m.leader_election_seconds);
-        reg(r, "group_rebalance_duration_seconds", "Consumer group rebalance duration, first join to assignment", &m.group_rebalance_seconds);
+        reg(
+            r,
+            "group_rebalance_duration_seconds",
+            "Consumer group rebalance duration, first join to assignment",
+            &m.group_rebalance_seconds,
+        );
         Self { registry, ..m }
     }
 

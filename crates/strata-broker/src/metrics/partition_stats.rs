@@ -9,14 +9,7 @@ use kafka_protocol::ResponseError;
 
 /// Upper bounds (bytes) of the produce batch size histogram; one more bucket is +Inf.
 pub const BATCH_BUCKETS: [f64; 8] = [
-    256.0,
-    1024.0,
-    4096.0,
-    16384.0,
-    65536.0,
-    262144.0,
-    1048576.0,
-    4194304.0,
+    256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
 ];
 
 /// Why records were refused, as `reason` label values.
@@ -145,7 +138,10 @@ mod tests {
         let mut t = TopicTotals::default();
         a.add_to(&mut t);
         b.add_to(&mut t);
-        assert_eq!((t.bytes_in, t.records_in, t.uncompressed_in), (10_001_124, 16, 20_001_324));
+        assert_eq!(
+            (t.bytes_in, t.records_in, t.uncompressed_in),
+            (10_001_124, 16, 20_001_324)
+        );
         assert_eq!((t.bytes_out, t.records_out), (50, 2));
         // 100 <= 256 and 1024 <= 1024: first two buckets; 10 MB: +Inf.
         assert_eq!(t.batch_buckets, [1, 1, 0, 0, 0, 0, 0, 0, 1]);

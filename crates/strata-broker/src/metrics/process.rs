@@ -64,7 +64,7 @@ fn max_fds() -> Option<u64> {
     };
     // SAFETY: `lim` is a valid, writable rlimit.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    (rc == 0).then_some(lim.rlim_cur as u64)
+    (rc == 0).then_some(lim.rlim_cur)
 }
 
 /// The filesystem holding `dir`: bytes available to an unprivileged writer, and its
