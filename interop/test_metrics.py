@@ -116,6 +116,7 @@ def test_topic_traffic_batches_compression_and_rejections(broker):
     assert stored and raw and raw > 200 * 1000 > 10 * stored, (stored, raw)
     assert value(broker, "strata_topic_compression_ratio", topic=topic) > 10
     assert value(broker, "strata_topic_records_out_total", topic=topic) >= 200
+    assert value(broker, "strata_records_out_total") >= 200
     assert value(broker, "strata_topic_bytes_out_total", topic=topic) >= stored
     batches = value(broker, "strata_topic_produce_batch_bytes_count", topic=topic)
     assert batches and batches >= 1

@@ -495,3 +495,26 @@ def test_read_only_mode_refuses_changes(tmp_path_factory, browser, artifacts):
     finally:
         code = b.stop()
         assert code == 0, b.log_tail()
+
+
+def test_ten_thousand_partitions_are_paged_not_rendered(ui_broker, browser, artifacts):
+    """A topic with 10,000 partitions: the page renders one page of rows, the pager walks
+    them, and the topic list's server-side search finds it among others."""
+    from selenium.webdriver.common.by import By
+    b = ui_broker
+    ui = Page(browser, b, artifacts, "ui")
+    topic = unique_topic("wide")
+    status, body, _ = call(b, "POST", "/api/v1/topics", {"name": topic, "partitions": 10_000})
+    assert status == 201, body
+    ui.open("#/topics/" + topic)
+    ui.wait_text("partition-page-info", lambda t: t.endswith("of 10000"))
+    rows = browser.find_elements(By.CSS_SELECTOR, '[data-testid^="partition-row-"]')
+    assert 0 < len(rows) <= 100, len(rows)
+    ui.by_id("partition-next").click()
+    ui.wait_el("partition-row-100")
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="partition-row-0"]')
+    ui.shot("wide-topic")
+    ui.open("#/topics?search=" + topic[-8:])
+    ui.wait_el(f"topic-delete-{topic}")
+    rows = browser.find_elements(By.CSS_SELECTOR, '[data-testid^="topic-delete-"]')
+    assert len(rows) == 1, [r.get_attribute("data-testid") for r in rows]

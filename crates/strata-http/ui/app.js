@@ -222,6 +222,7 @@ const CHART_SERIES = [
   ["bytes_in", "bytes in/s", "#2b7bd6"],
   ["bytes_out", "bytes out/s", "#d6732b"],
   ["records_in", "records in/s", "#2ba84a"],
+  ["records_out", "records out/s", "#8a4fc7"],
 ];
 
 // A line chart of the rate history on a <canvas> (one y-axis per unit would be
@@ -285,7 +286,7 @@ function renderOverview(main) {
       ])));
     drawChart(canvas, o.history);
     rates.textContent = `in ${fmtBytes(o.rates.bytes_in)}/s · out ${fmtBytes(o.rates.bytes_out)}/s · ` +
-      `${o.rates.records_in.toFixed(1)} records/s`;
+      `${o.rates.records_in.toFixed(1)} records/s in · ${o.rates.records_out.toFixed(1)} records/s out`;
   });
   refresh();
   every(2000, refresh);

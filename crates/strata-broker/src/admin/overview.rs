@@ -53,6 +53,8 @@ pub struct Rates {
     pub bytes_out: f64,
     /// Records appended.
     pub records_in: f64,
+    /// Records sent to consumers.
+    pub records_out: f64,
 }
 
 /// The overview.
@@ -88,6 +90,7 @@ struct Sample {
     bytes_in: u64,
     bytes_out: u64,
     records_in: u64,
+    records_out: u64,
 }
 
 /// Samples of the broker's counters, taken when asked (at most about one a second),
@@ -120,6 +123,7 @@ impl RateSampler {
             bytes_in: m.produce_bytes.get(),
             bytes_out: m.fetch_bytes.get(),
             records_in: m.records_in.get(),
+            records_out: m.records_out.get(),
         });
         while samples.len() > SAMPLES {
             samples.pop_front();
@@ -145,6 +149,7 @@ fn rate(a: &Sample, b: &Sample) -> Rates {
         bytes_in: per(a.bytes_in, b.bytes_in),
         bytes_out: per(a.bytes_out, b.bytes_out),
         records_in: per(a.records_in, b.records_in),
+        records_out: per(a.records_out, b.records_out),
     }
 }
 

@@ -188,6 +188,7 @@ pub async fn handle(
             let first = slice.first_offset.max(w.offset);
             let records = (slice.last_offset + 1 - first).max(0) as u64;
             replica.stats.served(slice.len as u64, records);
+            broker.metrics.records_out.inc_by(records);
         }
         if r.error != 0 {
             broker.metrics.count_error("Fetch", r.error);

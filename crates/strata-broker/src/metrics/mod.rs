@@ -115,6 +115,8 @@ pub struct Metrics {
     pub records_in: Counter,
     /// Produce payload bytes appended.
     pub produce_bytes: Counter,
+    /// Records sent to consumers (offsets spanned by the sent batches).
+    pub records_out: Counter,
     /// Fetch payload bytes served.
     pub fetch_bytes: Counter,
     /// Open client connections, by listener.
@@ -184,6 +186,7 @@ impl Metrics {
             bytes_in: Counter::default(),
             bytes_out: Counter::default(),
             records_in: Counter::default(),
+            records_out: Counter::default(),
             produce_bytes: Counter::default(),
             fetch_bytes: Counter::default(),
             connections: Family::default(),
@@ -243,6 +246,7 @@ impl Metrics {
         reg(r, "bytes_in", "Request bytes received", &m.bytes_in);
         reg(r, "bytes_out", "Response bytes sent", &m.bytes_out);
         reg(r, "records_in", "Records appended", &m.records_in);
+        reg(r, "records_out", "Records sent to consumers", &m.records_out);
         reg(
             r,
             "produce_bytes",
