@@ -190,6 +190,45 @@ impl Broker {
             .collect()
     }
 
+    /// Waits, up to `wait`, while some of `requests` need more brokers than are live and
+    /// voters declared in `--voters` have not registered yet: a cluster whose nodes were
+    /// just started (the README's three commands) takes a replication factor of 3 from a
+    /// fourth command at once instead of refusing it. Returns at once otherwise.
+    pub(crate) async fn wait_for_declared_voters(
+        &self,
+        requests: &[CreateTopicRequest],
+        wait: std::time::Duration,
+    ) {
+        let default_rf = self.config.default_replication_factor;
+        let needed = requests
+            .iter()
+            .filter(|r| r.assignments.is_empty())
+            .map(|r| match r.replication_factor {
+                rf if rf < 0 => default_rf,
+                rf => rf,
+            })
+            .max()
+            .unwrap_or(0)
+            .max(0) as usize;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut images = self.meta.raft().subscribe();
+        loop {
+            let image = self.meta.image();
+            let unregistered = self
+                .config
+                .voters
+                .iter()
+                .any(|(id, _)| image.broker(*id).is_none());
+            if !unregistered || Self::live_brokers(&image).len() >= needed {
+                return;
+            }
+            tokio::select! {
+                changed = images.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep_until(deadline) => return,
+            }
+        }
+    }
+
     /// Decides and (unless `validate_only`) commits topic creations, one result per
     /// request, each with the records that created it.
     pub(crate) async fn create_topics(

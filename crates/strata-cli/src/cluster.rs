@@ -4,6 +4,7 @@ mod info;
 mod layout;
 mod process;
 mod up;
+mod wait;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -12,6 +13,7 @@ use strata_client::ClientConfig;
 use crate::cli::Format;
 
 pub use up::UpArgs;
+pub use wait::WaitArgs;
 
 /// Cluster actions.
 #[derive(Subcommand, Debug)]
@@ -22,11 +24,18 @@ pub enum ClusterCommand {
     /// Show brokers, the controller, partition leadership per broker, and under-replicated
     /// and offline partitions.
     Info,
+    /// Wait until N brokers are registered and unfenced (for scripts that start nodes).
+    Wait(WaitArgs),
 }
 
 /// Runs `cluster up` (it owns its runtime; see `up::run`).
 pub fn up(args: UpArgs, format: Format) -> Result<()> {
     up::run(args, format)
+}
+
+/// Runs `cluster wait`.
+pub async fn wait(args: WaitArgs, client: ClientConfig, format: Format) -> Result<()> {
+    wait::run(args, client, format).await
 }
 
 /// Runs `cluster info`.

@@ -116,6 +116,9 @@ fn run_client(
             Command::Cluster {
                 command: cluster::ClusterCommand::Info,
             } => cluster::info(client, format).await,
+            Command::Cluster {
+                command: cluster::ClusterCommand::Wait(args),
+            } => cluster::wait(args, client, format).await,
             Command::Topic { command } => topic::run(command, client, format).await,
             Command::Group { command } => group::run(command, client, format).await,
             Command::Broker { command } => broker::run(command, client, format).await,

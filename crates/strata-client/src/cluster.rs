@@ -110,6 +110,9 @@ pub(crate) struct Cluster {
     conns: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
 }
 
+/// How long refused bootstrap connections are retried before any metadata came.
+pub(crate) const BOOTSTRAP_REFUSED_RETRY: Duration = Duration::from_secs(3);
+
 impl Cluster {
     pub(crate) fn new(config: ClientConfig) -> Result<Arc<Cluster>> {
         if config.bootstrap.is_empty() {
@@ -146,22 +149,35 @@ impl Cluster {
     }
 
     /// A connection to any reachable broker: known brokers first, then bootstrap addresses.
+    /// Before any metadata came, bootstrap addresses that all refuse connections are
+    /// tried again for [`BOOTSTRAP_REFUSED_RETRY`]: a broker started a moment ago is not
+    /// listening yet (a script that starts nodes and then uses them).
     pub(crate) async fn any_connection(&self) -> Result<Arc<Connection>> {
-        let mut candidates: Vec<String> = self.cache.lock().brokers.values().cloned().collect();
-        candidates.sort();
-        for b in &self.config.bootstrap {
-            if !candidates.contains(b) {
-                candidates.push(b.clone());
+        let deadline = tokio::time::Instant::now() + BOOTSTRAP_REFUSED_RETRY;
+        loop {
+            let (known, mut candidates) = {
+                let cache = self.cache.lock();
+                (!cache.brokers.is_empty(), cache.brokers.values().cloned().collect::<Vec<_>>())
+            };
+            candidates.sort();
+            for b in &self.config.bootstrap {
+                if !candidates.contains(b) {
+                    candidates.push(b.clone());
+                }
             }
-        }
-        let mut last = None;
-        for addr in candidates {
-            match self.connection(&addr).await {
-                Ok(c) => return Ok(c),
-                Err(e) => last = Some(e),
+            let mut last = None;
+            for addr in candidates {
+                match self.connection(&addr).await {
+                    Ok(c) => return Ok(c),
+                    Err(e) => last = Some(e),
+                }
             }
+            let refused = matches!(&last, Some(ClientError::Connect { reason, .. }) if reason == "connection refused");
+            if known || !refused || tokio::time::Instant::now() >= deadline {
+                return Err(last.unwrap_or_else(|| ClientError::Config("no brokers to connect to".into())));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Err(last.unwrap_or_else(|| ClientError::Config("no brokers to connect to".into())))
     }
 
     /// A connection to the broker with `id`.

@@ -52,6 +52,9 @@ pub async fn handle(
                 .collect(),
         })
         .collect();
+    // Kafka's timeout_ms bounds the wait for brokers still starting (capped).
+    let wait = std::time::Duration::from_millis(req.timeout_ms.clamp(0, 120_000) as u64);
+    broker.wait_for_declared_voters(&requests, wait).await;
     let mut results = broker
         .create_topics(requests, req.validate_only)
         .await
