@@ -518,3 +518,240 @@ def test_ten_thousand_partitions_are_paged_not_rendered(ui_broker, browser, arti
     ui.wait_el(f"topic-delete-{topic}")
     rows = browser.find_elements(By.CSS_SELECTOR, '[data-testid^="topic-delete-"]')
     assert len(rows) == 1, [r.get_attribute("data-testid") for r in rows]
+
+
+# --- users and ACLs ---------------------------------------------------------------------------
+
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+TOPIC_AUTHORIZATION_FAILED = 29
+
+
+def acl_key(resource_type, pattern, name, principal, host, op, permission) -> str:
+    """The key acls.js builds its row and button test ids from."""
+    return ":".join([resource_type, pattern, name, principal, host, op, permission])
+
+
+def test_users_and_acls_api_without_an_authorizer(ui_broker):
+    """No security on this broker: users can be managed (as AlterUserScramCredentials can),
+    ACLs answer as Kafka's SECURITY_DISABLED, and bad requests are named."""
+    b = ui_broker
+    user = "u-" + uuid.uuid4().hex[:8]
+    status, body, _ = call(b, "PUT", f"/api/v1/users/{user}",
+                           {"mechanism": "SCRAM-SHA-256", "password": "pw-1", "iterations": 4096})
+    assert status == 201 and body["created"] is True, body
+    status, body, _ = call(b, "PUT", f"/api/v1/users/{user}",
+                           {"mechanism": "scram-sha-256", "password": "pw-2", "iterations": 8192})
+    assert status == 200 and body["created"] is False, body
+    raw = urllib.request.urlopen(b.http_base + "/api/v1/users", timeout=10).read().decode()
+    assert user in raw and "salt" not in raw and "key" not in raw, raw
+    status, body, _ = call(b, "GET", f"/api/v1/users/{user}")
+    assert status == 200 and body["credentials"] == [
+        {"mechanism": "SCRAM-SHA-256", "iterations": 8192}], body
+    for payload, needle in [
+        ({"mechanism": "SCRAM-SHA-512", "password": "pw", "iterations": 4095}, "between 4096 and 16384"),
+        ({"mechanism": "SCRAM-SHA-512", "password": "pw", "iterations": 16385}, "between 4096 and 16384"),
+        ({"mechanism": "SCRAM-SHA-512", "password": ""}, "password must not be empty"),
+        ({"mechanism": "MD5", "password": "pw"}, "unknown mechanism"),
+        ({"mechanism": "SCRAM-SHA-512", "password": "pw", "salt": "x"}, "unknown field"),
+    ]:
+        status, body, _ = call(b, "PUT", f"/api/v1/users/{user}", payload)
+        assert status == 400 and needle in body["error"], (payload, body)
+    status, body, _ = call(b, "DELETE", f"/api/v1/users/{user}?mechanism=SCRAM-SHA-512")
+    assert status == 404 and "no SCRAM-SHA-512 credential" in body["error"], body
+    status, body, _ = call(b, "DELETE", f"/api/v1/users/{user}")
+    assert status == 200 and body["deleted"] == ["SCRAM-SHA-256"], body
+    assert call(b, "DELETE", f"/api/v1/users/{user}")[0] == 404
+    assert call(b, "GET", f"/api/v1/users/{user}")[0] == 404
+
+    binding = {"resource_type": "topic", "resource_name": "t", "principal": "User:bob",
+               "operation": "read"}
+    for method, path, payload in [("GET", "/api/v1/acls", None), ("POST", "/api/v1/acls", binding),
+                                  ("DELETE", "/api/v1/acls", binding)]:
+        status, body, _ = call(b, method, path, payload)
+        assert status == 409 and "no authorizer is configured" in body["error"], (method, body)
+    for payload, needle in [
+        ({**binding, "resource_type": "queue"}, "unknown resource_type 'queue'"),
+        ({**binding, "operation": "fly"}, "unknown operation 'fly'"),
+        ({**binding, "resource_name": ""}, "'resource_name' is required"),
+        ({**binding, "principal": "bob"}, "no colon"),
+    ]:
+        status, body, _ = call(b, "POST", "/api/v1/acls", payload)
+        assert status == 400 and needle in body["error"], (payload, body)
+    status, body, _ = call(b, "DELETE", "/api/v1/acls")
+    assert status == 400 and "give a filter" in body["error"], body
+    status, body, _ = call(b, "GET", "/api/v1/acls?resource_type=nope")
+    assert status == 400 and "unknown resource_type" in body["error"], body
+
+
+def test_users_and_acls_through_the_ui_with_real_clients(tmp_path_factory, browser, artifacts):
+    """Security on (SCRAM admin, the built-in authorizer): a user and an ACL made in the UI
+    let a real SCRAM client read one topic and not another; deleting the ACL in the UI
+    refuses it; deleting the user makes its login fail."""
+    import socket
+
+    from confluent_kafka import KafkaError, KafkaException, Producer
+    from confluent_kafka.admin import AdminClient
+
+    sasl_port = free_port()
+    b = Broker(tmp_path_factory.mktemp("ui-acl"), "ui-acl", env={
+        "STRATA_ADMIN_USER": ADMIN, "STRATA_ADMIN_PASSWORD": ADMIN_PW})
+    b.extra_args = ["--set", f"listeners=PLAINTEXT://{b.host}:{b.port},"
+                             f"SASL_PLAINTEXT://{b.host}:{sasl_port}",
+                    "--set", "sasl.enabled.mechanisms=SCRAM-SHA-512",
+                    "--set", f"authorizer.class.name={AUTHORIZER}"]
+    b.start()
+
+    def sasl(user: str, password: str) -> dict:
+        return {"bootstrap.servers": f"{b.host}:{sasl_port}", "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": user,
+                "sasl.password": password, **COMMON}
+
+    def read(conf: dict, topic: str, n: int, timeout: float, subscribe: bool = False):
+        """Poll `topic` from offset 0: (values, error codes). assign() needs only READ on
+        the topic; a refusal of a topic it may not describe is reported for subscribe()
+        (librdkafka says nothing of an assign()ed one), so the refusals use that."""
+        c = Consumer({**conf, "group.id": "ui-acl-" + uuid.uuid4().hex[:6],
+                      "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      "topic.metadata.refresh.interval.ms": 500})
+        values, codes = [], set()
+        try:
+            if subscribe:
+                c.subscribe([topic])
+            else:
+                c.assign([TopicPartition(topic, 0, 0)])
+            deadline = time.monotonic() + timeout
+            while len(values) < n and time.monotonic() < deadline:
+                m = c.poll(0.2)
+                if m is None:
+                    continue
+                if m.error() is not None:
+                    codes.add(m.error().code())
+                    if m.error().code() == TOPIC_AUTHORIZATION_FAILED:
+                        break
+                else:
+                    values.append(m.value())
+        finally:
+            c.close()
+        return values, codes
+
+    try:
+        wait_until("SASL port", lambda: socket.create_connection((b.host, sasl_port), timeout=1).close()
+                   or True, 15)
+        admin_auth = (ADMIN, ADMIN_PW)
+        # The listing needs credentials; the admin (a super user) sees no ACLs yet.
+        assert call(b, "GET", "/api/v1/acls")[0] == 401
+        status, body, _ = call(b, "GET", "/api/v1/acls", auth=admin_auth)
+        assert status == 200 and body["total"] == 0, body
+        readable, hidden = unique_topic("ui-acl-read"), unique_topic("ui-acl-hidden")
+        for t in (readable, hidden):
+            status, body, _ = call(b, "POST", "/api/v1/topics", {"name": t}, auth=admin_auth)
+            assert status == 201, body
+        p = Producer({**sasl(ADMIN, ADMIN_PW), "linger.ms": 5, "message.timeout.ms": 20_000})
+        for t in (readable, hidden):
+            for i in range(3):
+                p.produce(t, value=f"{t[-6:]}-{i}".encode(), partition=0)
+        assert p.flush(20) == 0
+
+        user = "reader-" + uuid.uuid4().hex[:6]
+        password = "pw-" + uuid.uuid4().hex[:12]
+        ui = Page(browser, b, artifacts, "security")
+        ui.open("#/users")
+        wait_until("login form", lambda: ui.by_id("login").is_displayed())
+        ui.type("login-user", ADMIN)
+        ui.type("login-password", ADMIN_PW)
+        ui.by_id("login-submit").click()
+
+        # Users: the admin is listed; create the reader through the form.
+        ui.go("#/users")
+        ui.wait_el(f"user-row-{ADMIN}")
+        ui.type("user-create-name", user)
+        ui.type("user-create-password", password)
+        ui.type("user-create-iterations", "4096")
+        ui.el("user-create-submit").click()
+        ui.wait_text(f"user-mechanisms-{user}", lambda t: t == "SCRAM-SHA-512 (4096 iterations)")
+        assert ui.banner() == ""
+        ui.go("#/users")
+        ui.wait_el(f"user-row-{user}")
+        ui.shot("users")
+
+        # Without an ACL the reader logs in but may read nothing.
+        values, codes = read(sasl(user, password), readable, 1, 15, subscribe=True)
+        assert values == [] and TOPIC_AUTHORIZATION_FAILED in codes, codes
+
+        # ACLs: grant READ on the one topic (a bare name means User:name).
+        ui.go("#/acls")
+        ui.wait_el("acl-table")
+        ui.type("acl-create-name", readable)
+        ui.type("acl-create-principal", user)
+        ui.el("acl-create-submit").click()
+        key = acl_key("topic", "literal", readable, f"User:{user}", "*", "read", "allow")
+        ui.wait_el(f"acl-row-{key}")
+        assert ui.banner() == ""
+        ui.shot("acls")
+        _, listed, _ = call(b, "GET", f"/api/v1/acls?principal=User:{user}", auth=admin_auth)
+        assert listed["acls"] == [{"resource_type": "topic", "resource_name": readable,
+                                   "pattern_type": "literal", "principal": f"User:{user}",
+                                   "host": "*", "operation": "read", "permission": "allow"}], listed
+
+        # The reader reads that topic, and not the other.
+        values, codes = read(sasl(user, password), readable, 3, 20)
+        assert values == [f"{readable[-6:]}-{i}".encode() for i in range(3)], codes
+        values, codes = read(sasl(user, password), hidden, 1, 15, subscribe=True)
+        assert values == [] and TOPIC_AUTHORIZATION_FAILED in codes, codes
+
+        # Delete the ACL in the UI (Cancel first keeps it): the reader is refused again.
+        ui.el(f"acl-delete-{key}").click()
+        wait_until("confirmation", lambda: ui.by_id("confirm-no").is_displayed())
+        ui.by_id("confirm-no").click()
+        assert call(b, "GET", "/api/v1/acls", auth=admin_auth)[1]["total"] == 1
+        ui.el(f"acl-delete-{key}").click()
+        wait_until("confirmation", lambda: ui.by_id("confirm-yes").is_displayed())
+        ui.by_id("confirm-yes").click()
+        ui.wait_el("no-acls")
+        assert call(b, "GET", "/api/v1/acls", auth=admin_auth)[1]["total"] == 0
+        values, codes = read(sasl(user, password), readable, 1, 15, subscribe=True)
+        assert values == [] and TOPIC_AUTHORIZATION_FAILED in codes, codes
+
+        # Delete the user in the UI: its login fails.
+        ui.go("#/users")
+        ui.wait_el(f"user-delete-{user}").click()
+        wait_until("confirmation", lambda: ui.by_id("confirm-yes").is_displayed())
+        ui.by_id("confirm-yes").click()
+        wait_until("user gone", lambda: call(b, "GET", f"/api/v1/users/{user}",
+                                             auth=admin_auth)[0] == 404)
+        wait_until("user row gone", lambda: not browser.find_elements(
+            "css selector", f'[data-testid="user-row-{user}"]'))
+        ui.wait_el(f"user-row-{ADMIN}")
+        errors: list = []
+        a = AdminClient({**sasl(user, password), "error_cb": errors.append})
+        with pytest.raises(KafkaException):
+            a.list_topics(timeout=10)
+        wait_until("authentication failure",
+                   lambda: (a.poll(0.2), any(e.code() == KafkaError._AUTHENTICATION
+                                             for e in errors))[1], 15)
+        # The admin is still in.
+        assert call(b, "GET", "/api/v1/users", auth=admin_auth)[0] == 200
+    finally:
+        code = b.stop()
+        assert code == 0, b.log_tail()
+
+
+def test_users_and_acls_refused_in_read_only_mode(tmp_path_factory):
+    b = Broker(tmp_path_factory.mktemp("ui-ro-sec"), "ui-ro-sec",
+               ["--set", "http.ui.read.only=true"])
+    b.start()
+    try:
+        binding = {"resource_type": "topic", "resource_name": "t", "principal": "User:bob",
+                   "operation": "read"}
+        for method, path, body in [
+            ("PUT", "/api/v1/users/bob", {"mechanism": "SCRAM-SHA-512", "password": "pw"}),
+            ("DELETE", "/api/v1/users/bob", None),
+            ("POST", "/api/v1/acls", binding),
+            ("DELETE", "/api/v1/acls", binding),
+        ]:
+            status, answer, _ = call(b, method, path, body)
+            assert status == 403 and "read-only" in answer["error"], (method, path, answer)
+        assert call(b, "GET", "/api/v1/users")[0] == 200
+    finally:
+        code = b.stop()
+        assert code == 0, b.log_tail()

@@ -1,7 +1,7 @@
 // Strata admin UI: the shell (API calls, login, hash routes, DOM helpers) and the
-// overview page. Pages live in topics.js, messages.js and groups.js; each registers
-// itself in UI.routes. Everything is built with DOM calls (never innerHTML), so record
-// contents and names are always shown as text.
+// overview page. Pages live in topics.js, messages.js, groups.js, users.js and acls.js;
+// each registers itself in UI.routes. Everything is built with DOM calls (never
+// innerHTML), so record contents and names are always shown as text.
 "use strict";
 
 const UI = {

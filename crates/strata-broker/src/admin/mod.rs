@@ -10,6 +10,8 @@
 //! - [`decode`]: record payloads as text, JSON, hex and through the registry.
 //! - [`groups`]: list, describe with lag, offset resets.
 //! - [`schemas`]: subjects and their versions.
+//! - [`users`]: SCRAM users (AlterUserScramCredentials, DescribeUserScramCredentials).
+//! - [`acls`]: ACL bindings (CreateAcls, DescribeAcls, DeleteAcls).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -20,12 +22,14 @@ use strata_meta::TopicError;
 use crate::auth::authorizer::Access;
 use crate::Broker;
 
+pub mod acls;
 pub mod decode;
 pub mod groups;
 pub mod messages;
 pub mod overview;
 pub mod schemas;
 pub mod topics;
+pub mod users;
 
 pub use overview::RateSampler;
 
@@ -95,6 +99,19 @@ impl From<TopicError> for AdminError {
             }
             TopicError::RequestTimedOut(_) => AdminError::Timeout(m),
             TopicError::Internal(_) => AdminError::Internal(m),
+        }
+    }
+}
+
+impl From<crate::metadata::CommitError> for AdminError {
+    /// A metadata change the controller did not commit: a timeout may still be applied
+    /// (504, look before retrying, as Kafka's REQUEST_TIMED_OUT), no controller is 503.
+    fn from(e: crate::metadata::CommitError) -> Self {
+        use crate::metadata::CommitError;
+        match e {
+            CommitError::TimedOut(_) => AdminError::Timeout(e.to_string()),
+            CommitError::Unavailable(_) => AdminError::Unavailable(e.to_string()),
+            CommitError::Conflict(_) | CommitError::Apply(_) => AdminError::Internal(e.to_string()),
         }
     }
 }

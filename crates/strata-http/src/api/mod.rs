@@ -6,12 +6,14 @@
 //! change answers 403. Authentication is the HTTP listener's (`auth.rs`); the ACLs are
 //! those of the matching Kafka APIs.
 
+mod acls;
 mod groups;
 mod messages;
 mod overview;
 pub(crate) mod params;
 mod schemas;
 mod topics;
+mod users;
 
 use std::sync::Arc;
 
@@ -62,6 +64,15 @@ pub(crate) fn router(broker: &Arc<Broker>) -> Router<Arc<Broker>> {
         )
         .route("/api/v1/schemas", get(schemas::list))
         .route("/api/v1/schemas/{subject}", get(schemas::describe))
+        .route("/api/v1/users", get(users::list))
+        .route(
+            "/api/v1/users/{user}",
+            get(users::describe).put(users::put).delete(users::delete),
+        )
+        .route(
+            "/api/v1/acls",
+            get(acls::list).post(acls::create).delete(acls::delete),
+        )
         .route("/api/v1/openapi.yaml", get(openapi))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(broker),
@@ -84,6 +95,9 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "/api/v1/groups/{group}/reset-offsets",
     "/api/v1/schemas",
     "/api/v1/schemas/{subject}",
+    "/api/v1/users",
+    "/api/v1/users/{user}",
+    "/api/v1/acls",
     "/api/v1/openapi.yaml",
 ];
 

@@ -17,6 +17,8 @@ const APP_JS: &str = include_str!("../../ui/app.js");
 const TOPICS_JS: &str = include_str!("../../ui/topics.js");
 const MESSAGES_JS: &str = include_str!("../../ui/messages.js");
 const GROUPS_JS: &str = include_str!("../../ui/groups.js");
+const USERS_JS: &str = include_str!("../../ui/users.js");
+const ACLS_JS: &str = include_str!("../../ui/acls.js");
 const STYLE: &str = include_str!("../../ui/style.css");
 
 /// Only this origin: no inline script or style, no frames, no other hosts.
@@ -33,6 +35,8 @@ pub(crate) fn router() -> Router<Arc<Broker>> {
         .route("/ui/topics.js", get(|| script(TOPICS_JS)))
         .route("/ui/messages.js", get(|| script(MESSAGES_JS)))
         .route("/ui/groups.js", get(|| script(GROUPS_JS)))
+        .route("/ui/users.js", get(|| script(USERS_JS)))
+        .route("/ui/acls.js", get(|| script(ACLS_JS)))
         .route("/ui/style.css", get(style))
 }
 
