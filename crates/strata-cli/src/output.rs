@@ -1,7 +1,7 @@
 //! Rendering records for people and scripts.
 
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use strata_client::ConsumerRecord;
 
 /// Bytes as JSON: `null`, a string when valid UTF-8, otherwise `{"base64": "..."}` so binary
@@ -16,12 +16,14 @@ pub fn bytes_json(b: Option<&Bytes>) -> Value {
     }
 }
 
-/// One record as a JSON object (the `consume --format json` line format).
+/// One record as a JSON object (the `consume --format json` line format). Headers are a
+/// list of `{"key", "value"}` in record order, so repeated keys are kept.
 pub fn record_json(r: &ConsumerRecord) -> Value {
-    let mut headers = Map::new();
-    for (k, v) in &r.headers {
-        headers.insert(k.clone(), bytes_json(v.as_ref()));
-    }
+    let headers: Vec<Value> = r
+        .headers
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": bytes_json(v.as_ref())}))
+        .collect();
     json!({
         "topic": r.topic,
         "partition": r.partition,
@@ -29,7 +31,7 @@ pub fn record_json(r: &ConsumerRecord) -> Value {
         "timestamp": r.timestamp,
         "key": bytes_json(r.key.as_ref()),
         "value": bytes_json(r.value.as_ref()),
-        "headers": Value::Object(headers),
+        "headers": headers,
     })
 }
 
@@ -95,6 +97,7 @@ mod tests {
             headers: vec![
                 ("h".into(), Some(Bytes::from_static(b"v"))),
                 ("n".into(), None),
+                ("h".into(), Some(Bytes::from_static(&[0x80]))),
             ],
         };
         let v = record_json(&r);
@@ -104,8 +107,14 @@ mod tests {
         assert_eq!(v["timestamp"], 1234);
         assert_eq!(v["key"], "k");
         assert_eq!(v["value"]["base64"], "/wA=");
-        assert_eq!(v["headers"]["h"], "v");
-        assert!(v["headers"]["n"].is_null());
+        assert_eq!(
+            v["headers"],
+            json!([
+                {"key": "h", "value": "v"},
+                {"key": "n", "value": null},
+                {"key": "h", "value": {"base64": "gA=="}},
+            ])
+        );
         assert_eq!(bytes_json(None), Value::Null);
     }
 }

@@ -250,7 +250,7 @@ fn consume_json_lines_have_all_fields() {
     assert_eq!(recs[0]["offset"], 0);
     assert_eq!(recs[0]["key"], "k1");
     assert_eq!(recs[0]["value"], "v1");
-    assert!(recs[0]["headers"].as_object().is_some_and(|h| h.is_empty()));
+    assert!(recs[0]["headers"].as_array().is_some_and(|h| h.is_empty()));
     let ts = recs[0]["timestamp"].as_i64().expect("timestamp");
     assert!(
         ts >= before - 1000 && ts <= before + 60_000,

@@ -9,6 +9,7 @@ mod cli_e2e;
 mod client_e2e;
 mod cluster_cli;
 mod config_cli_e2e;
+mod console_cli;
 mod group_cli_e2e;
 mod group_e2e;
 mod server_signals;

@@ -1,15 +1,13 @@
 //! Record batches: building them for Produce and splitting/decoding them from Fetch.
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::indexmap::IndexMap;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
-};
-use strata_proto::batch::{decode_record_set, OffsetRule};
+use bytes::Bytes;
+#[cfg(test)]
+use bytes::BytesMut;
+use kafka_protocol::records::Compression;
+use strata_proto::batch::{crc_matches, open_records, BatchHeader, OffsetRule};
 
 use crate::error::{ClientError, Result};
+use crate::record_codec::decode_records;
 
 /// Bytes of a v2 batch header (base offset through record count).
 pub(crate) const BATCH_HEADER_BYTES: usize = 61;
@@ -47,44 +45,10 @@ pub(crate) struct PendingRecord {
     pub headers: Vec<Header>,
 }
 
-/// Encodes `records` as one v2 record batch with offsets 0..n relative to the batch.
+/// Encodes `records` as one v2 record batch with offsets 0..n relative to the batch
+/// (every header kept, repeated keys included).
 pub(crate) fn encode_batch(records: &[PendingRecord], compression: Compression) -> Result<Bytes> {
-    let recs: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let mut headers = IndexMap::new();
-            for (k, v) in &r.headers {
-                headers.insert(StrBytes::from_string(k.clone()), v.clone());
-            }
-            Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-                producer_id: NO_PRODUCER_ID,
-                producer_epoch: NO_PRODUCER_EPOCH,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                // The encoder splits batches wherever `offset - sequence` changes and derives the
-                // base sequence from the first record; sequence = offset - 1 keeps every record in
-                // one batch with base sequence -1, which is what a non-idempotent producer sends.
-                sequence: i as i32 - 1,
-                timestamp: r.timestamp,
-                key: r.key.clone(),
-                value: r.value.clone(),
-                headers,
-            }
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression,
-    };
-    RecordBatchEncoder::encode(&mut buf, &recs, &options)
-        .map_err(|e| ClientError::Protocol(format!("encoding record batch: {e}")))?;
-    Ok(buf.freeze())
+    crate::record_codec::encode_batch(records, compression)
 }
 
 /// A record read back from a fetch response.
@@ -163,24 +127,41 @@ pub fn decode_fetched(mut data: Bytes, from_offset: i64) -> Result<DecodedFetch>
             continue;
         }
         // Validated (framing, counts, bounded decompression) before it is decoded.
-        let set = decode_record_set(&batch, MAX_DECOMPRESSED_BATCH_BYTES, OffsetRule::Compacted)
-            .map_err(|e| {
-                ClientError::Protocol(format!("decoding batch at offset {base_offset}: {e}"))
-            })?;
-        for r in set.records {
-            if r.offset < from_offset {
+        let fail = |e: &dyn std::fmt::Display| {
+            ClientError::Protocol(format!("decoding batch at offset {base_offset}: {e}"))
+        };
+        let header = BatchHeader::parse(&batch).map_err(|e| fail(&e))?;
+        if !crc_matches(&batch) {
+            return Err(fail(&"CRC mismatch"));
+        }
+        let records = open_records(
+            &header,
+            &batch,
+            MAX_DECOMPRESSED_BATCH_BYTES,
+            OffsetRule::Compacted,
+        )
+        .map_err(|e| fail(&e))?;
+        let records = match records {
+            std::borrow::Cow::Borrowed(b) => batch.slice_ref(b),
+            std::borrow::Cow::Owned(v) => Bytes::from(v),
+        };
+        let count = usize::try_from(header.records_count).unwrap_or(0);
+        for r in decode_records(&records, count).map_err(|e| fail(&e))? {
+            let offset = base_offset.saturating_add(r.offset_delta);
+            if offset < from_offset {
                 continue;
             }
+            let timestamp = if header.is_log_append_time() {
+                header.max_timestamp
+            } else {
+                header.base_timestamp.wrapping_add(r.timestamp_delta)
+            };
             out.records.push(DecodedRecord {
-                offset: r.offset,
-                timestamp: r.timestamp,
+                offset,
+                timestamp,
                 key: r.key,
                 value: r.value,
-                headers: r
-                    .headers
-                    .into_iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v))
-                    .collect(),
+                headers: r.headers,
             });
         }
     }
@@ -218,9 +199,11 @@ mod tests {
             key: (!i.is_multiple_of(3)).then(|| Bytes::from(format!("k{i}"))),
             value: (i % 5 != 4).then(|| Bytes::from(format!("value number {i} ").repeat(4))),
             headers: if i.is_multiple_of(2) {
+                // A repeated key stays a separate header, in order.
                 vec![
                     ("h".to_string(), Some(Bytes::from(format!("{i}")))),
                     ("n".into(), None),
+                    ("h".into(), Some(Bytes::from_static(b"again"))),
                 ]
             } else {
                 vec![]

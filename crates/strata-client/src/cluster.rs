@@ -1,6 +1,7 @@
 //! Shared cluster state: bootstrap, the connection pool and the metadata cache.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,6 +109,10 @@ pub(crate) struct Cluster {
     transport: Transport,
     cache: Mutex<Cache>,
     conns: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+    /// Whether metadata lookups of named topics let the broker create missing ones (its
+    /// `auto.create.topics.enable` decides). Producers ask for it, as Kafka's do; admins
+    /// and consumers do not, so a typo creates nothing.
+    auto_create_topics: AtomicBool,
 }
 
 /// How long refused bootstrap connections are retried before any metadata came.
@@ -127,7 +132,13 @@ impl Cluster {
                 ..Cache::default()
             }),
             conns: tokio::sync::Mutex::new(HashMap::new()),
+            auto_create_topics: AtomicBool::new(false),
         }))
+    }
+
+    /// Lets later lookups of named topics ask the broker to create missing ones.
+    pub(crate) fn set_auto_create_topics(&self, allow: bool) {
+        self.auto_create_topics.store(allow, Ordering::Relaxed);
     }
 
     /// A connection to `addr`, reusing a live one.
@@ -157,7 +168,10 @@ impl Cluster {
         loop {
             let (known, mut candidates) = {
                 let cache = self.cache.lock();
-                (!cache.brokers.is_empty(), cache.brokers.values().cloned().collect::<Vec<_>>())
+                (
+                    !cache.brokers.is_empty(),
+                    cache.brokers.values().cloned().collect::<Vec<_>>(),
+                )
             };
             candidates.sort();
             for b in &self.config.bootstrap {
@@ -174,7 +188,9 @@ impl Cluster {
             }
             let refused = matches!(&last, Some(ClientError::Connect { reason, .. }) if reason == "connection refused");
             if known || !refused || tokio::time::Instant::now() >= deadline {
-                return Err(last.unwrap_or_else(|| ClientError::Config("no brokers to connect to".into())));
+                return Err(
+                    last.unwrap_or_else(|| ClientError::Config("no brokers to connect to".into()))
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -232,8 +248,10 @@ impl Cluster {
                 .collect()
         });
         if version >= 4 {
-            // Creating topics is the admin's job; a typo must not create one.
-            req.allow_auto_topic_creation = false;
+            // Only producers let the broker create a topic they name (see
+            // `auto_create_topics`); everyone else must not create one by a typo.
+            req.allow_auto_topic_creation = self.auto_create_topics.load(Ordering::Relaxed)
+                && topics.is_some_and(|t| !t.is_empty());
         }
         let resp = conn
             .request(&req, version, self.config.request_timeout)

@@ -33,6 +33,7 @@ pub mod group;
 mod offsets;
 pub mod partitioner;
 mod producer;
+mod record_codec;
 mod sasl;
 pub mod security;
 mod tls;

@@ -156,6 +156,8 @@ impl Producer {
     pub fn new(config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
         let cluster = Cluster::new(config.client.clone())?;
+        // Like Kafka's producers: naming a missing topic creates it when the broker allows.
+        cluster.set_auto_create_topics(true);
         let memory = Arc::new(Semaphore::new(config.buffer_memory));
         Ok(Producer {
             inner: Arc::new(Inner {
