@@ -246,7 +246,12 @@ impl Metrics {
         reg(r, "bytes_in", "Request bytes received", &m.bytes_in);
         reg(r, "bytes_out", "Response bytes sent", &m.bytes_out);
         reg(r, "records_in", "Records appended", &m.records_in);
-        reg(r, "records_out", "Records sent to consumers", &m.records_out);
+        reg(
+            r,
+            "records_out",
+            "Records sent to consumers",
+            &m.records_out,
+        );
         reg(
             r,
             "produce_bytes",

@@ -14,7 +14,9 @@ use crate::cli::Format;
 
 /// Arguments of `cluster wait`.
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  strata -b 127.0.0.1:19092 cluster wait --brokers 3 --timeout 60")]
+#[command(
+    after_help = "Example:\n  strata -b 127.0.0.1:19092 cluster wait --brokers 3 --timeout 60"
+)]
 pub struct WaitArgs {
     /// Brokers that must be registered (and not fenced).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -52,7 +54,10 @@ pub async fn run(args: WaitArgs, client: ClientConfig, format: Format) -> Result
                 (Some(n), None) => format!("only {n} are registered"),
                 (None, None) => "no answer".to_string(),
             };
-            bail!("{wanted} brokers not registered within {} s: {why}", args.timeout);
+            bail!(
+                "{wanted} brokers not registered within {} s: {why}",
+                args.timeout
+            );
         }
         tokio::time::sleep(POLL).await;
     }
@@ -66,7 +71,11 @@ async fn count(client: &ClientConfig) -> Result<usize> {
 fn report(format: Format, n: usize, wanted: usize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Json => writeln!(out, "{}", json!({"brokers": n, "wanted": wanted, "ready": true}))?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            json!({"brokers": n, "wanted": wanted, "ready": true})
+        )?,
         Format::Text => writeln!(out, "{n} brokers registered")?,
     }
     Ok(())
