@@ -6,6 +6,7 @@
 mod common;
 mod net_util;
 
+mod admin_apis;
 mod broker;
 mod compaction;
 mod configs;

@@ -93,11 +93,26 @@ pub enum ConfigError {
 /// How a config's value is checked.
 #[derive(Clone, Copy, Debug)]
 enum Check {
-    Long { min: i64 },
-    Int { min: i32 },
-    Double { min: f64, max: f64 },
+    Long {
+        min: i64,
+    },
+    Int {
+        min: i32,
+    },
+    IntRange {
+        min: i32,
+        max: i32,
+    },
+    Double {
+        min: f64,
+        max: f64,
+    },
     OneOf(&'static [&'static str]),
     ListOf(&'static [&'static str]),
+    /// Kafka's throttled-replica list: empty, `*`, or `partition:broker` pairs.
+    ThrottledReplicas,
+    /// A Kafka version such as `3.0-IV1` (`message.format.version`).
+    Version,
 }
 
 /// The definition of one supported topic config.
@@ -111,181 +126,14 @@ pub struct ConfigDef {
     pub default: &'static str,
     /// One-line documentation.
     pub doc: &'static str,
+    /// Whether Strata acts on the config; `false` for keys that are accepted, stored
+    /// and reported but have no effect (documented as such).
+    pub acted_on: bool,
     check: Check,
 }
 
-const LONG_MAX: &str = "9223372036854775807";
-const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
-const RECORD_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.RecordNameStrategy";
-const TOPIC_RECORD_NAME_STRATEGY: &str =
-    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy";
-/// The subject name strategies, by Confluent's class names and their short names.
-const STRATEGIES: &[&str] = &[
-    TOPIC_NAME_STRATEGY,
-    RECORD_NAME_STRATEGY,
-    TOPIC_RECORD_NAME_STRATEGY,
-    "TopicNameStrategy",
-    "RecordNameStrategy",
-    "TopicRecordNameStrategy",
-];
-
-/// Every supported topic config, sorted by name.
-static DEFS: &[ConfigDef] = &[
-    ConfigDef {
-        name: "cleanup.policy",
-        config_type: ConfigType::List,
-        default: "delete",
-        doc: "What happens to old segments: 'delete' removes them by retention time/size, \
-              'compact' keeps the latest record per key; both may be given.",
-        check: Check::ListOf(&["compact", "delete"]),
-    },
-    ConfigDef {
-        name: "compression.type",
-        config_type: ConfigType::String,
-        default: "producer",
-        doc: "Compression of stored batches; 'producer' keeps what the producer sent.",
-        check: Check::OneOf(&["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]),
-    },
-    ConfigDef {
-        name: "confluent.key.schema.validation",
-        config_type: ConfigType::Boolean,
-        default: "false",
-        doc: "Produced record keys must carry the id of a schema registered under the \
-              topic's key subject (magic byte 0, then the id).",
-        check: Check::OneOf(&["true", "false"]),
-    },
-    ConfigDef {
-        name: "confluent.key.subject.name.strategy",
-        config_type: ConfigType::Class,
-        default: TOPIC_NAME_STRATEGY,
-        doc: "How the key subject is named: TopicNameStrategy (<topic>-key), \
-              RecordNameStrategy (the record's full name) or TopicRecordNameStrategy \
-              (<topic>-<full name>).",
-        check: Check::OneOf(STRATEGIES),
-    },
-    ConfigDef {
-        name: "confluent.value.schema.validation",
-        config_type: ConfigType::Boolean,
-        default: "false",
-        doc: "Produced record values must carry the id of a schema registered under the \
-              topic's value subject (magic byte 0, then the id).",
-        check: Check::OneOf(&["true", "false"]),
-    },
-    ConfigDef {
-        name: "confluent.value.subject.name.strategy",
-        config_type: ConfigType::Class,
-        default: TOPIC_NAME_STRATEGY,
-        doc: "How the value subject is named: TopicNameStrategy (<topic>-value), \
-              RecordNameStrategy or TopicRecordNameStrategy.",
-        check: Check::OneOf(STRATEGIES),
-    },
-    ConfigDef {
-        name: "delete.retention.ms",
-        config_type: ConfigType::Long,
-        default: "86400000",
-        doc: "How long delete markers (tombstones) are kept in compacted topics.",
-        check: Check::Long { min: 0 },
-    },
-    ConfigDef {
-        name: "flush.messages",
-        config_type: ConfigType::Long,
-        default: LONG_MAX,
-        doc: "Force an fsync after this many messages (normally left to the flush policy).",
-        check: Check::Long { min: 1 },
-    },
-    ConfigDef {
-        name: "flush.ms",
-        config_type: ConfigType::Long,
-        default: LONG_MAX,
-        doc: "Force an fsync when data is older than this (normally left to the flush policy).",
-        check: Check::Long { min: 0 },
-    },
-    ConfigDef {
-        name: "index.interval.bytes",
-        config_type: ConfigType::Int,
-        default: "4096",
-        doc: "Bytes of log between two entries of the offset index.",
-        check: Check::Int { min: 0 },
-    },
-    ConfigDef {
-        name: "max.compaction.lag.ms",
-        config_type: ConfigType::Long,
-        default: LONG_MAX,
-        doc: "Longest time a record may stay uncompacted.",
-        check: Check::Long { min: 1 },
-    },
-    ConfigDef {
-        name: "max.message.bytes",
-        config_type: ConfigType::Int,
-        default: "1048588",
-        doc: "Largest record batch the topic accepts, in bytes.",
-        check: Check::Int { min: 0 },
-    },
-    ConfigDef {
-        name: "message.timestamp.type",
-        config_type: ConfigType::String,
-        default: "CreateTime",
-        doc: "Whether record timestamps are the producer's (CreateTime) or the broker's \
-              append time (LogAppendTime).",
-        check: Check::OneOf(&["CreateTime", "LogAppendTime"]),
-    },
-    ConfigDef {
-        name: "min.cleanable.dirty.ratio",
-        config_type: ConfigType::Double,
-        default: "0.5",
-        doc: "Share of uncompacted log above which the log is eligible for compaction.",
-        check: Check::Double { min: 0.0, max: 1.0 },
-    },
-    ConfigDef {
-        name: "min.compaction.lag.ms",
-        config_type: ConfigType::Long,
-        default: "0",
-        doc: "Shortest time a record stays uncompacted.",
-        check: Check::Long { min: 0 },
-    },
-    ConfigDef {
-        name: "min.insync.replicas",
-        config_type: ConfigType::Int,
-        default: "1",
-        doc: "Fewest in-sync replicas for an acks=all produce to succeed.",
-        check: Check::Int { min: 1 },
-    },
-    ConfigDef {
-        name: "retention.bytes",
-        config_type: ConfigType::Long,
-        default: "-1",
-        doc: "Largest size a partition may grow to before old segments are deleted; -1 = no limit.",
-        check: Check::Long { min: -1 },
-    },
-    ConfigDef {
-        name: "retention.ms",
-        config_type: ConfigType::Long,
-        default: "604800000",
-        doc: "How long records are kept before old segments are deleted; -1 = no limit.",
-        check: Check::Long { min: -1 },
-    },
-    ConfigDef {
-        name: "segment.bytes",
-        config_type: ConfigType::Int,
-        default: "1073741824",
-        doc: "Size at which the active segment is rolled.",
-        check: Check::Int { min: 14 },
-    },
-    ConfigDef {
-        name: "segment.index.bytes",
-        config_type: ConfigType::Int,
-        default: "10485760",
-        doc: "Maximum size of a segment's offset index.",
-        check: Check::Int { min: 4 },
-    },
-    ConfigDef {
-        name: "segment.ms",
-        config_type: ConfigType::Long,
-        default: "604800000",
-        doc: "Age at which the active segment is rolled even if not full.",
-        check: Check::Long { min: 1 },
-    },
-];
+mod defs;
+use defs::DEFS;
 
 /// Every supported topic config, sorted by name.
 pub fn config_defs() -> &'static [ConfigDef] {
@@ -305,6 +153,8 @@ enum Value {
     Double(f64),
     Choice(&'static str),
     List(Vec<&'static str>),
+    /// A valid value of a config Strata keeps but does not act on.
+    Kept,
 }
 
 impl ConfigDef {
@@ -334,6 +184,17 @@ impl ConfigDef {
                 }
                 Ok(Value::Int(v))
             }
+            Check::IntRange { min, max } => {
+                let v: i32 = text
+                    .parse()
+                    .map_err(|_| invalid("not a 32-bit integer".into()))?;
+                if v < min || v > max {
+                    return Err(invalid(format!("must be between {min} and {max}")));
+                }
+                Ok(Value::Int(v))
+            }
+            Check::ThrottledReplicas => throttled_replicas(text).map_err(invalid),
+            Check::Version => version(text).map_err(invalid),
             Check::Double { min, max } => {
                 let v: f64 = text.parse().map_err(|_| invalid("not a number".into()))?;
                 // Written so NaN fails too.
@@ -361,6 +222,44 @@ impl ConfigDef {
                 Ok(Value::List(items))
             }
         }
+    }
+}
+
+/// `*`, or comma-separated `partition:broker` pairs of non-negative integers; empty
+/// (no replica throttled) is valid, so a SUBTRACT may empty the list.
+fn throttled_replicas(text: &str) -> Result<Value, String> {
+    if text.is_empty() || text == "*" {
+        return Ok(Value::Kept);
+    }
+    for item in text.split(',').map(str::trim) {
+        let pair = item
+            .split_once(':')
+            .filter(|(p, b)| p.trim().parse::<u32>().is_ok() && b.trim().parse::<u32>().is_ok());
+        if pair.is_none() {
+            return Err(format!(
+                "'{item}' is not partition:broker (the list is '*' or such pairs)"
+            ));
+        }
+    }
+    Ok(Value::Kept)
+}
+
+/// A Kafka version: digits and dots, optionally `-IV` and a number (`2.8`, `3.0-IV1`).
+fn version(text: &str) -> Result<Value, String> {
+    let (release, iv) = match text.split_once("-IV") {
+        Some((r, iv)) => (r, Some(iv)),
+        None => (text, None),
+    };
+    let parts_ok = release.len() <= 16
+        && release.split('.').count() >= 2
+        && release
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let iv_ok = iv.is_none_or(|n| n.len() <= 4 && n.parse::<u16>().is_ok());
+    if parts_ok && iv_ok {
+        Ok(Value::Kept)
+    } else {
+        Err("not a Kafka version such as 3.0-IV1".into())
     }
 }
 

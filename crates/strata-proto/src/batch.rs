@@ -237,13 +237,69 @@ pub struct Validated {
 
 /// [`validate_with`], also measuring the payload's uncompressed size (the walk reads
 /// every record anyway, so this costs nothing more).
+///
+/// Under [`Checks::keys_required`], every record is walked before keyless ones are
+/// refused, and the error names how many there are and the first few indexes (see
+/// [`keyless_records`] for all of them).
 pub fn validate_sized(records: &[u8], checks: &Checks) -> Result<Validated, BatchError> {
+    let mut keyless = Vec::new();
+    let (validated, total) = walk_payload(records, checks, &mut keyless)?;
+    if keyless.is_empty() {
+        Ok(validated)
+    } else {
+        Err(keyless_error(&keyless, total))
+    }
+}
+
+/// The indexes of a produce payload's records that have no key, in payload order,
+/// counting records across its batches (with one batch, as Kafka's producers send, the
+/// index within the batch: KIP-467's `batch_index`). Control batches are skipped. The
+/// payload is validated as [`validate`] does with `max_batch_bytes`; the list holds at
+/// most one entry per record the payload holds.
+pub fn keyless_records(records: &[u8], max_batch_bytes: usize) -> Result<Vec<i32>, BatchError> {
+    let checks = Checks {
+        max_batch_bytes,
+        keys_required: true,
+    };
+    let mut keyless = Vec::new();
+    walk_payload(records, &checks, &mut keyless)?;
+    Ok(keyless)
+}
+
+/// How many indexes the keyless error message names.
+const KEYLESS_NAMED: usize = 10;
+
+fn keyless_error(keyless: &[i32], total: i64) -> BatchError {
+    let mut named: Vec<String> = keyless
+        .iter()
+        .take(KEYLESS_NAMED)
+        .map(i32::to_string)
+        .collect();
+    if keyless.len() > KEYLESS_NAMED {
+        named.push("...".to_string());
+    }
+    BatchError::invalid(format!(
+        "{} of {total} records have no key, which a compacted topic requires (record {})",
+        keyless.len(),
+        named.join(", ")
+    ))
+}
+
+/// The walk behind [`validate_sized`], also counting the payload's records. Keyless
+/// records (under `keys_required`) are noted in `keyless` by payload index, not
+/// refused.
+fn walk_payload(
+    records: &[u8],
+    checks: &Checks,
+    keyless: &mut Vec<i32>,
+) -> Result<(Validated, i64), BatchError> {
     if records.is_empty() {
         return Err(BatchError::invalid("produce payload holds no record batch"));
     }
     let max_batch_bytes = checks.max_batch_bytes;
     let mut headers = Vec::new();
     let mut uncompressed_bytes = 0u64;
+    let mut total = 0i64;
     let mut pos = 0usize;
     while pos < records.len() {
         let rest = &records[pos..];
@@ -274,23 +330,31 @@ pub fn validate_sized(records: &[u8], checks: &Checks) -> Result<Validated, Batc
         };
         let codec = codec_of(&header)?;
         let body = &batch[HEADER_SIZE..];
+        let noted = keyless.len();
         let body_bytes = if codec == Compression::None {
-            records::walk(&mut records::Slice::new(body), &rules)?;
+            records::walk(&mut records::Slice::new(body), &rules, keyless)?;
             body.len()
         } else {
             let reader = codec::reader(codec, body, max_batch_bytes)?;
             let mut window = window::Window::new(reader, codec, max_batch_bytes);
-            records::walk(&mut window, &rules)?;
+            records::walk(&mut window, &rules, keyless)?;
             records::Source::pos(&window)
         };
+        // The walk noted indexes within this batch; make them payload indexes.
+        let base = i32::try_from(total).unwrap_or(i32::MAX);
+        for index in &mut keyless[noted..] {
+            *index = index.saturating_add(base);
+        }
+        total += i64::from(rules.count);
         uncompressed_bytes += (HEADER_SIZE + body_bytes) as u64;
         headers.push(header);
         pos += size;
     }
-    Ok(Validated {
+    let validated = Validated {
         headers,
         uncompressed_bytes,
-    })
+    };
+    Ok((validated, total))
 }
 
 /// How the offset deltas of a batch's records must run.
@@ -363,7 +427,8 @@ pub fn open_records<'a>(
         .ok_or_else(|| BatchError::corrupt("batch is shorter than its length"))?;
     let rules = rules_for(header, rule)?;
     let records = codec::records(codec_of(header)?, body, limit)?;
-    records::walk(&mut records::Slice::new(&records), &rules)?;
+    // No key rule here: nothing is noted.
+    records::walk(&mut records::Slice::new(&records), &rules, &mut Vec::new())?;
     Ok(records)
 }
 

@@ -54,7 +54,7 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::OffsetFetch, 1, 1, 8),
     row(ApiKey::OffsetDelete, 0, 0, 0),
     row(ApiKey::TxnOffsetCommit, 0, 0, 4),
-    row(ApiKey::ListGroups, 0, 0, 4),
+    row(ApiKey::ListGroups, 0, 0, 5),
     row(ApiKey::DescribeGroups, 0, 0, 5),
     row(ApiKey::DeleteGroups, 0, 0, 2),
     row(ApiKey::AlterConfigs, 0, 0, 2),

@@ -1,4 +1,5 @@
-//! DescribeCluster: brokers, controller and cluster id.
+//! DescribeCluster: brokers, controller and cluster id, and (KIP-430) what the caller
+//! may do on the cluster when asked.
 
 use std::sync::Arc;
 
@@ -7,13 +8,15 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::Caller;
+use super::{authorized_ops, Caller};
+use crate::auth::authorizer::Access;
 use crate::Broker;
 
 /// Serves DescribeCluster v0–v1.
 pub fn handle(
     broker: &Arc<Broker>,
     caller: &Caller,
+    access: &Access,
     req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     // endpoint_type 1 = brokers, 2 = controllers (v1). We only expose broker endpoints.
@@ -43,5 +46,9 @@ pub fn handle(
         .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
         .with_controller_id(BrokerId(broker.meta.controller_id().unwrap_or(-1)))
         .with_brokers(brokers)
-        .with_cluster_authorized_operations(i32::MIN)
+        .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
+            authorized_ops::cluster(access)
+        } else {
+            authorized_ops::NOT_REQUESTED
+        })
 }

@@ -1,5 +1,6 @@
 //! ListGroups: the groups this broker coordinates (those of the `__consumer_offsets`
-//! partitions it leads), optionally filtered by state. Admin clients ask every broker.
+//! partitions it leads), optionally filtered by state and (v5, KIP-848) by type. Admin
+//! clients ask every broker. Every group here is a classic group.
 
 use crate::auth::authorizer::Access;
 use std::sync::Arc;
@@ -11,7 +12,10 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::Broker;
 
-/// Serves ListGroups v0–v4.
+/// The KIP-848 type of every group this broker coordinates.
+const CLASSIC: &str = "classic";
+
+/// Serves ListGroups v0–v5.
 pub fn handle(
     broker: &Arc<Broker>,
     version: i16,
@@ -25,6 +29,15 @@ pub fn handle(
         .iter()
         .map(|s| s.to_ascii_lowercase())
         .collect();
+    // A type filter without "classic" matches none of our groups.
+    let type_matches = req.types_filter.is_empty()
+        || req
+            .types_filter
+            .iter()
+            .any(|t| t.trim().eq_ignore_ascii_case(CLASSIC));
+    if !type_matches {
+        return ListGroupsResponse::default();
+    }
     let (error, listed) = broker.groups.list(broker);
     let groups = listed
         .into_iter()
@@ -36,6 +49,11 @@ pub fn handle(
                 .with_protocol_type(StrBytes::from_string(protocol_type))
                 .with_group_state(if version >= 4 {
                     StrBytes::from_static_str(state)
+                } else {
+                    StrBytes::default()
+                })
+                .with_group_type(if version >= 5 {
+                    StrBytes::from_static_str(CLASSIC)
                 } else {
                     StrBytes::default()
                 })

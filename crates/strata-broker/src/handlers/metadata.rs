@@ -1,5 +1,6 @@
 //! Metadata: brokers, and topics with their partitions, leaders, replicas and ISR.
-//! Unknown topics are auto-created when the broker and the request allow it.
+//! Unknown topics are auto-created when the broker and the request allow it. From v8 a
+//! client may ask what it may do on each topic (and, v8–v10, on the cluster; KIP-430).
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strata_meta::TopicImage;
 
-use super::Caller;
+use super::{authorized_ops, Caller};
 use crate::auth::authorizer::Access;
 use crate::Broker;
 use strata_auth::acl::AclOperation;
@@ -30,13 +31,24 @@ pub async fn handle(
         _ => None,
     };
     let allow_auto = version < 4 || req.allow_auto_topic_creation;
+    // The fields exist from v8 (the cluster's only up to v10).
+    let topic_ops = version >= 8 && req.include_topic_authorized_operations;
+    let cluster_ops = (8..=10).contains(&version) && req.include_cluster_authorized_operations;
+    let entry = |t: &TopicImage| {
+        let e = topic_entry(t, version);
+        if topic_ops {
+            e.with_topic_authorized_operations(authorized_ops::topic(access, &t.name))
+        } else {
+            e
+        }
+    };
     let mut topics = Vec::new();
     match requested {
         None => {
             // Topics the principal may not describe are not listed.
             for t in broker.meta.image().topics() {
                 if access.topic(AclOperation::Describe, &t.name) {
-                    topics.push(topic_entry(t, version));
+                    topics.push(entry(t));
                 }
             }
         }
@@ -54,7 +66,7 @@ pub async fn handle(
                     (Some(name), _) => {
                         let allow = allow_auto && access.may_create_topic(name.0.as_str());
                         match broker.topic_or_create(name.0.as_str(), allow).await {
-                            Ok(t) => topic_entry(&t, version),
+                            Ok(t) => entry(&t),
                             Err(e) => error_entry(
                                 Some(name.clone()),
                                 rt.topic_id,
@@ -70,7 +82,7 @@ pub async fn handle(
                             ResponseError::TopicAuthorizationFailed.code(),
                             version,
                         ),
-                        Some(t) => topic_entry(t, version),
+                        Some(t) => entry(t),
                         None => error_entry(
                             None,
                             rt.topic_id,
@@ -123,7 +135,11 @@ pub async fn handle(
             -1
         }))
         .with_topics(topics)
-        .with_cluster_authorized_operations(i32::MIN)
+        .with_cluster_authorized_operations(if cluster_ops {
+            authorized_ops::cluster(access)
+        } else {
+            authorized_ops::NOT_REQUESTED
+        })
 }
 
 fn error_entry(
@@ -136,7 +152,7 @@ fn error_entry(
         .with_error_code(code)
         .with_name(name)
         .with_topic_id(if version >= 10 { id } else { uuid::Uuid::nil() })
-        .with_topic_authorized_operations(i32::MIN)
+        .with_topic_authorized_operations(authorized_ops::NOT_REQUESTED)
 }
 
 fn topic_entry(t: &TopicImage, version: i16) -> MetadataResponseTopic {
@@ -166,5 +182,5 @@ fn topic_entry(t: &TopicImage, version: i16) -> MetadataResponseTopic {
         })
         .with_is_internal(version >= 1 && t.name.starts_with("__"))
         .with_partitions(partitions)
-        .with_topic_authorized_operations(i32::MIN)
+        .with_topic_authorized_operations(authorized_ops::NOT_REQUESTED)
 }

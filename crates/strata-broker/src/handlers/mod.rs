@@ -25,6 +25,7 @@ mod alter_client_quotas;
 mod alter_configs;
 mod alter_user_scram_credentials;
 mod api_versions;
+mod authorized_ops;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
@@ -422,7 +423,7 @@ async fn dispatch(
         RequestKind::DescribeCluster(r) => {
             drop(turn);
             Some(ResponseKind::DescribeCluster(describe_cluster::handle(
-                broker, &caller, r,
+                broker, &caller, &access, r,
             )))
         }
         RequestKind::AlterUserScramCredentials(r) => Some(ResponseKind::AlterUserScramCredentials(

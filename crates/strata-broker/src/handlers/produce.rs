@@ -10,7 +10,9 @@ use strata_auth::acl::AclOperation;
 
 use bytes::Bytes;
 use futures::future::join_all;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -27,9 +29,13 @@ use strata_replication::AckState;
 enum Outcome {
     Appended(AppendInfo),
     Failed(ResponseError, Option<String>),
+    /// `INVALID_RECORD` naming the offending records by index (KIP-467); the batch's
+    /// other records fail with it as collateral.
+    InvalidRecords(String, Vec<i32>),
 }
 
-/// Serves Produce v3–v11.
+/// Serves Produce v3–v11. A batch refused for records without keys (compacted topics)
+/// lists them in `record_errors` (v8+, KIP-467).
 pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
@@ -145,9 +151,14 @@ pub async fn handle(
                 }
                 results.push((t, index, Outcome::Appended(info)));
             }
-            Err((code, message)) => {
+            Err((code, message, record_errors)) => {
                 tracing::debug!(error = %message, "produce rejected");
-                results.push((t, index, Outcome::Failed(code, Some(message))));
+                let outcome = if record_errors.is_empty() {
+                    Outcome::Failed(code, Some(message))
+                } else {
+                    Outcome::InvalidRecords(message, record_errors)
+                };
+                results.push((t, index, outcome));
             }
         }
     }
@@ -220,16 +231,45 @@ pub async fn handle(
                 }),
             Outcome::Failed(code, msg) => {
                 count_refusal(broker, &topics[t].name, index, code);
-                pr.with_error_code(code.code())
-                    .with_base_offset(-1)
-                    .with_log_append_time_ms(-1)
-                    .with_log_start_offset(-1)
-                    .with_error_message(msg.filter(|_| version >= 8).map(StrBytes::from_string))
+                failed(pr, code, msg, version)
+            }
+            Outcome::InvalidRecords(msg, indexes) => {
+                let code = ResponseError::InvalidRecord;
+                count_refusal(broker, &topics[t].name, index, code);
+                // record_errors is on the wire from v8.
+                let record_errors = if version >= 8 {
+                    indexes.into_iter().map(keyless_record_error).collect()
+                } else {
+                    Vec::new()
+                };
+                failed(pr, code, Some(msg), version).with_record_errors(record_errors)
             }
         };
         topics[t].partition_responses.push(pr);
     }
     Some(ProduceResponse::default().with_responses(topics))
+}
+
+/// A partition's refusal: no offsets, the message from v8.
+fn failed(
+    pr: PartitionProduceResponse,
+    code: ResponseError,
+    msg: Option<String>,
+    version: i16,
+) -> PartitionProduceResponse {
+    pr.with_error_code(code.code())
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(msg.filter(|_| version >= 8).map(StrBytes::from_string))
+}
+
+fn keyless_record_error(batch_index: i32) -> BatchIndexAndErrorMessage {
+    BatchIndexAndErrorMessage::default()
+        .with_batch_index(batch_index)
+        .with_batch_index_error_message(Some(StrBytes::from_static_str(
+            "the record has no key, which a compacted topic requires",
+        )))
 }
 
 /// Counts a refused produce by reason on the partition's own counters (only partitions
@@ -348,22 +388,47 @@ fn refuse_all(req: ProduceRequest, code: ResponseError) -> ProduceResponse {
 
 type Appended = (
     Arc<crate::replica::Partition>,
-    Result<AppendInfo, (ResponseError, String)>,
+    Result<AppendInfo, (ResponseError, String, Vec<i32>)>,
 );
 
 /// Appends each partition's records (one blocking-pool hop per group of partitions,
-/// see [`crate::replica::Partition::append_many`]), then judges each result.
+/// see [`crate::replica::Partition::append_many`]), then judges each result. A batch
+/// a compacted topic refused as `INVALID_RECORD` comes back with the indexes of its
+/// keyless records (KIP-467's per-record errors).
 async fn append_all(
     broker: &Arc<Broker>,
     items: Vec<(Arc<crate::replica::Partition>, Bytes)>,
     now: i64,
 ) -> Vec<Appended> {
     let results = crate::replica::Partition::append_many(&items, now).await;
-    items
-        .into_iter()
-        .zip(results)
-        .map(|((p, records), result)| judge_append(broker, p, &records, result))
-        .collect()
+    let mut out = Vec::with_capacity(items.len());
+    for ((p, records), result) in items.into_iter().zip(results) {
+        let (p, judged) = judge_append(broker, p, &records, result);
+        let judged = match judged {
+            Err((ResponseError::InvalidRecord, message)) if p.settings().compact => {
+                let indexes = keyless_indexes(&p, records).await;
+                Err((ResponseError::InvalidRecord, message, indexes))
+            }
+            Err((code, message)) => Err((code, message, Vec::new())),
+            Ok(info) => Ok(info),
+        };
+        out.push((p, judged));
+    }
+    out
+}
+
+/// The indexes of the keyless records of a batch a compacted topic refused, found by
+/// walking it again off the async threads (only refused batches pay for this); none
+/// when the batch was refused for something else.
+async fn keyless_indexes(p: &Arc<crate::replica::Partition>, records: Bytes) -> Vec<i32> {
+    let p = Arc::clone(p);
+    tokio::task::spawn_blocking(move || {
+        let limit = p.log_config_blocking().max_message_bytes;
+        let limit = usize::try_from(limit).unwrap_or(0);
+        strata_proto::batch::keyless_records(&records, limit).unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default()
 }
 
 /// Counts one partition's append; a refusal is answered with its error code and a
@@ -374,7 +439,10 @@ fn judge_append(
     p: Arc<crate::replica::Partition>,
     records: &Bytes,
     appended: Result<AppendInfo, strata_log::LogError>,
-) -> Appended {
+) -> (
+    Arc<crate::replica::Partition>,
+    Result<AppendInfo, (ResponseError, String)>,
+) {
     let len = records.len() as u64;
     let result = match appended {
         Ok(info) => {

@@ -35,6 +35,30 @@ const NON_DEFAULTS: &[(&str, &str)] = &[
     ("segment.ms", "3600000"),
 ];
 
+/// A valid value differing from the default for each config Strata keeps without
+/// acting on it.
+const KEPT: &[(&str, &str)] = &[
+    ("compression.gzip.level", "9"),
+    ("compression.lz4.level", "1"),
+    ("compression.zstd.level", "-5"),
+    ("file.delete.delay.ms", "0"),
+    ("follower.replication.throttled.replicas", "0:1, 1:2"),
+    ("leader.replication.throttled.replicas", "*"),
+    ("local.retention.bytes", "1000"),
+    ("local.retention.ms", "-1"),
+    ("message.downconversion.enable", "false"),
+    ("message.format.version", "2.8-IV1"),
+    ("message.timestamp.after.max.ms", "3600000"),
+    ("message.timestamp.before.max.ms", "0"),
+    ("message.timestamp.difference.max.ms", "1000"),
+    ("preallocate", "true"),
+    ("remote.log.copy.disable", "true"),
+    ("remote.log.delete.on.disable", "true"),
+    ("remote.storage.enable", "true"),
+    ("segment.jitter.ms", "100"),
+    ("unclean.leader.election.enable", "true"),
+];
+
 #[test]
 fn defs_are_sorted_unique_and_complete() {
     let names: Vec<_> = config_defs().iter().map(|d| d.name).collect();
@@ -42,8 +66,66 @@ fn defs_are_sorted_unique_and_complete() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(names, sorted);
+    let acted: Vec<_> = config_defs()
+        .iter()
+        .filter(|d| d.acted_on)
+        .map(|d| d.name)
+        .collect();
     let listed: Vec<_> = NON_DEFAULTS.iter().map(|(k, _)| *k).collect();
-    assert_eq!(names, listed, "every config needs a non-default test value");
+    assert_eq!(acted, listed, "every config needs a non-default test value");
+    let kept: Vec<_> = config_defs()
+        .iter()
+        .filter(|d| !d.acted_on)
+        .map(|d| d.name)
+        .collect();
+    let listed: Vec<_> = KEPT.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kept, listed, "every kept config needs a test value");
+    for d in config_defs().iter().filter(|d| !d.acted_on) {
+        assert!(d.doc.starts_with("Accepted, no effect"), "{}", d.name);
+    }
+}
+
+#[test]
+fn kept_configs_are_valid_stored_and_without_effect() {
+    for (key, value) in KEPT {
+        assert_eq!(validate(key, value), Ok(()), "{key}={value}");
+        let o = overrides(&[(key, value)]);
+        assert_eq!(
+            TopicConfig::from_overrides(&o).unwrap(),
+            TopicConfig::default()
+        );
+        let e = describe(&o).into_iter().find(|e| e.name == *key).unwrap();
+        assert_eq!(
+            (e.value.as_str(), e.source),
+            (*value, ConfigSource::TopicOverride)
+        );
+    }
+    // Empty throttled-replica lists are valid (what a SUBTRACT of every item leaves).
+    assert_eq!(
+        validate("leader.replication.throttled.replicas", ""),
+        Ok(())
+    );
+    let bad = [
+        ("leader.replication.throttled.replicas", "0"),
+        ("leader.replication.throttled.replicas", "0:1,"),
+        ("follower.replication.throttled.replicas", "a:b"),
+        ("follower.replication.throttled.replicas", "-1:0"),
+        ("compression.gzip.level", "10"),
+        ("compression.lz4.level", "0"),
+        ("compression.zstd.level", "23"),
+        ("preallocate", "yes"),
+        ("message.format.version", "three"),
+        ("message.format.version", "3.0-IVx"),
+        ("local.retention.ms", "-3"),
+        ("segment.jitter.ms", "-1"),
+        ("file.delete.delay.ms", "soon"),
+    ];
+    for (k, v) in bad {
+        assert!(
+            matches!(validate(k, v), Err(ConfigError::InvalidValue { .. })),
+            "{k}={v}"
+        );
+    }
 }
 
 #[test]

@@ -10,8 +10,9 @@
 //! headerCount varint | headers: keyLength varint (>= 0) | key | valueLength varint (-1 = null) | value
 //! ```
 //!
-//! The walker allocates nothing and skips keys, values and headers without looking at
-//! them; it keeps no more state than a position per record.
+//! The walker skips keys, values and headers without looking at them; it keeps no more
+//! state than a position per record, and allocates only to note the indexes of keyless
+//! records where keys are required (at most one per record the batch declares).
 
 use super::varint;
 use super::BatchError;
@@ -51,7 +52,8 @@ pub(crate) struct Rules {
     /// Record `i` must have offset delta `i` (as produced); otherwise deltas must only
     /// increase and stay within `0..=last_offset_delta` (as compaction leaves them).
     pub contiguous: bool,
-    /// Every record must have a key (non-control batches of compacted topics).
+    /// Every record must have a key (non-control batches of compacted topics): the
+    /// walk notes the index of each record without one and goes on.
     pub keys_required: bool,
 }
 
@@ -59,8 +61,14 @@ fn invalid(reason: String) -> BatchError {
     BatchError::InvalidRecord(reason)
 }
 
-/// Walks `rules.count` records from `src` and checks that nothing follows them.
-pub(crate) fn walk<S: Source>(src: &mut S, rules: &Rules) -> Result<(), BatchError> {
+/// Walks `rules.count` records from `src` and checks that nothing follows them. Under
+/// `rules.keys_required`, the index (within the batch) of every record without a key
+/// is pushed onto `keyless`; judging them is the caller's.
+pub(crate) fn walk<S: Source>(
+    src: &mut S,
+    rules: &Rules,
+    keyless: &mut Vec<i32>,
+) -> Result<(), BatchError> {
     let count = rules.count;
     let room = src.bound().saturating_sub(src.pos());
     if usize::try_from(count).map_or(true, |n| n.saturating_mul(MIN_RECORD_BYTES) > room) {
@@ -85,7 +93,9 @@ pub(crate) fn walk<S: Source>(src: &mut S, rules: &Rules) -> Result<(), BatchErr
             Some(end) if end <= src.bound() => end,
             _ => return Err(src.overrun(index, len)),
         };
-        record(src, rules, index, end, &mut next_delta)?;
+        if record(src, rules, index, end, &mut next_delta)? == Key::Missing {
+            keyless.push(index);
+        }
         if src.pos() != end {
             return Err(invalid(format!(
                 "record {index} declares {len} bytes but its fields take {}",
@@ -96,6 +106,13 @@ pub(crate) fn walk<S: Source>(src: &mut S, rules: &Rules) -> Result<(), BatchErr
     src.finish()
 }
 
+/// Whether a record lacks the key its rules require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Fine,
+    Missing,
+}
+
 /// Reads the fields of record `index`, which must end at `end`.
 #[inline(always)]
 fn record<S: Source>(
@@ -104,7 +121,7 @@ fn record<S: Source>(
     index: i32,
     end: usize,
     next_delta: &mut i32,
-) -> Result<(), BatchError> {
+) -> Result<Key, BatchError> {
     macro_rules! read {
         ($e:expr, $what:literal) => {
             match $e {
@@ -139,14 +156,13 @@ fn record<S: Source>(
     *next_delta = delta.saturating_add(1);
 
     let key_len = read!(src.varint(), "key length");
+    let mut key = Key::Fine;
     if key_len >= 0 {
         field(src, end, key_len, index, "key")?;
     } else if key_len != -1 {
         return Err(invalid(format!("record {index} has key length {key_len}")));
     } else if rules.keys_required {
-        return Err(invalid(format!(
-            "record {index} has no key, which a compacted topic requires"
-        )));
+        key = Key::Missing;
     }
     let value_len = read!(src.varint(), "value length");
     if value_len >= 0 {
@@ -181,7 +197,7 @@ fn record<S: Source>(
             )));
         }
     }
-    Ok(())
+    Ok(key)
 }
 
 /// Skips a field of `len >= 0` bytes that must end within the record (ending at `end`).

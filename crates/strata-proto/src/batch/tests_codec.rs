@@ -255,9 +255,56 @@ fn compacted_topics_require_keys() {
     };
     for codec in CODECS.into_iter().chain([Compression::None]) {
         let b = batch(codec, 2, &compress(codec, &raw));
-        invalid(validate_with(&b, &checks), "record 1 has no key");
+        invalid(
+            validate_with(&b, &checks),
+            "1 of 2 records have no key, which a compacted topic requires (record 1)",
+        );
         assert!(validate(&b, LIMIT).is_ok());
+        assert_eq!(keyless_records(&b, LIMIT), Ok(vec![1]));
     }
+}
+
+#[test]
+fn keyless_records_are_all_named_across_batches() {
+    // Batch one: records 0..12, every third keyless; batch two: 3 records, the last
+    // keyless (payload index 14).
+    let first: Vec<u8> = (0..12)
+        .flat_map(|i| record(i, (i % 3 != 0).then_some(b"k".as_slice()), b"v", &[]))
+        .collect();
+    let second = [
+        record(0, Some(b"k"), b"v", &[]),
+        record(1, Some(b"k"), b"v", &[]),
+        record(2, None, b"v", &[]),
+    ]
+    .concat();
+    let checks = Checks {
+        max_batch_bytes: LIMIT,
+        keys_required: true,
+    };
+    for codec in CODECS.into_iter().chain([Compression::None]) {
+        let payload = [
+            batch(codec, 12, &compress(codec, &first)),
+            batch(codec, 3, &compress(codec, &second)),
+        ]
+        .concat();
+        assert_eq!(keyless_records(&payload, LIMIT), Ok(vec![0, 3, 6, 9, 14]));
+        invalid(
+            validate_with(&payload, &checks),
+            "5 of 15 records have no key, which a compacted topic requires \
+             (record 0, 3, 6, 9, 14)",
+        );
+    }
+    // More than ten are counted, and the message names the first ten.
+    let many: Vec<u8> = (0..30).flat_map(|i| record(i, None, b"", &[])).collect();
+    let b = batch(Compression::None, 30, &many);
+    assert_eq!(keyless_records(&b, LIMIT).map(|k| k.len()), Ok(30));
+    invalid(
+        validate_with(&b, &checks),
+        "30 of 30 records have no key, which a compacted topic requires \
+         (record 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...)",
+    );
+    // A malformed payload is its own error, not a list.
+    assert!(keyless_records(&b[..b.len() - 1], LIMIT).is_err());
 }
 
 #[test]
