@@ -200,25 +200,7 @@ pub fn is_retriable_code(code: i16) -> bool {
 }
 
 /// The protocol's SCREAMING_SNAKE_CASE name for an error code, e.g. 36 → `TOPIC_ALREADY_EXISTS`.
-pub fn error_code_name(code: i16) -> String {
-    match ResponseError::try_from_code(code) {
-        None => "NONE".to_string(),
-        Some(ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE_{c}"),
-        // The crate only exposes CamelCase variant names; Kafka documents the snake form.
-        Some(e) => camel_to_screaming_snake(&e.to_string()),
-    }
-}
-
-fn camel_to_screaming_snake(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for (i, ch) in s.chars().enumerate() {
-        if ch.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(ch.to_ascii_uppercase());
-    }
-    out
-}
+pub use strata_proto::error_name::error_code_name;
 
 /// A short, lower-case reason for an I/O error, without the `(os error N)` suffix.
 pub(crate) fn io_reason(e: &std::io::Error) -> String {

@@ -18,7 +18,6 @@ use strata_meta::{MetadataImage, MetadataRecord};
 
 use super::{AdminError, Caller};
 use crate::auth::authorizer;
-use crate::metadata::DecideError;
 use crate::Broker;
 
 /// Longest resource name, principal or host accepted (characters).
@@ -369,10 +368,7 @@ impl Broker {
         self.meta
             .decide_and_commit(|image| deletions(image, &filter))
             .await
-            .map_err(|e| match e {
-                DecideError::Refused(e) => e,
-                DecideError::Commit(e) => e.into(),
-            })
+            .map_err(AdminError::from)
     }
 }
 

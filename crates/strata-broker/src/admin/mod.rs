@@ -116,6 +116,16 @@ impl From<crate::metadata::CommitError> for AdminError {
     }
 }
 
+impl From<crate::metadata::DecideError<AdminError>> for AdminError {
+    /// A change decided against the image: its own refusal, or the commit's failure.
+    fn from(e: crate::metadata::DecideError<AdminError>) -> Self {
+        match e {
+            crate::metadata::DecideError::Refused(e) => e,
+            crate::metadata::DecideError::Commit(e) => e.into(),
+        }
+    }
+}
+
 /// Who calls: the authenticated principal (`None` when security is off or the path is
 /// exempt: then Kafka's `User:ANONYMOUS`) and the client's address.
 #[derive(Debug, Clone)]

@@ -19,7 +19,6 @@ use strata_auth::scram::{ScramCredential, ScramMechanism};
 use strata_meta::{MetadataImage, MetadataRecord};
 
 use super::{matches, AdminError, Caller};
-use crate::metadata::DecideError;
 use crate::Broker;
 
 /// Longest user name accepted (bytes).
@@ -329,10 +328,7 @@ impl Broker {
         self.meta
             .decide_and_commit(|image| deletions(image, name, only))
             .await
-            .map_err(|e| match e {
-                DecideError::Refused(e) => e,
-                DecideError::Commit(e) => e.into(),
-            })
+            .map_err(AdminError::from)
     }
 }
 

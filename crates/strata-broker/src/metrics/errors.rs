@@ -145,32 +145,26 @@ pub fn visit(body: &ResponseKind, f: &mut dyn FnMut(i16)) {
     }
 }
 
-/// Kafka's name of an error code (`UNKNOWN_TOPIC_OR_PARTITION`), `UNKNOWN_ERROR_CODE`
-/// for codes this build does not know. Names are made once per code and kept.
+/// Kafka's name of an error code (`UNKNOWN_TOPIC_OR_PARTITION`, see
+/// `strata_proto::error_name`), `UNKNOWN_ERROR_CODE` for codes this build does not know
+/// (one label value for all of them). Names are made once per code and kept.
 pub fn name(code: i16) -> &'static str {
     static NAMES: OnceLock<HashMap<i16, &'static str>> = OnceLock::new();
     let names = NAMES.get_or_init(|| {
         (-1..=200)
-            .filter_map(|c| ResponseError::try_from_code(c).map(|e| (c, e)))
-            .map(|(c, e)| {
-                let name: &'static str = Box::leak(snake_upper(&format!("{e:?}")).into_boxed_str());
-                (c, name)
+            .filter(|c| {
+                !matches!(
+                    ResponseError::try_from_code(*c),
+                    None | Some(ResponseError::Unknown(_))
+                )
+            })
+            .map(|c| {
+                let name = strata_proto::error_name::error_code_name(c);
+                (c, &*Box::leak(name.into_boxed_str()))
             })
             .collect()
     });
     names.get(&code).copied().unwrap_or("UNKNOWN_ERROR_CODE")
-}
-
-/// `UnknownTopicOrPartition` -> `UNKNOWN_TOPIC_OR_PARTITION`.
-fn snake_upper(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 8);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
 }
 
 #[cfg(test)]
