@@ -183,3 +183,43 @@ def test_every_kafka_topic_config_is_accepted_and_kept(broker):
     with pytest.raises(KafkaException) as info:
         a.incremental_alter_configs([res], request_timeout=T)[res].result(timeout=T)
     assert info.value.args[0].code() == KafkaError.INVALID_CONFIG, info.value
+
+
+def test_an_emptied_cleanup_policy_keeps_what_retention_would_delete(broker_factory):
+    """SUBTRACT may empty cleanup.policy (Kafka 4.1's empty list): the topic is then
+    neither deleted by retention nor compacted. A topic with `delete` beside it loses
+    the same old segments."""
+    b = broker_factory("retention", ["--set", "log.retention.check.interval.ms=200"])
+    a = admin(b.bootstrap)
+    kept = create_topic(b.bootstrap, config={"cleanup.policy": "delete,compact"})
+    deleted = create_topic(b.bootstrap)
+    res = ConfigResource(ResourceType.TOPIC, kept, incremental_configs=[
+        ConfigEntry("cleanup.policy", "delete,compact",
+                    incremental_operation=AlterConfigOpType.SUBTRACT)])
+    a.incremental_alter_configs([res], request_timeout=T)[res].result(timeout=T)
+    assert describe(a, kept)["cleanup.policy"].value == ""
+    for topic in (kept, deleted):
+        res = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
+            ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET),
+            ConfigEntry("segment.ms", "100", incremental_operation=AlterConfigOpType.SET)])
+        a.incremental_alter_configs([res], request_timeout=T)[res].result(timeout=T)
+    p = producer(b.bootstrap)
+    hour_ago = int(time.time() * 1000) - 3_600_000
+    for i in range(3):
+        for topic in (kept, deleted):
+            p.produce(topic, key=b"k", value=f"old-{i}".encode(), partition=0,
+                      timestamp=hour_ago)
+        p.flush(10)
+        time.sleep(0.3)  # past segment.ms: the next append rolls a new segment
+
+    c = consumer(b.bootstrap)
+    try:
+        def low(topic):
+            return c.get_watermark_offsets(TopicPartition(topic, 0), timeout=T)[0]
+        deadline = time.monotonic() + 20
+        while low(deleted) == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert low(deleted) > 0, "retention never ran on the control topic"
+        assert c.get_watermark_offsets(TopicPartition(kept, 0), timeout=T) == (0, 3)
+    finally:
+        c.close()

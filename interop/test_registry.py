@@ -424,6 +424,24 @@ def test_broker_side_validation_refuses_records_without_a_registered_schema_id(b
             break
     c.close()
     assert got == [good, None]
+    # One batch of ten with three bad records: those three fail with INVALID_RECORD
+    # (Produce v8+ record_errors, KIP-467), the seven good ones as collateral, as
+    # librdkafka reports them against Kafka.
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 2000,
+                  "batch.num.messages": 1000, "enable.idempotence": False,
+                  "message.send.max.retries": 0})
+    reports: dict = {}
+    bad = {2: b"plain text", 5: unregistered, 8: elsewhere}
+    for i in range(10):
+        p.produce(topic, value=bad.get(i, good), key=b"k", partition=0,
+                  on_delivery=lambda err, _m, i=i: reports.__setitem__(i, err))
+    assert p.flush(30) == 0
+    assert sorted(reports) == list(range(10))
+    for i, err in reports.items():
+        assert err is not None, i
+        want = invalid if i in bad else KafkaError._INVALID_DIFFERENT_RECORD
+        assert err.code() == want, (i, err)
+
     # RecordNameStrategy: the subject is the record's full name.
     assert produce_raw(broker, by_record, [good]) == [invalid]
     client.register_schema("com.example.User", Schema(USER_V1, "AVRO"))

@@ -290,3 +290,67 @@ async fn a_commit_with_partitions_is_answered_once_prepared() {
     drop(c);
     b.stop().await;
 }
+
+async fn list_matching(c: &mut RawClient, pattern: &str) -> (i16, Vec<String>) {
+    let req = ListTransactionsRequest::default()
+        .with_duration_filter(-1)
+        .with_transactional_id_pattern(Some(StrBytes::from_string(pattern.to_string())));
+    match c
+        .call(
+            ApiKey::ListTransactions,
+            2,
+            RequestKind::ListTransactions(req),
+        )
+        .await
+    {
+        ResponseKind::ListTransactions(r) => {
+            let mut ids: Vec<String> = r
+                .transaction_states
+                .iter()
+                .map(|t| t.transactional_id.0.to_string())
+                .collect();
+            ids.sort();
+            (r.error_code, ids)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// ListTransactions v2 filters by a pattern the whole id matches (KIP-1152); EndTxn v5
+/// answers the producer id and epoch to go on with.
+#[tokio::test]
+async fn list_transactions_by_pattern_and_end_txn_v5() {
+    let b = TestBroker::start_in(tempfile::tempdir().unwrap(), config).await;
+    let mut c = b.client().await;
+    assert_eq!(find(&mut c, "app-1", 4).await.0, 0);
+    let mut producers = Vec::new();
+    for id in ["app-1", "app-2", "other-app"] {
+        let (err, pid, epoch) = init(&mut c, id, 5).await;
+        assert_eq!(err, 0, "{id}");
+        producers.push((pid, epoch));
+    }
+    assert_eq!(
+        list_matching(&mut c, "app-.*").await,
+        (0, vec!["app-1".to_string(), "app-2".to_string()])
+    );
+    assert_eq!(list_matching(&mut c, "app").await, (0, vec![]), "whole id");
+    assert_eq!(list_matching(&mut c, "").await.1.len(), 3, "empty: all");
+    assert_eq!(list_matching(&mut c, "(app").await, (128, vec![]));
+
+    let (pid, epoch) = producers[0];
+    assert!(add(&mut c, "app-1", pid, epoch, &[], 3).await.is_empty());
+    let req = EndTxnRequest::default()
+        .with_transactional_id(tid("app-1"))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(true);
+    match c.call(ApiKey::EndTxn, 5, RequestKind::EndTxn(req)).await {
+        ResponseKind::EndTxn(r) => {
+            assert_eq!(r.error_code, 0);
+            assert_eq!((r.producer_id.0, r.producer_epoch), (pid, epoch));
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(c);
+    b.stop().await;
+}

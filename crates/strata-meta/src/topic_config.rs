@@ -210,6 +210,11 @@ impl ConfigDef {
                 .ok_or_else(|| invalid(format!("must be one of {}", choices.join(", ")))),
             Check::ListOf(choices) => {
                 let mut items = Vec::new();
+                // An empty list is a value of its own (Kafka 4.1's empty
+                // `cleanup.policy`: neither delete nor compact, keep everything).
+                if text.trim().is_empty() {
+                    return Ok(Value::List(items));
+                }
                 for item in text.split(',').map(str::trim) {
                     let known = choices.iter().find(|c| **c == item).ok_or_else(|| {
                         invalid(format!("'{item}' is not one of {}", choices.join(", ")))

@@ -1,4 +1,4 @@
-//! A hand-written Fetch response encoder (v4–v16) whose records are not in memory: the
+//! A hand-written Fetch response encoder (v4–v17) whose records are not in memory: the
 //! response is produced as a [`ChunkedFrame`] of encoded bytes and record ranges, so the
 //! caller writes the ranges from the segment files.
 //!
@@ -17,7 +17,7 @@ use crate::chunks::{ByteLen, ChunkedFrame, FrameBuilder, FrameTooLarge};
 /// Lowest Fetch version this encoder writes.
 pub const MIN_VERSION: i16 = 4;
 /// Highest Fetch version this encoder writes.
-pub const MAX_VERSION: i16 = 16;
+pub const MAX_VERSION: i16 = 17;
 
 /// A Fetch response whose records are ranges of type `R`.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,7 @@ use super::{authorized_ops, Caller};
 use crate::auth::authorizer::Access;
 use crate::Broker;
 
-/// Serves DescribeCluster v0–v1.
+/// Serves DescribeCluster v0–v2.
 pub fn handle(
     broker: &Arc<Broker>,
     caller: &Caller,
@@ -28,9 +28,10 @@ pub fn handle(
             )));
     }
     let image = broker.meta.image();
+    // v2 (KIP-1073): fenced brokers are listed, marked, when the caller asks for them.
     let brokers = image
         .brokers()
-        .filter(|b| !b.fenced)
+        .filter(|b| !b.fenced || req.include_fenced_brokers)
         .filter_map(|b| {
             let (host, port) = b.endpoint(&caller.listener.config.name)?;
             Some(
@@ -38,7 +39,8 @@ pub fn handle(
                     .with_broker_id(BrokerId(b.node_id))
                     .with_host(StrBytes::from_string(host.to_string()))
                     .with_port(port)
-                    .with_rack(b.rack.clone().map(StrBytes::from_string)),
+                    .with_rack(b.rack.clone().map(StrBytes::from_string))
+                    .with_is_fenced(b.fenced),
             )
         })
         .collect();

@@ -15,7 +15,9 @@ use crate::Broker;
 /// EndTxn v2 added PRODUCER_FENCED.
 const FENCED_SINCE: i16 = 2;
 
-/// Serves EndTxn v0–v4.
+/// Serves EndTxn v0–v5. v5 (KIP-890) answers the producer id and epoch to use next;
+/// without the `transaction.version` 2 feature (not advertised) the epoch is not
+/// bumped at the end of a transaction, so they are the caller's own.
 pub async fn handle(
     broker: &Arc<Broker>,
     access: &Access,
@@ -40,5 +42,11 @@ pub async fn handle(
         Ok(()) => 0,
         Err(e) => fenced_for_version(e, version, FENCED_SINCE).code(),
     };
-    EndTxnResponse::default().with_error_code(code)
+    let resp = EndTxnResponse::default().with_error_code(code);
+    if version >= 5 && code == 0 {
+        resp.with_producer_id(req.producer_id)
+            .with_producer_epoch(req.producer_epoch)
+    } else {
+        resp
+    }
 }

@@ -29,8 +29,12 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
+/// v9+ (KIP-1005): the last offset moved to tiered storage; without tiered storage
+/// nothing is tiered, so no offset (-1), as Kafka answers.
+const LATEST_TIERED: i64 = -5;
 
-/// Serves ListOffsets v1–v8.
+/// Serves ListOffsets v1–v10 (v10's `timeout_ms` bounds waits for tiered storage,
+/// which Strata does not have).
 pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
@@ -87,6 +91,7 @@ pub async fn handle(
                 }
                 LATEST => Ok(base.clone().with_offset(p.high_watermark())),
                 EARLIEST | EARLIEST_LOCAL => Ok(base.clone().with_offset(p.log_start_offset())),
+                LATEST_TIERED if version >= 9 => Ok(base.clone()),
                 MAX_TIMESTAMP => p.run(|log| log.max_timestamp()).await.map(found),
                 ts if ts >= 0 => p
                     .run(move |log| log.offset_for_timestamp(ts))

@@ -31,7 +31,7 @@ enum Outcome {
     Failed(ResponseError, Option<String>),
     /// `INVALID_RECORD` naming the offending records by index (KIP-467); the batch's
     /// other records fail with it as collateral.
-    InvalidRecords(String, Vec<i32>),
+    InvalidRecords(String, Vec<BatchIndexAndErrorMessage>),
 }
 
 /// Serves Produce v3–v11. A batch refused for records without keys (compacted topics)
@@ -233,12 +233,12 @@ pub async fn handle(
                 count_refusal(broker, &topics[t].name, index, code);
                 failed(pr, code, msg, version)
             }
-            Outcome::InvalidRecords(msg, indexes) => {
+            Outcome::InvalidRecords(msg, record_errors) => {
                 let code = ResponseError::InvalidRecord;
                 count_refusal(broker, &topics[t].name, index, code);
                 // record_errors is on the wire from v8.
                 let record_errors = if version >= 8 {
-                    indexes.into_iter().map(keyless_record_error).collect()
+                    record_errors
                 } else {
                     Vec::new()
                 };
@@ -334,7 +334,20 @@ async fn schema_checked(
                 slots.push(slot);
                 kept.push((p, records));
             }
-            Err((code, msg)) => immediate.push((slot.0, slot.1, Outcome::Failed(code, Some(msg)))),
+            Err((_, msg, records)) if !records.is_empty() => {
+                let errors = records
+                    .into_iter()
+                    .map(|(i, m)| {
+                        BatchIndexAndErrorMessage::default()
+                            .with_batch_index(i)
+                            .with_batch_index_error_message(m.map(StrBytes::from_string))
+                    })
+                    .collect();
+                immediate.push((slot.0, slot.1, Outcome::InvalidRecords(msg, errors)))
+            }
+            Err((code, msg, _)) => {
+                immediate.push((slot.0, slot.1, Outcome::Failed(code, Some(msg))))
+            }
         }
     }
     kept
@@ -388,7 +401,7 @@ fn refuse_all(req: ProduceRequest, code: ResponseError) -> ProduceResponse {
 
 type Appended = (
     Arc<crate::replica::Partition>,
-    Result<AppendInfo, (ResponseError, String, Vec<i32>)>,
+    Result<AppendInfo, (ResponseError, String, Vec<BatchIndexAndErrorMessage>)>,
 );
 
 /// Appends each partition's records (one blocking-pool hop per group of partitions,
@@ -407,7 +420,8 @@ async fn append_all(
         let judged = match judged {
             Err((ResponseError::InvalidRecord, message)) if p.settings().compact => {
                 let indexes = keyless_indexes(&p, records).await;
-                Err((ResponseError::InvalidRecord, message, indexes))
+                let errors = indexes.into_iter().map(keyless_record_error).collect();
+                Err((ResponseError::InvalidRecord, message, errors))
             }
             Err((code, message)) => Err((code, message, Vec::new())),
             Ok(info) => Ok(info),

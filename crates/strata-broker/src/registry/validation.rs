@@ -2,7 +2,9 @@
 //! `confluent.value.schema.validation`, with their `*.subject.name.strategy`): a produced
 //! record's key or value must be in Confluent's wire format (magic byte 0, then a
 //! big-endian 4-byte schema id) with an id registered under the subject the strategy
-//! names, or its batch is refused with `INVALID_RECORD` naming the record.
+//! names, or its batch is refused with `INVALID_RECORD`, every offending record named
+//! by its index in the batch (Produce v8+ `record_errors`, KIP-467) so clients report
+//! those records as invalid and the others of the batch as collateral.
 //!
 //! A null key or value (a tombstone) passes: compaction needs them. The check decodes
 //! the batches (on a blocking thread) only for topics that turned it on.
@@ -35,8 +37,17 @@ impl Side {
     }
 }
 
-/// A refusal: the error code and the message for the client.
-pub(crate) type Refusal = (ResponseError, String);
+/// A refusal: the error code, the message for the client, and the offending records
+/// (index in the batch, message) when the refusal is about records.
+pub(crate) type Refusal = (ResponseError, String, Vec<(i32, Option<String>)>);
+
+/// How many refused records get a message of their own; later ones are named by index
+/// only, so a batch of tiny records cannot make the response many times its size.
+const RECORD_MESSAGES: usize = 1000;
+
+fn failure(code: ResponseError, message: String) -> Refusal {
+    (code, message, Vec::new())
+}
 
 /// Whether `p`'s topic validates schema ids at all.
 pub(crate) fn wanted(p: &Partition) -> bool {
@@ -63,9 +74,9 @@ pub(crate) async fn check(
     }
     let part = Arc::clone(p);
     let which: Vec<Side> = sides.iter().map(|(s, _)| *s).collect();
-    let ids = tokio::task::spawn_blocking(move || schema_ids(&part, &records, &which))
+    let (ids, mut bad) = tokio::task::spawn_blocking(move || schema_ids(&part, &records, &which))
         .await
-        .map_err(|e| (ResponseError::UnknownServerError, e.to_string()))??;
+        .map_err(|e| failure(ResponseError::UnknownServerError, e.to_string()))??;
     let distinct: BTreeSet<(Side, i32)> = ids.iter().map(|(_, side, id)| (*side, *id)).collect();
     let topic = p.topic.to_string();
     // Record name strategies parse schemas: off the runtime.
@@ -98,43 +109,73 @@ pub(crate) async fn check(
                 RegistryFailure::Registry(e) => e.to_string(),
                 RegistryFailure::Route(r) => format!("{r:?}"),
             };
-            (
+            failure(
                 ResponseError::UnknownServerError,
                 format!("schema validation cannot read the registry here: {why}"),
             )
         })?;
-    let Some((side, id, subject)) = refused.first() else {
-        return Ok(());
-    };
-    let index = ids
-        .iter()
-        .find(|(_, s, i)| s == side && i == id)
-        .map_or(0, |(i, _, _)| *i);
-    let message = match subject {
-        Some(subject) => format!(
-            "record {index} of the batch for {}-{}: {} schema id {id} is not registered under subject '{subject}'",
-            p.topic, p.index, side.name()
-        ),
-        None => format!(
-            "record {index} of the batch for {}-{}: {} schema id {id} is not a registered schema with a record name",
-            p.topic, p.index, side.name()
-        ),
-    };
-    Err((ResponseError::InvalidRecord, message))
+    for (index, side, id) in &ids {
+        let Some((_, _, subject)) = refused.iter().find(|(s, i, _)| s == side && i == id) else {
+            continue;
+        };
+        let why = match subject {
+            Some(subject) => format!(
+                "{} schema id {id} is not registered under subject '{subject}'",
+                side.name()
+            ),
+            None => format!(
+                "{} schema id {id} is not a registered schema with a record name",
+                side.name()
+            ),
+        };
+        bad.push((*index, why));
+    }
+    refusal(p, bad)
 }
 
-/// (record index, side, schema id) of every checked non-null key or value; a record not
-/// in the wire format is refused here. Blocking (decompression).
-fn schema_ids(
-    p: &Partition,
-    records: &Bytes,
-    sides: &[Side],
-) -> Result<Vec<(usize, Side, i32)>, Refusal> {
+/// The refusal for the records in `bad` (batch index, reason), if any: one
+/// `record_errors` entry per record (its reasons joined), the message naming the first.
+fn refusal(p: &Partition, mut bad: Vec<(usize, String)>) -> Result<(), Refusal> {
+    bad.sort_by_key(|(i, _)| *i);
+    let Some((first, why)) = bad.first() else {
+        return Ok(());
+    };
+    let message = format!(
+        "{} record(s) of the batch for {}-{} refused by schema validation; record {first}: {why}",
+        bad.iter().map(|(i, _)| i).collect::<BTreeSet<_>>().len(),
+        p.topic,
+        p.index
+    );
+    let mut records: Vec<(i32, Option<String>)> = Vec::new();
+    for (index, why) in bad {
+        let index = i32::try_from(index).unwrap_or(i32::MAX);
+        match records.last_mut() {
+            Some((last, Some(m))) if *last == index => {
+                m.push_str("; ");
+                m.push_str(&why);
+            }
+            Some((last, None)) if *last == index => {}
+            _ => {
+                let with_message = records.len() < RECORD_MESSAGES;
+                records.push((index, with_message.then_some(why)));
+            }
+        }
+    }
+    Err((ResponseError::InvalidRecord, message, records))
+}
+
+/// Ids and refusals of a produce payload: (record index, side, schema id) of every
+/// checked non-null key or value in the wire format, and (record index, reason) of
+/// those that are not. Blocking (decompression).
+type Scanned = (Vec<(usize, Side, i32)>, Vec<(usize, String)>);
+
+fn schema_ids(p: &Partition, records: &Bytes, sides: &[Side]) -> Result<Scanned, Refusal> {
     let limit = p.log_config_blocking().max_message_bytes as usize;
     let mut out = Vec::new();
+    let mut bad = Vec::new();
     let mut index = 0usize;
     for item in batch::batches(records) {
-        let corrupt = |e: batch::BatchError| (ResponseError::CorruptMessage, e.to_string());
+        let corrupt = |e: batch::BatchError| failure(ResponseError::CorruptMessage, e.to_string());
         let (_, one) = item.map_err(corrupt)?;
         let set = batch::decode_record_set(&records.slice_ref(one), limit, OffsetRule::Contiguous)
             .map_err(corrupt)?;
@@ -147,23 +188,19 @@ fn schema_ids(
                 let Some(b) = bytes else { continue };
                 match wire_id(b) {
                     Some(id) => out.push((index, *side, id)),
-                    None => {
-                        return Err((
-                            ResponseError::InvalidRecord,
-                            format!(
-                                "record {index} of the batch for {}-{}: the {} is not in the schema registry's wire format (magic byte 0, then a 4-byte schema id)",
-                                p.topic,
-                                p.index,
-                                side.name()
-                            ),
-                        ))
-                    }
+                    None => bad.push((
+                        index,
+                        format!(
+                            "the {} is not in the schema registry's wire format (magic byte 0, then a 4-byte schema id)",
+                            side.name()
+                        ),
+                    )),
                 }
             }
             index += 1;
         }
     }
-    Ok(out)
+    Ok((out, bad))
 }
 
 /// The schema id of a key or value in Confluent's wire format.

@@ -77,11 +77,24 @@ fn alter_topic_config_ops() {
         code(&[op("retention.ms", ConfigOpKind::Append("1".into()))]),
         40
     );
-    assert_eq!(
-        code(&[op(
+    // SUBTRACT may empty a list: an empty cleanup.policy (Kafka 4.1) keeps everything.
+    let mut emptied = image.clone();
+    apply(
+        &mut emptied,
+        &[op(
             "cleanup.policy",
-            ConfigOpKind::Subtract("compact".into())
-        )]),
+            ConfigOpKind::Subtract("compact".into()),
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        configs(&emptied).get("cleanup.policy").map(String::as_str),
+        Some("")
+    );
+    let effective = crate::topic_config::TopicConfig::from_overrides(&configs(&emptied)).unwrap();
+    assert!(!effective.cleanup_policy.delete && !effective.cleanup_policy.compact);
+    assert_eq!(
+        code(&[op("cleanup.policy", ConfigOpKind::Append("shred".into()))]),
         40
     );
     assert_eq!(

@@ -67,7 +67,8 @@ pub(super) static DEFS: &[ConfigDef] = &[
         ConfigType::List,
         "delete",
         "What happens to old segments: 'delete' removes them by retention time/size, \
-         'compact' keeps the latest record per key; both may be given.",
+         'compact' keeps the latest record per key; both may be given; an empty list \
+         keeps every segment (neither deleted nor compacted).",
         Check::ListOf(&["compact", "delete"]),
     ),
     kept(
@@ -355,7 +356,8 @@ pub(super) static DEFS: &[ConfigDef] = &[
         "unclean.leader.election.enable",
         ConfigType::Boolean,
         "false",
-        "Accepted, no effect: elect a replica outside the ISR as a last resort.",
+        "Accepted, no effect on the log; the controller elects a live replica outside the ISR \
+         when no ISR member is alive (records may be lost).",
         BOOL,
     ),
 ];

@@ -208,7 +208,6 @@ fn validation_accepts_good_values() {
 fn validation_rejects_bad_values() {
     let bad = [
         ("cleanup.policy", "remove"),
-        ("cleanup.policy", ""),
         ("cleanup.policy", "compact,compact"),
         ("cleanup.policy", "compact,"),
         ("retention.ms", "-2"),

@@ -166,8 +166,8 @@ fn refuses_what_a_version_cannot_carry() {
         EncodeError::UnsupportedVersion(3)
     );
     assert_eq!(
-        encode(17, 1, sample(16)).unwrap_err(),
-        EncodeError::UnsupportedVersion(17)
+        encode(18, 1, sample(17)).unwrap_err(),
+        EncodeError::UnsupportedVersion(18)
     );
     assert!(matches!(
         encode(6, 1, sample(7)),
