@@ -70,6 +70,7 @@ EXAMPLES: dict[tuple[str, str], str] = {
     ("Command line", "strata topic create orders"): "test_readme.py::test_cli_examples",
     ("Command line", "strata consume orders --group billing"):
         "test_readme.py::test_cli_examples",
+    ("Command line", "strata profile create prod"): "test_readme.py::test_profile_examples",
     ("Command line", "strata cluster up --nodes 3"):
         "test_readme.py::test_local_cluster_example",
     ("Command line", "strata log verify ./strata-data"): "test_readme.py::test_cli_examples",
@@ -277,3 +278,22 @@ def test_running_one_interop_file(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:]
     assert re.search(r"\d+ passed", r.stdout), r.stdout[-2000:]
+
+
+def test_profile_examples(fresh_broker, tmp_path):
+    """The profile block with the reader's 127.0.0.1 being the test broker's host (its
+    port stands in for the default 9092) and a home and config directory of its own."""
+    home = tmp_path / "home"
+    (home / ".local/share/bash-completion/completions").mkdir(parents=True)
+    env = shell_env(tmp_path)
+    env.pop("STRATA_BOOTSTRAP", None)
+    env.update(HOME=str(home), STRATA_CONFIG_HOME=str(tmp_path / "config"))
+    text = block("Command line", "strata profile create prod").text
+    outputs = []
+    for line in commands(text):
+        line = line.replace("--brokers 127.0.0.1 ", f"--brokers {fresh_broker.bootstrap} ")
+        outputs.append(run_line(line, tmp_path, env))
+    completions = home / ".local/share/bash-completion/completions/strata"
+    assert "strata" in completions.read_text()
+    profiles = (tmp_path / "config" / "profiles.toml").read_text()
+    assert "local" in profiles and "prod" not in profiles, profiles

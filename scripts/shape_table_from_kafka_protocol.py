@@ -49,7 +49,7 @@ def split_stmts(body):
             depth -= 1
             if c == '}' and depth == 0:
                 rest = body[i+1:].lstrip()
-                if not rest.startswith('else') and not rest.startswith(';'):
+                if not rest.startswith('else') and not rest.startswith(';') and not rest.startswith('.'):
                     out.append(cur.strip()); cur = ''
         elif c == '"':
             i += 1
@@ -143,6 +143,7 @@ def classify(leaf):
     if leaf == 'types::Bytes': return 'BYTES', False
     if leaf == 'types::CompactBytes': return 'BYTES', True
     if leaf == 'types::Struct { version }': return 'STRUCT', None
+    if leaf == 'types::OptionStruct { version }': return 'OPTSTRUCT', None
     m = re.fullmatch(r'types::(Compact)?Array\((.*)\)', leaf)
     if m:
         inner, ic = classify(m.group(2))
@@ -233,6 +234,10 @@ def vers(a, b, smin, smax):
     return f'span({a}, {b})'
 
 def ty_of(base, sname, fname, sdefs, structs):
+    if base == 'OPTSTRUCT':
+        st = elem_struct(sdefs[fname])
+        assert st in structs, (sname, fname, st)
+        return f'Ty::OptionStruct(&{upper(st)})', st
     if base == 'STRUCT' or base == 'ARRAY:STRUCT':
         st = elem_struct(sdefs[fname])
         assert st in structs, (sname, fname, st)
@@ -337,6 +342,9 @@ FILES = {
          'describe_producers_request', 'describe_producers_response']),
     'txn_markers': ('WriteTxnMarkers (transaction coordinator → partition leaders).',
         ['write_txn_markers_request', 'write_txn_markers_response']),
+    'operations': ('cluster operations: ElectLeaders, DescribeTopicPartitions, DescribeQuorum.',
+        ['elect_leaders_request', 'elect_leaders_response', 'describe_topic_partitions_request',
+         'describe_topic_partitions_response', 'describe_quorum_request', 'describe_quorum_response']),
 }
 
 def write_files(outdir):

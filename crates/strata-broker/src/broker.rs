@@ -64,6 +64,8 @@ pub struct Broker {
     pub(crate) http_tls: Option<Arc<network::HttpTls>>,
     /// Client quotas and connection-creation rates.
     pub(crate) quotas: crate::quota::Quotas,
+    /// Leader-side replication throttle (reassignments).
+    pub(crate) replication_throttle: crate::replication::throttle::ReplicationThrottle,
 }
 
 /// A started broker: its bound address and the handle to stop it.
@@ -214,6 +216,7 @@ impl Broker {
             authz,
             http_tls: http_tls.clone(),
             quotas,
+            replication_throttle: Default::default(),
         });
         broker.serve_controller_requests();
         broker.meta.hook.attach(&broker);

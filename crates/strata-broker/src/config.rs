@@ -35,6 +35,8 @@ impl std::str::FromStr for FlushPolicy {
     }
 }
 
+pub mod broker_defs;
+
 /// Kafka's default `fetch.max.bytes` (55 MiB).
 pub const DEFAULT_FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
 
@@ -200,6 +202,9 @@ pub struct BrokerConfig {
     pub broker_session_timeout: Duration,
     /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR.
     pub replica_lag_time_max: Duration,
+    /// `auto.leader.rebalance.enable`: the controller moves leadership back to each
+    /// partition's preferred replica on its own (else only ElectLeaders does).
+    pub auto_leader_rebalance: bool,
     /// `controller.quorum.election.timeout.ms`: the shortest Raft election timeout (a voter
     /// draws its timeout between this and twice this; the leader heartbeats every quarter
     /// of it). A voter campaigns once the leader's lease (twice this) and its own timeout
@@ -217,6 +222,9 @@ pub struct BrokerConfig {
     /// The schema registry listener's advertised address (host, port), registered so
     /// other brokers can send registry writes to this one; `None` without a registry.
     pub registry_advertised: Option<(String, i32)>,
+    /// Kafka broker settings Strata accepts (validated by type) and reports but does
+    /// not act on (see [`broker_defs`]), by their Kafka names.
+    pub kept: BTreeMap<String, String>,
 }
 
 /// Limits of the HTTP listener (`http.*` settings).
@@ -414,6 +422,7 @@ impl Default for BrokerConfig {
             security: BTreeMap::new(),
             admin: None,
             registry_advertised: None,
+            kept: BTreeMap::new(),
             controller_listen: "127.0.0.1:0".into(),
             voters: Vec::new(),
             rack: None,
@@ -424,6 +433,7 @@ impl Default for BrokerConfig {
             // the controller gets its first new acknowledgement about 1 s after the kill.
             controller_election_timeout: Duration::from_millis(200),
             replica_lag_time_max: Duration::from_millis(10_000),
+            auto_leader_rebalance: true,
         }
     }
 }

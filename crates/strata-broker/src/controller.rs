@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use strata_meta::controller::election::{self, AlterIsrError};
+use strata_meta::controller::reassign;
 use strata_meta::{MetadataImage, MetadataRecord};
 use strata_raft::ProposeError;
 use tokio::sync::watch;
@@ -61,6 +62,9 @@ pub enum ControllerRequest {
         /// The broker.
         node_id: i32,
     },
+    /// Describe the metadata quorum (Kafka's DescribeQuorum): only the leader knows
+    /// the followers' progress.
+    DescribeQuorum,
     /// A partition leader lost part of its log to damage: another ISR member that
     /// still has it should lead (`election::resign_leadership`).
     ResignLeadership {
@@ -106,6 +110,11 @@ pub enum ControllerResponse {
         /// The controller that answered.
         #[serde(default)]
         controller: i32,
+    },
+    /// Answer to DescribeQuorum.
+    Quorum {
+        /// The quorum as its leader sees it.
+        view: strata_raft::QuorumView,
     },
     /// Answer to AlterPartition: a Kafka error code (0 for success) and a message.
     AlterPartition {
@@ -204,7 +213,7 @@ impl Broker {
                 isr,
             } => {
                 self.propose_on_leader(None, |image| {
-                    election::alter_isr(
+                    let mut records = election::alter_isr(
                         image,
                         topic_id,
                         partition,
@@ -212,7 +221,14 @@ impl Broker {
                         leader_epoch,
                         partition_epoch,
                         &isr,
-                    )
+                    )?;
+                    // An ISR expansion may complete a pending reassignment (KIP-455):
+                    // decided on the image the change makes, in the same batch.
+                    if let Ok(after) = image.applied(records.iter()) {
+                        records
+                            .extend(reassign::complete_reassignment(&after, topic_id, partition));
+                    }
+                    Ok(records)
                 })
                 .await
             }
@@ -226,6 +242,15 @@ impl Broker {
                     election::resign_leadership(image, topic_id, partition, node_id, leader_epoch)
                 })
                 .await
+            }
+            ControllerRequest::DescribeQuorum => {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                match self.meta.raft().quorum_view(now_ms) {
+                    Some(view) => ControllerResponse::Quorum { view },
+                    None => unavailable("this node no longer leads the metadata quorum"),
+                }
             }
             ControllerRequest::ControlledShutdown { node_id } => {
                 self.propose_on_leader(None, |image| {
@@ -387,7 +412,18 @@ pub(crate) async fn controller_loop(broker: Arc<Broker>, mut shutdown: watch::Re
                     .applied(elect.iter())
                     .map_err(|_| AlterIsrError::UnknownPartition)?;
                 records.extend(elect);
-                records.extend(election::preferred_leader_moves(&image));
+                let preferred = if broker.config.auto_leader_rebalance {
+                    election::preferred_leader_moves(&image)
+                } else {
+                    Vec::new()
+                };
+                image = image
+                    .applied(preferred.iter())
+                    .map_err(|_| AlterIsrError::UnknownPartition)?;
+                records.extend(preferred);
+                // Reassignments whose targets are all in sync (normally completed with
+                // the ISR change itself; this catches any left, e.g. across failover).
+                records.extend(reassign::complete_reassignments(&image));
                 // Fencing a leader moves its partitions (in the fence records themselves,
                 // or by electing offline ones): that is an election to time.
                 if leader_elections(current, &records) > 0 {

@@ -7,7 +7,11 @@ use strata_meta::{topic_config, MetadataImage, MetadataRecord};
 use crate::config::topic_key_for;
 
 /// Broker settings that are not topic defaults but may still change at run time.
-const OTHER_DYNAMIC: &[&str] = &["log.cleaner.io.max.bytes.per.second"];
+pub(crate) const OTHER_DYNAMIC: &[&str] = &[
+    "log.cleaner.io.max.bytes.per.second",
+    crate::replication::throttle::LEADER_RATE,
+    crate::replication::throttle::FOLLOWER_RATE,
+];
 
 /// Validates one broker config value; the error names the key and the reason.
 pub fn validate(key: &str, value: &str) -> Result<(), TopicError> {
@@ -23,9 +27,33 @@ pub fn validate(key: &str, value: &str) -> Result<(), TopicError> {
             ))),
         };
     }
-    Err(TopicError::InvalidConfig(format!(
-        "broker config '{key}' cannot be changed at run time (or does not exist)"
-    )))
+    // Every other key of Kafka's table that Kafka lets change at run time is kept.
+    match crate::config::broker_defs::def(key) {
+        None => Err(TopicError::InvalidConfig(format!(
+            "unknown broker config '{key}'"
+        ))),
+        Some(d) if !d.dynamic() => Err(TopicError::InvalidRequest(format!(
+            "Cannot update these configs dynamically: broker config '{key}' is read-only \
+             and cannot be updated dynamically"
+        ))),
+        Some(d) => {
+            crate::config::broker_defs::validate(d, value).map_err(TopicError::InvalidConfig)
+        }
+    }
+}
+
+/// As [`validate`], for one scope: per-broker keys need a broker id, as in Kafka.
+fn validate_in_scope(key: &str, value: &str, node_id: Option<i32>) -> Result<(), TopicError> {
+    validate(key, value)?;
+    let per_broker = crate::config::broker_defs::def(key)
+        .is_some_and(|d| d.mode == crate::config::broker_defs::UpdateMode::PerBroker);
+    if per_broker && node_id.is_none() && topic_key_for(key).is_none() {
+        return Err(TopicError::InvalidRequest(format!(
+            "Cannot update these configs at default cluster level, broker id must be \
+             specified: broker config '{key}' is per-broker"
+        )));
+    }
+    Ok(())
 }
 
 /// The scope a BROKER resource name addresses: "" is the cluster-wide default.
@@ -55,7 +83,7 @@ pub fn alter(
     for op in ops {
         let value = match &op.op {
             ConfigOpKind::Set(v) => {
-                validate(&op.key, v)?;
+                validate_in_scope(&op.key, v, node_id)?;
                 Some(v.trim().to_string())
             }
             ConfigOpKind::Delete => None,
@@ -118,7 +146,16 @@ mod tests {
         assert!(validate("log.retention.ms", "1000").is_ok());
         let e = validate("log.retention.ms", "soon").unwrap_err();
         assert!(e.message().contains("log.retention.ms"), "{}", e.message());
-        assert!(validate("num.io.threads", "8").is_err());
+        // Kafka lets num.io.threads change (cluster-wide): kept, type-checked.
+        assert!(validate("num.io.threads", "8").is_ok());
+        assert!(validate("num.io.threads", "eight").is_err());
+        let e = validate("log.dirs", "/x").unwrap_err();
+        assert_eq!(e.kafka_code(), 42, "{}", e.message());
+        assert!(e.message().contains("cannot be updated dynamically"));
+        let e = validate("bogus.key", "1").unwrap_err();
+        assert_eq!(e.kafka_code(), 40, "{}", e.message());
+        assert!(validate_in_scope("sasl.kerberos.min.time.before.relogin", "1", Some(1)).is_ok());
+        assert!(validate_in_scope("sasl.kerberos.min.time.before.relogin", "1", None).is_err());
         assert!(validate("log.cleaner.io.max.bytes.per.second", "-1").is_err());
     }
 

@@ -154,7 +154,7 @@ async fn topic_and_broker_configs_change_at_run_time_and_survive_restart() {
     );
     let (v, src, syn) = describe(&mut c, 2, "plain", "retention.ms").await;
     assert_eq!((v.as_str(), src, syn), ("120000", 3, vec![3, 5]));
-    let (code, msg) = alter(&mut c, 4, "", "num.io.threads", 0, Some("8")).await;
+    let (code, msg) = alter(&mut c, 4, "", "no.such.broker.config", 0, Some("8")).await;
     assert_eq!(code, 40, "{msg:?}");
 
     drop(c);

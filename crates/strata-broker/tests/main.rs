@@ -8,6 +8,7 @@ mod net_util;
 
 mod admin_apis;
 mod broker;
+mod broker_configs;
 mod compaction;
 mod configs;
 mod connection_memory;

@@ -372,6 +372,45 @@ async fn every_api_at_every_served_version() {
                             .with_partition_indexes(vec![0]),
                     ]),
                 ),
+                ApiKey::ElectLeaders => RequestKind::ElectLeaders(
+                    ElectLeadersRequest::default().with_topic_partitions(Some(vec![
+                        elect_leaders_request::TopicPartitions::default()
+                            .with_topic(name(&topic))
+                            .with_partitions(vec![0]),
+                    ])),
+                ),
+                ApiKey::DescribeTopicPartitions => RequestKind::DescribeTopicPartitions(
+                    DescribeTopicPartitionsRequest::default()
+                        .with_topics(vec![
+                            describe_topic_partitions_request::TopicRequest::default()
+                                .with_name(name(&topic)),
+                        ])
+                        .with_response_partition_limit(10),
+                ),
+                ApiKey::DescribeQuorum => RequestKind::DescribeQuorum(
+                    DescribeQuorumRequest::default().with_topics(vec![
+                        describe_quorum_request::TopicData::default()
+                            .with_topic_name(name("__cluster_metadata"))
+                            .with_partitions(vec![
+                                describe_quorum_request::PartitionData::default(),
+                            ]),
+                    ]),
+                ),
+                // Cancelling a move that is not there.
+                ApiKey::AlterPartitionReassignments => RequestKind::AlterPartitionReassignments(
+                    AlterPartitionReassignmentsRequest::default().with_topics(vec![
+                        alter_partition_reassignments_request::ReassignableTopic::default()
+                            .with_name(name(&topic))
+                            .with_partitions(vec![
+                                alter_partition_reassignments_request::ReassignablePartition::default()
+                                    .with_partition_index(0)
+                                    .with_replicas(None),
+                            ]),
+                    ]),
+                ),
+                ApiKey::ListPartitionReassignments => RequestKind::ListPartitionReassignments(
+                    ListPartitionReassignmentsRequest::default().with_topics(None),
+                ),
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -381,6 +420,8 @@ async fn every_api_at_every_served_version() {
                 ApiKey::JoinGroup if v >= 4 => 79,
                 ApiKey::SyncGroup | ApiKey::Heartbeat | ApiKey::LeaveGroup => 25,
                 ApiKey::OffsetDelete | ApiKey::DeleteGroups => 69,
+                // KIP-1043: from v6 an unknown group is GROUP_ID_NOT_FOUND, not Dead.
+                ApiKey::DescribeGroups if v >= 6 => 69,
                 // A plaintext listener has no SASL: ILLEGAL_SASL_STATE, and the
                 // connection stays open, as in Kafka.
                 ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => 34,
@@ -392,6 +433,10 @@ async fn every_api_at_every_served_version() {
                 // TRANSACTIONAL_ID_NOT_FOUND.
                 ApiKey::AddPartitionsToTxn | ApiKey::AddOffsetsToTxn | ApiKey::EndTxn => 49,
                 ApiKey::DescribeTransactions => 105,
+                // The only replica leads already: ELECTION_NOT_NEEDED.
+                ApiKey::ElectLeaders => 84,
+                // NO_REASSIGNMENT_IN_PROGRESS.
+                ApiKey::AlterPartitionReassignments => 85,
                 _ => 0,
             };
             let error = match &resp {
@@ -465,6 +510,28 @@ async fn every_api_at_every_served_version() {
                 ResponseKind::DescribeTransactions(r) => r.transaction_states[0].error_code,
                 ResponseKind::ListTransactions(r) => r.error_code,
                 ResponseKind::DescribeProducers(r) => r.topics[0].partitions[0].error_code,
+                ResponseKind::ElectLeaders(r) => {
+                    assert_eq!(r.error_code, 0);
+                    r.replica_election_results[0].partition_result[0].error_code
+                }
+                ResponseKind::AlterPartitionReassignments(r) => {
+                    assert_eq!(r.error_code, 0);
+                    r.responses[0].partitions[0].error_code
+                }
+                ResponseKind::ListPartitionReassignments(r) => {
+                    assert!(r.topics.is_empty(), "{r:?}");
+                    r.error_code
+                }
+                ResponseKind::DescribeTopicPartitions(r) => {
+                    assert_eq!(r.topics[0].partitions.len(), 1);
+                    r.topics[0].error_code
+                }
+                ResponseKind::DescribeQuorum(r) => {
+                    assert_eq!(r.error_code, 0);
+                    let p = &r.topics[0].partitions[0];
+                    assert_eq!((p.leader_id.0, p.current_voters.len()), (1, 1), "{p:?}");
+                    p.error_code
+                }
                 ResponseKind::DeleteAcls(r) => {
                     assert!(r.filter_results.is_empty());
                     0

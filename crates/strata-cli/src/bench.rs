@@ -19,34 +19,49 @@ use crate::cli::Format;
 use crate::delivery::Deliveries;
 use crate::produce::{check_acks, check_compression, producer_config};
 
-/// Flags shared by `bench produce` and `bench consume`.
+/// Flags of `bench produce`.
 #[derive(Args, Debug)]
-pub struct BenchArgs {
+pub struct ProduceBenchArgs {
     /// Topic to use (must exist).
     #[arg(long)]
     pub topic: String,
     /// Number of records.
     #[arg(long, default_value_t = 100_000)]
     pub records: u64,
-    /// Value size in bytes (produce).
+    /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     pub record_size: usize,
-    /// Acknowledgements: 0, 1, -1/all (produce).
+    /// Send at this fixed rate (records/s) instead of as fast as possible, and report the
+    /// latency at that load.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
+    /// Acknowledgements: 0, 1, -1/all.
     #[arg(long, default_value = "all", allow_hyphen_values = true, value_parser = check_acks)]
     pub acks: String,
-    /// Compression codec (produce).
+    /// Compression codec.
     #[arg(long, default_value = "none", value_parser = check_compression)]
     pub compression: String,
-    /// Linger in ms (produce).
+    /// Linger in ms.
     #[arg(long, default_value_t = 5)]
     pub linger_ms: u64,
-    /// Batch size in bytes (produce).
+    /// Batch size in bytes.
     #[arg(long, default_value_t = 16384)]
     pub batch_size: usize,
     /// Start every value with the schema registry's wire format for this schema id
     /// (magic byte 0, the id), for topics that validate schema ids.
     #[arg(long)]
     pub schema_id: Option<i32>,
+}
+
+/// Flags of `bench consume`.
+#[derive(Args, Debug)]
+pub struct ConsumeBenchArgs {
+    /// Topic to read from the beginning of every partition.
+    #[arg(long)]
+    pub topic: String,
+    /// Number of records to read (the run stops there).
+    #[arg(long, default_value_t = 100_000)]
+    pub records: u64,
 }
 
 /// A finished measurement.
@@ -62,6 +77,8 @@ pub struct BenchResult {
     pub elapsed: Duration,
     /// Latency histogram in microseconds.
     pub latency_us: Histogram<u64>,
+    /// The fixed rate asked for (records/s), if any.
+    pub target_rate: Option<u64>,
 }
 
 impl BenchResult {
@@ -84,8 +101,10 @@ impl BenchResult {
             "elapsed_s": self.elapsed.as_secs_f64(),
             "records_per_sec": self.records_per_sec(),
             "mb_per_sec": self.mb_per_sec(),
+            "target_records_per_sec": self.target_rate,
             "latency_ms": {
                 "p50": self.ms(0.50),
+                "p95": self.ms(0.95),
                 "p99": self.ms(0.99),
                 "p999": self.ms(0.999),
                 "max": self.latency_us.max() as f64 / 1000.0,
@@ -95,8 +114,12 @@ impl BenchResult {
 
     /// The text output.
     pub fn to_text(&self) -> String {
+        let target = self
+            .target_rate
+            .map(|r| format!(" (target {r} records/s)"))
+            .unwrap_or_default();
         format!(
-            "{} {} records ({:.2} MB) in {:.3} s: {:.0} records/s, {:.2} MB/s\nlatency ms: p50 {:.3}  p99 {:.3}  p999 {:.3}  max {:.3}",
+            "{} {} records ({:.2} MB) in {:.3} s: {:.0} records/s{target}, {:.2} MB/s\nlatency ms: p50 {:.3}  p95 {:.3}  p99 {:.3}  p999 {:.3}  max {:.3}",
             if self.kind == "produce" { "produced" } else { "consumed" },
             self.records,
             self.bytes as f64 / (1024.0 * 1024.0),
@@ -104,6 +127,7 @@ impl BenchResult {
             self.records_per_sec(),
             self.mb_per_sec(),
             self.ms(0.50),
+            self.ms(0.95),
             self.ms(0.99),
             self.ms(0.999),
             self.latency_us.max() as f64 / 1000.0,
@@ -131,8 +155,10 @@ fn print(result: &BenchResult, format: Format) {
     }
 }
 
-/// `bench produce`: latency is enqueue-to-acknowledgement per record.
-pub async fn produce(args: BenchArgs, client: ClientConfig, format: Format) -> Result<()> {
+/// `bench produce`: latency is enqueue-to-acknowledgement per record. With `--rate`, record
+/// `i` is sent at `start + i / rate` (the schedule catches up after a stall rather than
+/// drifting), so the latency is measured at that fixed load.
+pub async fn produce(args: ProduceBenchArgs, client: ClientConfig, format: Format) -> Result<()> {
     let config = producer_config(
         client,
         &args.acks,
@@ -161,15 +187,21 @@ pub async fn produce(args: BenchArgs, client: ClientConfig, format: Format) -> R
     let bar = progress(args.records);
     let deliveries = Deliveries::start(Some(bar.clone()));
     let started = Instant::now();
+    let start = tokio::time::Instant::now();
     for i in 0..args.records {
+        if let Some(rate) = args.rate {
+            let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+            tokio::time::sleep_until(due).await;
+        }
         let value = payloads[(i % payloads.len() as u64) as usize].clone();
         let record = ProducerRecord {
             topic: args.topic.clone(),
             value: Some(value),
             ..Default::default()
         };
+        let sent = Instant::now();
         let fut = producer.enqueue(record).await?;
-        deliveries.track(Instant::now(), fut);
+        deliveries.track(sent, fut);
     }
     producer.flush().await;
     let stats = deliveries.finish().await?;
@@ -185,15 +217,17 @@ pub async fn produce(args: BenchArgs, client: ClientConfig, format: Format) -> R
             bytes: stats.ok * args.record_size as u64,
             elapsed,
             latency_us: stats.latency_us,
+            target_rate: args.rate,
         },
         format,
     );
     Ok(())
 }
 
-/// `bench consume`: reads `--records` records from the beginning of every partition; latency
-/// is the duration of each poll that returned records.
-pub async fn consume(args: BenchArgs, client: ClientConfig, format: Format) -> Result<()> {
+/// `bench consume`: reads exactly `--records` records from the beginning of every partition
+/// (records of the last poll beyond that are not counted); latency is the duration of each
+/// poll that returned records.
+pub async fn consume(args: ConsumeBenchArgs, client: ClientConfig, format: Format) -> Result<()> {
     let mut consumer = Consumer::new(ConsumerConfig {
         client,
         auto_offset_reset: OffsetReset::Earliest,
@@ -223,12 +257,14 @@ pub async fn consume(args: BenchArgs, client: ClientConfig, format: Format) -> R
         }
         last_data = Instant::now();
         let _ = hist.record((t.elapsed().as_micros() as u64).clamp(1, 3_600_000_000));
-        for r in &batch {
+        let wanted = usize::try_from(args.records - records).unwrap_or(usize::MAX);
+        let take = batch.len().min(wanted);
+        for r in &batch[..take] {
             bytes += r.key.as_ref().map_or(0, |k| k.len() as u64)
                 + r.value.as_ref().map_or(0, |v| v.len() as u64);
         }
-        records += batch.len() as u64;
-        bar.inc(batch.len() as u64);
+        records += take as u64;
+        bar.inc(take as u64);
     }
     let elapsed = started.elapsed();
     bar.finish_and_clear();
@@ -239,6 +275,7 @@ pub async fn consume(args: BenchArgs, client: ClientConfig, format: Format) -> R
             bytes,
             elapsed,
             latency_us: hist,
+            target_rate: None,
         },
         format,
     );

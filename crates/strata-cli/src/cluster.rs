@@ -1,8 +1,10 @@
 //! `strata cluster up|info`: run a local multi-node cluster, and describe any cluster.
 
+mod elect;
 mod info;
 mod layout;
 mod process;
+pub mod reassign;
 mod up;
 mod wait;
 
@@ -12,6 +14,7 @@ use strata_client::ClientConfig;
 
 use crate::cli::Format;
 
+pub use elect::ElectArgs;
 pub use up::UpArgs;
 pub use wait::WaitArgs;
 
@@ -26,6 +29,18 @@ pub enum ClusterCommand {
     Info,
     /// Wait until N brokers are registered and unfenced (for scripts that start nodes).
     Wait(WaitArgs),
+    /// Elect partition leaders: the preferred replica, or (unclean) any live replica of
+    /// a leaderless partition.
+    ElectLeaders(ElectArgs),
+    /// Describe the metadata quorum: leader, epoch, high watermark, voters, observers.
+    #[command(after_help = "Example:\n  strata cluster quorum --format json")]
+    Quorum,
+    /// Move partitions between brokers: plan, execute (optionally throttled), verify.
+    Reassign {
+        /// Reassignment action.
+        #[command(subcommand)]
+        command: reassign::ReassignCommand,
+    },
 }
 
 /// Runs `cluster up` (it owns its runtime; see `up::run`).
@@ -36,6 +51,16 @@ pub fn up(args: UpArgs, format: Format) -> Result<()> {
 /// Runs `cluster wait`.
 pub async fn wait(args: WaitArgs, client: ClientConfig, format: Format) -> Result<()> {
     wait::run(args, client, format).await
+}
+
+/// Runs `cluster elect-leaders`.
+pub async fn elect_leaders(args: ElectArgs, client: ClientConfig, format: Format) -> Result<()> {
+    elect::run(args, client, format).await
+}
+
+/// Runs `cluster quorum`.
+pub async fn quorum(client: ClientConfig, format: Format) -> Result<()> {
+    elect::quorum(client, format).await
 }
 
 /// Runs `cluster info`.

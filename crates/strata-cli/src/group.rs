@@ -1,17 +1,17 @@
-//! `strata group list|describe|delete|reset-offsets`.
+//! `strata group list|describe|delete|reset-offsets|offset-delete`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use anyhow::{bail, Result};
-use clap::{ArgGroup, Args, Subcommand};
+use clap::Subcommand;
 use serde_json::{json, Value};
 use strata_client::{
     Admin, ClientConfig, GroupDescription, OffsetAndMetadata, OffsetSpec, TopicPartition,
 };
 
 use crate::cli::Format;
-use crate::datetime::parse_rfc3339_ms;
+pub use crate::group_reset::ResetArgs;
 
 /// Group actions.
 #[derive(Subcommand, Debug)]
@@ -24,8 +24,9 @@ pub enum GroupCommand {
     },
     /// Show a group's members and, per partition, committed offset, log end and lag.
     Describe {
-        /// Group id.
-        group: String,
+        /// Group id(s).
+        #[arg(required = true, value_name = "GROUP")]
+        groups: Vec<String>,
         /// Lag against what a consumer with this isolation level can read:
         /// `read_uncommitted` (the log end, the default, as Kafka's tool) or
         /// `read_committed` (the last stable offset: records of transactions still
@@ -33,13 +34,17 @@ pub enum GroupCommand {
         #[arg(long, value_enum, default_value_t = Isolation::ReadUncommitted)]
         isolation: Isolation,
     },
-    /// Delete a group and its committed offsets (it must have no active members).
+    /// Delete groups and their committed offsets (they must have no active members).
     Delete {
-        /// Group id.
-        group: String,
+        /// Group id(s).
+        #[arg(required = true, value_name = "GROUP")]
+        groups: Vec<String>,
     },
-    /// Compute new committed offsets for a group and, with --execute, commit them.
+    /// Compute new committed offsets for groups and, with --execute, commit them.
     ResetOffsets(ResetArgs),
+    /// Delete a group's committed offsets of a topic (OffsetDelete; the group must not be
+    /// subscribed to it).
+    OffsetDelete(crate::group_reset::OffsetDeleteArgs),
 }
 
 /// A consumer's isolation level, for `group describe --isolation`.
@@ -61,53 +66,54 @@ impl Isolation {
     }
 }
 
-/// Flags of `group reset-offsets`.
-#[derive(Args, Debug)]
-#[command(group(ArgGroup::new("to").required(true).args(["to_earliest", "to_latest", "to_offset", "to_datetime"])))]
-pub struct ResetArgs {
-    /// Group id.
-    pub group: String,
-    /// Topic whose partitions to reset; repeatable.
-    #[arg(long, required = true)]
-    pub topic: Vec<String>,
-    /// To the log start.
-    #[arg(long)]
-    pub to_earliest: bool,
-    /// To the log end.
-    #[arg(long)]
-    pub to_latest: bool,
-    /// To this offset (clamped into the log's range).
-    #[arg(long, value_name = "N")]
-    pub to_offset: Option<i64>,
-    /// To the first record at or after this RFC 3339 time, e.g. 2026-11-23T10:00:00Z.
-    #[arg(long, value_name = "TIME")]
-    pub to_datetime: Option<String>,
-    /// Only print the plan (the default).
-    #[arg(long, conflicts_with = "execute")]
-    pub dry_run: bool,
-    /// Commit the new offsets (the group must be inactive).
-    #[arg(long)]
-    pub execute: bool,
-}
-
 /// Runs a group command.
 pub async fn run(cmd: GroupCommand, config: ClientConfig, format: Format) -> Result<()> {
     let admin = Admin::new(config)?;
     match cmd {
         GroupCommand::List { state } => list(&admin, &state, format).await,
-        GroupCommand::Describe { group, isolation } => {
-            describe(&admin, &group, isolation, format).await
-        }
-        GroupCommand::Delete { group } => {
-            admin.delete_group(&group).await?;
-            let mut out = std::io::stdout().lock();
-            match format {
-                Format::Text => writeln!(out, "deleted group '{group}'")?,
-                Format::Json => writeln!(out, "{}", json!({"group": group, "deleted": true}))?,
+        GroupCommand::Describe { groups, isolation } => {
+            for (i, group) in groups.iter().enumerate() {
+                if i > 0 && format == Format::Text {
+                    writeln!(std::io::stdout())?;
+                }
+                describe(&admin, group, isolation, format).await?;
             }
             Ok(())
         }
-        GroupCommand::ResetOffsets(args) => reset(&admin, args, format).await,
+        GroupCommand::Delete { groups } => delete(&admin, &groups, format).await,
+        GroupCommand::ResetOffsets(args) => crate::group_reset::reset(&admin, args, format).await,
+        GroupCommand::OffsetDelete(args) => {
+            crate::group_reset::offset_delete(&admin, args, format).await
+        }
+    }
+}
+
+/// Deletes each group, going on past failures; fails if any did.
+async fn delete(admin: &Admin, groups: &[String], format: Format) -> Result<()> {
+    let mut failed = Vec::new();
+    for group in groups {
+        let result = admin.delete_group(group).await;
+        let mut out = std::io::stdout().lock();
+        match (&result, format) {
+            (Ok(()), Format::Text) => writeln!(out, "deleted group '{group}'")?,
+            (Ok(()), Format::Json) => {
+                writeln!(out, "{}", json!({"group": group, "deleted": true}))?
+            }
+            (Err(e), Format::Json) => writeln!(
+                out,
+                "{}",
+                json!({"group": group, "deleted": false, "error": e.to_string()})
+            )?,
+            (Err(_), Format::Text) => {}
+        }
+        if let Err(e) = result {
+            failed.push(format!("{group}: {e}"));
+        }
+    }
+    match failed.len() {
+        0 => Ok(()),
+        1 if groups.len() == 1 => bail!("{}", failed[0]),
+        _ => bail!("some groups were not deleted:\n{}", failed.join("\n")),
     }
 }
 
@@ -315,108 +321,4 @@ fn describe_json(desc: &GroupDescription, rows: &[Row], isolation: Isolation) ->
         "members": members,
         "offsets": offsets,
     })
-}
-
-async fn reset(admin: &Admin, args: ResetArgs, format: Format) -> Result<()> {
-    let group = args.group.as_str();
-    let mut tps: Vec<TopicPartition> = Vec::new();
-    for t in &args.topic {
-        let desc = admin.describe_topic(t).await?;
-        tps.extend(
-            desc.partitions
-                .iter()
-                .map(|p| (t.clone(), p.metadata.partition)),
-        );
-    }
-    let earliest = admin.list_offsets(&tps, OffsetSpec::Earliest).await?;
-    let latest = admin.list_offsets(&tps, OffsetSpec::Latest).await?;
-    let by_time = match &args.to_datetime {
-        Some(t) => Some(
-            admin
-                .list_offsets(&tps, OffsetSpec::Timestamp(parse_rfc3339_ms(t)?))
-                .await?,
-        ),
-        None => None,
-    };
-    let current = admin.list_group_offsets(group).await?;
-    let mut plan: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
-    for tp in &tps {
-        let lo = earliest.get(tp).copied().unwrap_or(0);
-        let hi = latest.get(tp).copied().unwrap_or(lo);
-        let target = if args.to_earliest {
-            lo
-        } else if args.to_latest {
-            hi
-        } else if let Some(n) = args.to_offset {
-            n.clamp(lo, hi)
-        } else {
-            // No record at or after the time: the log end, as Kafka's tool does.
-            match by_time.as_ref().and_then(|m| m.get(tp)).copied() {
-                Some(o) if o >= 0 => o,
-                _ => hi,
-            }
-        };
-        plan.insert(tp.clone(), OffsetAndMetadata::new(target));
-    }
-    if args.execute {
-        let desc = admin.describe_group(group).await?;
-        if !desc.members.is_empty() {
-            bail!(
-                "group '{group}' has {} active member(s); it must be inactive (stop its consumers) to reset offsets",
-                desc.members.len()
-            );
-        }
-        let results = admin.alter_group_offsets(group, plan.clone()).await?;
-        let failed: Vec<String> = results
-            .iter()
-            .filter_map(|(tp, r)| r.as_ref().err().map(|e| format!("{}-{}: {e}", tp.0, tp.1)))
-            .collect();
-        if !failed.is_empty() {
-            bail!("some offsets were not committed:\n{}", failed.join("\n"));
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            let rows: Vec<Value> = plan
-                .iter()
-                .map(|(tp, o)| {
-                    json!({
-                        "topic": tp.0,
-                        "partition": tp.1,
-                        "current_offset": current.get(tp).map(|c| c.offset),
-                        "new_offset": o.offset,
-                    })
-                })
-                .collect();
-            writeln!(
-                out,
-                "{}",
-                json!({"group": group, "executed": args.execute, "offsets": rows})
-            )?;
-        }
-        Format::Text => {
-            writeln!(
-                out,
-                "{:24} {:>9} {:>16} {:>12}",
-                "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"
-            )?;
-            for (tp, o) in &plan {
-                writeln!(
-                    out,
-                    "{:24} {:>9} {:>16} {:>12}",
-                    tp.0,
-                    tp.1,
-                    opt(current.get(tp).map(|c| c.offset)),
-                    o.offset
-                )?;
-            }
-            if args.execute {
-                writeln!(out, "committed new offsets for group '{group}'")?;
-            } else {
-                writeln!(out, "dry run: nothing committed (use --execute to apply)")?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -14,17 +14,22 @@ mod consume;
 mod consume_offsets;
 mod datetime;
 mod delivery;
+mod duration;
+mod examples;
 mod group;
+mod group_reset;
 mod log_verify;
 mod output;
 mod produce;
 mod produce_line;
+mod profile;
 mod quota;
 mod schema;
 mod server;
 mod signals;
 mod template;
 mod topic;
+mod topic_ops;
 mod user;
 
 use std::process::ExitCode;
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
         Command::Server(_)
             | Command::Log { .. }
             | Command::Schema { .. }
+            | Command::Completions { .. }
             | Command::Cluster {
                 command: cluster::ClusterCommand::Up(_)
             }
@@ -68,8 +74,30 @@ fn main() -> ExitCode {
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(schema::run(command, registry, cli.format)))
         }
-        command => client_settings::collect(cli.config_file.as_deref(), &cli.property)
-            .and_then(|settings| run_client(command, &cli.bootstrap, &settings, cli.format)),
+        // Offline: the profiles file (`create` stores the -X settings).
+        Command::Profile { command } => profile::run(
+            command,
+            &cli.property,
+            cli.bootstrap_given.then_some(cli.bootstrap.as_str()),
+            cli.format,
+        ),
+        Command::Completions { shell } => {
+            let mut cmd = cli::Cli::full_command();
+            clap_complete::generate(shell, &mut cmd, "strata", &mut std::io::stdout());
+            Ok(())
+        }
+        command => profile::resolve(
+            cli.bootstrap_given.then_some(cli.bootstrap.as_str()),
+            cli.profile.as_deref(),
+        )
+        .and_then(|resolved| {
+            let mut settings = resolved.settings;
+            settings.extend(client_settings::collect(
+                cli.config_file.as_deref(),
+                &cli.property,
+            )?);
+            run_client(command, &resolved.bootstrap, &settings, cli.format)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,6 +141,8 @@ fn run_client(
             Command::Server(_)
             | Command::Log { .. }
             | Command::Schema { .. }
+            | Command::Profile { .. }
+            | Command::Completions { .. }
             | Command::Cluster {
                 command: cluster::ClusterCommand::Up(_),
             } => unreachable!("handled in main"),
@@ -122,6 +152,15 @@ fn run_client(
             Command::Cluster {
                 command: cluster::ClusterCommand::Wait(args),
             } => cluster::wait(args, client, format).await,
+            Command::Cluster {
+                command: cluster::ClusterCommand::Reassign { command },
+            } => cluster::reassign::run(command, client, format).await,
+            Command::Cluster {
+                command: cluster::ClusterCommand::ElectLeaders(args),
+            } => cluster::elect_leaders(args, client, format).await,
+            Command::Cluster {
+                command: cluster::ClusterCommand::Quorum,
+            } => cluster::quorum(client, format).await,
             Command::Topic { command } => topic::run(command, client, format).await,
             Command::Group { command } => group::run(command, client, format).await,
             Command::Broker { command } => broker::run(command, client, format).await,

@@ -231,18 +231,11 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
     if let Some(v) = pick(args.voters, "voters") {
         c.voters = strata_broker::config::parse_voters(&v).map_err(anyhow::Error::msg)?;
     }
-    match pick(args.controller_listen, "controller-listen") {
-        Some(l) => {
-            split_host_port(&l)
-                .with_context(|| format!("controller-listen address '{l}' is not HOST:PORT"))?;
-            c.controller_listen = l;
-        }
-        // A voter listens where the voter list says it does.
-        None => {
-            if let Some((_, addr)) = c.voters.iter().find(|(id, _)| *id == c.node_id) {
-                c.controller_listen = addr.clone();
-            }
-        }
+    let controller_listen = pick(args.controller_listen, "controller-listen");
+    if let Some(l) = &controller_listen {
+        split_host_port(l)
+            .with_context(|| format!("controller-listen address '{l}' is not HOST:PORT"))?;
+        c.controller_listen = l.clone();
     }
     c.rack = pick(args.rack, "rack");
     let password = args
@@ -277,6 +270,13 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
     }
     for (k, v) in settings {
         apply_setting(&mut c, &k, &v)?;
+    }
+    // A voter listens where the voter list (`--voters` or `controller.quorum.voters`)
+    // says it does.
+    if controller_listen.is_none() {
+        if let Some((_, addr)) = c.voters.iter().find(|(id, _)| *id == c.node_id) {
+            c.controller_listen = addr.clone();
+        }
     }
     c.validate().map_err(anyhow::Error::msg)?;
     for k in file.keys().filter(|k| !k.contains('.')) {
@@ -367,6 +367,13 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
                 anyhow::ensure!(n <= 10_000, "setting '{key}' must be at most 10000");
                 c.transaction_state_num_partitions = n as i32;
             }
+        }
+        "auto.leader.rebalance.enable" => {
+            c.auto_leader_rebalance = match value {
+                "true" => true,
+                "false" => false,
+                _ => anyhow::bail!("setting '{key}' must be true or false, not '{value}'"),
+            };
         }
         "transaction.partition.verification.enable" => {
             c.transaction_partition_verification_enable = match value {
@@ -482,8 +489,12 @@ fn apply_setting(c: &mut BrokerConfig, key: &str, value: &str) -> anyhow::Result
             if let Some(r) = strata_broker::config::apply_listener_setting(c, key, value) {
                 return r.map_err(anyhow::Error::msg);
             }
-            let topic_key = strata_broker::config::topic_key_for(key)
-                .with_context(|| format!("unknown broker setting '{key}'"))?;
+            let Some(topic_key) = strata_broker::config::topic_key_for(key) else {
+                // Any other Kafka broker setting: identity settings are applied, the
+                // rest validated by type and kept; unknown keys are refused.
+                return strata_broker::config::broker_defs::apply_kafka_setting(c, key, value)
+                    .map_err(anyhow::Error::msg);
+            };
             topic_config::validate(topic_key, value)
                 .map_err(|e| anyhow::anyhow!("setting '{key}': {e}"))?;
             c.topic_defaults
@@ -530,5 +541,32 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{err:#}").contains("bogus.key"));
+    }
+
+    #[test]
+    fn every_kafka_broker_setting_is_accepted() {
+        let plan = resolve(ServerArgs {
+            settings: vec![
+                "sasl.kerberos.min.time.before.relogin=120000".into(),
+                "ssl.keystore.password=hunter2".into(),
+                "num.io.threads=16".into(),
+                "controller.quorum.voters=4@127.0.0.1:19093".into(),
+                "node.id=4".into(),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        let c = &plan.broker;
+        assert_eq!(c.kept["sasl.kerberos.min.time.before.relogin"], "120000");
+        assert_eq!(c.kept["num.io.threads"], "16");
+        assert_eq!(c.security["ssl.keystore.password"], "hunter2");
+        assert_eq!(c.node_id, 4);
+        assert_eq!(c.controller_listen, "127.0.0.1:19093");
+        let err = resolve(ServerArgs {
+            settings: vec!["num.io.threads=lots".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("num.io.threads"), "{err:#}");
     }
 }

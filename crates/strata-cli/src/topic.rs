@@ -1,4 +1,4 @@
-//! `strata topic create|list|describe|alter-config|delete`.
+//! `strata topic create|list|describe|alter-config|delete|add-partitions|trim`.
 
 use std::io::Write;
 
@@ -15,8 +15,13 @@ use crate::configs::{config_json, write_config_line, ConfigChanges};
 pub enum TopicCommand {
     /// Create a topic.
     Create(CreateArgs),
-    /// List topics.
-    List,
+    /// List topics (internal ones such as `__consumer_offsets` only with --internal).
+    List {
+        /// Also list internal topics (`__consumer_offsets`, `__transaction_state`,
+        /// `_schemas`, names starting with `__`).
+        #[arg(short = 'i', long)]
+        internal: bool,
+    },
     /// Show partitions (leader, replicas, ISR, offsets) and configs.
     Describe {
         /// Topic name.
@@ -35,6 +40,10 @@ pub enum TopicCommand {
         /// Topic name.
         name: String,
     },
+    /// Add partitions to a topic (CreatePartitions): to a total (--num) or by a count (--add).
+    AddPartitions(crate::topic_ops::AddPartitionsArgs),
+    /// Delete the records below an offset (DeleteRecords); prints the new low watermarks.
+    Trim(crate::topic_ops::TrimArgs),
 }
 
 /// Flags of `topic create`.
@@ -75,8 +84,11 @@ pub async fn run(cmd: TopicCommand, config: ClientConfig, format: Format) -> Res
                 Format::Json => writeln!(out, "{}", json!({"topic": a.name, "created": true}))?,
             }
         }
-        TopicCommand::List => {
-            let topics = admin.list_topics().await?;
+        TopicCommand::List { internal } => {
+            let mut topics = admin.list_topics().await?;
+            if !internal {
+                topics.retain(|t| !crate::topic_ops::is_internal(&t.name, t.internal));
+            }
             match format {
                 Format::Text => {
                     for t in topics {
@@ -117,6 +129,14 @@ pub async fn run(cmd: TopicCommand, config: ClientConfig, format: Format) -> Res
                 Format::Text => writeln!(out, "deleted topic '{name}'")?,
                 Format::Json => writeln!(out, "{}", json!({"topic": name, "deleted": true}))?,
             }
+        }
+        TopicCommand::AddPartitions(a) => {
+            drop(out);
+            crate::topic_ops::add_partitions(&admin, a, format).await?
+        }
+        TopicCommand::Trim(a) => {
+            drop(out);
+            crate::topic_ops::trim(&admin, a, format).await?
         }
     }
     Ok(())

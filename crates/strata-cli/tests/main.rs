@@ -12,4 +12,5 @@ mod config_cli_e2e;
 mod console_cli;
 mod group_cli_e2e;
 mod group_e2e;
+mod parity_cli;
 mod server_signals;

@@ -312,12 +312,20 @@ impl Cluster {
         loop {
             match self.topic(topic).await {
                 Ok(t) => return Ok(t),
+                // Before any metadata came, an unreachable bootstrap has had its retries
+                // (see `any_connection`): fail as fast as every other client call does.
+                Err(e @ ClientError::Connect { .. }) if !self.has_metadata() => return Err(e),
                 Err(e) if e.is_retriable() && tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(self.config.retry_backoff).await;
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Whether any metadata (the cluster's brokers) has been received yet.
+    pub(crate) fn has_metadata(&self) -> bool {
+        !self.cache.lock().brokers.is_empty()
     }
 
     /// Forgets cached metadata for `topic` so the next lookup asks the cluster.

@@ -388,20 +388,22 @@ async fn read_loop(
     pending: Arc<Mutex<Pending>>,
     closed: Arc<AtomicBool>,
 ) {
-    let reason = loop {
-        let len = match read.read_i32().await {
-            Ok(n) => n,
-            Err(e) => break io_reason(&e),
-        };
-        let Ok(len) = usize::try_from(len) else {
-            break format!("negative frame length {len}");
-        };
-        if !(4..=MAX_RESPONSE_BYTES).contains(&len) {
-            break format!("invalid frame length {len}");
+    // (reason, whether the peer is not a Kafka listener at all)
+    let (reason, not_kafka) = loop {
+        let mut head = [0u8; 4];
+        if let Err(e) = read.read_exact(&mut head).await {
+            break (io_reason(&e), false);
         }
+        let len = i32::from_be_bytes(head);
+        if let Some(detail) = not_kafka_detail(head, &mut read).await {
+            break (detail, true);
+        }
+        let Ok(len) = usize::try_from(len) else {
+            break (format!("negative frame length {len}"), false);
+        };
         let mut frame = match read_body(&mut read, len).await {
             Ok(f) => f,
-            Err(e) => break io_reason(&e),
+            Err(e) => break (io_reason(&e), false),
         };
         // Peek the correlation id; the header is decoded fully by the requester, which knows
         // the header version.
@@ -418,11 +420,60 @@ async fn read_loop(
     };
     closed.store(true, Ordering::Release);
     let mut p = pending.lock();
-    p.closed = Some(reason.clone());
+    p.closed = Some(if not_kafka {
+        format!("not a Kafka listener ({reason})")
+    } else {
+        reason.clone()
+    });
     for (_, tx) in p.slots.drain() {
-        let _ = tx.send(Err(ClientError::Network {
-            addr: addr.clone(),
-            reason: reason.clone(),
-        }));
+        let e = if not_kafka {
+            ClientError::NotKafka {
+                addr: addr.clone(),
+                detail: reason.clone(),
+            }
+        } else {
+            ClientError::Network {
+                addr: addr.clone(),
+                reason: reason.clone(),
+            }
+        };
+        let _ = tx.send(Err(e));
     }
+}
+
+/// Says what the peer sent when the first 4 bytes of a response cannot be a Kafka frame
+/// length: printable text (an HTTP server's `HTTP/1.1 400 ...`: its first line is shown), a
+/// TLS record (a TLS listener reached without TLS), or any length below 4 or above the
+/// maximum. `None` for a plausible length.
+async fn not_kafka_detail(head: [u8; 4], read: &mut ReadHalf) -> Option<String> {
+    let len = i32::from_be_bytes(head);
+    // A TLS record header: content type 20..=24, then version 3.x.
+    if (20..=24).contains(&head[0]) && head[1] == 3 && head[2] <= 4 {
+        return Some("got a TLS record: the listener expects TLS (security.protocol=SSL)".into());
+    }
+    let plausible = usize::try_from(len).is_ok_and(|l| (4..=MAX_RESPONSE_BYTES).contains(&l));
+    if plausible {
+        return None;
+    }
+    let printable = |b: &u8| b.is_ascii_graphic() || *b == b' ';
+    if head.iter().all(printable) {
+        // Text: show the rest of its first line (briefly waiting for it).
+        let mut text = head.to_vec();
+        let mut more = [0u8; 96];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(300), read.read(&mut more)).await
+        {
+            text.extend_from_slice(&more[..n]);
+        }
+        let line: String = text
+            .iter()
+            .take_while(|b| printable(b))
+            .map(|b| char::from(*b))
+            .collect();
+        return Some(format!("got '{line}'"));
+    }
+    Some(format!(
+        "unexpected bytes {:02x} {:02x} {:02x} {:02x}: a frame length of {len} is not possible",
+        head[0], head[1], head[2], head[3]
+    ))
 }

@@ -47,6 +47,15 @@ pub enum ClientError {
         /// What happened.
         reason: String,
     },
+    /// The peer answered with bytes that are no Kafka response (an HTTP server, a TLS
+    /// listener reached without TLS): retrying will not help.
+    #[error("{addr} is not a Kafka listener ({detail})")]
+    NotKafka {
+        /// The peer.
+        addr: String,
+        /// What it sent, e.g. `got 'HTTP/1.1 400 Bad Request'`.
+        detail: String,
+    },
     /// A request got no answer in time.
     #[error("request timed out: {0}")]
     Timeout(String),

@@ -21,8 +21,11 @@ mod admin;
 mod admin_acls;
 mod admin_cluster;
 mod admin_configs;
+mod admin_elect;
 mod admin_groups;
 mod admin_quotas;
+mod admin_reassign;
+mod admin_records;
 mod admin_scram;
 mod batch;
 mod cluster;
@@ -43,11 +46,14 @@ pub use admin_cluster::{BrokerDescription, ClusterDescription, ClusterMetadata};
 pub use admin_configs::{
     ConfigAction, ConfigEntry, ConfigOp, ConfigResource, ConfigSource, ConfigSynonym,
 };
+pub use admin_elect::{ElectionKind, ElectionResult, QuorumInfo, QuorumReplica};
 pub use admin_groups::{GroupDescription, GroupListing, GroupMemberDescription};
 pub use admin_quotas::{
     entity_label, QuotaEntity, QuotaEntry, QuotaFilter, QuotaMatch, QuotaOp, QUOTA_CLIENT_ID,
     QUOTA_IP, QUOTA_USER,
 };
+pub use admin_reassign::{OngoingReassignment, PartitionMove};
+pub use admin_records::{DeleteRecordsResult, DELETE_TO_HIGH_WATERMARK};
 pub use admin_scram::{ScramChange, UserScramCredentials};
 pub use batch::{decode_fetched, DecodedFetch, DecodedRecord, Header};
 pub use cluster::{parse_bootstrap, ClientConfig, PartitionMetadata, TopicMetadata};

@@ -12,6 +12,7 @@ pub mod election;
 mod internal;
 mod names;
 mod placement;
+pub mod reassign;
 
 use std::collections::BTreeSet;
 

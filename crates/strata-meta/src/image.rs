@@ -13,7 +13,10 @@ use thiserror::Error;
 use uuid::Uuid;
 
 mod quotas;
+mod reassign;
 mod security;
+
+pub use reassign::Reassignment;
 
 use crate::records::{AclRecord, BrokerEndpoint, MetadataRecord, ScramCredentialRecord};
 
@@ -80,6 +83,8 @@ pub struct TopicImage {
     pub partitions: Vec<PartitionImage>,
     /// Topic-level config overrides (defaults are not stored).
     pub configs: BTreeMap<String, String>,
+    /// Pending reassignments (KIP-455) by partition index.
+    pub reassignments: BTreeMap<i32, Reassignment>,
 }
 
 impl TopicImage {
@@ -373,6 +378,7 @@ impl MetadataImage {
             MetadataRecord::SetClientQuota { entity, key, value } => {
                 self.set_client_quota(entity, key, *value)
             }
+            MetadataRecord::ReassignPartition { .. } => self.reassign_partition(record),
         }
     }
 
@@ -434,6 +440,7 @@ impl MetadataImage {
             topic_id,
             partitions: Vec::new(),
             configs: configs.clone(),
+            reassignments: BTreeMap::new(),
         };
         Arc::make_mut(&mut self.topics_by_id).insert(topic_id, Arc::new(topic));
         Arc::make_mut(&mut self.topic_ids_by_name).insert(name.to_string(), topic_id);

@@ -148,6 +148,33 @@ pub enum MetadataRecord {
         #[serde(default)]
         value: Option<f64>,
     },
+    /// A partition's replica set changed (KIP-455 reassignment: started, changed,
+    /// completed or cancelled): its whole new state. While a reassignment is pending,
+    /// `replicas` is the target followed by the replicas being removed, and
+    /// `adding_replicas` / `removing_replicas` are not both empty; a record with both
+    /// empty ends it.
+    ReassignPartition {
+        /// The id of the topic.
+        topic_id: Uuid,
+        /// The partition index.
+        partition: i32,
+        /// The new replica list (during a move: target, then those being removed).
+        replicas: Vec<i32>,
+        /// The new in-sync replicas, a subset of `replicas`.
+        isr: Vec<i32>,
+        /// The new leader, or -1 for none.
+        leader: i32,
+        /// The leader epoch (grows by one with every replica-set change).
+        leader_epoch: i32,
+        /// Grows by one on every change of the partition.
+        partition_epoch: i32,
+        /// Replicas of the target that were not replicas before the move.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        adding_replicas: Vec<i32>,
+        /// Replicas that leave when the move completes.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removing_replicas: Vec<i32>,
+    },
 }
 
 /// One component of a client-quota entity.

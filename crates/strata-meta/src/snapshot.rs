@@ -50,8 +50,22 @@ impl MetadataImage {
                     leader: p.leader,
                     leader_epoch: p.leader_epoch,
                 });
-                // A created partition starts at partition epoch 0.
-                if p.partition_epoch > 0 {
+                // A pending reassignment (which bumped the partition epoch) carries the
+                // epochs itself.
+                if let Some(r) = topic.reassignments.get(&p.partition) {
+                    records.push(MetadataRecord::ReassignPartition {
+                        topic_id: topic.topic_id,
+                        partition: p.partition,
+                        replicas: p.replicas.clone(),
+                        isr: p.isr.clone(),
+                        leader: p.leader,
+                        leader_epoch: p.leader_epoch,
+                        partition_epoch: p.partition_epoch,
+                        adding_replicas: r.adding.clone(),
+                        removing_replicas: r.removing.clone(),
+                    });
+                } else if p.partition_epoch > 0 {
+                    // A created partition starts at partition epoch 0.
                     records.push(MetadataRecord::ChangePartition {
                         topic_id: topic.topic_id,
                         partition: p.partition,
@@ -289,6 +303,39 @@ mod tests {
                         value: value.map(f64::from),
                     }
                 }),
+            (
+                (1u128..6).prop_map(Uuid::from_u128),
+                0i32..4,
+                prop::sample::subsequence(vec![0, 1, 2, 3, 4], 1..5),
+                0usize..3,
+                0usize..3,
+                (0i32..8, 1i32..8)
+            )
+                .prop_map(
+                    |(topic_id, partition, replicas, adding, removing, (le, pe))| {
+                        // Pending (adding / removing from opposite ends) or finished.
+                        let adding_replicas: Vec<i32> =
+                            replicas.iter().copied().take(adding).collect();
+                        let removing_replicas: Vec<i32> = replicas
+                            .iter()
+                            .rev()
+                            .copied()
+                            .take(removing)
+                            .filter(|r| !adding_replicas.contains(r))
+                            .collect();
+                        MetadataRecord::ReassignPartition {
+                            topic_id,
+                            partition,
+                            leader: replicas[0],
+                            isr: replicas[..1].to_vec(),
+                            replicas,
+                            leader_epoch: le,
+                            partition_epoch: pe,
+                            adding_replicas,
+                            removing_replicas,
+                        }
+                    }
+                ),
         ]
     }
 

@@ -42,6 +42,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::CreateTopics, 2, 2, 7),
     row(ApiKey::DeleteTopics, 1, 1, 6),
     row(ApiKey::CreatePartitions, 0, 0, 3),
+    row(ApiKey::AlterPartitionReassignments, 0, 0, 1),
+    row(ApiKey::ListPartitionReassignments, 0, 0, 0),
     row(ApiKey::DescribeConfigs, 1, 1, 4),
     row(ApiKey::DescribeCluster, 0, 0, 2),
     row(ApiKey::InitProducerId, 0, 0, 5),
@@ -81,6 +83,10 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::DescribeTransactions, 0, 0, 0),
     row(ApiKey::ListTransactions, 0, 0, 2),
     row(ApiKey::DescribeProducers, 0, 0, 0),
+    // Cluster operations.
+    row(ApiKey::ElectLeaders, 0, 0, 2),
+    row(ApiKey::DescribeTopicPartitions, 0, 0, 0),
+    row(ApiKey::DescribeQuorum, 0, 0, 2),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

@@ -50,6 +50,7 @@ mod join;
 pub mod network;
 mod node;
 mod options;
+mod quorum;
 mod storage;
 pub mod types;
 
@@ -58,4 +59,5 @@ pub use network::server::ForwardHandler;
 pub use network::ControllerTls;
 pub use node::MetadataRaft;
 pub use options::{ForwardError, ProposeError, RaftOptions, StartError};
+pub use quorum::{QuorumView, ReplicaProgress};
 pub use types::{NodeId, TypeConfig};

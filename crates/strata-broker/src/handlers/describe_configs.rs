@@ -14,8 +14,12 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strata_meta::{topic_config, MetadataImage};
 
-use crate::config::{broker_key_for, topic_key_for, TOPIC_DEFAULT_KEYS};
+use crate::config::broker_defs;
+
+use crate::config::{broker_key_for, topic_key_for};
 use crate::Broker;
+
+mod broker;
 
 /// ConfigResource type of a topic.
 pub(crate) const RESOURCE_TOPIC: i8 = 2;
@@ -28,8 +32,33 @@ const SOURCE_DYNAMIC_DEFAULT: i8 = 3;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
-/// One link of the resolution chain: (config name at that level, value, source).
-type Synonym = (String, String, i8);
+/// One link of the resolution chain: (config name at that level, value, source); a
+/// `None` value is Kafka's null.
+type Synonym = (String, Option<String>, i8);
+
+/// How a config is rendered besides its chain.
+#[derive(Clone, Copy, Debug, Default)]
+struct Meta {
+    /// Cannot be changed by AlterConfigs.
+    read_only: bool,
+    /// The `config_type` code (v3+).
+    config_type: Option<i8>,
+    /// Documentation (v3+, on request).
+    doc: Option<&'static str>,
+    /// A password: reported with no value.
+    sensitive: bool,
+}
+
+impl Meta {
+    fn topic(def: &topic_config::ConfigDef) -> Self {
+        Self {
+            read_only: false,
+            config_type: Some(def.config_type.kafka_code()),
+            doc: Some(def.doc),
+            sensitive: false,
+        }
+    }
+}
 
 /// Serves DescribeConfigs v1–v4.
 pub fn handle(
@@ -52,18 +81,19 @@ pub fn handle(
                     .as_ref()
                     .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
             };
-            let render = |name: &str,
-                          chain: Vec<Synonym>,
-                          read_only: bool,
-                          def: Option<&topic_config::ConfigDef>| {
+            let render = |name: &str, chain: Vec<Synonym>, meta: Meta| {
+                // Passwords are never reported, at any level of the chain.
+                let shown =
+                    |v: Option<String>| v.filter(|_| !meta.sensitive).map(StrBytes::from_string);
                 let (value, source) = chain
                     .first()
                     .map(|(_, v, s)| (v.clone(), *s))
-                    .unwrap_or_default();
+                    .unwrap_or((None, SOURCE_DEFAULT));
                 let mut e = DescribeConfigsResourceResult::default()
                     .with_name(StrBytes::from_string(name.to_string()))
-                    .with_value(Some(StrBytes::from_string(value)))
-                    .with_read_only(read_only)
+                    .with_value(shown(value))
+                    .with_read_only(meta.read_only)
+                    .with_is_sensitive(meta.sensitive)
                     .with_config_source(source);
                 if req.include_synonyms {
                     e = e.with_synonyms(
@@ -72,20 +102,19 @@ pub fn handle(
                             .map(|(n, v, s)| {
                                 DescribeConfigsSynonym::default()
                                     .with_name(StrBytes::from_string(n))
-                                    .with_value(Some(StrBytes::from_string(v)))
+                                    .with_value(shown(v))
                                     .with_source(s)
                             })
                             .collect(),
                     );
                 }
                 // Types and documentation are on the wire from v3.
-                if let (Some(def), true) = (def, version >= 3) {
-                    e = e
-                        .with_config_type(def.config_type.kafka_code())
-                        .with_documentation(
-                            req.include_documentation
-                                .then(|| StrBytes::from_static_str(def.doc)),
-                        );
+                if let (Some(t), true) = (meta.config_type, version >= 3) {
+                    e = e.with_config_type(t).with_documentation(
+                        meta.doc
+                            .filter(|_| req.include_documentation)
+                            .map(StrBytes::from_static_str),
+                    );
                 }
                 e
             };
@@ -116,7 +145,7 @@ pub fn handle(
                             .map(|d| {
                                 let mut chain = Vec::new();
                                 if let Some(v) = t.configs.get(d.name) {
-                                    chain.push((d.name.to_string(), v.clone(), SOURCE_TOPIC));
+                                    chain.push((d.name.to_string(), Some(v.clone()), SOURCE_TOPIC));
                                 }
                                 if let Some(bk) = broker_key_for(d.name) {
                                     chain.extend(broker_chain(broker, &image, bk));
@@ -125,10 +154,10 @@ pub fn handle(
                                 let default_name = broker_key_for(d.name).unwrap_or(d.name);
                                 chain.push((
                                     default_name.to_string(),
-                                    d.default.to_string(),
+                                    Some(d.default.to_string()),
                                     SOURCE_DEFAULT,
                                 ));
-                                render(d.name, chain, false, Some(d))
+                                render(d.name, chain, Meta::topic(d))
                             })
                             .collect(),
                     ),
@@ -143,30 +172,19 @@ pub fn handle(
                                 broker.config.node_id
                             ))));
                     }
-                    let mut configs: Vec<DescribeConfigsResourceResult> = TOPIC_DEFAULT_KEYS
-                        .iter()
-                        .filter(|k| wanted(k))
-                        .map(|k| {
-                            let def = topic_key_for(k).and_then(topic_config::config_def);
-                            let mut chain = broker_chain(broker, &image, k);
-                            if let Some(d) = def {
-                                chain.push((k.to_string(), d.default.to_string(), SOURCE_DEFAULT));
-                            }
-                            render(k, chain, false, def)
-                        })
-                        .collect();
-                    configs.extend(
-                        static_only(broker)
+                    let mut configs: Vec<DescribeConfigsResourceResult> =
+                        broker::entries(broker, &image, &wanted)
                             .into_iter()
-                            .filter(|(k, _)| wanted(k))
-                            .map(|(k, v)| {
-                                render(
-                                    k,
-                                    vec![(k.to_string(), v, SOURCE_STATIC_BROKER)],
-                                    true,
-                                    None,
-                                )
-                            }),
+                            .map(|(k, chain, meta)| render(&k, chain, meta))
+                            .collect();
+                    // Dynamic-only settings (throttle rates, ...) when set.
+                    configs.extend(
+                        crate::dynamic_configs::OTHER_DYNAMIC
+                            .iter()
+                            .filter(|k| wanted(k) && broker_defs::def(k).is_none())
+                            .map(|k| (*k, broker_chain(broker, &image, k)))
+                            .filter(|(_, chain)| !chain.is_empty())
+                            .map(|(k, chain)| render(k, chain, Meta::default())),
                     );
                     base.with_configs(configs)
                 }
@@ -191,85 +209,11 @@ fn broker_chain(broker: &Broker, image: &MetadataImage, key: &str) -> Vec<Synony
     ];
     for (scope, source) in scopes {
         if let Some(v) = image.broker_configs(scope).and_then(|c| c.get(key)) {
-            chain.push((key.to_string(), v.clone(), source));
+            chain.push((key.to_string(), Some(v.clone()), source));
         }
     }
     if let Some(v) = topic_key_for(key).and_then(|tk| broker.config.topic_defaults.get(tk)) {
-        chain.push((key.to_string(), v.clone(), SOURCE_STATIC_BROKER));
+        chain.push((key.to_string(), Some(v.clone()), SOURCE_STATIC_BROKER));
     }
     chain
-}
-
-/// Broker settings fixed at start.
-fn static_only(broker: &Broker) -> Vec<(&'static str, String)> {
-    let c = &broker.config;
-    vec![
-        ("node.id", c.node_id.to_string()),
-        ("num.partitions", c.num_partitions.to_string()),
-        (
-            "default.replication.factor",
-            c.default_replication_factor.to_string(),
-        ),
-        (
-            "auto.create.topics.enable",
-            c.auto_create_topics.to_string(),
-        ),
-        (
-            "socket.request.max.bytes",
-            c.socket_request_max_bytes.to_string(),
-        ),
-        ("fetch.max.bytes", c.fetch_max_bytes.to_string()),
-        (
-            "queued.max.request.bytes",
-            c.queued_max_request_bytes.to_string(),
-        ),
-        ("max.connections", c.max_connections.to_string()),
-        (
-            "max.connections.per.ip",
-            c.max_connections_per_ip.to_string(),
-        ),
-        (
-            "max.connections.per.ip.overrides",
-            c.max_connections_per_ip_overrides
-                .iter()
-                .map(|(ip, n)| format!("{ip}:{n}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        (
-            "connections.max.idle.ms",
-            millis_or_never(c.connections_max_idle),
-        ),
-        (
-            "socket.request.read.timeout.ms",
-            c.socket_request_read_timeout.as_millis().to_string(),
-        ),
-        ("log.dirs", c.data_dir.display().to_string()),
-        ("log.flush", format!("{:?}", c.flush_policy).to_lowercase()),
-        (
-            "offsets.topic.num.partitions",
-            c.offsets_topic_num_partitions.to_string(),
-        ),
-        (
-            "group.initial.rebalance.delay.ms",
-            c.group_initial_rebalance_delay_ms.to_string(),
-        ),
-        (
-            "log.retention.check.interval.ms",
-            c.retention_check_interval.as_millis().to_string(),
-        ),
-        (
-            "log.scrub.interval.ms",
-            c.scrub_interval.as_millis().to_string(),
-        ),
-    ]
-}
-
-/// A duration setting where `-1` means "never".
-fn millis_or_never(d: std::time::Duration) -> String {
-    if d == crate::config::NEVER {
-        "-1".to_string()
-    } else {
-        d.as_millis().to_string()
-    }
 }

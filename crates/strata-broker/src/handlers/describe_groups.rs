@@ -42,14 +42,18 @@ pub fn handle(
                 }
             };
             let Some(d) = described else {
+                // v6 (KIP-1043): an unknown group is an error with a message.
+                let missing = version >= 6;
+                let message = format!("group '{}' does not exist", gid.0.as_str());
                 return DescribedGroup::default()
                     .with_group_id(gid)
                     .with_group_state(StrBytes::from_static_str("Dead"))
-                    .with_error_code(if version >= 6 {
+                    .with_error_code(if missing {
                         ResponseError::GroupIdNotFound.code()
                     } else {
                         0
-                    });
+                    })
+                    .with_error_message(missing.then(|| StrBytes::from_string(message)));
             };
             DescribedGroup::default()
                 .with_group_id(gid)

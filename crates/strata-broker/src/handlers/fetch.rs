@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use super::{log_error_code, ResponseFrame};
 use crate::replica::Partition;
+use crate::replication::throttle;
 use crate::Broker;
 
 /// Upper bound on a long poll, whatever the client asks.
@@ -128,6 +129,21 @@ pub async fn handle(
             });
         }
     }
+    // Leader-side replication throttle: its rate and which partitions it holds back.
+    let node = broker.config.node_id;
+    let throttled: Option<(f64, Vec<bool>)> = from_replica
+        .then(|| throttle::leader_rate(&image, node))
+        .flatten()
+        .map(|rate| {
+            let flags = wanted
+                .iter()
+                .map(|w| {
+                    let name = topics[w.topic].name.0.as_str();
+                    throttle::leader_throttles(&image, name, w.partition, node, replica_id)
+                })
+                .collect();
+            (rate, flags)
+        });
     let wanted = Arc::new(wanted);
     // The broker's cap applies to every fetch, followers' included.
     let max_bytes = (req.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes);
@@ -154,7 +170,16 @@ pub async fn handle(
         for w in wakeups.iter_mut() {
             w.as_mut().enable();
         }
-        let results = read_all(Arc::clone(&wanted), max_bytes, from_replica, read_committed).await;
+        let mut results =
+            read_all(Arc::clone(&wanted), max_bytes, from_replica, read_committed).await;
+        if let Some((rate, flags)) = &throttled {
+            // An empty bucket: throttled partitions send nothing (the fetch waits).
+            if !broker.replication_throttle.may_send(*rate, Instant::now()) {
+                for (r, _) in results.iter_mut().zip(flags).filter(|(_, f)| **f) {
+                    r.records = None;
+                }
+            }
+        }
         let bytes: usize = results.iter().map(PartitionResult::len).sum();
         let any_error = results.iter().any(|r| r.error != 0);
         if bytes >= min_bytes.max(1)
@@ -173,6 +198,19 @@ pub async fn handle(
         }
     };
     let served: usize = results.iter().map(PartitionResult::len).sum();
+    if let Some((rate, flags)) = &throttled {
+        let spent: usize = results
+            .iter()
+            .zip(flags)
+            .filter(|(_, f)| **f)
+            .map(|(r, _)| r.len())
+            .sum();
+        if spent > 0 {
+            broker
+                .replication_throttle
+                .spend(*rate, spent, Instant::now());
+        }
+    }
     broker.metrics.fetch_bytes.inc_by(served as u64);
     let mut responses: Vec<wire::Topic<FileSlice>> = topics
         .into_iter()

@@ -17,12 +17,14 @@ use strata_quota::{request_time_percent, QuotaKey};
 use crate::metrics::ApiLabels;
 use crate::quota::enforce::{set_throttle, throttle_ms, Busy};
 use crate::Broker;
+use prometheus_client::metrics::histogram::Histogram;
 
 mod acls;
 mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod alter_client_quotas;
 mod alter_configs;
+mod alter_partition_reassignments;
 mod alter_user_scram_credentials;
 mod api_versions;
 mod authorized_ops;
@@ -36,8 +38,11 @@ mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
 mod describe_producers;
+mod describe_quorum;
+mod describe_topic_partitions;
 mod describe_transactions;
 mod describe_user_scram_credentials;
+mod elect_leaders;
 mod end_txn;
 mod fetch;
 mod find_coordinator;
@@ -51,6 +56,7 @@ mod leave_group;
 mod legacy;
 mod list_groups;
 mod list_offsets;
+mod list_partition_reassignments;
 mod list_transactions;
 mod metadata;
 mod mutation_quota;
@@ -104,7 +110,7 @@ pub struct Served {
     pub throttle: Duration,
     /// The API, and when its handler was done: the writer observes the response time
     /// (`strata_request_response_seconds`) from there.
-    pub timing: Option<(ApiLabels, Instant)>,
+    pub timing: Option<(Histogram, Instant)>,
 }
 
 /// What a handler answered: a body still to encode, or (Fetch) an encoded frame.
@@ -178,7 +184,10 @@ pub async fn handle(
         (served.await, Duration::ZERO)
     };
     let mut answer = answer?;
-    let labels = observe(broker, api_key, received, started);
+    let response_time = observe(broker, api_key, received, started);
+    let labels = ApiLabels {
+        api: api_name(api_key),
+    };
     if let (Some(r), Answer::Body(Some(body))) = (refused, &mut answer) {
         r.answer(body);
     }
@@ -217,7 +226,7 @@ pub async fn handle(
     Ok(Served {
         frame: answer.encode(api_key, v, correlation_id)?,
         throttle,
-        timing: Some((labels, Instant::now())),
+        timing: Some((response_time, Instant::now())),
     })
 }
 
@@ -314,6 +323,17 @@ async fn dispatch(
         RequestKind::CreatePartitions(r) => Some(ResponseKind::CreatePartitions(
             create_partitions::handle(broker, &access, r).await,
         )),
+        RequestKind::AlterPartitionReassignments(r) => {
+            Some(ResponseKind::AlterPartitionReassignments(
+                alter_partition_reassignments::handle(broker, &access, r).await,
+            ))
+        }
+        RequestKind::ListPartitionReassignments(r) => {
+            drop(turn);
+            Some(ResponseKind::ListPartitionReassignments(
+                list_partition_reassignments::handle(broker, &access, r),
+            ))
+        }
         RequestKind::DescribeConfigs(r) => {
             drop(turn);
             Some(ResponseKind::DescribeConfigs(describe_configs::handle(
@@ -461,6 +481,21 @@ async fn dispatch(
         RequestKind::WriteTxnMarkers(r) => Some(ResponseKind::WriteTxnMarkers(
             write_txn_markers::handle(broker, &access, r).await,
         )),
+        RequestKind::ElectLeaders(r) => Some(ResponseKind::ElectLeaders(
+            elect_leaders::handle(broker, &access, v, r).await,
+        )),
+        RequestKind::DescribeTopicPartitions(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeTopicPartitions(
+                describe_topic_partitions::handle(broker, &access, r),
+            ))
+        }
+        RequestKind::DescribeQuorum(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeQuorum(
+                describe_quorum::handle(broker, &access, v, r).await,
+            ))
+        }
         other => anyhow::bail!("no handler for {api_key:?}: {other:?}"),
     };
     Ok(Answer::Body(response))
@@ -491,23 +526,16 @@ pub(crate) fn configs_denied(
 /// Counts a served request and its latency: in all, and split into the wait before its
 /// handler started (`started`: behind the connection's previous request) and the
 /// handler's own time.
-fn observe(broker: &Broker, api_key: ApiKey, received: Instant, started: Instant) -> ApiLabels {
-    let labels = ApiLabels {
-        api: api_name(api_key),
-    };
-    let m = &broker.metrics;
+fn observe(broker: &Broker, api_key: ApiKey, received: Instant, started: Instant) -> Histogram {
+    let m = broker.metrics.api(api_key as i16, api_name(api_key));
     let now = Instant::now();
-    m.requests.get_or_create(&labels).inc();
-    m.request_latency
-        .get_or_create(&labels)
+    m.requests.inc();
+    m.latency
         .observe(now.duration_since(received).as_secs_f64());
-    m.request_queue
-        .get_or_create(&labels)
+    m.queue
         .observe(started.saturating_duration_since(received).as_secs_f64());
-    m.request_handle
-        .get_or_create(&labels)
-        .observe(now.duration_since(started).as_secs_f64());
-    labels
+    m.handle.observe(now.duration_since(started).as_secs_f64());
+    m.response.clone()
 }
 
 /// Answers a request whose version we advertise but cannot serve (or that is newer
@@ -542,6 +570,8 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::CreateTopics => "CreateTopics",
         ApiKey::DeleteTopics => "DeleteTopics",
         ApiKey::CreatePartitions => "CreatePartitions",
+        ApiKey::AlterPartitionReassignments => "AlterPartitionReassignments",
+        ApiKey::ListPartitionReassignments => "ListPartitionReassignments",
         ApiKey::DescribeConfigs => "DescribeConfigs",
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::InitProducerId => "InitProducerId",
@@ -577,6 +607,9 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeTransactions => "DescribeTransactions",
         ApiKey::ListTransactions => "ListTransactions",
         ApiKey::DescribeProducers => "DescribeProducers",
+        ApiKey::ElectLeaders => "ElectLeaders",
+        ApiKey::DescribeTopicPartitions => "DescribeTopicPartitions",
+        ApiKey::DescribeQuorum => "DescribeQuorum",
         _ => "Other",
     }
 }

@@ -127,7 +127,7 @@ pub struct ListenerConfig {
 pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 /// `sasl.enabled.mechanisms` when not set (PLAIN sends the password itself, so it is
 /// served only where it is listed).
-const DEFAULT_SASL_MECHANISMS: &[&str] = &["SCRAM-SHA-256", "SCRAM-SHA-512"];
+pub(crate) const DEFAULT_SASL_MECHANISMS: &[&str] = &["SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 /// Security settings taken as they are (validated by [`resolve`]).
 const PLAIN_KEYS: &[&str] = &[

@@ -40,6 +40,14 @@ pub fn visit(body: &ResponseKind, f: &mut dyn FnMut(i16)) {
         R::CreateTopics(r) => r.topics.iter().for_each(|t| f(t.error_code)),
         R::DeleteTopics(r) => r.responses.iter().for_each(|t| f(t.error_code)),
         R::CreatePartitions(r) => r.results.iter().for_each(|t| f(t.error_code)),
+        R::AlterPartitionReassignments(r) => {
+            f(r.error_code);
+            r.responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .for_each(|p| f(p.error_code));
+        }
+        R::ListPartitionReassignments(r) => f(r.error_code),
         R::DescribeConfigs(r) => r.results.iter().for_each(|t| f(t.error_code)),
         R::AlterConfigs(r) => r.responses.iter().for_each(|t| f(t.error_code)),
         R::IncrementalAlterConfigs(r) => r.responses.iter().for_each(|t| f(t.error_code)),
@@ -141,6 +149,21 @@ pub fn visit(body: &ResponseKind, f: &mut dyn FnMut(i16)) {
             .for_each(|p| f(p.error_code)),
         R::DescribeTransactions(r) => r.transaction_states.iter().for_each(|t| f(t.error_code)),
         R::ListTransactions(r) => f(r.error_code),
+        R::ElectLeaders(r) => {
+            f(r.error_code);
+            r.replica_election_results
+                .iter()
+                .flat_map(|t| &t.partition_result)
+                .for_each(|p| f(p.error_code));
+        }
+        R::DescribeTopicPartitions(r) => r.topics.iter().for_each(|t| f(t.error_code)),
+        R::DescribeQuorum(r) => {
+            f(r.error_code);
+            r.topics
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .for_each(|p| f(p.error_code));
+        }
         _ => {}
     }
 }

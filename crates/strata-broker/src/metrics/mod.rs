@@ -14,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Metric, Registry};
 
+mod api_handles;
 pub mod classic;
 mod encode;
 pub mod errors;
@@ -23,6 +24,7 @@ mod process;
 pub mod snapshot;
 mod static_histogram;
 
+pub use api_handles::{ApiHandleRef, ApiHandles};
 pub use partition_stats::{PartitionStats, TopicTotals};
 pub use static_histogram::{HistogramData, StaticHistogram};
 
@@ -104,6 +106,8 @@ pub struct Metrics {
     pub request_handle: Family<ApiLabels, Histogram>,
     /// Time from the response ready to its last byte written to the socket, by API.
     pub request_response: Family<ApiLabels, Histogram>,
+    /// Handles of the five families above, per API (`api_handles.rs`).
+    api_handles: api_handles::ApiHandleCache,
     /// Error codes in responses (each non-zero code, per partition where per partition),
     /// by API and error.
     pub request_errors: Family<ErrorLabels, Counter>,
@@ -182,6 +186,7 @@ impl Metrics {
             request_queue: latency_family(),
             request_handle: latency_family(),
             request_response: latency_family(),
+            api_handles: api_handles::ApiHandleCache::default(),
             request_errors: Family::default(),
             bytes_in: Counter::default(),
             bytes_out: Counter::default(),

@@ -380,12 +380,8 @@ async fn write_responses(
         if let Some(f) = frame {
             match writer.write(&mut wr, f, &broker.metrics.bytes_out).await {
                 Ok(()) => {
-                    if let Some((api, done)) = &timing {
-                        broker
-                            .metrics
-                            .request_response
-                            .get_or_create(api)
-                            .observe(done.elapsed().as_secs_f64());
+                    if let Some((response_time, done)) = &timing {
+                        response_time.observe(done.elapsed().as_secs_f64());
                     }
                 }
                 Err(WriteError::Socket(e)) => {

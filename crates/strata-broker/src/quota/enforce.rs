@@ -163,6 +163,8 @@ pub(crate) fn set_throttle(body: &mut ResponseKind, ms: i32) {
         DeleteAcls,
         DescribeClientQuotas,
         AlterClientQuotas,
+        ElectLeaders,
+        DescribeTopicPartitions,
     );
 }
 

@@ -6,6 +6,7 @@
 pub mod client;
 mod fetcher;
 pub(crate) mod login;
+pub(crate) mod throttle;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -3,8 +3,11 @@
 //! asked for by partition leaders.
 //!
 //! Invariants kept by every decision here:
-//! - a leader is always a member of the ISR and an unfenced broker (election from the
-//!   ISR only: unclean election is not offered);
+//! - a leader is always a member of the ISR and an unfenced broker; elections pick from
+//!   the ISR, except an unclean one: asked for (ElectLeaders with type UNCLEAN) or
+//!   allowed by the topic's `unclean.leader.election.enable`, and only for a partition
+//!   with no live ISR member, it elects a live replica outside the ISR, whose ISR then
+//!   becomes just that replica (records the others acknowledged may be lost);
 //! - the leader epoch grows by one exactly when the leader changes;
 //! - the partition epoch grows by one on every change, so a request based on an older
 //!   state is recognised and refused;
@@ -14,8 +17,12 @@
 
 use uuid::Uuid;
 
-use crate::image::{MetadataImage, PartitionImage};
+use crate::image::{MetadataImage, PartitionImage, TopicImage};
 use crate::records::MetadataRecord;
+
+mod elect;
+
+pub use elect::{elect_leaders, ElectionError, ElectionOutcome, ElectionType};
 
 /// Whether `node` is registered and not fenced.
 pub fn is_alive(image: &MetadataImage, node: i32) -> bool {
@@ -81,8 +88,28 @@ pub fn fence_broker(image: &MetadataImage, node: i32) -> Vec<MetadataRecord> {
     records
 }
 
+/// The first live replica, in preference order, outside the ISR rules: the choice of
+/// an unclean election once no ISR member is alive.
+fn pick_unclean(image: &MetadataImage, p: &PartitionImage) -> i32 {
+    p.replicas
+        .iter()
+        .copied()
+        .find(|&r| is_alive(image, r))
+        .unwrap_or(-1)
+}
+
+/// Whether the topic allows automatic unclean elections.
+fn unclean_allowed(topic: &TopicImage) -> bool {
+    topic
+        .configs
+        .get("unclean.leader.election.enable")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
 /// Elects a leader, from the ISR, for every partition without one, as far as an ISR
-/// member is alive. `image` must already show the brokers that came back.
+/// member is alive; where none is and the topic sets `unclean.leader.election.enable`,
+/// a live replica outside the ISR (unclean). `image` must already show the brokers that
+/// came back.
 pub fn elect_offline_leaders(image: &MetadataImage) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
     for topic in image.topics() {
@@ -93,6 +120,11 @@ pub fn elect_offline_leaders(image: &MetadataImage) -> Vec<MetadataRecord> {
             let leader = pick_leader(image, p, &p.isr, -1);
             if leader != -1 {
                 records.extend(change(topic.topic_id, p, leader, p.isr.clone()));
+            } else if unclean_allowed(topic) {
+                let leader = pick_unclean(image, p);
+                if leader != -1 {
+                    records.extend(change(topic.topic_id, p, leader, vec![leader]));
+                }
             }
         }
     }

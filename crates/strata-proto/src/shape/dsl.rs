@@ -81,6 +81,9 @@ pub enum Ty {
     Records,
     /// A nested struct written inline (only used for tagged fields here).
     Struct(&'static Struct),
+    /// A nullable struct: an `INT8` presence marker (1: present, anything else: null)
+    /// followed, when present, by the struct (DescribeTopicPartitions' cursor).
+    OptionStruct(&'static Struct),
     /// A (nullable) array.
     Array(Elem),
 }

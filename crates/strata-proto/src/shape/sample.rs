@@ -125,6 +125,14 @@ impl Gen<'_> {
                 self.rng.bytes(out, n);
             }
             Ty::Struct(s) => self.structure(out, s, mode),
+            Ty::OptionStruct(s) => {
+                if self.rng.below(2) == 0 {
+                    out.push(0xff);
+                } else {
+                    out.push(1);
+                    self.structure(out, s, mode);
+                }
+            }
             Ty::Array(elem) => {
                 let n = self.rng.below(self.opts.max_array + 1) as usize;
                 self.len(out, mode, true, n);

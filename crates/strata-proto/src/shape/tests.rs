@@ -304,7 +304,7 @@ fn sampled_frames_pass_decode_request_and_decode_response_kind() {
 fn the_table_nests_less_than_the_walker_follows() {
     fn depth(ty: Ty) -> u8 {
         match ty {
-            Ty::Struct(s) | Ty::Array(dsl::Elem::Struct(s)) => {
+            Ty::Struct(s) | Ty::OptionStruct(s) | Ty::Array(dsl::Elem::Struct(s)) => {
                 1 + s
                     .fields
                     .iter()

@@ -393,6 +393,12 @@ impl<'a> Walk<'a> {
                 None => Ok(()),
             },
             Ty::Struct(s) => self.walk_struct(s, mode, depth + 1),
+            Ty::OptionStruct(s) => {
+                if self.byte()? == 1 {
+                    self.walk_struct(s, mode, depth + 1)?;
+                }
+                Ok(())
+            }
             Ty::Array(elem) => self.walk_array(elem, mode, depth),
         }
     }
@@ -444,6 +450,7 @@ fn min_size(ty: Ty, mode: Mode) -> usize {
         Ty::String => 2,
         Ty::Bytes | Ty::Records | Ty::Array(_) if flex => 1,
         Ty::Bytes | Ty::Records | Ty::Array(_) => 4,
+        Ty::OptionStruct(_) => 1,
         Ty::Struct(s) => {
             let fields: usize = s
                 .fields

@@ -4,7 +4,9 @@ mod admin;
 mod cluster;
 mod groups;
 mod offsets;
+mod operations;
 mod produce_fetch;
+mod reassign;
 mod security;
 mod transactions;
 mod txn_markers;
@@ -107,6 +109,16 @@ pub(crate) static APIS: &[ApiShape] = &[
         ApiKey::CreatePartitions,
         &admin::create_partitions_request::SHAPE,
         &admin::create_partitions_response::SHAPE,
+    ),
+    api(
+        ApiKey::AlterPartitionReassignments,
+        &reassign::alter_partition_reassignments_request::SHAPE,
+        &reassign::alter_partition_reassignments_response::SHAPE,
+    ),
+    api(
+        ApiKey::ListPartitionReassignments,
+        &reassign::list_partition_reassignments_request::SHAPE,
+        &reassign::list_partition_reassignments_response::SHAPE,
     ),
     api(
         ApiKey::DescribeConfigs,
@@ -252,6 +264,21 @@ pub(crate) static APIS: &[ApiShape] = &[
         ApiKey::DescribeProducers,
         &transactions::describe_producers_request::SHAPE,
         &transactions::describe_producers_response::SHAPE,
+    ),
+    api(
+        ApiKey::ElectLeaders,
+        &operations::elect_leaders_request::SHAPE,
+        &operations::elect_leaders_response::SHAPE,
+    ),
+    api(
+        ApiKey::DescribeTopicPartitions,
+        &operations::describe_topic_partitions_request::SHAPE,
+        &operations::describe_topic_partitions_response::SHAPE,
+    ),
+    api(
+        ApiKey::DescribeQuorum,
+        &operations::describe_quorum_request::SHAPE,
+        &operations::describe_quorum_response::SHAPE,
     ),
 ];
 
