@@ -73,13 +73,11 @@ impl Admin {
         let resp = conn
             .request(&req, version, cluster.config.request_timeout)
             .await?;
-        if resp.error_code != 0 {
-            return Err(ClientError::from_code(
-                resp.error_code,
-                resp.error_message.as_ref().map(|m| m.as_str()),
-                "describe cluster",
-            ));
-        }
+        ClientError::check(
+            resp.error_code,
+            resp.error_message.as_ref(),
+            "describe cluster",
+        )?;
         Ok(describe_from_response(&resp))
     }
 

@@ -149,13 +149,11 @@ impl Admin {
         let resp = conn
             .request(&req, version, cluster.config.request_timeout)
             .await?;
-        if resp.error_code != 0 {
-            return Err(ClientError::from_code(
-                resp.error_code,
-                resp.error_message.as_ref().map(|m| m.as_str()),
-                "describing the metadata quorum",
-            ));
-        }
+        ClientError::check(
+            resp.error_code,
+            resp.error_message.as_ref(),
+            "describing the metadata quorum",
+        )?;
         let Some(p) = resp.topics.first().and_then(|t| t.partitions.first()) else {
             return Err(ClientError::Protocol(
                 "DescribeQuorum answered without a partition".into(),

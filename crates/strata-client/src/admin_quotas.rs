@@ -150,13 +150,11 @@ impl Admin {
                 cluster.config.request_timeout,
             )
             .await?;
-        if resp.error_code != 0 {
-            return Err(ClientError::from_code(
-                resp.error_code,
-                resp.error_message.as_ref().map(|m| m.as_str()),
-                "describing client quotas",
-            ));
-        }
+        ClientError::check(
+            resp.error_code,
+            resp.error_message.as_ref(),
+            "describing client quotas",
+        )?;
         let mut out: Vec<QuotaEntry> = resp
             .entries
             .iter()

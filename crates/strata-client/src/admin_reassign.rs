@@ -79,13 +79,11 @@ impl Admin {
                 cluster.config.request_timeout,
             )
             .await?;
-        if resp.error_code != 0 {
-            return Err(ClientError::from_code(
-                resp.error_code,
-                resp.error_message.as_ref().map(|m| m.as_str()),
-                "altering partition reassignments",
-            ));
-        }
+        ClientError::check(
+            resp.error_code,
+            resp.error_message.as_ref(),
+            "altering partition reassignments",
+        )?;
         Ok(moves
             .iter()
             .map(|m| {
@@ -122,13 +120,11 @@ impl Admin {
         let resp = conn
             .request(&req, version, cluster.config.request_timeout)
             .await?;
-        if resp.error_code != 0 {
-            return Err(ClientError::from_code(
-                resp.error_code,
-                resp.error_message.as_ref().map(|m| m.as_str()),
-                "listing partition reassignments",
-            ));
-        }
+        ClientError::check(
+            resp.error_code,
+            resp.error_message.as_ref(),
+            "listing partition reassignments",
+        )?;
         let ids = |v: &[BrokerId]| v.iter().map(|b| b.0).collect::<Vec<_>>();
         let mut out: Vec<OngoingReassignment> = resp
             .topics

@@ -129,13 +129,11 @@ impl Admin {
         let resp = conn
             .request(&req, version, cluster.config.request_timeout)
             .await?;
-        if resp.error_code != 0 {
-            return Err(ClientError::from_code(
-                resp.error_code,
-                resp.error_message.as_ref().map(|m| m.as_str()),
-                "describing SCRAM users",
-            ));
-        }
+        ClientError::check(
+            resp.error_code,
+            resp.error_message.as_ref(),
+            "describing SCRAM users",
+        )?;
         let mut out = Vec::with_capacity(resp.results.len());
         for r in &resp.results {
             let user = r.user.as_str().to_string();

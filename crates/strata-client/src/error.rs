@@ -96,6 +96,19 @@ impl ClientError {
         }
     }
 
+    /// `Ok` for a response's top-level error code 0, else the error
+    /// [`ClientError::from_code`] makes of the code and the response's message.
+    pub fn check(
+        code: i16,
+        message: Option<&kafka_protocol::protocol::StrBytes>,
+        fallback: &str,
+    ) -> Result<(), Self> {
+        if code == 0 {
+            return Ok(());
+        }
+        Err(Self::from_code(code, message.map(|m| m.as_str()), fallback))
+    }
+
     /// The Kafka error code, when this error came from the broker.
     pub fn code(&self) -> Option<i16> {
         match self {

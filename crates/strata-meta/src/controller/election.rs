@@ -258,11 +258,17 @@ pub fn resign_leadership(
     Ok(change(topic_id, p, successor, rest).into_iter().collect())
 }
 
+/// The image the election tests (here and in `elect/tests.rs`) start from.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod fixtures {
+    use std::collections::BTreeMap;
 
-    fn register(node_id: i32) -> MetadataRecord {
+    use uuid::Uuid;
+
+    use crate::image::{MetadataImage, PartitionImage};
+    use crate::records::MetadataRecord;
+
+    pub fn register(node_id: i32) -> MetadataRecord {
         MetadataRecord::RegisterBroker {
             node_id,
             host: "h".into(),
@@ -273,10 +279,11 @@ mod tests {
         }
     }
 
-    const T: Uuid = Uuid::from_u128(7);
+    pub const T: Uuid = Uuid::from_u128(7);
 
-    /// Three brokers, one topic of one partition on replicas [1, 2, 3], leader 1.
-    fn cluster() -> MetadataImage {
+    /// Three brokers, topic "t" of one partition on replicas [1, 2, 3], leader 1, with
+    /// these topic configs.
+    pub fn cluster_with(configs: BTreeMap<String, String>) -> MetadataImage {
         MetadataImage::new()
             .applied(&[
                 register(1),
@@ -285,7 +292,7 @@ mod tests {
                 MetadataRecord::CreateTopic {
                     name: "t".into(),
                     topic_id: T,
-                    configs: Default::default(),
+                    configs,
                 },
                 MetadataRecord::CreatePartition {
                     topic_id: T,
@@ -299,12 +306,22 @@ mod tests {
             .expect("cluster applies")
     }
 
-    fn apply(image: &MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
+    pub fn apply(image: &MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
         image.applied(records).expect("decision applies")
     }
 
-    fn part(image: &MetadataImage) -> PartitionImage {
+    pub fn part(image: &MetadataImage) -> PartitionImage {
         image.topic("t").expect("topic").partitions[0].clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    fn cluster() -> MetadataImage {
+        cluster_with(Default::default())
     }
 
     #[test]

@@ -2,54 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use uuid::Uuid;
-
 use super::*;
+use crate::controller::election::fixtures::*;
 use crate::controller::election::{elect_offline_leaders, fence_broker};
 
-fn register(node_id: i32) -> MetadataRecord {
-    MetadataRecord::RegisterBroker {
-        node_id,
-        host: "h".into(),
-        port: 9000 + node_id,
-        rack: None,
-        incarnation: Uuid::from_u128(node_id as u128),
-        endpoints: Vec::new(),
-    }
-}
-
-const T: Uuid = Uuid::from_u128(7);
-
-/// Three brokers, topic "t" of one partition on replicas [1, 2, 3], leader 1.
 fn cluster(configs: BTreeMap<String, String>) -> MetadataImage {
-    MetadataImage::new()
-        .applied(&[
-            register(1),
-            register(2),
-            register(3),
-            MetadataRecord::CreateTopic {
-                name: "t".into(),
-                topic_id: T,
-                configs,
-            },
-            MetadataRecord::CreatePartition {
-                topic_id: T,
-                partition: 0,
-                replicas: vec![1, 2, 3],
-                isr: vec![1, 2, 3],
-                leader: 1,
-                leader_epoch: 0,
-            },
-        ])
-        .expect("cluster applies")
-}
-
-fn apply(image: &MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
-    image.applied(records).expect("decision applies")
-}
-
-fn part(image: &MetadataImage) -> PartitionImage {
-    image.topic("t").expect("topic").partitions[0].clone()
+    cluster_with(configs)
 }
 
 fn t0() -> Vec<(String, i32)> {
