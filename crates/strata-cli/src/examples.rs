@@ -56,7 +56,7 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
     ]),
     ("broker config", &[
         "strata broker config",
-        "strata broker config --broker 1 --set log.retention.hours=24",
+        "strata broker config --broker 1 --set log.retention.ms=86400000",
         "strata broker config --set log.cleaner.threads=2    # cluster-wide default",
     ]),
     ("bench produce", &[

@@ -28,6 +28,7 @@ mod schema;
 mod server;
 mod signals;
 mod template;
+mod time_synonyms;
 mod topic;
 mod topic_ops;
 mod user;

@@ -271,6 +271,7 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerPlan> {
     for (k, v) in settings {
         apply_setting(&mut c, &k, &v)?;
     }
+    crate::time_synonyms::apply(&mut c)?;
     // A voter listens where the voter list (`--voters` or `controller.quorum.voters`)
     // says it does.
     if controller_listen.is_none() {
