@@ -233,20 +233,52 @@ impl ConfigDef {
 /// `*`, or comma-separated `partition:broker` pairs of non-negative integers; empty
 /// (no replica throttled) is valid, so a SUBTRACT may empty the list.
 fn throttled_replicas(text: &str) -> Result<Value, String> {
-    if text.is_empty() || text == "*" {
-        return Ok(Value::Kept);
+    ThrottledReplicas::parse(text).map(|_| Value::Kept)
+}
+
+/// Kafka's throttled-replica list (`leader.replication.throttled.replicas`,
+/// `follower.replication.throttled.replicas`): `*`, or `partition:broker` pairs
+/// separated by commas (empty: none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThrottledReplicas {
+    /// `*`: every replica.
+    All,
+    /// The listed (partition, broker) pairs.
+    Listed(Vec<(u32, u32)>),
+}
+
+impl ThrottledReplicas {
+    /// Parses a list; the error names the entry that is not a pair.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text == "*" {
+            return Ok(Self::All);
+        }
+        if text.is_empty() {
+            return Ok(Self::Listed(Vec::new()));
+        }
+        text.split(',')
+            .map(str::trim)
+            .map(|item| {
+                item.split_once(':')
+                    .and_then(|(p, b)| Some((p.trim().parse().ok()?, b.trim().parse().ok()?)))
+                    .ok_or_else(|| {
+                        format!("'{item}' is not partition:broker (the list is '*' or such pairs)")
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self::Listed)
     }
-    for item in text.split(',').map(str::trim) {
-        let pair = item
-            .split_once(':')
-            .filter(|(p, b)| p.trim().parse::<u32>().is_ok() && b.trim().parse::<u32>().is_ok());
-        if pair.is_none() {
-            return Err(format!(
-                "'{item}' is not partition:broker (the list is '*' or such pairs)"
-            ));
+
+    /// Whether the list names `partition` on `broker`.
+    pub fn names(&self, partition: i32, broker: i32) -> bool {
+        match self {
+            Self::All => true,
+            Self::Listed(pairs) => pairs.iter().any(|&(p, b)| {
+                i64::from(p) == i64::from(partition) && i64::from(b) == i64::from(broker)
+            }),
         }
     }
-    Ok(Value::Kept)
 }
 
 /// A Kafka version: digits and dots, optionally `-IV` and a number (`2.8`, `3.0-IV1`).

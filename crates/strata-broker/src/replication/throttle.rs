@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use strata_meta::topic_config::ThrottledReplicas;
 use strata_meta::MetadataImage;
 use strata_quota::{RateConfig, TokenBucket};
 
@@ -73,19 +74,10 @@ pub(crate) fn leader_rate(image: &MetadataImage, node_id: i32) -> Option<f64> {
         .filter(|r| r.is_finite() && *r > 0.0)
 }
 
-/// Whether a throttled-replicas list (`*`, or `partition:broker` pairs separated by
-/// commas) names `partition` on `broker`. Malformed entries name nothing.
+/// Whether a throttled-replicas list names `partition` on `broker`; a malformed list
+/// (never stored: the config is validated) names nothing.
 pub(crate) fn lists(value: &str, partition: i32, broker: i32) -> bool {
-    let value = value.trim();
-    if value == "*" {
-        return true;
-    }
-    value.split(',').any(|entry| {
-        let mut parts = entry.trim().splitn(2, ':');
-        let p = parts.next().and_then(|p| p.trim().parse::<i32>().ok());
-        let b = parts.next().and_then(|b| b.trim().parse::<i32>().ok());
-        p == Some(partition) && b == Some(broker)
-    })
+    ThrottledReplicas::parse(value).is_ok_and(|l| l.names(partition, broker))
 }
 
 /// Whether a fetch by `follower` of `topic`/`partition` from leader `node_id` is
