@@ -111,6 +111,9 @@ pub struct ParsedSchema {
     references: Vec<SchemaReference>,
     canonical: String,
     body: SchemaBody,
+    /// For JSON: the referenced schemas that parse as JSON, by reference name (what a
+    /// `$ref` names them by); empty otherwise.
+    json_references: Vec<(String, Value)>,
 }
 
 impl ParsedSchema {
@@ -126,13 +129,26 @@ impl ParsedSchema {
         references: Vec<SchemaReference>,
         resolved_references: &[(String, String)],
     ) -> Result<Self, RegistryError> {
+        let mut json_references = Vec::new();
         let (canonical, body) = match schema_type {
             SchemaType::Avro => {
                 let texts: Vec<String> =
                     resolved_references.iter().map(|(_, t)| t.clone()).collect();
                 parse_avro(text, &texts)?
             }
-            SchemaType::Json => parse_json(text)?,
+            SchemaType::Json => {
+                // A referenced text that is not JSON cannot be a `$ref` target; it is left
+                // out rather than refused, as before references were followed.
+                json_references = resolved_references
+                    .iter()
+                    .filter_map(|(name, t)| {
+                        serde_json::from_str::<Value>(t)
+                            .ok()
+                            .map(|v| (name.clone(), v))
+                    })
+                    .collect();
+                parse_json(text)?
+            }
             SchemaType::Protobuf => {
                 let (canonical, file) = crate::protobuf::parse(text, resolved_references)?;
                 (canonical, SchemaBody::Protobuf(file))
@@ -143,6 +159,7 @@ impl ParsedSchema {
             references,
             canonical,
             body,
+            json_references,
         })
     }
 
@@ -175,6 +192,12 @@ impl ParsedSchema {
             SchemaBody::Json(v) => v.get("title").and_then(Value::as_str).map(str::to_string),
             SchemaBody::Protobuf(file) => crate::protobuf::first_message_name(file),
         }
+    }
+
+    /// For JSON, the referenced schemas as `(reference name, schema)`, the targets of
+    /// `$ref`s naming them; empty for other types.
+    pub fn json_references(&self) -> &[(String, Value)] {
+        &self.json_references
     }
 
     /// The parsed content.

@@ -128,7 +128,9 @@ pub fn check_pair(reader: &ParsedSchema, writer: &ParsedSchema) -> Vec<String> {
                 named: wn,
             },
         ) => avro::check(r, rn, w, wn),
-        (SchemaBody::Json(r), SchemaBody::Json(w)) => json::check(r, w),
+        (SchemaBody::Json(r), SchemaBody::Json(w)) => {
+            json::check_with_references(r, reader.json_references(), w, writer.json_references())
+        }
         (SchemaBody::Protobuf(r), SchemaBody::Protobuf(w)) => protobuf::check(r, w),
         _ => vec![format!(
             "SCHEMA_TYPE_CHANGED: reader type {} differs from writer type {}",
