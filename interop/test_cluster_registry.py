@@ -1,18 +1,24 @@
-"""Issue 15 in a three-node cluster: every broker serves the registry from its own copy of
-`_schemas`, writes go to one writer (the leader of `_schemas`-0) whichever broker they
-reach, and ids stay unique and dense when brokers register at the same moment and when
-the writer's node is killed.
+"""Issue 15 in a cluster: every broker serves the registry from its own copy of `_schemas`,
+writes go to one writer (the leader of `_schemas`-0) whichever broker they reach, and ids
+stay unique and dense when brokers register at the same moment and when the writer's node
+is killed. A broker that holds no replica of `_schemas` (a fourth node) tails it from the
+leader and answers reads from that copy: read-your-writes across brokers, and answers
+while every replica of `_schemas` is paused.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import ssl
 import threading
 import time
 import urllib.error
 import urllib.request
 
+import pytest
+from confluent_kafka.admin import NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 
 from cluster import Cluster, cluster, wait_for  # noqa: F401 (fixture)
@@ -126,3 +132,88 @@ def test_writes_are_forwarded_over_https_when_the_registry_is_https(tmp_path):
         for b in c.nodes:
             if b.running():
                 assert b.stop() == 0, b.log_tail()
+
+
+def get_json(url: str, timeout: float = 8.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        assert r.status == 200, (url, r.status)
+        return json.loads(r.read())
+
+
+@pytest.fixture
+def cluster4(tmp_path):
+    """Three voters and a fourth broker (a learner) that will hold no replica of `_schemas`;
+    secured between the nodes like the `cluster` fixture."""
+    c = Cluster(tmp_path, 3, learners=1,
+                security=os.environ.get("STRATA_CLUSTER_SECURITY", "mtls"))
+    c.start()
+    yield c
+    for b in c.nodes:
+        if b.running():
+            b.proc.send_signal(signal.SIGCONT)
+    for b in c.nodes:
+        if b.running():
+            assert b.stop() == 0, b.log_tail()
+
+
+def test_a_broker_without_a_replica_answers_reads_from_its_own_copy(cluster4):
+    c = cluster4
+    urls = [b.registry_url for b in c.nodes]
+    node4 = urls[3]
+    # `_schemas` on nodes 1-3 only, made as the registry makes it.
+    admin = c.admin()
+    futures = admin.create_topics([NewTopic(
+        "_schemas", 1, replica_assignment=[[1, 2, 3]],
+        config={"cleanup.policy": "compact", "min.insync.replicas": "2"})])
+    futures["_schemas"].result(30)
+    wait_for(lambda: c.partition("_schemas").leader in (1, 2, 3), "a leader for _schemas")
+    assert sorted(c.partition("_schemas").replicas) == [1, 2, 3]
+
+    # Read-your-writes across brokers: registered on node 1, at once visible on node 4.
+    writer = SchemaRegistryClient({"url": urls[0]})
+    for n in range(20):
+        sid = writer.register_schema("ryw-value", schema(n))
+        asked = time.monotonic()
+        got = get_json(f"{node4}/schemas/ids/{sid}")
+        # Node 4 waits at most 5 s for its copy before it would hand the read on.
+        assert time.monotonic() - asked < 4, "node 4's copy caught up at once"
+        assert json.loads(got["schema"]) == json.loads(schema(n).schema_str), (n, got)
+        latest = get_json(f"{node4}/subjects/ryw-value/versions/latest")
+        assert (latest["id"], latest["version"]) == (sid, n + 1), (n, latest)
+
+    # Writes through nodes 2 and 3 (forwarded to the writer when it is elsewhere).
+    ids = {}
+    for k in (1, 2):
+        client = SchemaRegistryClient({"url": urls[k]})
+        for n in range(3):
+            subject = f"via-{k + 1}-value"
+            ids[(subject, n)] = client.register_schema(subject, schema(50 + n))
+            got = get_json(f"{node4}/subjects/{subject}/versions/latest")
+            assert got["id"] == ids[(subject, n)], got
+    subjects = sorted(get_json(f"{urls[0]}/subjects"))
+    assert sorted(get_json(f"{node4}/subjects")) == subjects
+    assert 4 not in c.partition("_schemas").replicas
+
+    # Every replica of `_schemas` stops answering (and with them the metadata quorum):
+    # nobody could answer a forwarded request, yet node 4 answers from its copy.
+    for b in c.nodes[:3]:
+        b.proc.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        for (subject, n), sid in ids.items():
+            got = get_json(f"{node4}/schemas/ids/{sid}")
+            assert json.loads(got["schema"]) == json.loads(schema(50 + n).schema_str)
+        assert sorted(get_json(f"{node4}/subjects")) == subjects
+        latest = get_json(f"{node4}/subjects/ryw-value/versions/latest")
+        assert latest["version"] == 20, latest
+        assert time.monotonic() - started < 9, "answered within replica.lag.time.max.ms"
+    finally:
+        for b in c.nodes[:3]:
+            b.proc.send_signal(signal.SIGCONT)
+
+    # The cluster comes back; node 4 follows again.
+    for n in range(3):
+        sid = register([urls[1]], "after-pause-value", schema(80 + n))
+        wait_for(lambda sid=sid: serves(node4, sid), f"node 4 serves id {sid}")
+        got = get_json(f"{node4}/schemas/ids/{sid}")
+        assert json.loads(got["schema"]) == json.loads(schema(80 + n).schema_str)

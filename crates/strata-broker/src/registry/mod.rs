@@ -4,8 +4,13 @@
 //!
 //! - **Reads** are answered from the local copy, caught up to the partition's high
 //!   watermark first (so what a write acknowledged anywhere is visible here once this
-//!   replica has it). A broker that holds no replica of `_schemas` sends the request on
-//!   ([`Route::Forward`]).
+//!   replica has it). A broker that holds no replica of `_schemas` builds its copy with
+//!   a tail ([`tail`]): it fetches `_schemas`-0 from its leader like a consumer (records
+//!   below the leader's high watermark only), and a read there first asks the leader its
+//!   high watermark and waits until the copy reached it (read-your-writes across
+//!   brokers). Only when the copy cannot be shown current (the leader unreachable and
+//!   the copy older than `replica.lag.time.max.ms`, or the copy not catching up in
+//!   time) is the request sent on to the leader ([`Route::Forward`]).
 //! - **Writes** are made by the leader of `_schemas`-0 only, one at a time: it waits
 //!   until everything in its log is committed (after a failover the new leader commits
 //!   the tail it inherited), applies it, computes the records of the operation from that
@@ -14,9 +19,11 @@
 //!
 //! Invariant: the copy holds exactly the records below `next` (committed records only,
 //! so a log truncation never removes what the copy applied); records are applied in
-//! offset order. Ids are unique because the only writer computes them from a state that
+//! offset order, whichever path (local replica or tail) applies them. Ids are unique because the only writer computes them from a state that
 //! holds every record in the log.
 
+mod fetched;
+mod tail;
 mod topic;
 pub(crate) mod validation;
 
@@ -29,7 +36,7 @@ use strata_registry::{Effect, Registry, RegistryError};
 use uuid::Uuid;
 
 use crate::broker::now_ms;
-use crate::group::store as keyed;
+use crate::group::store::{self as keyed, LoadedRecord};
 use crate::replica::Partition;
 use crate::Broker;
 
@@ -96,6 +103,8 @@ pub struct RegistryService {
     writer: tokio::sync::Mutex<()>,
     /// Records that did not decode (skipped, logged).
     bad_records: AtomicI64,
+    /// The copy of a broker without a replica: its fetcher's state.
+    tail: tail::Tail,
 }
 
 impl RegistryService {
@@ -106,6 +115,40 @@ impl RegistryService {
 
     fn read<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
         f(&self.copy.read().registry)
+    }
+
+    /// Applies `records` (committed, in offset order, read from `from` of the topic
+    /// `topic_id`) and moves the copy on to `reached`; false, applying nothing, when the
+    /// copy is no longer at `from` (the other path applied them meanwhile). A copy of
+    /// another topic (a re-created `_schemas`) starts over.
+    fn apply_from(
+        &self,
+        topic_id: Uuid,
+        from: i64,
+        reached: i64,
+        records: &[LoadedRecord],
+    ) -> bool {
+        let mut c = self.copy.write();
+        if c.topic_id != topic_id {
+            *c = LocalCopy {
+                topic_id,
+                ..LocalCopy::default()
+            };
+        }
+        if c.next != from {
+            return false;
+        }
+        for r in records.iter().filter(|r| !r.control) {
+            if let Err(e) = c.registry.apply(&r.key, r.value.as_deref()) {
+                self.bad_records.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(offset = r.offset, error = %e, "{SCHEMAS_TOPIC}: record skipped");
+            }
+        }
+        c.next = reached.max(from);
+        self.next.store(c.next, Ordering::Release);
+        drop(c);
+        self.tail.progressed();
+        true
     }
 
     /// Applies the committed records of `p` below `upto` that the copy lacks.
@@ -129,24 +172,9 @@ impl RegistryService {
                     .await
                     .map_err(|e| RegistryError::Store(format!("reading {SCHEMAS_TOPIC}: {e}")))?
                     .map_err(|e| RegistryError::Store(format!("reading {SCHEMAS_TOPIC}: {e}")))?;
-            let mut c = self.copy.write();
-            if c.topic_id != p.topic_id {
-                *c = LocalCopy {
-                    topic_id: p.topic_id,
-                    ..LocalCopy::default()
-                };
-            }
-            if c.next != from {
+            if !self.apply_from(p.topic_id, from, reached, &records) {
                 continue;
             }
-            for r in records.iter().filter(|r| !r.control) {
-                if let Err(e) = c.registry.apply(&r.key, r.value.as_deref()) {
-                    self.bad_records.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(offset = r.offset, error = %e, "{SCHEMAS_TOPIC}: record skipped");
-                }
-            }
-            c.next = reached;
-            self.next.store(reached, Ordering::Release);
             if reached <= from {
                 // The log ends below `upto` (it cannot, for committed offsets): stop.
                 return Ok(());
@@ -189,13 +217,15 @@ impl Broker {
     }
 
     /// Catches the copy up to the committed records; false while `_schemas` does not
-    /// exist; a route when this broker holds no replica.
+    /// exist. Without a replica here, the tail's copy is caught up to the leader's high
+    /// watermark (or a route when it cannot be).
     async fn registry_caught_up(self: &Arc<Self>) -> Result<bool, RegistryFailure> {
         if self.meta.image().topic(SCHEMAS_TOPIC).is_none() {
             return Ok(false);
         }
         let Some(p) = self.replicas.get(SCHEMAS_TOPIC, 0) else {
-            return Err(RegistryFailure::Route(self.registry_leader_route()));
+            self.registry_tail_caught_up().await?;
+            return Ok(true);
         };
         self.registry
             .catch_up(&p, p.high_watermark())

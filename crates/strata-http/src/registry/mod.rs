@@ -8,9 +8,10 @@
 //! fields are ignored (`Confluent-Accept-Unknown-Properties`), and their size is capped
 //! by `http.max.request.bytes`.
 //!
-//! A request this broker cannot answer (a write while it does not lead `_schemas`, any
-//! request while it holds no replica) is sent on once to the broker that can
-//! ([`forward`]); a forwarded request is never sent on again.
+//! A request this broker cannot answer (a write while it does not lead `_schemas`; a
+//! read on a broker without a replica whose tailed copy cannot be shown current) is sent
+//! on once to the broker that can ([`forward`]); a forwarded request is never sent on
+//! again.
 
 // A failure here is the HTTP response itself, built once per request and sent as is:
 // boxing it would only add an allocation.
@@ -118,7 +119,12 @@ pub fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> {
     let app = router(Arc::clone(&broker));
-    crate::server::serve_with_limits(listener, broker, app, shutdown)
+    let serving = crate::server::serve_with_limits(listener, Arc::clone(&broker), app, shutdown);
+    Box::pin(async move {
+        // A broker without a replica of `_schemas` answers reads from a copy it tails.
+        broker.start_registry_tail();
+        serving.await
+    })
 }
 
 /// Confluent answers `{}` at the root.
