@@ -2,7 +2,8 @@
 (KIP-966, cursor paging) and DescribeQuorum against a real 3-node cluster, from
 kafka-python 3.0.12, confluent-kafka and the `strata cluster` CLI.
 
-The preferred-election cluster runs with `auto.leader.rebalance.enable=false`, so that
+An election given no time (`timeout_ms` <= 0) is answered at once with
+REQUEST_TIMED_OUT and not started. The preferred-election cluster runs with `auto.leader.rebalance.enable=false`, so that
 leadership stays where a failover put it until ElectLeaders moves it back.
 """
 
@@ -25,6 +26,7 @@ T = 20  # seconds
 
 NOT_NEEDED = 84  # ELECTION_NOT_NEEDED
 UNKNOWN = 3  # UNKNOWN_TOPIC_OR_PARTITION
+TIMED_OUT = 7  # REQUEST_TIMED_OUT
 
 
 @pytest.fixture
@@ -95,6 +97,16 @@ def test_preferred_election_returns_leadership_to_the_first_replica(manual_clust
 
     kp = kp_admin(c)
     try:
+        # No time given (timeout_ms <= 0; kafka-python sends its default for 0): answered
+        # at once, the election REQUEST_TIMED_OUT and not started, what is known kept.
+        started = time.monotonic()
+        resp = kp.elect_leaders(0, {"elect-pref": [0, 7]}, timeout_ms=-1,
+                                raise_errors=False)
+        assert time.monotonic() - started < 5
+        assert codes(resp) == {("elect-pref", 0): TIMED_OUT, ("elect-pref", 7): UNKNOWN}
+        time.sleep(1.0)
+        assert c.partition("elect-pref").leader != preferred, "elected without time"
+
         resp = kp.elect_leaders(0, {"elect-pref": [0]})
         assert codes(resp) == {("elect-pref", 0): 0}
         wait_for(lambda: c.partition("elect-pref").leader == preferred, "preferred leader back")

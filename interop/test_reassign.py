@@ -5,7 +5,8 @@ and 3 while a producer writes; every acknowledged record is still readable after
 the metadata lists the new replicas and broker 1's partition directory is gone. A move
 that cannot finish (its new broker is down) is listed as pending and cancelled. Bad
 assignments are refused with Kafka's errors. The CLI plans, executes (with a throttle)
-and verifies a move.
+and verifies a move. The follower-side throttle alone (no leader rate) slows a new
+replica's copy to about its rate, and the copy is intact.
 """
 
 from __future__ import annotations
@@ -246,3 +247,64 @@ def test_cli_plan_execute_verify_with_a_throttle(cluster, tmp_path):
         n += sum(1 for m in c.consume(1000, timeout=0.5) if m.error() is None)
     c.close()
     assert n == 3000
+
+
+def alter(cluster: Cluster, rtype, name: str, key: str, value: str | None):
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+    op = AlterConfigOpType.SET if value is not None else AlterConfigOpType.DELETE
+    res = ConfigResource(rtype, name,
+                         incremental_configs=[ConfigEntry(key, value, incremental_operation=op)])
+    admin = cluster.admin()
+    admin.incremental_alter_configs([res])[res].result(15)
+
+
+def test_the_follower_side_throttle_alone_slows_a_new_replica(cluster):
+    """Only broker 2's follower.replication.throttled.rate is set (no leader rate
+    anywhere): broker 2, added by a reassignment, copies the listed partition at about
+    that rate, and every record arrives intact."""
+    from confluent_kafka.admin import ResourceType
+    topic = "follower-throttled"
+    create(cluster, topic, [[1]])
+    p = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all", "linger.ms": 5})
+    for i in range(3000):  # about 3 MB
+        p.produce(topic, str(i).encode().ljust(1000, b"."), key=str(i).encode())
+        if i % 500 == 0:
+            p.flush(15)
+    assert p.flush(15) == 0
+    rate = 400_000  # bytes/s: the copy takes about 6.5 s (one second of burst first)
+    for n in (1, 2, 3):
+        assert broker_config(cluster, n, "leader.replication.throttled.rate") is None
+    alter(cluster, ResourceType.BROKER, "2", "follower.replication.throttled.rate", str(rate))
+    alter(cluster, ResourceType.TOPIC, topic, "follower.replication.throttled.replicas", "0:2")
+    try:
+        wait_for(lambda: broker_config(cluster, 2, "follower.replication.throttled.rate")
+                 == str(rate), "the follower rate set")
+        admin = kadmin(cluster)
+        tp = TopicPartition(topic, 0)
+        started = time.monotonic()
+        assert admin.alter_partition_reassignments({tp: [2]}) == {tp: None}
+
+        def done():
+            p = cluster.partition(topic)
+            return not pending(admin) and p.replicas == [2] and p.isrs == [2]
+        wait_for(done, "the throttled move to complete", timeout=90)
+        took = time.monotonic() - started
+    finally:
+        alter(cluster, ResourceType.BROKER, "2", "follower.replication.throttled.rate", None)
+        alter(cluster, ResourceType.TOPIC, topic, "follower.replication.throttled.replicas",
+              None)
+    # Unthrottled, 3 MB between local brokers copies in well under a second.
+    assert took > 3.0, f"3 MB at {rate} B/s took only {took:.1f} s: not throttled"
+    assert took < 60.0, took
+    c = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": "follower-throttled",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c.assign([CTopicPartition(topic, 0, 0)])
+    got: list[tuple[bytes, bytes]] = []
+    deadline = time.monotonic() + 30
+    while len(got) < 3000 and time.monotonic() < deadline:
+        for m in c.consume(1000, timeout=0.5):
+            assert m.error() is None, m.error()
+            got.append((m.key(), m.value()))
+    c.close()
+    assert got == [(str(i).encode(), str(i).encode().ljust(1000, b"."))
+                   for i in range(3000)]

@@ -3,9 +3,14 @@
 //! Decided on this broker's image (`strata_meta::controller::election::elect_leaders`)
 //! and committed at that image's index through the active controller, like the topic
 //! changes: a conflict with a newer image decides again. Needs ALTER on the cluster.
+//! The request's `timeout_ms` bounds the commit and the wait for it to apply here:
+//! elections not done by then are answered REQUEST_TIMED_OUT (as in Kafka), the
+//! partitions whose outcome the decision already knows with that outcome.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicName};
@@ -50,14 +55,28 @@ pub async fn handle(
             "unknown election type",
         );
     };
-    let decided = broker
-        .meta
-        .decide_and_commit(|image| {
-            Ok::<_, std::convert::Infallible>(elect_leaders(image, kind, named.as_deref()))
-        })
-        .await;
+    // The outcomes of the latest decision: what is known when time runs out.
+    let mut last: Option<Vec<ElectionOutcome>> = None;
+    let decided = within(
+        req.timeout_ms,
+        broker.meta.decide_and_commit(|image| {
+            let (outcomes, records) = elect_leaders(image, kind, named.as_deref());
+            last = Some(outcomes.clone());
+            Ok::<_, std::convert::Infallible>((outcomes, records))
+        }),
+    )
+    .await;
+    let Some(decided) = decided else {
+        // Out of time (or none given): elections not known to be done are
+        // REQUEST_TIMED_OUT; what the decision already knows is answered.
+        let known = last.unwrap_or_else(|| {
+            let image = broker.meta.image();
+            elect_leaders(&image, kind, named.as_deref()).0
+        });
+        return answer(&known, true);
+    };
     match decided {
-        Ok(outcomes) => answer(&outcomes),
+        Ok(outcomes) => answer(&outcomes, false),
         Err(DecideError::Refused(never)) => match never {},
         Err(DecideError::Commit(e)) => {
             let code = crate::topics::commit_error_code(&e);
@@ -66,6 +85,15 @@ pub async fn handle(
             refused(v, named.as_deref(), error, &e.to_string())
         }
     }
+}
+
+/// `work` (the decision, its commit through the controller and the wait for it to
+/// apply here) bounded by the request's `timeout_ms`; `None` when it did not finish in
+/// time. As in Kafka, where the controller drops a request whose deadline has passed,
+/// a `timeout_ms` of 0 or less starts nothing.
+async fn within<T>(timeout_ms: i32, work: impl Future<Output = T>) -> Option<T> {
+    let limit = Duration::from_millis(u64::try_from(timeout_ms).ok().filter(|ms| *ms > 0)?);
+    tokio::time::timeout(limit, work).await.ok()
 }
 
 /// The partitions named in the request, `None` for all of them.
@@ -78,11 +106,18 @@ fn named_partitions(req: &ElectLeadersRequest) -> Option<Vec<(String, i32)>> {
     })
 }
 
-/// The response for `outcomes`, topics in the order they first appear.
-fn answer(outcomes: &[ElectionOutcome]) -> ElectLeadersResponse {
+/// The response for `outcomes`, topics in the order they first appear; with
+/// `timed_out`, the elections decided but not known to be done are REQUEST_TIMED_OUT.
+fn answer(outcomes: &[ElectionOutcome], timed_out: bool) -> ElectLeadersResponse {
     let mut results = Grouped::default();
     for o in outcomes {
         let (code, message) = match o.result {
+            Ok(()) if timed_out => (
+                ResponseError::RequestTimedOut.code(),
+                Some(StrBytes::from_static_str(
+                    "the election did not complete within the request's timeout",
+                )),
+            ),
             Ok(()) => (0, None),
             Err(e) => (
                 error_of(e).code(),
@@ -171,11 +206,14 @@ mod tests {
             partition,
             result,
         };
-        let resp = answer(&[
-            o("a", 0, Ok(())),
-            o("b", 0, Err(ElectionError::NotNeeded)),
-            o("a", 1, Err(ElectionError::UnknownPartition)),
-        ]);
+        let resp = answer(
+            &[
+                o("a", 0, Ok(())),
+                o("b", 0, Err(ElectionError::NotNeeded)),
+                o("a", 1, Err(ElectionError::UnknownPartition)),
+            ],
+            false,
+        );
         let shape: Vec<(String, Vec<(i32, i16)>)> = resp
             .replica_election_results
             .iter()
@@ -205,5 +243,45 @@ mod tests {
             refused(0, None, ResponseError::InvalidRequest, "x").error_code,
             0
         );
+    }
+
+    #[test]
+    fn elections_not_done_in_time_are_timed_out_and_known_outcomes_kept() {
+        let o = |partition, result| ElectionOutcome {
+            topic: "a".into(),
+            partition,
+            result,
+        };
+        let resp = answer(&[o(0, Ok(())), o(1, Err(ElectionError::NotNeeded))], true);
+        assert_eq!(resp.error_code, 0);
+        let codes: Vec<(i32, i16)> = resp.replica_election_results[0]
+            .partition_result
+            .iter()
+            .map(|p| (p.partition_id, p.error_code))
+            .collect();
+        assert_eq!(codes, vec![(0, 7), (1, 84)]);
+    }
+
+    #[tokio::test]
+    async fn a_controller_that_does_not_answer_in_time_is_given_up_on() {
+        let started = std::time::Instant::now();
+        // A controller that never answers: given up after timeout_ms.
+        let never = std::future::pending::<()>();
+        assert_eq!(within(300, never).await, None);
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        // An answer in time is taken.
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            7
+        };
+        assert_eq!(within(10_000, slow).await, Some(7));
+        // 0 or negative: nothing is started, the answer is at once.
+        let polled = std::cell::Cell::new(false);
+        let work = async { polled.set(true) };
+        assert_eq!(within(0, work).await, None);
+        assert_eq!(within(-1, async { 1 }).await, None);
+        assert!(!polled.get(), "no election started");
     }
 }

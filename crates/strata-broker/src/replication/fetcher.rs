@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use super::client::{BrokerConnection, ConnectError};
 use super::login::PeerSecurity;
+use super::throttle::{self, FollowerRound, ThrottledLists};
 use crate::replica::{Fetched, Partition};
 use crate::Broker;
 
@@ -39,6 +40,8 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
     let mut conn: Option<BrokerConnection> = None;
     let mut idle_since = tokio::time::Instant::now();
     let mut backoff = APPEND_BACKOFF;
+    // The follower-throttled replica lists, parsed once per config value.
+    let mut lists = ThrottledLists::default();
     loop {
         if *shutdown.borrow() {
             return;
@@ -111,7 +114,19 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
             if fetching.is_empty() {
                 return Ok(0);
             }
-            fetch(&broker, c, &fetching).await
+            let throttle = follower_throttle(&broker, &mut lists, &fetching, shutdown.clone());
+            let Some((rate, sent, counted, max_wait_ms)) = throttle.await else {
+                // Every partition was held back; the bucket has refilled since.
+                return Ok(0);
+            };
+            let (unstored, received) = fetch(&broker, c, &sent, &counted, max_wait_ms).await?;
+            if let (Some(rate), true) = (rate, received > 0) {
+                let now = std::time::Instant::now();
+                broker
+                    .replication_throttle
+                    .follower_spend(rate, received, now);
+            }
+            anyhow::Ok(unstored)
         };
         match round.await {
             Ok(0) => backoff = APPEND_BACKOFF,
@@ -225,17 +240,81 @@ async fn truncate(
     Ok(())
 }
 
-/// One Fetch for every partition in `parts`; appends what comes back.
-/// One Fetch for `parts`, its records appended; returns how many partitions' records
-/// could not be stored.
+/// The follower-side throttle (KIP-73) for one Fetch of `fetching`: the rate, the
+/// partitions to fetch, which of them count against the rate, and how long the leader
+/// may hold the Fetch; `None` when every partition is held back, after waiting for the
+/// bucket to refill (`throttle::ReplicationThrottle::follower_round`).
+async fn follower_throttle<'a>(
+    broker: &Broker,
+    lists: &mut ThrottledLists,
+    fetching: &[&'a Followed],
+    shutdown: watch::Receiver<bool>,
+) -> Option<(Option<f64>, Vec<&'a Followed>, Vec<bool>, i32)> {
+    let image = broker.meta.image();
+    let node = broker.config.node_id;
+    let rate = throttle::follower_rate(&image, node);
+    let flags: Vec<(bool, bool)> = fetching
+        .iter()
+        .map(|(p, _, _, _)| match rate {
+            Some(_) => {
+                let topic = image.topic(&p.topic).map(|t| &**t);
+                throttle::follower_throttles(lists, topic, p.index, node)
+            }
+            None => (false, false),
+        })
+        .collect();
+    let throttled: Vec<bool> = flags.iter().map(|(t, _)| *t).collect();
+    let now = std::time::Instant::now();
+    let (skip, max_wait) = match broker
+        .replication_throttle
+        .follower_round(rate, &throttled, now)
+    {
+        FollowerRound::Fetch { skip, max_wait } => (skip, max_wait),
+        FollowerRound::Wait(refill) => {
+            wait_for_refill(broker, refill, shutdown).await;
+            return None;
+        }
+    };
+    let mut sent = Vec::with_capacity(fetching.len());
+    let mut counted = Vec::with_capacity(fetching.len());
+    for (i, (f, (_, listed))) in fetching.iter().zip(&flags).enumerate() {
+        if !skip.get(i).copied().unwrap_or(false) {
+            sent.push(*f);
+            counted.push(*listed);
+        }
+    }
+    let max_wait_ms = max_wait.map_or(MAX_WAIT_MS, |w| {
+        (w.as_millis().min(MAX_WAIT_MS as u128) as i32).max(1)
+    });
+    Some((rate, sent, counted, max_wait_ms))
+}
+
+/// Waits until the follower bucket has refilled (`refill`), or the metadata changed
+/// (a new rate, a replica joining the ISR, a list changed), or shutdown.
+async fn wait_for_refill(broker: &Broker, refill: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut images = broker.meta.raft().subscribe();
+    images.borrow_and_update();
+    tokio::select! {
+        _ = tokio::time::sleep(refill) => {}
+        _ = images.changed() => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+/// One Fetch for `parts` (waiting at most `max_wait_ms` for data), its records
+/// appended; returns how many partitions' records could not be stored, and how many
+/// bytes came back for the partitions `counted` marks (those listed for the follower
+/// throttle).
 async fn fetch(
     broker: &Arc<Broker>,
     conn: &mut BrokerConnection,
     parts: &[&Followed],
-) -> anyhow::Result<usize> {
+    counted: &[bool],
+    max_wait_ms: i32,
+) -> anyhow::Result<(usize, usize)> {
     let mut by_topic: HashMap<String, Vec<FetchPartition>> = HashMap::new();
-    let mut index: HashMap<(String, i32), (Arc<Partition>, u64)> = HashMap::new();
-    for (p, epoch, _, generation) in parts {
+    let mut index: HashMap<(String, i32), (Arc<Partition>, u64, bool)> = HashMap::new();
+    for ((p, epoch, _, generation), counts) in parts.iter().zip(counted) {
         let p2 = Arc::clone(p);
         let last_epoch = tokio::task::spawn_blocking(move || {
             p2.epoch_view_blocking()
@@ -252,11 +331,11 @@ async fn fetch(
                 .with_log_start_offset(p.log_start_offset())
                 .with_partition_max_bytes(1 << 20),
         );
-        index.insert(key(p), (Arc::clone(p), *generation));
+        index.insert(key(p), (Arc::clone(p), *generation, *counts));
     }
     let req = FetchRequest::default()
         .with_replica_id(BrokerId(broker.config.node_id))
-        .with_max_wait_ms(MAX_WAIT_MS)
+        .with_max_wait_ms(max_wait_ms)
         .with_min_bytes(1)
         .with_max_bytes(16 << 20)
         .with_session_id(0)
@@ -276,9 +355,11 @@ async fn fetch(
         anyhow::bail!("fetch refused with error {}", resp.error_code);
     }
     let mut fetched = Vec::new();
+    let mut received = 0;
     for t in resp.responses {
         for r in t.partitions {
-            let Some((p, generation)) = index.get(&(t.topic.0.to_string(), r.partition_index))
+            let Some((p, generation, counts)) =
+                index.get(&(t.topic.0.to_string(), r.partition_index))
             else {
                 continue;
             };
@@ -287,9 +368,13 @@ async fn fetch(
                 tracing::debug!(topic = %p.topic, partition = p.index, error = ?code, "replica fetch error");
                 continue;
             }
+            let records = r.records.unwrap_or_default();
+            if *counts {
+                received += records.len();
+            }
             fetched.push(Fetched {
                 partition: Arc::clone(p),
-                records: r.records.unwrap_or_default(),
+                records,
                 leader_hw: r.high_watermark,
                 generation: *generation,
             });
@@ -306,5 +391,5 @@ async fn fetch(
             unstored += 1;
         }
     }
-    Ok(unstored)
+    Ok((unstored, received))
 }

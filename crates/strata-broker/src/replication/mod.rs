@@ -2,6 +2,7 @@
 //! broker follows from it (many partitions per Fetch), after truncating each to the
 //! leader's epoch boundary (OffsetForLeaderEpoch). Leaders ask the controller for ISR
 //! changes (expand on a caught-up fetch, shrink after `replica.lag.time.max.ms`).
+//! Replication throttling (KIP-73), leader and follower side, is in `throttle.rs`.
 
 pub mod client;
 mod fetcher;
