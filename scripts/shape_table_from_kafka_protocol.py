@@ -345,6 +345,9 @@ FILES = {
     'operations': ('cluster operations: ElectLeaders, DescribeTopicPartitions, DescribeQuorum.',
         ['elect_leaders_request', 'elect_leaders_response', 'describe_topic_partitions_request',
          'describe_topic_partitions_response', 'describe_quorum_request', 'describe_quorum_response']),
+    'log_dirs': ('log directories: DescribeLogDirs, AlterReplicaLogDirs.',
+        ['describe_log_dirs_request', 'describe_log_dirs_response',
+         'alter_replica_log_dirs_request', 'alter_replica_log_dirs_response']),
 }
 
 def write_files(outdir):

@@ -78,6 +78,8 @@ pub struct RunningBroker {
     listener: JoinHandle<()>,
     /// Held until the logs are closed (dropped with this value otherwise).
     lock: DataDirLock,
+    /// The extra log dirs' locks, likewise.
+    log_dir_locks: Vec<DataDirLock>,
 }
 
 impl Broker {
@@ -117,16 +119,23 @@ impl Broker {
         } else {
             config.voters.clone()
         };
-        let (cluster_id, clean) = {
+        let (cluster_id, clean, log_dirs) = {
             let dir = data_dir.clone();
             let seed = (!config.voters.is_empty()).then(|| format!("{voters:?}"));
+            let paths = config.log_dirs();
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let cluster_id = load_or_create_identity(&dir, node_id, seed.as_deref())?;
                 let clean = data_dir::take_clean_shutdown_marker(&dir)?;
-                Ok((cluster_id, clean))
+                let log_dirs = data_dir::open_log_dirs(paths, node_id, &cluster_id)?;
+                Ok((cluster_id, clean && log_dirs.clean, log_dirs))
             })
             .await??
         };
+        let data_dir::OpenedLogDirs {
+            dirs: log_dirs,
+            locks: log_dir_locks,
+            ..
+        } = log_dirs;
         let node = u64::try_from(node_id).context("node.id must not be negative")?;
         let mut raft_opts = strata_raft::RaftOptions::new(
             node,
@@ -181,8 +190,7 @@ impl Broker {
             id_expiration_ms: config.transactional_id_expiration_ms,
             ..strata_txn::TxnConfig::default()
         };
-        let replicas =
-            ReplicaManager::new(data_dir.clone(), node_id, config.topic_defaults.clone());
+        let replicas = ReplicaManager::new(log_dirs, node_id, config.topic_defaults.clone());
         let config_security = config.security.clone();
         let authz = crate::auth::authorizer::AuthzSettings::from_settings(
             &config.security,
@@ -236,6 +244,7 @@ impl Broker {
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let started = std::time::Instant::now();
                 let failed = b.replicas.sync_with_image(&b.meta.image(), clean);
+                b.replicas.mark_started();
                 b.replicas.remove_orphans()?;
                 b.groups.start_blocking(&b);
                 b.txn.start_blocking(&b);
@@ -283,6 +292,10 @@ impl Broker {
                 Arc::clone(&broker),
                 shutdown_rx.clone(),
             )),
+            tokio::spawn(crate::log_dir_watch::log_dir_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
             tokio::spawn(crate::quota::quota_loop(
                 Arc::clone(&broker),
                 shutdown_rx.clone(),
@@ -309,6 +322,7 @@ impl Broker {
             tasks,
             listener,
             lock,
+            log_dir_locks,
         })
     }
 
@@ -505,10 +519,16 @@ impl RunningBroker {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "logs closed and synced"
             );
-            data_dir::write_clean_shutdown_marker(&broker.config.data_dir)?;
+            for dir in broker.replicas.log_dirs().all().iter().rev() {
+                // The data dir's last: its marker is the one that says "clean".
+                if !dir.is_offline() {
+                    data_dir::write_clean_shutdown_marker(&dir.path)?;
+                }
+            }
             Ok(())
         })
         .await??;
+        drop(self.log_dir_locks);
         drop(self.lock);
         tracing::info!("shutdown complete");
         Ok(())
@@ -559,8 +579,7 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
                 (p, last)
             })
             .collect();
-        let flushed =
-            crate::replica::Partition::wait_durable_many(&due, &broker.config.data_dir).await;
+        let flushed = crate::replica::Partition::wait_durable_many(&due).await;
         let mut failures = due
             .iter()
             .zip(flushed)

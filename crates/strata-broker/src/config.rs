@@ -99,8 +99,11 @@ pub fn topic_key_for(broker_key: &str) -> Option<&'static str> {
 pub struct BrokerConfig {
     /// `node.id`.
     pub node_id: i32,
-    /// Root of partition directories and the metadata log.
+    /// Root of the metadata log and the first log directory.
     pub data_dir: PathBuf,
+    /// `log.dirs`: every directory partition logs are placed in (Kafka's JBOD). Empty:
+    /// `data_dir` alone. When set, `data_dir` is its first entry.
+    pub log_dirs: Vec<PathBuf>,
     /// Kafka listener bind address.
     pub listen: String,
     /// Host and port given to clients in Metadata responses.
@@ -382,6 +385,7 @@ impl Default for BrokerConfig {
         Self {
             node_id: 1,
             data_dir: PathBuf::from("./strata-data"),
+            log_dirs: Vec::new(),
             listen: "127.0.0.1:9092".into(),
             advertise_host: "127.0.0.1".into(),
             advertise_port: 9092,
@@ -475,6 +479,18 @@ impl BrokerConfig {
     }
 
     /// Rules between settings; the error names the settings involved.
+    /// The directories partition logs live in: `log.dirs`, or the data dir alone. The
+    /// first is the data dir (the metadata log's home).
+    pub fn log_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.data_dir.clone()];
+        for d in &self.log_dirs {
+            if !dirs.contains(d) {
+                dirs.push(d.clone());
+            }
+        }
+        dirs
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let inter_broker = self.inter_broker_listener()?;
         // Other brokers replicate through it (a lone node has no followers).

@@ -160,6 +160,113 @@ pub(crate) fn load_or_create_identity(
     }
 }
 
+/// The log dirs opened at start (see [`open_log_dirs`]).
+pub(crate) struct OpenedLogDirs {
+    /// Every log dir; those that could not be opened are offline.
+    pub dirs: crate::replica::LogDirs,
+    /// The locks of the extra dirs (the data dir's is taken first, by the caller).
+    pub locks: Vec<DataDirLock>,
+    /// Whether every online extra dir had its clean-shutdown marker.
+    pub clean: bool,
+}
+
+/// Opens the log dirs after the first (the data dir, opened and locked already): each
+/// extra one is created if need be, locked, and stamped with this node's identity, and
+/// its clean-shutdown marker taken. A dir that cannot be opened (a failed disk) starts
+/// offline, as in Kafka; a dir of another cluster or node refuses the start. Blocking.
+pub(crate) fn open_log_dirs(
+    paths: Vec<PathBuf>,
+    node_id: i32,
+    cluster_id: &str,
+) -> anyhow::Result<OpenedLogDirs> {
+    let dirs = crate::replica::LogDirs::new(paths);
+    let mut locks = Vec::new();
+    let mut clean = true;
+    for (i, dir) in dirs.all().iter().enumerate().skip(1) {
+        let opened = std::fs::create_dir_all(&dir.path)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| DataDirLock::acquire(&dir.path))
+            .and_then(|lock| {
+                adopt_identity(&dir.path, node_id, cluster_id)?;
+                Ok((lock, take_clean_shutdown_marker(&dir.path)?))
+            });
+        match opened {
+            Ok((lock, was_clean)) => {
+                locks.push(lock);
+                clean &= was_clean;
+            }
+            Err(e) if e.downcast_ref::<IdentityMismatch>().is_some() => return Err(e),
+            Err(e) => {
+                tracing::error!(dir = %dir.path.display(), error = %e, "log dir cannot be opened: it is offline");
+                dirs.fail(i, &format!("{e:#}"));
+            }
+        }
+    }
+    let online: Vec<PathBuf> = dirs
+        .all()
+        .iter()
+        .filter(|d| !d.is_offline())
+        .map(|d| d.path.clone())
+        .collect();
+    crate::replica::recover_moves(&online)?;
+    Ok(OpenedLogDirs { dirs, locks, clean })
+}
+
+/// A log dir that belongs to another cluster or node.
+#[derive(Debug)]
+struct IdentityMismatch(String);
+
+impl std::fmt::Display for IdentityMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for IdentityMismatch {}
+
+/// Writes this node's `meta.properties` into an extra log dir, or checks the one there
+/// names the same cluster and node.
+fn adopt_identity(dir: &Path, node_id: i32, cluster_id: &str) -> anyhow::Result<()> {
+    let path = dir.join(META_PROPERTIES);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mut stored = (None, None);
+            for (k, v) in text.lines().filter_map(|l| l.split_once('=')) {
+                match k.trim() {
+                    "cluster.id" => stored.0 = Some(v.trim().to_string()),
+                    "node.id" => stored.1 = v.trim().parse::<i32>().ok(),
+                    _ => {}
+                }
+            }
+            if stored.0.as_deref().is_some_and(|c| c != cluster_id)
+                || stored.1.is_some_and(|n| n != node_id)
+            {
+                return Err(IdentityMismatch(format!(
+                    "log dir {} belongs to cluster.id {} node.id {}, not cluster.id {cluster_id} \
+                     node.id {node_id}",
+                    dir.display(),
+                    stored.0.as_deref().unwrap_or("?"),
+                    stored.1.map_or("?".to_string(), |n| n.to_string())
+                ))
+                .into());
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let tmp = dir.join(format!("{META_PROPERTIES}.tmp"));
+            std::fs::write(
+                &tmp,
+                format!("cluster.id={cluster_id}\nnode.id={node_id}\n"),
+            )?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            sync_dir(dir)?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -180,5 +287,33 @@ mod tests {
         );
         drop(first);
         DataDirLock::acquire(dir.path()).expect("free again once the holder drops it");
+    }
+
+    #[test]
+    fn extra_log_dirs_take_the_nodes_identity_and_a_failed_one_starts_offline() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        let extra = root.path().join("extra");
+        std::fs::create_dir(&data).unwrap();
+        // A regular file where a dir should be: it cannot be opened.
+        let broken = root.path().join("broken");
+        std::fs::write(&broken, b"not a dir").unwrap();
+        let opened = open_log_dirs(vec![data.clone(), extra.clone(), broken], 3, "c1").unwrap();
+        assert!(!opened.dirs.all()[1].is_offline());
+        assert!(opened.dirs.all()[2].is_offline());
+        assert!(!opened.clean, "no marker in the new dir");
+        let text = std::fs::read_to_string(extra.join(META_PROPERTIES)).unwrap();
+        assert!(
+            text.contains("cluster.id=c1") && text.contains("node.id=3"),
+            "{text}"
+        );
+        drop(opened);
+        // Another node, or another cluster, may not use it.
+        let err = open_log_dirs(vec![data.clone(), extra.clone()], 4, "c1")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("belongs to"), "{err}");
+        let err = open_log_dirs(vec![data, extra], 3, "c2").err().unwrap();
+        assert!(err.to_string().contains("cluster.id c1"), "{err}");
     }
 }

@@ -98,7 +98,8 @@ impl Broker {
     }
 }
 
-fn probe(dir: &Path) -> std::io::Result<()> {
+/// Writes, syncs and removes a probe file in `dir`. Blocking.
+pub(crate) fn probe(dir: &Path) -> std::io::Result<()> {
     let path = dir.join(PROBE_FILE);
     let mut f = std::fs::File::create(&path)?;
     f.write_all(b"probe\n")?;

@@ -26,6 +26,10 @@ impl Broker {
         if p.leader != self.config.node_id {
             return Err(ResponseError::NotLeaderOrFollower);
         }
+        // Its log dir failed: until the controller moves leadership away.
+        if self.replicas.is_offline(topic, partition) {
+            return Err(ResponseError::KafkaStorageError);
+        }
         self.replicas
             .get(topic, partition)
             .ok_or(ResponseError::NotLeaderOrFollower)

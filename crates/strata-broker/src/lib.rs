@@ -21,6 +21,7 @@ pub mod handlers;
 mod health;
 mod leadership;
 pub mod listeners;
+mod log_dir_watch;
 pub mod metadata;
 pub mod metrics;
 pub mod network;

@@ -411,6 +411,25 @@ async fn every_api_at_every_served_version() {
                 ApiKey::ListPartitionReassignments => RequestKind::ListPartitionReassignments(
                     ListPartitionReassignmentsRequest::default().with_topics(None),
                 ),
+                ApiKey::DescribeLogDirs => RequestKind::DescribeLogDirs(
+                    DescribeLogDirsRequest::default().with_topics(Some(vec![
+                        describe_log_dirs_request::DescribableLogDirTopic::default()
+                            .with_topic(name(&topic))
+                            .with_partitions(vec![0]),
+                    ])),
+                ),
+                // A path that is not one of the broker's log dirs: LOG_DIR_NOT_FOUND.
+                ApiKey::AlterReplicaLogDirs => RequestKind::AlterReplicaLogDirs(
+                    AlterReplicaLogDirsRequest::default().with_dirs(vec![
+                        alter_replica_log_dirs_request::AlterReplicaLogDir::default()
+                            .with_path(StrBytes::from_static_str("/no/such/dir"))
+                            .with_topics(vec![
+                                alter_replica_log_dirs_request::AlterReplicaLogDirTopic::default()
+                                    .with_name(name(&topic))
+                                    .with_partitions(vec![0]),
+                            ]),
+                    ]),
+                ),
                 other => panic!("add {other:?} to this test"),
             };
             eprintln!("calling {:?} v{v}", s.key);
@@ -437,6 +456,7 @@ async fn every_api_at_every_served_version() {
                 ApiKey::ElectLeaders => 84,
                 // NO_REASSIGNMENT_IN_PROGRESS.
                 ApiKey::AlterPartitionReassignments => 85,
+                ApiKey::AlterReplicaLogDirs => 57,
                 _ => 0,
             };
             let error = match &resp {
@@ -526,6 +546,18 @@ async fn every_api_at_every_served_version() {
                     assert_eq!(r.topics[0].partitions.len(), 1);
                     r.topics[0].error_code
                 }
+                ResponseKind::DescribeLogDirs(r) => {
+                    // One dir, holding the asked partition, with its space.
+                    assert_eq!(r.results.len(), 1, "{r:?}");
+                    let d = &r.results[0];
+                    assert_eq!(d.topics.len(), 1, "{r:?}");
+                    assert_eq!(d.topics[0].partitions[0].partition_index, 0);
+                    if v >= 4 {
+                        assert!(d.total_bytes > 0 && d.usable_bytes > 0, "{d:?}");
+                    }
+                    d.error_code
+                }
+                ResponseKind::AlterReplicaLogDirs(r) => r.results[0].partitions[0].error_code,
                 ResponseKind::DescribeQuorum(r) => {
                     assert_eq!(r.error_code, 0);
                     let p = &r.topics[0].partitions[0];

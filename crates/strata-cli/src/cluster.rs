@@ -1,10 +1,14 @@
-//! `strata cluster up|info`: run a local multi-node cluster, and describe any cluster.
+//! `strata cluster up|info|...`: run a local multi-node cluster, and describe and operate
+//! any cluster (elections, reassignments, log dirs).
 
 mod elect;
 mod info;
 mod layout;
+pub mod log_dirs;
+mod log_dirs_move;
 mod process;
 pub mod reassign;
+mod reassign_dirs;
 mod up;
 mod wait;
 
@@ -41,6 +45,10 @@ pub enum ClusterCommand {
         #[command(subcommand)]
         command: reassign::ReassignCommand,
     },
+    /// Describe every broker's log directories (path, errors, space, and per replica its
+    /// size, offset lag and whether it is a future copy); `move` moves replicas between
+    /// the directories of their broker.
+    LogDirs(log_dirs::LogDirsArgs),
 }
 
 /// Runs `cluster up` (it owns its runtime; see `up::run`).

@@ -162,6 +162,9 @@ fn run_client(
             Command::Cluster {
                 command: cluster::ClusterCommand::Quorum,
             } => cluster::quorum(client, format).await,
+            Command::Cluster {
+                command: cluster::ClusterCommand::LogDirs(args),
+            } => cluster::log_dirs::run(args, client, format).await,
             Command::Topic { command } => topic::run(command, client, format).await,
             Command::Group { command } => group::run(command, client, format).await,
             Command::Broker { command } => broker::run(command, client, format).await,

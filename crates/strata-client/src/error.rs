@@ -168,6 +168,10 @@ pub mod codes {
     pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
     /// The replica is not available.
     pub const REPLICA_NOT_AVAILABLE: i16 = 9;
+    /// The broker cannot use a log directory (a disk failed).
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    /// The path is not one of the broker's log directories.
+    pub const LOG_DIR_NOT_FOUND: i16 = 57;
     /// The version of the API is not supported.
     pub const UNSUPPORTED_VERSION: i16 = 35;
     /// A topic with this name already exists.

@@ -8,7 +8,7 @@
 //! - [`Admin`]: the cluster (brokers, controller, partition placement), topics
 //!   (create/describe/delete/list, offsets), topic and broker configs (describe with sources
 //!   and synonyms, incremental alter), consumer groups (list, describe, delete, offsets),
-//!   ACLs, SCRAM users and client quotas.
+//!   ACLs, SCRAM users, client quotas and brokers' log directories.
 //!
 //! Security: TLS (rustls; CA file, mutual TLS) and SASL PLAIN / SCRAM-SHA-256/512 on
 //! every connection, set with librdkafka's names ([`SecurityConfig::set`]).
@@ -23,6 +23,7 @@ mod admin_cluster;
 mod admin_configs;
 mod admin_elect;
 mod admin_groups;
+mod admin_log_dirs;
 mod admin_quotas;
 mod admin_reassign;
 mod admin_records;
@@ -48,6 +49,7 @@ pub use admin_configs::{
 };
 pub use admin_elect::{ElectionKind, ElectionResult, QuorumInfo, QuorumReplica};
 pub use admin_groups::{GroupDescription, GroupListing, GroupMemberDescription};
+pub use admin_log_dirs::{LogDirDescription, ReplicaDirMove, ReplicaLogDir};
 pub use admin_quotas::{
     entity_label, QuotaEntity, QuotaEntry, QuotaFilter, QuotaMatch, QuotaOp, QUOTA_CLIENT_ID,
     QUOTA_IP, QUOTA_USER,

@@ -6,12 +6,13 @@
 //! clone copies that map's spine (pointers, not topics), and changing a topic copies
 //! only that topic (`Arc::make_mut`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use thiserror::Error;
 use uuid::Uuid;
 
+mod offline;
 mod quotas;
 mod reassign;
 mod security;
@@ -39,6 +40,10 @@ pub struct BrokerImage {
     /// Fenced brokers (missed heartbeats, shut down) lead nothing and are not listed
     /// to clients.
     pub fenced: bool,
+    /// Replicas of this registration that are offline (a failed log directory):
+    /// (topic id, partition). Each is a replica of its partition on this broker; they
+    /// lead nothing and join no ISR. Cleared by a registration with a new incarnation.
+    pub offline_replicas: BTreeSet<(Uuid, i32)>,
 }
 
 impl BrokerImage {
@@ -52,6 +57,11 @@ impl BrokerImage {
             .iter()
             .find(|e| e.listener == name)
             .map(|e| (e.host.as_str(), e.port))
+    }
+
+    /// Whether this broker's replica of `partition` of `topic_id` is offline.
+    pub fn is_offline(&self, topic_id: Uuid, partition: i32) -> bool {
+        self.offline_replicas.contains(&(topic_id, partition))
     }
 }
 
@@ -145,6 +155,14 @@ pub enum ApplyError {
     /// The record names a broker that is not registered.
     #[error("unknown broker {0}")]
     UnknownBroker(i32),
+    /// The record is about a registration of the broker that is not its current one.
+    #[error("broker {node_id}: incarnation {got} is not the registered one")]
+    StaleIncarnation {
+        /// The broker.
+        node_id: i32,
+        /// The incarnation in the record.
+        got: Uuid,
+    },
     /// A security record (credential, ACL) with a value outside its domain.
     #[error("invalid security record: {0}")]
     InvalidSecurityRecord(String),
@@ -212,6 +230,14 @@ impl MetadataImage {
                 incarnation,
                 endpoints,
             } => {
+                // The same run registering again (after being fenced) still has the
+                // same failed directories; a new run starts with none.
+                let offline_replicas = self
+                    .brokers
+                    .get(node_id)
+                    .filter(|b| b.incarnation == *incarnation)
+                    .map(|b| b.offline_replicas.clone())
+                    .unwrap_or_default();
                 let broker = BrokerImage {
                     node_id: *node_id,
                     host: host.clone(),
@@ -220,6 +246,7 @@ impl MetadataImage {
                     incarnation: *incarnation,
                     endpoints: endpoints.clone(),
                     fenced: false,
+                    offline_replicas,
                 };
                 Arc::make_mut(&mut self.brokers).insert(*node_id, Arc::new(broker));
                 Ok(())
@@ -317,6 +344,7 @@ impl MetadataImage {
                 Arc::make_mut(&mut self.topics_by_id).remove(topic_id);
                 Arc::make_mut(&mut self.topic_ids_by_name).remove(&name);
                 self.partition_count = self.partition_count.saturating_sub(removed);
+                self.forget_offline_replicas(*topic_id, None);
                 Ok(())
             }
             MetadataRecord::SetTopicConfig {
@@ -379,6 +407,11 @@ impl MetadataImage {
                 self.set_client_quota(entity, key, *value)
             }
             MetadataRecord::ReassignPartition { .. } => self.reassign_partition(record),
+            MetadataRecord::ReplicasOffline {
+                node_id,
+                incarnation,
+                partitions,
+            } => self.replicas_offline(*node_id, *incarnation, partitions),
         }
     }
 

@@ -175,6 +175,19 @@ pub enum MetadataRecord {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         removing_replicas: Vec<i32>,
     },
+    /// Some replicas of a broker went offline (a failed log directory): they lead
+    /// nothing and do not join ISRs until the broker registers with a new incarnation
+    /// (a restart), as if the broker were fenced for those partitions only. Applies only
+    /// to the broker's current registration (`incarnation`), and only to partitions
+    /// that exist and list the broker as a replica.
+    ReplicasOffline {
+        /// The broker's `node.id`.
+        node_id: i32,
+        /// The registration the report comes from.
+        incarnation: Uuid,
+        /// The offline replicas: (topic id, partition index).
+        partitions: Vec<(Uuid, i32)>,
+    },
 }
 
 /// One component of a client-quota entity.

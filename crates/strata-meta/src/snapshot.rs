@@ -16,7 +16,7 @@ use crate::records::MetadataRecord;
 impl MetadataImage {
     /// Records that rebuild this image: `MetadataImage::new().applied(&records)` equals
     /// `self`. Brokers first, then each topic (by name) followed by its partitions in
-    /// order, then dynamic broker configs, SCRAM credentials, ACLs and client quotas,
+    /// order, then the brokers' offline replicas, then dynamic broker configs, SCRAM credentials, ACLs and client quotas,
     /// then the producer-id high mark.
     pub fn snapshot_records(&self) -> Vec<MetadataRecord> {
         let mut records = Vec::new();
@@ -75,6 +75,16 @@ impl MetadataImage {
                         partition_epoch: p.partition_epoch,
                     });
                 }
+            }
+        }
+        // After the topics: an offline replica is one of an existing partition.
+        for broker in self.brokers() {
+            if !broker.offline_replicas.is_empty() {
+                records.push(MetadataRecord::ReplicasOffline {
+                    node_id: broker.node_id,
+                    incarnation: broker.incarnation,
+                    partitions: broker.offline_replicas.iter().copied().collect(),
+                });
             }
         }
         for (scope, configs) in self.all_broker_configs() {
@@ -139,7 +149,8 @@ mod tests {
                 "[a-z]{1,8}",
                 1i32..65535,
                 prop::option::of("r[0-9]"),
-                any::<u128>()
+                // Few incarnations, so that offline reports often match one.
+                0u128..3
             )
                 .prop_map(|(node_id, host, port, rack, inc)| {
                     MetadataRecord::RegisterBroker {
@@ -227,7 +238,7 @@ mod tests {
                     value,
                 }
             }),
-            (prop::option::of(broker), key, value).prop_map(|(node_id, key, value)| {
+            (prop::option::of(broker.clone()), key, value).prop_map(|(node_id, key, value)| {
                 MetadataRecord::SetBrokerConfig {
                     node_id,
                     key: key.to_string(),
@@ -304,6 +315,19 @@ mod tests {
                     }
                 }),
             (
+                broker.clone(),
+                // 3: the broker's current incarnation (see `build`).
+                0u128..4,
+                prop::collection::vec(((1u128..6).prop_map(Uuid::from_u128), 0i32..2), 1..3)
+            )
+                .prop_map(|(node_id, inc, partitions)| {
+                    MetadataRecord::ReplicasOffline {
+                        node_id,
+                        incarnation: Uuid::from_u128(inc),
+                        partitions,
+                    }
+                }),
+            (
                 (1u128..6).prop_map(Uuid::from_u128),
                 0i32..4,
                 prop::sample::subsequence(vec![0, 1, 2, 3, 4], 1..5),
@@ -339,11 +363,40 @@ mod tests {
         ]
     }
 
+    /// The incarnation a generated `ReplicasOffline` uses to mean "the broker's current
+    /// one, and replicas it has": a random report would seldom name both.
+    const CURRENT: Uuid = Uuid::from_u128(3);
+
     /// Applies what applies, skips what does not.
-    fn build(records: &[MetadataRecord]) -> MetadataImage {
-        let mut image = MetadataImage::new();
+    fn build_on(mut image: MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
         for r in records {
-            let _ = image.apply(r);
+            let current = match r {
+                MetadataRecord::ReplicasOffline {
+                    node_id,
+                    incarnation,
+                    partitions,
+                } if *incarnation == CURRENT => image.broker(*node_id).and_then(|b| {
+                    let hosted: Vec<(Uuid, i32)> = image
+                        .topics()
+                        .flat_map(|t| {
+                            t.partitions
+                                .iter()
+                                .filter(|p| p.replicas.contains(node_id))
+                                .map(|p| (t.topic_id, p.partition))
+                        })
+                        .collect();
+                    (!hosted.is_empty()).then(|| MetadataRecord::ReplicasOffline {
+                        node_id: *node_id,
+                        incarnation: b.incarnation,
+                        partitions: partitions
+                            .iter()
+                            .map(|&(_, i)| hosted[i.unsigned_abs() as usize % hosted.len()])
+                            .collect(),
+                    })
+                }),
+                _ => None,
+            };
+            let _ = image.apply(current.as_ref().unwrap_or(r));
         }
         image
     }
@@ -351,12 +404,118 @@ mod tests {
     proptest! {
         #[test]
         fn snapshot_records_rebuild_the_image(records in prop::collection::vec(record(), 0..120)) {
-            let image = build(&records);
-            let snapshot = image.snapshot_records();
-            let rebuilt = MetadataImage::new().applied(snapshot.iter());
-            prop_assert!(rebuilt.is_ok(), "snapshot does not apply: {:?}", rebuilt.err());
-            prop_assert_eq!(rebuilt.ok(), Some(image));
+            // Every few records too, not only at the end: short-lived state (offline
+            // replicas, dropped by many later records) is snapshotted as well.
+            let mut image = MetadataImage::new();
+            for (i, r) in records.iter().enumerate() {
+                image = build_on(image, std::slice::from_ref(r));
+                if i % 8 != 7 && i + 1 != records.len() {
+                    continue;
+                }
+                let snapshot = image.snapshot_records();
+                let rebuilt = MetadataImage::new().applied(snapshot.iter());
+                prop_assert!(rebuilt.is_ok(), "snapshot does not apply: {:?}", rebuilt.err());
+                prop_assert_eq!(rebuilt.ok(), Some(image.clone()));
+            }
         }
+    }
+
+    /// Five brokers and five topics of two partitions each: the random records of
+    /// `record()` mostly apply to it (offline replicas need partitions and brokers).
+    fn populated() -> MetadataImage {
+        let mut records: Vec<MetadataRecord> = (0..5)
+            .map(|node_id| MetadataRecord::RegisterBroker {
+                node_id,
+                host: "h".into(),
+                port: 9000,
+                rack: None,
+                incarnation: Uuid::from_u128(node_id as u128 % 3),
+                endpoints: Vec::new(),
+            })
+            .collect();
+        for (i, name) in ["a", "b", "c", "orders", "__consumer_offsets"]
+            .iter()
+            .enumerate()
+        {
+            let topic_id = Uuid::from_u128(i as u128 + 1);
+            records.push(MetadataRecord::CreateTopic {
+                name: name.to_string(),
+                topic_id,
+                configs: BTreeMap::new(),
+            });
+            for partition in 0..2 {
+                let first = (i as i32 + partition) % 5;
+                let replicas = vec![first, (first + 1) % 5, (first + 2) % 5];
+                records.push(MetadataRecord::CreatePartition {
+                    topic_id,
+                    partition,
+                    leader: first,
+                    isr: replicas.clone(),
+                    replicas,
+                    leader_epoch: 0,
+                });
+            }
+        }
+        MetadataImage::new().applied(&records).expect("applies")
+    }
+
+    proptest! {
+        #[test]
+        fn snapshot_records_rebuild_a_populated_image(
+            records in prop::collection::vec(record(), 0..60)
+        ) {
+            let mut image = populated();
+            for r in &records {
+                image = build_on(image, std::slice::from_ref(r));
+                let snapshot = image.snapshot_records();
+                let rebuilt = MetadataImage::new().applied(snapshot.iter());
+                prop_assert!(rebuilt.is_ok(), "snapshot does not apply: {:?}", rebuilt.err());
+                prop_assert_eq!(rebuilt.ok(), Some(image.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn offline_replicas_are_in_the_snapshot() {
+        let t = Uuid::from_u128(9);
+        let inc = Uuid::from_u128(4);
+        let image = MetadataImage::new()
+            .applied(&[
+                MetadataRecord::RegisterBroker {
+                    node_id: 1,
+                    host: "h".into(),
+                    port: 1,
+                    rack: None,
+                    incarnation: inc,
+                    endpoints: Vec::new(),
+                },
+                MetadataRecord::CreateTopic {
+                    name: "t".into(),
+                    topic_id: t,
+                    configs: BTreeMap::new(),
+                },
+                MetadataRecord::CreatePartition {
+                    topic_id: t,
+                    partition: 0,
+                    replicas: vec![1],
+                    isr: vec![1],
+                    leader: 1,
+                    leader_epoch: 0,
+                },
+                MetadataRecord::ReplicasOffline {
+                    node_id: 1,
+                    incarnation: inc,
+                    partitions: vec![(t, 0)],
+                },
+                MetadataRecord::FenceBroker { node_id: 1 },
+            ])
+            .expect("valid batch");
+        let records = image.snapshot_records();
+        assert!(records.iter().any(|r| matches!(
+            r,
+            MetadataRecord::ReplicasOffline { node_id: 1, partitions, .. } if partitions == &vec![(t, 0)]
+        )));
+        assert_eq!(MetadataImage::new().applied(records.iter()), Ok(image));
     }
 
     #[test]

@@ -87,6 +87,9 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::ElectLeaders, 0, 0, 2),
     row(ApiKey::DescribeTopicPartitions, 0, 0, 0),
     row(ApiKey::DescribeQuorum, 0, 0, 2),
+    // Log directories (kafka-protocol 0.18, like Kafka 4, starts both at v1).
+    row(ApiKey::DescribeLogDirs, 1, 1, 4),
+    row(ApiKey::AlterReplicaLogDirs, 1, 1, 2),
 ];
 
 /// Looks up the row for a raw API key, if we serve it.

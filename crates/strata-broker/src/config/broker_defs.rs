@@ -277,11 +277,11 @@ pub fn apply_kafka_setting(
                 .map(str::trim)
                 .filter(|d| !d.is_empty())
                 .collect();
-            match dirs.as_slice() {
-                [one] => c.data_dir = std::path::PathBuf::from(one),
-                [] => return Err(format!("setting '{key}' is empty")),
-                _ => return Err(format!("setting '{key}': Strata keeps one data directory")),
-            }
+            let Some(first) = dirs.first() else {
+                return Err(format!("setting '{key}' is empty"));
+            };
+            c.data_dir = std::path::PathBuf::from(first);
+            c.log_dirs = dirs.iter().map(std::path::PathBuf::from).collect();
         }
         "controller.quorum.voters" => {
             c.voters = super::parse_voters(v).map_err(|e| format!("setting '{key}': {e}"))?
@@ -396,7 +396,16 @@ mod tests {
         assert!(e.contains("bogus.key"), "{e}");
         apply_kafka_setting(&mut c, "broker.id", "7").expect("accepted");
         assert_eq!(c.node_id, 7);
-        assert!(apply_kafka_setting(&mut c, "log.dirs", "/a,/b").is_err());
+        apply_kafka_setting(&mut c, "log.dirs", "/a, /b,/a").unwrap();
+        assert_eq!(c.data_dir, std::path::PathBuf::from("/a"));
+        assert_eq!(
+            c.log_dirs(),
+            vec![
+                std::path::PathBuf::from("/a"),
+                std::path::PathBuf::from("/b")
+            ]
+        );
+        assert!(apply_kafka_setting(&mut c, "log.dirs", " , ").is_err());
         assert!(apply_kafka_setting(&mut c, "process.roles", "broker,controller").is_ok());
         assert!(apply_kafka_setting(&mut c, "process.roles", "chef").is_err());
     }

@@ -125,7 +125,7 @@ impl Page {
         let partitions: Vec<_> = rest
             .by_ref()
             .take(self.left)
-            .map(|p| partition(image, p))
+            .map(|p| partition(image, t, p))
             .collect();
         self.left -= partitions.len();
         if let Some(p) = rest.next() {
@@ -144,16 +144,12 @@ impl Page {
 
 fn partition(
     image: &MetadataImage,
+    t: &TopicImage,
     p: &PartitionImage,
 ) -> DescribeTopicPartitionsResponsePartition {
     let ids = |v: &[i32]| v.iter().copied().map(BrokerId).collect::<Vec<_>>();
-    // Replicas whose broker is unknown or fenced.
-    let offline: Vec<i32> = p
-        .replicas
-        .iter()
-        .copied()
-        .filter(|&r| image.broker(r).is_none_or(|b| b.fenced))
-        .collect();
+    // Replicas whose broker is unknown or fenced, or reported them offline.
+    let offline = image.offline_replicas(t.topic_id, p);
     DescribeTopicPartitionsResponsePartition::default()
         .with_error_code(if p.leader < 0 {
             ResponseError::LeaderNotAvailable.code()

@@ -10,7 +10,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
-use strata_meta::TopicImage;
+use strata_meta::{MetadataImage, TopicImage};
 
 use super::{authorized_ops, Caller};
 use crate::auth::authorizer::Access;
@@ -34,8 +34,8 @@ pub async fn handle(
     // The fields exist from v8 (the cluster's only up to v10).
     let topic_ops = version >= 8 && req.include_topic_authorized_operations;
     let cluster_ops = (8..=10).contains(&version) && req.include_cluster_authorized_operations;
-    let entry = |t: &TopicImage| {
-        let e = topic_entry(t, version);
+    let entry = |image: &MetadataImage, t: &TopicImage| {
+        let e = topic_entry(image, t, version);
         if topic_ops {
             e.with_topic_authorized_operations(authorized_ops::topic(access, &t.name))
         } else {
@@ -46,9 +46,10 @@ pub async fn handle(
     match requested {
         None => {
             // Topics the principal may not describe are not listed.
-            for t in broker.meta.image().topics() {
+            let image = broker.meta.image();
+            for t in image.topics() {
                 if access.topic(AclOperation::Describe, &t.name) {
-                    topics.push(entry(t));
+                    topics.push(entry(&image, t));
                 }
             }
         }
@@ -66,7 +67,7 @@ pub async fn handle(
                     (Some(name), _) => {
                         let allow = allow_auto && access.may_create_topic(name.0.as_str());
                         match broker.topic_or_create(name.0.as_str(), allow).await {
-                            Ok(t) => entry(&t),
+                            Ok(t) => entry(&broker.meta.image(), &t),
                             Err(e) => error_entry(
                                 Some(name.clone()),
                                 rt.topic_id,
@@ -75,21 +76,26 @@ pub async fn handle(
                             ),
                         }
                     }
-                    (None, false) => match broker.meta.image().topic_by_id(&rt.topic_id) {
-                        Some(t) if !access.topic(AclOperation::Describe, &t.name) => error_entry(
-                            None,
-                            rt.topic_id,
-                            ResponseError::TopicAuthorizationFailed.code(),
-                            version,
-                        ),
-                        Some(t) => entry(t),
-                        None => error_entry(
-                            None,
-                            rt.topic_id,
-                            ResponseError::UnknownTopicId.code(),
-                            version,
-                        ),
-                    },
+                    (None, false) => {
+                        let image = broker.meta.image();
+                        match image.topic_by_id(&rt.topic_id) {
+                            Some(t) if !access.topic(AclOperation::Describe, &t.name) => {
+                                error_entry(
+                                    None,
+                                    rt.topic_id,
+                                    ResponseError::TopicAuthorizationFailed.code(),
+                                    version,
+                                )
+                            }
+                            Some(t) => entry(&image, t),
+                            None => error_entry(
+                                None,
+                                rt.topic_id,
+                                ResponseError::UnknownTopicId.code(),
+                                version,
+                            ),
+                        }
+                    }
                     (None, true) => error_entry(
                         None,
                         rt.topic_id,
@@ -155,17 +161,25 @@ fn error_entry(
         .with_topic_authorized_operations(authorized_ops::NOT_REQUESTED)
 }
 
-fn topic_entry(t: &TopicImage, version: i16) -> MetadataResponseTopic {
+/// `image` tells which replicas are offline (v5+): their broker is unknown or fenced,
+/// or reported them offline (a failed log directory).
+fn topic_entry(image: &MetadataImage, t: &TopicImage, version: i16) -> MetadataResponseTopic {
     let partitions = t
         .partitions
         .iter()
         .map(|p| {
+            let offline = if version >= 5 {
+                image.offline_replicas(t.topic_id, p)
+            } else {
+                Vec::new()
+            };
             MetadataResponsePartition::default()
                 .with_partition_index(p.partition)
                 .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(if version >= 7 { p.leader_epoch } else { -1 })
                 .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
                 .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
+                .with_offline_replicas(offline.into_iter().map(BrokerId).collect())
                 .with_error_code(if p.leader < 0 {
                     ResponseError::LeaderNotAvailable.code()
                 } else {

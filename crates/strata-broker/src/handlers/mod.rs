@@ -25,6 +25,7 @@ mod add_partitions_to_txn;
 mod alter_client_quotas;
 mod alter_configs;
 mod alter_partition_reassignments;
+mod alter_replica_log_dirs;
 mod alter_user_scram_credentials;
 mod api_versions;
 mod authorized_ops;
@@ -37,6 +38,7 @@ mod describe_client_quotas;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_log_dirs;
 mod describe_producers;
 mod describe_quorum;
 mod describe_topic_partitions;
@@ -496,6 +498,15 @@ async fn dispatch(
                 describe_quorum::handle(broker, &access, v, r).await,
             ))
         }
+        RequestKind::DescribeLogDirs(r) => {
+            drop(turn);
+            Some(ResponseKind::DescribeLogDirs(
+                describe_log_dirs::handle(broker, &access, r).await,
+            ))
+        }
+        RequestKind::AlterReplicaLogDirs(r) => Some(ResponseKind::AlterReplicaLogDirs(
+            alter_replica_log_dirs::handle(broker, &access, r),
+        )),
         other => anyhow::bail!("no handler for {api_key:?}: {other:?}"),
     };
     Ok(Answer::Body(response))
@@ -610,6 +621,8 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::ElectLeaders => "ElectLeaders",
         ApiKey::DescribeTopicPartitions => "DescribeTopicPartitions",
         ApiKey::DescribeQuorum => "DescribeQuorum",
+        ApiKey::DescribeLogDirs => "DescribeLogDirs",
+        ApiKey::AlterReplicaLogDirs => "AlterReplicaLogDirs",
         _ => "Other",
     }
 }

@@ -167,11 +167,11 @@ pub async fn handle(
         .iter()
         .map(|(_, p, last)| (Arc::clone(p), *last))
         .collect();
-    let waited =
-        crate::replica::Partition::wait_durable_many(&to_sync, &broker.config.data_dir).await;
+    let waited = crate::replica::Partition::wait_durable_many(&to_sync).await;
     for ((slot, _, _), w) in durable_waits.iter().zip(waited) {
         if let Err(e) = w {
             tracing::error!(error = %e, "fsync failed");
+            broker.replicas.dir_suspected.notify_one();
             results[*slot].2 =
                 Outcome::Failed(ResponseError::KafkaStorageError, Some(e.to_string()));
         }

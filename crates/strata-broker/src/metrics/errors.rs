@@ -157,6 +157,15 @@ pub fn visit(body: &ResponseKind, f: &mut dyn FnMut(i16)) {
                 .for_each(|p| f(p.error_code));
         }
         R::DescribeTopicPartitions(r) => r.topics.iter().for_each(|t| f(t.error_code)),
+        R::DescribeLogDirs(r) => {
+            f(r.error_code);
+            r.results.iter().for_each(|d| f(d.error_code));
+        }
+        R::AlterReplicaLogDirs(r) => r
+            .results
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .for_each(|p| f(p.error_code)),
         R::DescribeQuorum(r) => {
             f(r.error_code);
             r.topics

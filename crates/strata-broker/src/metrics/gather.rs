@@ -51,8 +51,13 @@ impl Broker {
                 })
                 .collect(),
             log: log_figures(),
-            dirs: super::process::read_dir_space(&self.config.data_dir)
-                .into_iter()
+            dirs: self
+                .replicas
+                .log_dirs()
+                .all()
+                .iter()
+                .filter(|d| !d.is_offline())
+                .filter_map(|d| super::process::read_dir_space(&d.path))
                 .collect(),
             version: env!("CARGO_PKG_VERSION"),
         }

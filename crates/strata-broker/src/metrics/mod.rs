@@ -20,7 +20,7 @@ mod encode;
 pub mod errors;
 mod gather;
 mod partition_stats;
-mod process;
+pub(crate) mod process;
 pub mod snapshot;
 mod static_histogram;
 

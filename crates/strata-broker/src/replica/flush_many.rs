@@ -139,12 +139,10 @@ impl Partition {
     /// [`Partition::wait_durable`]; several are flushed in one blocking-pool hop, with
     /// one `syncfs` of `data_dir` when [`FLUSH_MANY_MIN`] or more (each `fdatasync`
     /// flushes the device cache, so thousands of them cost far more than one filesystem
-    /// sync), else one after another. A partition whose own flush was running meanwhile
-    /// is then waited for as usual. Results come back in the order of `items`.
-    pub async fn wait_durable_many(
-        items: &[(Arc<Partition>, i64)],
-        data_dir: &std::path::Path,
-    ) -> Vec<Result<(), LogError>> {
+    /// sync), else one after another; one `syncfs` per log dir the partitions are in.
+    /// A partition whose own flush was running meanwhile is then waited for as usual.
+    /// Results come back in the order of `items`.
+    pub async fn wait_durable_many(items: &[(Arc<Partition>, i64)]) -> Vec<Result<(), LogError>> {
         let pending: Vec<(Arc<Partition>, i64)> = items
             .iter()
             .filter(|(p, offset)| !p.is_durable(*offset))
@@ -152,8 +150,7 @@ impl Partition {
             .collect();
         let mut failed: Vec<(Arc<Partition>, String)> = Vec::new();
         if pending.len() > 1 {
-            let dir = data_dir.to_path_buf();
-            failed = tokio::task::spawn_blocking(move || sync_together(&pending, &dir))
+            failed = tokio::task::spawn_blocking(move || sync_by_log_dir(&pending))
                 .await
                 .unwrap_or_else(|e| {
                     items
@@ -181,9 +178,29 @@ impl Partition {
     }
 }
 
-/// The blocking half of [`Partition::wait_durable_many`]: one filesystem sync for many
-/// partitions, else one flush each. Returns the partitions whose sync failed, with the
-/// error.
+/// The blocking half of [`Partition::wait_durable_many`]: the partitions grouped by the
+/// log dir they are in (each may be its own filesystem), each group synced together.
+fn sync_by_log_dir(pending: &[(Arc<Partition>, i64)]) -> Vec<(Arc<Partition>, String)> {
+    type Group = (std::path::PathBuf, Vec<(Arc<Partition>, i64)>);
+    let mut groups: Vec<Group> = Vec::new();
+    for (p, offset) in pending {
+        // Deleted meanwhile: its own wait answers.
+        let Some(root) = p.log_root_blocking() else {
+            continue;
+        };
+        match groups.iter_mut().find(|(r, _)| *r == root) {
+            Some((_, g)) => g.push((Arc::clone(p), *offset)),
+            None => groups.push((root, vec![(Arc::clone(p), *offset)])),
+        }
+    }
+    groups
+        .iter()
+        .flat_map(|(root, group)| sync_together(group, root))
+        .collect()
+}
+
+/// One filesystem sync for many partitions of one log dir, else one flush each. Returns
+/// the partitions whose sync failed, with the error.
 fn sync_together(
     pending: &[(Arc<Partition>, i64)],
     data_dir: &std::path::Path,
@@ -263,7 +280,7 @@ mod tests {
         let parts = led_partitions(root.path(), 40);
         let waits = append_to_each(&parts).await;
         let before = sync_stats();
-        let results = Partition::wait_durable_many(&waits, root.path()).await;
+        let results = Partition::wait_durable_many(&waits).await;
         let after = sync_stats();
         assert!(results.iter().all(Result::is_ok), "{results:?}");
         for (p, last) in &waits {
@@ -274,7 +291,7 @@ mod tests {
         assert!(after.filesystem_syncs > before.filesystem_syncs);
         assert!(after.filesystem_sync_partitions >= before.filesystem_sync_partitions + 40);
         // Durable already: nothing left to do, and no error.
-        let again = Partition::wait_durable_many(&waits, root.path()).await;
+        let again = Partition::wait_durable_many(&waits).await;
         assert!(again.iter().all(Result::is_ok));
     }
 
@@ -284,7 +301,7 @@ mod tests {
         let parts = led_partitions(root.path(), 3);
         let waits = append_to_each(&parts).await;
         let before = sync_stats();
-        let results = Partition::wait_durable_many(&waits, root.path()).await;
+        let results = Partition::wait_durable_many(&waits).await;
         assert!(results.iter().all(Result::is_ok), "{results:?}");
         for (p, last) in &waits {
             assert!(p.is_durable(*last));

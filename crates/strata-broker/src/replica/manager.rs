@@ -15,6 +15,7 @@ use strata_meta::MetadataImage;
 use uuid::Uuid;
 
 use super::log_config::log_config_for;
+use super::log_dirs::LogDirs;
 use super::partition::Partition;
 
 const TOPIC_ID_FILE: &str = "partition.metadata";
@@ -31,6 +32,9 @@ type Wanted<'a> = HashMap<
     ),
 >;
 
+/// Replicas moving between log dirs: (topic, partition) → the copy's progress.
+type Moves = HashMap<(Arc<str>, i32), super::FutureReplica>;
+
 /// A partition the image gives this broker that it does not host yet.
 struct NewPartition<'a> {
     name: Arc<str>,
@@ -43,7 +47,7 @@ struct NewPartition<'a> {
 
 /// Partition replicas by (topic name, partition index).
 pub struct ReplicaManager {
-    data_dir: PathBuf,
+    dirs: LogDirs,
     node_id: i32,
     topic_defaults: BTreeMap<String, String>,
     // Keyed by topic first so lookups borrow a `&str` without allocating.
@@ -51,24 +55,189 @@ pub struct ReplicaManager {
     /// Notified when a sync left partitions it could not open or delete (see
     /// [`crate::broker`]'s `resync_loop`).
     pub retry: tokio::sync::Notify,
+    /// Notified when a log write failed: the log dirs are probed at once.
+    pub dir_suspected: tokio::sync::Notify,
     /// One sync at a time: two could otherwise both open the same new partition.
     syncing: parking_lot::Mutex<()>,
     /// Bumped after every sync (roles may have changed).
     generation: std::sync::atomic::AtomicU64,
+    /// Replicas the image gives this broker that are in a failed log dir (or, while a
+    /// dir is offline since the start, found in no online one): not served, not
+    /// recreated, reported to the controller. Topic id by (topic, partition).
+    offline: RwLock<HashMap<(Arc<str>, i32), Uuid>>,
+    /// Set once the logs found at start are open: from then on a partition found in no
+    /// log dir is new and is placed, even while a dir is offline.
+    started: std::sync::atomic::AtomicBool,
+    /// Replicas being moved to another log dir, and their copies' progress.
+    moves: Arc<parking_lot::Mutex<Moves>>,
+    /// Log dirs asked for (AlterReplicaLogDirs) for replicas not created yet.
+    preferred: parking_lot::Mutex<HashMap<(Arc<str>, i32), usize>>,
 }
 
 impl ReplicaManager {
-    /// An empty manager rooted at `data_dir`.
-    pub fn new(data_dir: PathBuf, node_id: i32, topic_defaults: BTreeMap<String, String>) -> Self {
+    /// An empty manager placing logs in `dirs` (the first is the data dir).
+    pub fn new(dirs: LogDirs, node_id: i32, topic_defaults: BTreeMap<String, String>) -> Self {
         Self {
-            data_dir,
+            dirs,
             node_id,
             topic_defaults,
             partitions: RwLock::new(HashMap::new()),
             retry: tokio::sync::Notify::new(),
+            dir_suspected: tokio::sync::Notify::new(),
             syncing: parking_lot::Mutex::new(()),
             generation: std::sync::atomic::AtomicU64::new(0),
+            offline: RwLock::new(HashMap::new()),
+            started: std::sync::atomic::AtomicBool::new(false),
+            moves: Default::default(),
+            preferred: Default::default(),
         }
+    }
+
+    /// The copy in progress of `topic`/`partition` moving to another log dir.
+    pub fn moving(&self, topic: &str, partition: i32) -> Option<super::FutureReplica> {
+        self.moves
+            .lock()
+            .get(&(Arc::<str>::from(topic), partition))
+            .copied()
+    }
+
+    /// Moves the replica of `topic`/`partition` into the log dir `path`
+    /// (AlterReplicaLogDirs): at once if it is there already, in the background
+    /// otherwise (see `move_dir.rs`). A replica this broker does not host yet is
+    /// created there later (REPLICA_NOT_AVAILABLE now, as Kafka answers).
+    pub fn alter_log_dir(
+        &self,
+        topic: &str,
+        partition: i32,
+        path: &Path,
+    ) -> Result<(), kafka_protocol::ResponseError> {
+        use kafka_protocol::ResponseError as E;
+        let dest = self.dirs.position(path).ok_or(E::LogDirNotFound)?;
+        if self.dirs.all()[dest].is_offline() || self.is_offline(topic, partition) {
+            return Err(E::KafkaStorageError);
+        }
+        let key = (Arc::<str>::from(topic), partition);
+        let Some(p) = self.get(topic, partition) else {
+            self.preferred.lock().insert(key, dest);
+            return Err(E::ReplicaNotAvailable);
+        };
+        // No future copies while a dir is offline (Kafka: they could end up in two).
+        if self.dirs.any_offline() {
+            return Err(E::KafkaStorageError);
+        }
+        {
+            let mut moves = self.moves.lock();
+            if let Some(m) = moves.get(&key) {
+                return if m.dir == dest {
+                    Ok(())
+                } else {
+                    Err(E::ReassignmentInProgress)
+                };
+            }
+            moves.insert(
+                key.clone(),
+                super::FutureReplica {
+                    dir: dest,
+                    copied_bytes: 0,
+                    copied_end: 0,
+                },
+            );
+        }
+        let moves = Arc::clone(&self.moves);
+        let dest_root = self.dirs.all()[dest].path.clone();
+        tokio::task::spawn_blocking(move || {
+            let here = p.log_root_blocking();
+            let result = if here.as_deref() == Some(dest_root.as_path()) {
+                Ok(())
+            } else {
+                super::move_dir::move_blocking(&p, &dest_root, |bytes, end| {
+                    if let Some(m) = moves.lock().get_mut(&key) {
+                        m.copied_bytes = bytes;
+                        m.copied_end = end;
+                    }
+                })
+            };
+            match result {
+                Ok(()) => {
+                    tracing::info!(topic = %p.topic, partition = p.index, dir = %dest_root.display(), "replica moved")
+                }
+                Err(e) => {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "replica move failed")
+                }
+            }
+            moves.lock().remove(&key);
+        });
+        Ok(())
+    }
+
+    /// The log dirs.
+    pub fn log_dirs(&self) -> &LogDirs {
+        &self.dirs
+    }
+
+    /// Whether the replica of `topic`/`partition` is offline here (its log dir failed).
+    pub fn is_offline(&self, topic: &str, partition: i32) -> bool {
+        self.offline
+            .read()
+            .contains_key(&(Arc::<str>::from(topic), partition))
+    }
+
+    /// Every offline replica: (topic id, partition).
+    pub fn offline_replicas(&self) -> Vec<(Uuid, i32)> {
+        self.offline
+            .read()
+            .iter()
+            .map(|((_, index), id)| (*id, *index))
+            .collect()
+    }
+
+    /// Marks the logs found at start open (see `started`).
+    pub fn mark_started(&self) {
+        self.started
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Takes log dir `index` offline (until restart): its replicas stop being served
+    /// (waiters answer at once) and become offline. Returns whether the dir was online.
+    /// Blocking (takes log locks).
+    pub fn fail_dir(&self, index: usize, why: &str) -> bool {
+        if !self.dirs.fail(index, why) {
+            return false;
+        }
+        let Some(root) = self.dirs.get(index).map(|d| d.path.clone()) else {
+            return false;
+        };
+        // Log locks are taken outside the map's lock.
+        let moved: Vec<Arc<Partition>> = self
+            .all()
+            .into_iter()
+            .filter(|p| p.log_root_blocking().is_some_and(|r| r == root))
+            .collect();
+        {
+            let mut map = self.partitions.write();
+            for p in &moved {
+                if let Some(parts) = map.get_mut(&p.topic) {
+                    if parts.get(&p.index).is_some_and(|q| Arc::ptr_eq(q, p)) {
+                        parts.remove(&p.index);
+                    }
+                }
+            }
+            map.retain(|_, parts| !parts.is_empty());
+        }
+        {
+            let mut offline = self.offline.write();
+            for p in &moved {
+                offline.insert((p.topic.clone(), p.index), p.topic_id);
+            }
+        }
+        for p in &moved {
+            p.take_offline();
+        }
+        tracing::error!(dir = %root.display(), %why, partitions = moved.len(),
+            "log dir failed: its partitions are offline on this broker until it restarts");
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        true
     }
 
     /// The replica of `topic`/`partition`, if this broker hosts it.
@@ -139,6 +308,11 @@ impl ReplicaManager {
             map.retain(|_, parts| !parts.is_empty());
             stale
         };
+        // Offline replicas of topics that went away are forgotten (their files are on a
+        // failed dir: removed, if still there, at a later start).
+        self.offline.write().retain(|(name, index), id| {
+            wanted.get(&(name.clone(), *index)).map(|w| w.0) == Some(*id)
+        });
         for p in stale {
             tracing::info!(topic = %p.topic, partition = p.index, "deleting partition log");
             if let Err(e) = p.delete_blocking() {
@@ -160,6 +334,9 @@ impl ReplicaManager {
                 })
                 .clone();
             let min_insync = settings.min_insync_replicas.max(1) as usize;
+            if self.is_offline(&name, index) {
+                continue;
+            }
             match self.get(&name, index) {
                 // Dynamic config changes reach open logs here.
                 Some(p) => {
@@ -209,13 +386,78 @@ impl ReplicaManager {
         new: Vec<NewPartition<'_>>,
         clean_shutdown: bool,
     ) -> Vec<Result<Arc<Partition>, ()>> {
+        let placed = self.place(new);
         // A thread that panicked opened none of its share for sure: all count as
         // failed, so the retry comes.
-        super::on_cores::map_on_cores(new, 64, |n| self.open_one(n, clean_shutdown), || Err(()))
+        super::on_cores::map_on_cores(
+            placed,
+            64,
+            |(n, dir)| self.open_one(n, &dir, clean_shutdown),
+            || Err(()),
+        )
     }
 
-    fn open_one(&self, n: NewPartition<'_>, clean_shutdown: bool) -> Result<Arc<Partition>, ()> {
-        let dir = self.partition_dir(&n.name, n.index);
+    /// Where each new partition's log is: the online log dir holding its directory, or
+    /// for a partition found nowhere the online dir with the fewest partitions. While a
+    /// dir is offline since the start, a partition found nowhere may be in it: it is
+    /// offline, not created empty elsewhere (Kafka's rule for non-new replicas).
+    fn place<'a>(&self, new: Vec<NewPartition<'a>>) -> Vec<(NewPartition<'a>, PathBuf)> {
+        let single = self.dirs.all().len() == 1;
+        let mut counts = vec![0usize; self.dirs.all().len()];
+        if !single {
+            for p in self.all() {
+                if let Some(i) = p.log_root_blocking().and_then(|r| self.dirs.position(&r)) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        let started = self.started.load(std::sync::atomic::Ordering::Acquire);
+        let mut out = Vec::with_capacity(new.len());
+        let mut offline = Vec::new();
+        for n in new {
+            let name = format!("{}-{}", n.name, n.index);
+            let found = if single {
+                (!self.dirs.any_offline()).then_some(0)
+            } else {
+                self.dirs.find(&name)
+            };
+            let asked = self.preferred.lock().remove(&(n.name.clone(), n.index));
+            let asked = asked.filter(|&i| found.is_none() && !self.dirs.all()[i].is_offline());
+            let index = match found.or(asked) {
+                Some(i) => i,
+                None if self.dirs.any_offline() && !started => {
+                    offline.push(((n.name.clone(), n.index), n.topic_id));
+                    continue;
+                }
+                None => match self.dirs.pick(&counts) {
+                    Some(i) => i,
+                    None => {
+                        offline.push(((n.name.clone(), n.index), n.topic_id));
+                        continue;
+                    }
+                },
+            };
+            counts[index] += 1;
+            let dir = self.dirs.all()[index].path.join(name);
+            out.push((n, dir));
+        }
+        if !offline.is_empty() {
+            tracing::error!(
+                partitions = offline.len(),
+                "partitions whose log dir is offline are not served here"
+            );
+            self.offline.write().extend(offline);
+        }
+        out
+    }
+
+    fn open_one(
+        &self,
+        n: NewPartition<'_>,
+        dir: &Path,
+        clean_shutdown: bool,
+    ) -> Result<Arc<Partition>, ()> {
+        let dir = dir.to_path_buf();
         let opened =
             prepare_dir(&dir, n.topic_id).and_then(|()| Log::open(&dir, n.config, clean_shutdown));
         let log = opened.map_err(|e| {
@@ -249,14 +491,16 @@ impl ReplicaManager {
         let hosted: std::collections::HashSet<PathBuf> = self
             .all()
             .iter()
-            .map(|p| self.partition_dir(&p.topic, p.index))
+            .filter_map(|p| p.log_dir_blocking())
             .collect();
-        for entry in std::fs::read_dir(&self.data_dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            if path.join(TOPIC_ID_FILE).exists() && !hosted.contains(&path) {
-                tracing::info!(dir = %path.display(), "removing orphaned partition directory");
-                std::fs::remove_dir_all(&path)?;
+        for dir in self.dirs.all().iter().filter(|d| !d.is_offline()) {
+            for entry in std::fs::read_dir(&dir.path)? {
+                let entry = entry?;
+                let path = entry.path();
+                if path.join(TOPIC_ID_FILE).exists() && !hosted.contains(&path) {
+                    tracing::info!(dir = %path.display(), "removing orphaned partition directory");
+                    std::fs::remove_dir_all(&path)?;
+                }
             }
         }
         Ok(())
@@ -287,12 +531,10 @@ impl ReplicaManager {
             },
         );
         let first_err = closed.into_iter().find_map(Result::err);
-        super::flush_many::syncfs(&self.data_dir).map_err(LogError::Io)?;
+        for dir in self.dirs.all().iter().filter(|d| !d.is_offline()) {
+            super::flush_many::syncfs(&dir.path).map_err(LogError::Io)?;
+        }
         first_err.map_or(Ok(()), Err)
-    }
-
-    fn partition_dir(&self, topic: &str, index: i32) -> PathBuf {
-        self.data_dir.join(format!("{topic}-{index}"))
     }
 }
 

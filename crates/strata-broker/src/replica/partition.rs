@@ -288,6 +288,53 @@ impl Partition {
 
     /// Closes and removes the log's directory. Requests waiting on the partition
     /// (`acks=all`, long-poll fetches) are woken to answer at once.
+    /// The log dir this replica's log is in (the parent of its directory); `None` once
+    /// deleted. Takes the log lock: blocking threads only.
+    pub fn log_root_blocking(&self) -> Option<std::path::PathBuf> {
+        let log = self.log.lock();
+        log.as_ref()?
+            .dir()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+    }
+
+    /// This replica's directory; `None` once deleted. Blocking threads only.
+    pub fn log_dir_blocking(&self) -> Option<std::path::PathBuf> {
+        Some(self.log.lock().as_ref()?.dir().to_path_buf())
+    }
+
+    /// Runs `f` on the log taken out of the partition, under the log's lock (appends,
+    /// reads and flushes wait), and puts back the log it returns (a log moved to
+    /// another dir). Blocking.
+    pub(super) fn replace_log_blocking(
+        &self,
+        f: impl FnOnce(Log) -> (Option<Log>, Result<(), LogError>),
+    ) -> Result<(), LogError> {
+        let mut guard = self.log.lock();
+        let old = guard
+            .take()
+            .ok_or_else(|| LogError::Io(io::Error::other("partition is closed")))?;
+        let (log, result) = f(old);
+        if let Some(log) = &log {
+            self.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
+        } else {
+            tracing::error!(topic = %self.topic, partition = self.index, "the log could not be reopened after a move: the replica is closed");
+        }
+        *guard = log;
+        result
+    }
+
+    /// Stops serving: its log dir failed. Waiters answer at once; the log is dropped
+    /// without another write (its files stay for the next start).
+    pub fn take_offline(&self) {
+        self.removed.store(true, Ordering::Release);
+        self.clear_role();
+        self.leader_epoch.store(-1, Ordering::Release);
+        self.hw_changed.notify_waiters();
+        self.appended.notify_waiters();
+        drop(self.log.lock().take());
+    }
+
     pub fn delete_blocking(&self) -> Result<(), LogError> {
         self.removed.store(true, Ordering::Release);
         self.clear_role();

@@ -1,6 +1,8 @@
 //! `strata cluster reassign plan|execute|verify`: move partitions between brokers
 //! (Kafka's KIP-455 reassignment, with `kafka-reassign-partitions`' JSON file format:
-//! `{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[2,3]}]}`).
+//! `{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[2,3]}]}`; a
+//! partition's `log_dirs`, one per replica, moves replicas between log dirs too:
+//! `reassign_dirs.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use strata_client::{Admin, ClientConfig, ConfigOp, PartitionMove};
 
+use super::reassign_dirs;
 use crate::cli::Format;
 
 /// Broker configs that carry the replication throttle rate (bytes/s).
@@ -93,6 +96,9 @@ pub struct PlannedPartition {
     pub partition: i32,
     /// Target replicas, preferred leader first.
     pub replicas: Vec<i32>,
+    /// Per replica, the absolute log dir it should be in on its broker, or "any".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_dirs: Option<Vec<String>>,
 }
 
 /// Runs a `cluster reassign` command.
@@ -119,6 +125,7 @@ async fn current(admin: &Admin, topics: &BTreeSet<&str>) -> Result<Vec<PlannedPa
             topic: t.name.clone(),
             partition: p.partition,
             replicas: p.replicas.clone(),
+            log_dirs: None,
         }));
     }
     Ok(out)
@@ -137,6 +144,7 @@ pub fn propose(current: &[PlannedPartition], brokers: &[i32]) -> Vec<PlannedPart
                 topic: p.topic.clone(),
                 partition: p.partition,
                 replicas: (0..rf).map(|k| brokers[(i + k) % n]).collect(),
+                log_dirs: None,
             }
         })
         .collect()
@@ -206,6 +214,10 @@ async fn execute(admin: &Admin, a: ExecuteArgs, format: Format) -> Result<()> {
     let plan = read_plan(&a.file)?;
     let topics: BTreeSet<&str> = plan.partitions.iter().map(|p| p.topic.as_str()).collect();
     let now = current(admin, &topics).await?;
+    // Log-dir moves go first, as in Kafka's tool: a refused one stops everything, and
+    // those of replicas the reassignment creates are sent again once it started.
+    let dir_moves = reassign_dirs::dir_moves(&plan)?;
+    let later = reassign_dirs::start(admin, &dir_moves).await?;
     if let Some(rate) = a.throttle {
         // Leaders: the current replicas; followers: the ones being added (Kafka's tool).
         let mut leaders: BTreeMap<&str, BTreeSet<(i32, i32)>> = BTreeMap::new();
@@ -289,9 +301,11 @@ async fn execute(admin: &Admin, a: ExecuteArgs, format: Format) -> Result<()> {
             },
         }
     }
+    let dirs = reassign_dirs::finish(admin, &dir_moves, later, format, &mut out).await;
     if failed > 0 {
         bail!("{failed} of {} moves were refused", results.len());
     }
+    dirs?;
     if matches!(format, Format::Text) {
         writeln!(
             out,
@@ -341,10 +355,18 @@ async fn verify(admin: &Admin, a: FileArgs, format: Format) -> Result<()> {
             )?,
         }
     }
+    let dir_moves = reassign_dirs::dir_moves(&plan)?;
+    let dirs_not_done = reassign_dirs::verify(admin, &dir_moves, format, &mut out).await?;
     if in_progress > 0 {
         bail!(
             "{in_progress} of {} partitions are still moving",
             plan.partitions.len()
+        );
+    }
+    if dirs_not_done > 0 {
+        bail!(
+            "{dirs_not_done} of {} log-dir moves are not done",
+            dir_moves.len()
         );
     }
     // Every move finished: the throttles go (on every broker, and on these topics).
@@ -381,6 +403,7 @@ mod tests {
             topic: topic.into(),
             partition,
             replicas: replicas.to_vec(),
+            log_dirs: None,
         }
     }
 
@@ -413,7 +436,19 @@ mod tests {
             r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[2,3],"log_dirs":["any","any"]}]}"#,
         )
         .expect("Kafka's file parses");
-        assert_eq!(plan.partitions, vec![part("t", 0, &[2, 3])]);
+        let mut expected = part("t", 0, &[2, 3]);
+        expected.log_dirs = Some(vec!["any".into(), "any".into()]);
+        assert_eq!(plan.partitions, vec![expected]);
+        // Without log dirs the file has none (Kafka's tool reads it so).
+        let text = serde_json::to_string(&Plan {
+            version: 1,
+            partitions: vec![part("t", 0, &[2])],
+        })
+        .expect("json");
+        assert_eq!(
+            text,
+            r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[2]}]}"#
+        );
         let mut pairs = BTreeSet::new();
         pairs.insert((1, 3));
         pairs.insert((0, 2));

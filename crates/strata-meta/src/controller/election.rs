@@ -13,7 +13,10 @@
 //!   state is recognised and refused;
 //! - the ISR never becomes empty: when its last member is fenced it stays, as the only
 //!   replica known to have every acknowledged record, and the partition has no leader
-//!   until that broker returns.
+//!   until that broker returns;
+//! - a replica its broker reported offline (a failed log directory,
+//!   [`take_replicas_offline`]) counts as fenced for that partition only: it is never
+//!   elected (not even uncleanly) and joins no ISR. Every choice asks [`is_eligible`].
 
 use uuid::Uuid;
 
@@ -21,12 +24,22 @@ use crate::image::{MetadataImage, PartitionImage, TopicImage};
 use crate::records::MetadataRecord;
 
 mod elect;
+mod offline;
 
 pub use elect::{elect_leaders, ElectionError, ElectionOutcome, ElectionType};
+pub use offline::take_replicas_offline;
 
 /// Whether `node` is registered and not fenced.
 pub fn is_alive(image: &MetadataImage, node: i32) -> bool {
     image.broker(node).is_some_and(|b| !b.fenced)
+}
+
+/// Whether `node`'s replica of `partition` of `topic_id` may lead it or join its ISR:
+/// the broker is registered and not fenced, and has not reported this replica offline.
+pub fn is_eligible(image: &MetadataImage, node: i32, topic_id: Uuid, partition: i32) -> bool {
+    image
+        .broker(node)
+        .is_some_and(|b| !b.fenced && !b.is_offline(topic_id, partition))
 }
 
 fn change(
@@ -53,12 +66,18 @@ fn change(
     })
 }
 
-/// The first replica, in preference order, that is in `isr`, alive and not `except`.
-fn pick_leader(image: &MetadataImage, p: &PartitionImage, isr: &[i32], except: i32) -> i32 {
+/// The first replica, in preference order, that is in `isr`, eligible and not `except`.
+fn pick_leader(
+    image: &MetadataImage,
+    topic_id: Uuid,
+    p: &PartitionImage,
+    isr: &[i32],
+    except: i32,
+) -> i32 {
     p.replicas
         .iter()
         .copied()
-        .find(|&r| r != except && isr.contains(&r) && is_alive(image, r))
+        .find(|&r| r != except && isr.contains(&r) && is_eligible(image, r, topic_id, p.partition))
         .unwrap_or(-1)
 }
 
@@ -71,30 +90,44 @@ pub fn fence_broker(image: &MetadataImage, node: i32) -> Vec<MetadataRecord> {
     let mut records = vec![MetadataRecord::FenceBroker { node_id: node }];
     for topic in image.topics() {
         for p in &topic.partitions {
-            if !p.isr.contains(&node) {
-                continue;
-            }
-            let rest: Vec<i32> = p.isr.iter().copied().filter(|&r| r != node).collect();
-            let (leader, isr) = if rest.is_empty() {
-                (-1, p.isr.clone())
-            } else if p.leader == node || p.leader == -1 {
-                (pick_leader(image, p, &rest, node), rest)
-            } else {
-                (p.leader, rest)
-            };
-            records.extend(change(topic.topic_id, p, leader, isr));
+            records.extend(leave_isr(image, topic.topic_id, p, node));
         }
     }
     records
 }
 
-/// The first live replica, in preference order, outside the ISR rules: the choice of
-/// an unclean election once no ISR member is alive.
-fn pick_unclean(image: &MetadataImage, p: &PartitionImage) -> i32 {
+/// `node` leaves `p`'s ISR, unless it is the last member: then it stays (the only
+/// replica known to have every acknowledged record) and the partition has no leader.
+/// Where `node` led, or nobody did, the first other eligible ISR member leads. `None`
+/// when `node` is not in the ISR.
+fn leave_isr(
+    image: &MetadataImage,
+    topic_id: Uuid,
+    p: &PartitionImage,
+    node: i32,
+) -> Option<MetadataRecord> {
+    if !p.isr.contains(&node) {
+        return None;
+    }
+    let rest: Vec<i32> = p.isr.iter().copied().filter(|&r| r != node).collect();
+    let (leader, isr) = if rest.is_empty() {
+        (-1, p.isr.clone())
+    } else if p.leader == node || p.leader == -1 {
+        (pick_leader(image, topic_id, p, &rest, node), rest)
+    } else {
+        (p.leader, rest)
+    };
+    change(topic_id, p, leader, isr)
+}
+
+/// The first eligible replica, in preference order, outside the ISR rules: the choice
+/// of an unclean election once no ISR member is eligible. Never an offline replica: it
+/// has no log to serve.
+fn pick_unclean(image: &MetadataImage, topic_id: Uuid, p: &PartitionImage) -> i32 {
     p.replicas
         .iter()
         .copied()
-        .find(|&r| is_alive(image, r))
+        .find(|&r| is_eligible(image, r, topic_id, p.partition))
         .unwrap_or(-1)
 }
 
@@ -114,14 +147,14 @@ pub fn elect_offline_leaders(image: &MetadataImage) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
     for topic in image.topics() {
         for p in &topic.partitions {
-            if p.leader != -1 && is_alive(image, p.leader) {
+            if p.leader != -1 && is_eligible(image, p.leader, topic.topic_id, p.partition) {
                 continue;
             }
-            let leader = pick_leader(image, p, &p.isr, -1);
+            let leader = pick_leader(image, topic.topic_id, p, &p.isr, -1);
             if leader != -1 {
                 records.extend(change(topic.topic_id, p, leader, p.isr.clone()));
             } else if unclean_allowed(topic) {
-                let leader = pick_unclean(image, p);
+                let leader = pick_unclean(image, topic.topic_id, p);
                 if leader != -1 {
                     records.extend(change(topic.topic_id, p, leader, vec![leader]));
                 }
@@ -132,7 +165,7 @@ pub fn elect_offline_leaders(image: &MetadataImage) -> Vec<MetadataRecord> {
 }
 
 /// Moves leadership back to each partition's preferred replica (the first one) where
-/// that replica is alive, in the ISR and not the leader already.
+/// that replica is eligible, in the ISR and not the leader already.
 pub fn preferred_leader_moves(image: &MetadataImage) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
     for topic in image.topics() {
@@ -140,7 +173,10 @@ pub fn preferred_leader_moves(image: &MetadataImage) -> Vec<MetadataRecord> {
             let Some(&preferred) = p.replicas.first() else {
                 continue;
             };
-            if p.leader != preferred && p.isr.contains(&preferred) && is_alive(image, preferred) {
+            if p.leader != preferred
+                && p.isr.contains(&preferred)
+                && is_eligible(image, preferred, topic.topic_id, p.partition)
+            {
                 records.extend(change(topic.topic_id, p, preferred, p.isr.clone()));
             }
         }
@@ -174,9 +210,19 @@ pub enum AlterIsrError {
         current: i32,
     },
     /// INVALID_REQUEST: the new ISR is not a subset of the replicas containing the
-    /// leader, or adds a fenced broker.
+    /// leader.
     #[error("invalid ISR {0:?}")]
     InvalidIsr(Vec<i32>),
+    /// INELIGIBLE_REPLICA (107): the new ISR adds a fenced or unregistered broker, or
+    /// holds a replica its broker reported offline (Kafka refuses such an ISR alike;
+    /// the leader goes back to its committed ISR).
+    #[error("replica {replica} may not be in the ISR: {reason}")]
+    IneligibleReplica {
+        /// The broker.
+        replica: i32,
+        /// Why: "fenced" or "offline".
+        reason: &'static str,
+    },
 }
 
 /// The partition, if `leader` leads it in `leader_epoch` (a request from its leader).
@@ -225,9 +271,18 @@ pub fn alter_isr(
         if !p.replicas.contains(&r) || isr.contains(&r) {
             return Err(AlterIsrError::InvalidIsr(new_isr.to_vec()));
         }
-        // A fenced broker may stay but not join.
+        // A fenced broker may stay but not join; an offline replica may do neither.
         if !p.isr.contains(&r) && !is_alive(image, r) {
-            return Err(AlterIsrError::InvalidIsr(new_isr.to_vec()));
+            return Err(AlterIsrError::IneligibleReplica {
+                replica: r,
+                reason: "fenced",
+            });
+        }
+        if image.is_replica_offline(r, topic_id, partition) {
+            return Err(AlterIsrError::IneligibleReplica {
+                replica: r,
+                reason: "offline",
+            });
         }
         isr.push(r);
     }
@@ -251,7 +306,7 @@ pub fn resign_leadership(
 ) -> Result<Vec<MetadataRecord>, AlterIsrError> {
     let p = led_partition(image, topic_id, partition, leader, leader_epoch)?;
     let rest: Vec<i32> = p.isr.iter().copied().filter(|&r| r != leader).collect();
-    let successor = pick_leader(image, p, &rest, leader);
+    let successor = pick_leader(image, topic_id, p, &rest, leader);
     if successor == -1 {
         return Ok(Vec::new());
     }
@@ -452,7 +507,7 @@ mod tests {
     fn a_fenced_broker_cannot_join_the_isr() {
         let mut image = apply(&cluster(), &fence_broker(&cluster(), 3));
         let p = part(&image);
-        assert!(matches!(
+        assert_eq!(
             alter_isr(
                 &image,
                 T,
@@ -462,8 +517,11 @@ mod tests {
                 p.partition_epoch,
                 &[1, 2, 3]
             ),
-            Err(AlterIsrError::InvalidIsr(_))
-        ));
+            Err(AlterIsrError::IneligibleReplica {
+                replica: 3,
+                reason: "fenced"
+            })
+        );
         image = apply(&image, &[register(3)]);
         assert!(alter_isr(
             &image,

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use super::election::is_alive;
+use super::election::is_eligible;
 use crate::image::{MetadataImage, PartitionImage, Reassignment};
 use crate::records::MetadataRecord;
 
@@ -206,7 +206,7 @@ fn check_target(image: &MetadataImage, target: &[i32]) -> Result<(), ReassignErr
 
 /// The record that takes `p` to `next`, or `None` when nothing changes. The leader
 /// stays if it is still in sync, else it is the first replica (in the new order) that
-/// is in sync and alive, else none.
+/// is in sync and eligible (alive, its replica not offline), else none.
 fn record(
     image: &MetadataImage,
     topic_id: Uuid,
@@ -222,7 +222,7 @@ fn record(
         next.replicas
             .iter()
             .copied()
-            .find(|r| next.isr.contains(r) && is_alive(image, *r))
+            .find(|r| next.isr.contains(r) && is_eligible(image, *r, topic_id, p.partition))
             .unwrap_or(-1)
     };
     let same_pending = was_pending.map_or(next.pending == Reassignment::default(), |r| {

@@ -103,6 +103,10 @@ impl MetadataImage {
                 },
             );
         }
+        // A broker that is no longer a replica has no replica to be offline; should it
+        // become one again, its new replica starts in a working directory.
+        let replicas = replicas.clone();
+        self.forget_offline_replicas(*topic_id, Some((*partition, &replicas)));
         Ok(())
     }
 }

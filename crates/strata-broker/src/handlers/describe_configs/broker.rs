@@ -151,7 +151,13 @@ fn runtime_value(broker: &Broker, key: &str) -> Option<String> {
             .find(|e| e.config.name == broker.inter_broker_listener)
             .map(|e| e.config.protocol.name().to_string())?,
         "node.id" | "broker.id" => c.node_id.to_string(),
-        "log.dirs" | "log.dir" => c.data_dir.display().to_string(),
+        "log.dirs" => c
+            .log_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        "log.dir" => c.data_dir.display().to_string(),
         "broker.rack" => c.rack.clone()?,
         "process.roles" => {
             if c.voters.is_empty() || c.voters.iter().any(|(id, _)| *id == c.node_id) {

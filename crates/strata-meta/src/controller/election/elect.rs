@@ -1,20 +1,20 @@
 //! ElectLeaders: elections an operator asks for, partition by partition (Kafka's
 //! `kafka-leader-election`, `Admin.electLeaders`).
 //!
-//! - PREFERRED moves leadership to the partition's first replica when it is alive and
-//!   in the ISR; ELECTION_NOT_NEEDED when it leads already, PREFERRED_LEADER_NOT_AVAILABLE
-//!   when it cannot.
-//! - UNCLEAN is only for a partition without a live leader: an alive ISR member if there
-//!   is one (a clean election), else the first live replica, whose ISR becomes just
-//!   itself; ELECTION_NOT_NEEDED when the partition has a leader,
-//!   ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica is alive.
+//! - PREFERRED moves leadership to the partition's first replica when it is eligible
+//!   (alive, its replica not offline) and in the ISR; ELECTION_NOT_NEEDED when it
+//!   leads already, PREFERRED_LEADER_NOT_AVAILABLE when it cannot.
+//! - UNCLEAN is only for a partition without an eligible leader: an eligible ISR
+//!   member if there is one (a clean election), else the first eligible replica, whose
+//!   ISR becomes just itself; ELECTION_NOT_NEEDED when the partition has a leader,
+//!   ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica is eligible.
 //!
 //! With no partitions named, every partition is tried and only the ones where something
 //! happened (or failed) are reported, as Kafka does.
 
 use std::collections::HashSet;
 
-use super::{change, is_alive, pick_leader, pick_unclean};
+use super::{change, is_eligible, pick_leader, pick_unclean};
 use crate::image::{MetadataImage, PartitionImage, TopicImage};
 use crate::records::MetadataRecord;
 
@@ -48,11 +48,11 @@ pub enum ElectionError {
     /// partition has a leader (unclean).
     #[error("leader election not needed for this partition")]
     NotNeeded,
-    /// PREFERRED_LEADER_NOT_AVAILABLE: the preferred replica is not alive or not in
-    /// the ISR.
+    /// PREFERRED_LEADER_NOT_AVAILABLE: the preferred replica is not alive, is
+    /// offline or is not in the ISR.
     #[error("the preferred leader is not alive or not in the ISR")]
     PreferredNotAvailable,
-    /// ELIGIBLE_LEADERS_NOT_AVAILABLE: no replica is alive.
+    /// ELIGIBLE_LEADERS_NOT_AVAILABLE: no replica is alive (and online).
     #[error("no replica of the partition is alive")]
     NoEligibleLeader,
 }
@@ -142,17 +142,19 @@ fn decide(
             if p.leader == preferred {
                 return Err(ElectionError::NotNeeded);
             }
-            if !p.isr.contains(&preferred) || !is_alive(image, preferred) {
+            if !p.isr.contains(&preferred)
+                || !is_eligible(image, preferred, topic.topic_id, p.partition)
+            {
                 return Err(ElectionError::PreferredNotAvailable);
             }
             (preferred, p.isr.clone())
         }
         ElectionType::Unclean => {
-            if p.leader != -1 && is_alive(image, p.leader) {
+            if p.leader != -1 && is_eligible(image, p.leader, topic.topic_id, p.partition) {
                 return Err(ElectionError::NotNeeded);
             }
-            match pick_leader(image, p, &p.isr, -1) {
-                -1 => match pick_unclean(image, p) {
+            match pick_leader(image, topic.topic_id, p, &p.isr, -1) {
+                -1 => match pick_unclean(image, topic.topic_id, p) {
                     -1 => return Err(ElectionError::NoEligibleLeader),
                     r => (r, vec![r]),
                 },

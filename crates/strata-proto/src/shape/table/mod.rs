@@ -3,6 +3,7 @@
 mod admin;
 mod cluster;
 mod groups;
+mod log_dirs;
 mod offsets;
 mod operations;
 mod produce_fetch;
@@ -279,6 +280,16 @@ pub(crate) static APIS: &[ApiShape] = &[
         ApiKey::DescribeQuorum,
         &operations::describe_quorum_request::SHAPE,
         &operations::describe_quorum_response::SHAPE,
+    ),
+    api(
+        ApiKey::DescribeLogDirs,
+        &log_dirs::describe_log_dirs_request::SHAPE,
+        &log_dirs::describe_log_dirs_response::SHAPE,
+    ),
+    api(
+        ApiKey::AlterReplicaLogDirs,
+        &log_dirs::alter_replica_log_dirs_request::SHAPE,
+        &log_dirs::alter_replica_log_dirs_response::SHAPE,
     ),
 ];
 
