@@ -78,6 +78,15 @@ pub enum BatchError {
     /// The batch is well-formed but its records are inconsistent with its header.
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// Records without a key where the topic requires one (compacted): all of them,
+    /// by index in the payload (KIP-467's `batch_index` with one batch per payload).
+    #[error("invalid record: {message}")]
+    KeylessRecords {
+        /// What is wrong, naming the first few records.
+        message: String,
+        /// Every keyless record's index, in payload order.
+        records: Vec<i32>,
+    },
     /// One batch is larger than the configured maximum (`max.message.bytes`).
     #[error("record batch of {size} bytes exceeds the maximum of {max} bytes")]
     MessageTooLarge {
@@ -93,7 +102,9 @@ impl BatchError {
     pub fn error_code(&self) -> i16 {
         match self {
             BatchError::CorruptMessage(_) => ERROR_CORRUPT_MESSAGE,
-            BatchError::InvalidRecord(_) => ERROR_INVALID_RECORD,
+            BatchError::InvalidRecord(_) | BatchError::KeylessRecords { .. } => {
+                ERROR_INVALID_RECORD
+            }
             BatchError::MessageTooLarge { .. } => ERROR_MESSAGE_TOO_LARGE,
         }
     }
@@ -239,8 +250,9 @@ pub struct Validated {
 /// every record anyway, so this costs nothing more).
 ///
 /// Under [`Checks::keys_required`], every record is walked before keyless ones are
-/// refused, and the error names how many there are and the first few indexes (see
-/// [`keyless_records`] for all of them).
+/// refused: [`BatchError::KeylessRecords`] lists every one of them by index in the
+/// payload (counting records across its batches, control batches skipped) and its
+/// message names the first few.
 pub fn validate_sized(records: &[u8], checks: &Checks) -> Result<Validated, BatchError> {
     let mut keyless = Vec::new();
     let (validated, total) = walk_payload(records, checks, &mut keyless)?;
@@ -249,21 +261,6 @@ pub fn validate_sized(records: &[u8], checks: &Checks) -> Result<Validated, Batc
     } else {
         Err(keyless_error(&keyless, total))
     }
-}
-
-/// The indexes of a produce payload's records that have no key, in payload order,
-/// counting records across its batches (with one batch, as Kafka's producers send, the
-/// index within the batch: KIP-467's `batch_index`). Control batches are skipped. The
-/// payload is validated as [`validate`] does with `max_batch_bytes`; the list holds at
-/// most one entry per record the payload holds.
-pub fn keyless_records(records: &[u8], max_batch_bytes: usize) -> Result<Vec<i32>, BatchError> {
-    let checks = Checks {
-        max_batch_bytes,
-        keys_required: true,
-    };
-    let mut keyless = Vec::new();
-    walk_payload(records, &checks, &mut keyless)?;
-    Ok(keyless)
 }
 
 /// How many indexes the keyless error message names.
@@ -278,11 +275,14 @@ fn keyless_error(keyless: &[i32], total: i64) -> BatchError {
     if keyless.len() > KEYLESS_NAMED {
         named.push("...".to_string());
     }
-    BatchError::invalid(format!(
-        "{} of {total} records have no key, which a compacted topic requires (record {})",
-        keyless.len(),
-        named.join(", ")
-    ))
+    BatchError::KeylessRecords {
+        message: format!(
+            "{} of {total} records have no key, which a compacted topic requires (record {})",
+            keyless.len(),
+            named.join(", ")
+        ),
+        records: keyless.to_vec(),
+    }
 }
 
 /// The walk behind [`validate_sized`], also counting the payload's records. Keyless

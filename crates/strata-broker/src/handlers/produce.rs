@@ -17,6 +17,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strata_log::AppendInfo;
+use strata_proto::batch::BatchError;
 
 use super::{log_error_code, Turn};
 use crate::broker::now_ms;
@@ -406,8 +407,8 @@ type Appended = (
 
 /// Appends each partition's records (one blocking-pool hop per group of partitions,
 /// see [`crate::replica::Partition::append_many`]), then judges each result. A batch
-/// a compacted topic refused as `INVALID_RECORD` comes back with the indexes of its
-/// keyless records (KIP-467's per-record errors).
+/// a compacted topic refused for keyless records comes back with each one's index, as
+/// the validation walk found them (KIP-467's per-record errors).
 async fn append_all(
     broker: &Arc<Broker>,
     items: Vec<(Arc<crate::replica::Partition>, Bytes)>,
@@ -416,33 +417,20 @@ async fn append_all(
     let results = crate::replica::Partition::append_many(&items, now).await;
     let mut out = Vec::with_capacity(items.len());
     for ((p, records), result) in items.into_iter().zip(results) {
-        let (p, judged) = judge_append(broker, p, &records, result);
-        let judged = match judged {
-            Err((ResponseError::InvalidRecord, message)) if p.settings().compact => {
-                let indexes = keyless_indexes(&p, records).await;
-                let errors = indexes.into_iter().map(keyless_record_error).collect();
-                Err((ResponseError::InvalidRecord, message, errors))
+        // The walk that refused keyless records (compacted topics) names each one.
+        let keyless = match &result {
+            Err(strata_log::LogError::Batch(BatchError::KeylessRecords { records, .. })) => {
+                records.iter().copied().map(keyless_record_error).collect()
             }
-            Err((code, message)) => Err((code, message, Vec::new())),
-            Ok(info) => Ok(info),
+            _ => Vec::new(),
         };
-        out.push((p, judged));
+        let (p, judged) = judge_append(broker, p, &records, result);
+        out.push((
+            p,
+            judged.map_err(|(code, message)| (code, message, keyless)),
+        ));
     }
     out
-}
-
-/// The indexes of the keyless records of a batch a compacted topic refused, found by
-/// walking it again off the async threads (only refused batches pay for this); none
-/// when the batch was refused for something else.
-async fn keyless_indexes(p: &Arc<crate::replica::Partition>, records: Bytes) -> Vec<i32> {
-    let p = Arc::clone(p);
-    tokio::task::spawn_blocking(move || {
-        let limit = p.log_config_blocking().max_message_bytes;
-        let limit = usize::try_from(limit).unwrap_or(0);
-        strata_proto::batch::keyless_records(&records, limit).unwrap_or_default()
-    })
-    .await
-    .unwrap_or_default()
 }
 
 /// Counts one partition's append; a refusal is answered with its error code and a

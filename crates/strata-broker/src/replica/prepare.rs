@@ -7,8 +7,8 @@
 //! every record, decompressed as a stream with at most `max.message.bytes` of output),
 //! so recompression only ever opens batches whose records are proven well-formed and
 //! bounded, and the key check is part of that walk: it walks every record and the
-//! refusal (`INVALID_RECORD`) counts the keyless ones and names the first indexes;
-//! Produce lists all of them per record (KIP-467, `strata_proto::batch::keyless_records`).
+//! refusal (`BatchError::KeylessRecords`, `INVALID_RECORD`) carries every keyless
+//! record's index, which Produce lists per record (KIP-467).
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};

@@ -161,9 +161,25 @@ pub(super) fn corrupt(result: Result<Vec<BatchHeader>, BatchError>, needle: &str
     }
 }
 
+/// The keyless records `validate_with` refuses in `payload` under `keys_required`
+/// (none when it accepts it; another refusal as an error).
+fn keyless_records(payload: &[u8]) -> Result<Vec<i32>, BatchError> {
+    let checks = Checks {
+        max_batch_bytes: LIMIT,
+        keys_required: true,
+    };
+    match validate_with(payload, &checks) {
+        Ok(_) => Ok(Vec::new()),
+        Err(BatchError::KeylessRecords { records, .. }) => Ok(records),
+        Err(e) => Err(e),
+    }
+}
+
 pub(super) fn invalid(result: Result<Vec<BatchHeader>, BatchError>, needle: &str) {
     match result {
-        Err(BatchError::InvalidRecord(m)) => assert!(m.contains(needle), "{m}"),
+        Err(BatchError::InvalidRecord(m) | BatchError::KeylessRecords { message: m, .. }) => {
+            assert!(m.contains(needle), "{m}")
+        }
         other => panic!("expected INVALID_RECORD with {needle:?}, got {other:?}"),
     }
 }
@@ -260,7 +276,7 @@ fn compacted_topics_require_keys() {
             "1 of 2 records have no key, which a compacted topic requires (record 1)",
         );
         assert!(validate(&b, LIMIT).is_ok());
-        assert_eq!(keyless_records(&b, LIMIT), Ok(vec![1]));
+        assert_eq!(keyless_records(&b), Ok(vec![1]));
     }
 }
 
@@ -287,7 +303,7 @@ fn keyless_records_are_all_named_across_batches() {
             batch(codec, 3, &compress(codec, &second)),
         ]
         .concat();
-        assert_eq!(keyless_records(&payload, LIMIT), Ok(vec![0, 3, 6, 9, 14]));
+        assert_eq!(keyless_records(&payload), Ok(vec![0, 3, 6, 9, 14]));
         invalid(
             validate_with(&payload, &checks),
             "5 of 15 records have no key, which a compacted topic requires \
@@ -297,14 +313,14 @@ fn keyless_records_are_all_named_across_batches() {
     // More than ten are counted, and the message names the first ten.
     let many: Vec<u8> = (0..30).flat_map(|i| record(i, None, b"", &[])).collect();
     let b = batch(Compression::None, 30, &many);
-    assert_eq!(keyless_records(&b, LIMIT).map(|k| k.len()), Ok(30));
+    assert_eq!(keyless_records(&b).map(|k| k.len()), Ok(30));
     invalid(
         validate_with(&b, &checks),
         "30 of 30 records have no key, which a compacted topic requires \
          (record 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...)",
     );
     // A malformed payload is its own error, not a list.
-    assert!(keyless_records(&b[..b.len() - 1], LIMIT).is_err());
+    assert!(keyless_records(&b[..b.len() - 1]).is_err());
 }
 
 #[test]

@@ -274,40 +274,13 @@ impl<'a> Checker<'a> {
     /// Equal schemas are compatible when their `$ref`s (if any) mean the same thing.
     fn equal(&mut self, r: Node<'a>, w: Node<'a>) -> bool {
         let same_docs = self.same_docs && r.doc.idx == w.doc.idx;
-        let mut budget = MAX_EQ_NODES;
-        let mut stack: Vec<(&Value, &Value)> = vec![(r.v, w.v)];
-        while let Some((a, b)) = stack.pop() {
-            if budget == 0 {
-                return false;
+        match refs::bounded_eq_within(r.v, w.v, MAX_EQ_NODES, same_docs) {
+            Some(visited) => {
+                self.steps += visited;
+                true
             }
-            budget -= 1;
-            match (a, b) {
-                (Value::Object(x), Value::Object(y)) => {
-                    if x.len() != y.len() || (!same_docs && x.contains_key("$ref")) {
-                        return false;
-                    }
-                    for (k, xv) in x {
-                        match y.get(k) {
-                            Some(yv) => stack.push((xv, yv)),
-                            None => return false,
-                        }
-                    }
-                }
-                (Value::Array(x), Value::Array(y)) => {
-                    if x.len() != y.len() {
-                        return false;
-                    }
-                    stack.extend(x.iter().zip(y.iter()));
-                }
-                (x, y) => {
-                    if x != y {
-                        return false;
-                    }
-                }
-            }
+            None => false,
         }
-        self.steps += MAX_EQ_NODES - budget;
-        true
     }
 }
 

@@ -141,37 +141,44 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// Structural equality without recursion, giving up (false) past a bound.
 pub(crate) fn bounded_eq(a: &Value, b: &Value) -> bool {
-    let mut budget = 1 << 16;
+    bounded_eq_within(a, b, 1 << 16, true).is_some()
+}
+
+/// Structural equality without recursion, visiting at most `budget` nodes; an object
+/// holding `$ref` counts as different unless `refs_comparable` (both sides resolve it
+/// in the same documents). Returns the nodes visited when equal, `None` when not equal
+/// or past the budget.
+pub(crate) fn bounded_eq_within(
+    a: &Value,
+    b: &Value,
+    budget: usize,
+    refs_comparable: bool,
+) -> Option<usize> {
+    let mut left = budget;
     let mut stack: Vec<(&Value, &Value)> = vec![(a, b)];
     while let Some((a, b)) = stack.pop() {
-        if budget == 0 {
-            return false;
-        }
-        budget -= 1;
+        left = left.checked_sub(1)?;
         match (a, b) {
             (Value::Object(x), Value::Object(y)) => {
-                if x.len() != y.len() {
-                    return false;
+                if x.len() != y.len() || (!refs_comparable && x.contains_key("$ref")) {
+                    return None;
                 }
                 for (k, xv) in x {
-                    match y.get(k) {
-                        Some(yv) => stack.push((xv, yv)),
-                        None => return false,
-                    }
+                    stack.push((xv, y.get(k)?));
                 }
             }
             (Value::Array(x), Value::Array(y)) => {
                 if x.len() != y.len() {
-                    return false;
+                    return None;
                 }
                 stack.extend(x.iter().zip(y.iter()));
             }
             (x, y) => {
                 if x != y {
-                    return false;
+                    return None;
                 }
             }
         }
     }
-    true
+    Some(budget - left)
 }
