@@ -92,6 +92,30 @@ pub const SUPPORTED: &[ApiSupport] = &[
     row(ApiKey::AlterReplicaLogDirs, 1, 1, 2),
 ];
 
+/// The Kafka name of an API this broker serves (`"Produce"`, `"DescribeLogDirs"`), for
+/// metric labels and logs; `"Other"` for the rest. Made once from [`SUPPORTED`], so
+/// every served API has its name without a second table to keep in step.
+pub fn api_name(key: ApiKey) -> &'static str {
+    // Indexed by API key (all under 100 in Kafka 4): one load per request.
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let len = SUPPORTED
+            .iter()
+            .map(|s| s.key as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut names = vec!["Other"; len];
+        for s in SUPPORTED {
+            names[s.key as usize] = Box::leak(format!("{:?}", s.key).into_boxed_str());
+        }
+        names
+    });
+    usize::try_from(key as i16)
+        .ok()
+        .and_then(|i| names.get(i).copied())
+        .unwrap_or("Other")
+}
+
 /// Looks up the row for a raw API key, if we serve it.
 pub fn support_for(key: i16) -> Option<&'static ApiSupport> {
     SUPPORTED.iter().find(|s| s.key as i16 == key)
@@ -121,6 +145,20 @@ pub fn check(key: i16, version: i16) -> VersionCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_served_api_is_named_as_kafka_names_it() {
+        assert_eq!(api_name(ApiKey::Produce), "Produce");
+        assert_eq!(api_name(ApiKey::DescribeLogDirs), "DescribeLogDirs");
+        assert_eq!(api_name(ApiKey::AlterPartition), "Other", "not served");
+        for s in SUPPORTED {
+            let name = api_name(s.key);
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric()) && name != "Other",
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn decodable_range_is_within_the_crate_range() {

@@ -570,59 +570,8 @@ pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
     ResponseError::try_from_code(e.error_code()).unwrap_or(ResponseError::UnknownServerError)
 }
 
-/// A stable, allocation-free metric label for an API.
+/// A stable, allocation-free metric label for an API: its Kafka name for the APIs
+/// this broker serves (see [`strata_proto::versions::api_name`]).
 pub(crate) fn api_name(key: ApiKey) -> &'static str {
-    match key {
-        ApiKey::Produce => "Produce",
-        ApiKey::Fetch => "Fetch",
-        ApiKey::ListOffsets => "ListOffsets",
-        ApiKey::Metadata => "Metadata",
-        ApiKey::ApiVersions => "ApiVersions",
-        ApiKey::CreateTopics => "CreateTopics",
-        ApiKey::DeleteTopics => "DeleteTopics",
-        ApiKey::CreatePartitions => "CreatePartitions",
-        ApiKey::AlterPartitionReassignments => "AlterPartitionReassignments",
-        ApiKey::ListPartitionReassignments => "ListPartitionReassignments",
-        ApiKey::DescribeConfigs => "DescribeConfigs",
-        ApiKey::DescribeCluster => "DescribeCluster",
-        ApiKey::InitProducerId => "InitProducerId",
-        ApiKey::FindCoordinator => "FindCoordinator",
-        ApiKey::JoinGroup => "JoinGroup",
-        ApiKey::DeleteRecords => "DeleteRecords",
-        ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
-        ApiKey::AlterConfigs => "AlterConfigs",
-        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
-        ApiKey::SyncGroup => "SyncGroup",
-        ApiKey::Heartbeat => "Heartbeat",
-        ApiKey::LeaveGroup => "LeaveGroup",
-        ApiKey::OffsetCommit => "OffsetCommit",
-        ApiKey::OffsetFetch => "OffsetFetch",
-        ApiKey::OffsetDelete => "OffsetDelete",
-        ApiKey::TxnOffsetCommit => "TxnOffsetCommit",
-        ApiKey::ListGroups => "ListGroups",
-        ApiKey::DescribeGroups => "DescribeGroups",
-        ApiKey::DeleteGroups => "DeleteGroups",
-        ApiKey::CreateAcls => "CreateAcls",
-        ApiKey::DescribeAcls => "DescribeAcls",
-        ApiKey::DeleteAcls => "DeleteAcls",
-        ApiKey::SaslHandshake => "SaslHandshake",
-        ApiKey::SaslAuthenticate => "SaslAuthenticate",
-        ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
-        ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
-        ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
-        ApiKey::AlterClientQuotas => "AlterClientQuotas",
-        ApiKey::WriteTxnMarkers => "WriteTxnMarkers",
-        ApiKey::AddPartitionsToTxn => "AddPartitionsToTxn",
-        ApiKey::AddOffsetsToTxn => "AddOffsetsToTxn",
-        ApiKey::EndTxn => "EndTxn",
-        ApiKey::DescribeTransactions => "DescribeTransactions",
-        ApiKey::ListTransactions => "ListTransactions",
-        ApiKey::DescribeProducers => "DescribeProducers",
-        ApiKey::ElectLeaders => "ElectLeaders",
-        ApiKey::DescribeTopicPartitions => "DescribeTopicPartitions",
-        ApiKey::DescribeQuorum => "DescribeQuorum",
-        ApiKey::DescribeLogDirs => "DescribeLogDirs",
-        ApiKey::AlterReplicaLogDirs => "AlterReplicaLogDirs",
-        _ => "Other",
-    }
+    strata_proto::versions::api_name(key)
 }
