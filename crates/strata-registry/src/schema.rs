@@ -168,6 +168,23 @@ impl ParsedSchema {
         self.schema_type
     }
 
+    /// Refuses (42201, as Confluent) a JSON schema with a `$ref` that resolves to no
+    /// part of it or of the schemas it references. Checked when a schema is
+    /// registered, not when stored ones are replayed.
+    pub fn check_references_resolve(&self) -> Result<(), RegistryError> {
+        match &self.body {
+            SchemaBody::Json(v) => {
+                match crate::compat::json::unresolved_ref(v, &self.json_references) {
+                    Some(why) => Err(RegistryError::InvalidSchema(format!(
+                        "Invalid schema: {why}"
+                    ))),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The references carried with the schema.
     pub fn references(&self) -> &[SchemaReference] {
         &self.references
@@ -272,6 +289,31 @@ pub fn sorted_json(value: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_ref_that_resolves_nowhere_is_refused_at_registration() {
+        let parse = |text: &str, refs: &[(String, String)]| {
+            ParsedSchema::parse(SchemaType::Json, text, vec![], refs)
+                .and_then(|p| p.check_references_resolve())
+        };
+        let ok = r##"{"type":"object","properties":{"a":{"$ref":"#/definitions/A"}},"definitions":{"A":{"type":"string"}}}"##;
+        assert!(parse(ok, &[]).is_ok());
+        let missing = r##"{"properties":{"a":{"$ref":"#/definitions/B"}},"definitions":{"A":{}}}"##;
+        let e = parse(missing, &[]).unwrap_err();
+        assert_eq!(e.code(), 42201, "{e:?}");
+        let external = r##"{"properties":{"a":{"$ref":"other.json#/x"}}}"##;
+        assert!(parse(external, &[]).is_err(), "no such reference");
+        let refs = vec![(
+            "other.json".to_string(),
+            r#"{"x":{"type":"integer"}}"#.to_string(),
+        )];
+        assert!(parse(external, &refs).is_ok());
+        // A cycle is a schema that cannot be resolved either.
+        let cycle = r##"{"definitions":{"A":{"$ref":"#/definitions/B"},"B":{"$ref":"#/definitions/A"}},"$ref":"#/definitions/A"}"##;
+        assert!(parse(cycle, &[]).is_err());
+        // Anchors are not followed, so not refused.
+        assert!(parse(r##"{"$ref":"#name"}"##, &[]).is_ok());
+    }
 
     #[test]
     fn avro_canonical_ignores_whitespace_and_key_order() {

@@ -69,6 +69,7 @@ impl Registry {
             ));
         }
         let parsed = self.parse(req.schema_type, &req.schema, &req.references)?;
+        parsed.check_references_resolve()?;
         let subject = self.subjects.get(&req.subject);
         if let Some(existing) = subject.and_then(|s| {
             s.versions.values().find(|v| {

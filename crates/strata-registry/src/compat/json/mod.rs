@@ -73,6 +73,47 @@ pub fn check(reader: &Value, writer: &Value) -> Vec<String> {
     check_with_references(reader, &[], writer, &[])
 }
 
+/// The first `$ref` of `schema` (or of the schemas it references) that does not resolve
+/// to a part of `schema` or of a referenced schema, with why; `None` when every one
+/// does. Bounded: at most [`MAX_REF_SCAN`] nodes are looked at.
+pub fn unresolved_ref(schema: &Value, references: &[(String, Value)]) -> Option<String> {
+    let docs = Docs::new(schema, references);
+    let roots = std::iter::once((schema, 0))
+        .chain(references.iter().enumerate().map(|(i, (_, v))| (v, i + 1)));
+    let mut budget = MAX_REF_SCAN;
+    for (root, idx) in roots {
+        let mut stack = vec![root];
+        while let Some(v) = stack.pop() {
+            budget = budget.checked_sub(1)?;
+            match v {
+                Value::Object(m) => {
+                    // `$anchor` fragments (`#name`) are not followed: not judged either.
+                    let pointer = |r: &str| {
+                        r.split_once('#')
+                            .is_none_or(|(_, f)| f.is_empty() || f.starts_with('/'))
+                    };
+                    if matches!(m.get("$ref"), Some(Value::String(r)) if pointer(r)) {
+                        let doc = DocId {
+                            side: Side::Writer,
+                            idx,
+                        };
+                        if let Err(why) = docs.resolve(Node { v, doc }) {
+                            return Some(why);
+                        }
+                    }
+                    stack.extend(m.values());
+                }
+                Value::Array(a) => stack.extend(a.iter()),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// How many nodes [`unresolved_ref`] looks at, at most.
+const MAX_REF_SCAN: usize = 1 << 20;
+
 /// [`check`] with the schemas each side references, as `(reference name, schema)`: a
 /// `$ref` whose part before `#` is a reference name resolves into that schema.
 pub fn check_with_references(
