@@ -129,9 +129,10 @@ pub async fn handle(
             });
         }
     }
-    // Leader-side replication throttle: its rate and which partitions it holds back.
+    // Leader-side replication throttle: its rate and, per partition, whether it is
+    // held back (listed, follower out of sync) and whether its bytes count (listed).
     let node = broker.config.node_id;
-    let throttled: Option<(f64, Vec<bool>)> = from_replica
+    let throttled: Option<(f64, Vec<(bool, bool)>)> = from_replica
         .then(|| throttle::leader_rate(&image, node))
         .flatten()
         .map(|rate| {
@@ -175,7 +176,7 @@ pub async fn handle(
         if let Some((rate, flags)) = &throttled {
             // An empty bucket: throttled partitions send nothing (the fetch waits).
             if !broker.replication_throttle.may_send(*rate, Instant::now()) {
-                for (r, _) in results.iter_mut().zip(flags).filter(|(_, f)| **f) {
+                for (r, _) in results.iter_mut().zip(flags).filter(|(_, f)| f.0) {
                     r.records = None;
                 }
             }
@@ -202,7 +203,7 @@ pub async fn handle(
         let spent: usize = results
             .iter()
             .zip(flags)
-            .filter(|(_, f)| **f)
+            .filter(|(_, f)| f.1)
             .map(|(r, _)| r.len())
             .sum();
         if spent > 0 {

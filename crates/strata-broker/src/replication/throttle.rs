@@ -234,21 +234,27 @@ thread_local! {
     static LEADER_LISTS: RefCell<ThrottledLists> = RefCell::default();
 }
 
-/// Whether a fetch by `follower` of `topic`/`partition` from leader `node_id` is
-/// throttled: the topic lists the partition on this broker, and the follower is not in
-/// the ISR.
+/// Leader side, for a fetch by `follower` of `topic`/`partition` from leader `node_id`:
+/// `(throttled, listed)`: listed when the topic's `leader.replication.throttled.replicas`
+/// names the partition on this broker (its bytes count against the rate, as in Kafka),
+/// throttled when, besides, the follower is not in the ISR.
 pub(crate) fn leader_throttles(
     image: &MetadataImage,
     topic: &str,
     partition: i32,
     node_id: i32,
     follower: i32,
-) -> bool {
+) -> (bool, bool) {
     let Some(t) = image.topic(topic) else {
-        return false;
+        return (false, false);
     };
-    LEADER_LISTS
-        .with_borrow_mut(|lists| lists.throttles(t, LEADER_REPLICAS, partition, node_id, follower))
+    LEADER_LISTS.with_borrow_mut(|lists| {
+        let listed = lists.names(t, LEADER_REPLICAS, partition, node_id);
+        let in_sync = t
+            .partition(partition)
+            .is_some_and(|p| p.isr.contains(&follower));
+        (listed && !in_sync, listed)
+    })
 }
 
 /// Follower side: `(throttled, listed)` for this broker's (`node_id`) replica of
