@@ -68,7 +68,11 @@ fn copy_round(src: &Path, dst: &Path, copied: &mut HashMap<PathBuf, Seen>) -> io
     let mut present = Vec::new();
     for entry in fs::read_dir(src)? {
         let entry = entry?;
-        let meta = entry.metadata()?;
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         if !meta.is_file() {
             continue;
         }
@@ -86,7 +90,15 @@ fn copy_round(src: &Path, dst: &Path, copied: &mut HashMap<PathBuf, Seen>) -> io
         } else {
             0
         };
-        written += copy_file(&src.join(&name), &dst.join(&name), from)?;
+        match copy_file(&src.join(&name), &dst.join(&name), from) {
+            Ok(n) => written += n,
+            // Deleted meanwhile (retention, a cleaner swap): the next round sees it gone.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                present.pop();
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         copied.insert(name, now);
     }
     let gone: Vec<PathBuf> = copied
