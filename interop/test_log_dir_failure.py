@@ -22,6 +22,7 @@ from kafka.admin import KafkaAdminClient
 from broker import Broker
 from cluster import wait_for
 from test_disk_full import fill
+from test_http import get as http_get
 
 PARTITIONS = 6
 RECORDS = 50
@@ -139,6 +140,10 @@ def test_a_failed_log_dir_takes_only_its_partitions_offline(two_dirs):
         for p in in_data:
             assert md.topics["jbod"].partitions[p].leader == 1, p
             assert offline[p] == [], (p, offline)
+        # Counted where an operator looks (and the StrataLogDirOffline alert fires).
+        _, _, metrics = http_get(f"{b.http_base}/metrics")
+        assert f'strata_log_dir_offline{{dir="{extra}"}} 1' in metrics, metrics[-3000:]
+        assert f'strata_log_dir_offline{{dir="{b.data_dir}"}} 0' in metrics
         b.assert_alive()
         for p in in_data:
             got = consume_all(b.bootstrap, "jbod", p)

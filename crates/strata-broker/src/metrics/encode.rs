@@ -185,7 +185,7 @@ const LOG: [Row<LogFigures>; 9] = [
     ),
 ];
 
-const DIR: [Row<Dir>; 2] = [
+const DIR: [Row<Dir>; 3] = [
     (
         "log_dir_free_bytes",
         "Bytes free for Strata on a data directory's filesystem",
@@ -197,6 +197,12 @@ const DIR: [Row<Dir>; 2] = [
         "Size of a data directory's filesystem",
         Gauge,
         |d| d.capacity_bytes as f64,
+    ),
+    (
+        "log_dir_offline",
+        "1 when a log directory failed: its partitions are offline here until restart",
+        Gauge,
+        |d| if d.offline { 1.0 } else { 0.0 },
     ),
 ];
 

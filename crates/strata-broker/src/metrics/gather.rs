@@ -56,8 +56,24 @@ impl Broker {
                 .log_dirs()
                 .all()
                 .iter()
-                .filter(|d| !d.is_offline())
-                .filter_map(|d| super::process::read_dir_space(&d.path))
+                .filter_map(|d| {
+                    let space = super::process::read_dir_space(&d.path);
+                    // A failed dir is listed even when its filesystem cannot be asked.
+                    let space = match (space, d.is_offline()) {
+                        (Some(s), _) => s,
+                        (None, true) => super::snapshot::Dir {
+                            dir: d.path.display().to_string(),
+                            free_bytes: 0,
+                            capacity_bytes: 0,
+                            offline: true,
+                        },
+                        (None, false) => return None,
+                    };
+                    Some(super::snapshot::Dir {
+                        offline: d.is_offline(),
+                        ..space
+                    })
+                })
                 .collect(),
             version: env!("CARGO_PKG_VERSION"),
         }

@@ -83,6 +83,7 @@ pub fn read_dir_space(dir: &Path) -> Option<Dir> {
         dir: dir.display().to_string(),
         free_bytes: st.f_bavail as u64 * block,
         capacity_bytes: st.f_blocks as u64 * block,
+        offline: false,
     })
 }
 

@@ -102,6 +102,8 @@ pub struct Dir {
     pub dir: String,
     pub free_bytes: u64,
     pub capacity_bytes: u64,
+    /// The log dir failed (offline until restart).
+    pub offline: bool,
 }
 
 /// The process, as `/proc` tells (standard `process_*` names, no prefix).
