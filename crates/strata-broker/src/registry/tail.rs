@@ -175,13 +175,17 @@ async fn connection<'a>(
     {
         *slot = None;
     }
-    if slot.is_none() {
-        let security = PeerSecurity::for_broker(broker);
-        let c = BrokerConnection::connect(&t.addr, broker.config.node_id, CALL_TIMEOUT, &security)
-            .await?;
-        *slot = Some((t.leader, c));
-    }
-    Ok(&mut slot.as_mut().expect("just set").1)
+    let held = match slot.take() {
+        Some(held) => held,
+        None => {
+            let security = PeerSecurity::for_broker(broker);
+            let c =
+                BrokerConnection::connect(&t.addr, broker.config.node_id, CALL_TIMEOUT, &security)
+                    .await?;
+            (t.leader, c)
+        }
+    };
+    Ok(&mut slot.insert(held).1)
 }
 
 impl Broker {
