@@ -2,7 +2,7 @@
 # Interleaved A/B of broker CPU (from /proc, 100 Hz ticks) for one-partition produce and
 # consume of 5M x 100 B records with kbench: /tmp/strata-old against /tmp/strata-new,
 # three rounds. Usage: bench/ab_produce_consume.sh (build both binaries first).
-KB=/work/shared/bench/kbench/target/release/kbench
+KB=$(cd "$(dirname "$0")/../../shared/bench/kbench" && pwd)/target/release/kbench
 for round in 1 2 3; do
 for v in old new; do
   rm -rf /tmp/abd; mkdir -p /tmp/abd
