@@ -114,17 +114,7 @@ pub(crate) fn load_or_create_identity(
     let path: PathBuf = dir.join(META_PROPERTIES);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let mut cluster_id = None;
-            let mut stored_node = None;
-            for line in text.lines() {
-                if let Some((k, v)) = line.split_once('=') {
-                    match k.trim() {
-                        "cluster.id" => cluster_id = Some(v.trim().to_string()),
-                        "node.id" => stored_node = v.trim().parse::<i32>().ok(),
-                        _ => {}
-                    }
-                }
-            }
+            let (cluster_id, stored_node) = parse_identity(&text);
             if let Some(stored) = stored_node {
                 anyhow::ensure!(
                     stored == node_id,
@@ -146,18 +136,36 @@ pub(crate) fn load_or_create_identity(
                 }
                 None => Uuid::new_v4().simple().to_string(),
             };
-            let tmp = dir.join(format!("{META_PROPERTIES}.tmp"));
-            std::fs::write(
-                &tmp,
-                format!("cluster.id={cluster_id}\nnode.id={node_id}\n"),
-            )?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            sync_dir(dir)?;
+            write_identity(dir, &cluster_id, node_id)?;
             Ok(cluster_id)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `cluster.id` and `node.id` of a `meta.properties` text.
+fn parse_identity(text: &str) -> (Option<String>, Option<i32>) {
+    let mut out = (None, None);
+    for (k, v) in text.lines().filter_map(|l| l.split_once('=')) {
+        match k.trim() {
+            "cluster.id" => out.0 = Some(v.trim().to_string()),
+            "node.id" => out.1 = v.trim().parse::<i32>().ok(),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Writes `dir`'s `meta.properties` durably (temp file, sync, rename, dir sync).
+fn write_identity(dir: &Path, cluster_id: &str, node_id: i32) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{META_PROPERTIES}.tmp"));
+    std::fs::write(
+        &tmp,
+        format!("cluster.id={cluster_id}\nnode.id={node_id}\n"),
+    )?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dir.join(META_PROPERTIES))?;
+    sync_dir(dir)
 }
 
 /// The log dirs opened at start (see [`open_log_dirs`]).
@@ -179,7 +187,11 @@ pub(crate) fn open_log_dirs(
     node_id: i32,
     cluster_id: &str,
 ) -> anyhow::Result<OpenedLogDirs> {
-    let dirs = crate::replica::LogDirs::new(paths);
+    let mut paths = paths.into_iter();
+    let Some(data_dir) = paths.next() else {
+        anyhow::bail!("no log dir");
+    };
+    let dirs = crate::replica::LogDirs::new(data_dir, paths);
     let mut locks = Vec::new();
     let mut clean = true;
     for (i, dir) in dirs.all().iter().enumerate().skip(1) {
@@ -230,14 +242,7 @@ fn adopt_identity(dir: &Path, node_id: i32, cluster_id: &str) -> anyhow::Result<
     let path = dir.join(META_PROPERTIES);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let mut stored = (None, None);
-            for (k, v) in text.lines().filter_map(|l| l.split_once('=')) {
-                match k.trim() {
-                    "cluster.id" => stored.0 = Some(v.trim().to_string()),
-                    "node.id" => stored.1 = v.trim().parse::<i32>().ok(),
-                    _ => {}
-                }
-            }
+            let stored = parse_identity(&text);
             if stored.0.as_deref().is_some_and(|c| c != cluster_id)
                 || stored.1.is_some_and(|n| n != node_id)
             {
@@ -253,15 +258,7 @@ fn adopt_identity(dir: &Path, node_id: i32, cluster_id: &str) -> anyhow::Result<
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let tmp = dir.join(format!("{META_PROPERTIES}.tmp"));
-            std::fs::write(
-                &tmp,
-                format!("cluster.id={cluster_id}\nnode.id={node_id}\n"),
-            )?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            sync_dir(dir)?;
-            Ok(())
+            Ok(write_identity(dir, cluster_id, node_id)?)
         }
         Err(e) => Err(e.into()),
     }

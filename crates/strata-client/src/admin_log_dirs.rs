@@ -174,15 +174,16 @@ fn dirs_from_response(
 fn alter_request(moves: &[ReplicaDirMove]) -> AlterReplicaLogDirsRequest {
     let mut dirs: Vec<AlterReplicaLogDir> = Vec::new();
     for m in moves {
-        let dir = match dirs.iter().position(|d| d.path.as_str() == m.dir) {
-            Some(i) => &mut dirs[i],
+        let i = match dirs.iter().position(|d| d.path.as_str() == m.dir) {
+            Some(i) => i,
             None => {
                 dirs.push(
                     AlterReplicaLogDir::default().with_path(StrBytes::from_string(m.dir.clone())),
                 );
-                dirs.last_mut().expect("just pushed")
+                dirs.len() - 1
             }
         };
+        let dir = &mut dirs[i];
         match dir.topics.iter_mut().find(|t| t.name.0.as_str() == m.topic) {
             Some(t) => t.partitions.push(m.partition),
             None => dir.topics.push(

@@ -4,8 +4,8 @@
 //! (AlterReplicaLogDirs). A null topic list means every replica. Needs DESCRIBE on the
 //! cluster, as in Kafka.
 //!
-//! Replicas are located on the blocking pool (a log's directory is read under its lock),
-//! one hop for the request.
+//! Replicas are located and the dirs' space read on the blocking pool (a log's
+//! directory is read under its lock), one hop for the request.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -48,14 +48,15 @@ pub async fn handle(
             })
             .collect()
     });
+    // Log locks and statvfs (a hung disk blocks it): off the runtime.
     let b = Arc::clone(broker);
-    let rows = tokio::task::spawn_blocking(move || locate(&b, wanted.as_ref()))
+    let results = tokio::task::spawn_blocking(move || results(&b, locate(&b, wanted.as_ref())))
         .await
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "DescribeLogDirs task failed");
             Vec::new()
         });
-    DescribeLogDirsResponse::default().with_results(results(broker, rows))
+    DescribeLogDirsResponse::default().with_results(results)
 }
 
 /// Every hosted replica (and moving replica's future copy) `wanted` asks for, with the
@@ -93,7 +94,8 @@ fn locate(broker: &Broker, wanted: Option<&HashSet<(String, i32)>>) -> Vec<Row> 
     rows
 }
 
-/// One result per log dir, its replicas grouped by topic.
+/// One result per log dir, its replicas grouped by topic. Blocking (asks each dir's
+/// filesystem for its space).
 fn results(broker: &Broker, rows: Vec<Row>) -> Vec<DescribeLogDirsResult> {
     let dirs = broker.replicas.log_dirs().all();
     let mut per_dir: Vec<BTreeMap<Arc<str>, Vec<DescribeLogDirsPartition>>> =

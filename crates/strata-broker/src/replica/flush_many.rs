@@ -181,6 +181,10 @@ impl Partition {
 /// The blocking half of [`Partition::wait_durable_many`]: the partitions grouped by the
 /// log dir they are in (each may be its own filesystem), each group synced together.
 fn sync_by_log_dir(pending: &[(Arc<Partition>, i64)]) -> Vec<(Arc<Partition>, String)> {
+    if pending.len() < FLUSH_MANY_MIN {
+        // Each syncs its own files: no filesystem to find.
+        return sync_each(pending);
+    }
     type Group = (std::path::PathBuf, Vec<(Arc<Partition>, i64)>);
     let mut groups: Vec<Group> = Vec::new();
     for (p, offset) in pending {
@@ -212,6 +216,11 @@ fn sync_together(
             Err(e) => parts.into_iter().map(|p| (p, e.to_string())).collect(),
         };
     }
+    sync_each(pending)
+}
+
+/// One flush per partition (its own `fdatasync`s). Returns those that failed.
+fn sync_each(pending: &[(Arc<Partition>, i64)]) -> Vec<(Arc<Partition>, String)> {
     pending
         .iter()
         .filter_map(|(p, offset)| {

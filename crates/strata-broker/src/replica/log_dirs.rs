@@ -53,11 +53,13 @@ pub struct LogDirs {
 }
 
 impl LogDirs {
-    /// The dirs, all online. `paths` must not be empty.
-    pub fn new(paths: Vec<PathBuf>) -> Self {
-        assert!(!paths.is_empty(), "at least one log dir");
+    /// The dirs, all online: the data dir, then the others.
+    pub fn new(data_dir: PathBuf, others: impl IntoIterator<Item = PathBuf>) -> Self {
         Self {
-            dirs: paths.into_iter().map(LogDir::new).collect(),
+            dirs: std::iter::once(data_dir)
+                .chain(others)
+                .map(LogDir::new)
+                .collect(),
         }
     }
 
@@ -119,7 +121,7 @@ mod tests {
 
     #[test]
     fn new_partitions_go_to_the_online_dir_with_the_fewest() {
-        let dirs = LogDirs::new(vec!["/a".into(), "/b".into(), "/c".into()]);
+        let dirs = LogDirs::new("/a".into(), ["/b".into(), "/c".into()]);
         assert_eq!(dirs.pick(&[2, 1, 1]), Some(1), "fewest, first on a tie");
         assert!(dirs.fail(1, "probe failed"));
         assert!(!dirs.fail(1, "again"), "failing twice is one failure");
@@ -139,7 +141,7 @@ mod tests {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         std::fs::create_dir(b.path().join("t-0")).unwrap();
-        let dirs = LogDirs::new(vec![a.path().into(), b.path().into()]);
+        let dirs = LogDirs::new(a.path().into(), [b.path().into()]);
         assert_eq!(dirs.find("t-0"), Some(1));
         assert_eq!(dirs.find("t-1"), None);
         dirs.fail(1, "x");

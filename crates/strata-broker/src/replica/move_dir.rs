@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -128,17 +128,8 @@ fn copy_file(src: &Path, dst: &Path, from: u64) -> io::Result<u64> {
     output.set_len(from)?;
     input.seek(SeekFrom::Start(from))?;
     output.seek(SeekFrom::Start(from))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0;
-    loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        output.write_all(&buf[..n])?;
-        total += n as u64;
-    }
-    Ok(total)
+    // In the kernel (copy_file_range) where the filesystems allow.
+    io::copy(&mut input, &mut output)
 }
 
 fn sync_tree(dir: &Path) -> io::Result<()> {
@@ -260,6 +251,8 @@ pub(crate) fn recover_moves(dirs: &[PathBuf]) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     #[test]
