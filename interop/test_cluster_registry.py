@@ -105,6 +105,36 @@ def test_registry_in_a_cluster_keeps_ids_unique_and_dense_through_the_writers_de
     assert set(client.get_subjects()) >= {"subject-0", "concurrent-0", "after-0", "after-1"}
 
 
+def test_a_follower_replica_reads_what_the_leader_just_registered(cluster):
+    """A follower replica of `_schemas` learns the leader's high watermark one fetch late;
+    a read there still sees every registration acknowledged before it began, and it
+    answers from its own replica when the leader cannot be asked."""
+    urls = {i + 1: b.registry_url for i, b in enumerate(cluster.nodes)}
+    register(list(urls.values()), "first-value", schema(0))
+    wait_for(lambda: len(cluster.partition("_schemas").isrs) == 3, "_schemas fully in sync")
+    leader = cluster.partition("_schemas").leader
+    followers = [u for n, u in urls.items() if n != leader]
+    writer = SchemaRegistryClient({"url": urls[leader]})
+    for n in range(1, 21):
+        sid = writer.register_schema("ryw-value", schema(n))
+        for url in followers:
+            got = get_json(f"{url}/schemas/ids/{sid}")
+            assert json.loads(got["schema"]) == json.loads(schema(n).schema_str), (n, url)
+            latest = get_json(f"{url}/subjects/ryw-value/versions/latest")
+            assert (latest["id"], latest["version"]) == (sid, n), (n, url, latest)
+
+    # The leader stops answering: a follower answers from its own replica.
+    node = cluster.node(leader)
+    node.proc.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        latest = get_json(f"{followers[0]}/subjects/ryw-value/versions/latest")
+        assert latest["version"] == 20, latest
+        assert time.monotonic() - started < 8, "answered without the leader"
+    finally:
+        node.proc.send_signal(signal.SIGCONT)
+
+
 def test_writes_are_forwarded_over_https_when_the_registry_is_https(tmp_path):
     """With HTTP:SSL the registry is HTTPS on every node, and a write reaching a broker that
     is not the writer goes to the writer over TLS verified against the cluster's CA."""

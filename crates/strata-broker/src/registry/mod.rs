@@ -3,14 +3,15 @@
 //! writer.
 //!
 //! - **Reads** are answered from the local copy, caught up to the partition's high
-//!   watermark first (so what a write acknowledged anywhere is visible here once this
-//!   replica has it). A broker that holds no replica of `_schemas` builds its copy with
-//!   a tail ([`tail`]): it fetches `_schemas`-0 from its leader like a consumer (records
-//!   below the leader's high watermark only), and a read there first asks the leader its
-//!   high watermark and waits until the copy reached it (read-your-writes across
-//!   brokers). Only when the copy cannot be shown current (the leader unreachable and
-//!   the copy older than `replica.lag.time.max.ms`, or the copy not catching up in
-//!   time) is the request sent on to the leader ([`Route::Forward`]).
+//!   watermark first. Every broker but the leader also feeds its copy with a tail
+//!   ([`tail`]): it fetches `_schemas`-0 from its leader like a consumer (records below
+//!   the leader's high watermark only), and a read there first asks the leader its high
+//!   watermark and waits until the copy reached it (read-your-writes across brokers; a
+//!   follower replica alone would lag by a fetch). Only when the copy cannot be shown
+//!   current (the leader unreachable and the copy older than `replica.lag.time.max.ms`
+//!   on a broker without a replica, or the copy not catching up in time) is the
+//!   request sent on to the leader ([`Route::Forward`]); a follower whose leader cannot
+//!   be asked answers from its own replica.
 //! - **Writes** are made by the leader of `_schemas`-0 only, one at a time: it waits
 //!   until everything in its log is committed (after a failover the new leader commits
 //!   the tail it inherited), applies it, computes the records of the operation from that
@@ -217,20 +218,26 @@ impl Broker {
     }
 
     /// Catches the copy up to the committed records; false while `_schemas` does not
-    /// exist. Without a replica here, the tail's copy is caught up to the leader's high
-    /// watermark (or a route when it cannot be).
+    /// exist. On any broker but the leader, the copy is also caught up to the leader's
+    /// high watermark through the tail (without a replica here, a route when it cannot
+    /// be; a follower answers from its own replica when the leader cannot say).
     async fn registry_caught_up(self: &Arc<Self>) -> Result<bool, RegistryFailure> {
         if self.meta.image().topic(SCHEMAS_TOPIC).is_none() {
             return Ok(false);
         }
         let Some(p) = self.replicas.get(SCHEMAS_TOPIC, 0) else {
-            self.registry_tail_caught_up().await?;
+            self.registry_tail_caught_up(false).await?;
             return Ok(true);
         };
         self.registry
             .catch_up(&p, p.high_watermark())
             .await
             .map_err(RegistryFailure::Registry)?;
+        if p.leading_epoch().is_none() {
+            // A follower's high watermark trails the leader's by a fetch: a registration
+            // acknowledged before this read may lie above it.
+            self.registry_tail_caught_up(true).await?;
+        }
         Ok(true)
     }
 

@@ -5,10 +5,15 @@
 //! same [`RegistryService::apply_from`] as the replica path, on a blocking thread.
 //!
 //! - **Lifecycle**: one task per broker, started with the registry listener (or by the
-//!   first read that needs it). It fetches while `_schemas` exists and this broker has no
-//!   replica of it, follows the leader the metadata image names (a failover, a
-//!   reassignment), and idles when the broker gains a replica (reads then use it) or the
+//!   first read that needs it). It fetches while `_schemas` exists and this broker does
+//!   not lead it, follows the leader the metadata image names (a failover, a
+//!   reassignment), and idles while the broker leads it (reads then use the log) or the
 //!   topic is gone; it ends when the broker stops.
+//! - **Followers**: a follower replica learns the leader's high watermark only with its
+//!   next fetch, which the leader holds until new data comes (up to
+//!   `replica.fetch.wait.max.ms`), so its own copy lags a registration by up to that. It
+//!   therefore tails too, and both paths feed one copy: its replica's committed records
+//!   and the tail's, each applied only at the offset the copy is at.
 //! - **Reads** ([`Broker::registry_tail_caught_up`]) first ask the leader its high
 //!   watermark (ListOffsets "latest", one request shared by the reads waiting for it, on
 //!   a connection of its own) and wait until the copy reached it: a registration
@@ -144,7 +149,11 @@ fn need(broker: &Broker) -> Need {
     let Some(topic) = image.topic(SCHEMAS_TOPIC) else {
         return Need::NotNeeded;
     };
-    if broker.replicas.get(SCHEMAS_TOPIC, 0).is_some() {
+    if broker
+        .replicas
+        .get(SCHEMAS_TOPIC, 0)
+        .is_some_and(|p| p.leading_epoch().is_some())
+    {
         return Need::NotNeeded;
     }
     let Some(part) = topic.partition(0) else {
@@ -204,10 +213,15 @@ impl Broker {
         }
     }
 
-    /// Before a read on a broker without a replica: waits until the tail's copy holds
-    /// what the leader had committed when the read began, or answers from a copy that
-    /// is current enough when the leader cannot say; else a route to the leader.
-    pub(super) async fn registry_tail_caught_up(self: &Arc<Self>) -> Result<(), RegistryFailure> {
+    /// Before a read on a broker that does not lead `_schemas`: waits until the tail's
+    /// copy holds what the leader had committed when the read began, or answers from a
+    /// copy that is current enough when the leader cannot say (`follower`: this broker's
+    /// own replica, already applied up to its high watermark, is such a copy); else a
+    /// route to the leader.
+    pub(super) async fn registry_tail_caught_up(
+        self: &Arc<Self>,
+        follower: bool,
+    ) -> Result<(), RegistryFailure> {
         self.start_registry_tail();
         let began = Instant::now();
         let service = &self.registry;
@@ -225,6 +239,10 @@ impl Broker {
                     high_watermark = p.high_watermark,
                     "the {SCHEMAS_TOPIC} copy did not catch up in time: the leader answers"
                 );
+            }
+            Err(why) if follower => {
+                tracing::debug!(reason = %why, "{SCHEMAS_TOPIC} leader unreachable: answering from this replica");
+                return Ok(());
             }
             Err(why) => {
                 let topic_id = self.meta.image().topic(SCHEMAS_TOPIC).map(|t| t.topic_id);
