@@ -279,7 +279,10 @@ impl Broker {
             )),
             tokio::spawn(retention_loop(Arc::clone(&broker), shutdown_rx.clone())),
             tokio::spawn(resync_loop(Arc::clone(&broker), shutdown_rx.clone())),
-            tokio::spawn(group_loop(Arc::clone(&broker), shutdown_rx.clone())),
+            tokio::spawn(crate::group::group_loop(
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            )),
             tokio::spawn(crate::txn::txn_loop(
                 Arc::clone(&broker),
                 shutdown_rx.clone(),
@@ -587,27 +590,6 @@ async fn flush_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         if let Some((p, e)) = failures.next() {
             let more = failures.count();
             tracing::error!(topic = %p.topic, partition = p.index, error = %e, more_partitions = more, "flush failed");
-        }
-    }
-}
-
-async fn group_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    // Session expiry and join deadlines need ~100 ms resolution.
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n: u64 = 0;
-    let retention_ms = broker.config.offsets_retention.as_millis() as i64;
-    // Checked once a minute, or twice per retention period when that is shorter.
-    let expiry_every = (retention_ms / 200).clamp(1, 600) as u64;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        broker.groups.tick(&broker);
-        n += 1;
-        if n.is_multiple_of(expiry_every) {
-            broker.groups.expire_offsets(&broker, retention_ms).await;
         }
     }
 }

@@ -291,3 +291,120 @@ async fn offset_delete_and_retention_of_empty_groups() {
     );
     b.stop().await;
 }
+
+/// The group timers sleep to the earliest deadline: a silent member is removed when its
+/// session times out, a deadline that appears while the loop sleeps (a second group's
+/// shorter session) wakes it, and a member that keeps heartbeating stays.
+#[tokio::test]
+async fn a_silent_member_expires_at_its_session_timeout() {
+    let b = TestBroker::start_in(tempfile::tempdir().unwrap(), |c| {
+        c.group_initial_rebalance_delay_ms = 0;
+        c.group_min_session_timeout_ms = 100;
+    })
+    .await;
+    let mut c = b.client().await;
+    async fn join_with(
+        c: &mut RawClient,
+        group: &str,
+        member: &str,
+        session_ms: i32,
+    ) -> JoinGroupResponse {
+        let req = JoinGroupRequest::default()
+            .with_group_id(gid(group))
+            .with_session_timeout_ms(session_ms)
+            .with_rebalance_timeout_ms(session_ms)
+            .with_member_id(s(member))
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(bytes::Bytes::from_static(b"meta"))]);
+        match c
+            .call(ApiKey::JoinGroup, 9, RequestKind::JoinGroup(req))
+            .await
+        {
+            ResponseKind::JoinGroup(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+    async fn members(c: &mut RawClient, group: &str) -> (String, usize) {
+        let req = DescribeGroupsRequest::default().with_groups(vec![gid(group)]);
+        match c
+            .call(ApiKey::DescribeGroups, 5, RequestKind::DescribeGroups(req))
+            .await
+        {
+            ResponseKind::DescribeGroups(r) => (
+                r.groups[0].group_state.to_string(),
+                r.groups[0].members.len(),
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    async fn heartbeat(c: &mut RawClient, group: &str, member: &str, generation: i32) -> i16 {
+        let hb = HeartbeatRequest::default()
+            .with_group_id(gid(group))
+            .with_generation_id(generation)
+            .with_member_id(s(member));
+        match c
+            .call(ApiKey::Heartbeat, 4, RequestKind::Heartbeat(hb))
+            .await
+        {
+            ResponseKind::Heartbeat(h) => h.error_code,
+            other => panic!("{other:?}"),
+        }
+    }
+    async fn sync(c: &mut RawClient, group: &str, member: &str, generation: i32) {
+        let req = SyncGroupRequest::default()
+            .with_group_id(gid(group))
+            .with_generation_id(generation)
+            .with_member_id(s(member))
+            .with_protocol_type(Some(s("consumer")))
+            .with_protocol_name(Some(s("range")))
+            .with_assignments(vec![SyncGroupRequestAssignment::default()
+                .with_member_id(s(member))
+                .with_assignment(bytes::Bytes::from_static(b"all"))]);
+        let ResponseKind::SyncGroup(r) = c
+            .call(ApiKey::SyncGroup, 5, RequestKind::SyncGroup(req))
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(r.error_code, 0);
+    }
+
+    // A member with a long session keeps the loop asleep for long.
+    let long = join_with(&mut c, "long", "", 60_000).await;
+    let long = join_with(&mut c, "long", long.member_id.as_str(), 60_000).await;
+    assert_eq!(long.error_code, 0);
+    sync(&mut c, "long", long.member_id.as_str(), long.generation_id).await;
+
+    // Then a member with a 400 ms session, which heartbeats for a while and then stops.
+    let m = join_with(&mut c, "short", "", 400).await;
+    let m = join_with(&mut c, "short", m.member_id.as_str(), 400).await;
+    assert_eq!(m.error_code, 0);
+    let member = m.member_id.to_string();
+    sync(&mut c, "short", &member, m.generation_id).await;
+    for _ in 0..8 {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        assert_eq!(
+            heartbeat(&mut c, "short", &member, m.generation_id).await,
+            0
+        );
+    }
+    assert_eq!(members(&mut c, "short").await, ("Stable".to_string(), 1));
+    let stopped = std::time::Instant::now();
+    loop {
+        let (state, n) = members(&mut c, "short").await;
+        if n == 0 {
+            assert_eq!(state, "Empty");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < std::time::Duration::from_secs(5),
+            "the silent member was not expired"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Removed at its deadline (400 ms after the last heartbeat), not a minute later.
+    assert!(stopped.elapsed() >= std::time::Duration::from_millis(300));
+    assert_eq!(members(&mut c, "long").await, ("Stable".to_string(), 1));
+}

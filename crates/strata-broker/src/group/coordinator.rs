@@ -2,7 +2,7 @@
 //! expire sessions, driving `strata_group::Group` and routing its effects.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -59,6 +59,8 @@ pub(super) struct State {
     pub(super) offsets: HashMap<String, GroupOffsets>,
     /// The `__consumer_offsets` partitions this broker coordinates (or is loading).
     pub(super) loads: HashMap<i32, Load>,
+    /// When to retry the loads that failed (the group loop reconciles then).
+    pub(super) load_retry_at: Option<i64>,
     /// Id of the last load started.
     pub(super) next_load: u64,
     /// Raft index of the newest image reconciled with.
@@ -75,7 +77,7 @@ pub(super) struct State {
 }
 
 /// A group metadata write to carry out after the lock is released.
-struct PersistJob {
+pub(super) struct PersistJob {
     group_id: String,
     token: PersistToken,
     value: GroupMetadataValue,
@@ -88,6 +90,12 @@ pub struct GroupCoordinator {
     next_request: AtomicU64,
     /// Woken whenever a partition load finishes.
     pub(super) load_done: tokio::sync::Notify,
+    /// Wakes the group loop: a deadline earlier than the one it sleeps to (see
+    /// `timers`).
+    pub(super) wake: tokio::sync::Notify,
+    /// The deadline (ms) the group loop sleeps to; `i64::MAX` for none. Read and
+    /// written under the state lock.
+    pub(super) scheduled: AtomicI64,
     /// Rebalances started, for `/metrics`.
     pub rebalances: Counter,
     /// Rebalance durations (shared with `Metrics::group_rebalance_seconds`).
@@ -110,6 +118,8 @@ impl GroupCoordinator {
             state: Mutex::new(State::default()),
             next_request: AtomicU64::new(1),
             load_done: tokio::sync::Notify::new(),
+            wake: tokio::sync::Notify::new(),
+            scheduled: AtomicI64::new(i64::MAX),
             rebalances: Counter::default(),
             rebalance_seconds,
         }
@@ -153,8 +163,9 @@ impl GroupCoordinator {
         }
     }
 
-    /// Routes effects to parked requests; returns the writes to start.
-    fn route(&self, entry: &mut GroupEntry, effects: Vec<Effect>) -> Vec<PersistJob> {
+    /// Routes effects to parked requests; returns the writes to start. Called with the
+    /// state lock held.
+    pub(super) fn route(&self, entry: &mut GroupEntry, effects: Vec<Effect>) -> Vec<PersistJob> {
         let mut jobs = Vec::new();
         for fx in effects {
             match fx {
@@ -201,6 +212,9 @@ impl GroupCoordinator {
                 }
             }
         }
+        // Every change of a group's timers comes with its effects (a heartbeat only
+        // pushes its member's deadline later).
+        self.offer(entry.group.next_deadline());
         jobs
     }
 
@@ -306,26 +320,7 @@ impl GroupCoordinator {
         Ok(results)
     }
 
-    /// Expires sessions and finishes join phases whose time has come; every ~100 ms.
-    /// Also follows the metadata image (retrying failed loads).
-    pub fn tick(&self, broker: &Arc<Broker>) {
-        self.follow_image(broker);
-        let now = now_ms();
-        let jobs: Vec<PersistJob> = {
-            let mut state = self.state.lock();
-            let mut jobs = Vec::new();
-            for entry in state.groups.values_mut() {
-                if entry.group.next_deadline().is_some_and(|d| d <= now) {
-                    let fx = entry.group.tick(now);
-                    jobs.extend(self.route(entry, fx));
-                }
-            }
-            jobs
-        };
-        self.spawn_persists(broker, jobs);
-    }
-
-    fn spawn_persists(&self, broker: &Arc<Broker>, jobs: Vec<PersistJob>) {
+    pub(super) fn spawn_persists(&self, broker: &Arc<Broker>, jobs: Vec<PersistJob>) {
         for job in jobs {
             let b = Arc::clone(broker);
             tokio::spawn(async move {

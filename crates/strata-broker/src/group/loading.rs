@@ -320,12 +320,17 @@ impl PartitionLoads for GroupCoordinator {
                 );
             }
             Err(e) => {
-                // Forgotten, so the next reconcile (the group loop's tick) retries.
+                // Forgotten, so the group loop's reconcile at `load_retry_at` retries.
                 state.loads.remove(&job.partition);
+                let retry = now_ms() + super::timers::LOAD_RETRY_MS;
+                state.load_retry_at = Some(state.load_retry_at.map_or(retry, |t| t.min(retry)));
+                self.offer(state.load_retry_at);
                 tracing::error!(partition = job.partition, error = %e, "cannot load groups");
             }
         }
         drop(state);
+        // Loaded groups bring their members' session deadlines: the loop rescans.
+        self.wake.notify_one();
         self.load_done.notify_waiters();
     }
 

@@ -25,8 +25,10 @@ mod loading;
 pub(crate) mod offsets;
 mod report;
 pub(crate) mod store;
+mod timers;
 mod txn_offsets;
 
 pub use coordinator::GroupCoordinator;
 pub use report::{GroupReport, GroupSummary, MemberReport, PartitionLag};
+pub(crate) use timers::group_loop;
 pub use txn_offsets::TxnCommitter;
