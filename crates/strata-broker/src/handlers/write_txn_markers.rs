@@ -24,13 +24,12 @@ use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 use kafka_protocol::ResponseError;
 use strata_auth::acl::AclOperation;
 use strata_proto::batch::control::{marker_batch, ControlType};
-use strata_replication::AckState;
 
 use super::log_error_code;
 use crate::auth::authorizer::Access;
 use crate::broker::now_ms;
 use crate::config::FlushPolicy;
-use crate::replica::{Partition, Replicated};
+use crate::replica::Partition;
 use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 
@@ -178,13 +177,8 @@ async fn wait_acks_all(
             return Err(ResponseError::KafkaStorageError);
         }
     }
-    match p.wait_replicated(last_offset, deadline).await {
-        Replicated::Verdict(AckState::Done) => Ok(()),
-        Replicated::Verdict(AckState::Wait) => Err(ResponseError::RequestTimedOut),
-        Replicated::Verdict(
-            AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend,
-        ) => Err(ResponseError::NotEnoughReplicasAfterAppend),
-        Replicated::NotLeader => Err(ResponseError::NotLeaderOrFollower),
-        Replicated::Deleted => Err(ResponseError::UnknownTopicOrPartition),
+    match p.wait_replicated(last_offset, deadline).await.refusal() {
+        None => Ok(()),
+        Some((code, _)) => Err(code),
     }
 }

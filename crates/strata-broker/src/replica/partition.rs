@@ -151,6 +151,14 @@ impl Partition {
         self.log_end_offset() - self.durable_end.load(Ordering::Acquire)
     }
 
+    /// Whether a produce with `acks` that appended here waits for an fsync before it
+    /// is answered: `acks=all` under the `batch` flush policy, and any produce once
+    /// `flush.messages` records are unflushed.
+    pub fn produce_waits_for_fsync(&self, acks: i16, policy: crate::config::FlushPolicy) -> bool {
+        (acks == -1 && policy == crate::config::FlushPolicy::Batch)
+            || self.unflushed_records() >= self.settings.read().flush_messages
+    }
+
     /// Bytes on disk in this partition's segments.
     pub fn size_bytes(&self) -> u64 {
         self.size_bytes.load(Ordering::Relaxed)

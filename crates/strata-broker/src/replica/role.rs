@@ -30,6 +30,35 @@ pub enum Replicated {
     Deleted,
 }
 
+impl Replicated {
+    /// What a write waiting on this verdict answers: `None` once every in-sync replica
+    /// has the records, else Kafka's error code and why.
+    pub fn refusal(self) -> Option<(kafka_protocol::ResponseError, &'static str)> {
+        use kafka_protocol::ResponseError as E;
+        match self {
+            Replicated::Verdict(AckState::Done) => None,
+            Replicated::Verdict(AckState::Wait) => Some((
+                E::RequestTimedOut,
+                "the in-sync replicas did not all confirm in time",
+            )),
+            Replicated::Verdict(
+                AckState::NotEnoughReplicas | AckState::NotEnoughReplicasAfterAppend,
+            ) => Some((
+                E::NotEnoughReplicasAfterAppend,
+                "the in-sync replicas shrank below min.insync.replicas",
+            )),
+            Replicated::NotLeader => Some((
+                E::NotLeaderOrFollower,
+                "leadership moved while waiting for the in-sync replicas",
+            )),
+            Replicated::Deleted => Some((
+                E::UnknownTopicOrPartition,
+                "the partition was deleted while waiting for the in-sync replicas",
+            )),
+        }
+    }
+}
+
 /// What this broker does for one partition.
 #[derive(Debug, Default)]
 pub enum Role {
