@@ -43,6 +43,9 @@ pub(super) async fn verify_transactions(
 ) {
     let verdicts =
         crate::txn::verify::check_produce(broker, version, transactional_id, &plan.appends).await;
+    if verdicts.iter().all(Option::is_none) {
+        return;
+    }
     plan.refuse(
         verdicts
             .into_iter()
