@@ -18,9 +18,17 @@
 //! dropped. It does not depend on whitespace, comments or the input form, and it parses
 //! again to itself (so it can be stored when normalisation is asked).
 //!
+//! With `normalize`, a schema is stored as `.proto` source text printed from the
+//! normalised descriptor ([`normalized_text`], printer in [`print`]), as Confluent stores
+//! normalised schemas. That text compiles back to the same canonical form (checked each
+//! time); when it would not, or the descriptor carries options the printer cannot write
+//! (custom options, uninterpreted options, ...), the base64 canonical form is stored.
+//!
 //! Limits (so that no input can exhaust the stack): source text may nest brackets at
 //! most [`MAX_NESTING`] deep; descriptors are decoded with prost's recursion limit.
 //! Every failure is [`RegistryError::InvalidSchema`]; nothing here panics.
+
+mod print;
 
 use std::collections::HashMap;
 
@@ -28,7 +36,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use prost::Message;
-use prost_reflect::FileDescriptor;
+use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, Value};
 use prost_types::{DescriptorProto, FileDescriptorProto};
 use protox::file::{File, FileResolver, GoogleFileResolver};
 
@@ -253,4 +261,54 @@ pub fn encode_descriptor(proto: &FileDescriptorProto) -> String {
 /// The full name (`package.Message`) of the first message of `file`.
 pub fn first_message_name(file: &FileDescriptor) -> Option<String> {
     file.messages().next().map(|m| m.full_name().to_string())
+}
+
+/// The `.proto` text to store for a schema registered with `normalize`: the normalised
+/// descriptor of `file` printed back as source. `None` (store `canonical`, the base64
+/// form, instead) when the descriptor has options the printer cannot write, or when the
+/// text does not compile (with `references`) back to `canonical`, the schema's identity.
+pub fn normalized_text(
+    file: &FileDescriptor,
+    canonical: &str,
+    references: &[(String, String)],
+) -> Option<String> {
+    if has_unmodelled_fields(file) {
+        return None;
+    }
+    let mut proto = file.file_descriptor_proto().clone();
+    normalize_file(&mut proto);
+    let text = print::print_file(&proto)?;
+    match parse(&text, references) {
+        Ok((again, _)) if again == canonical => Some(text),
+        _ => None,
+    }
+}
+
+/// True when the full encoding of `file` holds fields the descriptor types do not
+/// model: custom (extension) options, which `prost_types` drops, or unknown fields.
+fn has_unmodelled_fields(file: &FileDescriptor) -> bool {
+    let Some(desc) =
+        DescriptorPool::global().get_message_by_name("google.protobuf.FileDescriptorProto")
+    else {
+        return true;
+    };
+    match DynamicMessage::decode(desc, file.encode_to_vec().as_slice()) {
+        Ok(m) => has_unknown(&m, 0),
+        Err(_) => true,
+    }
+}
+
+fn has_unknown(m: &DynamicMessage, depth: usize) -> bool {
+    if depth > print::MAX_DEPTH * 2 || m.unknown_fields().next().is_some() {
+        return true;
+    }
+    m.fields().any(|(_, v)| value_has_unknown(v, depth))
+}
+
+fn value_has_unknown(v: &Value, depth: usize) -> bool {
+    match v {
+        Value::Message(m) => has_unknown(m, depth + 1),
+        Value::List(items) => items.iter().any(|i| value_has_unknown(i, depth)),
+        _ => false,
+    }
 }

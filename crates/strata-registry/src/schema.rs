@@ -15,7 +15,8 @@
 //!   at every level.
 //! * PROTOBUF: `.proto` source text or the base64 of a serialized `FileDescriptorProto`,
 //!   compiled with `protox`; the canonical form is the base64 of the normalised compiled
-//!   descriptor, the same for both input forms (see [`crate::protobuf`]).
+//!   descriptor, the same for both input forms (see [`crate::protobuf`]). Registered with
+//!   `normalize`, it is stored as `.proto` text printed from that descriptor.
 //!
 //! Invariant: parsing never panics; bad text gives [`RegistryError::InvalidSchema`].
 
@@ -114,6 +115,8 @@ pub struct ParsedSchema {
     /// For JSON: the referenced schemas that parse as JSON, by reference name (what a
     /// `$ref` names them by); empty otherwise.
     json_references: Vec<(String, Value)>,
+    /// For PROTOBUF: the resolved references, to compile the normalised text again.
+    protobuf_references: Vec<(String, String)>,
 }
 
 impl ParsedSchema {
@@ -130,6 +133,7 @@ impl ParsedSchema {
         resolved_references: &[(String, String)],
     ) -> Result<Self, RegistryError> {
         let mut json_references = Vec::new();
+        let mut protobuf_references = Vec::new();
         let (canonical, body) = match schema_type {
             SchemaType::Avro => {
                 let texts: Vec<String> =
@@ -151,6 +155,7 @@ impl ParsedSchema {
             }
             SchemaType::Protobuf => {
                 let (canonical, file) = crate::protobuf::parse(text, resolved_references)?;
+                protobuf_references = resolved_references.to_vec();
                 (canonical, SchemaBody::Protobuf(file))
             }
         };
@@ -160,6 +165,7 @@ impl ParsedSchema {
             canonical,
             body,
             json_references,
+            protobuf_references,
         })
     }
 
@@ -222,13 +228,21 @@ impl ParsedSchema {
         &self.body
     }
 
-    /// The text to store: the canonical form when `normalize`, else `original`.
-    /// (Every canonical form parses again: for PROTOBUF it is a base64 descriptor.)
+    /// The text to store: `original`, or when `normalize` the normalised text: the
+    /// canonical form for AVRO and JSON; for PROTOBUF `.proto` source printed from the
+    /// normalised descriptor (as Confluent), or the canonical base64 descriptor when the
+    /// printer cannot express it (see [`crate::protobuf::normalized_text`]). Whatever is
+    /// stored parses again to the same canonical form, so the identity is unchanged.
     pub fn stored_text(&self, original: &str, normalize: bool) -> String {
-        if normalize {
-            self.canonical.clone()
-        } else {
-            original.to_string()
+        if !normalize {
+            return original.to_string();
+        }
+        match &self.body {
+            SchemaBody::Protobuf(file) => {
+                crate::protobuf::normalized_text(file, &self.canonical, &self.protobuf_references)
+                    .unwrap_or_else(|| self.canonical.clone())
+            }
+            _ => self.canonical.clone(),
         }
     }
 }

@@ -204,7 +204,62 @@ fn normalize_stores_a_form_that_parses_again() {
     };
     let r = n.commit(n.reg.register(&req)).unwrap();
     let stored = n.reg.schema_by_id(r.id).unwrap().schema;
-    assert_ne!(stored, ORDER);
+    // Stored as `.proto` source printed from the normalised descriptor (as Confluent).
+    assert_eq!(
+        stored,
+        "syntax = \"proto3\";\npackage shop;\n\nimport \"google/protobuf/timestamp.proto\";\n\n\
+         message Order {\n  string id = 1;\n  int64 amount = 2;\n  \
+         .google.protobuf.Timestamp at = 3;\n}\n"
+    );
     assert_eq!(n.register("norm2", &stored, vec![]).unwrap().0, r.id);
     assert_eq!(n.register("norm3", ORDER, vec![]).unwrap().0, r.id);
+    let client = descriptor_of("order.proto", ORDER, &[]);
+    assert_eq!(n.register("norm4", &client, vec![]).unwrap().0, r.id);
+    // The stored text replays to the same registry.
+    let fresh = n.replayed();
+    assert_eq!(fresh.schema_by_id(r.id).unwrap().schema, stored);
+}
+
+#[test]
+fn normalize_keeps_the_id_of_an_earlier_plain_registration() {
+    let mut n = Node::default();
+    let money = "syntax = \"proto3\"; package fin; message Money { int64 units = 1; }";
+    let (money_id, _) = n.register("money", money, vec![]).unwrap();
+    let reference = SchemaReference {
+        name: "money.proto".into(),
+        subject: "money".into(),
+        version: 1,
+    };
+    let item = "syntax = \"proto3\";\nimport \"money.proto\";\n// an item\nmessage Item { fin.Money price = 1; }";
+    let (plain_id, _) = n.register("item", item, vec![reference.clone()]).unwrap();
+    assert_ne!(plain_id, money_id);
+    for subject in ["item", "item-normalized"] {
+        let req = RegisterRequest {
+            subject: subject.into(),
+            schema: item.into(),
+            schema_type: SchemaType::Protobuf,
+            references: vec![reference.clone()],
+            normalize: true,
+            ..Default::default()
+        };
+        let r = n.commit(n.reg.register(&req)).unwrap();
+        assert_eq!((r.id, r.version), (plain_id, 1), "{subject}");
+    }
+    let stored = n
+        .reg
+        .version(
+            "item-normalized",
+            strata_registry::VersionSpec::Latest,
+            false,
+        )
+        .unwrap()
+        .schema;
+    assert_eq!(
+        stored,
+        "syntax = \"proto3\";\n\nimport \"money.proto\";\n\nmessage Item {\n  .fin.Money price = 1;\n}\n"
+    );
+    assert_eq!(
+        n.register("again", &stored, vec![reference]).unwrap().0,
+        plain_id
+    );
 }
