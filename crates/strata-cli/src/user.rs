@@ -8,12 +8,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+use strata_client::error::codes::RESOURCE_NOT_FOUND;
 use strata_client::{Admin, ClientConfig, ScramChange, ScramMechanism, UserScramCredentials};
 
 use crate::cli::Format;
 
-/// Kafka's RESOURCE_NOT_FOUND: the user has no credentials.
-const RESOURCE_NOT_FOUND: i16 = 91;
 /// The environment variable a password may come from.
 pub const PASSWORD_ENV: &str = "STRATA_USER_PASSWORD";
 
@@ -119,6 +118,7 @@ async fn existing(admin: &Admin, name: &str) -> Result<Option<UserScramCredentia
         .await
     {
         Ok(mut v) => Ok(v.pop()),
+        // RESOURCE_NOT_FOUND: the user has no credentials.
         Err(e) if e.code() == Some(RESOURCE_NOT_FOUND) => Ok(None),
         Err(e) => Err(e.into()),
     }

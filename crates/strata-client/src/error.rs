@@ -156,69 +156,8 @@ impl ClientError {
     }
 }
 
-/// Error codes the client reacts to specifically.
-pub mod codes {
-    /// The requested offset is out of the log's range.
-    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
-    /// The topic or partition is unknown to this broker.
-    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-    /// The partition has no leader right now.
-    pub const LEADER_NOT_AVAILABLE: i16 = 5;
-    /// This broker does not lead the partition.
-    pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-    /// The replica is not available.
-    pub const REPLICA_NOT_AVAILABLE: i16 = 9;
-    /// The broker cannot use a log directory (a disk failed).
-    pub const KAFKA_STORAGE_ERROR: i16 = 56;
-    /// The path is not one of the broker's log directories.
-    pub const LOG_DIR_NOT_FOUND: i16 = 57;
-    /// The version of the API is not supported.
-    pub const UNSUPPORTED_VERSION: i16 = 35;
-    /// A topic with this name already exists.
-    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
-    /// The topic name is invalid.
-    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
-    /// The partition count is invalid.
-    pub const INVALID_PARTITIONS: i16 = 37;
-    /// The replication factor is invalid.
-    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
-    /// A topic config is invalid.
-    pub const INVALID_CONFIG: i16 = 40;
-    /// The request's leader epoch is older than the broker's.
-    pub const FENCED_LEADER_EPOCH: i16 = 74;
-    /// The request's leader epoch is newer than the broker's.
-    pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
-    /// The topic id is unknown.
-    pub const UNKNOWN_TOPIC_ID: i16 = 100;
-    /// The offset's metadata string is too long.
-    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
-    /// The coordinator is still loading the group's state.
-    pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
-    /// The group's coordinator is not available.
-    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-    /// This broker is not the group's coordinator.
-    pub const NOT_COORDINATOR: i16 = 16;
-    /// The generation is not the group's current one.
-    pub const ILLEGAL_GENERATION: i16 = 22;
-    /// The member's protocols do not match the group's.
-    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
-    /// The member id is not known to the coordinator.
-    pub const UNKNOWN_MEMBER_ID: i16 = 25;
-    /// The session timeout is outside the broker's allowed range.
-    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
-    /// The group is rebalancing.
-    pub const REBALANCE_IN_PROGRESS: i16 = 27;
-    /// The group has members (it must be empty for this operation).
-    pub const NON_EMPTY_GROUP: i16 = 68;
-    /// The group does not exist.
-    pub const GROUP_ID_NOT_FOUND: i16 = 69;
-    /// JoinGroup must be repeated with the member id the coordinator returned.
-    pub const MEMBER_ID_REQUIRED: i16 = 79;
-    /// Another member joined with this static instance id.
-    pub const FENCED_INSTANCE_ID: i16 = 82;
-    /// The group still consumes the topic whose offsets should be deleted.
-    pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
-}
+/// Kafka error codes, by Kafka's names (the one table in `strata_proto::error_code`).
+pub use strata_proto::error_code as codes;
 
 /// Whether the protocol marks this error code as retriable.
 pub fn is_retriable_code(code: i16) -> bool {

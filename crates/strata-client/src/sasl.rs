@@ -10,11 +10,8 @@ use rand::RngCore;
 use strata_auth::scram::{ScramClient, ScramMechanism, ScramServer};
 
 use crate::connection::Connection;
-use crate::error::{error_code_name, ClientError, Result};
+use crate::error::{codes, error_code_name, ClientError, Result};
 use crate::security::{SaslMechanism, SecurityConfig};
-
-/// Kafka's UNSUPPORTED_SASL_MECHANISM.
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 
 /// Authenticates `conn` as `security` says. Returns the session lifetime the broker
 /// announced (SaslAuthenticate v1+), if any.
@@ -49,7 +46,7 @@ pub(crate) async fn authenticate(
     let hs =
         SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism.name()));
     let resp = conn.request(&hs, hs_version, timeout).await?;
-    if resp.error_code == UNSUPPORTED_SASL_MECHANISM {
+    if resp.error_code == codes::UNSUPPORTED_SASL_MECHANISM {
         let enabled: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
         return Err(fail(format!(
             "the broker does not enable this mechanism (enabled: {}) (UNSUPPORTED_SASL_MECHANISM)",

@@ -1,5 +1,7 @@
 //! Kafka error codes produced by the group state machine.
 
+use strata_proto::error_code;
+
 /// An error a group operation answers with, carrying Kafka's numeric code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum GroupError {
@@ -55,20 +57,20 @@ impl GroupError {
     /// Kafka's numeric error code.
     pub fn code(self) -> i16 {
         match self {
-            GroupError::UnknownServerError => -1,
-            GroupError::CoordinatorNotAvailable => 15,
-            GroupError::NotCoordinator => 16,
-            GroupError::IllegalGeneration => 22,
-            GroupError::InconsistentGroupProtocol => 23,
-            GroupError::InvalidGroupId => 24,
-            GroupError::UnknownMemberId => 25,
-            GroupError::InvalidSessionTimeout => 26,
-            GroupError::RebalanceInProgress => 27,
-            GroupError::NonEmptyGroup => 68,
-            GroupError::GroupIdNotFound => 69,
-            GroupError::MemberIdRequired => 79,
-            GroupError::GroupMaxSizeReached => 81,
-            GroupError::FencedInstanceId => 82,
+            GroupError::UnknownServerError => error_code::UNKNOWN_SERVER_ERROR,
+            GroupError::CoordinatorNotAvailable => error_code::COORDINATOR_NOT_AVAILABLE,
+            GroupError::NotCoordinator => error_code::NOT_COORDINATOR,
+            GroupError::IllegalGeneration => error_code::ILLEGAL_GENERATION,
+            GroupError::InconsistentGroupProtocol => error_code::INCONSISTENT_GROUP_PROTOCOL,
+            GroupError::InvalidGroupId => error_code::INVALID_GROUP_ID,
+            GroupError::UnknownMemberId => error_code::UNKNOWN_MEMBER_ID,
+            GroupError::InvalidSessionTimeout => error_code::INVALID_SESSION_TIMEOUT,
+            GroupError::RebalanceInProgress => error_code::REBALANCE_IN_PROGRESS,
+            GroupError::NonEmptyGroup => error_code::NON_EMPTY_GROUP,
+            GroupError::GroupIdNotFound => error_code::GROUP_ID_NOT_FOUND,
+            GroupError::MemberIdRequired => error_code::MEMBER_ID_REQUIRED,
+            GroupError::GroupMaxSizeReached => error_code::GROUP_MAX_SIZE_REACHED,
+            GroupError::FencedInstanceId => error_code::FENCED_INSTANCE_ID,
             GroupError::Other(code) => code,
         }
     }
@@ -78,20 +80,20 @@ impl GroupError {
     pub fn from_code(code: i16) -> Option<GroupError> {
         let e = match code {
             0 => return None,
-            -1 => GroupError::UnknownServerError,
-            15 => GroupError::CoordinatorNotAvailable,
-            16 => GroupError::NotCoordinator,
-            22 => GroupError::IllegalGeneration,
-            23 => GroupError::InconsistentGroupProtocol,
-            24 => GroupError::InvalidGroupId,
-            25 => GroupError::UnknownMemberId,
-            26 => GroupError::InvalidSessionTimeout,
-            27 => GroupError::RebalanceInProgress,
-            68 => GroupError::NonEmptyGroup,
-            69 => GroupError::GroupIdNotFound,
-            79 => GroupError::MemberIdRequired,
-            81 => GroupError::GroupMaxSizeReached,
-            82 => GroupError::FencedInstanceId,
+            error_code::UNKNOWN_SERVER_ERROR => GroupError::UnknownServerError,
+            error_code::COORDINATOR_NOT_AVAILABLE => GroupError::CoordinatorNotAvailable,
+            error_code::NOT_COORDINATOR => GroupError::NotCoordinator,
+            error_code::ILLEGAL_GENERATION => GroupError::IllegalGeneration,
+            error_code::INCONSISTENT_GROUP_PROTOCOL => GroupError::InconsistentGroupProtocol,
+            error_code::INVALID_GROUP_ID => GroupError::InvalidGroupId,
+            error_code::UNKNOWN_MEMBER_ID => GroupError::UnknownMemberId,
+            error_code::INVALID_SESSION_TIMEOUT => GroupError::InvalidSessionTimeout,
+            error_code::REBALANCE_IN_PROGRESS => GroupError::RebalanceInProgress,
+            error_code::NON_EMPTY_GROUP => GroupError::NonEmptyGroup,
+            error_code::GROUP_ID_NOT_FOUND => GroupError::GroupIdNotFound,
+            error_code::MEMBER_ID_REQUIRED => GroupError::MemberIdRequired,
+            error_code::GROUP_MAX_SIZE_REACHED => GroupError::GroupMaxSizeReached,
+            error_code::FENCED_INSTANCE_ID => GroupError::FencedInstanceId,
             other => GroupError::Other(other),
         };
         Some(e)
@@ -103,12 +105,15 @@ impl GroupError {
     /// errors here, not log-level ones.
     pub fn from_append_error(code: i16) -> GroupError {
         match code {
-            // UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT
-            3 | 19 | 7 => GroupError::CoordinatorNotAvailable,
-            // NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR
-            6 | 56 => GroupError::NotCoordinator,
-            // MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_FETCH_SIZE
-            10 | 18 | 4 => GroupError::UnknownServerError,
+            error_code::UNKNOWN_TOPIC_OR_PARTITION
+            | error_code::NOT_ENOUGH_REPLICAS
+            | error_code::REQUEST_TIMED_OUT => GroupError::CoordinatorNotAvailable,
+            error_code::NOT_LEADER_OR_FOLLOWER | error_code::KAFKA_STORAGE_ERROR => {
+                GroupError::NotCoordinator
+            }
+            error_code::MESSAGE_TOO_LARGE
+            | error_code::RECORD_LIST_TOO_LARGE
+            | error_code::INVALID_FETCH_SIZE => GroupError::UnknownServerError,
             other => GroupError::from_code(other).unwrap_or(GroupError::UnknownServerError),
         }
     }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use strata_broker::Broker;
+use strata_proto::error_code;
 use tokio::net::TcpListener;
 
 mod api;
@@ -138,7 +139,7 @@ async fn group(
             StatusCode::NOT_FOUND,
             serde_json::json!({"error": format!("no group '{group}'")}),
         ),
-        Err(e) if e.code() == NOT_COORDINATOR => {
+        Err(e) if e.code() == error_code::NOT_COORDINATOR => {
             match broker.group_coordinator(&group, &broker.inter_broker_listener) {
                 Some((node_id, host, port)) => error(
                     StatusCode::MISDIRECTED_REQUEST,
@@ -155,9 +156,6 @@ async fn group(
         Err(_) => unavailable(&group),
     }
 }
-
-/// Kafka's NOT_COORDINATOR error code.
-const NOT_COORDINATOR: i16 = 16;
 
 fn unavailable(group: &str) -> Response {
     (

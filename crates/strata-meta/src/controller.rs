@@ -16,6 +16,7 @@ pub mod reassign;
 
 use std::collections::BTreeSet;
 
+use strata_proto::error_code;
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -86,20 +87,20 @@ impl TopicError {
     /// Kafka's numeric error code for this error.
     pub fn kafka_code(&self) -> i16 {
         match self {
-            TopicError::UnknownTopicOrPartition(_) => 3,
-            TopicError::InvalidTopic(_) => 17,
-            TopicError::TopicAlreadyExists(_) => 36,
-            TopicError::InvalidPartitions(_) => 37,
-            TopicError::InvalidReplicationFactor(_) => 38,
-            TopicError::InvalidReplicaAssignment(_) => 39,
-            TopicError::InvalidConfig(_) => 40,
-            TopicError::InvalidRequest(_) => 42,
-            TopicError::PolicyViolation(_) => 44,
-            TopicError::UnknownTopicId(_) => 100,
-            TopicError::RequestTimedOut(_) => 7,
-            TopicError::Internal(_) => -1,
-            TopicError::TopicAuthorizationFailed(_) => 29,
-            TopicError::ClusterAuthorizationFailed(_) => 31,
+            TopicError::UnknownTopicOrPartition(_) => error_code::UNKNOWN_TOPIC_OR_PARTITION,
+            TopicError::InvalidTopic(_) => error_code::INVALID_TOPIC_EXCEPTION,
+            TopicError::TopicAlreadyExists(_) => error_code::TOPIC_ALREADY_EXISTS,
+            TopicError::InvalidPartitions(_) => error_code::INVALID_PARTITIONS,
+            TopicError::InvalidReplicationFactor(_) => error_code::INVALID_REPLICATION_FACTOR,
+            TopicError::InvalidReplicaAssignment(_) => error_code::INVALID_REPLICA_ASSIGNMENT,
+            TopicError::InvalidConfig(_) => error_code::INVALID_CONFIG,
+            TopicError::InvalidRequest(_) => error_code::INVALID_REQUEST,
+            TopicError::PolicyViolation(_) => error_code::POLICY_VIOLATION,
+            TopicError::UnknownTopicId(_) => error_code::UNKNOWN_TOPIC_ID,
+            TopicError::RequestTimedOut(_) => error_code::REQUEST_TIMED_OUT,
+            TopicError::Internal(_) => error_code::UNKNOWN_SERVER_ERROR,
+            TopicError::TopicAuthorizationFailed(_) => error_code::TOPIC_AUTHORIZATION_FAILED,
+            TopicError::ClusterAuthorizationFailed(_) => error_code::CLUSTER_AUTHORIZATION_FAILED,
         }
     }
 

@@ -45,6 +45,8 @@ mod window;
 
 use std::borrow::Cow;
 
+use crate::error_code;
+
 pub use codec::{decompress, zstd_window_log_max, ZSTD_MIN_WINDOW_LOG};
 pub use decode::decode_record_set;
 pub use header::BatchHeader;
@@ -60,12 +62,6 @@ pub const MAGIC_V2: i8 = 2;
 pub const MIN_BATCH_LENGTH: i32 = (HEADER_SIZE - LOG_OVERHEAD) as i32;
 /// The CRC covers everything from the attributes field to the end of the batch.
 pub const CRC_START: usize = 21;
-/// Kafka error code `CORRUPT_MESSAGE`.
-pub const ERROR_CORRUPT_MESSAGE: i16 = 2;
-/// Kafka error code `MESSAGE_TOO_LARGE`.
-pub const ERROR_MESSAGE_TOO_LARGE: i16 = 10;
-/// Kafka error code `INVALID_RECORD`.
-pub const ERROR_INVALID_RECORD: i16 = 87;
 
 /// Why a record batch (or a produce payload of batches) was rejected.
 ///
@@ -101,11 +97,11 @@ impl BatchError {
     /// The Kafka protocol error code a broker should answer with.
     pub fn error_code(&self) -> i16 {
         match self {
-            BatchError::CorruptMessage(_) => ERROR_CORRUPT_MESSAGE,
+            BatchError::CorruptMessage(_) => error_code::CORRUPT_MESSAGE,
             BatchError::InvalidRecord(_) | BatchError::KeylessRecords { .. } => {
-                ERROR_INVALID_RECORD
+                error_code::INVALID_RECORD
             }
-            BatchError::MessageTooLarge { .. } => ERROR_MESSAGE_TOO_LARGE,
+            BatchError::MessageTooLarge { .. } => error_code::MESSAGE_TOO_LARGE,
         }
     }
 

@@ -296,6 +296,6 @@ mod tests {
         assert!(errs
             .iter()
             .flatten()
-            .all(|e| e.error_code() == crate::error::INVALID_REQUEST));
+            .all(|e| e.error_code() == strata_proto::error_code::INVALID_REQUEST));
     }
 }

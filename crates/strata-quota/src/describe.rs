@@ -310,7 +310,10 @@ mod tests {
         );
         let unknown = DescribeFilter::new(&[c("group", EntityMatch::Any)], false).unwrap_err();
         assert_eq!(unknown, QuotaError::UnsupportedEntityType("group".into()));
-        assert_eq!(unknown.error_code(), crate::error::UNSUPPORTED_VERSION);
+        assert_eq!(
+            unknown.error_code(),
+            strata_proto::error_code::UNSUPPORTED_VERSION
+        );
         let ip_and_user = [c(IP, EntityMatch::Any), c(USER, EntityMatch::Any)];
         assert_eq!(
             DescribeFilter::new(&ip_and_user, false),

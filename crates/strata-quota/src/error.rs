@@ -1,10 +1,6 @@
 //! Why a quota request is refused, with the Kafka error code to answer with.
 
-/// Kafka's `INVALID_REQUEST` error code.
-pub const INVALID_REQUEST: i16 = 42;
-/// Kafka's `UNSUPPORTED_VERSION` error code (Kafka answers an unknown entity type in a
-/// DescribeClientQuotas filter with it).
-pub const UNSUPPORTED_VERSION: i16 = 35;
+use strata_proto::error_code::{INVALID_REQUEST, UNSUPPORTED_VERSION};
 
 /// A refused quota key, value, entity or filter. The message names what was wrong and is
 /// meant to go into the response's `error_message`.
@@ -89,8 +85,8 @@ pub enum QuotaError {
 
 impl QuotaError {
     /// The Kafka error code to answer with: `UNSUPPORTED_VERSION` for match types and
-    /// entity types a describe filter cannot use (as Kafka does), `INVALID_REQUEST`
-    /// otherwise.
+    /// entity types a describe filter cannot use (as Kafka does: it answers an unknown
+    /// entity type in a DescribeClientQuotas filter with it), `INVALID_REQUEST` otherwise.
     pub fn error_code(&self) -> i16 {
         match self {
             QuotaError::UnsupportedEntityType(_) | QuotaError::UnknownMatchType(_) => {

@@ -220,7 +220,7 @@ mod tests {
         assert!(matches!(errs[6], QuotaError::NotWhole { .. }));
         assert!(errs
             .iter()
-            .all(|e| e.error_code() == crate::error::INVALID_REQUEST));
+            .all(|e| e.error_code() == strata_proto::error_code::INVALID_REQUEST));
         assert!(is_ip_entity(&cases[1].0));
         assert!(!is_ip_entity(&[EntityPart::new(CLIENT_ID, None)]));
     }

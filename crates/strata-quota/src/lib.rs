@@ -39,7 +39,7 @@ pub use describe::{DescribeFilter, DescribedQuotas, EntityMatch, FilterComponent
 pub use entity::{
     EntityName, EntityPart, QuotaChange, QuotaEntity, QuotaKey, QuotaValues, CLIENT_ID, IP, USER,
 };
-pub use error::{QuotaError, INVALID_REQUEST, UNSUPPORTED_VERSION};
+pub use error::QuotaError;
 pub use ip::{is_ip_entity, IpChange, IpQuotas, CONNECTION_CREATION_RATE};
 pub use rate::{Measured, RateConfig, SampledRate, TokenBucket};
 pub use resolve::{QuotaLevel, Resolved, SensorKey, SensorLookup, SensorRef};

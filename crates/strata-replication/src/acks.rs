@@ -1,7 +1,8 @@
 //! `acks=all` decisions: refuse up front when the ISR is too small, then wait until
 //! the high watermark covers the append.
 
-use crate::error::{ERROR_NOT_ENOUGH_REPLICAS, ERROR_NOT_ENOUGH_REPLICAS_AFTER_APPEND};
+use strata_proto::error_code;
+
 use crate::leader::LeaderState;
 
 /// Verdict on an `acks=all` produce.
@@ -24,8 +25,8 @@ impl AckState {
     pub fn error_code(self) -> i16 {
         match self {
             AckState::Done | AckState::Wait => 0,
-            AckState::NotEnoughReplicas => ERROR_NOT_ENOUGH_REPLICAS,
-            AckState::NotEnoughReplicasAfterAppend => ERROR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+            AckState::NotEnoughReplicas => error_code::NOT_ENOUGH_REPLICAS,
+            AckState::NotEnoughReplicasAfterAppend => error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
         }
     }
 }

@@ -1,15 +1,6 @@
 //! Errors of the replication state machines.
 
-/// Kafka error code `NOT_ENOUGH_REPLICAS`.
-pub const ERROR_NOT_ENOUGH_REPLICAS: i16 = 19;
-/// Kafka error code `NOT_ENOUGH_REPLICAS_AFTER_APPEND`.
-pub const ERROR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
-/// Kafka error code `OFFSET_OUT_OF_RANGE`.
-pub const ERROR_OFFSET_OUT_OF_RANGE: i16 = 1;
-/// Kafka error code `NOT_LEADER_OR_FOLLOWER`.
-pub const ERROR_NOT_LEADER_OR_FOLLOWER: i16 = 6;
-/// Kafka error code `INVALID_REQUEST`.
-pub const ERROR_INVALID_REQUEST: i16 = 42;
+use strata_proto::error_code;
 
 /// A call the state machine refused; its state is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,10 +35,10 @@ impl ReplicationError {
     /// The Kafka protocol error code that fits best.
     pub fn error_code(&self) -> i16 {
         match self {
-            ReplicationError::UnknownReplica(_) => ERROR_NOT_LEADER_OR_FOLLOWER,
-            ReplicationError::FetchOffsetOutOfRange { .. } => ERROR_OFFSET_OUT_OF_RANGE,
+            ReplicationError::UnknownReplica(_) => error_code::NOT_LEADER_OR_FOLLOWER,
+            ReplicationError::FetchOffsetOutOfRange { .. } => error_code::OFFSET_OUT_OF_RANGE,
             ReplicationError::LogEndWentBack { .. } | ReplicationError::InvalidAssignment(_) => {
-                ERROR_INVALID_REQUEST
+                error_code::INVALID_REQUEST
             }
         }
     }

@@ -34,11 +34,7 @@ pub use epoch::{
     EpochCache, EpochEndOffset, EpochEntry, InvalidEpochEntries, UNDEFINED_EPOCH,
     UNDEFINED_EPOCH_OFFSET,
 };
-pub use error::{
-    ReplicationError, ERROR_INVALID_REQUEST, ERROR_NOT_ENOUGH_REPLICAS,
-    ERROR_NOT_ENOUGH_REPLICAS_AFTER_APPEND, ERROR_NOT_LEADER_OR_FOLLOWER,
-    ERROR_OFFSET_OUT_OF_RANGE,
-};
+pub use error::ReplicationError;
 pub use leader::{FetchOutcome, FollowerState, IsrApplied, LeaderInit, LeaderState};
 pub use truncation::{
     follower_high_watermark, plan_truncation, truncation_offset, Truncation, TruncationPlan,

@@ -22,6 +22,7 @@ use anyhow::{anyhow, bail};
 use strata_meta::controller::election::{self, AlterIsrError};
 use strata_meta::controller::reassign;
 use strata_meta::{MetadataImage, MetadataRecord};
+use strata_proto::error_code;
 use strata_raft::ProposeError;
 use uuid::Uuid;
 
@@ -251,12 +252,12 @@ fn leader_elections(image: &MetadataImage, records: &[MetadataRecord]) -> u64 {
 
 fn alter_isr_code(e: &AlterIsrError) -> i16 {
     match e {
-        AlterIsrError::UnknownPartition => 3,
-        AlterIsrError::NotLeader(_) => 6,
-        AlterIsrError::FencedLeaderEpoch { .. } => 74,
-        AlterIsrError::InvalidUpdateVersion { .. } => 108,
-        AlterIsrError::InvalidIsr(_) => 42,
-        AlterIsrError::IneligibleReplica { .. } => 107,
+        AlterIsrError::UnknownPartition => error_code::UNKNOWN_TOPIC_OR_PARTITION,
+        AlterIsrError::NotLeader(_) => error_code::NOT_LEADER_OR_FOLLOWER,
+        AlterIsrError::FencedLeaderEpoch { .. } => error_code::FENCED_LEADER_EPOCH,
+        AlterIsrError::InvalidUpdateVersion { .. } => error_code::INVALID_UPDATE_VERSION,
+        AlterIsrError::InvalidIsr(_) => error_code::INVALID_REQUEST,
+        AlterIsrError::IneligibleReplica { .. } => error_code::INELIGIBLE_REPLICA,
     }
 }
 
@@ -330,6 +331,12 @@ mod tests {
             reason: "offline",
         };
         assert_eq!(alter_isr_code(&e), 107);
+    }
+
+    #[test]
+    fn a_stale_partition_epoch_is_kafkas_invalid_update_version() {
+        let e = AlterIsrError::InvalidUpdateVersion { got: 3, current: 4 };
+        assert_eq!(alter_isr_code(&e), 95, "not 108, NEW_LEADER_ELECTED");
     }
 
     #[test]

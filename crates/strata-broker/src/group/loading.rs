@@ -30,7 +30,8 @@ use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 
 /// Kafka's COORDINATOR_LOAD_IN_PROGRESS.
-pub const COORDINATOR_LOAD_IN_PROGRESS: GroupError = GroupError::Other(14);
+pub const COORDINATOR_LOAD_IN_PROGRESS: GroupError =
+    GroupError::Other(strata_proto::error_code::COORDINATOR_LOAD_IN_PROGRESS);
 
 /// Where one led `__consumer_offsets` partition stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

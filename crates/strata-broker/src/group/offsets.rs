@@ -13,8 +13,7 @@ use crate::broker::now_ms;
 use crate::topics::OFFSETS_TOPIC;
 use crate::Broker;
 
-/// Kafka's GROUP_SUBSCRIBED_TO_TOPIC error code.
-const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+use strata_proto::error_code::GROUP_SUBSCRIBED_TO_TOPIC;
 
 /// Kafka's `offset.metadata.max.bytes`.
 pub const MAX_METADATA_BYTES: usize = 4096;

@@ -9,12 +9,11 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use strata_auth::acl::{AclOperation, ResourceType};
+use strata_proto::error_code::{
+    CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+};
 
 use crate::auth::authorizer::Access;
-
-const GROUP_DENIED: i16 = 30; // GROUP_AUTHORIZATION_FAILED
-const CLUSTER_DENIED: i16 = 31; // CLUSTER_AUTHORIZATION_FAILED
-const TRANSACTIONAL_ID_DENIED: i16 = 53; // TRANSACTIONAL_ID_AUTHORIZATION_FAILED
 
 /// The refusal for `req`, or `None` if the principal may make it (or it is checked
 /// item by item in its handler).
@@ -26,25 +25,26 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
     Some(match req {
         RequestKind::JoinGroup(r) if group(r.group_id.as_str()) => ResponseKind::JoinGroup(
             JoinGroupResponse::default()
-                .with_error_code(GROUP_DENIED)
+                .with_error_code(GROUP_AUTHORIZATION_FAILED)
                 .with_generation_id(-1)
                 .with_protocol_name((version >= 7).then(StrBytes::default)),
         ),
-        RequestKind::SyncGroup(r) if group(r.group_id.as_str()) => {
-            ResponseKind::SyncGroup(SyncGroupResponse::default().with_error_code(GROUP_DENIED))
-        }
-        RequestKind::Heartbeat(r) if group(r.group_id.as_str()) => {
-            ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(GROUP_DENIED))
-        }
-        RequestKind::LeaveGroup(r) if group(r.group_id.as_str()) => {
-            ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(GROUP_DENIED))
-        }
+        RequestKind::SyncGroup(r) if group(r.group_id.as_str()) => ResponseKind::SyncGroup(
+            SyncGroupResponse::default().with_error_code(GROUP_AUTHORIZATION_FAILED),
+        ),
+        RequestKind::Heartbeat(r) if group(r.group_id.as_str()) => ResponseKind::Heartbeat(
+            HeartbeatResponse::default().with_error_code(GROUP_AUTHORIZATION_FAILED),
+        ),
+        RequestKind::LeaveGroup(r) if group(r.group_id.as_str()) => ResponseKind::LeaveGroup(
+            LeaveGroupResponse::default().with_error_code(GROUP_AUTHORIZATION_FAILED),
+        ),
         // A commit to a group it may not use: every partition gets the group error
         // (topics it may not read are refused one by one in `gate_items`).
-        RequestKind::OffsetCommit(r) if group(r.group_id.as_str()) => ResponseKind::OffsetCommit(
-            OffsetCommitResponse::default()
-                .with_topics(super::gate_items::commit_refusals(&r.topics, GROUP_DENIED)),
-        ),
+        RequestKind::OffsetCommit(r) if group(r.group_id.as_str()) => {
+            ResponseKind::OffsetCommit(OffsetCommitResponse::default().with_topics(
+                super::gate_items::commit_refusals(&r.topics, GROUP_AUTHORIZATION_FAILED),
+            ))
+        }
         // As Kafka: WRITE on the transactional id, then READ on the group (topics are
         // checked in the handler).
         RequestKind::TxnOffsetCommit(r)
@@ -52,24 +52,29 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
         {
             ResponseKind::TxnOffsetCommit(super::txn_offset_commit::refused(
                 r,
-                TRANSACTIONAL_ID_DENIED,
+                TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
             ))
         }
         RequestKind::TxnOffsetCommit(r) if group(r.group_id.as_str()) => {
-            ResponseKind::TxnOffsetCommit(super::txn_offset_commit::refused(r, GROUP_DENIED))
+            ResponseKind::TxnOffsetCommit(super::txn_offset_commit::refused(
+                r,
+                GROUP_AUTHORIZATION_FAILED,
+            ))
         }
         RequestKind::OffsetDelete(r)
             if !access.group(AclOperation::Delete, r.group_id.as_str()) =>
         {
             ResponseKind::OffsetDelete(
                 kafka_protocol::messages::OffsetDeleteResponse::default()
-                    .with_error_code(GROUP_DENIED),
+                    .with_error_code(GROUP_AUTHORIZATION_FAILED),
             )
         }
         RequestKind::OffsetFetch(r)
             if version < 8 && !access.group(AclOperation::Describe, r.group_id.as_str()) =>
         {
-            ResponseKind::OffsetFetch(OffsetFetchResponse::default().with_error_code(GROUP_DENIED))
+            ResponseKind::OffsetFetch(
+                OffsetFetchResponse::default().with_error_code(GROUP_AUTHORIZATION_FAILED),
+            )
         }
         RequestKind::InitProducerId(r) => {
             // Transactions are not served yet; an idempotent producer needs
@@ -82,7 +87,7 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
             }
             ResponseKind::InitProducerId(
                 InitProducerIdResponse::default()
-                    .with_error_code(CLUSTER_DENIED)
+                    .with_error_code(CLUSTER_AUTHORIZATION_FAILED)
                     .with_producer_id(ProducerId(-1))
                     .with_producer_epoch(-1),
             )
@@ -90,7 +95,7 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
         RequestKind::DescribeUserScramCredentials(_) if !access.cluster(AclOperation::Describe) => {
             ResponseKind::DescribeUserScramCredentials(
                 DescribeUserScramCredentialsResponse::default()
-                    .with_error_code(CLUSTER_DENIED)
+                    .with_error_code(CLUSTER_AUTHORIZATION_FAILED)
                     .with_error_message(Some(StrBytes::from_static_str(
                         "cluster authorization failed",
                     ))),
@@ -110,7 +115,7 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
                         .map(|u| {
                             kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult::default()
                                 .with_user(StrBytes::from_string(u.to_string()))
-                                .with_error_code(CLUSTER_DENIED)
+                                .with_error_code(CLUSTER_AUTHORIZATION_FAILED)
                         })
                         .collect(),
                 ),
@@ -119,14 +124,17 @@ pub(crate) fn refuse(access: &Access, req: &RequestKind, version: i16) -> Option
         RequestKind::DescribeClientQuotas(_) if !access.cluster(AclOperation::DescribeConfigs) => {
             ResponseKind::DescribeClientQuotas(
                 kafka_protocol::messages::DescribeClientQuotasResponse::default()
-                    .with_error_code(CLUSTER_DENIED)
+                    .with_error_code(CLUSTER_AUTHORIZATION_FAILED)
                     .with_error_message(Some(StrBytes::from_static_str(
                         "cluster authorization failed",
                     ))),
             )
         }
         RequestKind::AlterClientQuotas(r) if !access.cluster(AclOperation::AlterConfigs) => {
-            ResponseKind::AlterClientQuotas(super::alter_client_quotas::refused(r, CLUSTER_DENIED))
+            ResponseKind::AlterClientQuotas(super::alter_client_quotas::refused(
+                r,
+                CLUSTER_AUTHORIZATION_FAILED,
+            ))
         }
         _ => return None,
     })

@@ -15,10 +15,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 use strata_auth::acl::AclOperation;
+use strata_proto::error_code::TOPIC_AUTHORIZATION_FAILED;
 
 use crate::auth::authorizer::Access;
-
-const TOPIC_DENIED: i16 = 29;
 
 /// Takes the topics `op` is not allowed on out of `topics`.
 fn take_denied<T>(
@@ -43,7 +42,7 @@ pub(crate) fn offset_commit(
         |t| t.name.as_str(),
         |n| access.topic(AclOperation::Read, n),
     );
-    commit_refusals(&denied, TOPIC_DENIED)
+    commit_refusals(&denied, TOPIC_AUTHORIZATION_FAILED)
 }
 
 /// Every partition of `topics` answered with `code`.
@@ -88,7 +87,7 @@ pub(crate) fn offset_delete(
             .map(|p| {
                 OffsetDeleteResponsePartition::default()
                     .with_partition_index(p.partition_index)
-                    .with_error_code(TOPIC_DENIED)
+                    .with_error_code(TOPIC_AUTHORIZATION_FAILED)
             })
             .collect();
         OffsetDeleteResponseTopic::default()
@@ -109,7 +108,7 @@ pub(crate) fn offset_for_leader_epoch(
     let code = if replica {
         ResponseError::ClusterAuthorizationFailed.code()
     } else {
-        TOPIC_DENIED
+        TOPIC_AUTHORIZATION_FAILED
     };
     take_denied(
         &mut req.topics,
@@ -131,7 +130,7 @@ pub(crate) fn offset_fetch(access: &Access, resp: &mut OffsetFetchResponse, name
         for t in &mut resp.topics {
             if !topic_ok(t.name.as_str()) {
                 for p in &mut t.partitions {
-                    p.error_code = TOPIC_DENIED;
+                    p.error_code = TOPIC_AUTHORIZATION_FAILED;
                     p.committed_offset = -1;
                     p.metadata = None;
                 }
@@ -150,7 +149,7 @@ pub(crate) fn offset_fetch(access: &Access, resp: &mut OffsetFetchResponse, name
             for t in &mut g.topics {
                 if !topic_ok(t.name.as_str()) {
                     for p in &mut t.partitions {
-                        p.error_code = TOPIC_DENIED;
+                        p.error_code = TOPIC_AUTHORIZATION_FAILED;
                         p.committed_offset = -1;
                         p.metadata = None;
                     }

@@ -18,13 +18,12 @@ use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use strata_meta::MetadataImage;
+use strata_proto::error_code::THROTTLING_QUOTA_EXCEEDED;
 use strata_quota::QuotaKey;
 
 use crate::quota::enforce::QuotaCaller;
 use crate::Broker;
 
-/// Kafka's THROTTLING_QUOTA_EXCEEDED.
-const THROTTLED: i16 = 89;
 const WHY: &str = "the controller mutation quota is exceeded";
 
 /// Topics refused for the quota, answered after the handler's results.
@@ -69,7 +68,7 @@ pub(crate) fn charge(
                     out.push(
                         CreatableTopicResult::default()
                             .with_name(t.name.clone())
-                            .with_error_code(THROTTLED)
+                            .with_error_code(THROTTLING_QUOTA_EXCEEDED)
                             .with_error_message(Some(StrBytes::from_static_str(WHY)))
                             .with_num_partitions(-1)
                             .with_replication_factor(-1),
@@ -90,7 +89,7 @@ pub(crate) fn charge(
                             DeletableTopicResult::default()
                                 .with_name(t.name.clone())
                                 .with_topic_id(t.topic_id)
-                                .with_error_code(THROTTLED)
+                                .with_error_code(THROTTLING_QUOTA_EXCEEDED)
                                 .with_error_message(Some(StrBytes::from_static_str(WHY))),
                         );
                         false
@@ -102,7 +101,7 @@ pub(crate) fn charge(
                         out.push(
                             DeletableTopicResult::default()
                                 .with_name(Some(name.clone()))
-                                .with_error_code(THROTTLED)
+                                .with_error_code(THROTTLING_QUOTA_EXCEEDED)
                                 .with_error_message(Some(StrBytes::from_static_str(WHY))),
                         );
                         false
@@ -120,7 +119,7 @@ pub(crate) fn charge(
                     out.push(
                         CreatePartitionsTopicResult::default()
                             .with_name(t.name.clone())
-                            .with_error_code(THROTTLED)
+                            .with_error_code(THROTTLING_QUOTA_EXCEEDED)
                             .with_error_message(Some(StrBytes::from_static_str(WHY))),
                     );
                     false

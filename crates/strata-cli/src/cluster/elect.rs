@@ -6,12 +6,10 @@ use std::io::Write;
 use anyhow::{bail, Result};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::json;
+use strata_client::error::codes::ELECTION_NOT_NEEDED;
 use strata_client::{Admin, ClientConfig, ClientError, ElectionKind, QuorumReplica};
 
 use crate::cli::Format;
-
-/// Kafka's ELECTION_NOT_NEEDED: reported, not a failure.
-const ELECTION_NOT_NEEDED: i16 = 84;
 
 /// Election types.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +71,7 @@ pub async fn run(args: ElectArgs, client: ClientConfig, format: Format) -> Resul
     let mut rows = Vec::with_capacity(results.len());
     for r in &results {
         let error = r.result.as_ref().err();
+        // ELECTION_NOT_NEEDED is reported, not a failure.
         let not_needed =
             matches!(error, Some(ClientError::Kafka { code, .. }) if *code == ELECTION_NOT_NEEDED);
         if error.is_some() && !not_needed {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
+use strata_client::error::codes::{NOT_LEADER_OR_FOLLOWER, REPLICA_NOT_AVAILABLE};
 use strata_client::{Admin, ClientError, ReplicaDirMove};
 
 use super::log_dirs::{locate, same_dir};
@@ -16,11 +17,6 @@ use crate::cli::Format;
 
 /// "No preference" in a `log_dirs` list.
 const ANY: &str = "any";
-/// Kafka's REPLICA_NOT_AVAILABLE: the broker has no replica of the partition (yet).
-const REPLICA_NOT_AVAILABLE: i16 = 9;
-/// What Kafka's own brokers answer for a replica not created yet (a partition they know
-/// but do not host); retried like REPLICA_NOT_AVAILABLE.
-const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 /// How long `execute` retries moves of replicas the reassignment has yet to create.
 const CREATE_WAIT: Duration = Duration::from_secs(10);
 
@@ -101,6 +97,9 @@ async fn send(admin: &Admin, moves: &[DirMove]) -> Vec<Result<(), ClientError>> 
         .collect()
 }
 
+/// REPLICA_NOT_AVAILABLE: the broker has no replica of the partition (yet);
+/// NOT_LEADER_OR_FOLLOWER: what Kafka's own brokers answer for a replica not created yet
+/// (a partition they know but do not host), retried alike.
 fn is_not_there_yet(r: &Result<(), ClientError>) -> bool {
     matches!(r, Err(e) if matches!(e.code(), Some(REPLICA_NOT_AVAILABLE | NOT_LEADER_OR_FOLLOWER)))
 }

@@ -17,6 +17,7 @@
 
 use std::collections::BTreeSet;
 
+use strata_proto::error_code;
 use uuid::Uuid;
 
 use super::election::is_eligible;
@@ -44,10 +45,10 @@ impl ReassignError {
     /// Kafka's numeric error code.
     pub fn kafka_code(&self) -> i16 {
         match self {
-            ReassignError::UnknownTopicOrPartition(_) => 3,
-            ReassignError::InvalidReplicationFactor(_) => 38,
-            ReassignError::InvalidReplicaAssignment(_) => 39,
-            ReassignError::NoReassignmentInProgress(_) => 85,
+            ReassignError::UnknownTopicOrPartition(_) => error_code::UNKNOWN_TOPIC_OR_PARTITION,
+            ReassignError::InvalidReplicationFactor(_) => error_code::INVALID_REPLICATION_FACTOR,
+            ReassignError::InvalidReplicaAssignment(_) => error_code::INVALID_REPLICA_ASSIGNMENT,
+            ReassignError::NoReassignmentInProgress(_) => error_code::NO_REASSIGNMENT_IN_PROGRESS,
         }
     }
 }

@@ -101,7 +101,7 @@ fn wrong_magic_is_corrupt() {
     batch[16] = 1;
     let err = validate(&batch, 1 << 20).unwrap_err();
     assert!(matches!(&err, BatchError::CorruptMessage(r) if r.contains("magic")));
-    assert_eq!(err.error_code(), ERROR_CORRUPT_MESSAGE);
+    assert_eq!(err.error_code(), error_code::CORRUPT_MESSAGE);
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn too_large_batch_is_reported() {
             max: batch.len() - 1
         }
     );
-    assert_eq!(err.error_code(), ERROR_MESSAGE_TOO_LARGE);
+    assert_eq!(err.error_code(), error_code::MESSAGE_TOO_LARGE);
     assert!(validate(&batch, batch.len()).is_ok());
 }
 
@@ -135,7 +135,7 @@ fn non_sequential_offset_deltas_are_invalid() {
     let batch = build_batch_with(0, 0, &values(4), |i, d| if i == 2 { 5 } else { d });
     let err = validate(&batch, 1 << 20).unwrap_err();
     assert!(matches!(err, BatchError::InvalidRecord(_)), "{err:?}");
-    assert_eq!(err.error_code(), ERROR_INVALID_RECORD);
+    assert_eq!(err.error_code(), error_code::INVALID_RECORD);
 }
 
 #[test]

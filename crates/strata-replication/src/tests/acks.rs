@@ -1,5 +1,6 @@
 use crate::tests::leader;
-use crate::{AckState, ERROR_NOT_ENOUGH_REPLICAS, ERROR_NOT_ENOUGH_REPLICAS_AFTER_APPEND};
+use crate::AckState;
+use strata_proto::error_code::{NOT_ENOUGH_REPLICAS, NOT_ENOUGH_REPLICAS_AFTER_APPEND};
 
 #[test]
 fn admit_refuses_when_isr_below_min() {
@@ -11,7 +12,7 @@ fn admit_refuses_when_isr_below_min() {
     assert_eq!(leader(&[1, 2], 0, 0).acks_all_admit(), AckState::Wait);
     assert_eq!(
         AckState::NotEnoughReplicas.error_code(),
-        ERROR_NOT_ENOUGH_REPLICAS
+        NOT_ENOUGH_REPLICAS
     );
 }
 
@@ -42,7 +43,7 @@ fn isr_shrinking_below_min_while_waiting() {
     );
     assert_eq!(
         AckState::NotEnoughReplicasAfterAppend.error_code(),
-        ERROR_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        NOT_ENOUGH_REPLICAS_AFTER_APPEND
     );
     assert_eq!(state.acks_all_admit(), AckState::NotEnoughReplicas);
 }

@@ -176,6 +176,6 @@ fn bad_fetches_are_refused_without_changing_state() {
     assert_eq!(state, before);
     assert_eq!(
         ReplicationError::UnknownReplica(9).error_code(),
-        crate::ERROR_NOT_LEADER_OR_FOLLOWER
+        strata_proto::error_code::NOT_LEADER_OR_FOLLOWER
     );
 }
