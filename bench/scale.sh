@@ -27,6 +27,7 @@
 #        RECORDS=1000000 SIZE=100 KEYS=100000 (distinct keys, kbench's key-<i mod KEYS>)
 #        PRODUCER=kbench|python  default kbench (reference load generator, one topic per
 #                          run); the many-topics mode always uses python (confluent-kafka)
+#        SKIP_BASELINE=1   skip the one-partition produce on its own broker (restart runs)
 #        FD_LIMIT=20000 METADATA_RUNS=5 TMP_BASE=${TMPDIR:-/tmp} KEEP=1 (keep data dir)
 #        timeouts (s): CREATE_TIMEOUT=300 PRODUCE_TIMEOUT=300 READY_TIMEOUT=300 STOP_TIMEOUT=60
 #        KBENCH=/path/to/kbench (else shared/bench/kbench/target/release/kbench, else built
@@ -157,7 +158,9 @@ rec fd_limit "$(ulimit -n)"; rec producer "$tool"; rec binary "$bin"
 
 # --- Baseline: the same produce into one partition, on its own fresh broker. ---
 mkdir -p "$work/base"
-if start_broker "$work/base"; then
+if [ "${SKIP_BASELINE:-0}" = 1 ]; then
+    say "1 partition: skipped (SKIP_BASELINE=1)"
+elif start_broker "$work/base"; then
     if [ "$mode" = single ]; then
         timeout 60 "$bin" -b "$boot" topic create one --partitions 1 >/dev/null 2>>"$work/client.log"
         one=$(produce one 0)

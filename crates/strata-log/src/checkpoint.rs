@@ -35,7 +35,11 @@ const CRC_FORMAT_VERSION: &str = "1";
 
 /// Reads `count` non-negative offsets from `file`; `None` when absent or unreadable.
 fn read_values(dir: &Path, file: &str, count: usize) -> Option<Vec<i64>> {
-    let text = fs::read_to_string(dir.join(file)).ok()?;
+    parse_values(&fs::read_to_string(dir.join(file)).ok()?, count)
+}
+
+/// The first `count` offsets of a checkpoint file's text; `None` when unreadable.
+fn parse_values(text: &str, count: usize) -> Option<Vec<i64>> {
     let mut lines = text.lines();
     match lines.next()? {
         FORMAT_VERSION => {}
@@ -115,14 +119,27 @@ fn path(dir: &Path) -> PathBuf {
 }
 
 /// Reads the recovery point; `None` when absent or unreadable.
+#[cfg(test)]
 pub(crate) fn read(dir: &Path) -> Option<i64> {
     read_values(dir, CHECKPOINT_FILE, 1).map(|v| v[0])
 }
 
 /// Reads the high watermark stored after the recovery point; `None` when absent,
 /// unreadable or written before high watermarks were kept.
+#[cfg(test)]
 pub(crate) fn read_high_watermark(dir: &Path) -> Option<i64> {
     read_values(dir, CHECKPOINT_FILE, 2).map(|v| v[1])
+}
+
+/// [`read`] and [`read_high_watermark`] with one read of the file.
+pub(crate) fn read_recovery_and_high_watermark(dir: &Path) -> (Option<i64>, Option<i64>) {
+    let Ok(text) = fs::read_to_string(dir.join(CHECKPOINT_FILE)) else {
+        return (None, None);
+    };
+    match parse_values(&text, 2) {
+        Some(v) => (Some(v[0]), Some(v[1])),
+        None => (parse_values(&text, 1).map(|v| v[0]), None),
+    }
 }
 
 /// Rewrites the recovery point and the high watermark (in place, CRC-checked).
@@ -191,6 +208,10 @@ mod tests {
         fs::write(path(dir.path()), "0\n77\n").expect("write");
         assert_eq!(read(dir.path()), Some(77));
         assert_eq!(read_high_watermark(dir.path()), None);
+        assert_eq!(
+            read_recovery_and_high_watermark(dir.path()),
+            (Some(77), None)
+        );
         fs::write(path(dir.path()), "0\nnot-a-number\n").expect("write");
         assert_eq!(read(dir.path()), None);
         // Rewritten in place over a longer file, then torn or damaged: unreadable.
@@ -200,10 +221,15 @@ mod tests {
             (read(dir.path()), read_high_watermark(dir.path())),
             (Some(25), Some(20))
         );
+        assert_eq!(
+            read_recovery_and_high_watermark(dir.path()),
+            (Some(25), Some(20))
+        );
         let good = fs::read(path(dir.path())).expect("read");
         for len in 0..good.len() {
             fs::write(path(dir.path()), &good[..len]).expect("write");
             assert_eq!(read(dir.path()), None, "torn at {len}");
+            assert_eq!(read_recovery_and_high_watermark(dir.path()), (None, None));
         }
         let mut mixed = good.clone();
         mixed[2] = b'9';

@@ -114,21 +114,49 @@ impl Log {
     /// Loads the cache on open. From the file when readable, otherwise rebuilt from the
     /// headers of every batch. After an unclean stop (`recovered_from` = the first
     /// segment recovery scanned) the epochs of the recovered segments are folded in as
-    /// well, in case the file somehow lags the data. Then entries at or past the log
-    /// end are dropped and the first is clamped to the log start.
+    /// well, in case the file somehow lags the data. Then entries past the log end are
+    /// dropped (after an unclean stop also one starting at it, as Kafka does) and the
+    /// first is clamped to the log start.
+    ///
+    /// After a clean stop an entry starting exactly at the log end is a leader's epoch
+    /// with no batch yet (`assign_leader_epoch`), as the running log had it: kept, so a
+    /// restart does not rewrite the file of every idle led partition twice (dropped here,
+    /// assigned again by the same leader).
+    ///
+    /// A file that gained entries (rebuilt, or folded from the recovered batches) is
+    /// written durably before the log is used. One that only lost entries (cut back to
+    /// the log) is rewritten in place and made durable by the next flush, as a new
+    /// leader's epoch is: until then a crash leaves the longer file, which the next open
+    /// cuts back again, or a torn one, which it rebuilds.
     pub(crate) fn load_epochs(&mut self, recovered_from: Option<usize>) -> Result<(), LogError> {
-        let (mut cache, mut dirty) = match epoch_file::read(&self.dir) {
-            Some(cache) => (cache, false),
-            None => (EpochCache::new(), true),
+        let stored = epoch_file::read(&self.dir);
+        let mut cache = stored.clone().unwrap_or_default();
+        let fold_from = if stored.is_none() {
+            Some(0)
+        } else {
+            recovered_from
         };
-        let fold_from = if dirty { Some(0) } else { recovered_from };
         if let Some(from) = fold_from {
-            dirty |= self.fold_epochs(&mut cache, from)?;
+            self.fold_epochs(&mut cache, from)?;
         }
-        dirty |= cache.truncate_from_end(self.log_end_offset());
-        dirty |= cache.truncate_from_start(self.log_start_offset);
+        let end = self.log_end_offset();
+        let cut_from = match recovered_from {
+            None => end.saturating_add(1),
+            Some(_) => end,
+        };
+        cache.truncate_from_end(cut_from);
+        // Only entries dropped from the end (the log start clamp below is redone from
+        // the durable log start by every open).
+        let only_cut = stored
+            .as_ref()
+            .is_some_and(|s| s.entries().starts_with(cache.entries()));
+        cache.truncate_from_start(self.log_start_offset);
+        let changed = stored.as_ref() != Some(&cache);
         self.epochs = cache;
-        if dirty {
+        if changed && only_cut {
+            epoch_file::write_unsynced(&self.dir, &self.epochs)?;
+            self.epochs_sync.written += 1;
+        } else if changed {
             epoch_file::write(&self.dir, &self.epochs)?;
         }
         Ok(())

@@ -3,17 +3,9 @@
 use std::io;
 
 use strata_proto::batch::BatchError;
+use strata_proto::error_code;
 
-use crate::producer_state::{
-    ProducerError, ERROR_INVALID_PRODUCER_EPOCH, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-};
-
-/// Kafka error code `OFFSET_OUT_OF_RANGE`.
-pub const ERROR_OFFSET_OUT_OF_RANGE: i16 = 1;
-/// Kafka error code `KAFKA_STORAGE_ERROR`.
-pub const ERROR_KAFKA_STORAGE_ERROR: i16 = 56;
-/// Kafka's NOT_LEADER_OR_FOLLOWER.
-pub const ERROR_NOT_LEADER_OR_FOLLOWER: i16 = 6;
+use crate::producer_state::ProducerError;
 
 /// Failure of a log operation.
 #[derive(Debug, thiserror::Error)]
@@ -186,23 +178,23 @@ impl LogError {
     pub fn error_code(&self) -> i16 {
         match self {
             LogError::Batch(err) => err.error_code(),
-            LogError::MessageTooLarge { .. } => strata_proto::batch::ERROR_MESSAGE_TOO_LARGE,
-            LogError::OffsetOutOfRange { .. } => ERROR_OFFSET_OUT_OF_RANGE,
-            LogError::InvalidProducerEpoch { .. } => ERROR_INVALID_PRODUCER_EPOCH,
-            LogError::OutOfOrderSequence { .. } => ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+            LogError::MessageTooLarge { .. } => error_code::MESSAGE_TOO_LARGE,
+            LogError::OffsetOutOfRange { .. } => error_code::OFFSET_OUT_OF_RANGE,
+            LogError::InvalidProducerEpoch { .. } => error_code::INVALID_PRODUCER_EPOCH,
+            LogError::OutOfOrderSequence { .. } => error_code::OUT_OF_ORDER_SEQUENCE_NUMBER,
             LogError::InvalidTxnState { .. } => {
                 kafka_protocol::ResponseError::InvalidTxnState.code()
             }
             LogError::CoordinatorFenced { .. } => {
                 kafka_protocol::ResponseError::TransactionCoordinatorFenced.code()
             }
-            LogError::UnexpectedAppendOffset { .. } => ERROR_OFFSET_OUT_OF_RANGE,
+            LogError::UnexpectedAppendOffset { .. } => error_code::OFFSET_OUT_OF_RANGE,
             LogError::NonContiguousOffsets { .. } | LogError::EpochRegression { .. } => {
-                strata_proto::batch::ERROR_CORRUPT_MESSAGE
+                error_code::CORRUPT_MESSAGE
             }
-            LogError::NotLeader => ERROR_NOT_LEADER_OR_FOLLOWER,
+            LogError::NotLeader => error_code::NOT_LEADER_OR_FOLLOWER,
             LogError::OffsetOverflow { .. } | LogError::Corrupt(_) | LogError::Io(_) => {
-                ERROR_KAFKA_STORAGE_ERROR
+                error_code::KAFKA_STORAGE_ERROR
             }
         }
     }

@@ -37,6 +37,7 @@ mod follower;
 mod handles;
 mod high_watermark;
 mod index;
+mod listing;
 mod load;
 mod log;
 mod producer_snapshot;
@@ -62,12 +63,12 @@ pub use check::DamagedBytes;
 pub use clean::{CleanStats, CleanStep};
 pub use config::{LogConfig, TimestampType, SEVEN_DAYS_MS};
 pub use damage::{corrupt_batches_total, DamagedRange};
-pub use error::{LogError, ERROR_KAFKA_STORAGE_ERROR, ERROR_OFFSET_OUT_OF_RANGE};
+pub use error::LogError;
 pub use handles::{CachedFile, FileHandleStats, FileHandles};
 pub use log::Log;
 pub use producer_state::{
     last_sequence, BatchMetadata, ProducerEntry, ProducerError, ProducerStateTable, SequenceCheck,
-    BATCHES_TO_RETAIN, ERROR_INVALID_PRODUCER_EPOCH, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+    BATCHES_TO_RETAIN,
 };
 pub use scrub::SealedSegment;
 pub use slice::{AppendInfo, FileSlice, FlushTask, RetentionOutcome};

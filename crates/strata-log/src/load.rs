@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::check::DamagedBytes;
 use crate::damage::{self, DamagedRange};
 use crate::error::LogError;
+use crate::listing::Listing;
 use crate::log::Log;
 use crate::quarantine;
 use crate::recovery::{
@@ -18,10 +19,11 @@ impl Log {
     /// repaired (see [`Log::recover_segment`]). Lost offsets are recorded.
     pub(crate) fn load_segments(
         &mut self,
-        bases: &[i64],
+        listing: &Listing,
         scan_from: usize,
         clean_shutdown: bool,
     ) -> Result<(), LogError> {
+        let bases = &listing.bases;
         let mut expected_next = bases[0];
         let mut found: Vec<DamagedRange> = Vec::new();
         for (i, &base) in bases.iter().enumerate() {
@@ -29,7 +31,9 @@ impl Log {
             // Only segments the cleaner may have rewritten can have offset gaps.
             let allow_gaps = base < self.cleaner.compacted_below;
             if let (true, Some(next_base)) = (i < scan_from, next_base) {
-                if let Ok(mut segment) = Segment::open_existing(&self.files, &self.dir, base) {
+                if let Ok(mut segment) =
+                    Segment::open_listed(&self.files, &self.dir, base, listing.has_txn_index(base))
+                {
                     if sealed_segment_is_sane(&segment, next_base)? {
                         segment.next_offset = next_base;
                         expected_next = next_base;
@@ -38,7 +42,9 @@ impl Log {
                     }
                 }
             } else if clean_shutdown && next_base.is_none() {
-                if let Ok(mut segment) = Segment::open_existing(&self.files, &self.dir, base) {
+                if let Ok(mut segment) =
+                    Segment::open_listed(&self.files, &self.dir, base, listing.has_txn_index(base))
+                {
                     if load_active_tail(&mut segment)? {
                         self.segments.push(segment);
                         continue;

@@ -8,14 +8,14 @@ use strata_proto::batch::{self, BatchHeader, HEADER_SIZE};
 use strata_replication::EpochCache;
 
 use crate::checkpoint::{self, CleanerCheckpoint};
-use crate::clean::swap;
 use crate::config::{LogConfig, TimestampType};
-use crate::damage::{self, DamagedRange};
+use crate::damage::DamagedRange;
 use crate::error::LogError;
 use crate::handles::FileHandles;
+use crate::listing::Listing;
 use crate::producer_snapshot;
 use crate::producer_state::{ProducerError, ProducerStateTable, SequenceCheck};
-use crate::segment::{parse_log_file_name, Segment};
+use crate::segment::Segment;
 use crate::slice::{AppendInfo, FlushTask};
 
 /// The log of one partition: a directory of segments.
@@ -125,13 +125,12 @@ impl Log {
         clean_shutdown: bool,
         files: FileHandles,
     ) -> Result<Log, LogError> {
-        fs::create_dir_all(dir)?;
-        // A clean interrupted by a crash is finished or rolled back before anything
-        // looks at the segment files.
-        swap::recover(dir)?;
+        // One listing (created if missing): a clean interrupted by a crash is finished
+        // or rolled back before anything looks at the segment files.
+        let listing = Listing::read(dir)?;
         // Taken (and removed) up front so it can never outlive the state it describes.
-        let snapshot = producer_snapshot::take(dir)?;
-        let bases = list_segments(dir)?;
+        let snapshot = listing.take_producer_snapshot(dir)?;
+        let bases = &listing.bases;
         let mut log = Log {
             dir: dir.to_path_buf(),
             config,
@@ -141,7 +140,7 @@ impl Log {
             recovery_point: 0,
             size_bytes: 0,
             producers: ProducerStateTable::new(),
-            cleaner: checkpoint::read_cleaner(dir),
+            cleaner: listing.cleaner(dir),
             next_tombstone_horizon: None,
             checkpoint_written_at: None,
             epochs: EpochCache::new(),
@@ -149,7 +148,7 @@ impl Log {
             high_watermark: 0,
             failed_write: None,
             hw_checkpointed: None,
-            damaged: damage::read(dir),
+            damaged: listing.damaged(dir),
         };
         if bases.is_empty() {
             let first = Segment::create(&log.files, dir, 0)?;
@@ -157,12 +156,13 @@ impl Log {
             // A stored log start with no segment left to hold it would come back after
             // the next append and move the start (found by the segment_recovery fuzz
             // target): the empty log starts at 0, and says so.
-            if checkpoint::read_log_start(dir).is_some_and(|s| s != 0) {
+            if listing.log_start(dir).is_some_and(|s| s != 0) {
                 checkpoint::write_log_start(dir, 0)?;
             }
             return Ok(log);
         }
-        let checkpoint = checkpoint::read(dir).unwrap_or(bases[0]);
+        let (recovery_point, stored_high_watermark) = listing.recovery_checkpoint(dir);
+        let checkpoint = recovery_point.unwrap_or(bases[0]);
         let scan_from = if clean_shutdown {
             bases.len() - 1
         } else {
@@ -171,9 +171,9 @@ impl Log {
                 .saturating_sub(1)
         };
         // Recovery needs the stored start: gaps below it are deleted offsets, not damage.
-        let stored_start = checkpoint::read_log_start(dir);
+        let stored_start = listing.log_start(dir);
         log.log_start_offset = stored_start.unwrap_or(bases[0]);
-        log.load_segments(&bases, scan_from, clean_shutdown)?;
+        log.load_segments(&listing, scan_from, clean_shutdown)?;
         let end = log.log_end_offset();
         let first_base = log.segments[0].base_offset;
         log.log_start_offset = stored_start.unwrap_or(first_base).clamp(first_base, end);
@@ -187,7 +187,7 @@ impl Log {
         log.recovery_point = checkpoint.clamp(log.log_start_offset, log.log_end_offset());
         log.size_bytes = log.segments.iter().map(|s| s.size).sum();
         // After an unclean stop the stored value may be past the recovered end.
-        log.hw_checkpointed = checkpoint::read_high_watermark(dir);
+        log.hw_checkpointed = stored_high_watermark;
         log.high_watermark = log.hw_checkpointed.unwrap_or(log.log_start_offset);
         log.clamp_high_watermark();
         log.load_epochs((!clean_shutdown).then_some(scan_from))?;
@@ -616,23 +616,6 @@ impl Log {
             .partition_point(|s| s.base_offset <= offset)
             .saturating_sub(1)
     }
-}
-
-/// Base offsets of the segments in `dir`, sorted; removes leftover temp files.
-fn list_segments(dir: &Path) -> io::Result<Vec<i64>> {
-    let mut bases = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(base) = parse_log_file_name(name) {
-            bases.push(base);
-        } else if name.ends_with(".tmp") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
-    bases.sort_unstable();
-    Ok(bases)
 }
 
 /// `writev` until everything is written (the kernel may write less, and std caps the

@@ -20,13 +20,9 @@ use std::collections::{HashMap, VecDeque};
 use kafka_protocol::ResponseError;
 use strata_proto::batch::control::{ControlType, TxnMarker};
 use strata_proto::batch::BatchHeader;
+use strata_proto::error_code;
 
 use crate::transactions::{CompletedTxn, Transactions};
-
-/// Kafka error code `OUT_OF_ORDER_SEQUENCE_NUMBER`.
-pub const ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
-/// Kafka error code `INVALID_PRODUCER_EPOCH`.
-pub const ERROR_INVALID_PRODUCER_EPOCH: i16 = 47;
 
 /// How many recent batches per producer are remembered for duplicate detection. A
 /// producer has at most this many requests in flight per partition, so any retry it
@@ -194,8 +190,8 @@ impl ProducerError {
     /// The Kafka protocol error code a broker should answer with.
     pub fn error_code(&self) -> i16 {
         match self {
-            ProducerError::InvalidProducerEpoch { .. } => ERROR_INVALID_PRODUCER_EPOCH,
-            ProducerError::OutOfOrderSequence { .. } => ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+            ProducerError::InvalidProducerEpoch { .. } => error_code::INVALID_PRODUCER_EPOCH,
+            ProducerError::OutOfOrderSequence { .. } => error_code::OUT_OF_ORDER_SEQUENCE_NUMBER,
             ProducerError::InvalidTxnState { .. } => ResponseError::InvalidTxnState.code(),
             ProducerError::CoordinatorFenced { .. } => {
                 ResponseError::TransactionCoordinatorFenced.code()

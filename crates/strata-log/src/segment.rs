@@ -156,13 +156,34 @@ impl Segment {
     /// open on first use). Fails if an index is missing or malformed; the caller then
     /// rebuilds.
     pub fn open_existing(files: &FileHandles, dir: &Path, base_offset: i64) -> io::Result<Segment> {
+        let txn = TxnIndex::open(files, dir, base_offset)?;
+        Segment::open_existing_with(files, dir, base_offset, txn)
+    }
+
+    /// [`Segment::open_existing`] when a listing of `dir` says whether the segment has
+    /// an aborted-transaction index.
+    pub(crate) fn open_listed(
+        files: &FileHandles,
+        dir: &Path,
+        base_offset: i64,
+        has_txn_index: bool,
+    ) -> io::Result<Segment> {
+        let txn = TxnIndex::open_listed(files, dir, base_offset, has_txn_index)?;
+        Segment::open_existing_with(files, dir, base_offset, txn)
+    }
+
+    fn open_existing_with(
+        files: &FileHandles,
+        dir: &Path,
+        base_offset: i64,
+        txn: TxnIndex,
+    ) -> io::Result<Segment> {
         let (log, size) =
             files.existing(segment_path(dir, base_offset, LOG_EXT), Access::Append)?;
         let index = SparseIndex::open(files, segment_path(dir, base_offset, INDEX_EXT))?;
         let time_index: SparseIndex<TimeEntry> =
             SparseIndex::open(files, segment_path(dir, base_offset, TIME_INDEX_EXT))?;
         let last_time = time_index.last();
-        let txn = TxnIndex::open(files, dir, base_offset)?;
         let mut segment = Segment::new(base_offset, log, size, index, time_index, txn);
         if let Some(e) = last_time {
             segment.max_timestamp = e.timestamp;

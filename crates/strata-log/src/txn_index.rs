@@ -120,28 +120,49 @@ impl TxnIndex {
     /// read; the file is small, and absent for most segments). A damaged file is
     /// reported by [`TxnIndex::is_damaged`], not as an error.
     pub fn open(files: &FileHandles, dir: &Path, base: i64) -> io::Result<TxnIndex> {
-        let mut index = TxnIndex::absent(files, dir, base);
+        let index = TxnIndex::absent(files, dir, base);
         if !index.path.exists() {
             return Ok(index);
         }
-        let (file, len) = files.existing(index.path.clone(), Access::ReadWrite)?;
-        index.file = Some(Arc::new(file));
-        if len % ENTRY_SIZE as u64 != 0 {
-            index.damaged = true;
-            return Ok(index);
+        index.open_file(base)
+    }
+
+    /// [`TxnIndex::open`] when a listing of `dir` already says whether the file is
+    /// there (no `stat` of a file most segments do not have).
+    pub(crate) fn open_listed(
+        files: &FileHandles,
+        dir: &Path,
+        base: i64,
+        present: bool,
+    ) -> io::Result<TxnIndex> {
+        let index = TxnIndex::absent(files, dir, base);
+        if present {
+            index.open_file(base)
+        } else {
+            Ok(index)
         }
-        index.on_disk = len / ENTRY_SIZE as u64;
+    }
+
+    /// Opens the file of segment `base` (known to be there) and checks its entries.
+    fn open_file(mut self, base: i64) -> io::Result<TxnIndex> {
+        let (file, len) = self.files.existing(self.path.clone(), Access::ReadWrite)?;
+        self.file = Some(Arc::new(file));
+        if len % ENTRY_SIZE as u64 != 0 {
+            self.damaged = true;
+            return Ok(self);
+        }
+        self.on_disk = len / ENTRY_SIZE as u64;
         // Markers of this segment, strictly in order; `walk` stops at an entry that
         // does not decode, so it then counts fewer than the file holds.
         let (mut count, mut last, mut ordered) = (0u64, base - 1, true);
-        index.walk(&mut |e| {
+        self.walk(&mut |e| {
             ordered = e.last_offset > last;
             last = e.last_offset;
             count += 1;
             ordered
         })?;
-        index.damaged = !(ordered && count == index.on_disk);
-        Ok(index)
+        self.damaged = !(ordered && count == self.on_disk);
+        Ok(self)
     }
 
     /// Whether the file found on open was damaged (see [`TxnIndex::open`]).

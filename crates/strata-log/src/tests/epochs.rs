@@ -307,3 +307,37 @@ fn a_new_leaders_epoch_is_made_durable_by_the_next_flush() {
     let on_disk = epoch_file::read(dir.path()).expect("epoch file");
     assert_eq!(on_disk.latest_epoch(), Some(3));
 }
+
+#[test]
+fn a_clean_restart_keeps_a_leader_epoch_at_the_log_end_without_rewriting_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = three_epochs(dir.path());
+    // A leader's epoch with no batch yet, as an idle led partition has it at a stop.
+    log.assign_leader_epoch(9).expect("assign");
+    let with_new = vec![(1, 0), (3, 10), (6, 30), (9, 40)];
+    assert_eq!(entries(&log), with_new);
+    log.close().expect("close");
+    let file = dir.path().join(EPOCH_FILE);
+    let before = fs::read(&file).expect("epoch file");
+    let mut log = Log::open(dir.path(), small_config(), true).expect("clean reopen");
+    assert_eq!(entries(&log), with_new);
+    assert_eq!(
+        fs::read(&file).expect("epoch file"),
+        before,
+        "not rewritten"
+    );
+    assert!(log.prepare_flush().is_empty(), "nothing to make durable");
+    log.assign_leader_epoch(9).expect("same leader again");
+    assert_eq!(fs::read(&file).expect("epoch file"), before);
+    log.close().expect("close");
+    // After an unclean stop the entry at the end goes, as in Kafka; the shorter file
+    // is written in place and made durable by the next flush.
+    let mut log = Log::open(dir.path(), small_config(), false).expect("unclean reopen");
+    assert_eq!(entries(&log), with_new[..3].to_vec());
+    assert_eq!(stored(dir.path()), Some(with_new[..3].to_vec()));
+    let task = log.prepare_flush();
+    assert!(!task.is_empty(), "the cut file is synced by the next flush");
+    let done = task.sync().expect("sync");
+    log.complete_flush(done).expect("complete");
+    assert!(log.prepare_flush().is_empty());
+}

@@ -3,10 +3,8 @@
 
 use super::helpers::{batch, idempotent_batch, read_all_offsets, small_config};
 use crate::producer_snapshot::SNAPSHOT_FILE;
-use crate::{
-    AppendInfo, Log, LogConfig, LogError, TimestampType, ERROR_INVALID_PRODUCER_EPOCH,
-    ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-};
+use crate::{AppendInfo, Log, LogConfig, LogError, TimestampType};
+use strata_proto::error_code::{INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER};
 
 const PID: i64 = 4242;
 const RECORDS_PER_BATCH: usize = 3;
@@ -66,7 +64,7 @@ fn retried_batch_is_a_duplicate_with_original_offsets() {
         assert_duplicate(&mut log, payload, original);
     }
     // An older one can no longer be told apart from a rewind.
-    assert_rejected(&mut log, &written[24].0, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_rejected(&mut log, &written[24].0, OUT_OF_ORDER_SEQUENCE_NUMBER);
     // Records were stored once: 2 plain + 30 * 3 idempotent.
     assert_eq!(read_all_offsets(&log), (0..92).collect::<Vec<_>>());
     // The producer continues normally after the retries.
@@ -82,26 +80,26 @@ fn out_of_order_and_fenced_batches_write_nothing() {
     append_sequence(&mut log, 2, 3);
     // Gap: 9 is next.
     let gap = idempotent_batch(PID, 2, 10, 2, 1_000);
-    assert_rejected(&mut log, &gap, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_rejected(&mut log, &gap, OUT_OF_ORDER_SEQUENCE_NUMBER);
     // Overlaps the last batch without matching it.
     let overlap = idempotent_batch(PID, 2, 7, 3, 1_000);
-    assert_rejected(&mut log, &overlap, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_rejected(&mut log, &overlap, OUT_OF_ORDER_SEQUENCE_NUMBER);
     // Older epoch.
     let old = idempotent_batch(PID, 1, 9, 1, 1_000);
-    assert_rejected(&mut log, &old, ERROR_INVALID_PRODUCER_EPOCH);
+    assert_rejected(&mut log, &old, INVALID_PRODUCER_EPOCH);
     // Newer epoch not starting at 0.
     let bumped = idempotent_batch(PID, 3, 9, 1, 1_000);
-    assert_rejected(&mut log, &bumped, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_rejected(&mut log, &bumped, OUT_OF_ORDER_SEQUENCE_NUMBER);
     assert_eq!(read_all_offsets(&log), (0..9).collect::<Vec<_>>());
     // A payload whose second batch is out of order is refused whole.
     let mut payload = idempotent_batch(PID, 2, 9, 2, 1_000);
     payload.extend(idempotent_batch(PID, 2, 12, 2, 1_000));
-    assert_rejected(&mut log, &payload, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_rejected(&mut log, &payload, OUT_OF_ORDER_SEQUENCE_NUMBER);
     // The new epoch from 0 is fine, and then fences epoch 2.
     let fresh = idempotent_batch(PID, 3, 0, 1, 1_000);
     assert_eq!(log.append(&fresh, 5_000).expect("new epoch").base_offset, 9);
     let stale = idempotent_batch(PID, 2, 9, 1, 1_000);
-    assert_rejected(&mut log, &stale, ERROR_INVALID_PRODUCER_EPOCH);
+    assert_rejected(&mut log, &stale, INVALID_PRODUCER_EPOCH);
 }
 
 #[test]
@@ -160,7 +158,7 @@ fn duplicate_detected_after_clean_reopen() {
     assert_duplicate(&mut log, &written[5].0, &written[5].1);
     assert_duplicate(&mut log, &written[1].0, &written[1].1);
     let gap = idempotent_batch(PID, 1, 19, 1, 0);
-    assert_rejected(&mut log, &gap, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_rejected(&mut log, &gap, OUT_OF_ORDER_SEQUENCE_NUMBER);
 }
 
 #[test]
@@ -175,7 +173,7 @@ fn duplicate_detected_after_unclean_reopen() {
     assert_eq!(log.log_end_offset(), 18);
     assert_duplicate(&mut log, &written[4].0, &written[4].1);
     let old = idempotent_batch(PID, -1, 18, 1, 0);
-    assert_rejected(&mut log, &old, ERROR_INVALID_PRODUCER_EPOCH);
+    assert_rejected(&mut log, &old, INVALID_PRODUCER_EPOCH);
     let next = idempotent_batch(PID, 0, 18, 1, 0);
     assert_eq!(log.append(&next, 0).expect("in order").base_offset, 18);
 }
@@ -195,7 +193,7 @@ fn sequence_wraps_to_zero() {
     assert_eq!(log.append(&wrapped, 5_000).expect("wraps").base_offset, 3);
     assert_duplicate(&mut log, &last, &info);
     let skipped = idempotent_batch(PID, 0, 3, 1, 1_000);
-    assert_rejected(&mut log, &skipped, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_rejected(&mut log, &skipped, OUT_OF_ORDER_SEQUENCE_NUMBER);
 }
 
 #[test]
@@ -322,6 +320,6 @@ fn a_batch_behind_a_failed_write_gets_the_storage_error_not_a_sequence_error() {
     assert_eq!(log.append(&first, 5_000).expect("retry").base_offset, 6);
     assert_eq!(log.append(&second, 5_000).expect("retry").base_offset, 9);
     let gap = idempotent_batch(PID, 0, 20, 1, 1_000);
-    assert_rejected(&mut log, &gap, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_rejected(&mut log, &gap, OUT_OF_ORDER_SEQUENCE_NUMBER);
     assert_eq!(read_all_offsets(&log), (0..12).collect::<Vec<_>>());
 }

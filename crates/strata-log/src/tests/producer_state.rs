@@ -2,10 +2,9 @@
 
 use strata_proto::batch::BatchHeader;
 
-use crate::{
-    last_sequence, ProducerError, ProducerStateTable, SequenceCheck, BATCHES_TO_RETAIN,
-    ERROR_INVALID_PRODUCER_EPOCH, ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-};
+use strata_proto::error_code::{INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER};
+
+use crate::{last_sequence, ProducerError, ProducerStateTable, SequenceCheck, BATCHES_TO_RETAIN};
 
 const PID: i64 = 7;
 
@@ -45,7 +44,7 @@ fn table_with(epoch: i16, batches: i32) -> (ProducerStateTable, i64) {
 fn assert_out_of_order(result: Result<SequenceCheck, ProducerError>) {
     match result {
         Err(err @ ProducerError::OutOfOrderSequence { .. }) => {
-            assert_eq!(err.error_code(), ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER)
+            assert_eq!(err.error_code(), OUT_OF_ORDER_SEQUENCE_NUMBER)
         }
         other => panic!("expected OutOfOrderSequence, got {other:?}"),
     }
@@ -121,7 +120,7 @@ fn duplicate_needs_the_same_epoch() {
     let result = table.check(&header(0, 0, 2));
     match result {
         Err(err @ ProducerError::InvalidProducerEpoch { current: 1, .. }) => {
-            assert_eq!(err.error_code(), ERROR_INVALID_PRODUCER_EPOCH)
+            assert_eq!(err.error_code(), INVALID_PRODUCER_EPOCH)
         }
         other => panic!("expected InvalidProducerEpoch, got {other:?}"),
     }
