@@ -37,6 +37,9 @@ pub struct Partition {
     pub(super) hw_changed: Notify,
     /// The leader epoch appends are stamped with; -1 when not leading.
     pub(super) leader_epoch: AtomicI32,
+    /// The newest leader epoch in the log's epoch cache (-1 for none), published with
+    /// the offsets: what a follower's Fetch names as its last fetched epoch.
+    pub(super) latest_epoch: AtomicI32,
     pub(super) role: Mutex<super::role::Role>,
     /// Bumped (under the role lock) whenever the role changes: a follower's fetch
     /// response is appended only if it is still the one it was asked under.
@@ -90,6 +93,7 @@ impl Partition {
             first_unstable: AtomicI64::new(log.first_unstable_offset().unwrap_or(i64::MAX)),
             hw_changed: Notify::new(),
             leader_epoch: AtomicI32::new(-1),
+            latest_epoch: AtomicI32::new(log.latest_epoch().unwrap_or(-1)),
             role_generation: AtomicU64::new(0),
             role: Mutex::new(super::role::Role::None),
             log_start: AtomicI64::new(log.log_start_offset()),
@@ -133,7 +137,14 @@ impl Partition {
         self.log_start
             .store(log.log_start_offset(), Ordering::Release);
         self.log_end.store(log.log_end_offset(), Ordering::Release);
+        self.latest_epoch
+            .store(log.latest_epoch().unwrap_or(-1), Ordering::Release);
         self.publish_first_unstable(log);
+    }
+
+    /// The newest leader epoch of the log (-1 for none), without the log lock.
+    pub fn latest_epoch(&self) -> i32 {
+        self.latest_epoch.load(Ordering::Acquire)
     }
 
     /// When the last fsync finished (ms since the epoch).
@@ -252,6 +263,8 @@ impl Partition {
         let out = f(log);
         self.log_start
             .store(log.log_start_offset(), Ordering::Release);
+        self.latest_epoch
+            .store(log.latest_epoch().unwrap_or(-1), Ordering::Release);
         self.publish_first_unstable(log);
         self.size_bytes.store(log.size_bytes(), Ordering::Relaxed);
         out

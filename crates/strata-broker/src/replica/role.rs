@@ -138,6 +138,8 @@ impl Partition {
                 if let Err(e) = log.assign_leader_epoch(image.leader_epoch) {
                     tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot start leader epoch");
                 }
+                self.latest_epoch
+                    .store(log.latest_epoch().unwrap_or(-1), Ordering::Release);
                 let damaged = !log.damaged_ranges().is_empty();
                 (log.log_end_offset(), log.high_watermark(), damaged)
             };

@@ -152,61 +152,48 @@ fn key(p: &Partition) -> (String, i32) {
 }
 
 /// OffsetForLeaderEpoch for every partition that just started following, then
-/// truncation (KIP-101/279); repeated rounds settle diverged histories.
+/// truncation (KIP-101/279); repeated rounds settle diverged histories. The log work
+/// of all of them is one blocking-pool hop before the request and one after.
 async fn truncate(
     broker: &Arc<Broker>,
     conn: &mut BrokerConnection,
     parts: &[&Followed],
 ) -> anyhow::Result<()> {
+    let local: Vec<(Arc<Partition>, i32)> = parts
+        .iter()
+        .map(|(p, epoch, _, _)| (Arc::clone(p), *epoch))
+        .collect();
+    let planned = tokio::task::spawn_blocking(move || {
+        local
+            .into_iter()
+            .map(|(p, epoch)| {
+                let plan = plan_locally_blocking(&p);
+                (p, epoch, plan)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
     let mut asks: HashMap<(String, i32), (Arc<Partition>, i32)> = HashMap::new();
-    for (p, epoch, _, _) in parts {
-        let p2 = Arc::clone(p);
-        let view = tokio::task::spawn_blocking(move || {
-            p2.drop_damaged_tail_blocking()?;
-            Ok::<_, strata_log::LogError>(p2.epoch_view_blocking())
-        })
-        .await??;
-        let Some((cache, leo, hw)) = view else {
-            continue;
-        };
-        match strata_replication::plan_truncation(&cache, leo, hw) {
-            TruncationPlan::Truncate(t) => {
-                let p2 = Arc::clone(p);
-                tokio::task::spawn_blocking(move || p2.truncate_blocking(t.offset)).await??;
-                p.truncation_done(*epoch);
+    let mut failed = None;
+    for (p, epoch, plan) in planned {
+        match plan {
+            Ok(Some(TruncationPlan::Truncate(_))) => p.truncation_done(epoch),
+            Ok(Some(TruncationPlan::AskLeader { epoch: ours })) => {
+                asks.insert(key(&p), (p, ours));
             }
-            TruncationPlan::AskLeader { epoch: ours } => {
-                asks.insert(key(p), (Arc::clone(p), ours));
-            }
+            Ok(None) => {}
+            Err(e) => failed = Some(e),
         }
-        let _ = epoch;
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     if asks.is_empty() {
         return Ok(());
     }
-    let mut by_topic: HashMap<String, Vec<OffsetForLeaderPartition>> = HashMap::new();
-    for ((topic, index), (p, ours)) in &asks {
-        let current = p.following().map_or(-1, |(_, e, _)| e);
-        by_topic.entry(topic.clone()).or_default().push(
-            OffsetForLeaderPartition::default()
-                .with_partition(*index)
-                .with_current_leader_epoch(current)
-                .with_leader_epoch(*ours),
-        );
-    }
-    let req = OffsetForLeaderEpochRequest::default()
-        .with_replica_id(BrokerId(broker.config.node_id))
-        .with_topics(
-            by_topic
-                .into_iter()
-                .map(|(t, parts)| {
-                    OffsetForLeaderTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string(t)))
-                        .with_partitions(parts)
-                })
-                .collect(),
-        );
+    let req = epoch_request(broker.config.node_id, &asks);
     let resp = conn.call(&req, EPOCH_VERSION, CALL_TIMEOUT).await?;
+    let mut answers = Vec::new();
     for t in resp.topics {
         for r in t.partitions {
             let Some((p, _)) = asks.get(&(t.topic.0.to_string(), r.partition)) else {
@@ -216,28 +203,84 @@ async fn truncate(
                 tracing::debug!(topic = %p.topic, partition = p.index, error = r.error_code, "OffsetForLeaderEpoch refused");
                 continue;
             }
-            let p = Arc::clone(p);
             let answer = EpochEndOffset {
                 epoch: r.leader_epoch,
                 end_offset: r.end_offset,
             };
             let epoch = p.following().map_or(-1, |(_, e, _)| e);
-            let done =
-                tokio::task::spawn_blocking(move || -> anyhow::Result<(Arc<Partition>, bool)> {
-                    let Some((cache, leo, hw)) = p.epoch_view_blocking() else {
-                        return Ok((p, false));
-                    };
-                    let t = truncation_offset(&cache, leo, hw, answer);
-                    p.truncate_blocking(t.offset)?;
-                    Ok((p, t.complete))
-                })
-                .await??;
-            if done.1 {
-                done.0.truncation_done(epoch);
-            }
+            answers.push((Arc::clone(p), epoch, answer));
         }
     }
-    Ok(())
+    let done = tokio::task::spawn_blocking(move || {
+        answers
+            .into_iter()
+            .map(|(p, epoch, answer)| {
+                let Some((cache, leo, hw)) = p.epoch_view_blocking() else {
+                    return Ok((p, epoch, false));
+                };
+                let t = truncation_offset(&cache, leo, hw, answer);
+                p.truncate_blocking(t.offset)?;
+                Ok((p, epoch, t.complete))
+            })
+            .collect::<Vec<Result<_, strata_log::LogError>>>()
+    })
+    .await?;
+    let mut failed = None;
+    for r in done {
+        match r {
+            Ok((p, epoch, true)) => p.truncation_done(epoch),
+            Ok(_) => {}
+            Err(e) => failed = Some(e),
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// The truncation a partition can decide from its own log (dropping a damaged tail
+/// first, then truncating when the plan says so), or that it must ask the leader;
+/// `None` for a closed log. Blocking.
+fn plan_locally_blocking(p: &Partition) -> Result<Option<TruncationPlan>, strata_log::LogError> {
+    p.drop_damaged_tail_blocking()?;
+    let Some((cache, leo, hw)) = p.epoch_view_blocking() else {
+        return Ok(None);
+    };
+    let plan = strata_replication::plan_truncation(&cache, leo, hw);
+    if let TruncationPlan::Truncate(t) = &plan {
+        p.truncate_blocking(t.offset)?;
+    }
+    Ok(Some(plan))
+}
+
+/// OffsetForLeaderEpoch for `asks` (partition → the newest epoch this replica has).
+fn epoch_request(
+    node_id: i32,
+    asks: &HashMap<(String, i32), (Arc<Partition>, i32)>,
+) -> OffsetForLeaderEpochRequest {
+    let mut by_topic: HashMap<String, Vec<OffsetForLeaderPartition>> = HashMap::new();
+    for ((topic, index), (p, ours)) in asks {
+        let current = p.following().map_or(-1, |(_, e, _)| e);
+        by_topic.entry(topic.clone()).or_default().push(
+            OffsetForLeaderPartition::default()
+                .with_partition(*index)
+                .with_current_leader_epoch(current)
+                .with_leader_epoch(*ours),
+        );
+    }
+    OffsetForLeaderEpochRequest::default()
+        .with_replica_id(BrokerId(node_id))
+        .with_topics(
+            by_topic
+                .into_iter()
+                .map(|(t, parts)| {
+                    OffsetForLeaderTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(t)))
+                        .with_partitions(parts)
+                })
+                .collect(),
+        )
 }
 
 /// The follower-side throttle (KIP-73) for one Fetch of `fetching`: the rate, the
@@ -315,13 +358,8 @@ async fn fetch(
     let mut by_topic: HashMap<String, Vec<FetchPartition>> = HashMap::new();
     let mut index: HashMap<(String, i32), (Arc<Partition>, u64, bool)> = HashMap::new();
     for ((p, epoch, _, generation), counts) in parts.iter().zip(counted) {
-        let p2 = Arc::clone(p);
-        let last_epoch = tokio::task::spawn_blocking(move || {
-            p2.epoch_view_blocking()
-                .and_then(|(cache, _, _)| cache.latest_epoch())
-                .unwrap_or(-1)
-        })
-        .await?;
+        // Published with the log's offsets: no log lock, no blocking hop per partition.
+        let last_epoch = p.latest_epoch();
         by_topic.entry(p.topic.to_string()).or_default().push(
             FetchPartition::default()
                 .with_partition(p.index)
