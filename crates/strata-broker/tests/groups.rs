@@ -20,10 +20,20 @@ fn s(v: &str) -> StrBytes {
 }
 
 async fn join(c: &mut RawClient, group: &str, member: &str) -> JoinGroupResponse {
+    join_with(c, group, member, 10_000).await
+}
+
+/// JoinGroup with `session_ms` as the session and rebalance timeouts.
+async fn join_with(
+    c: &mut RawClient,
+    group: &str,
+    member: &str,
+    session_ms: i32,
+) -> JoinGroupResponse {
     let req = JoinGroupRequest::default()
         .with_group_id(gid(group))
-        .with_session_timeout_ms(10_000)
-        .with_rebalance_timeout_ms(10_000)
+        .with_session_timeout_ms(session_ms)
+        .with_rebalance_timeout_ms(session_ms)
         .with_member_id(s(member))
         .with_protocol_type(s("consumer"))
         .with_protocols(vec![JoinGroupRequestProtocol::default()
@@ -303,29 +313,6 @@ async fn a_silent_member_expires_at_its_session_timeout() {
     })
     .await;
     let mut c = b.client().await;
-    async fn join_with(
-        c: &mut RawClient,
-        group: &str,
-        member: &str,
-        session_ms: i32,
-    ) -> JoinGroupResponse {
-        let req = JoinGroupRequest::default()
-            .with_group_id(gid(group))
-            .with_session_timeout_ms(session_ms)
-            .with_rebalance_timeout_ms(session_ms)
-            .with_member_id(s(member))
-            .with_protocol_type(s("consumer"))
-            .with_protocols(vec![JoinGroupRequestProtocol::default()
-                .with_name(s("range"))
-                .with_metadata(bytes::Bytes::from_static(b"meta"))]);
-        match c
-            .call(ApiKey::JoinGroup, 9, RequestKind::JoinGroup(req))
-            .await
-        {
-            ResponseKind::JoinGroup(r) => r,
-            other => panic!("{other:?}"),
-        }
-    }
     async fn members(c: &mut RawClient, group: &str) -> (String, usize) {
         let req = DescribeGroupsRequest::default().with_groups(vec![gid(group)]);
         match c
