@@ -20,5 +20,6 @@ mod request_budget;
 mod transactions;
 mod txn_coordinator;
 mod txn_offsets;
+mod txn_v2;
 mod txn_verification;
 mod versions;

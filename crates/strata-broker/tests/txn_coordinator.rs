@@ -317,7 +317,7 @@ async fn list_matching(c: &mut RawClient, pattern: &str) -> (i16, Vec<String>) {
 }
 
 /// ListTransactions v2 filters by a pattern the whole id matches (KIP-1152); EndTxn v5
-/// answers the producer id and epoch to go on with.
+/// answers the producer id and epoch to go on with (bumped: see `txn_v2.rs`).
 #[tokio::test]
 async fn list_transactions_by_pattern_and_end_txn_v5() {
     let b = TestBroker::start_in(tempfile::tempdir().unwrap(), config).await;
@@ -347,7 +347,8 @@ async fn list_transactions_by_pattern_and_end_txn_v5() {
     match c.call(ApiKey::EndTxn, 5, RequestKind::EndTxn(req)).await {
         ResponseKind::EndTxn(r) => {
             assert_eq!(r.error_code, 0);
-            assert_eq!((r.producer_id.0, r.producer_epoch), (pid, epoch));
+            // Transactions v2 (KIP-890 part 2): the end bumps the epoch.
+            assert_eq!((r.producer_id.0, r.producer_epoch), (pid, epoch + 1));
         }
         other => panic!("{other:?}"),
     }

@@ -451,6 +451,9 @@ async fn every_api_at_every_served_version() {
                 // Transactional ids nobody initialized: INVALID_PRODUCER_ID_MAPPING,
                 // TRANSACTIONAL_ID_NOT_FOUND.
                 ApiKey::AddPartitionsToTxn | ApiKey::AddOffsetsToTxn | ApiKey::EndTxn => 49,
+                // TxnOffsetCommit v5 (transactions v2) adds the offsets partition to the
+                // transaction first: that id's coordinator answers the same.
+                ApiKey::TxnOffsetCommit if v >= 5 => 49,
                 ApiKey::DescribeTransactions => 105,
                 // The only replica leads already: ELECTION_NOT_NEEDED.
                 ApiKey::ElectLeaders => 84,

@@ -13,17 +13,24 @@
 //! partition ([`records::partition_for`]) at one coordinator epoch; it is rebuilt with
 //! [`TxnPartition::load`] whenever that partition's leadership (re)arrives.
 //!
+//! Transactions v2 (KIP-890 part 2) are chosen per request, as Kafka chooses them by
+//! request version: [`TxnPartition::add_partitions_at`] with [`TV2`] for the implicit
+//! add of a Produce v12 / TxnOffsetCommit v5, [`TxnPartition::end_txn_v2`] for EndTxn
+//! v5 (an epoch bump at every end); the other operations serve both.
+//!
 //! Duties left to the caller: producer ids (InitProducerId answers
 //! [`InitStep::NeedProducerId`] when it needs one), routing ids to partitions, mapping
 //! PRODUCER_FENCED to INVALID_PRODUCER_EPOCH for old request versions, authorization.
 
+mod end_v2;
 pub mod metadata;
 mod ops;
 mod partition;
 pub mod records;
 mod types;
 
-pub use metadata::{valid_transition, TxnMetadata, EPOCH_EXHAUSTED};
+pub use end_v2::EndTxnV2;
+pub use metadata::{valid_transition, TxnMetadata, EPOCH_EXHAUSTED, TV2};
 pub use ops::{InitProducerId, InitStep};
 pub use partition::{LoadStats, TxnPartition};
 pub use records::{decode_record, encode_key, partition_for, Record, RecordError, TxnLogValue};

@@ -9,6 +9,9 @@ use crate::types::{RequestId, TopicPartition, TxnError, TxnResult, TxnState, Wri
 /// the coordinator can always fence one more time (Kafka's rule).
 pub const EPOCH_EXHAUSTED: i16 = i16::MAX - 1;
 
+/// The `transaction.version` level of KIP-890 part 2 (an epoch bump at every EndTxn).
+pub const TV2: i16 = 2;
+
 /// A transactional id's state: what its last persisted record says (plus, after a
 /// fence whose write failed, the bumped epoch, which is never handed out).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,14 @@ pub struct TxnMetadata {
     pub start_ms: i64,
     /// Last update (drives `transactional.id.expiration.ms`).
     pub last_update_ms: i64,
+    /// Transactions v2 (KIP-890 part 2): the producer id that takes over once the
+    /// PrepareCommit / PrepareAbort in progress completes, because its epoch bump
+    /// used up the current one; `-1` otherwise.
+    pub next_producer_id: i64,
+    /// The `transaction.version` the id's last transaction was run at: 2 when it was
+    /// opened or ended by a client of transactions v2 (its epoch is bumped at every
+    /// end), 0 otherwise.
+    pub client_tv: i16,
 }
 
 impl TxnMetadata {
@@ -45,14 +56,14 @@ impl TxnMetadata {
             } else {
                 -1
             },
-            next_producer_id: -1,
+            next_producer_id: self.next_producer_id,
             producer_epoch: self.producer_epoch,
             timeout_ms: self.timeout_ms,
             state: self.state,
             partitions: self.partitions.iter().cloned().collect(),
             last_update_ms: self.last_update_ms,
             start_ms: self.start_ms,
-            client_transaction_version: 0,
+            client_transaction_version: self.client_tv,
         }
     }
 
@@ -70,7 +81,15 @@ impl TxnMetadata {
             partitions: v.partitions.iter().cloned().collect(),
             start_ms: v.start_ms,
             last_update_ms: v.last_update_ms,
+            next_producer_id: v.next_producer_id,
+            client_tv: v.client_transaction_version,
         }
+    }
+
+    /// Whether the id's transactions follow transactions v2 (an epoch bump at every
+    /// EndTxn).
+    pub fn tv2(&self) -> bool {
+        self.client_tv >= TV2
     }
 
     /// Whether the epoch is used up (InitProducerId then rotates the producer id).
@@ -83,7 +102,14 @@ impl TxnMetadata {
 /// epoch kept, bumped by one, or reset to 0 with a new producer id (InitProducerId);
 /// partitions only grow while Ongoing and are kept by Prepare*; time never goes back.
 pub fn valid_transition(from: &TxnMetadata, to: &TxnMetadata) -> bool {
-    if !to.state.valid_previous().contains(&from.state) {
+    // Transactions v2 may abort with no transaction open (EndTxn v5 abort of an idle id).
+    let empty_abort = to.tv2()
+        && to.state == TxnState::PrepareAbort
+        && matches!(
+            from.state,
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+        );
+    if !to.state.valid_previous().contains(&from.state) && !empty_abort {
         return false;
     }
     if to.last_update_ms < from.last_update_ms {
@@ -91,12 +117,12 @@ pub fn valid_transition(from: &TxnMetadata, to: &TxnMetadata) -> bool {
     }
     let same_producer =
         to.producer_id == from.producer_id && to.producer_epoch == from.producer_epoch;
+    let bumped = to.producer_id == from.producer_id
+        && i32::from(to.producer_epoch) == i32::from(from.producer_epoch) + 1;
     match to.state {
         TxnState::Empty => {
-            let bump = to.producer_id == from.producer_id
-                && i32::from(to.producer_epoch) == i32::from(from.producer_epoch) + 1;
             let rotation = to.producer_id != from.producer_id && to.producer_epoch == 0;
-            (same_producer || bump || rotation) && to.partitions.is_empty() && to.start_ms == -1
+            (same_producer || bumped || rotation) && to.partitions.is_empty() && to.start_ms == -1
         }
         TxnState::Ongoing => {
             same_producer
@@ -104,17 +130,27 @@ pub fn valid_transition(from: &TxnMetadata, to: &TxnMetadata) -> bool {
                 && to.timeout_ms == from.timeout_ms
         }
         TxnState::PrepareCommit | TxnState::PrepareAbort => {
-            // An epoch fence bumps the epoch on its way to PrepareAbort.
+            // An epoch fence bumps the epoch on its way to PrepareAbort; transactions
+            // v2 bump it at every end.
             let fenced = to.state == TxnState::PrepareAbort
                 && to.producer_id == from.producer_id
                 && to.producer_epoch >= from.producer_epoch;
-            (same_producer || fenced)
+            (same_producer || fenced || (to.tv2() && bumped))
                 && to.partitions == from.partitions
                 && to.timeout_ms == from.timeout_ms
-                && to.start_ms == from.start_ms
+                && (to.start_ms == from.start_ms || empty_abort)
         }
         TxnState::CompleteCommit | TxnState::CompleteAbort => {
-            same_producer && to.timeout_ms == from.timeout_ms && to.start_ms != -1
+            // Transactions v2: an end that used up the epoch hands over to the next
+            // producer id, at epoch 0.
+            let rotated = from.next_producer_id >= 0
+                && to.producer_id == from.next_producer_id
+                && to.producer_epoch == 0
+                && to.last_producer_id == from.producer_id;
+            (same_producer || rotated)
+                && to.next_producer_id == -1
+                && to.timeout_ms == from.timeout_ms
+                && to.start_ms != -1
         }
         TxnState::Dead => same_producer,
         TxnState::PrepareEpochFence => false,
@@ -171,6 +207,8 @@ pub(crate) struct ParkedAdd {
     pub(crate) epoch: i16,
     pub(crate) partitions: Vec<TopicPartition>,
     pub(crate) until: i64,
+    /// The `transaction.version` of the request (see `add_partitions_at`).
+    pub(crate) tv: i16,
 }
 
 /// One transactional id in memory.

@@ -3,7 +3,7 @@
 //! EndTxn. Each returns effects; its answer is an [`Effect::Respond`] with the
 //! caller's request id, at once for refusals and after the write otherwise.
 
-use crate::metadata::{Entry, OnDone, ParkedAdd, TxnMetadata, EPOCH_EXHAUSTED};
+use crate::metadata::{Entry, OnDone, ParkedAdd, TxnMetadata, EPOCH_EXHAUSTED, TV2};
 use crate::partition::TxnPartition;
 use crate::types::{
     Effect, ProducerIdAndEpoch, Reply, RequestId, TopicPartition, TxnError, TxnResult, TxnState,
@@ -74,6 +74,8 @@ impl TxnPartition {
                     partitions: Default::default(),
                     start_ms: -1,
                     last_update_ms: now,
+                    next_producer_id: -1,
+                    client_tv: 0,
                 }),
             );
         }
@@ -128,6 +130,8 @@ impl TxnPartition {
                         partitions: Default::default(),
                         start_ms: -1,
                         last_update_ms: now.max(m.last_update_ms),
+                        next_producer_id: -1,
+                        client_tv: m.client_tv,
                     }
                 } else {
                     match bumped_epochs(m, req.expected) {
@@ -141,6 +145,8 @@ impl TxnPartition {
                             partitions: Default::default(),
                             start_ms: -1,
                             last_update_ms: now.max(m.last_update_ms),
+                            next_producer_id: -1,
+                            client_tv: m.client_tv,
                         },
                         Err(e) => return InitStep::Effects(respond(req.request, Err(e))),
                     }
@@ -235,18 +241,41 @@ impl TxnPartition {
         partitions: &[TopicPartition],
         now: i64,
     ) -> Vec<Effect> {
+        self.add_partitions_at(request, id, producer_id, epoch, partitions, 0, now)
+    }
+
+    /// [`TxnPartition::add_partitions`] for a client of `transaction.version` `tv`:
+    /// 2 for the implicit add of transactions v2 (a partition leader's AddPartitionsToTxn
+    /// v5 for a Produce v12, or TxnOffsetCommit v5), which records the transaction as
+    /// one of transactions v2 and, as Kafka, waits for a busy id before checking the
+    /// producer (whose id may be the one the completion in progress hands over to).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_partitions_at(
+        &mut self,
+        request: RequestId,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[TopicPartition],
+        tv: i16,
+        now: i64,
+    ) -> Vec<Effect> {
+        let add = ParkedAdd {
+            request,
+            producer_id,
+            epoch,
+            partitions: partitions.to_vec(),
+            until: now.saturating_add(self.cfg.busy_wait_ms),
+            tv,
+        };
+        if tv >= TV2 && self.entries.get(id).is_some_and(|e| e.busy()) {
+            return self.park(id, add);
+        }
         let entry = match self.check_producer(id, producer_id, epoch) {
             Ok(e) => e,
             Err(e) => return respond(request, Err(e)),
         };
         if entry.busy() {
-            let add = ParkedAdd {
-                request,
-                producer_id,
-                epoch,
-                partitions: partitions.to_vec(),
-                until: now.saturating_add(self.cfg.busy_wait_ms),
-            };
             return self.park(id, add);
         }
         let m = &entry.meta;
@@ -262,7 +291,7 @@ impl TxnPartition {
         ) {
             return respond(request, Err(TxnError::UnknownServerError));
         }
-        let target = opened(m, partitions, now);
+        let target = opened(m, partitions, tv, now);
         self.start_write(
             id,
             target,
@@ -299,12 +328,13 @@ impl TxnPartition {
                 _ => return Vec::new(),
             },
         };
-        self.add_partitions(
+        self.add_partitions_at(
             parked.request,
             id,
             parked.producer_id,
             parked.epoch,
             &parked.partitions,
+            parked.tv,
             now,
         )
     }
@@ -359,6 +389,7 @@ impl TxnPartition {
                 target.state = result.prepare_state();
                 target.last_update_ms = now.max(m.last_update_ms);
                 target.last_producer_id = m.producer_id;
+                target.client_tv = 0;
                 let on_done = OnDone::Markers {
                     result,
                     reply: Some((request, Ok(Reply::Done))),
@@ -381,7 +412,12 @@ impl TxnPartition {
 
 /// The Ongoing state AddPartitionsToTxn moves `m` to (Empty, CompleteCommit,
 /// CompleteAbort or Ongoing): `partitions` added, the start time kept while Ongoing.
-pub(crate) fn opened(m: &TxnMetadata, partitions: &[TopicPartition], now: i64) -> TxnMetadata {
+pub(crate) fn opened(
+    m: &TxnMetadata,
+    partitions: &[TopicPartition],
+    tv: i16,
+    now: i64,
+) -> TxnMetadata {
     let mut target = m.clone();
     target.start_ms = if m.state == TxnState::Ongoing {
         m.start_ms
@@ -392,6 +428,7 @@ pub(crate) fn opened(m: &TxnMetadata, partitions: &[TopicPartition], now: i64) -
     target.partitions.extend(partitions.iter().cloned());
     target.last_update_ms = now.max(m.last_update_ms);
     target.last_producer_id = m.producer_id;
+    target.client_tv = tv;
     target
 }
 

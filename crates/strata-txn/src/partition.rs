@@ -258,6 +258,14 @@ impl TxnPartition {
         target.state = result.complete_state();
         target.partitions.clear();
         target.last_update_ms = now.max(m.last_update_ms);
+        if m.next_producer_id >= 0 {
+            // Transactions v2, the epoch used up: the next producer id takes over at
+            // epoch 0 (the markers still carry the old id and its last epoch).
+            target.last_producer_id = m.producer_id;
+            target.producer_id = m.next_producer_id;
+            target.producer_epoch = 0;
+            target.next_producer_id = -1;
+        }
         if m.partitions.is_empty() {
             return self
                 .start_write(id, target, OnDone::Reply(None), false)
@@ -427,11 +435,12 @@ impl TxnPartition {
         // A waiting AddPartitionsToTxn of the same producer opens the next transaction
         // in the completion's own write: one fsync and one round trip less per
         // transaction for a producer that starts the next one at once.
-        let same_producer = |p: &ParkedAdd| {
-            p.producer_id == entry.meta.producer_id && p.epoch == entry.meta.producer_epoch
-        };
+        // (The completion's producer: under transactions v2 an exhausted epoch hands
+        // over to the next producer id.)
+        let same_producer =
+            |p: &ParkedAdd| p.producer_id == target.producer_id && p.epoch == target.producer_epoch;
         if let Some(parked) = entry.parked.take_if(|p| same_producer(p)) {
-            let next = crate::ops::opened(&target, &parked.partitions, now);
+            let next = crate::ops::opened(&target, &parked.partitions, parked.tv, now);
             let on_done = OnDone::Reply(Some((parked.request, crate::types::Reply::Done)));
             return self
                 .start_write_via(transactional_id, Some(target), next, on_done, false)

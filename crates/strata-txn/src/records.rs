@@ -53,7 +53,8 @@ pub struct TxnLogValue {
     pub producer_id: i64,
     /// Tag 0 (v1): the producer id before the last rotation, `-1` if none.
     pub previous_producer_id: i64,
-    /// Tag 1 (v1): Kafka's next producer id (transactions v2), `-1` if none.
+    /// Tag 1 (v1): transactions v2, the producer id a Prepare* hands over to when its
+    /// epoch bump used up the current one, `-1` if none.
     pub next_producer_id: i64,
     /// Epoch of the producer id.
     pub producer_epoch: i16,
@@ -67,7 +68,8 @@ pub struct TxnLogValue {
     pub last_update_ms: i64,
     /// When the transaction started, `-1` if none is.
     pub start_ms: i64,
-    /// Tag 2 (v1): the client's transaction version (0 here).
+    /// Tag 2 (v1): the `transaction.version` of the id's last transaction (2 for
+    /// transactions v2, else 0).
     pub client_transaction_version: i16,
 }
 

@@ -6,3 +6,4 @@
 mod ops;
 mod records;
 mod simulation;
+mod tv2;

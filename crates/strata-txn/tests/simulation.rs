@@ -11,6 +11,11 @@
 //! - a completion need not be durable: a reload may find the log without it (a crash
 //!   lost it) and then redoes it from the Prepare record;
 //! - after the faults stop, every transaction completes and every request is answered.
+//!
+//! Requests mix the classic protocol and transactions v2 (implicit adds, EndTxn v5 with
+//! its epoch bump); one id in four schedules starts near a used-up epoch, so v5's
+//! handover to a fresh producer id happens too. An EndTxn v5 answer is the bumped epoch
+//! (or the next producer id at 0) of its acknowledged record, never `i16::MAX`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,8 +23,9 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_txn::{
-    decode_record, Effect, InitProducerId, InitStep, ProducerIdAndEpoch, Record, Reply,
-    TopicPartition, TxnConfig, TxnLogValue, TxnPartition, TxnResult, TxnState,
+    decode_record, encode_key, Effect, EndTxnV2, InitProducerId, InitStep, ProducerIdAndEpoch,
+    Record, Reply, TopicPartition, TxnConfig, TxnLogValue, TxnPartition, TxnResult, TxnState,
+    EPOCH_EXHAUSTED, TV2,
 };
 
 const IDS: [&str; 3] = ["a", "b", "c"];
@@ -29,6 +35,8 @@ enum Req {
     Init(String),
     Add(String, i64, i16, Vec<TopicPartition>),
     End(String, i64, i16, TxnResult),
+    /// EndTxn v5 (transactions v2).
+    EndV2(String, i64, i16, TxnResult),
 }
 
 struct Write {
@@ -72,6 +80,9 @@ struct Sim {
     /// Per id and producer id, the highest epoch handed out.
     handed: HashMap<(String, i64), i16>,
     faults: bool,
+    /// EndTxn v5 answered OK, and of them the handovers to a new producer id.
+    v2_ends: usize,
+    handovers: usize,
 }
 
 impl Sim {
@@ -100,7 +111,39 @@ impl Sim {
             clients: HashMap::new(),
             handed: HashMap::new(),
             faults: true,
+            v2_ends: 0,
+            handovers: 0,
         }
+        .near_exhaustion(seed % 4 == 0)
+    }
+
+    /// With `yes`, "c" starts idle at producer 99 two epochs short of used up, so
+    /// InitProducerId rotations and transactions v2 handovers happen.
+    fn near_exhaustion(mut self, yes: bool) -> Sim {
+        if !yes {
+            return self;
+        }
+        let v = TxnLogValue {
+            producer_id: 99,
+            previous_producer_id: -1,
+            next_producer_id: -1,
+            producer_epoch: EPOCH_EXHAUSTED - 2,
+            timeout_ms: 5_000,
+            state: TxnState::CompleteCommit,
+            partitions: Vec::new(),
+            last_update_ms: self.now,
+            start_ms: self.now,
+            client_transaction_version: TV2,
+        };
+        self.log.push((encode_key("c"), Some(v.encode())));
+        self.durable_len = self.log.len();
+        self.acked.insert("c".into(), vec![Some(v)]);
+        let (p, fx, _) = TxnPartition::load(3, self.epoch, self.cfg, self.log.clone(), self.now);
+        assert!(fx.is_empty());
+        self.p = p;
+        self.clients.insert("c".into(), (99, EPOCH_EXHAUSTED - 2));
+        self.handed.insert(("c".into(), 99), EPOCH_EXHAUSTED - 2);
+        self
     }
 
     fn last_acked(&self, id: &str) -> Option<&TxnLogValue> {
@@ -227,6 +270,34 @@ impl Sim {
                     v.state
                 );
             }
+            (Req::EndV2(id, pid, epoch, r), Reply::Producer(p)) => {
+                let v = self.last_acked(&id).expect("a record");
+                assert!(
+                    v.state == r.prepare_state() || v.state == r.complete_state(),
+                    "{:?}",
+                    v.state
+                );
+                // The epoch after the bump, or the next producer id at 0.
+                if v.producer_id == p.producer_id {
+                    assert_eq!(v.producer_epoch, p.epoch, "{id}");
+                } else {
+                    assert_eq!((v.next_producer_id, p.epoch), (p.producer_id, 0), "{id}");
+                    assert_eq!(v.producer_id, pid);
+                }
+                assert!(p.epoch < i16::MAX, "{id}: handed out i16::MAX");
+                self.v2_ends += 1;
+                self.handovers += usize::from(p.producer_id != pid);
+                if p.producer_id == pid {
+                    assert!(p.epoch > epoch, "{id}: no bump");
+                }
+                let top = self
+                    .handed
+                    .entry((id.clone(), p.producer_id))
+                    .or_insert(p.epoch);
+                assert!(p.epoch >= *top, "{id}: handed out {} after {top}", p.epoch);
+                *top = p.epoch;
+                self.clients.insert(id, (p.producer_id, p.epoch));
+            }
             (req, reply) => panic!("{req:?} answered {reply:?}"),
         }
     }
@@ -282,9 +353,10 @@ impl Sim {
                     })
                     .collect();
                 let request = self.request(Req::Add(id.clone(), pid, epoch, parts.clone()));
+                let tv = if self.rng.gen_bool(0.5) { TV2 } else { 0 };
                 let fx = self
                     .p
-                    .add_partitions(request, &id, pid, epoch, &parts, self.now);
+                    .add_partitions_at(request, &id, pid, epoch, &parts, tv, self.now);
                 self.apply(fx);
             }
             _ => {
@@ -293,9 +365,30 @@ impl Sim {
                 } else {
                     TxnResult::Abort
                 };
-                let request = self.request(Req::End(id.clone(), pid, epoch, r));
-                let fx = self.p.end_txn(request, &id, pid, epoch, r, self.now);
-                self.apply(fx);
+                if self.rng.gen_bool(0.5) {
+                    let request = self.request(Req::End(id.clone(), pid, epoch, r));
+                    let fx = self.p.end_txn(request, &id, pid, epoch, r, self.now);
+                    return self.apply(fx);
+                }
+                let request = self.request(Req::EndV2(id.clone(), pid, epoch, r));
+                let mut req = EndTxnV2 {
+                    request,
+                    transactional_id: id,
+                    producer_id: pid,
+                    epoch,
+                    result: r,
+                    fresh_producer_id: None,
+                };
+                loop {
+                    match self.p.end_txn_v2(&req, self.now) {
+                        InitStep::Effects(fx) => return self.apply(fx),
+                        InitStep::NeedProducerId => {
+                            assert!(req.fresh_producer_id.is_none());
+                            self.next_pid += 1;
+                            req.fresh_producer_id = Some(self.next_pid);
+                        }
+                    }
+                }
             }
         }
     }
@@ -484,11 +577,16 @@ impl Sim {
 
 #[test]
 fn random_schedules_keep_the_invariants() {
+    let (mut v2_ends, mut handovers) = (0, 0);
     for seed in 0..300 {
         let mut sim = Sim::new(seed);
         for _ in 0..400 {
             sim.step();
         }
         sim.drain();
+        v2_ends += sim.v2_ends;
+        handovers += sim.handovers;
     }
+    // The schedules reach transactions v2 and its producer id handover.
+    assert!(v2_ends > 100 && handovers > 5, "{v2_ends} {handovers}");
 }

@@ -62,6 +62,8 @@ async fn add(
             req.producer_id.0,
             req.producer_epoch,
             vec![TopicPartition::new(OFFSETS_TOPIC, partition)],
+            // Kafka runs AddOffsetsToTxn at transaction version 0 whatever its version.
+            0,
         )
         .await
 }

@@ -4,6 +4,8 @@
 //! Per transaction, as Kafka: TransactionalId Write first; then every partition must
 //! exist and be writable by the principal, else those get their error and the rest
 //! OPERATION_NOT_ATTEMPTED; otherwise the coordinator's answer goes to every partition.
+//! An adding (not verify-only) v4+ request is a partition leader's implicit add for a
+//! client of transactions v2 (KIP-890 part 2), run at that transaction version.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,6 +31,18 @@ const FENCED_SINCE: i16 = 2;
 const BATCHED_SINCE: i16 = 4;
 /// v5 added TRANSACTION_ABORTABLE.
 const ABORTABLE_SINCE: i16 = 5;
+
+/// The `transaction.version` of an adding request (Kafka's
+/// `transactionVersionForAddPartitionsToTxn`): v4+ come from partition leaders adding
+/// a partition implicitly for a client of transactions v2 (Produce v12,
+/// TxnOffsetCommit v5); v0–v3 from producers of the classic protocol.
+fn tv_of(version: i16) -> i16 {
+    if version >= BATCHED_SINCE {
+        strata_txn::TV2
+    } else {
+        0
+    }
+}
 
 /// One transaction of the request.
 struct Txn<'a> {
@@ -107,6 +121,7 @@ async fn one(
                     txn.producer_id,
                     txn.epoch,
                     partitions.clone(),
+                    tv_of(version),
                 )
                 .await;
             let code = outcome

@@ -1,7 +1,9 @@
-//! TxnOffsetCommit (v0–v4): a transactional producer commits a group's offsets as part
+//! TxnOffsetCommit (v0–v5): a transactional producer commits a group's offsets as part
 //! of its transaction (KIP-98; v3+ carries the consumer's generation for KIP-447
 //! fencing). The offsets stay pending until the transaction's marker; see
-//! `group/txn_offsets.rs`.
+//! `group/txn_offsets.rs`. v5 is transactions v2 (KIP-890 part 2): its client sends
+//! no AddOffsetsToTxn, so the group's `__consumer_offsets` partition is added to the
+//! transaction here before the commit, as Kafka's group coordinator does.
 //!
 //! Steps: the transactional id and the group are authorized in `gate.rs` (WRITE,
 //! READ); here topics the principal may not READ are refused, then each partition is
@@ -29,7 +31,10 @@ use crate::Broker;
 /// value to commit or the error decided before the coordinator is asked.
 type Slot = (usize, i32, Result<OffsetCommitValue, i16>);
 
-/// Serves TxnOffsetCommit v0–v4.
+/// TxnOffsetCommit v5 is the first of transactions v2.
+const IMPLICIT_ADD_SINCE: i16 = 5;
+
+/// Serves TxnOffsetCommit v0–v5.
 pub async fn handle(
     broker: &Arc<Broker>,
     version: i16,
@@ -46,8 +51,15 @@ pub async fn handle(
                 .map(|v| (req.topics[*t].name.0.to_string(), *p, v.clone()))
         })
         .collect();
+    let refused = if version >= IMPLICIT_ADD_SINCE && !to_commit.is_empty() {
+        add_offsets_partition(broker, &req).await
+    } else {
+        None
+    };
     let outcomes = if to_commit.is_empty() {
         Vec::new()
+    } else if let Some(code) = refused {
+        vec![Err(strata_group::GroupError::Other(code.code())); to_commit.len()]
     } else {
         let who = TxnCommitter {
             producer_id: req.producer_id.0,
@@ -62,6 +74,40 @@ pub async fn handle(
             .await
     };
     respond(version, &req.topics, slots, outcomes)
+}
+
+/// Transactions v2: adds the group's `__consumer_offsets` partition to the producer's
+/// transaction; the error for every partition if that fails.
+async fn add_offsets_partition(
+    broker: &Arc<Broker>,
+    req: &TxnOffsetCommitRequest,
+) -> Option<ResponseError> {
+    let group = req.group_id.0.as_str();
+    let n = broker
+        .meta
+        .image()
+        .topic(crate::topics::OFFSETS_TOPIC)
+        .map_or(0, |t| t.partitions.len() as i32);
+    if n == 0 {
+        return Some(ResponseError::CoordinatorNotAvailable);
+    }
+    let tp = strata_txn::TopicPartition::new(
+        crate::topics::OFFSETS_TOPIC,
+        strata_group::partition_for(group, n),
+    );
+    let answers = crate::txn::verify::add_implicitly(
+        broker,
+        req.transactional_id.0.as_str(),
+        req.producer_id.0,
+        req.producer_epoch,
+        &[tp],
+    )
+    .await;
+    let answer = answers
+        .into_iter()
+        .next()
+        .unwrap_or(Err(ResponseError::UnknownServerError));
+    crate::txn::verify::offset_commit_error(answer)
 }
 
 /// Decides every partition that does not reach the coordinator: topics the principal

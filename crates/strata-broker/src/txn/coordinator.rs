@@ -9,7 +9,7 @@ use std::time::Duration;
 use kafka_protocol::ResponseError;
 use parking_lot::Mutex;
 use strata_txn::{
-    Effect, InitProducerId, InitStep, ListFilter, ProducerIdAndEpoch, Reply, RequestId,
+    Effect, EndTxnV2, InitProducerId, InitStep, ListFilter, ProducerIdAndEpoch, Reply, RequestId,
     TopicPartition, TxnConfig, TxnDescription, TxnListing, TxnPartition, TxnResult,
 };
 use tokio::sync::{oneshot, watch, Notify};
@@ -281,7 +281,8 @@ impl TxnCoordinator {
         }
     }
 
-    /// AddPartitionsToTxn / AddOffsetsToTxn.
+    /// AddPartitionsToTxn / AddOffsetsToTxn, for a client of `transaction.version`
+    /// `tv` (2: the implicit add of transactions v2, see `strata_txn::TV2`).
     pub async fn add_partitions(
         &self,
         broker: &Arc<Broker>,
@@ -289,9 +290,10 @@ impl TxnCoordinator {
         producer_id: i64,
         epoch: i16,
         partitions: Vec<TopicPartition>,
+        tv: i16,
     ) -> Result<(), ResponseError> {
         self.run(broker, id, |m, r, now| {
-            m.add_partitions(r, id, producer_id, epoch, &partitions, now)
+            m.add_partitions_at(r, id, producer_id, epoch, &partitions, tv, now)
         })
         .await
         .map(|_| ())
@@ -328,6 +330,61 @@ impl TxnCoordinator {
         })
         .await
         .map(|_| ())
+    }
+
+    /// EndTxn v5 (transactions v2): the epoch is bumped; answers the producer id and
+    /// epoch to continue with. A used-up epoch takes a fresh producer id from the
+    /// broker's allocator.
+    pub async fn end_txn_v2(
+        &self,
+        broker: &Arc<Broker>,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        result: TxnResult,
+    ) -> Result<ProducerIdAndEpoch, ResponseError> {
+        let mut fresh = None;
+        loop {
+            let request = self.request_id();
+            let (tx, rx) = oneshot::channel();
+            let need = {
+                let mut state = self.state.lock();
+                let partition = self.lease(broker, &state, id)?;
+                let Some(Load::Loaded(m)) = state.loads.get_mut(&partition) else {
+                    return Err(ResponseError::CoordinatorLoadInProgress);
+                };
+                let coordinator_epoch = m.coordinator_epoch();
+                let req = EndTxnV2 {
+                    request,
+                    transactional_id: id.to_string(),
+                    producer_id,
+                    epoch,
+                    result,
+                    fresh_producer_id: fresh,
+                };
+                match m.end_txn_v2(&req, now_ms()) {
+                    InitStep::Effects(fx) => {
+                        state.waiters.insert(request, (partition, tx));
+                        self.route(broker, &mut state, partition, coordinator_epoch, fx);
+                        false
+                    }
+                    InitStep::NeedProducerId => true,
+                }
+            };
+            if !need {
+                return match rx.await.unwrap_or(Err(ResponseError::NotCoordinator))? {
+                    Reply::Producer(p) => Ok(p),
+                    Reply::Done => Err(ResponseError::UnknownServerError),
+                };
+            }
+            if fresh.is_some() {
+                return Err(ResponseError::UnknownServerError);
+            }
+            fresh = Some(broker.allocate_producer_id().await.map_err(|e| {
+                tracing::error!(error = %e, "producer id allocation failed");
+                ResponseError::CoordinatorNotAvailable
+            })?);
+        }
     }
 
     /// DescribeTransactions of one id.

@@ -17,6 +17,9 @@
 //! - Markers go to partition leaders over the inter-broker listener (`markers`),
 //!   batched per destination, retried with backoff until written, the topic is
 //!   deleted, or the coordinator moves on.
+//! - Transactions v2 (KIP-890 part 2) are chosen per request version, as Kafka: EndTxn
+//!   v5 bumps the epoch (`strata_txn::TxnPartition::end_txn_v2`); Produce v12 and
+//!   TxnOffsetCommit v5 add their partitions implicitly (`verify::add_implicitly`).
 
 mod coordinator;
 mod loading;

@@ -16,6 +16,14 @@
 //!
 //! Not covered (as Kafka's verification guard does): a marker written between the
 //! check and the append; the append then opens a new transaction.
+//!
+//! KIP-890 part 2 (transactions v2): a Produce v12+ is not verified but added
+//! implicitly ([`add_implicitly`]): its client sends no AddPartitionsToTxn, so the
+//! leader asks the coordinator to add the partition (AddPartitionsToTxn v5 without
+//! `verify_only`, or a direct call) before the append, as Kafka's
+//! `AddPartitionsToTxnManager` does. The coordinator refuses an epoch an EndTxn v5
+//! has bumped past, so a late write of an ended transaction is fenced
+//! (INVALID_PRODUCER_EPOCH) instead of opening the next one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -36,8 +44,13 @@ use crate::replica::Partition;
 use crate::replication::client::BrokerConnection;
 use crate::Broker;
 
-/// The AddPartitionsToTxn version sent (the first with `verify_only`).
+/// The AddPartitionsToTxn version sent to verify (the first with `verify_only`).
 const VERIFY_VERSION: i16 = 4;
+/// The AddPartitionsToTxn version sent to add implicitly (a coordinator runs v4+
+/// adds at transaction version 2; v5 answers TRANSACTION_ABORTABLE).
+const ADD_VERSION: i16 = 5;
+/// The Produce version from which partitions are added implicitly (transactions v2).
+const IMPLICIT_ADD_SINCE: i16 = 12;
 /// Bound on connecting to and hearing from a remote coordinator.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The Produce version from which clients understand TRANSACTION_ABORTABLE.
@@ -110,6 +123,17 @@ pub(crate) fn produce_error(answer: Answer, version: i16) -> Option<ResponseErro
     }
 }
 
+/// The TxnOffsetCommit v5 error for its implicit add given the coordinator's answer
+/// (`None`: commit): outside the transaction TRANSACTION_ABORTABLE; coordinator
+/// trouble COORDINATOR_LOAD_IN_PROGRESS, which the client retries as is; a fenced
+/// producer INVALID_PRODUCER_EPOCH; anything else as is.
+pub(crate) fn offset_commit_error(answer: Answer) -> Option<ResponseError> {
+    match produce_error(answer, ABORTABLE_SINCE)? {
+        ResponseError::NotEnoughReplicas => Some(ResponseError::CoordinatorLoadInProgress),
+        e => Some(e),
+    }
+}
+
 /// Whether a produce holds a transactional batch (it then needs WRITE on its
 /// transactional id, as Kafka).
 pub(crate) fn has_transactional_records<'a>(records: impl IntoIterator<Item = &'a Bytes>) -> bool {
@@ -132,7 +156,10 @@ pub(crate) async fn check_produce(
         .iter()
         .map(|(_, r)| transactional_producer(r))
         .collect();
-    let enabled = broker.config.transaction_partition_verification_enable;
+    // Transactions v2 rely on the implicit add: it runs whatever the verification
+    // setting (its clients send no AddPartitionsToTxn).
+    let enabled =
+        broker.config.transaction_partition_verification_enable || version >= IMPLICIT_ADD_SINCE;
     if !enabled || producers.iter().all(Option::is_none) {
         return out;
     }
@@ -166,14 +193,19 @@ pub(crate) async fn check_produce(
                 partition: items[i].0.index,
             })
             .collect();
-        let answers = ask(broker, id, pid, epoch, &tps).await;
+        let answers = if version >= IMPLICIT_ADD_SINCE {
+            add_implicitly(broker, id, pid, epoch, &tps).await
+        } else {
+            ask(broker, id, pid, epoch, &tps).await
+        };
         for (&i, answer) in idx.iter().zip(answers) {
             out[i] = produce_error(answer, version).map(|code| {
                 (
                     code,
                     format!(
                         "transactional id {id} (producer {pid} epoch {epoch}): \
-                         {}-{} could not be verified in its transaction ({code:?})",
+                         {}-{} could not be verified in (or added to) its transaction \
+                         ({code:?})",
                         items[i].0.topic, items[i].0.index
                     ),
                 )
@@ -237,11 +269,49 @@ async fn ask(
             Err(e) => everywhere(e),
         };
     }
-    match ask_remote(broker, node, id, producer_id, epoch, tps).await {
+    match ask_remote(broker, node, id, producer_id, epoch, tps, true).await {
         Ok(answers) => answers,
         Err(e) => {
             tracing::debug!(node, error = %format!("{e:#}"), "KIP-890 verification call failed");
             everywhere(ResponseError::NetworkException)
+        }
+    }
+}
+
+/// Transactions v2: adds `tps` to `id`'s transaction at the producer's epoch (opening
+/// it if none is), at this broker's coordinator or the remote one; per partition
+/// `Ok(true)` once added, else the coordinator's refusal (PRODUCER_FENCED for an
+/// epoch an EndTxn has bumped past).
+pub(crate) async fn add_implicitly(
+    broker: &Arc<Broker>,
+    id: &str,
+    producer_id: i64,
+    epoch: i16,
+    tps: &[TopicPartition],
+) -> Vec<Answer> {
+    let everywhere = |a: Answer| vec![a; tps.len()];
+    let Some(node) = coordinator_node(broker, id) else {
+        return everywhere(Err(ResponseError::CoordinatorNotAvailable));
+    };
+    if node == broker.config.node_id {
+        let added = broker
+            .txn
+            .add_partitions(
+                broker,
+                id,
+                producer_id,
+                epoch,
+                tps.to_vec(),
+                strata_txn::TV2,
+            )
+            .await;
+        return everywhere(added.map(|()| true));
+    }
+    match ask_remote(broker, node, id, producer_id, epoch, tps, false).await {
+        Ok(answers) => answers,
+        Err(e) => {
+            tracing::debug!(node, error = %format!("{e:#}"), "KIP-890 implicit add failed");
+            everywhere(Err(ResponseError::NetworkException))
         }
     }
 }
@@ -269,6 +339,7 @@ async fn ask_remote(
     producer_id: i64,
     epoch: i16,
     tps: &[TopicPartition],
+    verify_only: bool,
 ) -> anyhow::Result<Vec<Answer>> {
     let peers = &broker.txn.verify_peers;
     let cached = peers.idle.lock().remove(&node);
@@ -278,8 +349,12 @@ async fn ask_remote(
     };
     let resp = conn
         .call(
-            &verify_request(id, producer_id, epoch, tps),
-            VERIFY_VERSION,
+            &verify_request(id, producer_id, epoch, tps, verify_only),
+            if verify_only {
+                VERIFY_VERSION
+            } else {
+                ADD_VERSION
+            },
             CALL_TIMEOUT,
         )
         .await?;
@@ -312,12 +387,13 @@ async fn ask_remote(
         .collect())
 }
 
-/// AddPartitionsToTxn v4 verify-only for one transaction.
+/// AddPartitionsToTxn (v4+ form) for one transaction: verify-only, or an implicit add.
 fn verify_request(
     id: &str,
     producer_id: i64,
     epoch: i16,
     tps: &[TopicPartition],
+    verify_only: bool,
 ) -> AddPartitionsToTxnRequest {
     let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for tp in tps {
@@ -328,7 +404,7 @@ fn verify_request(
             .with_transactional_id(TransactionalId(StrBytes::from_string(id.to_string())))
             .with_producer_id(ProducerId(producer_id))
             .with_producer_epoch(epoch)
-            .with_verify_only(true)
+            .with_verify_only(verify_only)
             .with_topics(
                 topics
                     .into_iter()

@@ -127,7 +127,7 @@ fn one_request_per_transaction_with_partitions_grouped_by_topic() {
         topic: t.into(),
         partition: p,
     };
-    let req = verify_request("tx", 5, 2, &[tp("b", 1), tp("a", 0), tp("b", 0)]);
+    let req = verify_request("tx", 5, 2, &[tp("b", 1), tp("a", 0), tp("b", 0)], true);
     assert_eq!(req.transactions.len(), 1);
     let t = &req.transactions[0];
     assert!(t.verify_only);
@@ -138,4 +138,31 @@ fn one_request_per_transaction_with_partitions_grouped_by_topic() {
         .map(|x| (x.name.0.as_str(), x.partitions.clone()))
         .collect();
     assert_eq!(topics, vec![("a", vec![0]), ("b", vec![1, 0])]);
+}
+
+#[test]
+fn txn_offset_commit_v5_errors_of_the_implicit_add() {
+    assert_eq!(offset_commit_error(Ok(true)), None);
+    assert_eq!(
+        offset_commit_error(Ok(false)),
+        Some(ResponseError::TransactionAbortable)
+    );
+    assert_eq!(
+        offset_commit_error(Err(ResponseError::ProducerFenced)),
+        Some(ResponseError::InvalidProducerEpoch)
+    );
+    for e in [
+        ResponseError::ConcurrentTransactions,
+        ResponseError::NotCoordinator,
+        ResponseError::NetworkException,
+    ] {
+        assert_eq!(
+            offset_commit_error(Err(e)),
+            Some(ResponseError::CoordinatorLoadInProgress)
+        );
+    }
+    assert_eq!(
+        offset_commit_error(Err(ResponseError::InvalidProducerIdMapping)),
+        Some(ResponseError::InvalidProducerIdMapping)
+    );
 }
