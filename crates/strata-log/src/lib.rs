@@ -47,6 +47,7 @@ mod read;
 mod recovery;
 mod resync;
 mod retention;
+mod roll;
 mod scan;
 mod scrub;
 mod segment;
