@@ -15,6 +15,7 @@ mod refusals;
 mod replicated;
 mod role;
 mod stable;
+mod upkeep;
 
 pub use append_queue::{QueuedAppend, SyncWait};
 pub use damage::{hand_over_damaged_leaderships, hand_over_wanted, repair_fetched_file};
@@ -28,6 +29,7 @@ pub use partition::{Partition, ReadResult};
 pub use replicated::Fetched;
 pub use role::{IsrRequest, Replicated, Role};
 pub use stable::CommittedRead;
+pub(crate) use upkeep::{flush_loop, resync_loop, retention_loop};
 
 #[cfg(test)]
 mod follow_tests;
