@@ -238,6 +238,28 @@ impl TxnCoordinator {
         timeout_ms: i32,
         expected: Option<ProducerIdAndEpoch>,
     ) -> Result<ProducerIdAndEpoch, ResponseError> {
+        self.producer_step(broker, id, |m, request, fresh| {
+            let req = InitProducerId {
+                request,
+                transactional_id: id.to_string(),
+                timeout_ms,
+                expected,
+                fresh_producer_id: fresh,
+            };
+            m.init_producer_id(&req, now_ms())
+        })
+        .await
+    }
+
+    /// Runs `step` on `id`'s machine and answers the producer id and epoch it replies;
+    /// when the machine asks for a fresh producer id, one comes from the broker's
+    /// allocator and `step` runs again with it (once).
+    async fn producer_step(
+        &self,
+        broker: &Arc<Broker>,
+        id: &str,
+        step: impl Fn(&mut TxnPartition, RequestId, Option<i64>) -> InitStep,
+    ) -> Result<ProducerIdAndEpoch, ResponseError> {
         let mut fresh = None;
         loop {
             let request = self.request_id();
@@ -249,14 +271,7 @@ impl TxnCoordinator {
                     return Err(ResponseError::CoordinatorLoadInProgress);
                 };
                 let epoch = m.coordinator_epoch();
-                let req = InitProducerId {
-                    request,
-                    transactional_id: id.to_string(),
-                    timeout_ms,
-                    expected,
-                    fresh_producer_id: fresh,
-                };
-                match m.init_producer_id(&req, now_ms()) {
+                match step(m, request, fresh) {
                     InitStep::Effects(fx) => {
                         state.waiters.insert(request, (partition, tx));
                         self.route(broker, &mut state, partition, epoch, fx);
@@ -343,48 +358,18 @@ impl TxnCoordinator {
         epoch: i16,
         result: TxnResult,
     ) -> Result<ProducerIdAndEpoch, ResponseError> {
-        let mut fresh = None;
-        loop {
-            let request = self.request_id();
-            let (tx, rx) = oneshot::channel();
-            let need = {
-                let mut state = self.state.lock();
-                let partition = self.lease(broker, &state, id)?;
-                let Some(Load::Loaded(m)) = state.loads.get_mut(&partition) else {
-                    return Err(ResponseError::CoordinatorLoadInProgress);
-                };
-                let coordinator_epoch = m.coordinator_epoch();
-                let req = EndTxnV2 {
-                    request,
-                    transactional_id: id.to_string(),
-                    producer_id,
-                    epoch,
-                    result,
-                    fresh_producer_id: fresh,
-                };
-                match m.end_txn_v2(&req, now_ms()) {
-                    InitStep::Effects(fx) => {
-                        state.waiters.insert(request, (partition, tx));
-                        self.route(broker, &mut state, partition, coordinator_epoch, fx);
-                        false
-                    }
-                    InitStep::NeedProducerId => true,
-                }
+        self.producer_step(broker, id, |m, request, fresh| {
+            let req = EndTxnV2 {
+                request,
+                transactional_id: id.to_string(),
+                producer_id,
+                epoch,
+                result,
+                fresh_producer_id: fresh,
             };
-            if !need {
-                return match rx.await.unwrap_or(Err(ResponseError::NotCoordinator))? {
-                    Reply::Producer(p) => Ok(p),
-                    Reply::Done => Err(ResponseError::UnknownServerError),
-                };
-            }
-            if fresh.is_some() {
-                return Err(ResponseError::UnknownServerError);
-            }
-            fresh = Some(broker.allocate_producer_id().await.map_err(|e| {
-                tracing::error!(error = %e, "producer id allocation failed");
-                ResponseError::CoordinatorNotAvailable
-            })?);
-        }
+            m.end_txn_v2(&req, now_ms())
+        })
+        .await
     }
 
     /// DescribeTransactions of one id.
