@@ -5,8 +5,9 @@
 //! late write of the ended transaction at the old epoch is fenced; read_committed sees
 //! exactly the committed records. A classic client keeps its epoch on the same broker.
 
+use crate::common::txn::{config, find, init, tid, txn_batch};
 use crate::common::*;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::add_partitions_to_txn_request::{
     AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
 };
@@ -17,54 +18,13 @@ use kafka_protocol::messages::txn_offset_commit_request::{
 };
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::RecordBatchDecoder;
 
 const INVALID_PRODUCER_EPOCH: i16 = 47;
 const INVALID_TXN_STATE: i16 = 48;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
-}
-
-fn tid(v: &str) -> TransactionalId {
-    TransactionalId(s(v))
-}
-
-fn config(c: &mut strata_broker::BrokerConfig) {
-    c.transaction_state_num_partitions = 4;
-    c.offsets_topic_num_partitions = 4;
-}
-
-/// One transactional record `value` from (`pid`, `epoch`) at sequence `seq`.
-fn txn_batch(pid: i64, epoch: i16, seq: i32, value: &str) -> Bytes {
-    let records = [Record {
-        transactional: true,
-        control: false,
-        partition_leader_epoch: 0,
-        producer_id: pid,
-        producer_epoch: epoch,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: seq,
-        timestamp: 1_700_000_000_000,
-        key: None,
-        value: Some(Bytes::from(value.to_string())),
-        headers: Default::default(),
-        delete_horizon: false,
-    }];
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.freeze()
 }
 
 /// Produce of `records` to `topic`-`partition` as `id` at `version`; the error code.
@@ -87,47 +47,6 @@ async fn produce_v(
         ResponseKind::Produce(r) => r.responses[0].partition_responses[0].error_code,
         other => panic!("{other:?}"),
     }
-}
-
-async fn find(c: &mut RawClient, id: &str) -> i16 {
-    let req = FindCoordinatorRequest::default()
-        .with_key_type(1)
-        .with_key(s(id));
-    match c
-        .call(
-            ApiKey::FindCoordinator,
-            3,
-            RequestKind::FindCoordinator(req),
-        )
-        .await
-    {
-        ResponseKind::FindCoordinator(r) => r.error_code,
-        other => panic!("{other:?}"),
-    }
-}
-
-/// InitProducerId v5 for `id`, retried while retriable.
-async fn init(c: &mut RawClient, id: &str) -> (i64, i16) {
-    for _ in 0..200 {
-        let req = InitProducerIdRequest::default()
-            .with_transactional_id(Some(tid(id)))
-            .with_transaction_timeout_ms(60_000)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
-        match c
-            .call(ApiKey::InitProducerId, 5, RequestKind::InitProducerId(req))
-            .await
-        {
-            ResponseKind::InitProducerId(r) if r.error_code == 0 => {
-                return (r.producer_id.0, r.producer_epoch)
-            }
-            ResponseKind::InitProducerId(r) if [14, 15, 16, 51].contains(&r.error_code) => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    panic!("InitProducerId({id}) kept failing");
 }
 
 /// EndTxn at `version`: (error, producer id, epoch) as answered (v5 carries them).
@@ -358,7 +277,7 @@ async fn a_v2_client_commits_aborts_and_is_fenced_after_each_end() {
     assert_eq!(create(&mut c, "t", 2).await, 0);
     assert_eq!(create(&mut c, "u", 1).await, 0);
     assert_eq!(find(&mut c, "tx").await, 0);
-    let (pid, e) = init(&mut c, "tx").await;
+    let (pid, e) = init(&mut c, "tx", 5).await;
 
     // Transaction 1: Produce v12 without AddPartitionsToTxn, TxnOffsetCommit v5
     // without AddOffsetsToTxn, both added implicitly.
@@ -462,7 +381,7 @@ async fn a_partition_leaders_add_is_served_at_transaction_version_2() {
     let mut c = b.client().await;
     assert_eq!(create(&mut c, "t", 2).await, 0);
     assert_eq!(find(&mut c, "tx").await, 0);
-    let (pid, e) = init(&mut c, "tx").await;
+    let (pid, e) = init(&mut c, "tx", 5).await;
     // What a remote partition leader sends for a Produce v12: v5, not verify-only.
     let add = |epoch: i16| {
         AddPartitionsToTxnRequest::default().with_transactions(vec![
@@ -511,7 +430,7 @@ async fn a_classic_client_keeps_its_epoch_on_a_v2_broker() {
     let mut c = b.client().await;
     assert_eq!(create(&mut c, "t", 1).await, 0);
     assert_eq!(find(&mut c, "old").await, 0);
-    let (pid, e) = init(&mut c, "old").await;
+    let (pid, e) = init(&mut c, "old", 5).await;
     for (round, seq) in [(0, 0), (1, 1)] {
         let req = AddPartitionsToTxnRequest::default()
             .with_v3_and_below_transactional_id(tid("old"))

@@ -3,57 +3,15 @@
 //! transaction (the partition added with AddPartitionsToTxn at the batch's epoch);
 //! a produce of transactional batches without a transactional id is refused.
 
+use crate::common::txn::{config, find, init, tid, txn_batch};
 use crate::common::*;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 
 const INVALID_TXN_STATE: i16 = 48;
 const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 const INVALID_PRODUCER_EPOCH: i16 = 47;
-
-fn tid(s: &str) -> TransactionalId {
-    TransactionalId(StrBytes::from_string(s.to_string()))
-}
-
-fn config(c: &mut strata_broker::BrokerConfig) {
-    c.transaction_state_num_partitions = 4;
-    c.offsets_topic_num_partitions = 4;
-}
-
-/// One transactional record from (`pid`, `epoch`) at sequence `seq`.
-fn txn_batch(pid: i64, epoch: i16, seq: i32) -> Bytes {
-    let records = [Record {
-        transactional: true,
-        control: false,
-        partition_leader_epoch: 0,
-        producer_id: pid,
-        producer_epoch: epoch,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: seq,
-        timestamp: 1_700_000_000_000,
-        key: None,
-        value: Some(Bytes::from(format!("v{seq}"))),
-        headers: Default::default(),
-        delete_horizon: false,
-    }];
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.freeze()
-}
 
 /// Produce v9 of `records` to `topic`-`partition` with `id`; (error code, base offset).
 async fn produce_as(
@@ -74,54 +32,6 @@ async fn produce_as(
         }
         other => panic!("{other:?}"),
     }
-}
-
-/// FindCoordinator v3 for transactional id `id` (the first creates
-/// `__transaction_state`, as for a client); its error code.
-async fn find(c: &mut RawClient, id: &str) -> i16 {
-    let req = FindCoordinatorRequest::default()
-        .with_key_type(1)
-        .with_key(StrBytes::from_string(id.to_string()));
-    match c
-        .call(
-            ApiKey::FindCoordinator,
-            3,
-            RequestKind::FindCoordinator(req),
-        )
-        .await
-    {
-        ResponseKind::FindCoordinator(r) => r.error_code,
-        other => panic!("{other:?}"),
-    }
-}
-
-/// InitProducerId for `id`, retried while the coordinator is being created or loaded
-/// (the first request creates `__transaction_state`) or a previous transaction completes.
-async fn init(c: &mut RawClient, id: &str) -> (i64, i16) {
-    let mut last = 0;
-    for _ in 0..200 {
-        let req = InitProducerIdRequest::default()
-            .with_transactional_id(Some(tid(id)))
-            .with_transaction_timeout_ms(60_000)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
-        match c
-            .call(ApiKey::InitProducerId, 4, RequestKind::InitProducerId(req))
-            .await
-        {
-            ResponseKind::InitProducerId(r) if r.error_code == 0 => {
-                return (r.producer_id.0, r.producer_epoch)
-            }
-            // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
-            // CONCURRENT_TRANSACTIONS: retriable.
-            ResponseKind::InitProducerId(r) if [14, 15, 16, 51].contains(&r.error_code) => {
-                last = r.error_code;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    panic!("InitProducerId({id}) still answered {last} after 10 s");
 }
 
 async fn add(c: &mut RawClient, id: &str, pid: i64, epoch: i16, topic: &str, p: i32) -> i16 {
@@ -248,18 +158,18 @@ async fn transactional_batches_are_appended_only_inside_their_transaction() {
     let mut c = b.client().await;
     assert_eq!(create(&mut c, "t", 2).await, 0);
     assert_eq!(find(&mut c, "tx").await, 0);
-    let (pid, e) = init(&mut c, "tx").await;
+    let (pid, e) = init(&mut c, "tx", 4).await;
 
     // Transactional records without a transactional id: refused as Kafka does.
     assert_eq!(
-        produce_as(&mut c, None, "t", 0, txn_batch(pid, e, 0))
+        produce_as(&mut c, None, "t", 0, txn_batch(pid, e, 0, "v0"))
             .await
             .0,
         TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     );
     // A partition never added to the transaction: refused, nothing appended.
     assert_eq!(
-        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 0))
+        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 0, "v0"))
             .await
             .0,
         INVALID_TXN_STATE
@@ -269,18 +179,18 @@ async fn transactional_batches_are_appended_only_inside_their_transaction() {
     // Added: appended. Partition 1 (not added) is still refused in the same transaction.
     assert_eq!(add(&mut c, "tx", pid, e, "t", 0).await, 0);
     assert_eq!(
-        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 0)).await,
+        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 0, "v0")).await,
         (0, 0)
     );
     assert_eq!(
-        produce_as(&mut c, Some("tx"), "t", 1, txn_batch(pid, e, 0))
+        produce_as(&mut c, Some("tx"), "t", 1, txn_batch(pid, e, 0, "v0"))
             .await
             .0,
         INVALID_TXN_STATE
     );
     // The open transaction in the partition needs no second verification.
     assert_eq!(
-        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 1)).await,
+        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 1, "v1")).await,
         (0, 1)
     );
     // DescribeProducers (KIP-664) shows the producer and its open transaction at 0.
@@ -296,7 +206,7 @@ async fn transactional_batches_are_appended_only_inside_their_transaction() {
     // committed, as in Kafka: KIP-890 part 2's epoch bump closes that window.)
     wait_complete(&mut c, "tx").await;
     assert_eq!(
-        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 2))
+        produce_as(&mut c, Some("tx"), "t", 0, txn_batch(pid, e, 2, "v2"))
             .await
             .0,
         INVALID_TXN_STATE
@@ -314,10 +224,10 @@ async fn transactional_batches_are_appended_only_inside_their_transaction() {
     assert_eq!(producers(&mut c, "missing").await.0, 3);
 
     // A fenced producer (a newer InitProducerId) cannot write either.
-    let (pid2, e2) = init(&mut c, "tx").await;
+    let (pid2, e2) = init(&mut c, "tx", 4).await;
     assert_eq!(pid2, pid);
     assert!(e2 > e);
-    let (code, _) = produce_as(&mut c, Some("tx"), "t", 1, txn_batch(pid, e, 0)).await;
+    let (code, _) = produce_as(&mut c, Some("tx"), "t", 1, txn_batch(pid, e, 0, "v0")).await;
     assert!(
         code == INVALID_PRODUCER_EPOCH || code == INVALID_TXN_STATE,
         "fenced producer's batch answered {code}"

@@ -18,6 +18,8 @@ use strata_broker::{Broker, BrokerConfig, RunningBroker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod txn;
+
 /// A broker on a free loopback port with its own temp data dir.
 pub struct TestBroker {
     pub running: Option<RunningBroker>,
