@@ -5,7 +5,7 @@
 //! late write of the ended transaction at the old epoch is fenced; read_committed sees
 //! exactly the committed records. A classic client keeps its epoch on the same broker.
 
-use crate::common::txn::{config, find, init, tid, txn_batch};
+use crate::common::txn::{config, find, init, tid, txn_batch, wait_complete};
 use crate::common::*;
 use bytes::Bytes;
 use kafka_protocol::messages::add_partitions_to_txn_request::{
@@ -158,17 +158,6 @@ async fn describe(c: &mut RawClient, id: &str) -> (String, i64, i16, Vec<(String
         }
         other => panic!("{other:?}"),
     }
-}
-
-/// Waits until `id`'s last transaction is complete (its markers written).
-async fn wait_complete(c: &mut RawClient, id: &str) {
-    for _ in 0..200 {
-        if describe(c, id).await.0.starts_with("Complete") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{id} never completed");
 }
 
 /// A fetch's (offset, value) of every data record, and its aborted transactions

@@ -3,7 +3,7 @@
 //! transaction (the partition added with AddPartitionsToTxn at the batch's epoch);
 //! a produce of transactional batches without a transactional id is refused.
 
-use crate::common::txn::{config, find, init, tid, txn_batch};
+use crate::common::txn::{config, find, init, tid, txn_batch, wait_complete};
 use crate::common::*;
 use bytes::Bytes;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
@@ -104,33 +104,6 @@ async fn producers(c: &mut RawClient, topic: &str) -> (i16, Vec<(i64, i32, i32, 
         }
         other => panic!("{other:?}"),
     }
-}
-
-/// Waits until `id`'s transaction is CompleteCommit or CompleteAbort.
-async fn wait_complete(c: &mut RawClient, id: &str) {
-    let mut state = String::new();
-    for _ in 0..200 {
-        let req = DescribeTransactionsRequest::default().with_transactional_ids(vec![tid(id)]);
-        state = match c
-            .call(
-                ApiKey::DescribeTransactions,
-                0,
-                RequestKind::DescribeTransactions(req),
-            )
-            .await
-        {
-            ResponseKind::DescribeTransactions(r) => r.transaction_states[0]
-                .transaction_state
-                .as_str()
-                .to_string(),
-            other => panic!("{other:?}"),
-        };
-        if state.starts_with("Complete") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{id} still {state} after 10 s");
 }
 
 /// The log end offset of `topic`-0 (latest, read_uncommitted).

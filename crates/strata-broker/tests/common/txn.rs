@@ -2,8 +2,8 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, FindCoordinatorRequest, InitProducerIdRequest, ProducerId, RequestKind, ResponseKind,
-    TransactionalId,
+    ApiKey, DescribeTransactionsRequest, FindCoordinatorRequest, InitProducerIdRequest, ProducerId,
+    RequestKind, ResponseKind, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
@@ -103,4 +103,31 @@ pub async fn init(c: &mut RawClient, id: &str, version: i16) -> (i64, i16) {
         }
     }
     panic!("InitProducerId({id}) still answered {last} after 10 s");
+}
+
+/// Waits until `id`'s transaction is CompleteCommit or CompleteAbort.
+pub async fn wait_complete(c: &mut RawClient, id: &str) {
+    let mut state = String::new();
+    for _ in 0..200 {
+        let req = DescribeTransactionsRequest::default().with_transactional_ids(vec![tid(id)]);
+        state = match c
+            .call(
+                ApiKey::DescribeTransactions,
+                0,
+                RequestKind::DescribeTransactions(req),
+            )
+            .await
+        {
+            ResponseKind::DescribeTransactions(r) => r.transaction_states[0]
+                .transaction_state
+                .as_str()
+                .to_string(),
+            other => panic!("{other:?}"),
+        };
+        if state.starts_with("Complete") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{id} still {state} after 10 s");
 }
