@@ -32,7 +32,7 @@ lag_line() { # replication lag: the followers' log end vs the leader's, from /me
 
 # Single node, acks=1.
 k=$(port); h=$(port)
-"$bin" server --data-dir "$tmp/single" --listen 127.0.0.1:$k --http 127.0.0.1:$h 2>"$tmp/single.log" & pids+=($!)
+"$bin" server --data-dir "$tmp/single" --listen 127.0.0.1:$k --http 127.0.0.1:$h --registry off 2>"$tmp/single.log" & pids+=($!)
 wait_port $k
 for r in $(seq "$runs"); do
   "$kb" produce --brokers 127.0.0.1:$k --topic "single-$r" --create-partitions 1 --messages 1000000 --size 100 --acks 1 --linger-ms 5 | sed "s/^/single acks=1 run $r: /"
@@ -44,7 +44,7 @@ ks=(); cs=(); hs=()
 for i in 1 2 3; do ks+=($(port)); cs+=($(port)); hs+=($(port)); done
 voters="1@127.0.0.1:${cs[0]},2@127.0.0.1:${cs[1]},3@127.0.0.1:${cs[2]}"
 for i in 0 1 2; do
-  "$bin" server --node-id $((i+1)) --data-dir "$tmp/n$i" --listen 127.0.0.1:${ks[$i]} --http 127.0.0.1:${hs[$i]} --voters "$voters" 2>"$tmp/n$i.log" & pids+=($!)
+  "$bin" server --node-id $((i+1)) --data-dir "$tmp/n$i" --listen 127.0.0.1:${ks[$i]} --http 127.0.0.1:${hs[$i]} --registry off --voters "$voters" 2>"$tmp/n$i.log" & pids+=($!)
 done
 for i in 0 1 2; do wait_port ${ks[$i]}; done
 boot="127.0.0.1:${ks[0]},127.0.0.1:${ks[1]},127.0.0.1:${ks[2]}"

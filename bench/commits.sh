@@ -9,7 +9,7 @@ RUNS="${1:-3}"; shift || true
 BIN="${STRATA_BIN:-$ROOT/target/release/strata}"
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -q)
 DIR="$(mktemp -d)"; PORT=$((20000 + RANDOM % 20000)); HTTP=$((PORT + 1))
-"$BIN" server --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" --http "127.0.0.1:$HTTP" >"$DIR/server.log" 2>&1 &
+"$BIN" server --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" --http "127.0.0.1:$HTTP" --registry off >"$DIR/server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 for _ in $(seq 50); do "$BIN" -b "127.0.0.1:$PORT" topic list >/dev/null 2>&1 && break; sleep 0.1; done

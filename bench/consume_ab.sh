@@ -16,7 +16,7 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 run() {  # BIN LABEL
     local bin=$1 label=$2 data port http pid
     data=$(mktemp -d); port=$(free_port); http=$(free_port)
-    "$bin" server --data-dir "$data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http" 2>"$data.log" &
+    "$bin" server --data-dir "$data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http" --registry off 2>"$data.log" &
     pid=$!
     for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
     "$bin" -b "127.0.0.1:$port" topic create ab --partitions 1 >/dev/null
@@ -24,7 +24,7 @@ run() {  # BIN LABEL
     sleep 1
     if [ "${COLD:-0}" = 1 ]; then
         kill "$pid"; wait "$pid" 2>/dev/null || true
-        "$bin" server --data-dir "$data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http" 2>>"$data.log" &
+        "$bin" server --data-dir "$data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http" --registry off 2>>"$data.log" &
         pid=$!
         for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
         sleep 1

@@ -20,7 +20,7 @@ consume() {  # BIN PORT -> one JSON line
 run() {  # BIN LABEL
     local bin=$1 label=$2 data port http pid before after tmp
     data=$(mktemp -d); port=$(free_port); http=$(free_port); tmp=$(mktemp -d)
-    "$bin" server --data-dir "$data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http" 2>"$data.log" &
+    "$bin" server --data-dir "$data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http" --registry off 2>"$data.log" &
     pid=$!
     for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
     "$bin" -b "127.0.0.1:$port" topic create many --partitions "$partitions" >/dev/null

@@ -110,7 +110,7 @@ helper() {  # the Python client, bounded, counting only this run's topics
 
 start_broker() {  # DATA_DIR; sets pid and t_start; waits (bounded) for the port
     t_start=$(now)
-    "$bin" server --data-dir "$1" --listen "$boot" --http "127.0.0.1:$http" 2>>"$log" >/dev/null &
+    "$bin" server --data-dir "$1" --listen "$boot" --http "127.0.0.1:$http" --registry off 2>>"$log" >/dev/null &
     pid=$!
     for _ in $(seq 300); do
         (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0

@@ -17,7 +17,7 @@ ulimit -n 20000
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 port=$(free_port); http=$(free_port)
 t0=$(date +%s.%N)
-"$bin" server --data-dir "$data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http" 2>>"$log" >/dev/null &
+"$bin" server --data-dir "$data" --listen "127.0.0.1:$port" --http "127.0.0.1:$http" --registry off 2>>"$log" >/dev/null &
 pid=$!
 if [ "${PERF:-0}" = 1 ]; then perf record -F 999 -g -o /tmp/perf.data -p "$pid" 2>/dev/null & perf_pid=$!; fi
 r=$("$py" "$root/bench/scale_metadata.py" --topics big --timeout 120 --pid "$pid" \
