@@ -19,6 +19,7 @@ mod examples;
 mod group;
 mod group_reset;
 mod log_verify;
+mod malloc_tuning;
 mod output;
 mod produce;
 mod produce_line;

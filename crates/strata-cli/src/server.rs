@@ -86,6 +86,13 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         Ok(n) => tracing::debug!(limit = n, "open file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
     }
+    if crate::malloc_tuning::apply() {
+        tracing::debug!(
+            trim_threshold = crate::malloc_tuning::TRIM_THRESHOLD,
+            mmap_threshold = crate::malloc_tuning::MMAP_THRESHOLD,
+            "malloc tuned"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("strata")
