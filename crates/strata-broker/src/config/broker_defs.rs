@@ -179,6 +179,7 @@ pub const STRATA_KEYS: &[&str] = &[
     "log.open.files.max",
     "log.segment.index.bytes",
     "metrics.partition.level",
+    "fetch.sendfile",
     "socket.request.read.timeout.ms",
     "super.users",
     "allow.everyone.if.no.acl.found",

@@ -123,6 +123,8 @@ pub struct Metrics {
     pub records_out: Counter,
     /// Fetch payload bytes served.
     pub fetch_bytes: Counter,
+    /// Record bytes of Fetch responses sent from the page cache with `sendfile`.
+    pub fetch_zero_copy_bytes: Counter,
     /// Open client connections, by listener.
     pub connections: Family<ListenerLabels, Gauge>,
     /// Open client connections, all listeners (not exported: the sum of `connections`).
@@ -194,6 +196,7 @@ impl Metrics {
             records_out: Counter::default(),
             produce_bytes: Counter::default(),
             fetch_bytes: Counter::default(),
+            fetch_zero_copy_bytes: Counter::default(),
             connections: Family::default(),
             open_connections: Gauge::default(),
             connections_closed: Family::default(),
@@ -268,6 +271,12 @@ impl Metrics {
             "fetch_bytes",
             "Record batch bytes served",
             &m.fetch_bytes,
+        );
+        reg(
+            r,
+            "fetch_zero_copy_bytes",
+            "Record bytes of Fetch responses sent from the page cache with sendfile",
+            &m.fetch_zero_copy_bytes,
         );
         reg(
             r,

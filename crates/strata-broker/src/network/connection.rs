@@ -358,7 +358,10 @@ async fn write_responses(
     broker: Arc<Broker>,
     mute: Arc<Mute>,
 ) {
-    let mut writer = ResponseWriter::default();
+    let mut writer = ResponseWriter::new(
+        broker.config.fetch_sendfile,
+        broker.metrics.fetch_zero_copy_bytes.clone(),
+    );
     while let Some(out) = rx.recv().await {
         let (frame, throttle, timing) = match out {
             Outgoing::Ready(b) => (Some(ResponseFrame::from(b)), Duration::ZERO, None),

@@ -7,6 +7,7 @@ pub(crate) mod read_ahead;
 mod reader;
 mod response;
 mod sasl;
+mod sendfile;
 mod session;
 mod shared;
 mod slots;

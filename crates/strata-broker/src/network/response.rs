@@ -12,9 +12,9 @@
 //! buffer stays initialized (pieces are read into it without zeroing it first) and goes
 //! back to a small per-thread spare list when the connection has nothing to write, so an
 //! idle connection holds none and a busy one does not allocate per response.
-//! (`sendfile(2)` would save one copy but has no "only from the cache" mode: it blocks
-//! the calling thread on a disk read, so every piece would need a blocking thread plus a
-//! wait for socket writability in between; and it cannot work under TLS, which is next.)
+//! On a plain TCP connection a range whose batches were checked already and whose pages
+//! are all cached goes by `sendfile(2)` instead, with no copy through user space
+//! (`sendfile.rs`).
 //!
 //! Every record batch's CRC-32C is checked as its bytes pass (`verify.rs`), before the
 //! piece holding its end is sent; a bad batch stops the writer like a short read.
@@ -32,6 +32,7 @@ use prometheus_client::metrics::counter::Counter;
 use strata_proto::chunks::Chunk;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::sendfile::{self, ZeroCopySink};
 use super::verify::{BadBatch, BatchVerifier};
 use crate::handlers::ResponseFrame;
 
@@ -73,6 +74,8 @@ pub struct ResponseWriter {
     /// Empty, or exactly [`PIECE`] initialized bytes (so pieces are read into it without
     /// zeroing it first).
     buf: Vec<u8>,
+    /// Record bytes sent with `sendfile`, counted here; `None`: never use it.
+    zero_copy: Option<Counter>,
 }
 
 /// Piece buffers kept per runtime thread for the next response, so that a connection
@@ -102,13 +105,22 @@ fn give_back_piece(buf: Vec<u8>) {
 }
 
 impl ResponseWriter {
+    /// A writer that sends verified, cached record ranges to a plain TCP socket with
+    /// `sendfile` (counting their bytes in `zero_copy_bytes`) when `sendfile` is set.
+    pub fn new(sendfile: bool, zero_copy_bytes: Counter) -> Self {
+        Self {
+            buf: Vec::new(),
+            zero_copy: sendfile.then_some(zero_copy_bytes),
+        }
+    }
+
     /// Gives the piece buffer back (the connection has nothing more to write for now).
     pub fn release(&mut self) {
         give_back_piece(std::mem::take(&mut self.buf));
     }
 
     /// Writes one frame whole, counting the bytes sent in `bytes_out` as they go.
-    pub async fn write<W: AsyncWrite + Unpin>(
+    pub async fn write<W: AsyncWrite + ZeroCopySink + Unpin>(
         &mut self,
         wr: &mut W,
         frame: ResponseFrame,
@@ -125,19 +137,21 @@ impl ResponseWriter {
             self.buf = take_piece();
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let result = write_chunks(wr, chunks, &mut buf, bytes_out).await;
+        let result = write_chunks(wr, chunks, &mut buf, bytes_out, self.zero_copy.as_ref()).await;
         self.buf = buf;
         result
     }
 }
 
 /// Gathers bytes chunks and range pieces into `buf` (all of it usable, `PIECE` bytes),
-/// flushing to the socket whenever it is full.
-async fn write_chunks<W: AsyncWrite + Unpin>(
+/// flushing to the socket whenever it is full; ranges that may go by `sendfile` go so
+/// when `zero_copy` counts them.
+async fn write_chunks<W: AsyncWrite + ZeroCopySink + Unpin>(
     wr: &mut W,
     chunks: Vec<Chunk<strata_log::FileSlice>>,
     buf: &mut Vec<u8>,
     bytes_out: &Counter,
+    zero_copy: Option<&Counter>,
 ) -> Result<(), WriteError> {
     let cap = buf.len();
     let mut filled = 0;
@@ -157,9 +171,26 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
                 }
             }
             Chunk::Records(slice) => {
+                let mark = slice.verified_below();
+                if let (Some(counter), Some(tcp)) = (zero_copy, wr.plain_socket()) {
+                    let checked = slice.position + slice.len as u64 <= mark;
+                    if checked && sendfile::all_cached(&slice.file, slice.position, slice.len) {
+                        sendfile::send_more(tcp, &buf[..filled], bytes_out).await?;
+                        filled = 0;
+                        sendfile::send_range(
+                            tcp,
+                            &slice.file,
+                            slice.position,
+                            slice.len,
+                            bytes_out,
+                        )
+                        .await?;
+                        counter.inc_by(slice.len as u64);
+                        continue;
+                    }
+                }
                 let mut position = slice.position;
                 let mut left = slice.len;
-                let mark = slice.verified_below();
                 let mut verifier = BatchVerifier::new(slice.position, slice.len, mark);
                 let corrupt = |bad| WriteError::Corrupt {
                     file: Arc::clone(&slice.file),

@@ -236,6 +236,7 @@ fn static_value(c: &BrokerConfig, key: &str) -> Option<String> {
         "log.open.files.max" => c.log_open_files_max.to_string(),
         "log.segment.index.bytes" => c.topic_defaults.get("segment.index.bytes")?.clone(),
         "metrics.partition.level" => c.metrics_partition_level.to_string(),
+        "fetch.sendfile" => c.fetch_sendfile.to_string(),
         "socket.request.read.timeout.ms" => ms(c.socket_request_read_timeout),
         "http.max.connections" => c.http.max_connections.to_string(),
         "http.header.read.timeout.ms" => ms(c.http.header_read_timeout),
