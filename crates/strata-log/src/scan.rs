@@ -29,6 +29,10 @@ pub(crate) struct HeaderScanner<'a> {
     end: u64,
     buf: Vec<u8>,
     buf_start: u64,
+    /// The last batch was larger than a chunk: the next header is read on its own,
+    /// since a chunk would hold nothing else of use (a Fetch over 1 MiB batches read
+    /// 16 KiB per 61-byte header).
+    large_batches: bool,
 }
 
 impl<'a> HeaderScanner<'a> {
@@ -40,6 +44,7 @@ impl<'a> HeaderScanner<'a> {
             end,
             buf: Vec::new(),
             buf_start: start,
+            large_batches: false,
         }
     }
 
@@ -64,6 +69,7 @@ impl<'a> HeaderScanner<'a> {
             return Ok(Step::Damaged { position, reason });
         }
         self.pos = position + size;
+        self.large_batches = size >= CHUNK as u64;
         Ok(Step::Batch { position, header })
     }
 
@@ -84,7 +90,11 @@ impl<'a> HeaderScanner<'a> {
         let in_buf = position >= self.buf_start
             && position + len as u64 <= self.buf_start + self.buf.len() as u64;
         if !in_buf {
-            let want = (self.end - position).min(CHUNK as u64) as usize;
+            let want = if self.large_batches {
+                len
+            } else {
+                (self.end - position).min(CHUNK as u64) as usize
+            };
             self.buf.resize(want.max(len), 0);
             self.file.read_exact_at(&mut self.buf, position)?;
             self.buf_start = position;

@@ -143,6 +143,47 @@ fn max_bytes_and_min_one_batch() {
     assert_eq!(slice.len, 4 * size);
 }
 
+/// Batches larger than the header scanner's chunk between runs of small ones: every
+/// byte limit ends the slice at the last whole batch it holds, whichever way the scan
+/// read the headers (a chunk at a time, or a header on its own after a large batch).
+#[test]
+fn byte_limits_end_at_whole_batches_across_large_and_small_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig {
+        index_interval_bytes: 1 << 30,
+        ..LogConfig::default()
+    };
+    let mut log = open(dir.path(), config);
+    let mut ends = vec![0u64];
+    for i in 0..24 {
+        let value_len = if (6..14).contains(&i) { 40_000 } else { 30 };
+        let b = batch(2, i, value_len);
+        log.append(&b, 0).expect("append");
+        ends.push(ends.last().unwrap() + b.len() as u64);
+    }
+    let total = *ends.last().unwrap();
+    for limit in (1..total as usize + 100).step_by(997) {
+        let slice = log.read(0, limit, i64::MAX, false).expect("read");
+        let want = ends
+            .iter()
+            .copied()
+            .filter(|e| *e <= limit as u64)
+            .max()
+            .unwrap();
+        assert_eq!(slice.map_or(0, |s| s.len as u64), want, "limit {limit}");
+    }
+    let slice = log
+        .read(0, usize::MAX, i64::MAX, false)
+        .expect("read")
+        .expect("some");
+    assert_eq!(slice.len as u64, total);
+    let offsets: Vec<i64> = decode_records(&slice.read().expect("bytes"))
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(offsets, (0..48).collect::<Vec<_>>());
+}
+
 #[test]
 fn a_bad_batch_among_good_ones_stores_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
