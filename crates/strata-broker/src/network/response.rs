@@ -309,14 +309,7 @@ mod tests {
     use crate::network::verify::raw_batch;
 
     fn slice(file: &Arc<File>, position: u64, len: usize) -> FileSlice {
-        FileSlice {
-            file: Arc::clone(file),
-            position,
-            len,
-            first_offset: 0,
-            last_offset: 0,
-            verified: Default::default(),
-        }
+        crate::network::verify::test_slice(file, position, len, 0)
     }
 
     fn segment(len: usize) -> (tempfile::NamedTempFile, Arc<File>, Vec<u8>) {

@@ -150,6 +150,25 @@ impl BatchVerifier {
 }
 
 #[cfg(test)]
+/// A record range of `file` for the Fetch writer's tests, its segment's verified mark
+/// at `verified_below`.
+pub(crate) fn test_slice(
+    file: &std::sync::Arc<std::fs::File>,
+    position: u64,
+    len: usize,
+    verified_below: u64,
+) -> strata_log::FileSlice {
+    strata_log::FileSlice {
+        file: std::sync::Arc::clone(file),
+        position,
+        len,
+        first_offset: 0,
+        last_offset: 0,
+        verified: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(verified_below)),
+    }
+}
+
+#[cfg(test)]
 /// A minimal valid batch of `total` bytes at `base` (the body is filler: only the
 /// framing and the CRC are looked at here).
 pub(crate) fn raw_batch(base: i64, total: usize) -> Vec<u8> {

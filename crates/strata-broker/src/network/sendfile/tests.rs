@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -36,14 +35,7 @@ fn segment(len: usize) -> (tempfile::NamedTempFile, Arc<File>, Vec<u8>) {
 }
 
 fn slice(file: &Arc<File>, position: u64, len: usize, verified_below: u64) -> FileSlice {
-    FileSlice {
-        file: Arc::clone(file),
-        position,
-        len,
-        first_offset: 0,
-        last_offset: 0,
-        verified: Arc::new(AtomicU64::new(verified_below)),
-    }
+    crate::network::verify::test_slice(file, position, len, verified_below)
 }
 
 /// Drops the file's pages from the page cache (it was fsynced, so they are clean).
