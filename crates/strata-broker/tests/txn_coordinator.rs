@@ -4,19 +4,11 @@
 
 use std::time::Duration;
 
+use crate::common::txn::{config, init_once, tid};
 use crate::common::*;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-
-fn tid(s: &str) -> TransactionalId {
-    TransactionalId(StrBytes::from_string(s.to_string()))
-}
-
-fn config(c: &mut strata_broker::BrokerConfig) {
-    c.transaction_state_num_partitions = 4;
-    c.offsets_topic_num_partitions = 4;
-}
 
 async fn find(c: &mut RawClient, id: &str, version: i16) -> (i16, i32) {
     let mut req = FindCoordinatorRequest::default().with_key_type(1);
@@ -38,25 +30,6 @@ async fn find(c: &mut RawClient, id: &str, version: i16) -> (i16, i32) {
             (c.error_code, c.port)
         }
         ResponseKind::FindCoordinator(r) => (r.error_code, r.port),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn init(c: &mut RawClient, id: &str, version: i16) -> (i16, i64, i16) {
-    let req = InitProducerIdRequest::default()
-        .with_transactional_id(Some(tid(id)))
-        .with_transaction_timeout_ms(60_000)
-        .with_producer_id(ProducerId(-1))
-        .with_producer_epoch(-1);
-    match c
-        .call(
-            ApiKey::InitProducerId,
-            version,
-            RequestKind::InitProducerId(req),
-        )
-        .await
-    {
-        ResponseKind::InitProducerId(r) => (r.error_code, r.producer_id.0, r.producer_epoch),
         other => panic!("{other:?}"),
     }
 }
@@ -161,9 +134,9 @@ async fn init_fences_concurrent_transactions_empty_commit_and_restart() {
     assert_eq!(find(&mut c, "", 3).await.0, 42, "empty id: INVALID_REQUEST");
 
     // A new id: fresh producer id at epoch 0; a second init bumps the epoch.
-    let (err, pid, e0) = init(&mut c, "tx", 4).await;
+    let (err, pid, e0) = init_once(&mut c, "tx", 4).await;
     assert_eq!((err, e0), (0, 0));
-    let (err, pid2, e1) = init(&mut c, "tx", 4).await;
+    let (err, pid2, e1) = init_once(&mut c, "tx", 4).await;
     assert_eq!((err, pid2, e1), (0, pid, 1));
 
     // The first producer is fenced: PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before.
@@ -187,14 +160,14 @@ async fn init_fences_concurrent_transactions_empty_commit_and_restart() {
     // InitProducerId over an open transaction: it is aborted with a bumped epoch and the
     // client told CONCURRENT_TRANSACTIONS; the retry gets the epoch after the fence's.
     assert!(add(&mut c, "tx", pid, e1, &[], 3).await.is_empty());
-    assert_eq!(init(&mut c, "tx", 4).await.0, 51);
+    assert_eq!(init_once(&mut c, "tx", 4).await.0, 51);
     assert_eq!(
         end(&mut c, "tx", pid, e1, true).await,
         90,
         "the old epoch is fenced"
     );
     wait_state(&mut c, "tx", "CompleteAbort").await;
-    let (err, _, e3) = init(&mut c, "tx", 4).await;
+    let (err, _, e3) = init_once(&mut c, "tx", 4).await;
     assert_eq!((err, e3), (0, e1 + 2));
 
     // Listed while this broker coordinates it.
@@ -225,7 +198,7 @@ async fn init_fences_concurrent_transactions_empty_commit_and_restart() {
     let d = wait_state(&mut c, "tx", "Empty").await;
     assert_eq!((d.producer_id.0, d.producer_epoch), (pid, e3));
     assert_eq!(add(&mut c, "tx", pid, e1, &[("t", 0)], 3).await, vec![90]);
-    let (err, pid4, e4) = init(&mut c, "tx", 4).await;
+    let (err, pid4, e4) = init_once(&mut c, "tx", 4).await;
     assert_eq!((err, pid4, e4), (0, pid, e3 + 1));
     drop(c);
     b.stop().await;
@@ -253,7 +226,7 @@ async fn refused_requests() {
     assert_eq!(end(&mut c, "unknown", 5, 0, true).await, 49);
     assert_eq!(describe(&mut c, "unknown").await.error_code, 105);
     // Ending with nothing open.
-    let (_, pid, e) = init(&mut c, "tx", 4).await;
+    let (_, pid, e) = init_once(&mut c, "tx", 4).await;
     assert_eq!(end(&mut c, "tx", pid, e, true).await, 48);
     drop(c);
     b.stop().await;
@@ -265,7 +238,7 @@ async fn a_commit_with_partitions_is_answered_once_prepared() {
     let mut c = b.client().await;
     assert_eq!(create(&mut c, "t", 2).await, 0);
     assert_eq!(find(&mut c, "tx", 3).await.0, 0);
-    let (_, pid, e) = init(&mut c, "tx", 4).await;
+    let (_, pid, e) = init_once(&mut c, "tx", 4).await;
     assert_eq!(
         add(&mut c, "tx", pid, e, &[("t", 0), ("t", 1)], 3).await,
         vec![0, 0]
@@ -279,7 +252,7 @@ async fn a_commit_with_partitions_is_answered_once_prepared() {
     let d = describe(&mut c, "tx").await;
     match d.transaction_state.as_str() {
         "PrepareCommit" => {
-            assert_eq!(init(&mut c, "tx", 4).await.0, 51);
+            assert_eq!(init_once(&mut c, "tx", 4).await.0, 51);
             assert_eq!(end(&mut c, "tx", pid, e, true).await, 51);
         }
         "CompleteCommit" => {}
@@ -325,7 +298,7 @@ async fn list_transactions_by_pattern_and_end_txn_v5() {
     assert_eq!(find(&mut c, "app-1", 4).await.0, 0);
     let mut producers = Vec::new();
     for id in ["app-1", "app-2", "other-app"] {
-        let (err, pid, epoch) = init(&mut c, id, 5).await;
+        let (err, pid, epoch) = init_once(&mut c, id, 5).await;
         assert_eq!(err, 0, "{id}");
         producers.push((pid, epoch));
     }

@@ -142,15 +142,9 @@ pub fn check_inter_broker(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::settings;
     use super::super::{resolve, Pem};
     use super::*;
-
-    fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn controller_port_is_plain_unless_mapped_to_ssl() {

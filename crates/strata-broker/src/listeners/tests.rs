@@ -1,6 +1,7 @@
 use super::*;
 
-fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+/// Settings from `(key, value)` pairs.
+pub(super) fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -163,6 +163,12 @@ pub fn batch_of(
             }
         })
         .collect();
+    encode(&records, compression)
+}
+
+/// `records` as v2 record batches (the encoder starts a new batch where producer or
+/// offset - sequence changes).
+pub fn encode(records: &[Record], compression: Compression) -> Bytes {
     let mut buf = BytesMut::new();
     RecordBatchEncoder::encode(
         &mut buf,

@@ -1,14 +1,12 @@
 //! Raw-request helpers shared by the transaction tests.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::{
     ApiKey, DescribeTransactionsRequest, FindCoordinatorRequest, InitProducerIdRequest, ProducerId,
     RequestKind, ResponseKind, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record, TimestampType};
 
 use super::RawClient;
 
@@ -39,17 +37,7 @@ pub fn txn_batch(pid: i64, epoch: i16, seq: i32, value: &str) -> Bytes {
         headers: Default::default(),
         delete_horizon: false,
     }];
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.freeze()
+    super::encode(&records, Compression::None)
 }
 
 /// FindCoordinator v3 for transactional id `id` (the first creates
@@ -71,35 +59,41 @@ pub async fn find(c: &mut RawClient, id: &str) -> i16 {
     }
 }
 
+/// One InitProducerId at `version` for `id`: (error code, producer id, epoch).
+pub async fn init_once(c: &mut RawClient, id: &str, version: i16) -> (i16, i64, i16) {
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(Some(tid(id)))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    match c
+        .call(
+            ApiKey::InitProducerId,
+            version,
+            RequestKind::InitProducerId(req),
+        )
+        .await
+    {
+        ResponseKind::InitProducerId(r) => (r.error_code, r.producer_id.0, r.producer_epoch),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// InitProducerId at `version` for `id`, retried while the coordinator is being created
 /// or loaded (the first request creates `__transaction_state`) or a previous
 /// transaction completes.
 pub async fn init(c: &mut RawClient, id: &str, version: i16) -> (i64, i16) {
     let mut last = 0;
     for _ in 0..200 {
-        let req = InitProducerIdRequest::default()
-            .with_transactional_id(Some(tid(id)))
-            .with_transaction_timeout_ms(60_000)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
-        match c
-            .call(
-                ApiKey::InitProducerId,
-                version,
-                RequestKind::InitProducerId(req),
-            )
-            .await
-        {
-            ResponseKind::InitProducerId(r) if r.error_code == 0 => {
-                return (r.producer_id.0, r.producer_epoch)
-            }
+        match init_once(c, id, version).await {
+            (0, pid, epoch) => return (pid, epoch),
             // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
             // CONCURRENT_TRANSACTIONS: retriable.
-            ResponseKind::InitProducerId(r) if [14, 15, 16, 51].contains(&r.error_code) => {
-                last = r.error_code;
+            (code, ..) if [14, 15, 16, 51].contains(&code) => {
+                last = code;
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            other => panic!("{other:?}"),
+            (code, ..) => panic!("InitProducerId({id}): error {code}"),
         }
     }
     panic!("InitProducerId({id}) still answered {last} after 10 s");
