@@ -33,6 +33,11 @@ impl<T> ReadAhead<T> {
             pos: 0,
         }
     }
+
+    /// The transport underneath.
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.io
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for ReadAhead<T> {

@@ -7,6 +7,13 @@
 //! frame. A frame's length is taken from `queued.max.request.bytes` before its body is
 //! read, so waiting for the budget is waiting without reading (backpressure).
 //!
+//! Waking: while the rest of a large frame is on its way, the socket's receive low-water
+//! mark is raised to the bytes still due (at most [`LOW_WATER_MAX`]), so the kernel wakes
+//! the reader once per that much instead of once per segment (a TLS client that writes
+//! each record by itself sends a segment per kilobyte). The mark is never more than the
+//! bytes certain to arrive, is lowered as they do, and is back at one byte before the
+//! next frame's length prefix is waited for.
+//!
 //! Deadlines: once a request's first byte is in, the whole request must arrive within
 //! `socket.request.read.timeout.ms` (time spent waiting for the budget does not count: the
 //! broker, not the client, is slow then). With no request arriving for
@@ -26,6 +33,13 @@ use super::stream::ReadSide;
 
 /// The staging buffer: what one read takes in while frames are small.
 const STAGE: usize = 16 * 1024;
+
+/// The reader raises the low-water mark only for at least this many bytes still due.
+const LOW_WATER_MIN: usize = 32 * 1024;
+
+/// The highest low-water mark: a larger frame is taken in (and, under TLS, decrypted)
+/// in steps of this much while the rest arrives.
+const LOW_WATER_MAX: usize = 256 * 1024;
 
 /// Why a connection stops being read.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +88,8 @@ pub(crate) struct Reader {
     idle: Duration,
     read_timeout: Duration,
     max: usize,
+    /// The socket's receive low-water mark as last set (1 is the kernel's default).
+    low_water: usize,
 }
 
 impl Reader {
@@ -90,6 +106,7 @@ impl Reader {
             idle,
             read_timeout,
             max,
+            low_water: 1,
         }
     }
 
@@ -144,6 +161,7 @@ impl Reader {
                 Ok(0) => return Err(ReadError::Truncated),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.low_water_for(len - buf.len())?;
                     if !self.readable_by(deadline).await? {
                         let (got, want) = (buf.len() + 4, len + 4);
                         return Err(ReadError::Timeout { got, want });
@@ -152,11 +170,32 @@ impl Reader {
                 Err(e) => return Err(e.into()),
             }
         }
+        self.set_low_water(1)?;
         Ok(Some(Frame {
             body: buf.freeze(),
             permit,
             received: std::time::Instant::now(),
         }))
+    }
+
+    /// Sets the low-water mark for a wait with `room` bytes of the frame still to read:
+    /// the bytes that must still arrive for them, capped, or one byte when that is few.
+    fn low_water_for(&mut self, room: usize) -> std::io::Result<()> {
+        let due = self.rd.wire_bytes_for(room);
+        let mark = if due >= LOW_WATER_MIN {
+            due.min(LOW_WATER_MAX)
+        } else {
+            1
+        };
+        self.set_low_water(mark)
+    }
+
+    fn set_low_water(&mut self, mark: usize) -> std::io::Result<()> {
+        if mark != self.low_water {
+            self.rd.set_low_water(mark)?;
+            self.low_water = mark;
+        }
+        Ok(())
     }
 
     /// With nothing staged: reads what is there, or frees the staging buffer and waits
@@ -246,3 +285,6 @@ impl Reader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@
 //! decrypted bytes the socket no longer signals), so its "wait" is the read itself.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -24,8 +24,8 @@ pub(crate) type TlsStream = RustlsStream<ReadAhead<TcpStream>>;
 pub(crate) enum ReadSide {
     /// Plain TCP.
     Tcp(OwnedReadHalf),
-    /// TLS, with the bytes a wait read and no read has taken yet.
-    Tls(ReadHalf<TlsStream>, Pending),
+    /// TLS, with the bytes a wait read and no read has taken yet, and the socket.
+    Tls(ReadHalf<TlsStream>, Pending, RawFd),
 }
 
 /// Bytes a TLS wait read ahead (`buf[pos..]`); no allocation while empty.
@@ -37,6 +37,10 @@ pub(crate) struct Pending {
 
 /// A TLS wait reads at most one TLS record's worth ahead.
 const TLS_READ_AHEAD: usize = 16 * 1024;
+
+/// The most bytes one TLS record takes on the wire: its 5-byte header and up to
+/// 2^14 + 256 bytes of ciphertext (RFC 8446 §5.2, RFC 5246 §6.2.3).
+const TLS_RECORD_WIRE_MAX: usize = 5 + (1 << 14) + 256;
 
 /// The write half.
 pub(crate) enum WriteSide {
@@ -54,8 +58,9 @@ pub(crate) fn plain(stream: TcpStream) -> (ReadSide, WriteSide) {
 
 /// Splits a TLS connection.
 pub(crate) fn tls(stream: TlsStream) -> (ReadSide, WriteSide) {
+    let fd = stream.get_ref().0.get_ref().as_raw_fd();
     let (r, w) = tokio::io::split(stream);
-    (ReadSide::Tls(r, Pending::default()), WriteSide::Tls(w))
+    (ReadSide::Tls(r, Pending::default(), fd), WriteSide::Tls(w))
 }
 
 impl ReadSide {
@@ -63,7 +68,7 @@ impl ReadSide {
     pub(crate) fn try_read_buf(&mut self, buf: &mut impl bytes::BufMut) -> io::Result<usize> {
         match self {
             Self::Tcp(r) => r.try_read_buf(buf),
-            Self::Tls(r, pending) => {
+            Self::Tls(r, pending, _) => {
                 if pending.pos < pending.buf.len() {
                     let n = (pending.buf.len() - pending.pos).min(buf.remaining_mut());
                     buf.put_slice(&pending.buf[pending.pos..pending.pos + n]);
@@ -86,7 +91,7 @@ impl ReadSide {
     pub(crate) async fn wait_readable(&mut self) -> io::Result<()> {
         match self {
             Self::Tcp(r) => r.readable().await,
-            Self::Tls(r, pending) => {
+            Self::Tls(r, pending, _) => {
                 if pending.pos < pending.buf.len() {
                     return Ok(());
                 }
@@ -96,6 +101,50 @@ impl ReadSide {
                 *pending = Pending { buf, pos: 0 };
                 Ok(())
             }
+        }
+    }
+}
+
+impl ReadSide {
+    /// How many bytes at least must still come off the socket before `plaintext` more
+    /// bytes can be read, once a read found nothing: all of them on plain TCP. Under TLS,
+    /// a read that found nothing has drained the read-ahead buffer and every whole
+    /// record, so at most one partial record is held: its bytes may decrypt to part of
+    /// what is wanted, the rest has to arrive.
+    pub(crate) fn wire_bytes_for(&self, plaintext: usize) -> usize {
+        match self {
+            Self::Tcp(_) => plaintext,
+            Self::Tls(..) => plaintext.saturating_sub(TLS_RECORD_WIRE_MAX),
+        }
+    }
+
+    /// Sets the socket's receive low-water mark (`SO_RCVLOWAT`): the kernel signals it
+    /// readable only once `bytes` are queued (or its receive buffer is under pressure),
+    /// so a large request arriving in small segments wakes the reader a few times
+    /// instead of once per segment. Never more than the bytes sure to come: a mark that
+    /// waits for bytes the client will not send holds the request until its read
+    /// timeout.
+    pub(crate) fn set_low_water(&self, bytes: usize) -> io::Result<()> {
+        let fd = match self {
+            Self::Tcp(r) => r.as_ref().as_raw_fd(),
+            Self::Tls(_, _, fd) => *fd,
+        };
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: the read half keeps the socket open; the option value is a c_int that
+        // outlives the call, and its size is passed with it.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                std::ptr::addr_of!(value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
         }
     }
 }
