@@ -812,6 +812,17 @@ BAD_SETTINGS = [
      ["INTERNAL", "listener.security.protocol.map"]),
     ("unsupported-mechanism", {"PLAINTEXT": None, "SASL_PLAINTEXT": None},
      {"sasl.enabled.mechanisms": "GSSAPI"}, ["GSSAPI"]),
+    ("unknown-tls-protocol", {"PLAINTEXT": None, "SSL": None},
+     {"ssl.keystore.location": "{server_keystore}", "ssl.enabled.protocols": "TLSv1.1"},
+     ["ssl.enabled.protocols", "TLSv1.1"]),
+    ("no-usable-cipher-suite", {"PLAINTEXT": None, "SSL": None},
+     {"ssl.keystore.location": "{server_keystore}",
+      "ssl.cipher.suites": "TLS_RSA_WITH_AES_128_CBC_SHA"},
+     ["ssl.cipher.suites", "TLS_AES_128_GCM_SHA256"]),
+    ("tls13-only-with-tls12-suites", {"PLAINTEXT": None, "SSL": None},
+     {"ssl.keystore.location": "{server_keystore}", "ssl.enabled.protocols": "TLSv1.3",
+      "ssl.cipher.suites": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
+     ["ssl.cipher.suites", "ssl.enabled.protocols"]),
 ]
 
 

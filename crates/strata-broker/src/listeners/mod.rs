@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod peers;
+mod ssl_params;
+
 pub use peers::{check_inter_broker, controller_tls, http_tls, inter_broker_sasl_mechanism};
+pub use ssl_params::{provider as tls_provider, TlsProtocols};
 
 /// How a listener secures its connections (Kafka's `SecurityProtocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -102,6 +105,10 @@ pub struct TlsSettings {
     pub client_auth: ClientAuth,
     /// `ssl.principal.mapping.rules` (Kafka's syntax), if set.
     pub principal_mapping_rules: Option<String>,
+    /// `ssl.enabled.protocols`.
+    pub protocols: TlsProtocols,
+    /// `ssl.cipher.suites` that Strata implements, in the provider's order; empty: all.
+    pub cipher_suites: Vec<rustls::CipherSuite>,
 }
 
 /// One resolved listener.
@@ -162,6 +169,7 @@ const SSL_KEYS: &[&str] = &[
     "ssl.client.auth",
     "ssl.principal.mapping.rules",
     "ssl.enabled.protocols",
+    "ssl.cipher.suites",
     "ssl.protocol",
     "ssl.endpoint.identification.algorithm",
 ];
@@ -402,21 +410,16 @@ pub(crate) fn tls_settings<'a>(
             }
         ));
     }
-    if let Some(p) = get("ssl.enabled.protocols") {
-        for v in p.split(',').map(str::trim).filter(|v| !v.is_empty()) {
-            if v != "TLSv1.2" && v != "TLSv1.3" {
-                return Err(format!(
-                    "listener {name}: ssl.enabled.protocols '{v}' is not TLSv1.2 or TLSv1.3"
-                ));
-            }
-        }
-    }
+    let protocols = ssl_params::protocols(name, get("ssl.enabled.protocols"))?;
+    let cipher_suites = ssl_params::cipher_suites(name, get("ssl.cipher.suites"), protocols)?;
     Ok(TlsSettings {
         key,
         chain,
         truststore,
         client_auth,
         principal_mapping_rules: get("ssl.principal.mapping.rules").map(String::from),
+        protocols,
+        cipher_suites,
     })
 }
 

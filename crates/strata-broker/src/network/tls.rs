@@ -238,7 +238,7 @@ impl strata_raft::ControllerTls for Tls {
 /// asks for one) and the truststore's CAs, which the peer's certificate must chain to
 /// and name the address connected to.
 pub(crate) fn client_config(s: &TlsSettings) -> anyhow::Result<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::listeners::tls_provider(&s.cipher_suites));
     let trust = s
         .truststore
         .as_ref()
@@ -254,8 +254,8 @@ pub(crate) fn client_config(s: &TlsSettings) -> anyhow::Result<ClientConfig> {
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .context("the keystore holds no unencrypted private key (PKCS#8, PKCS#1 or SEC1 PEM)")?;
     ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
+        .with_protocol_versions(&s.protocols.versions())
+        .context("TLS protocol versions (ssl.enabled.protocols, ssl.cipher.suites)")?
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
         .context("the private key does not match the certificate, or is not supported")
@@ -263,14 +263,14 @@ pub(crate) fn client_config(s: &TlsSettings) -> anyhow::Result<ClientConfig> {
 
 /// The rustls config for `s`.
 pub(crate) fn server_config(s: &TlsSettings) -> anyhow::Result<ServerConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::listeners::tls_provider(&s.cipher_suites));
     let chain = certificates(&s.chain, "the certificate chain (ssl.keystore)")?;
     let key_pem = read(&s.key, "the private key (ssl.keystore)")?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .context("the keystore holds no unencrypted private key (PKCS#8, PKCS#1 or SEC1 PEM)")?;
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?;
+        .with_protocol_versions(&s.protocols.versions())
+        .context("TLS protocol versions (ssl.enabled.protocols, ssl.cipher.suites)")?;
     let builder = match (&s.truststore, s.client_auth) {
         (Some(trust), auth) if auth != ClientAuth::None => {
             let mut roots = RootCertStore::empty();

@@ -152,7 +152,7 @@ pub(super) static DEFS: &[BrokerConfigDef] = &[
     kro("socket.send.buffer.bytes", T::Int, Some("102400")),
     kro("ssl.allow.dn.changes", T::Boolean, Some("false")),
     kro("ssl.allow.san.changes", T::Boolean, Some("false")),
-    kpb("ssl.cipher.suites", T::List, Some("")),
+    hpb("ssl.cipher.suites", T::List, Some("")),
     hpb("ssl.client.auth", T::String, Some("none")),
     hpb("ssl.enabled.protocols", T::List, Some("TLSv1.2,TLSv1.3")),
     hpb(
