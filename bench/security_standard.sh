@@ -15,26 +15,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STRATA_SHARED:-$root/../shared}
 bin=${1:-${STRATA_BIN:-$root/target/release/strata}}
 runs=${2:-3}
-kb=${KBENCH_SSL:-}
-if [ -z "$kb" ]; then
-  target=${KBENCH_SSL_TARGET_DIR:-$root/../kbench-ssl-target}
-  kb=$target/release/kbench
-  if [ ! -x "$kb" ]; then
-    echo "bench: building kbench with TLS into $target" >&2
-    (cd "$shared/bench/kbench" && CARGO_TARGET_DIR=$target cargo build --release --quiet --locked --features rdkafka/ssl) >&2 \
-      || { echo "bench: cannot build kbench with TLS (needs libssl-dev)" >&2; exit 2; }
-  fi
-fi
+. "$root/bench/kbench_tls.sh"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 tmp=$(mktemp -d); pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 
-(cd "$tmp" &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=bench CA" &&
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj /CN=localhost &&
-  echo "subjectAltName=DNS:localhost,IP:127.0.0.1" > ext.cnf &&
-  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf &&
-  cat server.key server.crt > server.pem) >/dev/null 2>&1 || { echo "bench: openssl failed" >&2; exit 2; }
+bench_certs "$tmp"
 
 plain=$(port); tls=$(port); http=$(port)
 "$bin" server --data-dir "$tmp/data" --listen 127.0.0.1:$plain --http 127.0.0.1:$http --registry off \
