@@ -44,6 +44,8 @@ def tlsp(tmp_path_factory, pki):
         "listener.name.t12.ssl.cipher.suites": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
         "listener.name.aes256.ssl.cipher.suites":
             "TLS_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+        # Kafka's "do not check host names": not honoured, and the start log says so.
+        "listener.name.any.ssl.endpoint.identification.algorithm": "",
     }
     b = SecureBroker(tmp_path_factory.mktemp("tlsp"), "tlsp", LISTENERS, settings)
     b.start()
@@ -97,9 +99,16 @@ def test_cipher_suites_are_enforced_and_unimplemented_ones_left_out(tlsp, pki):
     # The other listeners keep every suite.
     got = handshake(tlsp, pki, "T13", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256")
     assert got and got["Ciphersuite"] == "TLS_CHACHA20_POLY1305_SHA256", got
+    warned = [l for l in tlsp.log_path.read_text().splitlines()
+              if " WARN " in l and "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384" in l]
+    assert len(warned) == 1 and "left out" in warned[0], warned
+
+
+def test_endpoint_identification_off_is_reported_not_silently_ignored(tlsp):
     log = tlsp.log_path.read_text()
-    assert "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384" in log and "left out" in log, \
-        "the unimplemented suite was not reported"
+    lines = [l for l in log.splitlines()
+             if " WARN " in l and "ssl.endpoint.identification.algorithm" in l]
+    assert len(lines) == 1 and "not honoured" in lines[0] and 'listener="ANY"' in lines[0], lines
 
 
 @pytest.mark.parametrize("listener", ["T12", "T13", "AES256", "ANY"])

@@ -412,6 +412,7 @@ pub(crate) fn tls_settings<'a>(
     }
     let protocols = ssl_params::protocols(name, get("ssl.enabled.protocols"))?;
     let cipher_suites = ssl_params::cipher_suites(name, get("ssl.cipher.suites"), protocols)?;
+    ssl_params::endpoint_identification(name, get("ssl.endpoint.identification.algorithm"));
     Ok(TlsSettings {
         key,
         chain,

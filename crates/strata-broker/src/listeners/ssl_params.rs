@@ -121,7 +121,7 @@ pub(crate) fn cipher_suites(
                 .any(|s| kafka_name(s.suite()).eq_ignore_ascii_case(w))
         })
         .collect();
-    if !unknown.is_empty() {
+    if !unknown.is_empty() && first_time(name, "ssl.cipher.suites") {
         tracing::warn!(listener = name, suites = ?unknown,
             "ssl.cipher.suites names suites Strata does not implement; they are left out");
     }
@@ -148,6 +148,33 @@ pub(crate) fn cipher_suites(
         ));
     }
     Ok(chosen)
+}
+
+/// `ssl.endpoint.identification.algorithm`: Strata always checks that a peer's
+/// certificate names the host it connected to (Kafka's default, `https`). Another value,
+/// the empty one that turns the check off in Kafka included, is not honoured: a warning
+/// says so at start rather than the check staying on silently.
+pub(crate) fn endpoint_identification(name: &str, value: Option<&str>) {
+    let ignored = value.filter(|v| !v.eq_ignore_ascii_case("https"));
+    if let Some(v) = ignored.filter(|_| first_time(name, "ssl.endpoint.identification.algorithm")) {
+        tracing::warn!(
+            listener = name,
+            value = v,
+            "ssl.endpoint.identification.algorithm is not honoured: Strata always checks \
+             that a peer's certificate names the host connected to (https)"
+        );
+    }
+}
+
+/// Whether this is the first warning about `key` of listener `name` in this process: the
+/// settings are resolved more than once at start, the warning is given once.
+fn first_time(name: &str, key: &str) -> bool {
+    static WARNED: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    warned.insert((name.to_string(), key.to_string()))
 }
 
 /// The built-in crypto provider narrowed to `suites` (all of them when empty).
