@@ -21,3 +21,21 @@ bench_certs() {
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf &&
     cat server.key server.crt > server.pem) >/dev/null 2>&1 || { echo "bench: openssl failed" >&2; exit 2; }
 }
+# `start_tls_broker BIN DIR` starts BIN with a PLAINTEXT and an SSL listener (the key and
+# certificate bench_certs made in DIR, data in DIR/data, log in DIR/broker.log) and waits
+# for both; sets `pid`, `plain` and `tls` (the two ports).
+start_tls_broker() {
+  local http
+  plain=$(bench_port); tls=$(bench_port); http=$(bench_port)
+  rm -rf "$2/data"
+  "$1" server --data-dir "$2/data" --listen 127.0.0.1:$plain --http 127.0.0.1:$http --registry off \
+    --set "listeners=PLAINTEXT://127.0.0.1:$plain,TLS://127.0.0.1:$tls" \
+    --set "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,TLS:SSL" \
+    --set ssl.keystore.type=PEM --set "ssl.keystore.location=$2/server.pem" 2>"$2/broker.log" &
+  pid=$!
+  for port in $plain $tls; do
+    for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  done
+  sleep 1
+}
+bench_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }

@@ -16,20 +16,12 @@ shared=${STRATA_SHARED:-$root/../shared}
 bin=${1:-${STRATA_BIN:-$root/target/release/strata}}
 runs=${2:-3}
 . "$root/bench/kbench_tls.sh"
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 tmp=$(mktemp -d); pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 
 bench_certs "$tmp"
 
-plain=$(port); tls=$(port); http=$(port)
-"$bin" server --data-dir "$tmp/data" --listen 127.0.0.1:$plain --http 127.0.0.1:$http --registry off \
-  --set "listeners=PLAINTEXT://127.0.0.1:$plain,TLS://127.0.0.1:$tls" \
-  --set "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,TLS:SSL" \
-  --set ssl.keystore.type=PEM --set "ssl.keystore.location=$tmp/server.pem" 2>"$tmp/broker.log" &
-pid=$!
-for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$plain) 2>/dev/null && break; sleep 0.1; done
-sleep 1
+start_tls_broker "$bin" "$tmp"
 cpu() { awk '{print $14 + $15}' /proc/$pid/stat; }
 out=$tmp/rows
 # case NAME LISTENER RECORDS -- kbench args...: one JSON line with the broker's CPU ticks.

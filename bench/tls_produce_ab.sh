@@ -18,7 +18,6 @@ messages=${MESSAGES:-300000}
 size=${SIZE:-1024}
 . "$root/bench/kbench_tls.sh"
 [ -x /usr/bin/time ] || { echo "bench: needs /usr/bin/time (apt install time)" >&2; exit 2; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 tmp=$(mktemp -d); pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 bench_certs "$tmp"
@@ -29,15 +28,7 @@ rows=$tmp/rows
 for r in $(seq "$rounds"); do
   for build in base new; do
     bin=$1; [ $build = new ] && bin=$2
-    plain=$(port); tls=$(port); http=$(port)
-    rm -rf "$tmp/data"
-    "$bin" server --data-dir "$tmp/data" --listen 127.0.0.1:$plain --http 127.0.0.1:$http --registry off \
-      --set "listeners=PLAINTEXT://127.0.0.1:$plain,TLS://127.0.0.1:$tls" \
-      --set "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,TLS:SSL" \
-      --set ssl.keystore.type=PEM --set "ssl.keystore.location=$tmp/server.pem" 2>"$tmp/broker.log" &
-    pid=$!
-    for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$tls) 2>/dev/null && break; sleep 0.1; done
-    sleep 1
+    start_tls_broker "$bin" "$tmp"
     for l in tls plaintext; do
       boot=127.0.0.1:$plain; extra=()
       [ $l = tls ] && { boot=127.0.0.1:$tls; extra=(-X security.protocol=ssl -X "ssl.ca.location=$tmp/ca.pem"); }
