@@ -31,14 +31,13 @@ impl Default for TlsProtocols {
 impl TlsProtocols {
     /// rustls's versions for these.
     pub fn versions(self) -> Vec<&'static rustls::SupportedProtocolVersion> {
-        let mut v = Vec::with_capacity(2);
-        if self.tls13 {
-            v.push(&rustls::version::TLS13);
-        }
-        if self.tls12 {
-            v.push(&rustls::version::TLS12);
-        }
-        v
+        [
+            (self.tls13, &rustls::version::TLS13),
+            (self.tls12, &rustls::version::TLS12),
+        ]
+        .into_iter()
+        .filter_map(|(on, v)| on.then_some(v))
+        .collect()
     }
 
     fn allows(self, version: ProtocolVersion) -> bool {
@@ -107,39 +106,34 @@ pub(crate) fn cipher_suites(
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .collect();
-    let implemented = implemented();
-    let usable = |s: &SupportedCipherSuite| protocols.allows(s.version().version);
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let unknown: Vec<&str> = wanted
+    // Each implemented suite with its Kafka name, and whether the protocols allow it.
+    let named: Vec<(String, CipherSuite, bool)> = implemented()
         .iter()
-        .copied()
-        .filter(|w| {
-            !implemented
-                .iter()
-                .any(|s| kafka_name(s.suite()).eq_ignore_ascii_case(w))
+        .map(|s| {
+            let usable = protocols.allows(s.version().version);
+            (kafka_name(s.suite()), s.suite(), usable)
         })
         .collect();
+    let is_named = |w: &str| named.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(w));
+    let unknown: Vec<&str> = wanted.iter().copied().filter(|w| !is_named(w)).collect();
     if !unknown.is_empty() && first_time(name, "ssl.cipher.suites") {
         tracing::warn!(listener = name, suites = ?unknown,
             "ssl.cipher.suites names suites Strata does not implement; they are left out");
     }
-    let chosen: Vec<CipherSuite> = implemented
+    let listed = |n: &str| wanted.iter().any(|w| w.eq_ignore_ascii_case(n));
+    let chosen: Vec<CipherSuite> = named
         .iter()
-        .filter(|s| {
-            wanted
-                .iter()
-                .any(|w| kafka_name(s.suite()).eq_ignore_ascii_case(w))
-        })
-        .filter(|s| usable(s))
-        .map(SupportedCipherSuite::suite)
+        .filter(|(n, _, usable)| *usable && listed(n))
+        .map(|(_, suite, _)| *suite)
         .collect();
     if chosen.is_empty() {
-        let offered: Vec<String> = implemented
+        let offered: Vec<&str> = named
             .iter()
-            .filter(|s| usable(s))
-            .map(|s| kafka_name(s.suite()))
+            .filter(|(_, _, usable)| *usable)
+            .map(|(n, _, _)| n.as_str())
             .collect();
         return Err(format!(
             "listener {name}: no suite in ssl.cipher.suites can be used with \
