@@ -59,8 +59,9 @@ pub struct ReplicaManager {
     pub dir_suspected: tokio::sync::Notify,
     /// One sync at a time: two could otherwise both open the same new partition.
     syncing: parking_lot::Mutex<()>,
-    /// Bumped after every sync (roles may have changed).
-    generation: std::sync::atomic::AtomicU64,
+    /// Bumped after every sync (roles may have changed) and when a log dir fails;
+    /// the follower fetchers wait on it instead of polling.
+    generation: tokio::sync::watch::Sender<u64>,
     /// Replicas the image gives this broker that are in a failed log dir (or, while a
     /// dir is offline since the start, found in no online one): not served, not
     /// recreated, reported to the controller. Topic id by (topic, partition).
@@ -85,7 +86,7 @@ impl ReplicaManager {
             retry: tokio::sync::Notify::new(),
             dir_suspected: tokio::sync::Notify::new(),
             syncing: parking_lot::Mutex::new(()),
-            generation: std::sync::atomic::AtomicU64::new(0),
+            generation: tokio::sync::watch::Sender::new(0),
             offline: RwLock::new(HashMap::new()),
             started: std::sync::atomic::AtomicBool::new(false),
             moves: Default::default(),
@@ -240,8 +241,7 @@ impl ReplicaManager {
         }
         tracing::error!(dir = %root.display(), %why, partitions = moved.len(),
             "log dir failed: its partitions are offline on this broker until it restarts");
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.generation.send_modify(|g| *g += 1);
         true
     }
 
@@ -373,14 +373,18 @@ impl ReplicaManager {
         if failed > 0 {
             self.retry.notify_one();
         }
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.generation.send_modify(|g| *g += 1);
         failed
     }
 
     /// Counts syncs with the metadata: unchanged, no replica changed its role.
     pub fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
+        *self.generation.borrow()
+    }
+
+    /// Wakes its holder at each new [`Self::generation`].
+    pub fn watch_generation(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     /// Opens the logs of partitions new to this broker, on as many threads as there are

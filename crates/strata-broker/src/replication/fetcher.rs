@@ -42,26 +42,24 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
     let mut backoff = APPEND_BACKOFF;
     // The follower-throttled replica lists, parsed once per config value.
     let mut lists = ThrottledLists::default();
+    let mut followed = Members::new(&broker, leader);
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let parts: Vec<Followed> = broker
-            .replicas
-            .all()
-            .into_iter()
-            .filter_map(|p| match p.follow_state() {
-                Some(((l, epoch, truncate), generation)) if l == leader => {
-                    Some((p, epoch, truncate, generation))
-                }
-                _ => None,
-            })
-            .collect();
+        let parts = followed.current(&broker);
         if parts.is_empty() {
-            if idle_since.elapsed() > IDLE_EXIT {
-                return;
+            // Until the roles change (a partition may come to follow this leader), or
+            // long enough idle to end.
+            let mut generations = broker.replicas.watch_generation();
+            if generations.borrow_and_update().eq(&followed.generation) {
+                let mut stop = shutdown.clone();
+                tokio::select! {
+                    _ = generations.changed() => {}
+                    _ = tokio::time::sleep_until(idle_since + IDLE_EXIT) => return,
+                    _ = stop.changed() => return,
+                }
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
         idle_since = tokio::time::Instant::now();
@@ -146,6 +144,55 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
 /// A partition following this fetcher's leader: its leader epoch, whether it must
 /// truncate first, and the role generation the state was read at.
 type Followed = (Arc<Partition>, i32, bool, u64);
+
+/// The partitions that follow one leader, found by a scan of every hosted replica only
+/// when the replica manager's generation moved (a metadata sync may have changed
+/// roles): with thousands of partitions a scan per fetch round cost more than the
+/// round. Each round still reads the members' own state (epoch, truncation asked for
+/// after damage), which changes without a new generation.
+struct Members {
+    leader: i32,
+    /// The manager generation `partitions` was found at.
+    generation: u64,
+    partitions: Vec<Arc<Partition>>,
+}
+
+impl Members {
+    fn new(broker: &Broker, leader: i32) -> Self {
+        let mut m = Self {
+            leader,
+            generation: 0,
+            partitions: Vec::new(),
+        };
+        m.rescan(broker);
+        m
+    }
+
+    fn rescan(&mut self, broker: &Broker) {
+        // Read before the scan: a sync during it is seen by the next `current`.
+        self.generation = broker.replicas.generation();
+        let leader = self.leader;
+        self.partitions = broker
+            .replicas
+            .filter(|p| p.following().is_some_and(|(l, _, _)| l == leader));
+    }
+
+    /// The members following this leader now, with their state.
+    fn current(&mut self, broker: &Broker) -> Vec<Followed> {
+        if broker.replicas.generation() != self.generation {
+            self.rescan(broker);
+        }
+        self.partitions
+            .iter()
+            .filter_map(|p| match p.follow_state() {
+                Some(((l, epoch, truncate), generation)) if l == self.leader => {
+                    Some((Arc::clone(p), epoch, truncate, generation))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
 
 fn key(p: &Partition) -> (String, i32) {
     (p.topic.to_string(), p.index)

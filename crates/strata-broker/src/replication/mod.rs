@@ -99,32 +99,17 @@ pub(crate) async fn isr_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<
     }
 }
 
-/// Keeps one fetcher task per leader this broker follows.
+/// Keeps one fetcher task per leader this broker follows. Sleeps until the roles may
+/// have changed (a new replica-manager generation) or a fetcher ended (one with
+/// nothing left to follow ends by itself), not on a timer.
 pub(crate) async fn fetcher_manager(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let mut fetchers: HashMap<i32, tokio::task::JoinHandle<()>> = HashMap::new();
-    let mut seen_generation = u64::MAX;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut fetchers: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+    // The leader each running fetcher task follows.
+    let mut leader_of: HashMap<tokio::task::Id, i32> = HashMap::new();
+    let mut generations = broker.replicas.watch_generation();
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => {
-                for (_, f) in fetchers.drain() {
-                    f.abort();
-                }
-                return;
-            }
-        }
-        let running = fetchers.len();
-        fetchers.retain(|_, f| !f.is_finished());
-        // Roles change only with the metadata (each sync bumps the generation): with
-        // thousands of partitions, looking at every one each tick would cost more than
-        // everything else an idle broker does.
-        let generation = broker.replicas.generation();
-        if generation == seen_generation && fetchers.len() == running {
-            continue;
-        }
-        seen_generation = generation;
+        // Marked seen before the roles are read: a sync after this wakes the next wait.
+        generations.borrow_and_update();
         let leaders: std::collections::BTreeSet<i32> = broker
             .replicas
             .all()
@@ -132,9 +117,35 @@ pub(crate) async fn fetcher_manager(broker: Arc<Broker>, mut shutdown: watch::Re
             .filter_map(|p| p.following().map(|(leader, _, _)| leader))
             .collect();
         for leader in leaders {
-            fetchers.entry(leader).or_insert_with(|| {
-                tokio::spawn(fetcher::run(Arc::clone(&broker), leader, shutdown.clone()))
-            });
+            if !leader_of.values().any(|l| *l == leader) {
+                let run = fetcher::run(Arc::clone(&broker), leader, shutdown.clone());
+                leader_of.insert(fetchers.spawn(run).id(), leader);
+            }
+        }
+        tokio::select! {
+            changed = generations.changed() => {
+                if changed.is_err() {
+                    // The replica manager is gone: the broker is stopping.
+                    let _ = shutdown.changed().await;
+                    return;
+                }
+            }
+            Some(ended) = fetchers.join_next_with_id() => {
+                let id = match ended {
+                    Ok((id, ())) => id,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a replica fetcher failed: starting it again");
+                        // Not in a tight loop if it fails again at once.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        e.id()
+                    }
+                };
+                leader_of.remove(&id);
+            }
+            _ = shutdown.changed() => {
+                fetchers.abort_all();
+                return;
+            }
         }
     }
 }
