@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from broker import Broker, free_port
-from certs import CertAuthority
+from certs import Cert, CertAuthority
 
 
 class Cluster:
@@ -63,9 +63,11 @@ class Cluster:
         return self.nodes[node_id - 1]
 
 
-def mtls_args(b: Broker, ca: CertAuthority, node_id: int, nodes: int) -> list[str]:
-    """Settings for mutual TLS between the nodes (see the module doc)."""
-    cert = ca.node(f"node-{node_id}", f"node-{node_id}")
+def mtls_args(b: Broker, ca: CertAuthority, node_id: int, nodes: int,
+              cert: Cert | None = None) -> list[str]:
+    """Settings for mutual TLS between the nodes (see the module doc); `cert` replaces the
+    node's certificate from `ca.node`."""
+    cert = cert or ca.node(f"node-{node_id}", f"node-{node_id}")
     internal = free_port()
     settings = {
         "listeners": f"PLAINTEXT://{b.host}:{b.port},INTERNAL://{b.host}:{internal}",

@@ -8,6 +8,8 @@
 //! - [`principal`]: principals, certificate subjects and
 //!   `ssl.principal.mapping.rules`.
 //! - [`throttle`]: growing delays for repeated failures from one address.
+//! - [`server_cert`]: verifying a server's certificate with the host-name check
+//!   optional (`ssl.endpoint.identification.algorithm`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -16,4 +18,5 @@ pub mod acl;
 pub mod plain;
 pub mod principal;
 pub mod scram;
+pub mod server_cert;
 pub mod throttle;

@@ -42,7 +42,8 @@ pub struct Cli {
     pub format: Format,
     /// A client setting by librdkafka's name, as kcat takes it: security.protocol,
     /// sasl.mechanism, sasl.username, sasl.password, ssl.ca.location,
-    /// ssl.certificate.location, ssl.key.location, enable.ssl.certificate.verification
+    /// ssl.certificate.location, ssl.key.location, enable.ssl.certificate.verification,
+    /// ssl.endpoint.identification.algorithm (https or none)
     /// (and consumer settings for `consume`); repeatable, overrides --config-file. Taken
     /// before and after the subcommand alike (see [`Cli::parse_all`]).
     #[arg(

@@ -119,6 +119,11 @@ pub struct SecurityConfig {
     pub ssl_key_location: Option<PathBuf>,
     /// `enable.ssl.certificate.verification`: `false` accepts any broker certificate.
     pub ssl_verify: bool,
+    /// `ssl.endpoint.identification.algorithm=none`: check the chain only, not that a
+    /// broker's certificate names the host dialled (for brokers whose certificates lack
+    /// the address they are reached by). Off by default (`https`), so a config built
+    /// with `Default` still checks names.
+    pub ssl_skip_host_name_check: bool,
 }
 
 impl SecurityConfig {
@@ -133,9 +138,10 @@ impl SecurityConfig {
         "ssl.certificate.location",
         "ssl.key.location",
         "enable.ssl.certificate.verification",
+        "ssl.endpoint.identification.algorithm",
     ];
 
-    /// Plaintext, certificate verification on.
+    /// Plaintext, certificate verification (host names included) on.
     pub fn plaintext() -> Self {
         SecurityConfig {
             ssl_verify: true,
@@ -180,6 +186,23 @@ impl SecurityConfig {
                         return Err(ClientError::Config(format!(
                             "{key} must be true or false, not '{value}'"
                         )))
+                    }
+                }
+            }
+            "ssl.endpoint.identification.algorithm" => {
+                self.ssl_skip_host_name_check = match value.to_ascii_lowercase().as_str() {
+                    "https" => false,
+                    "none" => true,
+                    _ => {
+                        // Java clients turn the check off with an empty value.
+                        let hint = if value.is_empty() {
+                            " (give none for the Java clients' empty value)"
+                        } else {
+                            ""
+                        };
+                        return Err(ClientError::Config(format!(
+                            "{key} must be https or none, not '{value}'{hint}"
+                        )));
                     }
                 }
             }
@@ -260,6 +283,7 @@ impl fmt::Debug for SecurityConfig {
             .field("ssl_certificate_location", &self.ssl_certificate_location)
             .field("ssl_key_location", &self.ssl_key_location)
             .field("ssl_verify", &self.ssl_verify)
+            .field("ssl_skip_host_name_check", &self.ssl_skip_host_name_check)
             .finish()
     }
 }
@@ -292,6 +316,31 @@ mod tests {
         assert_eq!(c.sasl_mechanism, Some(SaslMechanism::ScramSha512));
         assert!(!c.ssl_verify);
         assert!(SecurityConfig::plaintext().ssl_verify);
+    }
+
+    #[test]
+    fn endpoint_identification_is_https_or_none() {
+        assert!(!SecurityConfig::plaintext().ssl_skip_host_name_check);
+        assert!(!SecurityConfig::default().ssl_skip_host_name_check);
+        let ssl = ("security.protocol", "SSL");
+        let key = "ssl.endpoint.identification.algorithm";
+        assert!(
+            with(&[ssl, (key, "none")])
+                .unwrap()
+                .ssl_skip_host_name_check
+        );
+        assert!(
+            !with(&[ssl, (key, "none"), (key, "HTTPS")])
+                .unwrap()
+                .ssl_skip_host_name_check
+        );
+        for bad in ["", "http"] {
+            let e = with(&[ssl, (key, bad)]).unwrap_err().to_string();
+            assert!(
+                e.contains(key) && e.contains("https or none"),
+                "{bad:?}: {e}"
+            );
+        }
     }
 
     #[test]

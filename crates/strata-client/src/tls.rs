@@ -1,6 +1,7 @@
 //! The client's TLS (rustls, ring provider as the broker uses): CA certificates from a
 //! PEM file (or the system bundle), an optional client certificate for mutual TLS, and
-//! the server name from the address being dialled (IP SANs work).
+//! the server name from the address being dialled (IP SANs work), which the broker's
+//! certificate must carry unless `ssl.endpoint.identification.algorithm=none`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig as RustlsConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use strata_auth::server_cert::PeerCertVerifier;
 
 use crate::error::{ClientError, Result};
 use crate::security::SecurityConfig;
@@ -72,7 +74,15 @@ pub(crate) fn connector(s: &SecurityConfig) -> Result<tokio_rustls::TlsConnector
                 path.display()
             )));
         }
-        builder.with_root_certificates(roots)
+        let verifier = PeerCertVerifier::new(
+            Arc::new(roots),
+            Arc::clone(&provider),
+            !s.ssl_skip_host_name_check,
+        )
+        .map_err(|e| config_err(format!("{what} {}: {e}", path.display())))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
     } else {
         builder
             .dangerous()
@@ -193,6 +203,83 @@ mod tests {
             ServerName::DnsName(_)
         ));
         assert!(server_name("bad host:1").is_err());
+    }
+
+    /// A CA's certificate and a server config whose certificate, signed by it, names
+    /// only `other.example`.
+    fn server(ca_name: &str) -> (String, Arc<rustls::ServerConfig>) {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, ca_name);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["other.example".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+        (ca.pem(), Arc::new(config))
+    }
+
+    /// A handshake through [`connector`] with `settings` (`-X` style) and a CA file
+    /// holding `trusted`, to `server` addressed as 127.0.0.1; the client's error if any.
+    async fn connect(
+        trusted: &str,
+        server: Arc<rustls::ServerConfig>,
+        settings: &[(&str, &str)],
+    ) -> std::result::Result<(), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, trusted).unwrap();
+        let mut s = SecurityConfig::plaintext();
+        s.set("security.protocol", "SSL").unwrap();
+        s.set("ssl.ca.location", ca.to_str().unwrap()).unwrap();
+        for (k, v) in settings {
+            s.set(k, v).unwrap();
+        }
+        let tls = connector(&s).unwrap();
+        let (c, srv) = tokio::io::duplex(64 * 1024);
+        let serving = tokio::spawn(tokio_rustls::TlsAcceptor::from(server).accept(srv));
+        let res = tls
+            .connect(server_name("127.0.0.1:9093").unwrap(), c)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        drop(serving.await);
+        res
+    }
+
+    #[tokio::test]
+    async fn host_name_check_follows_endpoint_identification() {
+        let (ca, config) = server("cluster");
+        let key = "ssl.endpoint.identification.algorithm";
+        let e = connect(&ca, Arc::clone(&config), &[]).await.unwrap_err();
+        assert!(e.contains("not valid for name"), "{e}");
+        let e = connect(&ca, Arc::clone(&config), &[(key, "https")])
+            .await
+            .unwrap_err();
+        assert!(e.contains("not valid for name"), "{e}");
+        connect(&ca, config, &[(key, "none")]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_the_host_name_check_the_ca_still_counts() {
+        let (_, config) = server("stranger");
+        let (ca, _) = server("cluster");
+        let key = "ssl.endpoint.identification.algorithm";
+        let e = connect(&ca, config, &[(key, "none")]).await.unwrap_err();
+        assert!(e.contains("UnknownIssuer"), "{e}");
     }
 
     #[test]

@@ -109,6 +109,10 @@ pub struct TlsSettings {
     pub protocols: TlsProtocols,
     /// `ssl.cipher.suites` that Strata implements, in the provider's order; empty: all.
     pub cipher_suites: Vec<rustls::CipherSuite>,
+    /// `ssl.endpoint.identification.algorithm` (`https`, else empty): whether this node,
+    /// connecting to a peer, checks that the peer's certificate names the host dialled.
+    /// Listeners never check client certificates' names, as in Kafka.
+    pub verify_host_name: bool,
 }
 
 /// One resolved listener.
@@ -412,7 +416,8 @@ pub(crate) fn tls_settings<'a>(
     }
     let protocols = ssl_params::protocols(name, get("ssl.enabled.protocols"))?;
     let cipher_suites = ssl_params::cipher_suites(name, get("ssl.cipher.suites"), protocols)?;
-    ssl_params::endpoint_identification(name, get("ssl.endpoint.identification.algorithm"));
+    let verify_host_name =
+        ssl_params::verify_host_name(name, get("ssl.endpoint.identification.algorithm"))?;
     Ok(TlsSettings {
         key,
         chain,
@@ -421,6 +426,7 @@ pub(crate) fn tls_settings<'a>(
         principal_mapping_rules: get("ssl.principal.mapping.rules").map(String::from),
         protocols,
         cipher_suites,
+        verify_host_name,
     })
 }
 

@@ -163,6 +163,7 @@ mod tests {
         let tls = controller_tls(&s).unwrap().unwrap();
         assert_eq!(tls.client_auth, ClientAuth::Required);
         assert_eq!(tls.truststore, Some(Pem::File("/ca.pem".into())));
+        assert!(tls.verify_host_name);
         // Another name through controller.listener.names.
         let s = settings(&[
             ("controller.listener.names", "ctl"),
@@ -170,8 +171,16 @@ mod tests {
             ("ssl.keystore.location", "/k.pem"),
             ("ssl.truststore.location", "/ca.pem"),
             ("ssl.client.auth", "required"),
+            (
+                "listener.name.ctl.ssl.endpoint.identification.algorithm",
+                "",
+            ),
         ]);
-        assert!(controller_tls(&s).unwrap().is_some());
+        let tls = controller_tls(&s).unwrap().unwrap();
+        assert!(
+            !tls.verify_host_name,
+            "the Raft port's connector skips host names"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `ssl.enabled.protocols` and `ssl.cipher.suites`: which TLS versions and cipher suites
-//! a listener (and this node's TLS connections to its peers) will negotiate.
+//! a listener (and this node's TLS connections to its peers) will negotiate;
+//! `ssl.endpoint.identification.algorithm`: whether those connections check host names.
 //!
 //! Kafka's names carry over: `TLSv1.2` / `TLSv1.3`, and cipher suites by their IANA
 //! (Java) names, `TLS_AES_128_GCM_SHA256` for TLS 1.3 and
@@ -144,19 +145,18 @@ pub(crate) fn cipher_suites(
     Ok(chosen)
 }
 
-/// `ssl.endpoint.identification.algorithm`: Strata always checks that a peer's
-/// certificate names the host it connected to (Kafka's default, `https`). Another value,
-/// the empty one that turns the check off in Kafka included, is not honoured: a warning
-/// says so at start rather than the check staying on silently.
-pub(crate) fn endpoint_identification(name: &str, value: Option<&str>) {
-    let ignored = value.filter(|v| !v.eq_ignore_ascii_case("https"));
-    if let Some(v) = ignored.filter(|_| first_time(name, "ssl.endpoint.identification.algorithm")) {
-        tracing::warn!(
-            listener = name,
-            value = v,
-            "ssl.endpoint.identification.algorithm is not honoured: Strata always checks \
-             that a peer's certificate names the host connected to (https)"
-        );
+/// Parses `ssl.endpoint.identification.algorithm`: whether this node checks that a
+/// peer's certificate names the host it connected to. `https` (any case) or unset: yes,
+/// Kafka's default; empty: no, the chain is still verified (Kafka knows no other value).
+pub(crate) fn verify_host_name(name: &str, value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("https") => Ok(true),
+        Some("") => Ok(false),
+        Some(v) => Err(format!(
+            "listener {name}: ssl.endpoint.identification.algorithm '{v}' is not https \
+             (check that a peer's certificate names its host) or empty (do not)"
+        )),
     }
 }
 
@@ -238,6 +238,20 @@ mod tests {
             let got = cipher_suites("L", Some(&n), TlsProtocols::default()).unwrap();
             assert_eq!(got, vec![s.suite()], "{n}");
         }
+    }
+
+    #[test]
+    fn endpoint_identification_is_https_or_empty() {
+        assert!(verify_host_name("L", None).unwrap());
+        assert!(verify_host_name("L", Some("https")).unwrap());
+        assert!(verify_host_name("L", Some("HTTPS")).unwrap());
+        assert!(!verify_host_name("L", Some("")).unwrap());
+        let e = verify_host_name("L", Some("none")).unwrap_err();
+        assert!(
+            e.contains("ssl.endpoint.identification.algorithm") && e.contains("'none'"),
+            "{e}"
+        );
+        assert!(e.contains("https") && e.contains("empty"), "{e}");
     }
 
     #[test]

@@ -55,6 +55,42 @@ fn named_listeners_with_map_advertised_and_prefixed_overrides() {
 }
 
 #[test]
+fn endpoint_identification_per_listener() {
+    let base = [
+        ("listeners", "A://h:1,B://h:2,C://h:3"),
+        ("listener.security.protocol.map", "A:SSL,B:SSL,C:SASL_SSL"),
+        ("ssl.keystore.location", "/k.pem"),
+    ];
+    let checks = |extra: &[(&str, &str)]| -> Vec<bool> {
+        let s = settings(&[&base[..], extra].concat());
+        let l = resolve(&s, "unused", ("unused", 1)).unwrap();
+        l.iter()
+            .map(|l| l.tls.as_ref().unwrap().verify_host_name)
+            .collect()
+    };
+    // Unset: Kafka's default, https.
+    assert_eq!(checks(&[]), [true, true, true]);
+    // Empty turns the check off; the prefixed form wins for its listener, any case.
+    assert_eq!(
+        checks(&[
+            ("ssl.endpoint.identification.algorithm", ""),
+            (
+                "listener.name.b.ssl.endpoint.identification.algorithm",
+                "HTTPS"
+            ),
+        ]),
+        [false, true, false]
+    );
+    assert_eq!(
+        checks(&[
+            ("ssl.endpoint.identification.algorithm", "https"),
+            ("listener.name.c.ssl.endpoint.identification.algorithm", ""),
+        ]),
+        [true, true, false]
+    );
+}
+
+#[test]
 fn mistakes_name_the_setting() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (
@@ -86,6 +122,17 @@ fn mistakes_name_the_setting() {
             "GSSAPI",
         ),
         (&[("ssl.cipher.suitez", "x")], "ssl.cipher.suitez"),
+        (
+            &[
+                ("listeners", "SSL://h:1"),
+                ("ssl.keystore.location", "/k"),
+                (
+                    "listener.name.ssl.ssl.endpoint.identification.algorithm",
+                    "none",
+                ),
+            ],
+            "ssl.endpoint.identification.algorithm 'none' is not https",
+        ),
         (
             &[
                 ("listeners", "SSL://h:1"),

@@ -1,8 +1,9 @@
 //! TLS for a listener (rustls): the server config built from the listener's PEM
 //! settings, rebuilt when the files change so certificates renew without a restart.
 //! With a truststore the same settings also make a client config (this node's
-//! certificate, the truststore's CAs to verify the peer): the inter-broker listener's is
-//! what followers fetch with, and the controller port's serves both ways.
+//! certificate, the truststore's CAs to verify the peer, the host-name check as
+//! `ssl.endpoint.identification.algorithm` says): the inter-broker listener's is what
+//! followers fetch with, and the controller port's serves both ways.
 //!
 //! A rebuild that fails (a half-written file, a key that does not match) keeps the
 //! config in use and logs why; the next change is tried again.
@@ -16,6 +17,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use strata_auth::server_cert::PeerCertVerifier;
 use tokio::sync::watch;
 
 use crate::listeners::{ClientAuth, Pem, TlsSettings};
@@ -155,8 +157,9 @@ impl HttpTls {
     }
 
     /// TLS over `stream` to another broker's HTTPS listener (the schema registry
-    /// forwards writes so): its certificate must chain to the truststore and name `host`;
-    /// this node's certificate is presented if asked. `None` without a truststore.
+    /// forwards writes so): its certificate must chain to the truststore and name `host`
+    /// (unless `ssl.endpoint.identification.algorithm` is empty); this node's certificate
+    /// is presented if asked. `None` without a truststore.
     pub async fn connect(
         &self,
         host: &str,
@@ -235,8 +238,9 @@ impl strata_raft::ControllerTls for Tls {
 }
 
 /// The client config for `s`: this node's certificate chain (presented when the peer
-/// asks for one) and the truststore's CAs, which the peer's certificate must chain to
-/// and name the address connected to.
+/// asks for one) and the truststore's CAs, which the peer's certificate must chain to;
+/// it must also name the address connected to unless
+/// `ssl.endpoint.identification.algorithm` is empty.
 pub(crate) fn client_config(s: &TlsSettings) -> anyhow::Result<ClientConfig> {
     let provider = Arc::new(crate::listeners::tls_provider(&s.cipher_suites));
     let trust = s
@@ -249,6 +253,9 @@ pub(crate) fn client_config(s: &TlsSettings) -> anyhow::Result<ClientConfig> {
             .add(c)
             .context("a truststore certificate is not a usable CA certificate")?;
     }
+    let verifier =
+        PeerCertVerifier::new(Arc::new(roots), Arc::clone(&provider), s.verify_host_name)
+            .context("the truststore (ssl.truststore)")?;
     let chain = certificates(&s.chain, "the certificate chain (ssl.keystore)")?;
     let key_pem = read(&s.key, "the private key (ssl.keystore)")?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
@@ -256,7 +263,8 @@ pub(crate) fn client_config(s: &TlsSettings) -> anyhow::Result<ClientConfig> {
     ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&s.protocols.versions())
         .context("TLS protocol versions (ssl.enabled.protocols, ssl.cipher.suites)")?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_client_auth_cert(chain, key)
         .context("the private key does not match the certificate, or is not supported")
 }
@@ -293,3 +301,6 @@ pub(crate) fn server_config(s: &TlsSettings) -> anyhow::Result<ServerConfig> {
         .with_single_cert(chain, key)
         .context("the private key does not match the certificate, or is not supported")
 }
+
+#[cfg(test)]
+mod tests;

@@ -43,7 +43,8 @@ impl PeerStream {
     }
 
     /// Connects to a peer at `addr` (`host:port`), with TLS when `tls` is set; the
-    /// peer's certificate must name `host`.
+    /// peer's certificate must name `host` unless the connector's verifier skips names
+    /// (`ssl.endpoint.identification.algorithm` empty).
     pub(crate) async fn connect(
         addr: &str,
         tls: Option<&Arc<dyn ControllerTls>>,
