@@ -38,7 +38,8 @@ const MAX_RESPONSE: usize = 256 << 20;
 /// little: memory follows the bytes that actually arrive.
 const READ_CHUNK: usize = 1 << 20;
 
-/// The TLS handshake with the leader, whose certificate must name `addr`'s host.
+/// The TLS handshake with the leader, whose certificate must chain to the truststore
+/// and name `addr`'s host (unless `ssl.endpoint.identification.algorithm` is empty).
 async fn handshake(
     addr: &str,
     tcp: TcpStream,
