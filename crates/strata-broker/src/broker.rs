@@ -316,9 +316,14 @@ impl Broker {
         if let Some(tls) = http_tls {
             tasks.push(tokio::spawn(tls.watch_files(shutdown_rx.clone())));
         }
-        if let Some(tls) = controller_tls {
+        if let Some(tls) = controller_tls.clone() {
             tasks.push(tokio::spawn(tls.watch_files(shutdown_rx.clone())));
         }
+        tasks.push(tokio::spawn(network::tls_dynamic::dynamic_tls_loop(
+            Arc::clone(&broker),
+            controller_tls,
+            shutdown_rx.clone(),
+        )));
         for e in &broker.listeners {
             tracing::info!(listener = %e.config.name, protocol = e.config.protocol.name(),
                 local_addr = %e.local_addr, "Kafka listener ready");

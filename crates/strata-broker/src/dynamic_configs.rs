@@ -5,6 +5,7 @@ use strata_meta::controller::{AlterConfigOp, ConfigOpKind, TopicError};
 use strata_meta::{topic_config, MetadataImage, MetadataRecord};
 
 use crate::config::topic_key_for;
+use crate::listeners::dynamic::{classify, DynamicKey};
 
 /// Broker settings that are not topic defaults but may still change at run time.
 pub(crate) const OTHER_DYNAMIC: &[&str] = &[
@@ -15,6 +16,44 @@ pub(crate) const OTHER_DYNAMIC: &[&str] = &[
 
 /// Validates one broker config value; the error names the key and the reason.
 pub fn validate(key: &str, value: &str) -> Result<(), TopicError> {
+    match classify(key) {
+        DynamicKey::Other => {}
+        DynamicKey::Unprefixed => {
+            return Err(TopicError::InvalidRequest(format!(
+                "These security configs can be dynamically updated only per-listener using \
+                 the listener prefix: [{key}] (listener.name.<listener>.{key})"
+            )))
+        }
+        DynamicKey::Fixed {
+            listener,
+            key: bare,
+        } => {
+            let which = listener.map_or("existing listeners".to_string(), |l| {
+                format!("existing listener {l}")
+            });
+            return Err(TopicError::InvalidRequest(format!(
+                "Configs cannot be updated dynamically for {which}: [{key}] ({bare} needs a \
+                 restart; at run time only a listener's keystore and truststore settings \
+                 change: {})",
+                crate::listeners::dynamic::RECONFIGURABLE.join(", ")
+            )));
+        }
+        DynamicKey::Reconfigurable { key: bare, .. } => {
+            // Strata reads PEM stores only (KIP-651), as the static settings say.
+            if bare.ends_with(".type") && !value.trim().eq_ignore_ascii_case("PEM") {
+                return Err(TopicError::InvalidConfig(format!(
+                    "broker config '{key}': '{value}' is not PEM, the only store type Strata reads"
+                )));
+            }
+            return match crate::config::broker_defs::def(bare) {
+                Some(d) => crate::config::broker_defs::validate(d, value)
+                    .map_err(|e| TopicError::InvalidConfig(format!("{key}: {e}"))),
+                None => Err(TopicError::InvalidConfig(format!(
+                    "unknown broker config '{key}'"
+                ))),
+            };
+        }
+    }
     if let Some(topic_key) = topic_key_for(key) {
         return topic_config::validate(topic_key, value)
             .map_err(|e| TopicError::InvalidConfig(format!("broker config '{key}': {e}")));
@@ -45,8 +84,11 @@ pub fn validate(key: &str, value: &str) -> Result<(), TopicError> {
 /// As [`validate`], for one scope: per-broker keys need a broker id, as in Kafka.
 fn validate_in_scope(key: &str, value: &str, node_id: Option<i32>) -> Result<(), TopicError> {
     validate(key, value)?;
-    let per_broker = crate::config::broker_defs::def(key)
-        .is_some_and(|d| d.mode == crate::config::broker_defs::UpdateMode::PerBroker);
+    // A listener's keystore is one broker's: never a cluster-wide default (Kafka).
+    let listener_key = matches!(classify(key), DynamicKey::Reconfigurable { .. });
+    let per_broker = listener_key
+        || crate::config::broker_defs::def(key)
+            .is_some_and(|d| d.mode == crate::config::broker_defs::UpdateMode::PerBroker);
     if per_broker && node_id.is_none() && topic_key_for(key).is_none() {
         return Err(TopicError::InvalidRequest(format!(
             "Cannot update these configs at default cluster level, broker id must be \
@@ -157,6 +199,32 @@ mod tests {
         assert!(validate_in_scope("sasl.kerberos.min.time.before.relogin", "1", Some(1)).is_ok());
         assert!(validate_in_scope("sasl.kerberos.min.time.before.relogin", "1", None).is_err());
         assert!(validate("log.cleaner.io.max.bytes.per.second", "-1").is_err());
+    }
+
+    #[test]
+    fn listener_security_changes_as_kafka_allows() {
+        let key = "listener.name.secure.ssl.keystore.location";
+        assert!(validate_in_scope(key, "/new.pem", Some(1)).is_ok());
+        let e = validate_in_scope(key, "/new.pem", None).unwrap_err();
+        assert_eq!(e.kafka_code(), 42, "{}", e.message());
+        assert!(e.message().contains("broker id must be specified"));
+        let e = validate("ssl.keystore.location", "/new.pem").unwrap_err();
+        assert_eq!(e.kafka_code(), 42, "{}", e.message());
+        assert!(e
+            .message()
+            .contains("only per-listener using the listener prefix"));
+        for fixed in ["listener.name.secure.ssl.client.auth", "ssl.cipher.suites"] {
+            let e = validate(fixed, "x").unwrap_err();
+            assert_eq!(e.kafka_code(), 42, "{}", e.message());
+            assert!(
+                e.message().contains("cannot be updated dynamically"),
+                "{}",
+                e.message()
+            );
+            assert!(e.message().contains(fixed), "{}", e.message());
+        }
+        let e = validate("listener.name.secure.ssl.keystore.type", "JKS").unwrap_err();
+        assert_eq!(e.kafka_code(), 40, "{}", e.message());
     }
 
     #[test]

@@ -30,6 +30,20 @@ pub async fn handle(
         let validate_only = req.validate_only;
         let denied =
             super::configs_denied(access, res.resource_type, &name, AclOperation::AlterConfigs);
+        let mut denied = denied;
+        if denied.is_none()
+            && res.resource_type == RESOURCE_BROKER
+            && name == broker.config.node_id.to_string()
+        {
+            // The whole set of this broker's dynamic configs is replaced.
+            let after = configs
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_ref()?.trim().to_string())))
+                .collect();
+            if let Err(e) = crate::network::tls_dynamic::check_change(broker, after).await {
+                denied = Some(TopicError::InvalidConfig(e));
+            }
+        }
         let result = if let Some(e) = denied {
             Err(e)
         } else {

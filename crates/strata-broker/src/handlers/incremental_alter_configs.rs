@@ -36,10 +36,18 @@ pub async fn handle(
         let validate_only = req.validate_only;
         let denied =
             super::configs_denied(access, res.resource_type, &name, AclOperation::AlterConfigs);
-        let ops = match denied {
+        let mut ops = match denied {
             Some(e) => Err(e),
             None => ops,
         };
+        if let (Ok(list), RESOURCE_BROKER) = (&ops, res.resource_type) {
+            if name == broker.config.node_id.to_string() {
+                let after = crate::network::tls_dynamic::after_ops(broker, list);
+                if let Err(e) = crate::network::tls_dynamic::check_change(broker, after).await {
+                    ops = Err(TopicError::InvalidConfig(e));
+                }
+            }
+        }
         let result = match ops {
             Err(e) => Err(e),
             Ok(ops) => {

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod dynamic;
 mod peers;
 mod ssl_params;
 

@@ -13,6 +13,7 @@ mod shared;
 mod slots;
 mod stream;
 pub(crate) mod tls;
+pub(crate) mod tls_dynamic;
 mod verify;
 
 pub use listener::{bind, run_listeners, Endpoint};

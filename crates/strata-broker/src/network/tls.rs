@@ -26,10 +26,10 @@ use crate::listeners::{ClientAuth, Pem, TlsSettings};
 const RELOAD_CHECK: Duration = Duration::from_secs(10);
 
 /// A listener's TLS acceptor (and connector, with a truststore), swapped when its files
-/// change.
+/// change or its settings do (a dynamic keystore or truststore, `tls_dynamic.rs`).
 pub(crate) struct Tls {
     listener: String,
-    settings: TlsSettings,
+    settings: parking_lot::Mutex<TlsSettings>,
     current: parking_lot::RwLock<Configs>,
     stamps: parking_lot::Mutex<Vec<Option<SystemTime>>>,
 }
@@ -62,6 +62,11 @@ fn configs(s: &TlsSettings) -> anyhow::Result<Configs> {
     })
 }
 
+/// Whether `s` loads: its files read and parse, its key matches its certificate.
+pub(crate) fn check(s: &TlsSettings) -> anyhow::Result<()> {
+    configs(s).map(|_| ())
+}
+
 impl Tls {
     /// Builds the configs; an error names the listener and the file at fault.
     pub(crate) fn new(listener: &str, settings: &TlsSettings) -> anyhow::Result<Arc<Self>> {
@@ -69,7 +74,7 @@ impl Tls {
             configs(settings).with_context(|| format!("listener {listener}: TLS settings"))?;
         Ok(Arc::new(Self {
             listener: listener.to_string(),
-            settings: settings.clone(),
+            settings: parking_lot::Mutex::new(settings.clone()),
             current: parking_lot::RwLock::new(config),
             stamps: parking_lot::Mutex::new(stamps(settings)),
         }))
@@ -94,12 +99,13 @@ impl Tls {
     /// Rebuilds the config when a file changed (call on a blocking thread). `true` if a
     /// new config is in use.
     fn reload_if_changed(&self) -> bool {
-        let now = stamps(&self.settings);
+        let settings = self.settings.lock().clone();
+        let now = stamps(&settings);
         if *self.stamps.lock() == now {
             return false;
         }
         *self.stamps.lock() = now;
-        match configs(&self.settings) {
+        match configs(&settings) {
             Ok(c) => {
                 *self.current.write() = c;
                 tracing::info!(listener = %self.listener, "TLS certificates reloaded");
@@ -111,6 +117,22 @@ impl Tls {
                 false
             }
         }
+    }
+
+    /// Switches to `settings` (call on a blocking thread: it reads their files) when
+    /// they differ from those in use; `Ok(true)` if new configs are in use. On an error
+    /// (a missing file, a key that does not match) the old ones stay.
+    pub(crate) fn reconfigure(&self, settings: &TlsSettings) -> anyhow::Result<bool> {
+        if *self.settings.lock() == *settings {
+            return Ok(false);
+        }
+        let built = configs(settings)
+            .with_context(|| format!("listener {}: new TLS settings", self.listener))?;
+        *self.stamps.lock() = stamps(settings);
+        *self.settings.lock() = settings.clone();
+        *self.current.write() = built;
+        tracing::info!(listener = %self.listener, "TLS settings changed: new keystore or truststore in use");
+        Ok(true)
     }
 
     /// Checks the files every ten seconds until shutdown.
@@ -188,6 +210,11 @@ impl HttpTls {
     /// Re-reads the files when they change, until shutdown.
     pub(crate) async fn watch_files(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         Arc::clone(&self.tls).watch_files(shutdown).await
+    }
+
+    /// The listener's TLS, for settings that change at run time.
+    pub(crate) fn tls(&self) -> &Arc<Tls> {
+        &self.tls
     }
 }
 

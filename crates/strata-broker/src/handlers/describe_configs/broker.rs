@@ -4,7 +4,9 @@
 
 use strata_meta::{topic_config, MetadataImage};
 
-use super::{broker_chain, Meta, Synonym, SOURCE_DEFAULT, SOURCE_STATIC_BROKER};
+use super::{
+    broker_chain, Meta, Synonym, SOURCE_DEFAULT, SOURCE_DYNAMIC_BROKER, SOURCE_STATIC_BROKER,
+};
 use crate::config::broker_defs::{self, BrokerConfigDef, STRATA_KEYS};
 use crate::config::{topic_key_for, BrokerConfig, NEVER};
 use crate::Broker;
@@ -43,8 +45,27 @@ pub(super) fn entries(
         };
         out.push((k.to_string(), vec![(k.to_string(), Some(v), source)], meta));
     }
-    // Listener-prefixed settings (`listener.name.<l>.ssl.keystore.password`, ...).
-    for (k, v) in &c.security {
+    // Listener-prefixed settings (`listener.name.<l>.ssl.keystore.password`, ...): static,
+    // and the keystore and truststore ones this broker changed at run time.
+    let dynamic = image.broker_configs(Some(c.node_id));
+    let reconfigurable = |k: &str| {
+        matches!(
+            crate::listeners::dynamic::classify(k),
+            crate::listeners::dynamic::DynamicKey::Reconfigurable { .. }
+        )
+    };
+    let keys: std::collections::BTreeSet<&String> = c
+        .security
+        .keys()
+        .chain(
+            dynamic
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+                .filter(|k| reconfigurable(k)),
+        )
+        .collect();
+    for k in keys {
         if broker_defs::def(k).is_some() || STRATA_KEYS.contains(&k.as_str()) || !wanted(k) {
             continue;
         }
@@ -56,15 +77,18 @@ pub(super) fn entries(
             || bare.contains("password")
             || bare.ends_with("jaas.config");
         let meta = Meta {
-            read_only: true,
+            read_only: !reconfigurable(k),
             sensitive,
             ..Meta::default()
         };
-        out.push((
-            k.clone(),
-            vec![(k.clone(), Some(v.clone()), SOURCE_STATIC_BROKER)],
-            meta,
-        ));
+        let chain = [
+            (dynamic.and_then(|d| d.get(k)), SOURCE_DYNAMIC_BROKER),
+            (c.security.get(k), SOURCE_STATIC_BROKER),
+        ]
+        .into_iter()
+        .filter_map(|(v, source)| Some((k.clone(), Some(v?.clone()), source)))
+        .collect();
+        out.push((k.clone(), chain, meta));
     }
     out
 }
