@@ -2,7 +2,7 @@
 Truststore of an Existing Listener"), through confluent-kafka's AdminClient.
 
 One broker: PLAINTEXT (setup), TLS (SSL, server certificate "old" from the CA) and MTLS (SSL,
-client certificates required, truststore: the CA only). Checked with real handshakes
+client certificates required, truststore: the CA only; the inter-broker listener). Checked with real handshakes
 (Python's ssl module, backed by OpenSSL) and a confluent-kafka producer:
 
   - `listener.name.tls.ssl.keystore.location` set for broker 1 switches the certificate new
@@ -11,8 +11,10 @@ client certificates required, truststore: the CA only). Checked with real handsh
   - `listener.name.mtls.ssl.truststore.location` set to a bundle with a second CA lets that
     CA's client certificate in, which was refused before;
   - refused as Kafka refuses them, nothing stored: the unprefixed form
-    (INVALID_REQUEST, "listener prefix"), a listener setting that needs a restart (INVALID_REQUEST), a keystore file that does not
-    exist (INVALID_CONFIG, the listener keeps its certificate).
+    (INVALID_REQUEST, "listener prefix"), a listener setting that needs a restart
+    (INVALID_REQUEST), a keystore file that does not exist (INVALID_CONFIG, the listener
+    keeps its certificate), a certificate for the inter-broker listener that its own
+    truststore does not trust (INVALID_CONFIG).
 
 Certificates come from certs.py at test time.
 """
@@ -46,6 +48,7 @@ def pki(tmp_path_factory):
         "new": ca.server("new", cn="new"),
         "alice": ca.client("alice", "alice"),
         "olga": other.client("olga", "olga"),
+        "stranger": other.server("stranger", cn="stranger"),
         "bundle": root / "bundle.pem",
     }
 
@@ -59,6 +62,7 @@ def dyn(tmp_path_factory, pki):
         "listener.name.mtls.ssl.client.auth": "required",
         "listener.name.mtls.ssl.truststore.type": "PEM",
         "listener.name.mtls.ssl.truststore.location": str(pki["ca"].cert),
+        "inter.broker.listener.name": "MTLS",
     }
     b = SecureBroker(tmp_path_factory.mktemp("dyn"), "dyn", LISTENERS, settings)
     b.start()
@@ -129,6 +133,11 @@ def test_refusals_store_nothing(dyn, pki):
     assert "cannot be updated dynamically" in str(e), e
     e = alter(dyn, "1", "listener.name.tls.ssl.keystore.location", "/nonexistent/k.pem")
     assert e is not None and code(e) == "INVALID_CONFIG" and "/nonexistent/k.pem" in str(e), e
+    # The inter-broker listener only takes a certificate its own truststore (the one peers
+    # verify it with) trusts.
+    e = alter(dyn, "1", "listener.name.mtls.ssl.keystore.location",
+              str(pki["stranger"].keystore))
+    assert e is not None and code(e) == "INVALID_CONFIG" and "truststore" in str(e), e
     time.sleep(0.5)
     assert served_cn(dyn, pki) == "old"
     admin = AdminClient({"bootstrap.servers": dyn.bootstrap})

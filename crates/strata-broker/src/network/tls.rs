@@ -67,6 +67,35 @@ pub(crate) fn check(s: &TlsSettings) -> anyhow::Result<()> {
     configs(s).map(|_| ())
 }
 
+/// Whether the certificate of `s` chains to its own truststore: a node's peers verify
+/// it with the same CAs on the inter-broker listener and the controller port (Kafka
+/// checks this before it takes a new keystore there). Host names are not checked.
+pub(crate) fn check_trusted_by_own_truststore(s: &TlsSettings) -> anyhow::Result<()> {
+    let Some(trust) = &s.truststore else {
+        return Ok(());
+    };
+    let mut roots = RootCertStore::empty();
+    for c in certificates(trust, "the truststore (ssl.truststore)")? {
+        roots
+            .add(c)
+            .context("a truststore certificate is not a usable CA certificate")?;
+    }
+    let provider = Arc::new(crate::listeners::tls_provider(&s.cipher_suites));
+    let verifier = PeerCertVerifier::new(Arc::new(roots), provider, false)
+        .context("the truststore (ssl.truststore)")?;
+    let chain = certificates(&s.chain, "the certificate chain (ssl.keystore)")?;
+    let (leaf, intermediates) = chain
+        .split_first()
+        .context("the keystore holds no certificate")?;
+    let any_name =
+        rustls::pki_types::ServerName::try_from("peer.invalid").context("a server name")?;
+    use rustls::client::danger::ServerCertVerifier;
+    verifier
+        .verify_server_cert(leaf, intermediates, &any_name, &[], rustls::pki_types::UnixTime::now())
+        .map(|_| ())
+        .context("the new certificate does not chain to the listener's truststore, so peers would refuse it")
+}
+
 impl Tls {
     /// Builds the configs; an error names the listener and the file at fault.
     pub(crate) fn new(listener: &str, settings: &TlsSettings) -> anyhow::Result<Arc<Self>> {

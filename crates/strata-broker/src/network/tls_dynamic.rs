@@ -141,8 +141,10 @@ pub(crate) fn after_ops(broker: &Broker, ops: &[AlterConfigOp]) -> BTreeMap<Stri
 
 /// Checks, on the broker a change is for, that the listener settings its dynamic
 /// configs would be `after` the change load (files readable, key matching its
-/// certificate), as Kafka does before it stores a new keystore. `Err` names the
-/// listener and the reason. A change that leaves the reconfigurable listener settings
+/// certificate; on the inter-broker listener and the controller port, chaining to the
+/// listener's own truststore, which peers verify it with), as Kafka does before it
+/// stores a new keystore. Only endpoints whose settings change are checked. `Err`
+/// names the listener and the reason. A change that leaves the reconfigurable listener settings
 /// as they are passes at once.
 pub(crate) async fn check_change(
     broker: &Arc<Broker>,
@@ -150,14 +152,29 @@ pub(crate) async fn check_change(
 ) -> Result<(), String> {
     let wanted = dynamic::reconfigured(Some(&after));
     let image = broker.meta.image();
-    if wanted == dynamic::reconfigured(image.broker_configs(Some(broker.config.node_id))) {
+    let now = dynamic::reconfigured(image.broker_configs(Some(broker.config.node_id)));
+    if wanted == now {
         return Ok(());
     }
+    let before = dynamic::effective(&broker.config.security, Some(&now));
     let settings = dynamic::effective(&broker.config.security, Some(&wanted));
     let b = Arc::clone(broker);
     tokio::task::spawn_blocking(move || {
+        let unchanged = resolve_all(&b, &before).unwrap_or_default();
         for (target, s) in resolve_all(&b, &settings)? {
+            if unchanged.get(&target) == Some(&s) {
+                continue;
+            }
             super::tls::check(&s).map_err(|e| format!("{target:?}: {e:#}"))?;
+            let between_nodes = match &target {
+                Target::Client(name) => *name == b.inter_broker_listener,
+                Target::Controller => true,
+                Target::Http => false,
+            };
+            if between_nodes {
+                super::tls::check_trusted_by_own_truststore(&s)
+                    .map_err(|e| format!("{target:?}: {e:#}"))?;
+            }
         }
         Ok(())
     })
