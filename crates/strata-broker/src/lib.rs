@@ -6,7 +6,9 @@
 //! - [`handlers`]: one module per Kafka API; pure request → response over [`Broker`].
 //! - [`replica`]: partition logs and their offsets; the only place logs are touched.
 //! - [`metadata`]: the metadata image and its log.
-//! - [`Broker`]: ties them together; [`Broker::start`] / [`RunningBroker::shutdown`].
+//! - [`Broker`]: the shared context that ties them together (`broker.rs`); start-up,
+//!   the background tasks and shutdown in `start.rs` ([`Broker::start`] /
+//!   [`RunningBroker::shutdown`]).
 
 pub mod admin;
 mod auth;
@@ -32,9 +34,11 @@ pub mod registry;
 pub mod replica;
 pub mod replication;
 mod scrubber;
+mod start;
 mod topics;
 pub mod txn;
 
-pub use broker::{Broker, RunningBroker};
+pub use broker::Broker;
 pub use config::{BrokerConfig, FlushPolicy};
 pub use health::Readiness;
+pub use start::RunningBroker;

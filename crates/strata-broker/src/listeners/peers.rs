@@ -74,7 +74,8 @@ pub fn http_tls(settings: &BTreeMap<String, String>) -> Result<Option<TlsSetting
             tls_settings("HTTP", &get).map(Some)
         }
         Some(p) => Err(format!(
-            "the HTTP listener is mapped to {}: it takes PLAINTEXT or SSL (HTTPS);              HTTP clients authenticate with basic credentials or certificates",
+            "the HTTP listener is mapped to {}: it takes PLAINTEXT or SSL (HTTPS); \
+             HTTP clients authenticate with basic credentials or certificates",
             p.name()
         )),
     }
