@@ -120,7 +120,10 @@ async fn start_inner(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     let bound = network::bind(config.listeners().map_err(anyhow::Error::msg)?).await?;
     let inter_broker_listener = config.inter_broker_listener().map_err(anyhow::Error::msg)?;
     let listeners: Vec<Arc<network::Endpoint>> = bound.iter().map(|(_, e)| Arc::clone(e)).collect();
-    let local_addr = listeners[0].local_addr;
+    let local_addr = listeners
+        .first()
+        .context("no Kafka listener is configured")?
+        .local_addr;
     let voters = voters(&config);
     let opened = open_data_dir(&config, &voters).await?;
     let ports = port_tls(&config).await?;
