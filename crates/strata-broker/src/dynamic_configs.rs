@@ -85,8 +85,7 @@ pub fn validate(key: &str, value: &str) -> Result<(), TopicError> {
 fn validate_in_scope(key: &str, value: &str, node_id: Option<i32>) -> Result<(), TopicError> {
     validate(key, value)?;
     // A listener's keystore is one broker's: never a cluster-wide default (Kafka).
-    let listener_key = matches!(classify(key), DynamicKey::Reconfigurable { .. });
-    let per_broker = listener_key
+    let per_broker = crate::listeners::dynamic::is_reconfigurable(key)
         || crate::config::broker_defs::def(key)
             .is_some_and(|d| d.mode == crate::config::broker_defs::UpdateMode::PerBroker);
     if per_broker && node_id.is_none() && topic_key_for(key).is_none() {

@@ -28,20 +28,22 @@ pub async fn handle(
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
         let validate_only = req.validate_only;
-        let denied =
+        let mut denied =
             super::configs_denied(access, res.resource_type, &name, AclOperation::AlterConfigs);
-        let mut denied = denied;
         if denied.is_none()
             && res.resource_type == RESOURCE_BROKER
             && name == broker.config.node_id.to_string()
         {
-            // The whole set of this broker's dynamic configs is replaced.
-            let after = configs
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_ref()?.trim().to_string())))
-                .collect();
-            if let Err(e) = crate::network::tls_dynamic::check_change(broker, after).await {
-                denied = Some(TopicError::InvalidConfig(e));
+            // What the decision below would store, checked to load first; an invalid
+            // request is left to that decision to refuse.
+            let image = broker.meta.image();
+            let node = Some(broker.config.node_id);
+            if let Ok(records) = dynamic_configs::replace(&image, node, &configs) {
+                let checked =
+                    crate::network::tls_dynamic::check_change(broker, &image, &records).await;
+                if let Err(e) = checked {
+                    denied = Some(TopicError::InvalidConfig(e));
+                }
             }
         }
         let result = if let Some(e) = denied {

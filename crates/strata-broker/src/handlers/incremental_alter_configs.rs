@@ -42,9 +42,16 @@ pub async fn handle(
         };
         if let (Ok(list), RESOURCE_BROKER) = (&ops, res.resource_type) {
             if name == broker.config.node_id.to_string() {
-                let after = crate::network::tls_dynamic::after_ops(broker, list);
-                if let Err(e) = crate::network::tls_dynamic::check_change(broker, after).await {
-                    ops = Err(TopicError::InvalidConfig(e));
+                // What the decision below would store, checked to load first; an
+                // invalid request is left to that decision to refuse.
+                let image = broker.meta.image();
+                let node = Some(broker.config.node_id);
+                if let Ok(records) = dynamic_configs::alter(&image, node, list) {
+                    let checked =
+                        crate::network::tls_dynamic::check_change(broker, &image, &records).await;
+                    if let Err(e) = checked {
+                        ops = Err(TopicError::InvalidConfig(e));
+                    }
                 }
             }
         }

@@ -86,20 +86,25 @@ fn is_listener_security(key: &str) -> bool {
     super::SSL_KEYS.contains(&key) || key == "sasl.enabled.mechanisms"
 }
 
-/// The security settings a broker runs with: the static ones, overridden by the
-/// reconfigurable listener settings among its dynamic per-broker configs (the prefix's
-/// listener name lower-cased, as the static lookup expects).
+/// Whether `key` is one listener's reconfigurable setting (`listener.name.<l>.<key>`).
+pub fn is_reconfigurable(key: &str) -> bool {
+    matches!(classify(key), DynamicKey::Reconfigurable { .. })
+}
+
+/// The security settings a broker runs with: the static ones, overridden by its
+/// reconfigurable listener settings (what [`reconfigured`] picked out of its dynamic
+/// per-broker configs).
 pub fn effective(
     static_settings: &BTreeMap<String, String>,
-    per_broker: Option<&BTreeMap<String, String>>,
+    reconfigured: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     let mut out = static_settings.clone();
-    out.extend(reconfigured(per_broker));
+    out.extend(reconfigured.iter().map(|(k, v)| (k.clone(), v.clone())));
     out
 }
 
-/// The reconfigurable listener settings among a broker's dynamic configs, keyed as
-/// [`effective`] keys them.
+/// The reconfigurable listener settings among a broker's dynamic configs, keyed as the
+/// static lookup expects (the prefix's listener name lower-cased).
 pub fn reconfigured(per_broker: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
     per_broker
         .into_iter()
@@ -183,7 +188,7 @@ mod tests {
             ("listener.name.secure.ssl.client.auth", "required"),
             ("log.retention.ms", "5"),
         ]);
-        let e = effective(&static_settings, Some(&dynamic));
+        let e = effective(&static_settings, &reconfigured(Some(&dynamic)));
         assert_eq!(
             e,
             s(&[
@@ -192,6 +197,9 @@ mod tests {
                 ("listener.name.secure.ssl.truststore.location", "/ca.pem"),
             ])
         );
-        assert_eq!(effective(&static_settings, None), static_settings);
+        assert_eq!(
+            effective(&static_settings, &reconfigured(None)),
+            static_settings
+        );
     }
 }

@@ -29,9 +29,16 @@ const RELOAD_CHECK: Duration = Duration::from_secs(10);
 /// change or its settings do (a dynamic keystore or truststore, `tls_dynamic.rs`).
 pub(crate) struct Tls {
     listener: String,
-    settings: parking_lot::Mutex<TlsSettings>,
+    /// The settings `current` was built from and their files' modification times,
+    /// held through a whole rebuild so a file reload and a settings change never
+    /// interleave (the loser would otherwise install configs from stale settings).
+    loaded: parking_lot::Mutex<Loaded>,
     current: parking_lot::RwLock<Configs>,
-    stamps: parking_lot::Mutex<Vec<Option<SystemTime>>>,
+}
+
+struct Loaded {
+    settings: TlsSettings,
+    stamps: Vec<Option<SystemTime>>,
 }
 
 /// The configs built from one reading of the files.
@@ -74,14 +81,8 @@ pub(crate) fn check_trusted_by_own_truststore(s: &TlsSettings) -> anyhow::Result
     let Some(trust) = &s.truststore else {
         return Ok(());
     };
-    let mut roots = RootCertStore::empty();
-    for c in certificates(trust, "the truststore (ssl.truststore)")? {
-        roots
-            .add(c)
-            .context("a truststore certificate is not a usable CA certificate")?;
-    }
     let provider = Arc::new(crate::listeners::tls_provider(&s.cipher_suites));
-    let verifier = PeerCertVerifier::new(Arc::new(roots), provider, false)
+    let verifier = PeerCertVerifier::new(roots(trust)?, provider, false)
         .context("the truststore (ssl.truststore)")?;
     let chain = certificates(&s.chain, "the certificate chain (ssl.keystore)")?;
     let (leaf, intermediates) = chain
@@ -103,9 +104,11 @@ impl Tls {
             configs(settings).with_context(|| format!("listener {listener}: TLS settings"))?;
         Ok(Arc::new(Self {
             listener: listener.to_string(),
-            settings: parking_lot::Mutex::new(settings.clone()),
+            loaded: parking_lot::Mutex::new(Loaded {
+                settings: settings.clone(),
+                stamps: stamps(settings),
+            }),
             current: parking_lot::RwLock::new(config),
-            stamps: parking_lot::Mutex::new(stamps(settings)),
         }))
     }
 
@@ -128,13 +131,13 @@ impl Tls {
     /// Rebuilds the config when a file changed (call on a blocking thread). `true` if a
     /// new config is in use.
     fn reload_if_changed(&self) -> bool {
-        let settings = self.settings.lock().clone();
-        let now = stamps(&settings);
-        if *self.stamps.lock() == now {
+        let mut loaded = self.loaded.lock();
+        let now = stamps(&loaded.settings);
+        if loaded.stamps == now {
             return false;
         }
-        *self.stamps.lock() = now;
-        match configs(&settings) {
+        loaded.stamps = now;
+        match configs(&loaded.settings) {
             Ok(c) => {
                 *self.current.write() = c;
                 tracing::info!(listener = %self.listener, "TLS certificates reloaded");
@@ -152,13 +155,16 @@ impl Tls {
     /// they differ from those in use; `Ok(true)` if new configs are in use. On an error
     /// (a missing file, a key that does not match) the old ones stay.
     pub(crate) fn reconfigure(&self, settings: &TlsSettings) -> anyhow::Result<bool> {
-        if *self.settings.lock() == *settings {
+        let mut loaded = self.loaded.lock();
+        if loaded.settings == *settings {
             return Ok(false);
         }
         let built = configs(settings)
             .with_context(|| format!("listener {}: new TLS settings", self.listener))?;
-        *self.stamps.lock() = stamps(settings);
-        *self.settings.lock() = settings.clone();
+        *loaded = Loaded {
+            settings: settings.clone(),
+            stamps: stamps(settings),
+        };
         *self.current.write() = built;
         tracing::info!(listener = %self.listener, "TLS settings changed: new keystore or truststore in use");
         Ok(true)
@@ -274,6 +280,17 @@ fn read(p: &Pem, what: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// The truststore's CA certificates, as rustls's verifiers take them.
+fn roots(trust: &Pem) -> anyhow::Result<Arc<RootCertStore>> {
+    let mut roots = RootCertStore::empty();
+    for c in certificates(trust, "the truststore (ssl.truststore)")? {
+        roots
+            .add(c)
+            .context("a truststore certificate is not a usable CA certificate")?;
+    }
+    Ok(Arc::new(roots))
+}
+
 fn certificates(p: &Pem, what: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let pem = read(p, what)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
@@ -303,15 +320,8 @@ pub(crate) fn client_config(s: &TlsSettings) -> anyhow::Result<ClientConfig> {
         .truststore
         .as_ref()
         .context("no truststore (ssl.truststore.location) to verify peers with")?;
-    let mut roots = RootCertStore::empty();
-    for c in certificates(trust, "the truststore (ssl.truststore)")? {
-        roots
-            .add(c)
-            .context("a truststore certificate is not a usable CA certificate")?;
-    }
-    let verifier =
-        PeerCertVerifier::new(Arc::new(roots), Arc::clone(&provider), s.verify_host_name)
-            .context("the truststore (ssl.truststore)")?;
+    let verifier = PeerCertVerifier::new(roots(trust)?, Arc::clone(&provider), s.verify_host_name)
+        .context("the truststore (ssl.truststore)")?;
     let chain = certificates(&s.chain, "the certificate chain (ssl.keystore)")?;
     let key_pem = read(&s.key, "the private key (ssl.keystore)")?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
@@ -337,13 +347,7 @@ pub(crate) fn server_config(s: &TlsSettings) -> anyhow::Result<ServerConfig> {
         .context("TLS protocol versions (ssl.enabled.protocols, ssl.cipher.suites)")?;
     let builder = match (&s.truststore, s.client_auth) {
         (Some(trust), auth) if auth != ClientAuth::None => {
-            let mut roots = RootCertStore::empty();
-            for c in certificates(trust, "the truststore (ssl.truststore)")? {
-                roots
-                    .add(c)
-                    .context("a truststore certificate is not a usable CA certificate")?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots(trust)?, provider);
             let verifier = if auth == ClientAuth::Requested {
                 verifier.allow_unauthenticated()
             } else {

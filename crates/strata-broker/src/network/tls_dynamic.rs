@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use strata_meta::controller::{AlterConfigOp, ConfigOpKind};
+use strata_meta::{MetadataImage, MetadataRecord};
 use tokio::sync::watch;
 
 use super::tls::Tls;
@@ -59,7 +59,7 @@ pub(crate) async fn dynamic_tls_loop(
         let image = Arc::clone(&images.borrow_and_update().1);
         let wanted = dynamic::reconfigured(image.broker_configs(Some(broker.config.node_id)));
         if wanted != applied {
-            let settings = dynamic::effective(&broker.config.security, Some(&wanted));
+            let settings = dynamic::effective(&broker.config.security, &wanted);
             let (b, t) = (Arc::clone(&broker), Arc::clone(&targets));
             if tokio::task::spawn_blocking(move || apply(&b, &settings, &t))
                 .await
@@ -116,31 +116,9 @@ fn resolve_all(
     Ok(out)
 }
 
-/// This broker's dynamic configs after `ops` (incremental AlterConfigs).
-pub(crate) fn after_ops(broker: &Broker, ops: &[AlterConfigOp]) -> BTreeMap<String, String> {
-    let mut after = broker
-        .meta
-        .image()
-        .broker_configs(Some(broker.config.node_id))
-        .cloned()
-        .unwrap_or_default();
-    for op in ops {
-        match &op.op {
-            ConfigOpKind::Set(v) => {
-                after.insert(op.key.clone(), v.trim().to_string());
-            }
-            ConfigOpKind::Delete => {
-                after.remove(&op.key);
-            }
-            // Refused for broker configs anyway.
-            ConfigOpKind::Append(_) | ConfigOpKind::Subtract(_) => {}
-        }
-    }
-    after
-}
-
-/// Checks, on the broker a change is for, that the listener settings its dynamic
-/// configs would be `after` the change load (files readable, key matching its
+/// Checks, on the broker a change is for, that the listener settings `records` (this
+/// broker's dynamic config changes, from `dynamic_configs::alter` / `replace`) would
+/// leave load (files readable, key matching its
 /// certificate; on the inter-broker listener and the controller port, chaining to the
 /// listener's own truststore, which peers verify it with), as Kafka does before it
 /// stores a new keystore. Only endpoints whose settings change are checked. `Err`
@@ -148,16 +126,26 @@ pub(crate) fn after_ops(broker: &Broker, ops: &[AlterConfigOp]) -> BTreeMap<Stri
 /// as they are passes at once.
 pub(crate) async fn check_change(
     broker: &Arc<Broker>,
-    after: BTreeMap<String, String>,
+    image: &MetadataImage,
+    records: &[MetadataRecord],
 ) -> Result<(), String> {
+    let current = image.broker_configs(Some(broker.config.node_id));
+    let mut after = current.cloned().unwrap_or_default();
+    for r in records {
+        if let MetadataRecord::SetBrokerConfig { key, value, .. } = r {
+            match value {
+                Some(v) => after.insert(key.clone(), v.clone()),
+                None => after.remove(key),
+            };
+        }
+    }
     let wanted = dynamic::reconfigured(Some(&after));
-    let image = broker.meta.image();
-    let now = dynamic::reconfigured(image.broker_configs(Some(broker.config.node_id)));
+    let now = dynamic::reconfigured(current);
     if wanted == now {
         return Ok(());
     }
-    let before = dynamic::effective(&broker.config.security, Some(&now));
-    let settings = dynamic::effective(&broker.config.security, Some(&wanted));
+    let before = dynamic::effective(&broker.config.security, &now);
+    let settings = dynamic::effective(&broker.config.security, &wanted);
     let b = Arc::clone(broker);
     tokio::task::spawn_blocking(move || {
         let unchanged = resolve_all(&b, &before).unwrap_or_default();

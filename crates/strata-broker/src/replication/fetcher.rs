@@ -51,14 +51,11 @@ pub(super) async fn run(broker: Arc<Broker>, leader: i32, shutdown: watch::Recei
         if parts.is_empty() {
             // Until the roles change (a partition may come to follow this leader), or
             // long enough idle to end.
-            let mut generations = broker.replicas.watch_generation();
-            if generations.borrow_and_update().eq(&followed.generation) {
-                let mut stop = shutdown.clone();
-                tokio::select! {
-                    _ = generations.changed() => {}
-                    _ = tokio::time::sleep_until(idle_since + IDLE_EXIT) => return,
-                    _ = stop.changed() => return,
-                }
+            let mut stop = shutdown.clone();
+            tokio::select! {
+                _ = followed.roles_changed(&broker) => {}
+                _ = tokio::time::sleep_until(idle_since + IDLE_EXIT) => return,
+                _ = stop.changed() => return,
             }
             continue;
         }
@@ -152,8 +149,8 @@ type Followed = (Arc<Partition>, i32, bool, u64);
 /// after damage), which changes without a new generation.
 struct Members {
     leader: i32,
-    /// The manager generation `partitions` was found at.
-    generation: u64,
+    /// The replica manager's generation; seen (marked so) when `partitions` was found.
+    generations: watch::Receiver<u64>,
     partitions: Vec<Arc<Partition>>,
 }
 
@@ -161,7 +158,7 @@ impl Members {
     fn new(broker: &Broker, leader: i32) -> Self {
         let mut m = Self {
             leader,
-            generation: 0,
+            generations: broker.replicas.watch_generation(),
             partitions: Vec::new(),
         };
         m.rescan(broker);
@@ -169,8 +166,8 @@ impl Members {
     }
 
     fn rescan(&mut self, broker: &Broker) {
-        // Read before the scan: a sync during it is seen by the next `current`.
-        self.generation = broker.replicas.generation();
+        // Marked seen before the scan: a sync during it is seen by the next `current`.
+        self.generations.borrow_and_update();
         let leader = self.leader;
         self.partitions = broker
             .replicas
@@ -179,7 +176,7 @@ impl Members {
 
     /// The members following this leader now, with their state.
     fn current(&mut self, broker: &Broker) -> Vec<Followed> {
-        if broker.replicas.generation() != self.generation {
+        if self.generations.has_changed().unwrap_or(false) {
             self.rescan(broker);
         }
         self.partitions
@@ -191,6 +188,15 @@ impl Members {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Waits until the roles may have changed since the last scan, then scans again
+    /// (never returns once the replica manager is gone: the broker is stopping).
+    async fn roles_changed(&mut self, broker: &Broker) {
+        if self.generations.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        self.rescan(broker);
     }
 }
 

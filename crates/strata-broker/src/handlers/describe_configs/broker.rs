@@ -48,12 +48,7 @@ pub(super) fn entries(
     // Listener-prefixed settings (`listener.name.<l>.ssl.keystore.password`, ...): static,
     // and the keystore and truststore ones this broker changed at run time.
     let dynamic = image.broker_configs(Some(c.node_id));
-    let reconfigurable = |k: &str| {
-        matches!(
-            crate::listeners::dynamic::classify(k),
-            crate::listeners::dynamic::DynamicKey::Reconfigurable { .. }
-        )
-    };
+    let reconfigurable = crate::listeners::dynamic::is_reconfigurable;
     let keys: std::collections::BTreeSet<&String> = c
         .security
         .keys()
