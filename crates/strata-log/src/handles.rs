@@ -294,6 +294,10 @@ impl CachedFile {
             self.slot.used.store(true, Ordering::Relaxed);
             return Ok(Arc::clone(file));
         }
+        if crate::no_wait::active() {
+            // Opening may wait for the disk (and close another file's handle).
+            return Err(crate::no_wait::would_block());
+        }
         let file = self.slot.budget.open_file(&self.path, self.access, false)?;
         if Identity::of(&file.metadata()?) != self.identity {
             return Err(io::Error::new(

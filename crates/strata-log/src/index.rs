@@ -252,7 +252,7 @@ impl<E: IndexEntry> SparseIndex<E> {
 fn read_entry<E: IndexEntry>(file: &File, index: u64) -> io::Result<E> {
     let mut buf = [0u8; 16];
     let buf = &mut buf[..E::SIZE];
-    file.read_exact_at(buf, index * E::SIZE as u64)?;
+    crate::no_wait::read_exact_at(file, buf, index * E::SIZE as u64)?;
     Ok(E::decode(buf))
 }
 

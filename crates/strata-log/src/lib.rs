@@ -40,6 +40,7 @@ mod index;
 mod listing;
 mod load;
 mod log;
+pub mod no_wait;
 mod producer_snapshot;
 mod producer_state;
 mod quarantine;

@@ -187,7 +187,7 @@ fn slice_from(
         segment.next_offset
     } else {
         let mut buf = [0u8; strata_proto::batch::HEADER_SIZE];
-        file.read_exact_at(&mut buf, end)?;
+        crate::no_wait::read_exact_at(&file, &mut buf, end)?;
         BatchHeader::parse(&buf)?.base_offset
     };
     Ok(Some(FileSlice {

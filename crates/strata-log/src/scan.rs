@@ -96,7 +96,7 @@ impl<'a> HeaderScanner<'a> {
                 (self.end - position).min(CHUNK as u64) as usize
             };
             self.buf.resize(want.max(len), 0);
-            self.file.read_exact_at(&mut self.buf, position)?;
+            crate::no_wait::read_exact_at(self.file, &mut self.buf, position)?;
             self.buf_start = position;
         }
         let from = (position - self.buf_start) as usize;

@@ -220,7 +220,7 @@ impl TxnIndex {
             while next < self.on_disk {
                 let n = (self.on_disk - next).min(ENTRIES_PER_READ as u64) as usize;
                 let chunk = &mut buf[..n * ENTRY_SIZE];
-                handle.read_exact_at(chunk, next * ENTRY_SIZE as u64)?;
+                crate::no_wait::read_exact_at(&handle, chunk, next * ENTRY_SIZE as u64)?;
                 for bytes in chunk.chunks_exact(ENTRY_SIZE) {
                     match AbortedTxn::decode(bytes) {
                         Some(e) if f(e) => {}

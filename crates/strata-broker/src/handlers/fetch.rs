@@ -282,52 +282,85 @@ impl PartitionResult {
     }
 }
 
-/// Finds every wanted partition's file range on one blocking thread (index lookups),
-/// within the response budget. Nothing is read: the connection writes the ranges.
+/// Finds every wanted partition's file range within the response budget. Nothing is
+/// read: the connection writes the ranges. The index lookups are tried first on this
+/// thread from the page cache alone (`strata_log::no_wait`), which spares a consumer
+/// near the log end two thread hand-offs per Fetch; if any of them would wait for the
+/// disk (or for the log lock), all of them run again on a blocking thread.
 async fn read_all(
     wanted: Arc<Vec<Wanted>>,
     max_bytes: usize,
     from_replica: bool,
     read_committed: bool,
 ) -> Vec<PartitionResult> {
+    let read = move |w: &[Wanted]| read_partitions(w, max_bytes, from_replica, read_committed);
+    if let Some(results) = strata_log::no_wait::without_waiting(|| read(&wanted)) {
+        return results;
+    }
     let n = wanted.len();
-    let joined = tokio::task::spawn_blocking(move || {
-        let mut budget = max_bytes;
-        // KIP-74: the first batch of the first non-empty partition is returned even if
-        // it exceeds the limits, so a large batch can never block a consumer.
-        let mut first = true;
-        wanted
-            .iter()
-            .map(|w| match &w.replica {
-                Err(e) => PartitionResult::failed(e.code(), -1, -1, -1),
-                Ok(p) => {
-                    let max = w.max_bytes.min(budget);
-                    match read_one(p, w.offset, max, first, from_replica, read_committed) {
-                        Ok(r) => {
-                            if let Some(s) = &r.records {
-                                first = false;
-                                budget = budget.saturating_sub(s.len);
-                            }
-                            r
+    let joined = tokio::task::spawn_blocking(move || read(&wanted)).await;
+    match joined {
+        Ok(Some(results)) => results,
+        Ok(None) => unreachable_would_block(n),
+        Err(e) => {
+            tracing::error!(error = %e, "fetch read task failed");
+            storage_errors(n)
+        }
+    }
+}
+
+/// Off no-wait mode nothing reports `WouldBlock`; should a file system do it anyway,
+/// the partitions fail with a retriable storage error instead of a panic.
+fn unreachable_would_block(n: usize) -> Vec<PartitionResult> {
+    tracing::error!("a blocking fetch read reported WouldBlock");
+    storage_errors(n)
+}
+
+fn storage_errors(n: usize) -> Vec<PartitionResult> {
+    (0..n)
+        .map(|_| PartitionResult::failed(ResponseError::KafkaStorageError.code(), -1, -1, -1))
+        .collect()
+}
+
+/// Every wanted partition's read, in order, within `max_bytes`; `None` when one of
+/// them would have waited (no-wait mode only).
+fn read_partitions(
+    wanted: &[Wanted],
+    max_bytes: usize,
+    from_replica: bool,
+    read_committed: bool,
+) -> Option<Vec<PartitionResult>> {
+    let mut budget = max_bytes;
+    // KIP-74: the first batch of the first non-empty partition is returned even if it
+    // exceeds the limits, so a large batch can never block a consumer.
+    let mut first = true;
+    let mut results = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let result = match &w.replica {
+            Err(e) => PartitionResult::failed(e.code(), -1, -1, -1),
+            Ok(p) => {
+                let max = w.max_bytes.min(budget);
+                match read_one(p, w.offset, max, first, from_replica, read_committed) {
+                    Ok(r) => {
+                        if let Some(s) = &r.records {
+                            first = false;
+                            budget = budget.saturating_sub(s.len);
                         }
-                        Err(e) => PartitionResult::failed(
-                            log_error_code(&e).code(),
-                            p.high_watermark(),
-                            p.last_stable_offset(),
-                            p.log_start_offset(),
-                        ),
+                        r
                     }
+                    Err(e) if strata_log::no_wait::is_would_block(&e) => return None,
+                    Err(e) => PartitionResult::failed(
+                        log_error_code(&e).code(),
+                        p.high_watermark(),
+                        p.last_stable_offset(),
+                        p.log_start_offset(),
+                    ),
                 }
-            })
-            .collect::<Vec<_>>()
-    })
-    .await;
-    joined.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "fetch read task failed");
-        (0..n)
-            .map(|_| PartitionResult::failed(ResponseError::KafkaStorageError.code(), -1, -1, -1))
-            .collect()
-    })
+            }
+        };
+        results.push(result);
+    }
+    Some(results)
 }
 
 /// One partition's read: followers copy everything the leader has; consumers see what

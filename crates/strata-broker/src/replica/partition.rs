@@ -224,7 +224,7 @@ impl Partition {
         let high_watermark = self.high_watermark();
         let bound = upto.unwrap_or(high_watermark);
         let records = {
-            let guard = self.log.lock();
+            let guard = self.lock_log_for_read()?;
             let log = guard
                 .as_ref()
                 .ok_or_else(|| LogError::Io(io::Error::other("partition is closed")))?;
@@ -235,6 +235,20 @@ impl Partition {
             high_watermark,
             log_start_offset: self.log_start_offset(),
         })
+    }
+
+    /// The log lock for a read; in no-wait mode (`strata_log::no_wait`) only if it is
+    /// free, `WouldBlock` otherwise (an append or a roll holds it).
+    pub(super) fn lock_log_for_read(
+        &self,
+    ) -> Result<parking_lot::MutexGuard<'_, Option<Log>>, LogError> {
+        if strata_log::no_wait::active() {
+            self.log
+                .try_lock()
+                .ok_or_else(|| LogError::Io(strata_log::no_wait::would_block()))
+        } else {
+            Ok(self.log.lock())
+        }
     }
 
     /// Runs a closure against the log on a blocking thread (retention, rolls, queries),

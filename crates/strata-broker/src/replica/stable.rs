@@ -56,7 +56,7 @@ impl Partition {
         min_one_batch: bool,
     ) -> Result<CommittedRead, LogError> {
         let high_watermark = self.high_watermark();
-        let guard = self.log.lock();
+        let guard = self.lock_log_for_read()?;
         let log = guard
             .as_ref()
             .ok_or_else(|| LogError::Io(io::Error::other("partition is closed")))?;

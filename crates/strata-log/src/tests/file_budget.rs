@@ -146,3 +146,66 @@ fn appends_and_reads_from_threads_share_a_tiny_budget() {
     assert_eq!(total, 4 * 60 * 3);
     assert!(files.stats().open <= 3, "{:?}", files.stats());
 }
+
+/// A read in no-wait mode (a Fetch trying its lookups on a runtime worker) answers the
+/// same as a blocking one, or `WouldBlock` without opening anything: always when the
+/// log's handles were evicted, never with an error of another kind.
+#[test]
+fn no_wait_reads_answer_the_same_or_would_block_without_opening_files() {
+    use crate::no_wait::{is_would_block, without_waiting};
+    let root = tempfile::tempdir().expect("tempdir");
+    let files = FileHandles::new(2);
+    let dirs: Vec<_> = (0..4).map(|i| root.path().join(format!("t-{i}"))).collect();
+    let mut logs: Vec<Log> = dirs.iter().map(|d| open(d, &files, false)).collect();
+    fill(&mut logs, 40);
+    let key = |s: &crate::FileSlice| (s.position, s.len, s.first_offset, s.last_offset);
+    let offsets = [0, 7, 55, 120, 199];
+
+    // The first log's files were closed to make room for the later logs' appends.
+    let opened = files.stats().opened_total;
+    let evicted = without_waiting(|| logs[0].read(55, 1 << 20, i64::MAX, true))
+        .expect_err("its handles are closed");
+    assert!(is_would_block(&evicted), "{evicted}");
+    assert_eq!(
+        files.stats().opened_total,
+        opened,
+        "no-wait mode opened a file"
+    );
+
+    let (mut same, mut would_block) = (0, 0);
+    for log in &logs {
+        for &offset in &offsets {
+            let blocking = log
+                .read(offset, 700, i64::MAX, true)
+                .expect("read")
+                .expect("records");
+            // Right after the blocking read its files are open and its pages cached.
+            let opened = files.stats().opened_total;
+            match without_waiting(|| log.read(offset, 700, i64::MAX, true)) {
+                Ok(slice) => {
+                    assert_eq!(slice.map(|s| key(&s)), Some(key(&blocking)));
+                    same += 1;
+                }
+                Err(e) => {
+                    assert!(is_would_block(&e), "offset {offset}: {e}");
+                    would_block += 1;
+                }
+            }
+            assert_eq!(files.stats().opened_total, opened);
+        }
+    }
+    // Unless this file system has no buffered NOWAIT reads (then every attempt says
+    // `WouldBlock`), reads right after a blocking one find everything cached.
+    let probe_path = root.path().join("probe");
+    std::fs::write(&probe_path, [5u8; 4096]).expect("probe");
+    let probe = std::fs::File::open(&probe_path).expect("probe");
+    let mut buf = [0u8; 4096];
+    if without_waiting(|| crate::no_wait::read_exact_at(&probe, &mut buf, 0)).is_ok() {
+        assert_eq!(would_block, 0, "{same} answered, {would_block} would block");
+    } else {
+        assert_eq!(same, 0);
+    }
+    // Blocking reads are unaffected after no-wait ones.
+    let after: Vec<Vec<i64>> = logs.iter().map(read_all_offsets).collect();
+    assert!(after.iter().all(|o| o.len() == 200));
+}

@@ -1,0 +1,149 @@
+//! Reads that never wait for the disk, for a caller on an async runtime worker.
+//!
+//! A Fetch's index lookups (offset index, batch headers, aborted-transaction index) are a
+//! few small positioned reads that almost always hit the page cache. Handing them to a
+//! blocking thread costs two thread wake-ups per Fetch, which for a consumer with one
+//! Fetch in flight is most of the broker's latency. [`without_waiting`] runs a read path
+//! on the calling thread with every file read on it made by `preadv2(RWF_NOWAIT)`: what
+//! the page cache holds is read, anything else fails with [`io::ErrorKind::WouldBlock`]
+//! at once, and so does a file whose handle is not open (opening may wait for the disk).
+//! The caller then runs the same path again on a blocking thread. Nothing on the read
+//! path acts on an error, so a failed attempt leaves no trace.
+//!
+//! The mode is a flag of the calling thread, set only for the duration of the closure.
+//! Reads off the mode behave as `FileExt::read_exact_at`.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+
+use crate::error::LogError;
+
+thread_local! {
+    static NO_WAIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread's log reads in no-wait mode (see the module docs).
+pub fn without_waiting<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NO_WAIT.with(|w| w.set(self.0));
+        }
+    }
+    let _restore = Restore(NO_WAIT.with(|w| w.replace(true)));
+    f()
+}
+
+/// Whether this thread is in no-wait mode.
+pub fn active() -> bool {
+    NO_WAIT.with(Cell::get)
+}
+
+/// The error a read reports when it would have waited.
+pub fn would_block() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "the read would wait for the disk",
+    )
+}
+
+/// Whether a log operation failed only because it would have waited.
+pub fn is_would_block(e: &LogError) -> bool {
+    matches!(e, LogError::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// `file.read_exact_at(buf, position)`, or in no-wait mode the same from the page cache
+/// only: `WouldBlock` when part of it is not cached (or the file system cannot tell),
+/// `UnexpectedEof` when the file ends first.
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], position: u64) -> io::Result<()> {
+    if !active() {
+        return file.read_exact_at(buf, position);
+    }
+    let mut done = 0;
+    while done < buf.len() {
+        let at = position
+            .checked_add(done as u64)
+            .and_then(|p| libc::off_t::try_from(p).ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "read past 2^63"))?;
+        let rest = &mut buf[done..];
+        let iov = libc::iovec {
+            iov_base: rest.as_mut_ptr().cast(),
+            iov_len: rest.len(),
+        };
+        // SAFETY: `iov` describes `rest`, valid and exclusively borrowed for the call; the
+        // descriptor stays open while `file` is borrowed.
+        let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, at, libc::RWF_NOWAIT) };
+        match n {
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "failed to fill whole buffer",
+                ))
+            }
+            n if n > 0 => done += n as usize,
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    // Not cached, or no NOWAIT buffered reads on this file system.
+                    Some(libc::EAGAIN | libc::EOPNOTSUPP) => return Err(would_block()),
+                    _ => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_bytes_read_the_same_and_the_mode_ends_with_the_closure() {
+        let mut tmp = tempfile::NamedTempFile::new().expect("tmp");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::io::Write::write_all(&mut tmp, &data).expect("write");
+        let file = tmp.reopen().expect("reopen");
+        let mut a = vec![0u8; 5000];
+        let mut b = vec![0u8; 5000];
+        read_exact_at(&file, &mut a, 70_000).expect("blocking read");
+        assert!(!active());
+        let r = without_waiting(|| {
+            assert!(active());
+            read_exact_at(&file, &mut b, 70_000)
+        });
+        assert!(!active(), "the mode ends with the closure");
+        // Just written, so cached; a file system without NOWAIT reads says WouldBlock.
+        match r {
+            Ok(()) => assert_eq!(a, b),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock),
+        }
+        assert_eq!(&a[..], &data[70_000..75_000]);
+    }
+
+    #[test]
+    fn the_end_of_the_file_is_eof_in_both_modes() {
+        let mut tmp = tempfile::NamedTempFile::new().expect("tmp");
+        std::io::Write::write_all(&mut tmp, &[1u8; 100]).expect("write");
+        let file = tmp.reopen().expect("reopen");
+        let mut buf = [0u8; 50];
+        let blocking = read_exact_at(&file, &mut buf, 80).expect_err("past the end");
+        assert_eq!(blocking.kind(), io::ErrorKind::UnexpectedEof);
+        let nowait = without_waiting(|| read_exact_at(&file, &mut buf, 80)).expect_err("past");
+        assert!(matches!(
+            nowait.kind(),
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::WouldBlock
+        ));
+    }
+
+    #[test]
+    fn the_mode_is_restored_after_a_panic() {
+        let r = std::panic::catch_unwind(|| without_waiting(|| panic!("inside")));
+        assert!(r.is_err());
+        assert!(!active());
+    }
+}
