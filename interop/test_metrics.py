@@ -200,6 +200,33 @@ def test_partition_series_are_optional(broker_factory):
     assert value(b, "strata_high_watermark") is None
 
 
+def test_fetch_lookups_run_on_the_network_thread_unless_they_would_wait(broker_factory):
+    """A Fetch of cached data does its index lookups without a thread hand-off; one whose
+    files were closed to keep within `log.open.files.max` runs them on a blocking thread,
+    and both answer the same records."""
+    b = broker_factory("fetch-lookups", ["--set", "log.open.files.max=8"])
+    hot = create_topic(b.bootstrap)
+    produce_all(producer(b.bootstrap), hot, [(b"k", b"v%d" % i, {}) for i in range(300)])
+    blocking0 = value(b, "strata_fetch_lookups_blocking_total")
+    fetches0 = value(b, "strata_requests_total", api="Fetch") or 0
+    first = consume(b.bootstrap, hot, 0, 300)
+    fetches = value(b, "strata_requests_total", api="Fetch") - fetches0
+    blocking = value(b, "strata_fetch_lookups_blocking_total") - blocking0
+    assert fetches >= 1
+    assert blocking < fetches / 2, f"{blocking} of {fetches} Fetches waited on a blocking thread"
+
+    # Writing to more topics than the budget holds files closes the hot topic's handles.
+    others = [create_topic(b.bootstrap) for _ in range(6)]
+    p = producer(b.bootstrap)
+    for t in others:
+        produce_all(p, t, [(b"k", b"x" * 100, {}) for _ in range(20)])
+    before = value(b, "strata_fetch_lookups_blocking_total")
+    again = consume(b.bootstrap, hot, 0, 300)
+    assert value(b, "strata_fetch_lookups_blocking_total") > before, "a closed file needs no open?"
+    assert [m.value() for m in again] == [m.value() for m in first]
+    assert [m.value() for m in first] == [b"v%d" % i for i in range(300)]
+
+
 # Series that only appear when something happened (a follower lags, a clean ran, ...).
 CONDITIONAL = {"strata_partition_replica_lag_records", "strata_partition_replica_lag_seconds",
                "strata_topic_messages_rejected_total"}

@@ -171,8 +171,14 @@ pub async fn handle(
         for w in wakeups.iter_mut() {
             w.as_mut().enable();
         }
-        let mut results =
-            read_all(Arc::clone(&wanted), max_bytes, from_replica, read_committed).await;
+        let mut results = read_all(
+            broker,
+            Arc::clone(&wanted),
+            max_bytes,
+            from_replica,
+            read_committed,
+        )
+        .await;
         if let Some((rate, flags)) = &throttled {
             // An empty bucket: throttled partitions send nothing (the fetch waits).
             if !broker.replication_throttle.may_send(*rate, Instant::now()) {
@@ -288,6 +294,7 @@ impl PartitionResult {
 /// near the log end two thread hand-offs per Fetch; if any of them would wait for the
 /// disk (or for the log lock), all of them run again on a blocking thread.
 async fn read_all(
+    broker: &Broker,
     wanted: Arc<Vec<Wanted>>,
     max_bytes: usize,
     from_replica: bool,
@@ -297,6 +304,7 @@ async fn read_all(
     if let Some(results) = strata_log::no_wait::without_waiting(|| read(&wanted)) {
         return results;
     }
+    broker.metrics.fetch_lookups_blocking.inc();
     let n = wanted.len();
     let joined = tokio::task::spawn_blocking(move || read(&wanted)).await;
     match joined {

@@ -125,6 +125,9 @@ pub struct Metrics {
     pub fetch_bytes: Counter,
     /// Record bytes of Fetch responses sent from the page cache with `sendfile`.
     pub fetch_zero_copy_bytes: Counter,
+    /// Fetches whose index lookups ran on a blocking thread because on the runtime
+    /// worker one would have waited (for the disk, a closed file or the log lock).
+    pub fetch_lookups_blocking: Counter,
     /// Open client connections, by listener.
     pub connections: Family<ListenerLabels, Gauge>,
     /// Open client connections, all listeners (not exported: the sum of `connections`).
@@ -197,6 +200,7 @@ impl Metrics {
             produce_bytes: Counter::default(),
             fetch_bytes: Counter::default(),
             fetch_zero_copy_bytes: Counter::default(),
+            fetch_lookups_blocking: Counter::default(),
             connections: Family::default(),
             open_connections: Gauge::default(),
             connections_closed: Family::default(),
@@ -277,6 +281,12 @@ impl Metrics {
             "fetch_zero_copy_bytes",
             "Record bytes of Fetch responses sent from the page cache with sendfile",
             &m.fetch_zero_copy_bytes,
+        );
+        reg(
+            r,
+            "fetch_lookups_blocking",
+            "Fetches whose index lookups waited on a blocking thread (disk, closed file or log lock)",
+            &m.fetch_lookups_blocking,
         );
         reg(
             r,
