@@ -36,6 +36,11 @@ use crate::Broker;
 /// Upper bound on a long poll, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
 
+/// Most partitions a Fetch may name for its lookups to be tried on the runtime worker
+/// (a few microseconds each when cached); a larger one (a follower fetching many
+/// partitions) goes straight to a blocking thread, so no worker is held for long.
+const WORKER_LOOKUPS_MAX_PARTITIONS: usize = 64;
+
 struct Wanted {
     topic: usize,
     partition: i32,
@@ -292,7 +297,8 @@ impl PartitionResult {
 /// read: the connection writes the ranges. The index lookups are tried first on this
 /// thread from the page cache alone (`strata_log::no_wait`), which spares a consumer
 /// near the log end two thread hand-offs per Fetch; if any of them would wait for the
-/// disk (or for the log lock), all of them run again on a blocking thread.
+/// disk (or for the log lock), all of them run again on a blocking thread, as do those
+/// of a Fetch naming more than [`WORKER_LOOKUPS_MAX_PARTITIONS`] partitions.
 async fn read_all(
     broker: &Broker,
     wanted: Arc<Vec<Wanted>>,
@@ -301,8 +307,10 @@ async fn read_all(
     read_committed: bool,
 ) -> Vec<PartitionResult> {
     let read = move |w: &[Wanted]| read_partitions(w, max_bytes, from_replica, read_committed);
-    if let Some(results) = strata_log::no_wait::without_waiting(|| read(&wanted)) {
-        return results;
+    if wanted.len() <= WORKER_LOOKUPS_MAX_PARTITIONS {
+        if let Some(results) = strata_log::no_wait::without_waiting(|| read(&wanted)) {
+            return results;
+        }
     }
     broker.metrics.fetch_lookups_blocking.inc();
     let n = wanted.len();
