@@ -34,4 +34,6 @@ pub(crate) use upkeep::{flush_loop, resync_loop, retention_loop};
 #[cfg(test)]
 mod follow_tests;
 #[cfg(test)]
+mod no_wait_tests;
+#[cfg(test)]
 mod wait_tests;
