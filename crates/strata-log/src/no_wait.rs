@@ -10,6 +10,10 @@
 //! The caller then runs the same path again on a blocking thread. Nothing on the read
 //! path acts on an error, so a failed attempt leaves no trace.
 //!
+//! The work is bounded too: after [`MAX_READS`] reads in one closure (a scan from a
+//! segment's start after its index was found damaged, say) the next one is `WouldBlock`,
+//! so a runtime worker is never held for long however much the path would read.
+//!
 //! The mode is a flag of the calling thread, set only for the duration of the closure.
 //! Reads off the mode behave as `FileExt::read_exact_at`.
 
@@ -21,19 +25,30 @@ use std::os::unix::fs::FileExt;
 
 use crate::error::LogError;
 
+/// Most reads one [`without_waiting`] closure may make (each at most 16 KiB from the page
+/// cache, a few microseconds): a Fetch of one partition near the log end makes none to
+/// a few dozen.
+pub const MAX_READS: u32 = 512;
+
 thread_local! {
     static NO_WAIT: Cell<bool> = const { Cell::new(false) };
+    /// Reads left in the current no-wait closure.
+    static READS_LEFT: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Runs `f` with this thread's log reads in no-wait mode (see the module docs).
 pub fn without_waiting<T>(f: impl FnOnce() -> T) -> T {
-    struct Restore(bool);
+    struct Restore(bool, u32);
     impl Drop for Restore {
         fn drop(&mut self) {
             NO_WAIT.with(|w| w.set(self.0));
+            READS_LEFT.with(|r| r.set(self.1));
         }
     }
-    let _restore = Restore(NO_WAIT.with(|w| w.replace(true)));
+    let _restore = Restore(
+        NO_WAIT.with(|w| w.replace(true)),
+        READS_LEFT.with(|r| r.replace(MAX_READS)),
+    );
     f()
 }
 
@@ -61,6 +76,14 @@ pub fn is_would_block(e: &LogError) -> bool {
 pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], position: u64) -> io::Result<()> {
     if !active() {
         return file.read_exact_at(buf, position);
+    }
+    let spent = READS_LEFT.with(|r| {
+        let left = r.get();
+        r.set(left.saturating_sub(1));
+        left == 0
+    });
+    if spent {
+        return Err(would_block());
     }
     let mut done = 0;
     while done < buf.len() {
@@ -138,6 +161,31 @@ mod tests {
             nowait.kind(),
             io::ErrorKind::UnexpectedEof | io::ErrorKind::WouldBlock
         ));
+    }
+
+    #[test]
+    fn a_closure_gives_up_after_its_read_budget() {
+        let mut tmp = tempfile::NamedTempFile::new().expect("tmp");
+        std::io::Write::write_all(&mut tmp, &[3u8; 64]).expect("write");
+        let file = tmp.reopen().expect("reopen");
+        let mut buf = [0u8; 8];
+        if without_waiting(|| read_exact_at(&file, &mut buf, 0)).is_err() {
+            return; // no NOWAIT reads on this file system: every read says WouldBlock
+        }
+        let (ok, refused) = without_waiting(|| {
+            let ok = (0..MAX_READS)
+                .filter(|_| read_exact_at(&file, &mut buf, 0).is_ok())
+                .count();
+            (
+                ok,
+                read_exact_at(&file, &mut buf, 0).expect_err("budget spent"),
+            )
+        });
+        assert_eq!(ok, MAX_READS as usize);
+        assert_eq!(refused.kind(), io::ErrorKind::WouldBlock);
+        // A new closure has a new budget; blocking reads have none.
+        without_waiting(|| read_exact_at(&file, &mut buf, 0)).expect("fresh budget");
+        read_exact_at(&file, &mut buf, 0).expect("blocking");
     }
 
     #[test]

@@ -209,3 +209,40 @@ fn no_wait_reads_answer_the_same_or_would_block_without_opening_files() {
     let after: Vec<Vec<i64>> = logs.iter().map(read_all_offsets).collect();
     assert!(after.iter().all(|o| o.len() == 200));
 }
+
+/// A lookup that would read a lot (no index entry near the offset: a scan of batch
+/// headers from the segment's start) gives up in no-wait mode after its read budget
+/// instead of holding a runtime worker, and answers in blocking mode.
+#[test]
+fn a_long_scan_is_not_tried_without_waiting() {
+    use crate::no_wait::{is_would_block, without_waiting, MAX_READS};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig {
+        index_interval_bytes: u32::MAX,
+        ..LogConfig::default()
+    };
+    let mut log = Log::open(dir.path(), config, false).expect("open");
+    let one = batch(1, 0, 8);
+    // Enough one-record batches that a scan to the last needs more than the budget of
+    // 16 KiB chunk reads.
+    let batches = (MAX_READS as usize + 8) * (16 * 1024) / one.len() + 1;
+    for _ in 0..batches {
+        log.append(&one, 0).expect("append");
+    }
+    let last = log.log_end_offset() - 1;
+    let blocking = log
+        .read(last, 1 << 20, i64::MAX, true)
+        .expect("read")
+        .expect("records");
+    assert_eq!(blocking.first_offset, last);
+    // Near the start the same scan is short enough.
+    let early = without_waiting(|| log.read(3, 1 << 20, i64::MAX, true));
+    let far = without_waiting(|| log.read(last, 1 << 20, i64::MAX, true)).expect_err("too long");
+    assert!(is_would_block(&far), "{far}");
+    if let Ok(Some(s)) = early {
+        assert_eq!(s.first_offset, 3);
+    } else {
+        let e = early.expect_err("no records?");
+        assert!(is_would_block(&e), "{e}");
+    }
+}
