@@ -31,30 +31,25 @@ use crate::error::LogError;
 pub const MAX_READS: u32 = 512;
 
 thread_local! {
-    static NO_WAIT: Cell<bool> = const { Cell::new(false) };
-    /// Reads left in the current no-wait closure.
-    static READS_LEFT: Cell<u32> = const { Cell::new(0) };
+    /// `Some(reads left)` inside a [`without_waiting`] closure, `None` outside.
+    static READS_LEFT: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
 /// Runs `f` with this thread's log reads in no-wait mode (see the module docs).
 pub fn without_waiting<T>(f: impl FnOnce() -> T) -> T {
-    struct Restore(bool, u32);
+    struct Restore(Option<u32>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            NO_WAIT.with(|w| w.set(self.0));
-            READS_LEFT.with(|r| r.set(self.1));
+            READS_LEFT.with(|r| r.set(self.0));
         }
     }
-    let _restore = Restore(
-        NO_WAIT.with(|w| w.replace(true)),
-        READS_LEFT.with(|r| r.replace(MAX_READS)),
-    );
+    let _restore = Restore(READS_LEFT.with(|r| r.replace(Some(MAX_READS))));
     f()
 }
 
 /// Whether this thread is in no-wait mode.
 pub fn active() -> bool {
-    NO_WAIT.with(Cell::get)
+    READS_LEFT.with(Cell::get).is_some()
 }
 
 /// The error a read reports when it would have waited.
@@ -70,52 +65,51 @@ pub fn is_would_block(e: &LogError) -> bool {
     matches!(e, LogError::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
 }
 
+/// One `preadv2(RWF_NOWAIT)` of `file` at `position` into `buf`: the bytes the page cache
+/// holds from there (0 at the end of the file), never waiting for the disk. `EAGAIN`
+/// when the first page is not cached, `EOPNOTSUPP` where the file system has no such
+/// reads.
+pub fn pread_cached(file: &File, buf: &mut [u8], position: u64) -> io::Result<usize> {
+    let offset = libc::off_t::try_from(position)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "read past 2^63"))?;
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: `iov` describes `buf`, valid and exclusively borrowed for the call; the
+    // descriptor stays open while `file` is borrowed.
+    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+    // The kernel returns at most the length asked, or -1.
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
 /// `file.read_exact_at(buf, position)`, or in no-wait mode the same from the page cache
-/// only: `WouldBlock` when part of it is not cached (or the file system cannot tell),
-/// `UnexpectedEof` when the file ends first.
+/// only: `WouldBlock` when part of it is not cached (or the file system cannot tell, or
+/// the closure's reads are spent), `UnexpectedEof` when the file ends first.
 pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], position: u64) -> io::Result<()> {
-    if !active() {
+    let Some(left) = READS_LEFT.with(Cell::get) else {
         return file.read_exact_at(buf, position);
-    }
-    let spent = READS_LEFT.with(|r| {
-        let left = r.get();
-        r.set(left.saturating_sub(1));
-        left == 0
-    });
-    if spent {
+    };
+    if left == 0 {
         return Err(would_block());
     }
+    READS_LEFT.with(|r| r.set(Some(left - 1)));
     let mut done = 0;
     while done < buf.len() {
-        let at = position
-            .checked_add(done as u64)
-            .and_then(|p| libc::off_t::try_from(p).ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "read past 2^63"))?;
-        let rest = &mut buf[done..];
-        let iov = libc::iovec {
-            iov_base: rest.as_mut_ptr().cast(),
-            iov_len: rest.len(),
-        };
-        // SAFETY: `iov` describes `rest`, valid and exclusively borrowed for the call; the
-        // descriptor stays open while `file` is borrowed.
-        let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, at, libc::RWF_NOWAIT) };
-        match n {
-            0 => {
+        match pread_cached(file, &mut buf[done..], position + done as u64) {
+            Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "failed to fill whole buffer",
                 ))
             }
-            n if n > 0 => done += n as usize,
-            _ => {
-                let e = io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) => {}
-                    // Not cached, or no NOWAIT buffered reads on this file system.
-                    Some(libc::EAGAIN | libc::EOPNOTSUPP) => return Err(would_block()),
-                    _ => return Err(e),
-                }
-            }
+            Ok(n) => done += n,
+            Err(e) => match e.raw_os_error() {
+                Some(libc::EINTR) => {}
+                // Not cached, or no NOWAIT buffered reads on this file system.
+                Some(libc::EAGAIN | libc::EOPNOTSUPP) => return Err(would_block()),
+                _ => return Err(e),
+            },
         }
     }
     Ok(())
@@ -125,12 +119,18 @@ pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], position: u64) -> io::R
 mod tests {
     use super::*;
 
+    /// A temporary file holding `bytes` (just written, so cached), kept while in use.
+    fn written(bytes: &[u8]) -> (tempfile::NamedTempFile, File) {
+        let mut tmp = tempfile::NamedTempFile::new().expect("tmp");
+        std::io::Write::write_all(&mut tmp, bytes).expect("write");
+        let file = tmp.reopen().expect("reopen");
+        (tmp, file)
+    }
+
     #[test]
     fn cached_bytes_read_the_same_and_the_mode_ends_with_the_closure() {
-        let mut tmp = tempfile::NamedTempFile::new().expect("tmp");
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        std::io::Write::write_all(&mut tmp, &data).expect("write");
-        let file = tmp.reopen().expect("reopen");
+        let (_tmp, file) = written(&data);
         let mut a = vec![0u8; 5000];
         let mut b = vec![0u8; 5000];
         read_exact_at(&file, &mut a, 70_000).expect("blocking read");
@@ -150,9 +150,7 @@ mod tests {
 
     #[test]
     fn the_end_of_the_file_is_eof_in_both_modes() {
-        let mut tmp = tempfile::NamedTempFile::new().expect("tmp");
-        std::io::Write::write_all(&mut tmp, &[1u8; 100]).expect("write");
-        let file = tmp.reopen().expect("reopen");
+        let (_tmp, file) = written(&[1u8; 100]);
         let mut buf = [0u8; 50];
         let blocking = read_exact_at(&file, &mut buf, 80).expect_err("past the end");
         assert_eq!(blocking.kind(), io::ErrorKind::UnexpectedEof);
@@ -165,9 +163,7 @@ mod tests {
 
     #[test]
     fn a_closure_gives_up_after_its_read_budget() {
-        let mut tmp = tempfile::NamedTempFile::new().expect("tmp");
-        std::io::Write::write_all(&mut tmp, &[3u8; 64]).expect("write");
-        let file = tmp.reopen().expect("reopen");
+        let (_tmp, file) = written(&[3u8; 64]);
         let mut buf = [0u8; 8];
         if without_waiting(|| read_exact_at(&file, &mut buf, 0)).is_err() {
             return; // no NOWAIT reads on this file system: every read says WouldBlock

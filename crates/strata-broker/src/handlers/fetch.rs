@@ -317,19 +317,17 @@ async fn read_all(
     let joined = tokio::task::spawn_blocking(move || read(&wanted)).await;
     match joined {
         Ok(Some(results)) => results,
-        Ok(None) => unreachable_would_block(n),
+        // Off no-wait mode nothing reports `WouldBlock`; should a file system do it
+        // anyway, the partitions fail with a retriable storage error, not a panic.
+        Ok(None) => {
+            tracing::error!("a blocking fetch read reported WouldBlock");
+            storage_errors(n)
+        }
         Err(e) => {
             tracing::error!(error = %e, "fetch read task failed");
             storage_errors(n)
         }
     }
-}
-
-/// Off no-wait mode nothing reports `WouldBlock`; should a file system do it anyway,
-/// the partitions fail with a retriable storage error instead of a panic.
-fn unreachable_would_block(n: usize) -> Vec<PartitionResult> {
-    tracing::error!("a blocking fetch read reported WouldBlock");
-    storage_errors(n)
 }
 
 fn storage_errors(n: usize) -> Vec<PartitionResult> {
@@ -350,33 +348,32 @@ fn read_partitions(
     // KIP-74: the first batch of the first non-empty partition is returned even if it
     // exceeds the limits, so a large batch can never block a consumer.
     let mut first = true;
-    let mut results = Vec::with_capacity(wanted.len());
-    for w in wanted {
-        let result = match &w.replica {
-            Err(e) => PartitionResult::failed(e.code(), -1, -1, -1),
-            Ok(p) => {
-                let max = w.max_bytes.min(budget);
-                match read_one(p, w.offset, max, first, from_replica, read_committed) {
-                    Ok(r) => {
-                        if let Some(s) = &r.records {
-                            first = false;
-                            budget = budget.saturating_sub(s.len);
-                        }
-                        r
+    wanted
+        .iter()
+        .map(|w| {
+            let p = match &w.replica {
+                Ok(p) => p,
+                Err(e) => return Some(PartitionResult::failed(e.code(), -1, -1, -1)),
+            };
+            let max = w.max_bytes.min(budget);
+            match read_one(p, w.offset, max, first, from_replica, read_committed) {
+                Ok(r) => {
+                    if let Some(s) = &r.records {
+                        first = false;
+                        budget = budget.saturating_sub(s.len);
                     }
-                    Err(e) if strata_log::no_wait::is_would_block(&e) => return None,
-                    Err(e) => PartitionResult::failed(
-                        log_error_code(&e).code(),
-                        p.high_watermark(),
-                        p.last_stable_offset(),
-                        p.log_start_offset(),
-                    ),
+                    Some(r)
                 }
+                Err(e) if strata_log::no_wait::is_would_block(&e) => None,
+                Err(e) => Some(PartitionResult::failed(
+                    log_error_code(&e).code(),
+                    p.high_watermark(),
+                    p.last_stable_offset(),
+                    p.log_start_offset(),
+                )),
             }
-        };
-        results.push(result);
-    }
-    Some(results)
+        })
+        .collect()
 }
 
 /// One partition's read: followers copy everything the leader has; consumers see what

@@ -263,22 +263,13 @@ async fn fill(
         })?
 }
 
-/// Reads into `buf` only what the page cache holds (`preadv2` with `RWF_NOWAIT`, which
-/// never waits for the disk); 0 when nothing could be read that way.
+/// Reads into `buf` only what the page cache holds (`strata_log::no_wait::pread_cached`,
+/// which never waits for the disk); 0 when nothing could be read that way.
 fn read_cached(file: &File, buf: &mut [u8], position: u64) -> usize {
-    use std::os::fd::AsRawFd;
-    let Ok(offset) = libc::off_t::try_from(position) else {
-        return 0;
-    };
-    let iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: `iov` describes `buf`, valid and exclusively borrowed for the call, and
-    // the descriptor stays open while `file` is borrowed.
-    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
-    // -1: EAGAIN (not cached), EOPNOTSUPP (no NOWAIT reads here), ...: read it blocking.
-    usize::try_from(n).unwrap_or(0).min(buf.len())
+    // Err: EAGAIN (not cached), EOPNOTSUPP (no NOWAIT reads here), ...: read it blocking.
+    strata_log::no_wait::pread_cached(file, buf, position)
+        .unwrap_or(0)
+        .min(buf.len())
 }
 
 /// Fills `buf[range]` from `file` at `position` (blocking). A file shorter than that
