@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A/B produce throughput of two builds running side by side: starts both brokers, then
-# alternates `kbench produce` (1M x 100 B, acks=1, linger 5 ms) between them RUNS times
+# alternates `kbench produce` (1M x 100 B, acks=1 unless ACKS says, linger 5 ms) between them RUNS times
 # and prints the median and range per build, and the broker's CPU per record (its
 # threads' time on a CPU over each run, from /proc/PID/task/*/schedstat). Alternating on live brokers spreads the
 # machine's noise over both builds.
 #
 # Usage: bench/produce_ab.sh BASE_BIN NEW_BIN [RUNS]     (default 12 runs each)
 #        MESSAGES=1000000 SIZE=100 (e.g. MESSAGES=300000 SIZE=1024 for 1 KiB records)
+#        ACKS=all for acknowledgements after fsync (default 1)
+#        KEEP_TOPICS=1 keeps each run's topic (by default it is deleted after the run, so
+#        the page cache stays the same size from run to run)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STRATA_SHARED:-$root/../shared}
@@ -14,7 +17,7 @@ shared=${STRATA_SHARED:-$root/../shared}
 runs=${3:-12}
 messages=${MESSAGES:-1000000}
 size=${SIZE:-100}
-dirs=(); pids=(); ports=()
+dirs=(); pids=(); ports=(); bins=("$1" "$2")
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "${dirs[@]}"; }
 trap cleanup EXIT
 for bin in "$1" "$2"; do
@@ -39,10 +42,14 @@ for i in $(seq 1 "$runs"); do
     for k in 0 1; do
         threads_cpu "${pids[$k]}" >"$out.before"
         r=$("$kb" produce --brokers "127.0.0.1:${ports[$k]}" --topic "ab-$i" --create-partitions 1 \
-            --messages "$messages" --size "$size" --acks 1 --linger-ms 5 2>/dev/null)
+            --messages "$messages" --size "$size" --acks "${ACKS:-1}" --linger-ms 5 2>/dev/null)
         threads_cpu "${pids[$k]}" >"$out.after"
         ns=$(awk 'NR == FNR { b[$1] = $2; next } { d += $2 - b[$1] } END { print d + 0 }' "$out.before" "$out.after")
         echo "$k $ns $r" >>"$out"
+        # Drop the topic again: a page cache that grows run after run made later runs
+        # up to four times as costly on a VM whose fresh memory faults on the host.
+        [ "${KEEP_TOPICS:-0}" = 1 ] ||
+            "${bins[$k]}" topic delete "ab-$i" -b "127.0.0.1:${ports[$k]}" >/dev/null 2>&1 || true
     done
 done
 python3 - "$out" "$1" "$2" <<'PY'

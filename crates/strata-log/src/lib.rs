@@ -41,6 +41,7 @@ mod listing;
 mod load;
 mod log;
 pub mod no_wait;
+mod prealloc;
 mod producer_snapshot;
 mod producer_state;
 mod quarantine;

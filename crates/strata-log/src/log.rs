@@ -346,9 +346,15 @@ impl Log {
         let active = &mut self.segments[last];
         let start = active.size;
         let file = active.log.get()?;
+        active.before_append(
+            &file,
+            records.len() as u64,
+            self.config.effective_segment_bytes(),
+        );
         if let Err(err) = write_all_vectored(&file, &mut slices) {
             // Undo a partial write so the file never holds a torn batch we know of.
             let _ = file.set_len(start);
+            active.preallocation.truncated();
             return Err(err.into());
         }
         // The batches are in the file now, so a retry must find them even if index

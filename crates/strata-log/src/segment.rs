@@ -10,6 +10,7 @@ use strata_proto::batch::BatchHeader;
 
 use crate::handles::{Access, CachedFile, FileHandles};
 use crate::index::{OffsetEntry, SparseIndex, TimeEntry};
+use crate::prealloc::Preallocation;
 use crate::scan::{HeaderScanner, Step};
 use crate::txn_index::{TxnIndex, TXN_INDEX_EXT};
 
@@ -80,6 +81,8 @@ pub(crate) struct Segment {
     /// checked by a fetch): fetches check only the batches past it. Shared with
     /// [`crate::FileSlice`]s, whose writer advances it.
     pub verified: Arc<AtomicU64>,
+    /// Space reserved past the end of `log` for the appends to come (`prealloc.rs`).
+    pub preallocation: Preallocation,
 }
 
 impl Segment {
@@ -133,6 +136,7 @@ impl Segment {
             txn_index,
             index_suspect: AtomicBool::new(false),
             verified: Arc::new(AtomicU64::new(0)),
+            preallocation: Preallocation::default(),
         }
     }
 
@@ -260,7 +264,19 @@ impl Segment {
         self.append_time_entry_if_newer();
         self.index.write_pending()?;
         self.time_index.write_pending()?;
-        self.txn_index.write_pending()
+        self.txn_index.write_pending()?;
+        if self.preallocation.reserved() {
+            let file = self.log.get()?;
+            self.preallocation.trim(&file, self.size)?;
+        }
+        Ok(())
+    }
+
+    /// Reserves file space before an append of `incoming` bytes (`prealloc.rs`);
+    /// `limit` is `segment.bytes`.
+    pub fn before_append(&mut self, file: &fs::File, incoming: u64, limit: u64) {
+        let len = self.size.saturating_add(incoming);
+        self.preallocation.before_append(file, len, limit);
     }
 
     /// The indexed batch at or before `offset`: its position and base offset, or

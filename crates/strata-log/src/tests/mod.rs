@@ -12,6 +12,7 @@ mod helpers;
 mod high_watermark;
 mod idempotence;
 mod index_damage;
+mod preallocation;
 mod producer_state;
 mod recovery;
 mod scrub;
