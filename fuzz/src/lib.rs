@@ -19,7 +19,7 @@ pub fn fix_crcs(buf: &mut [u8]) {
         if end > buf.len() || end < pos + HEADER_SIZE {
             return;
         }
-        let crc = crc32c::crc32c(&buf[pos + CRC_START..end]);
+        let crc = strata_proto::crc::crc32c(&buf[pos + CRC_START..end]);
         buf[pos + 17..pos + 21].copy_from_slice(&crc.to_be_bytes());
         pos = end;
     }

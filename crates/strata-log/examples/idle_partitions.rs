@@ -35,7 +35,7 @@ fn tiny_batch() -> Vec<u8> {
     b.extend_from_slice(&(-1i32).to_be_bytes());
     b.extend_from_slice(&1i32.to_be_bytes());
     b.extend_from_slice(&record);
-    let crc = crc32c::crc32c(&b[21..]);
+    let crc = strata_proto::crc::crc32c(&b[21..]);
     b[17..21].copy_from_slice(&crc.to_be_bytes());
     b
 }

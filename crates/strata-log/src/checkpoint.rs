@@ -46,7 +46,7 @@ fn parse_values(text: &str, count: usize) -> Option<Vec<i64>> {
         CRC_FORMAT_VERSION => {
             let (body, crc_line) = text.strip_suffix('\n')?.rsplit_once('\n')?;
             let crc = u32::from_str_radix(crc_line.strip_prefix("crc ")?, 16).ok()?;
-            if crc != crc32c::crc32c(&text.as_bytes()[..body.len() + 1]) {
+            if crc != strata_proto::crc::crc32c(&text.as_bytes()[..body.len() + 1]) {
                 return None;
             }
         }
@@ -91,7 +91,7 @@ fn overwrite_values(dir: &Path, file: &str, values: &[i64]) -> io::Result<()> {
     for v in values {
         text.push_str(&format!("{v}\n"));
     }
-    let crc = crc32c::crc32c(text.as_bytes());
+    let crc = strata_proto::crc::crc32c(text.as_bytes());
     text.push_str(&format!("crc {crc:08x}\n"));
     overwrite_in_place(&dir.join(file), text.as_bytes())
 }

@@ -37,7 +37,7 @@ fn parse(text: &str) -> Option<EpochCache> {
     let (body, crc_line) = text.strip_suffix('\n')?.rsplit_once('\n')?;
     let body = &text[..body.len() + 1];
     let crc = u32::from_str_radix(crc_line.strip_prefix("crc ")?, 16).ok()?;
-    if crc != crc32c::crc32c(body.as_bytes()) {
+    if crc != strata_proto::crc::crc32c(body.as_bytes()) {
         return None;
     }
     let mut lines = body.lines();
@@ -66,7 +66,7 @@ fn render(cache: &EpochCache) -> String {
     for e in cache.entries() {
         text.push_str(&format!("{} {}\n", e.epoch, e.start_offset));
     }
-    let crc = crc32c::crc32c(text.as_bytes());
+    let crc = strata_proto::crc::crc32c(text.as_bytes());
     text.push_str(&format!("crc {crc:08x}\n"));
     text
 }
@@ -122,7 +122,12 @@ mod tests {
             assert_eq!(parse(&damaged), None, "bit flip at {i}");
             bytes[i] ^= 0x01;
         }
-        let with_crc = |body: &str| format!("{body}crc {:08x}\n", crc32c::crc32c(body.as_bytes()));
+        let with_crc = |body: &str| {
+            format!(
+                "{body}crc {:08x}\n",
+                strata_proto::crc::crc32c(body.as_bytes())
+            )
+        };
         for bad in [
             "1\n0\n",           // unknown version
             "0\n2\n1 0\n",      // fewer entries than announced

@@ -57,7 +57,7 @@ pub(crate) fn encode(table: &ProducerStateTable, end_offset: i64) -> Vec<u8> {
         out.extend_from_slice(&first.to_be_bytes());
         out.extend_from_slice(&marker.to_be_bytes());
     }
-    let crc = crc32c::crc32c(&out);
+    let crc = strata_proto::crc::crc32c(&out);
     out.extend_from_slice(&crc.to_be_bytes());
     out
 }
@@ -66,7 +66,7 @@ pub(crate) fn encode(table: &ProducerStateTable, end_offset: i64) -> Vec<u8> {
 pub(crate) fn decode(bytes: &[u8]) -> Option<(ProducerStateTable, i64)> {
     let body_len = bytes.len().checked_sub(4)?;
     let (body, crc) = bytes.split_at(body_len);
-    if crc32c::crc32c(body) != u32::from_be_bytes(crc.try_into().ok()?) {
+    if strata_proto::crc::crc32c(body) != u32::from_be_bytes(crc.try_into().ok()?) {
         return None;
     }
     let mut r = Reader { buf: body };

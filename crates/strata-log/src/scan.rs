@@ -114,7 +114,7 @@ pub(crate) fn batch_crc_ok(file: &File, position: u64, header: &BatchHeader) -> 
     while remaining > 0 {
         let n = (remaining as usize).min(buf.len());
         file.read_exact_at(&mut buf[..n], at)?;
-        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        crc = strata_proto::crc::crc32c_append(crc, &buf[..n]);
         at += n as u64;
         remaining -= n as u64;
     }

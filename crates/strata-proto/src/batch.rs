@@ -159,7 +159,7 @@ impl Compression {
 /// `batch` must hold at least [`HEADER_SIZE`] bytes; shorter input yields the CRC of
 /// whatever follows the CRC field (or of nothing).
 pub fn compute_crc(batch: &[u8]) -> u32 {
-    crc32c::crc32c(batch.get(CRC_START..).unwrap_or(&[]))
+    crate::crc::crc32c(batch.get(CRC_START..).unwrap_or(&[]))
 }
 
 /// Whether the stored CRC of a complete batch matches its contents.
@@ -483,7 +483,7 @@ pub fn set_log_append_time_split(
     let attributes = be_i16(header, ATTRIBUTES_POS) | TIMESTAMP_TYPE_BIT;
     header[ATTRIBUTES_POS..ATTRIBUTES_POS + 2].copy_from_slice(&attributes.to_be_bytes());
     header[MAX_TIMESTAMP_POS..MAX_TIMESTAMP_POS + 8].copy_from_slice(&timestamp.to_be_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[CRC_START..]), body);
+    let crc = crate::crc::crc32c_append(crate::crc::crc32c(&header[CRC_START..]), body);
     header[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod chunks;
+pub mod crc;
 pub mod error_code;
 pub mod error_name;
 pub mod fetch_response;

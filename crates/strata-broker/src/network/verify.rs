@@ -79,7 +79,7 @@ impl BatchVerifier {
             } else {
                 let n = self.body_left.min(bytes.len() as u64) as usize;
                 if !self.skip_crc {
-                    self.crc = crc32c::crc32c_append(self.crc, &bytes[..n]);
+                    self.crc = strata_proto::crc::crc32c_append(self.crc, &bytes[..n]);
                 }
                 self.body_left -= n as u64;
                 n
@@ -126,7 +126,7 @@ impl BatchVerifier {
         }
         self.skip_crc = position + header.total_size() as u64 <= self.verified_below;
         if !self.skip_crc {
-            self.crc = crc32c::crc32c(&self.header[CRC_START..]);
+            self.crc = strata_proto::crc::crc32c(&self.header[CRC_START..]);
         }
         self.body_left = body;
         self.batch = Some(header);

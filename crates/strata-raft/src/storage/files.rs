@@ -30,12 +30,21 @@ pub(crate) fn put_frame(out: &mut Vec<u8>, payload: &[u8]) -> io::Result<()> {
             )
         })?;
     let len_bytes = len.to_be_bytes();
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&len_bytes), payload);
+    let crc = frame_crc(&len_bytes, payload);
     out.reserve(HEADER_LEN + payload.len());
     out.extend_from_slice(&len_bytes);
     out.extend_from_slice(&crc.to_be_bytes());
     out.extend_from_slice(payload);
     Ok(())
+}
+
+/// CRC-32C over a frame's length field and payload.
+fn frame_crc(len_bytes: &[u8; 4], payload: &[u8]) -> u32 {
+    let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
+    digest.update(len_bytes);
+    digest.update(payload);
+    // A CRC-32 digest's value fits in 32 bits.
+    digest.finalize() as u32
 }
 
 /// The frames found at the start of a buffer.
@@ -62,7 +71,7 @@ pub(crate) fn read_frames(buf: &[u8]) -> Frames<'_> {
         let Some(payload) = buf.get(start..start + len) else {
             break;
         };
-        if crc32c::crc32c_append(crc32c::crc32c(&len_bytes), payload) != crc {
+        if frame_crc(&len_bytes, payload) != crc {
             break;
         }
         frames.push((pos as u64, payload));
