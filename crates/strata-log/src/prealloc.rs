@@ -11,8 +11,9 @@
 //! sees a trickle never pays); past that, an append that would reach beyond the
 //! reservation extends it to as far ahead as the segment already holds, at most
 //! [`MAX_AHEAD`], and never beyond `segment.bytes` (where the segment rolls). Sealing a
-//! segment gives back what it did not use ([`Preallocation::trim`]), so at most one
-//! segment per partition holds unused space, and at most [`MAX_AHEAD`] of it. Only
+//! segment gives back what it did not use ([`Preallocation::trim`]; also what a process
+//! killed before it could seal left reserved), so at most one segment per partition
+//! holds unused space, and at most [`MAX_AHEAD`] of it. Only
 //! ext4 gets reservations, where both the saving and the trim (a truncation to the
 //! current length frees the blocks past it) were measured: on tmpfs a reservation is
 //! memory, on copy-on-write file systems it saves nothing, and XFS already reserves
@@ -34,6 +35,8 @@ pub(crate) const MAX_AHEAD: u64 = 16 << 20;
 pub(crate) struct Preallocation {
     /// Whether its file system gets reservations; `None` until first asked.
     supported: Option<bool>,
+    /// A reservation failed (most likely no space left): no more for this segment.
+    failed: bool,
     /// The file offset reserved up to (0: nothing reserved by this process).
     end: u64,
 }
@@ -52,10 +55,13 @@ fn plan(reserved: u64, len: u64, limit: u64) -> Option<(u64, u64)> {
 impl Preallocation {
     /// Reserves space before an append that makes the segment `len` bytes long.
     pub(crate) fn before_append(&mut self, file: &File, len: u64, limit: u64) {
+        if self.failed {
+            return;
+        }
         let Some((from, to)) = plan(self.end, len, limit) else {
             return;
         };
-        if !*self.supported.get_or_insert_with(|| supported(file)) {
+        if !self.is_supported(file) {
             return;
         }
         match reserve(file, from, to) {
@@ -63,24 +69,25 @@ impl Preallocation {
             Err(e) => {
                 // Most likely no space left: the append will say so if it needs it.
                 tracing::debug!(error = %e, "could not reserve segment space ahead; appending without");
-                self.supported = Some(false);
+                self.failed = true;
             }
         }
     }
 
-    /// Whether space past the end may be reserved by this process.
-    pub(crate) fn reserved(&self) -> bool {
-        self.end > 0
-    }
-
-    /// Gives back the space reserved past `len`, the segment's final length (it was
-    /// just sealed). Truncating to the current length frees blocks past the end.
+    /// Gives back any space reserved past `len`, the segment's final length (it was
+    /// just sealed): on ext4 a truncation to the current length frees the blocks past
+    /// it. Also where this process reserved nothing: an earlier one may have, before it
+    /// was killed.
     pub(crate) fn trim(&mut self, file: &File, len: u64) -> std::io::Result<()> {
-        if self.end > len {
+        if self.is_supported(file) {
             file.set_len(len)?;
         }
         self.end = 0;
         Ok(())
+    }
+
+    fn is_supported(&mut self, file: &File) -> bool {
+        *self.supported.get_or_insert_with(|| supported(file))
     }
 
     /// Forgets the reservation: the file was truncated, which freed it.

@@ -265,11 +265,25 @@ impl Segment {
         self.index.write_pending()?;
         self.time_index.write_pending()?;
         self.txn_index.write_pending()?;
-        if self.preallocation.reserved() {
-            let file = self.log.get()?;
-            self.preallocation.trim(&file, self.size)?;
-        }
+        self.give_back_reserved_space();
         Ok(())
+    }
+
+    /// Frees the blocks reserved past the end of a sealed segment: this process's
+    /// reservation, or one an earlier process left behind (after kill -9). Only the
+    /// space is at stake, so a failure is logged and sealing goes on.
+    fn give_back_reserved_space(&mut self) {
+        if self.size < crate::prealloc::FROM {
+            return;
+        }
+        if let Err(e) = self
+            .log
+            .get()
+            .and_then(|file| self.preallocation.trim(&file, self.size))
+        {
+            tracing::warn!(file = %self.log.path().display(), error = %e,
+                "could not give back the disk space reserved past a sealed segment's end");
+        }
     }
 
     /// Reserves file space before an append of `incoming` bytes (`prealloc.rs`);

@@ -89,3 +89,45 @@ fn appends_reserve_space_ahead_and_a_roll_gives_back_what_was_not_used() {
     assert_eq!(info.base_offset, end);
     assert_eq!(files(dir.path())[1].2, after_close[1].2 + info.bytes);
 }
+
+#[test]
+fn space_reserved_before_a_kill_is_given_back_when_the_reopened_segment_is_sealed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig {
+        segment_bytes: 64 * MIB,
+        ..LogConfig::default()
+    };
+    let mut log = Log::open(dir.path(), config, true).expect("open");
+    let mut ts = 1_000;
+    while files(dir.path())[0].2 < FROM + FROM / 2 {
+        log.append(&batch(10, ts, 10_000), ts).expect("append");
+        ts += 10;
+    }
+    let (_, allocated, len) = files(dir.path())[0].clone();
+    let file = std::fs::File::open(dir.path().join(&files(dir.path())[0].0)).expect("open");
+    if !supported(&file) {
+        return;
+    }
+    assert!(
+        allocated >= len + MIB / 4,
+        "reserved ahead: {allocated} for {len}"
+    );
+    // Gone without a close, as after kill -9: the reservation stays on disk.
+    drop(log);
+    let smaller = LogConfig {
+        segment_bytes: MIB,
+        ..LogConfig::default()
+    };
+    let mut log = Log::open(dir.path(), smaller, false).expect("recover");
+    let end = log.log_end_offset();
+    log.append(&batch(10, ts, 10_000), ts)
+        .expect("append that rolls");
+    assert_eq!(log.segment_count(), 2);
+    let on_disk = files(dir.path());
+    assert_eq!(on_disk[0].2, len, "the sealed segment kept its records");
+    assert!(
+        on_disk[0].1 < len + 64 * 1024,
+        "the old reservation was given back: {on_disk:?}"
+    );
+    assert_eq!(read_all_offsets(&log), (0..end + 10).collect::<Vec<_>>());
+}
