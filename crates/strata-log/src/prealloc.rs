@@ -5,7 +5,7 @@
 //! blocks already allocated (`fallocate(FALLOC_FL_KEEP_SIZE)`: reserved past the end of
 //! the file, which keeps its length) the write only maps them. On this project's
 //! machines that took the kernel's share of a 1 MiB append down by about a third
-//! (`bench/RESULTS.md` § Scale, "segment preallocation").
+//! (`bench/RESULTS.md` § Scale, "Session 2026-12-07: reserved segment space").
 //!
 //! Rules: a segment reserves nothing until it holds [`FROM`] bytes (a partition that
 //! sees a trickle never pays); past that, an append that would reach beyond the
@@ -13,14 +13,15 @@
 //! [`MAX_AHEAD`], and never beyond `segment.bytes` (where the segment rolls). Sealing a
 //! segment gives back what it did not use ([`Preallocation::trim`]; also what a process
 //! killed before it could seal left reserved), so at most one segment per partition
-//! holds unused space, and at most [`MAX_AHEAD`] of it. Only
-//! ext4 gets reservations, where both the saving and the trim (a truncation to the
+//! holds unused space, and at most [`MAX_AHEAD`] of it.
+//!
+//! Only ext4 gets reservations, where both the saving and the trim (a truncation to the
 //! current length frees the blocks past it) were measured: on tmpfs a reservation is
 //! memory, on copy-on-write file systems it saves nothing, and XFS already reserves
-//! ahead of delayed-allocation writes by itself. The file's
-//! length is never changed, so readers, recovery and crash safety see the same file
-//! whether or not space was reserved; a failed reservation (no space left, say) is
-//! ignored and the append goes on as it would have without one.
+//! ahead of delayed-allocation writes by itself. The file's length is never changed, so
+//! readers, recovery and crash safety see the same file whether or not space was
+//! reserved; a failed reservation (no space left, say) is ignored and the append goes on
+//! as it would have without one.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;

@@ -2,7 +2,8 @@
 //! files, computed by `crc-fast` (carry-less multiplication with AVX-512 / VPCLMULQDQ
 //! where the CPU has it, SSE / PCLMULQDQ or ARM's instructions otherwise): on this
 //! project's machines about 1.7 times the rate of the SSE 4.2 `crc32` instruction loop
-//! over data in memory (`bench/RESULTS.md` § Scale, "CRC-32C").
+//! over data in memory (`bench/RESULTS.md` § Scale, "Session 2026-12-07: reserved
+//! segment space, CRC-32C by carry-less multiply").
 
 use crc_fast::{CrcAlgorithm, Digest};
 
