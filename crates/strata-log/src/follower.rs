@@ -7,7 +7,7 @@ use strata_proto::batch::{self, BatchError, BatchHeader};
 
 use crate::checkpoint;
 use crate::error::LogError;
-use crate::log::{write_all_vectored, Log};
+use crate::log::Log;
 use crate::slice::AppendInfo;
 
 impl Log {
@@ -61,21 +61,13 @@ impl Log {
         }
         self.assign_batch_epochs(headers.iter())?;
 
+        let limit = self.config.effective_segment_bytes();
         let last_index = self.segments.len() - 1;
-        let active = &mut self.segments[last_index];
-        let start = active.size;
-        let file = active.log.get()?;
-        active.before_append(
-            &file,
+        let start = self.segments[last_index].write_at_end(
+            &mut [IoSlice::new(records)],
             records.len() as u64,
-            self.config.effective_segment_bytes(),
-        );
-        if let Err(err) = write_all_vectored(&file, &mut [IoSlice::new(records)]) {
-            // Undo a partial write so the file never holds a torn batch we know of.
-            let _ = file.set_len(start);
-            active.preallocation.truncated();
-            return Err(err.into());
-        }
+            limit,
+        )?;
         let markers = crate::txn_log::replicated_markers(records, &headers);
         for (header, marker) in headers.iter().zip(markers) {
             let completed = self.producers.apply(header, header.base_offset, marker);

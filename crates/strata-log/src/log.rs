@@ -342,21 +342,10 @@ impl Log {
             pos += size;
         }
         let interval = self.config.index_interval_bytes;
-        let last = self.segments.len() - 1;
-        let active = &mut self.segments[last];
-        let start = active.size;
-        let file = active.log.get()?;
-        active.before_append(
-            &file,
-            records.len() as u64,
-            self.config.effective_segment_bytes(),
-        );
-        if let Err(err) = write_all_vectored(&file, &mut slices) {
-            // Undo a partial write so the file never holds a torn batch we know of.
-            let _ = file.set_len(start);
-            active.preallocation.truncated();
-            return Err(err.into());
-        }
+        let limit = self.config.effective_segment_bytes();
+        let start = self
+            .active_mut()
+            .write_at_end(&mut slices, records.len() as u64, limit)?;
         // The batches are in the file now, so a retry must find them even if index
         // bookkeeping below fails.
         for ((_, header), marker) in stamped.iter().zip(&markers) {

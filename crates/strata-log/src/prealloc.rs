@@ -42,24 +42,26 @@ pub(crate) struct Preallocation {
     end: u64,
 }
 
-/// The range `[from, to)` to reserve before an append that makes the segment `len`
-/// bytes long, when `reserved` bytes are reserved and the segment rolls past `limit`.
-fn plan(reserved: u64, len: u64, limit: u64) -> Option<(u64, u64)> {
+/// The range `[from, to)` to reserve before an append of the bytes `[start, len)`, when
+/// this process reserved up to `reserved` and the segment rolls past `limit`. Nothing
+/// before `start` (blocks already written) and at most [`MAX_AHEAD`] past `len`: the
+/// range is bounded by the bytes being appended.
+fn plan(reserved: u64, start: u64, len: u64, limit: u64) -> Option<(u64, u64)> {
     if len <= reserved || len < FROM {
         return None;
     }
     let to = len.saturating_add(len.min(MAX_AHEAD)).min(limit.max(len));
-    let from = reserved.min(len);
+    let from = reserved.max(start).min(len);
     (to > from).then_some((from, to))
 }
 
 impl Preallocation {
-    /// Reserves space before an append that makes the segment `len` bytes long.
-    pub(crate) fn before_append(&mut self, file: &File, len: u64, limit: u64) {
+    /// Reserves space before an append of the bytes `[start, len)`.
+    pub(crate) fn before_append(&mut self, file: &File, start: u64, len: u64, limit: u64) {
         if self.failed {
             return;
         }
-        let Some((from, to)) = plan(self.end, len, limit) else {
+        let Some((from, to)) = plan(self.end, start, len, limit) else {
             return;
         };
         if !self.is_supported(file) {
@@ -138,23 +140,32 @@ mod tests {
 
     #[test]
     fn small_segments_reserve_nothing() {
-        assert_eq!(plan(0, 4096, 1 << 30), None);
-        assert_eq!(plan(0, FROM - 1, 1 << 30), None);
+        assert_eq!(plan(0, 0, 4096, 1 << 30), None);
+        assert_eq!(plan(0, 0, FROM - 1, 1 << 30), None);
     }
 
     #[test]
     fn reservations_grow_with_the_segment_up_to_the_cap_and_the_roll_point() {
-        assert_eq!(plan(0, MIB, 1 << 30), Some((0, 2 * MIB)));
-        assert_eq!(plan(2 * MIB, 2 * MIB, 1 << 30), None);
-        assert_eq!(plan(2 * MIB, 3 * MIB, 1 << 30), Some((2 * MIB, 6 * MIB)));
+        assert_eq!(plan(0, 0, MIB, 1 << 30), Some((0, 2 * MIB)));
+        assert_eq!(plan(2 * MIB, 2 * MIB - 100, 2 * MIB, 1 << 30), None);
         assert_eq!(
-            plan(40 * MIB, 41 * MIB, 1 << 30),
+            plan(2 * MIB, 2 * MIB, 3 * MIB, 1 << 30),
+            Some((2 * MIB, 6 * MIB))
+        );
+        assert_eq!(
+            plan(40 * MIB, 40 * MIB, 41 * MIB, 1 << 30),
             Some((40 * MIB, 57 * MIB))
         );
         // Never past segment.bytes, where the segment rolls ...
-        assert_eq!(plan(0, 3 * MIB, 4 * MIB), Some((0, 4 * MIB)));
+        assert_eq!(plan(0, 0, 3 * MIB, 4 * MIB), Some((0, 4 * MIB)));
         // ... beyond the append itself when it goes past (an oversized first batch).
-        assert_eq!(plan(0, 5 * MIB, 4 * MIB), Some((0, 5 * MIB)));
+        assert_eq!(plan(0, 0, 5 * MIB, 4 * MIB), Some((0, 5 * MIB)));
+        // A segment reopened with 900 MiB (nothing reserved by this process): from its
+        // end, not from 0.
+        assert_eq!(
+            plan(0, 900 * MIB, 901 * MIB, 1 << 30),
+            Some((900 * MIB, 917 * MIB))
+        );
     }
 
     #[test]
@@ -171,7 +182,7 @@ mod tests {
         let mut p = Preallocation::default();
         let mut len = 0;
         for _ in 0..3 {
-            p.before_append(&file, len + MIB, 1 << 30);
+            p.before_append(&file, len, len + MIB, 1 << 30);
             file.write_all(&chunk).unwrap();
             len += MIB;
             assert_eq!(file.metadata().unwrap().len(), len);

@@ -286,11 +286,26 @@ impl Segment {
         }
     }
 
-    /// Reserves file space before an append of `incoming` bytes (`prealloc.rs`);
-    /// `limit` is `segment.bytes`.
-    pub fn before_append(&mut self, file: &fs::File, incoming: u64, limit: u64) {
-        let len = self.size.saturating_add(incoming);
-        self.preallocation.before_append(file, len, limit);
+    /// Writes `slices` (`incoming` bytes) at the end of the data file and returns where
+    /// they start; `limit` is `segment.bytes`. Reserves space ahead first
+    /// (`prealloc.rs`). A write that fails part-way is cut back, so the file never holds
+    /// a torn batch we know of. The caller records the batches (`track_batch`).
+    pub fn write_at_end(
+        &mut self,
+        slices: &mut [io::IoSlice<'_>],
+        incoming: u64,
+        limit: u64,
+    ) -> io::Result<u64> {
+        let start = self.size;
+        let file = self.log.get()?;
+        let len = start.saturating_add(incoming);
+        self.preallocation.before_append(&file, start, len, limit);
+        if let Err(err) = crate::log::write_all_vectored(&file, slices) {
+            let _ = file.set_len(start);
+            self.preallocation.truncated();
+            return Err(err);
+        }
+        Ok(start)
     }
 
     /// The indexed batch at or before `offset`: its position and base offset, or

@@ -29,6 +29,18 @@ fn files(dir: &std::path::Path) -> Vec<(String, u64, u64)> {
     out
 }
 
+/// Appends batches of about 100 KB until the `segment`th `.log` file holds 1.5 MiB:
+/// past the first reservation, and inside it.
+fn append_until(log: &mut Log, dir: &std::path::Path, segment: usize, ts: &mut i64) {
+    while files(dir)
+        .get(segment)
+        .is_none_or(|f| f.2 < FROM + FROM / 2)
+    {
+        log.append(&batch(10, *ts, 10_000), *ts).expect("append");
+        *ts += 10;
+    }
+}
+
 #[test]
 fn appends_reserve_space_ahead_and_a_roll_gives_back_what_was_not_used() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -38,10 +50,7 @@ fn appends_reserve_space_ahead_and_a_roll_gives_back_what_was_not_used() {
     };
     let mut log = Log::open(dir.path(), config.clone(), true).expect("open");
     let mut ts = 1_000;
-    while log.segment_count() < 2 || files(dir.path())[1].2 < FROM + FROM / 2 {
-        log.append(&batch(10, ts, 10_000), ts).expect("append");
-        ts += 10;
-    }
+    append_until(&mut log, dir.path(), 1, &mut ts);
     let end = log.log_end_offset();
     let expected: Vec<i64> = (0..end).collect();
     assert_eq!(read_all_offsets(&log), expected);
@@ -99,10 +108,7 @@ fn space_reserved_before_a_kill_is_given_back_when_the_reopened_segment_is_seale
     };
     let mut log = Log::open(dir.path(), config, true).expect("open");
     let mut ts = 1_000;
-    while files(dir.path())[0].2 < FROM + FROM / 2 {
-        log.append(&batch(10, ts, 10_000), ts).expect("append");
-        ts += 10;
-    }
+    append_until(&mut log, dir.path(), 0, &mut ts);
     let (_, allocated, len) = files(dir.path())[0].clone();
     let file = std::fs::File::open(dir.path().join(&files(dir.path())[0].0)).expect("open");
     if !supported(&file) {
