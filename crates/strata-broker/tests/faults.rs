@@ -231,3 +231,77 @@ async fn shutdown_answers_parked_requests_and_closes_idle_connections_at_once() 
         assert!(c.read_frame().await.is_none());
     }
 }
+
+fn latest(topic: &str, partitions: i32) -> RequestKind {
+    RequestKind::ListOffsets(
+        ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(name(topic))
+                .with_partitions(
+                    (0..partitions)
+                        .map(|p| {
+                            ListOffsetsPartition::default()
+                                .with_partition_index(p)
+                                .with_timestamp(-1)
+                        })
+                        .collect(),
+                )]),
+    )
+}
+
+/// Produce requests on one connection may overlap (each gives its turn back once its
+/// appends are queued), yet each partition's appends land in request order and a
+/// request of another kind sent right after them sees all of them.
+#[tokio::test]
+async fn pipelined_produces_land_in_request_order_and_a_list_offsets_after_them_sees_them_all() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.client().await;
+    assert_eq!(create(&mut c, "pipe", 4).await, 0);
+    for round in 0..20i64 {
+        // 40 Produce requests of 3 records each, round robin over 4 partitions, then
+        // a ListOffsets, all sent before any answer is read.
+        let mut bytes = Vec::new();
+        for i in 0..40 {
+            let req = produce_req("pipe", i % 4, 1, batch(3, Compression::None));
+            bytes.extend_from_slice(&c.frame(ApiKey::Produce, 9, &req));
+        }
+        bytes.extend_from_slice(&c.frame(ApiKey::ListOffsets, 7, &latest("pipe", 4)));
+        c.send_raw(&bytes).await;
+        for i in 0..40i64 {
+            let mut answer = c.read_frame().await.expect("Produce answer");
+            ResponseHeader::decode(&mut answer, ApiKey::Produce.response_header_version(9))
+                .unwrap();
+            let ResponseKind::Produce(r) =
+                ResponseKind::decode(ApiKey::Produce, &mut answer, 9).unwrap()
+            else {
+                unreachable!()
+            };
+            let p = &r.responses[0].partition_responses[0];
+            assert_eq!(p.error_code, 0);
+            // The (i / 4)-th request to partition i % 4 this round.
+            assert_eq!(
+                p.base_offset,
+                (round * 10 + i / 4) * 3,
+                "request {i} of round {round}"
+            );
+        }
+        let mut listed = c.read_frame().await.expect("ListOffsets answer");
+        ResponseHeader::decode(&mut listed, ApiKey::ListOffsets.response_header_version(7))
+            .unwrap();
+        let ResponseKind::ListOffsets(l) =
+            ResponseKind::decode(ApiKey::ListOffsets, &mut listed, 7).unwrap()
+        else {
+            unreachable!()
+        };
+        for p in &l.topics[0].partitions {
+            assert_eq!(
+                p.offset,
+                (round + 1) * 30,
+                "partition {}",
+                p.partition_index
+            );
+        }
+    }
+    broker.stop().await;
+}

@@ -494,7 +494,7 @@ impl Broker {
                 )
             })
             .collect();
-        let turn = Arc::new(tokio::sync::Mutex::new(())).lock_owned().await;
+        let turn = crate::handlers::Turn::alone().await;
         let who = Committer {
             member_id: "",
             instance_id: None,

@@ -71,12 +71,9 @@ mod sync_group;
 mod txn_offset_commit;
 pub(crate) mod write_txn_markers;
 
-/// The connection's ordering turn: held while a request's side effects happen so they
-/// happen in request order; dropped once they are done. A handler that only reads
-/// drops it at once; one with a side effect keeps it until the effect is visible to the
-/// next request (DeleteRecords: the new log start; Produce: the append; JoinGroup /
-/// SyncGroup: the member's request recorded, before they park).
-pub type Turn = tokio::sync::OwnedMutexGuard<()>;
+mod turn;
+pub(crate) use turn::Order;
+pub use turn::Turn;
 
 /// An encoded response frame: bytes, and for Fetch the file ranges of its records.
 /// Encoded responses convert with `From<Bytes>`.

@@ -1,11 +1,12 @@
 //! One client connection: read frames, run handlers concurrently, write responses in
 //! request order.
 //!
-//! Ordering: the reader takes the connection's turn lock (FIFO) before spawning each
-//! handler, and a handler gives the turn back once its side effects are in place (a
-//! Produce after its appends, a Fetch at once). So side effects happen in request order
-//! — as in Kafka, which serves one request per connection at a time — while waiting
-//! (long-poll fetches, fsync for `acks=all`) overlaps.
+//! Ordering: the reader takes the connection's turn (FIFO, see `handlers::turn`) before
+//! spawning each handler, and a handler gives the turn back once its side effects are
+//! in place (a Produce once its appends are queued, a Fetch at once). So side effects
+//! happen in request order — as in Kafka, which serves one request per connection at a
+//! time — while waiting (appends being written, long-poll fetches, fsync for
+//! `acks=all`) overlaps.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -22,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use super::listener::Endpoint;
 use super::reader::{ReadError, Reader};
-use super::response::{ResponseWriter, WriteError};
+use super::response::{self, ResponseWriter, WriteError};
 use super::sasl::{self, SaslOutcome};
 use super::session::{Gate, Session, ANONYMOUS};
 use super::shared::{ConnState, Mute};
@@ -158,7 +159,7 @@ async fn serve_requests(
     // The writer and the ordering turn come with the first request: an idle connection
     // is one task and no buffers.
     let mut writer: Option<(mpsc::Sender<Outgoing>, JoinHandle<()>)> = None;
-    let mut turn: Option<Arc<tokio::sync::Mutex<()>>> = None;
+    let mut order: Option<handlers::Order> = None;
     let mut exchange: Option<sasl::Exchange> = None;
     let mute = Arc::new(Mute::new());
     loop {
@@ -199,8 +200,8 @@ async fn serve_requests(
             match frame::decode_request(f.body) {
                 Ok(req) => match session.gate(req.api_key, std::time::Instant::now()) {
                     Gate::Serve => {
-                        let turn = turn.get_or_insert_with(Default::default);
-                        let my_turn = Arc::clone(turn).lock_owned().await;
+                        let order = order.get_or_insert_with(Default::default);
+                        let my_turn = order.take(req.api_key).await;
                         let b = Arc::clone(broker);
                         let (permit, received) = (f.permit, f.received);
                         let caller = Caller {
@@ -348,9 +349,68 @@ fn malformed(broker: &Broker, key: Option<ApiKey>) {
         .inc();
 }
 
+/// Most answers one write gathers (see [`gather`]).
+const GATHER_MAX_FRAMES: usize = 32;
+
+/// An answer whose handler is done, or that needs none.
+fn is_done(out: &Outgoing) -> bool {
+    match out {
+        Outgoing::Ready(_) => true,
+        Outgoing::Pending(h) => h.is_finished(),
+    }
+}
+
+/// The answer `out` will give: waits for its handler. `None` (logged) when there is
+/// none to give, which must close the connection rather than leave the client waiting.
+async fn resolve(out: Outgoing) -> Option<Served> {
+    match out {
+        Outgoing::Ready(b) => Some(Served {
+            frame: Some(ResponseFrame::from(b)),
+            throttle: Duration::ZERO,
+            timing: None,
+        }),
+        Outgoing::Pending(h) => match h.await {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "request failed; closing connection");
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "request handler panicked; closing connection");
+                None
+            }
+        },
+    }
+}
+
+/// After `first`, the answers queued behind it that are done already and small,
+/// to go out in the same write: a client pipelining Produce requests gets their
+/// answers in one segment instead of one each. Stops at the first that is not done (it
+/// is kept in `next`) or that cannot be gathered (it is the last one returned).
+async fn gather(
+    first: Served,
+    rx: &mut mpsc::Receiver<Outgoing>,
+    next: &mut Option<Outgoing>,
+) -> Option<Vec<Served>> {
+    let mut answers = vec![first];
+    let gathers = |s: &Served| s.frame.as_ref().is_none_or(response::gathers);
+    while answers.len() < GATHER_MAX_FRAMES && answers.last().is_some_and(gathers) {
+        match rx.try_recv() {
+            Ok(out) if is_done(&out) => answers.push(resolve(out).await?),
+            Ok(out) => {
+                *next = Some(out);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    Some(answers)
+}
+
 /// Writes responses in request order; a Fetch response's records are read from their
-/// segment files piece by piece (see `response.rs`). A throttled response mutes the
-/// connection for its throttle time from when it is written (KIP-219).
+/// segment files piece by piece (see `response.rs`); small answers already done go out
+/// in one write (see [`gather`]). A throttled response mutes the connection for its
+/// throttle time from when it is written (KIP-219).
 async fn write_responses(
     mut wr: WriteSide,
     fd: RawFd,
@@ -362,24 +422,45 @@ async fn write_responses(
         broker.config.fetch_sendfile,
         broker.metrics.fetch_zero_copy_bytes.clone(),
     );
-    while let Some(out) = rx.recv().await {
-        let (frame, throttle, timing) = match out {
-            Outgoing::Ready(b) => (Some(ResponseFrame::from(b)), Duration::ZERO, None),
-            Outgoing::Pending(h) => match h.await {
-                Ok(Ok(s)) => (s.frame, s.throttle, s.timing),
-                // A response we cannot produce must not leave the client waiting forever.
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "request failed; closing connection");
-                    shutdown_fd(fd);
-                    return;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "request handler panicked; closing connection");
-                    shutdown_fd(fd);
-                    return;
-                }
-            },
+    let mut next = None;
+    loop {
+        let Some(out) = (match next.take() {
+            Some(out) => Some(out),
+            None => rx.recv().await,
+        }) else {
+            break;
         };
+        let Some(first) = resolve(out).await else {
+            shutdown_fd(fd);
+            return;
+        };
+        let Some(mut answers) = gather(first, &mut rx, &mut next).await else {
+            shutdown_fd(fd);
+            return;
+        };
+        let last = answers.pop().expect("gather returns at least one");
+        if !answers.is_empty() {
+            let frames: Vec<ResponseFrame> =
+                answers.iter_mut().filter_map(|s| s.frame.take()).collect();
+            if let Err(e) = writer
+                .write_gathered(&mut wr, &frames, &broker.metrics.bytes_out)
+                .await
+            {
+                tracing::debug!(error = %e, "write failed; dropping connection");
+                return;
+            }
+            for s in answers {
+                if let Some((response_time, done)) = &s.timing {
+                    response_time.observe(done.elapsed().as_secs_f64());
+                }
+                mute.mute_for(s.throttle);
+            }
+        }
+        let Served {
+            frame,
+            throttle,
+            timing,
+        } = last;
         if let Some(f) = frame {
             match writer.write(&mut wr, f, &broker.metrics.bytes_out).await {
                 Ok(()) => {

@@ -104,6 +104,16 @@ fn give_back_piece(buf: Vec<u8>) {
     }
 }
 
+/// Largest encoded frame [`ResponseWriter::write_gathered`] takes: the small answers
+/// (Produce, commits, metadata) a pipelining client gets many of at once.
+pub const GATHER_MAX_FRAME: usize = 16 * 1024;
+
+/// Whether `frame` may go out gathered with others: one encoded chunk (no record
+/// ranges to read) of at most [`GATHER_MAX_FRAME`] bytes.
+pub fn gathers(frame: &ResponseFrame) -> bool {
+    frame.len() <= GATHER_MAX_FRAME && matches!(frame.chunks(), [Chunk::Bytes(_)])
+}
+
 impl ResponseWriter {
     /// A writer that sends verified, cached record ranges to a plain TCP socket with
     /// `sendfile` (counting their bytes in `zero_copy_bytes`) when `sendfile` is set.
@@ -117,6 +127,29 @@ impl ResponseWriter {
     /// Gives the piece buffer back (the connection has nothing more to write for now).
     pub fn release(&mut self) {
         give_back_piece(std::mem::take(&mut self.buf));
+    }
+
+    /// Writes frames that [`gathers`] accepted in one write (one system call and, on
+    /// TCP, as few segments as their bytes need), counting them in `bytes_out`.
+    pub async fn write_gathered<W: AsyncWrite + Unpin>(
+        &mut self,
+        wr: &mut W,
+        frames: &[ResponseFrame],
+        bytes_out: &Counter,
+    ) -> Result<(), WriteError> {
+        let total: usize = frames.iter().map(|f| f.len()).sum();
+        let mut out = Vec::with_capacity(total);
+        for f in frames {
+            for c in f.chunks() {
+                if let Chunk::Bytes(b) = c {
+                    out.extend_from_slice(b);
+                }
+            }
+        }
+        debug_assert_eq!(out.len(), total, "only encoded frames are gathered");
+        wr.write_all(&out).await.map_err(WriteError::Socket)?;
+        bytes_out.inc_by(out.len() as u64);
+        Ok(())
     }
 
     /// Writes one frame whole, counting the bytes sent in `bytes_out` as they go.

@@ -11,18 +11,6 @@ use strata_log::{AppendInfo, LogError};
 
 use super::Partition;
 
-/// Most record bytes [`Partition::append_many`] appends on one blocking thread.
-const APPENDS_PER_HOP_BYTES: usize = 4 << 20;
-
-/// Runs the append drainers of `partitions` one after another on one blocking thread.
-fn drain_on_blocking_thread(partitions: Vec<Arc<Partition>>) {
-    tokio::task::spawn_blocking(move || {
-        for p in partitions {
-            p.drain_appends();
-        }
-    });
-}
-
 /// An append waiting for the drainer.
 pub(super) struct PendingAppend {
     records: Bytes,
@@ -150,38 +138,37 @@ impl Partition {
     /// [`Partition::append`] would, with one blocking-pool hop per group of partitions
     /// instead of one per partition: a request spread over thousands of partitions
     /// carries a few records for each, and a thread hand-off per partition cost more
-    /// than the appends. Groups hold up to [`APPENDS_PER_HOP_BYTES`] of records, so
-    /// large appends still run on several threads. A partition whose drainer is already
-    /// running is served by it. Results come back in the order of `items`.
+    /// than the appends. Groups hold up to `APPENDS_PER_HOP_BYTES` of records (see
+    /// `append_hops.rs`), so large appends still run on several threads. A partition
+    /// whose drainer is already running is served by it. Results come back in the
+    /// order of `items`.
     pub async fn append_many(
         items: &[(Arc<Partition>, Bytes)],
         now_ms: i64,
     ) -> Vec<Result<AppendInfo, LogError>> {
+        let queued = Partition::enqueue_many(items, now_ms);
+        let mut results = Vec::with_capacity(queued.len());
+        for append in queued {
+            results.push(append.appended().await);
+        }
+        results
+    }
+
+    /// The queueing half of [`Partition::append_many`]: each append has its place in
+    /// its partition's queue (its place in the log) when this returns; the drainers
+    /// run in the broker's shared hops (see `append_hops.rs`).
+    pub fn enqueue_many(items: &[(Arc<Partition>, Bytes)], now_ms: i64) -> Vec<QueuedAppend> {
         let mut queued = Vec::with_capacity(items.len());
-        let mut group: Vec<Arc<Partition>> = Vec::new();
-        let mut group_bytes = 0;
         for (p, records) in items {
             let len = records.len();
             let (append, must_drain) =
                 p.enqueue_without_drainer(records.clone(), now_ms, false, false, None);
             queued.push(append);
             if must_drain {
-                group.push(Arc::clone(p));
-                group_bytes += len;
-                if group_bytes >= APPENDS_PER_HOP_BYTES {
-                    drain_on_blocking_thread(std::mem::take(&mut group));
-                    group_bytes = 0;
-                }
+                p.hops.drain(vec![Arc::clone(p)], len);
             }
         }
-        if !group.is_empty() {
-            drain_on_blocking_thread(group);
-        }
-        let mut results = Vec::with_capacity(queued.len());
-        for append in queued {
-            results.push(append.appended().await);
-        }
-        results
+        queued
     }
 
     /// Puts an append in the queue. Its place in the queue is its place in the log, so
@@ -193,11 +180,11 @@ impl Partition {
         trusted: bool,
         synced: Option<tokio::sync::oneshot::Sender<Result<(), LogError>>>,
     ) -> QueuedAppend {
+        let len = records.len();
         let (append, must_drain) =
             self.enqueue_without_drainer(records, now_ms, trusted, false, synced);
         if must_drain {
-            let this = Arc::clone(self);
-            tokio::task::spawn_blocking(move || this.drain_appends());
+            self.hops.drain(vec![Arc::clone(self)], len);
         }
         append
     }
@@ -206,10 +193,10 @@ impl Partition {
     /// `stable.rs`): appended alone, with the leader epoch, without the topic-settings
     /// rewrite. Its place in the queue is its place in the log.
     pub(super) fn enqueue_marker(self: &Arc<Self>, records: Bytes, now_ms: i64) -> QueuedAppend {
+        let len = records.len();
         let (append, must_drain) = self.enqueue_without_drainer(records, now_ms, true, true, None);
         if must_drain {
-            let this = Arc::clone(self);
-            tokio::task::spawn_blocking(move || this.drain_appends());
+            self.hops.drain(vec![Arc::clone(self)], len);
         }
         append
     }
@@ -217,7 +204,7 @@ impl Partition {
     /// [`Partition::enqueue`] leaving the drainer to the caller: true when none is
     /// running, and the caller must run [`Partition::drain_appends`] (on a blocking
     /// thread).
-    fn enqueue_without_drainer(
+    pub(super) fn enqueue_without_drainer(
         self: &Arc<Self>,
         records: Bytes,
         now_ms: i64,
@@ -242,7 +229,7 @@ impl Partition {
     }
 
     /// Runs on a blocking thread until the append queue is empty.
-    fn drain_appends(self: &Arc<Self>) {
+    pub(super) fn drain_appends(self: &Arc<Self>) {
         loop {
             let batch = {
                 let mut q = self.append_queue.lock();

@@ -73,6 +73,8 @@ pub struct ReplicaManager {
     moves: Arc<parking_lot::Mutex<Moves>>,
     /// Log dirs asked for (AlterReplicaLogDirs) for replicas not created yet.
     preferred: parking_lot::Mutex<HashMap<(Arc<str>, i32), usize>>,
+    /// The blocking-thread hops every partition's append drainer runs in.
+    append_hops: Arc<super::AppendHops>,
 }
 
 impl ReplicaManager {
@@ -91,6 +93,7 @@ impl ReplicaManager {
             started: std::sync::atomic::AtomicBool::new(false),
             moves: Default::default(),
             preferred: Default::default(),
+            append_hops: Default::default(),
         }
     }
 
@@ -473,7 +476,9 @@ impl ReplicaManager {
             tracing::error!(topic = %n.name, partition = n.index, error = %e, "cannot open the partition log; retrying in a second");
         })?;
         let min_insync = n.settings.min_insync_replicas.max(1) as usize;
-        let partition = Arc::new(Partition::new(n.name, n.topic_id, n.index, log));
+        let partition = Arc::new(
+            Partition::new(n.name, n.topic_id, n.index, log).sharing_hops(&self.append_hops),
+        );
         partition.reconfigure_blocking(partition.log_config_blocking(), n.settings);
         partition.update_role(n.image, self.node_id, min_insync);
         Ok(partition)

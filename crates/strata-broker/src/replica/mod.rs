@@ -1,5 +1,6 @@
 //! Partition replicas hosted by this broker, kept in step with the metadata image.
 
+mod append_hops;
 mod append_queue;
 mod coalesce;
 mod damage;
@@ -17,6 +18,7 @@ mod role;
 mod stable;
 mod upkeep;
 
+pub use append_hops::AppendHops;
 pub use append_queue::{QueuedAppend, SyncWait};
 pub use damage::{hand_over_damaged_leaderships, hand_over_wanted, repair_fetched_file};
 pub use flush_many::{sync_stats, SyncStats};

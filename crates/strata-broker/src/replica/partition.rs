@@ -54,6 +54,9 @@ pub struct Partition {
     pub(super) removed: std::sync::atomic::AtomicBool,
     pub(super) settings: parking_lot::RwLock<Arc<super::TopicSettings>>,
     pub(super) append_queue: Mutex<AppendQueue>,
+    /// The blocking-thread hops its drainer runs in, shared with the broker's other
+    /// partitions (see `append_hops.rs`).
+    pub(super) hops: Arc<super::AppendHops>,
     pub(super) sync_queue: Mutex<SyncQueue>,
     // Wakes a syncer waiting for its round to fill up.
     pub(super) sync_ready: parking_lot::Condvar,
@@ -106,6 +109,7 @@ impl Partition {
             removed: std::sync::atomic::AtomicBool::new(false),
             settings: parking_lot::RwLock::new(Arc::new(super::TopicSettings::default())),
             append_queue: Mutex::new(AppendQueue::default()),
+            hops: Arc::default(),
             sync_queue: Mutex::new(SyncQueue::default()),
             sync_ready: parking_lot::Condvar::new(),
             last_flush_ms: AtomicI64::new(crate::broker::now_ms()),
@@ -114,6 +118,13 @@ impl Partition {
             refused_any: std::sync::atomic::AtomicBool::new(false),
             stats: crate::metrics::PartitionStats::default(),
         }
+    }
+
+    /// The partition's drainer shares the blocking-thread hops of `hops` (the broker's)
+    /// instead of hops of its own.
+    pub fn sharing_hops(mut self, hops: &Arc<super::AppendHops>) -> Self {
+        self.hops = Arc::clone(hops);
+        self
     }
 
     /// Next offset to be assigned.

@@ -21,15 +21,25 @@ pub(super) type Appended = (
 );
 
 /// Appends each partition's records (one blocking-pool hop per group of partitions,
-/// see [`Partition::append_many`]), then judges each result. A batch a compacted topic
-/// refused for keyless records comes back with each one's index, as the validation
-/// walk found them (KIP-467's per-record errors).
+/// see [`Partition::enqueue_many`]), then judges each result. The connection's next
+/// Produce may start once the appends are queued; `turn` is dropped once they are
+/// written (see `handlers::turn`). A batch a compacted topic refused for keyless
+/// records comes back with each one's index, as the validation walk found them
+/// (KIP-467's per-record errors).
 pub(super) async fn append_all(
     broker: &Arc<Broker>,
     items: Vec<(Arc<Partition>, Bytes)>,
     now: i64,
+    mut turn: crate::handlers::Turn,
 ) -> Vec<Appended> {
-    let results = Partition::append_many(&items, now).await;
+    let queued = Partition::enqueue_many(&items, now);
+    turn.appends_queued();
+    let mut results = Vec::with_capacity(queued.len());
+    for append in queued {
+        results.push(append.appended().await);
+    }
+    // The appends are written: requests after this one may see them.
+    drop(turn);
     let mut out = Vec::with_capacity(items.len());
     for ((p, records), result) in items.into_iter().zip(results) {
         // The walk that refused keyless records (compacted topics) names each one.

@@ -100,9 +100,7 @@ pub async fn handle(
     let mut plan = admit::admit(broker, access, acks, req.topic_data).await;
     checks::verify_transactions(broker, version, transactional_id.as_deref(), &mut plan).await;
     checks::check_schemas(broker, &mut plan).await;
-    let appended = append::append_all(broker, std::mem::take(&mut plan.appends), now).await;
-    // Side effects are in place: the next request on this connection may start.
-    drop(turn);
+    let appended = append::append_all(broker, std::mem::take(&mut plan.appends), now, turn).await;
     let results =
         acks::acknowledge(broker, acks, plan.slots, appended, plan.answered, deadline).await;
     if acks == 0 {
