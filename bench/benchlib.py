@@ -2,6 +2,7 @@
 directory): free loopback ports and a process's memory and CPU from /proc."""
 import os
 import socket
+import struct
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -54,3 +55,69 @@ def start_broker(binary: str, data_dir: str):
         except OSError:
             time.sleep(0.1)
     return broker, port
+
+
+# --- a few Kafka requests, encoded by hand for the raw-socket bench clients -----------
+
+def kafka_string(s: bytes) -> bytes:
+    return struct.pack(">h", len(s)) + s
+
+
+def one_record_batch(size: int) -> bytes:
+    """A record batch (magic 2, uncompressed) of one keyless record of `size` bytes."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+
+    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
+                                  producer_id=-1, producer_epoch=-1, base_sequence=-1,
+                                  batch_size=1 << 20)
+    b.append(0, timestamp=None, key=None, value=b"x" * size, headers=[])
+    return bytes(b.build())
+
+
+def produce_v3(correlation: int, client: bytes, topic: bytes, partition: int,
+               batch: bytes, acks: int) -> bytes:
+    """A framed Produce v3 request: transactional_id, acks, timeout, [topic [partition
+    records]]."""
+    body = (struct.pack(">hhi", 0, 3, correlation) + kafka_string(client)
+            + struct.pack(">h", -1) + struct.pack(">hi", acks, 30000)
+            + struct.pack(">i", 1) + kafka_string(topic)
+            + struct.pack(">i", 1) + struct.pack(">i", partition)
+            + struct.pack(">i", len(batch)) + batch)
+    return struct.pack(">i", len(body)) + body
+
+
+def produce_v3_error(payload: bytes) -> int:
+    """The first partition's error code of a Produce v3 response (without its length
+    prefix): correlation, [topic name [index error base_offset time]]."""
+    pos = 4 + 4
+    (name_len,) = struct.unpack_from(">h", payload, pos)
+    pos += 2 + name_len + 4 + 4
+    return struct.unpack_from(">h", payload, pos)[0]
+
+
+def list_offsets_latest_v1(correlation: int, client: bytes, topic: bytes,
+                           partitions: int) -> bytes:
+    """A framed ListOffsets v1 request for the latest offset of every partition."""
+    body = (struct.pack(">hhi", 2, 1, correlation) + kafka_string(client)
+            + struct.pack(">i", -1) + struct.pack(">i", 1) + kafka_string(topic)
+            + struct.pack(">i", partitions)
+            + b"".join(struct.pack(">iq", p, -1) for p in range(partitions)))
+    return struct.pack(">i", len(body)) + body
+
+
+def offsets_sum_v1(payload: bytes) -> int:
+    """The sum of the offsets of a ListOffsets v1 response (one topic); raises on a
+    partition error."""
+    pos = 4 + 4
+    (name_len,) = struct.unpack_from(">h", payload, pos)
+    pos += 2 + name_len
+    (n,) = struct.unpack_from(">i", payload, pos)
+    pos += 4
+    total = 0
+    for _ in range(n):
+        _, error, _, offset = struct.unpack_from(">ihqq", payload, pos)
+        pos += 22
+        if error:
+            raise RuntimeError(f"ListOffsets error {error}")
+        total += offset
+    return total

@@ -20,9 +20,8 @@ Prints a summary and one JSON line.
 """
 import asyncio, json, os, random, resource, struct, subprocess, sys, tempfile, time
 
-from kafka.record.default_records import DefaultRecordBatchBuilder
-
-from benchlib import cpu_secs as proc_cpu, rss_mb, start_broker
+from benchlib import (cpu_secs as proc_cpu, list_offsets_latest_v1, offsets_sum_v1,
+                      one_record_batch, produce_v3, produce_v3_error, rss_mb, start_broker)
 
 binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/strata"
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
@@ -40,46 +39,11 @@ if hard < count + 200:  # per process: the client's and the broker's (which inhe
     sys.exit(f"open file limit {hard} too low for {count} connections")
 
 
-def string(s: bytes) -> bytes:
-    return struct.pack(">h", len(s)) + s
-
-
-def one_batch() -> bytes:
-    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
-                                  producer_id=-1, producer_epoch=-1, base_sequence=-1,
-                                  batch_size=1 << 20)
-    b.append(0, timestamp=None, key=None, value=b"x" * size, headers=[])
-    return bytes(b.build())
-
-
-BATCH = one_batch()
+BATCH = one_record_batch(size)
 
 
 def produce_request(correlation: int, partition: int) -> bytes:
-    # Produce v3: transactional_id, acks, timeout, [topic [partition records]].
-    body = (struct.pack(">hhi", 0, 3, correlation) + string(b"trickle-bench")
-            + struct.pack(">h", -1) + struct.pack(">hi", acks, 30000)
-            + struct.pack(">i", 1) + string(TOPIC)
-            + struct.pack(">i", 1) + struct.pack(">i", partition)
-            + struct.pack(">i", len(BATCH)) + BATCH)
-    return struct.pack(">i", len(body)) + body
-
-
-def produce_error(payload: bytes) -> int:
-    # Produce v3 response: correlation, [topic name [index error base_offset time]].
-    pos = 4 + 4
-    (name_len,) = struct.unpack_from(">h", payload, pos)
-    pos += 2 + name_len + 4 + 4
-    return struct.unpack_from(">h", payload, pos)[0]
-
-
-def list_offsets_request(correlation: int) -> bytes:
-    # ListOffsets v1: replica_id, [topic [partition timestamp]]; -1 = latest.
-    body = (struct.pack(">hhi", 2, 1, correlation) + string(b"trickle-bench")
-            + struct.pack(">i", -1) + struct.pack(">i", 1) + string(TOPIC)
-            + struct.pack(">i", partitions)
-            + b"".join(struct.pack(">iq", p, -1) for p in range(partitions)))
-    return struct.pack(">i", len(body)) + body
+    return produce_v3(correlation, b"trickle-bench", TOPIC, partition, BATCH, acks)
 
 
 async def read_frame(reader) -> bytes:
@@ -89,21 +53,10 @@ async def read_frame(reader) -> bytes:
 
 async def high_watermark_sum(port: int) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(list_offsets_request(1))
+    writer.write(list_offsets_latest_v1(1, b"trickle-bench", TOPIC, partitions))
     payload = await read_frame(reader)
     writer.close()
-    pos = 4 + 4
-    (name_len,) = struct.unpack_from(">h", payload, pos)
-    pos += 2 + name_len
-    (n,) = struct.unpack_from(">i", payload, pos)
-    pos += 4
-    total = 0
-    for _ in range(n):
-        _, error, _, offset = struct.unpack_from(">ihqq", payload, pos)
-        pos += 22
-        assert error == 0, f"ListOffsets error {error}"
-        total += offset
-    return total
+    return offsets_sum_v1(payload)
 
 
 class Stats:
@@ -138,7 +91,7 @@ async def trickle(i, reader, writer, stats: Stats, start: float, end: float):
             stats.latencies.append(time.perf_counter() - sent)
             (cid,) = struct.unpack_from(">i", payload, 0)
             assert cid == correlation, f"correlation {cid} != {correlation}"
-            code = produce_error(payload)
+            code = produce_v3_error(payload)
             if code:
                 stats.errors[code] = stats.errors.get(code, 0) + 1
             next_send += interval

@@ -87,24 +87,11 @@ async fn a_list_offsets_pipelined_after_delete_records_sees_the_new_start() {
             .to_vec();
         bytes.extend_from_slice(&c.frame(ApiKey::ListOffsets, 7, &earliest("order")));
         c.send_raw(&bytes).await;
-        let mut deleted = c.read_frame().await.expect("DeleteRecords answer");
-        ResponseHeader::decode(
-            &mut deleted,
-            ApiKey::DeleteRecords.response_header_version(2),
-        )
-        .unwrap();
-        let ResponseKind::DeleteRecords(d) =
-            ResponseKind::decode(ApiKey::DeleteRecords, &mut deleted, 2).unwrap()
-        else {
+        let ResponseKind::DeleteRecords(d) = answer(&mut c, ApiKey::DeleteRecords, 2).await else {
             unreachable!()
         };
         assert_eq!(d.topics[0].partitions[0].low_watermark, before);
-        let mut listed = c.read_frame().await.expect("ListOffsets answer");
-        ResponseHeader::decode(&mut listed, ApiKey::ListOffsets.response_header_version(7))
-            .unwrap();
-        let ResponseKind::ListOffsets(l) =
-            ResponseKind::decode(ApiKey::ListOffsets, &mut listed, 7).unwrap()
-        else {
+        let ResponseKind::ListOffsets(l) = answer(&mut c, ApiKey::ListOffsets, 7).await else {
             unreachable!()
         };
         assert_eq!(
@@ -232,6 +219,13 @@ async fn shutdown_answers_parked_requests_and_closes_idle_connections_at_once() 
     }
 }
 
+/// The next answer on `c`, to a `key` request of `version`.
+async fn answer(c: &mut RawClient, key: ApiKey, version: i16) -> ResponseKind {
+    let mut frame = c.read_frame().await.expect("an answer");
+    ResponseHeader::decode(&mut frame, key.response_header_version(version)).unwrap();
+    ResponseKind::decode(key, &mut frame, version).unwrap()
+}
+
 fn latest(topic: &str, partitions: i32) -> RequestKind {
     RequestKind::ListOffsets(
         ListOffsetsRequest::default()
@@ -269,12 +263,7 @@ async fn pipelined_produces_land_in_request_order_and_a_list_offsets_after_them_
         bytes.extend_from_slice(&c.frame(ApiKey::ListOffsets, 7, &latest("pipe", 4)));
         c.send_raw(&bytes).await;
         for i in 0..40i64 {
-            let mut answer = c.read_frame().await.expect("Produce answer");
-            ResponseHeader::decode(&mut answer, ApiKey::Produce.response_header_version(9))
-                .unwrap();
-            let ResponseKind::Produce(r) =
-                ResponseKind::decode(ApiKey::Produce, &mut answer, 9).unwrap()
-            else {
+            let ResponseKind::Produce(r) = answer(&mut c, ApiKey::Produce, 9).await else {
                 unreachable!()
             };
             let p = &r.responses[0].partition_responses[0];
@@ -286,12 +275,7 @@ async fn pipelined_produces_land_in_request_order_and_a_list_offsets_after_them_
                 "request {i} of round {round}"
             );
         }
-        let mut listed = c.read_frame().await.expect("ListOffsets answer");
-        ResponseHeader::decode(&mut listed, ApiKey::ListOffsets.response_header_version(7))
-            .unwrap();
-        let ResponseKind::ListOffsets(l) =
-            ResponseKind::decode(ApiKey::ListOffsets, &mut listed, 7).unwrap()
-        else {
+        let ResponseKind::ListOffsets(l) = answer(&mut c, ApiKey::ListOffsets, 7).await else {
             unreachable!()
         };
         for p in &l.topics[0].partitions {

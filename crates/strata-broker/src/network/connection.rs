@@ -438,7 +438,9 @@ async fn write_responses(
             shutdown_fd(fd);
             return;
         };
-        let last = answers.pop().expect("gather returns at least one");
+        let Some(last) = answers.pop() else {
+            continue;
+        };
         if !answers.is_empty() {
             let frames: Vec<ResponseFrame> =
                 answers.iter_mut().filter_map(|s| s.frame.take()).collect();
