@@ -36,6 +36,16 @@ impl QueuedAppend {
             .await
             .map_err(|_| LogError::Io(io::Error::other("append task ended")))?
     }
+
+    /// Waits for each of `queued` in turn; results in their order. `queued` holds one
+    /// entry per partition of a request already in memory.
+    pub async fn all_appended(queued: Vec<QueuedAppend>) -> Vec<Result<AppendInfo, LogError>> {
+        let mut results = Vec::with_capacity(queued.len());
+        for append in queued {
+            results.push(append.appended().await);
+        }
+        results
+    }
 }
 
 /// Completes once an append made with [`Partition::enqueue_trusted_synced`] is fsynced.
@@ -146,12 +156,7 @@ impl Partition {
         items: &[(Arc<Partition>, Bytes)],
         now_ms: i64,
     ) -> Vec<Result<AppendInfo, LogError>> {
-        let queued = Partition::enqueue_many(items, now_ms);
-        let mut results = Vec::with_capacity(queued.len());
-        for append in queued {
-            results.push(append.appended().await);
-        }
-        results
+        QueuedAppend::all_appended(Partition::enqueue_many(items, now_ms)).await
     }
 
     /// The queueing half of [`Partition::append_many`]: each append has its place in

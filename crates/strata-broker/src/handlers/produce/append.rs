@@ -10,7 +10,7 @@ use strata_log::AppendInfo;
 use strata_proto::batch::BatchError;
 
 use crate::handlers::log_error_code;
-use crate::replica::Partition;
+use crate::replica::{Partition, QueuedAppend};
 use crate::Broker;
 
 /// A partition and how its append ended: the refusal with its code, message and the
@@ -34,10 +34,7 @@ pub(super) async fn append_all(
 ) -> Vec<Appended> {
     let queued = Partition::enqueue_many(&items, now);
     turn.appends_queued();
-    let mut results = Vec::with_capacity(queued.len());
-    for append in queued {
-        results.push(append.appended().await);
-    }
+    let results = QueuedAppend::all_appended(queued).await;
     // The appends are written: requests after this one may see them.
     drop(turn);
     let mut out = Vec::with_capacity(items.len());
